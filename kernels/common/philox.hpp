@@ -1,0 +1,36 @@
+#pragma once
+// Counter-based random numbers (Random123 Philox4x32-10), callable on host and
+// device.  A draw is a pure function of (seed, counter), so the numbers a site
+// sees do not depend on which rank or thread updates it.
+#include <Kokkos_Core.hpp>
+#include <Random123/philox.h>
+#include <cstdint>
+
+namespace prism::rng {
+
+// Counter word 3 names the stream, so different uses never share numbers.
+enum Stream : std::uint32_t {
+  sweep_color0 = 0,
+  sweep_color1 = 1,
+  replica_exchange = 2,
+  disorder = 3,
+};
+
+struct Draw4 {
+  std::uint32_t v[4];
+};
+
+KOKKOS_FORCEINLINE_FUNCTION Draw4 philox(std::uint64_t seed, std::uint32_t c0, std::uint32_t c1,
+                                         std::uint32_t c2, std::uint32_t c3) {
+  r123::Philox4x32 gen;
+  r123::Philox4x32::ctr_type ctr = {{c0, c1, c2, c3}};
+  r123::Philox4x32::key_type key = {
+      {static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)}};
+  const auto r = gen(ctr, key);
+  return Draw4{{r.v[0], r.v[1], r.v[2], r.v[3]}};
+}
+
+// Uniform double in [0, 1) from 32 bits (host use: exchange decisions).
+inline double to_unit(std::uint32_t x) { return static_cast<double>(x) * 0x1p-32; }
+
+}  // namespace prism::rng

@@ -1,0 +1,126 @@
+#pragma once
+// Exact integer observables of every local replica: the bond sum
+// B = sum_<ij> J_ij s_i s_j and the magnetisation M = sum_i s_i, so that
+// E = -J B - h M.  Integer sums make the result independent of the order of
+// the reduction (threads, ranks, backends).
+#include <Kokkos_Core.hpp>
+#include <cstdint>
+
+#include "core/kokkos_compat.hpp"
+#include "kernels/thermo/types.hpp"
+
+namespace prism::thermo {
+
+// Reduction functor over (replica, site): value[2r] += bond, value[2r+1] += spin.
+struct GenericObservables {
+  using value_type = std::int64_t[];
+  using size_type = unsigned;
+  unsigned value_count;
+  Spins spins;
+  Couplings couplings;
+  Geometry geo;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t t, value_type acc) const {
+    const std::int64_t r = t / geo.sites;
+    const std::int64_t i = t - r * geo.sites;
+    const int L = geo.L;
+    const int x = static_cast<int>(i % L);
+    const int y = static_cast<int>((i / L) % L);
+    const std::int64_t plane = std::int64_t(L) * L;
+    const int s = spins(r, i);
+    int bond = couplings(0, i) * spins(r, i - x + (x == L - 1 ? 0 : x + 1)) +
+               couplings(1, i) * spins(r, i + std::int64_t((y == L - 1 ? 0 : y + 1) - y) * L);
+    if (geo.dim == 3) {
+      const int z = static_cast<int>(i / plane);
+      bond += couplings(2, i) * spins(r, i + std::int64_t((z == L - 1 ? 0 : z + 1) - z) * plane);
+    }
+    acc[2 * r] += s * bond;
+    acc[2 * r + 1] += s;
+  }
+  KOKKOS_INLINE_FUNCTION void init(value_type acc) const {
+    for (unsigned j = 0; j < value_count; ++j) acc[j] = 0;
+  }
+  KOKKOS_INLINE_FUNCTION void join(value_type dst, const value_type src) const {
+    for (unsigned j = 0; j < value_count; ++j) dst[j] += src[j];
+  }
+};
+
+// Over the colour-0 words: every bond has exactly one colour-0 end, so each
+// colour-0 word counts the 64 bonds of its 16 sites by XOR + popcount.
+struct MultispinObservables {
+  using value_type = std::int64_t[];
+  using size_type = unsigned;
+  unsigned value_count;
+  PackedSpins words;
+  int L;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t t, value_type acc) const {
+    const int W = L / 32;
+    const std::int64_t color_words = std::int64_t(L) * W;
+    const std::int64_t r = t / color_words;
+    const std::int64_t rest = t - r * color_words;
+    const int row = static_cast<int>(rest / W);
+    const int w = static_cast<int>(rest - std::int64_t(row) * W);
+    const std::uint64_t me = words(r, rest);
+    const std::uint64_t same = words(r, color_words + rest);
+    const std::uint64_t up = words(r, color_words + std::int64_t(row == 0 ? L - 1 : row - 1) * W + w);
+    const std::uint64_t down = words(r, color_words + std::int64_t(row == L - 1 ? 0 : row + 1) * W + w);
+    std::uint64_t side;
+    if ((row & 1) == 0) {
+      side = (same << 4) | (words(r, color_words + std::int64_t(row) * W + (w == 0 ? W - 1 : w - 1)) >> 60);
+    } else {
+      side = (same >> 4) | (words(r, color_words + std::int64_t(row) * W + (w == W - 1 ? 0 : w + 1)) << 60);
+    }
+    const int unlike = popcount64((me ^ up) & nibble_mask) + popcount64((me ^ down) & nibble_mask) +
+                       popcount64((me ^ same) & nibble_mask) + popcount64((me ^ side) & nibble_mask);
+    acc[2 * r] += 64 - 2 * unlike;
+    acc[2 * r + 1] += 2 * (popcount64(me & nibble_mask) + popcount64(same & nibble_mask)) - 32;
+  }
+  KOKKOS_INLINE_FUNCTION void init(value_type acc) const {
+    for (unsigned j = 0; j < value_count; ++j) acc[j] = 0;
+  }
+  KOKKOS_INLINE_FUNCTION void join(value_type dst, const value_type src) const {
+    for (unsigned j = 0; j < value_count; ++j) dst[j] += src[j];
+  }
+};
+
+// Bond and magnetisation sums of every local replica into `out` (host, 2R).
+template <class Exec>
+void measure_generic(Exec const& space, Spins const& spins, Couplings const& couplings,
+                     Geometry const geo, Kokkos::View<std::int64_t*, Kokkos::HostSpace> out) {
+  GenericObservables f{static_cast<unsigned>(2 * spins.extent(0)), spins, couplings, geo};
+  Kokkos::parallel_reduce("thermo::measure_generic",
+                          Kokkos::RangePolicy<Exec>(space, 0, std::int64_t(spins.extent(0)) * geo.sites),
+                          f, out);
+}
+
+template <class Exec>
+void measure_multispin(Exec const& space, PackedSpins const& words, int L,
+                       Kokkos::View<std::int64_t*, Kokkos::HostSpace> out) {
+  MultispinObservables f{static_cast<unsigned>(2 * words.extent(0)), words, L};
+  Kokkos::parallel_reduce("thermo::measure_multispin",
+                          Kokkos::RangePolicy<Exec>(space, 0, std::int64_t(words.extent(0)) * L * (L / 32)),
+                          f, out);
+}
+
+// Unpack multi-spin words into one byte per site (for output and tests).
+template <class Exec>
+void unpack_multispin(Exec const& space, PackedSpins const& words, int L, Spins const& spins) {
+  const int W = L / 32;
+  const std::int64_t color_words = std::int64_t(L) * W;
+  const std::int64_t sites = std::int64_t(L) * L;
+  Kokkos::parallel_for(
+      "thermo::unpack_multispin", Kokkos::RangePolicy<Exec>(space, 0, std::int64_t(words.extent(0)) * sites),
+      KOKKOS_LAMBDA(const std::int64_t t) {
+        const std::int64_t r = t / sites;
+        const std::int64_t i = t - r * sites;
+        const int y = static_cast<int>(i / L);
+        const int x = static_cast<int>(i - std::int64_t(y) * L);
+        const int color = (x + y) & 1;
+        const int jj = x >> 1;
+        const std::uint64_t word = words(r, color * color_words + std::int64_t(y) * W + jj / 16);
+        spins(r, i) = ((word >> (4 * (jj % 16))) & 1u) ? std::int8_t(1) : std::int8_t(-1);
+      });
+}
+
+}  // namespace prism::thermo

@@ -1,0 +1,194 @@
+// prism: one batch executable.  Command line, MPI and Kokkos lifetimes, the
+// deck, dispatch to the workload, HDF5 output.  Nothing else lives here.
+#include <CLI/CLI.hpp>
+#include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <unistd.h>
+
+#include "core/deck.hpp"
+#include "core/h5_writer.hpp"
+#include "core/kokkos_compat.hpp"
+#include "core/mpi_context.hpp"
+#include "core/run_info.hpp"
+#include "core/timers.hpp"
+#include "prism/version.hpp"
+#include "thermo/driver.hpp"
+#include "thermo/thermo_config.hpp"
+
+namespace {
+
+constexpr int kExitDeck = 2;     // bad deck, bad command line, refused output
+constexpr int kExitRuntime = 1;  // failure while running or writing
+
+struct Options {
+  std::string deck;
+  std::string output;
+  std::vector<std::string> sets;
+  bool check = false;
+};
+
+const std::vector<std::string> kSections = {"run", "thermo"};
+const std::vector<std::string> kWorkloads = {"thermo"};
+
+// Returns the exit code if the process should stop now.
+std::optional<int> parse_command_line(int argc, char** argv, Options& opt) {
+  CLI::App app{
+      "prism: GPU-parallel statistical physics and machine-learning workloads.\n"
+      "Reads a TOML deck, runs its workload over MPI ranks (one per GPU) on Kokkos,\n"
+      "and writes results and timings to one HDF5 file.  See README.md for the deck keys.",
+      "prism"};
+  app.set_version_flag("--version", std::string("prism ") + prism::version + " (git " + prism::git_hash + ")");
+  app.add_flag("--check", opt.check, "validate the deck (and overrides) and exit");
+  app.add_option("--output", opt.output, "HDF5 output path (overrides run.output)");
+  app.add_option("--set", opt.sets, "override a deck key: section.key=value (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("deck", opt.deck, "input deck (TOML)")->required();
+  app.footer(
+      "Examples:\n"
+      "  prism inputs/quickstart.toml\n"
+      "  mpirun -np 2 prism --set thermo.L=64 --output run.h5 inputs/quickstart.toml\n"
+      "  prism --check inputs/ising2d_transition.toml\n"
+      "Exit status: 0 success, 1 runtime failure, 2 bad deck or command line.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitDeck;
+  }
+  return std::nullopt;
+}
+
+struct Loaded {
+  prism::Deck deck;
+  prism::RunConfig run;
+  prism::thermo::Config thermo;
+};
+
+Loaded load_deck(const Options& opt, int ranks) {
+  auto deck = prism::Deck::from_file(opt.deck);
+  for (const auto& s : opt.sets) deck.apply_override(s);
+  auto run = prism::parse_run_config(deck, opt.output);
+  int workloads = 0;
+  for (const auto& w : kWorkloads) workloads += deck.has_section(w);
+  if (workloads != 1)
+    throw prism::DeckError(opt.deck + ":1: the deck needs exactly one workload section ([thermo])");
+  auto thermo = prism::thermo::parse_config(deck);
+  deck.check_unknown(kSections);
+  if (thermo.replicas() < ranks)
+    deck.fail("thermo", "temperatures",
+              std::to_string(thermo.replicas()) + " replicas cannot be spread over " + std::to_string(ranks) +
+                  " ranks (each rank needs at least one replica)");
+  return Loaded{std::move(deck), std::move(run), std::move(thermo)};
+}
+
+// Empty when the output may be written, else the reason it may not.
+std::string output_refusal(const prism::RunConfig& run) {
+  namespace fs = std::filesystem;
+  const fs::path out(run.output);
+  if (fs::exists(out) && !run.overwrite)
+    return "output file '" + run.output +
+           "' exists; refusing to overwrite it (pass --set run.overwrite=true or choose --output)";
+  if (fs::is_directory(out)) return "output path '" + run.output + "' is a directory";
+  const fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  if (!fs::is_directory(dir)) return "output directory '" + dir.string() + "' does not exist";
+  if (access(dir.c_str(), W_OK) != 0) return "output directory '" + dir.string() + "' is not writable";
+  return "";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  if (auto code = parse_command_line(argc, argv, opt)) return *code;
+
+  prism::MpiContext mpi(&argc, &argv);
+
+  // The deck is read and validated on every rank (the same file, the same
+  // verdict), so every rank leaves together on an error.
+  std::optional<Loaded> loaded;
+  try {
+    loaded.emplace(load_deck(opt, mpi.size()));
+  } catch (const prism::DeckError& e) {
+    if (mpi.root()) std::fprintf(stderr, "%s\n", e.what());
+    return kExitDeck;
+  }
+  if (opt.check) {
+    if (mpi.root())
+      std::printf("%s: deck OK (thermo, %s, L=%lld, %lld replicas, output %s)\n", opt.deck.c_str(),
+                  prism::thermo::model_name(loaded->thermo.model), static_cast<long long>(loaded->thermo.L),
+                  static_cast<long long>(loaded->thermo.replicas()), loaded->run.output.c_str());
+    return 0;
+  }
+  std::string refusal = mpi.root() ? output_refusal(loaded->run) : "";
+  if (mpi.broadcast(refusal.empty() ? 0 : 1)) {
+    if (mpi.root()) std::fprintf(stderr, "prism: error: %s\n", refusal.c_str());
+    return kExitDeck;
+  }
+
+  const int devices = prism::compat::visible_device_count();
+  prism::compat::initialize(argc, argv, devices > 0 ? mpi.local_rank() % devices : 0);
+  int status = 0;
+  {
+    const auto& cfg = loaded->thermo;
+    const auto& run = loaded->run;
+    prism::Timers timers;
+    auto info = prism::collect_run_info(mpi, argc, argv, opt.deck, loaded->deck.text(),
+                                        loaded->deck.resolved(), "thermo");
+    if (mpi.root()) prism::print_banner(info);
+    try {
+      prism::thermo::Results res;
+      {
+        auto t = timers.scope("total");
+        res = prism::thermo::run(cfg, run.seed, mpi, timers, true);
+      }
+      info.end_time = prism::iso_time_now();
+      const auto table = prism::gather_timings(mpi, timers);
+      if (mpi.root()) {
+        auto max_of = [&](const std::string& phase) {
+          for (std::size_t p = 0; p < table.phases.size(); ++p)
+            if (table.phases[p] == phase) return *std::max_element(table.per_rank[p].begin(), table.per_rank[p].end());
+          return 0.0;
+        };
+        const double sweep_s = max_of("sweep"), total_s = max_of("total");
+        const double flips_per_ns = sweep_s > 0 ? double(res.spin_updates) / sweep_s * 1e-9 : 0.0;
+        prism::H5Writer out(run.output);
+        prism::write_metadata(out, info);
+        prism::write_timings(out, table);
+        out.attribute("/timings", "flips_per_ns", flips_per_ns);
+        out.attribute("/timings", "spin_updates", res.spin_updates);
+        prism::thermo::write_results(out, cfg, run.seed, res);
+        out.commit();
+
+        std::printf("\n%-8s %12s %12s %12s %12s %12s\n", "T", "E/N", "err", "C/N", "|M|/N", "chi/N");
+        for (std::size_t t = 0; t < res.temperature.size(); ++t) {
+          const auto& e = res.estimates[t];
+          std::printf("%-8.4f %12.6f %12.2e %12.5f %12.6f %12.5f\n", res.temperature[t], e.energy_mean,
+                      e.energy_err, e.specific_heat, e.magnetization_abs_mean, e.susceptibility);
+        }
+        std::printf("\nwrote %s\n", run.output.c_str());
+        std::printf("PERFORMANCE workload=thermo ranks=%d backend=%s replicas=%lld sites=%lld sweeps=%lld "
+                    "total_s=%.4f sweep_s=%.4f spin_updates=%lld flips_per_ns=%.3f\n",
+                    mpi.size(), info.backend.c_str(), static_cast<long long>(cfg.replicas()),
+                    static_cast<long long>(cfg.sites()),
+                    static_cast<long long>(cfg.thermalization + cfg.sweeps), total_s, sweep_s,
+                    static_cast<long long>(res.spin_updates), flips_per_ns);
+        std::fflush(stdout);
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "prism: error on rank %d: %s\n", mpi.rank(), e.what());
+      std::fflush(stderr);
+      mpi.abort(kExitRuntime);
+    }
+    status = 0;
+  }
+  Kokkos::finalize();
+  return status;
+}

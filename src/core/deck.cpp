@@ -1,0 +1,215 @@
+#include "core/deck.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace prism {
+
+Deck::Deck() : table_(std::make_unique<toml::table>()) {}
+Deck::Deck(Deck&&) noexcept = default;
+Deck& Deck::operator=(Deck&&) noexcept = default;
+Deck::~Deck() = default;
+
+Deck Deck::from_string(const std::string& text, const std::string& name) {
+  Deck deck;
+  deck.path_ = name;
+  deck.text_ = text;
+  try {
+    *deck.table_ = toml::parse(std::string_view(text), std::string_view(name));
+  } catch (const toml::parse_error& err) {
+    std::ostringstream msg;
+    msg << name << ":" << err.source().begin.line << ": TOML syntax error: "
+        << err.description();
+    throw DeckError(msg.str());
+  }
+  return deck;
+}
+
+Deck Deck::from_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DeckError(path + ":0: cannot open the deck for reading");
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) throw DeckError(path + ":0: cannot read the deck");
+  return from_string(buf.str(), path);
+}
+
+void Deck::apply_override(const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  const auto dot = assignment.find('.');
+  if (eq == std::string::npos || dot == std::string::npos || dot > eq || dot == 0 ||
+      dot + 1 == eq)
+    throw DeckError("--set " + assignment + ": expected section.key=value");
+  const std::string section = assignment.substr(0, dot);
+  const std::string key = assignment.substr(dot + 1, eq - dot - 1);
+  const std::string value = assignment.substr(eq + 1);
+  toml::table parsed;
+  try {
+    parsed = toml::parse(std::string_view("v = " + value), std::string_view("--set"));
+  } catch (const toml::parse_error&) {
+    parsed = toml::table{};
+    parsed.insert("v", value);  // a bare word such as ising3d is a string
+  }
+  auto* sec = table_->get_as<toml::table>(section);
+  if (!sec) {
+    table_->insert_or_assign(section, toml::table{});
+    sec = table_->get_as<toml::table>(section);
+  }
+  sec->insert_or_assign(key, *parsed.get("v"));
+  overridden_.insert(section + "." + key);
+}
+
+bool Deck::has_section(const std::string& section) const {
+  return table_->get_as<toml::table>(section) != nullptr;
+}
+
+bool Deck::has(const std::string& section, const std::string& key) const {
+  const auto* sec = table_->get_as<toml::table>(section);
+  return sec && sec->get(key) != nullptr;
+}
+
+std::string Deck::location(const std::string& section, const std::string& key) const {
+  const std::string full = section + "." + key;
+  if (overridden_.count(full)) return "--set " + full;
+  std::size_t line = 0;
+  if (const auto* sec = table_->get_as<toml::table>(section)) {
+    if (const auto* n = sec->get(key))
+      line = n->source().begin.line;
+    else
+      line = sec->source().begin.line;
+  }
+  return path_ + ":" + std::to_string(line);
+}
+
+void Deck::fail(const std::string& section, const std::string& key,
+                const std::string& rule) const {
+  throw DeckError(location(section, key) + ": key '" + section + "." + key + "': " + rule);
+}
+
+const toml::node* Deck::node(const std::string& section, const std::string& key) {
+  used_.insert(section + "." + key);
+  const auto* sec = table_->get_as<toml::table>(section);
+  return sec ? sec->get(key) : nullptr;
+}
+
+std::int64_t Deck::get_int(const std::string& section, const std::string& key,
+                           std::optional<std::int64_t> fallback, std::int64_t min,
+                           std::int64_t max) {
+  const auto* n = node(section, key);
+  if (!n) {
+    if (!fallback) fail(section, key, "required key is missing");
+    return *fallback;
+  }
+  std::int64_t value = 0;
+  if (const auto* i = n->as_integer()) {
+    value = i->get();
+  } else if (const auto* f = n->as_floating_point();
+             f && std::isfinite(f->get()) && f->get() == std::floor(f->get()) &&
+             std::fabs(f->get()) < 9.0e15) {
+    value = static_cast<std::int64_t>(f->get());  // 1e4 is a fine count
+  } else {
+    fail(section, key, "must be an integer");
+  }
+  if (value < min || value > max)
+    fail(section, key, "must be in [" + std::to_string(min) + ", " + std::to_string(max) +
+                           "], got " + std::to_string(value));
+  return value;
+}
+
+double Deck::get_double(const std::string& section, const std::string& key,
+                        std::optional<double> fallback, std::optional<double> min,
+                        std::optional<double> max, bool min_exclusive) {
+  const auto* n = node(section, key);
+  if (!n) {
+    if (!fallback) fail(section, key, "required key is missing");
+    return *fallback;
+  }
+  double value = 0;
+  if (const auto* f = n->as_floating_point())
+    value = f->get();
+  else if (const auto* i = n->as_integer())
+    value = static_cast<double>(i->get());
+  else
+    fail(section, key, "must be a number");
+  std::ostringstream v;
+  v << value;
+  if (!std::isfinite(value)) fail(section, key, "must be finite, got " + v.str());
+  if (min && (min_exclusive ? value <= *min : value < *min)) {
+    std::ostringstream r;
+    r << "must be " << (min_exclusive ? "> " : ">= ") << *min << ", got " << v.str();
+    fail(section, key, r.str());
+  }
+  if (max && value > *max) {
+    std::ostringstream r;
+    r << "must be <= " << *max << ", got " << v.str();
+    fail(section, key, r.str());
+  }
+  return value;
+}
+
+bool Deck::get_bool(const std::string& section, const std::string& key,
+                    std::optional<bool> fallback) {
+  const auto* n = node(section, key);
+  if (!n) {
+    if (!fallback) fail(section, key, "required key is missing");
+    return *fallback;
+  }
+  const auto* b = n->as_boolean();
+  if (!b) fail(section, key, "must be true or false");
+  return b->get();
+}
+
+std::string Deck::get_string(const std::string& section, const std::string& key,
+                             std::optional<std::string> fallback,
+                             const std::vector<std::string>& choices) {
+  const auto* n = node(section, key);
+  std::string value;
+  if (!n) {
+    if (!fallback) fail(section, key, "required key is missing");
+    value = *fallback;
+  } else {
+    const auto* s = n->as_string();
+    if (!s) fail(section, key, "must be a string");
+    value = s->get();
+  }
+  if (!choices.empty()) {
+    bool ok = false;
+    std::string list;
+    for (const auto& c : choices) {
+      ok = ok || c == value;
+      list += (list.empty() ? "" : " | ") + c;
+    }
+    if (!ok) fail(section, key, "must be one of " + list + ", got '" + value + "'");
+  }
+  return value;
+}
+
+void Deck::check_unknown(const std::vector<std::string>& known_sections) const {
+  for (const auto& [name, sec_node] : *table_) {
+    const std::string section(name.str());
+    bool known = false;
+    for (const auto& k : known_sections) known = known || k == section;
+    const auto* sec = sec_node.as_table();
+    if (!known || !sec) {
+      std::string list;
+      for (const auto& k : known_sections) list += (list.empty() ? "" : ", ") + k;
+      throw DeckError(path_ + ":" + std::to_string(sec_node.source().begin.line) +
+                      ": section '" + section + "': unknown section (known: " + list + ")");
+    }
+    for (const auto& [key, value] : *sec) {
+      const std::string full = section + "." + std::string(key.str());
+      if (!used_.count(full))
+        fail(section, std::string(key.str()), "unknown key");
+    }
+  }
+}
+
+std::string Deck::resolved() const {
+  std::ostringstream out;
+  out << toml::toml_formatter(*table_);
+  return out.str();
+}
+
+}  // namespace prism

@@ -1,0 +1,76 @@
+#pragma once
+// The input deck: a TOML file plus `--set section.key=value` overrides.
+// Every getter records the key as used and validates it; errors are thrown as
+// DeckError with the message `DECK:LINE: key 'section.key': rule`.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace toml {
+inline namespace v3 {
+class table;
+class node;
+}  // namespace v3
+}  // namespace toml
+
+namespace prism {
+
+struct DeckError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class Deck {
+ public:
+  static Deck from_file(const std::string& path);
+  static Deck from_string(const std::string& text, const std::string& name);
+  Deck(Deck&&) noexcept;
+  Deck& operator=(Deck&&) noexcept;
+  ~Deck();
+
+  // "section.key=value"; value is read as TOML, or as a bare string if that fails.
+  void apply_override(const std::string& assignment);
+
+  bool has_section(const std::string& section) const;
+  bool has(const std::string& section, const std::string& key) const;
+
+  std::int64_t get_int(const std::string& section, const std::string& key,
+                       std::optional<std::int64_t> fallback, std::int64_t min,
+                       std::int64_t max);
+  double get_double(const std::string& section, const std::string& key,
+                    std::optional<double> fallback,
+                    std::optional<double> min = std::nullopt,
+                    std::optional<double> max = std::nullopt,
+                    bool min_exclusive = false);
+  bool get_bool(const std::string& section, const std::string& key,
+                std::optional<bool> fallback);
+  std::string get_string(const std::string& section, const std::string& key,
+                         std::optional<std::string> fallback,
+                         const std::vector<std::string>& choices = {});
+  // The node itself, for keys whose type is a union (array or table).
+  const toml::node* node(const std::string& section, const std::string& key);
+
+  // Rejects sections not in `known` and keys nobody asked for.
+  void check_unknown(const std::vector<std::string>& known_sections) const;
+
+  [[noreturn]] void fail(const std::string& section, const std::string& key,
+                         const std::string& rule) const;
+  std::string location(const std::string& section, const std::string& key) const;
+
+  const std::string& path() const { return path_; }
+  const std::string& text() const { return text_; }
+  std::string resolved() const;  // the deck after overrides, as TOML
+
+ private:
+  Deck();
+  std::string path_;
+  std::string text_;
+  std::unique_ptr<toml::table> table_;
+  std::set<std::string> used_;
+  std::set<std::string> overridden_;
+};
+
+}  // namespace prism

@@ -1,0 +1,144 @@
+#include "core/h5_writer.hpp"
+
+#include <hdf5.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+
+namespace prism {
+
+namespace {
+template <class T>
+T checked(T rc, const std::string& what) {
+  if (rc < 0) throw std::runtime_error("HDF5 error: " + what);
+  return rc;
+}
+std::string parent_of(const std::string& path) {
+  const auto pos = path.rfind('/');
+  return pos == std::string::npos || pos == 0 ? "/" : path.substr(0, pos);
+}
+}  // namespace
+
+H5Writer::H5Writer(std::string final_path) : final_(std::move(final_path)), tmp_(final_ + ".tmp") {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported by our checks
+  file_ = checked<hid_t>(H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+                         "cannot create " + tmp_);
+}
+
+H5Writer::~H5Writer() {
+  if (file_ >= 0) {
+    H5Fclose(file_);
+    std::remove(tmp_.c_str());
+  }
+}
+
+void H5Writer::group(const std::string& path) {
+  if (path.empty() || path == "/") return;
+  if (H5Lexists(file_, path.c_str(), H5P_DEFAULT) > 0) return;
+  group(parent_of(path));
+  const hid_t g = checked<hid_t>(H5Gcreate2(file_, path.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                                 "create group " + path);
+  checked(H5Gclose(g), "close group " + path);
+}
+
+void H5Writer::write_raw(const std::string& path, std::int64_t type, const void* data, std::size_t n,
+                         const std::vector<std::uint64_t>& dims_in) {
+  group(parent_of(path));
+  std::vector<hsize_t> dims(dims_in.begin(), dims_in.end());
+  if (dims.empty()) dims.push_back(n);
+  hsize_t total = 1;
+  for (auto d : dims) total *= d;
+  if (total != n) throw std::runtime_error("HDF5 write " + path + ": dims do not match data size");
+  const hid_t space = checked<hid_t>(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                                     "dataspace for " + path);
+  const hid_t dset = H5Dcreate2(file_, path.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (dset < 0) {
+    H5Sclose(space);
+    throw std::runtime_error("HDF5 error: create dataset " + path);
+  }
+  const herr_t rc = n ? H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
+  H5Dclose(dset);
+  H5Sclose(space);
+  checked(rc, "write dataset " + path);
+}
+
+void H5Writer::write(const std::string& path, const std::vector<double>& d, const std::vector<std::uint64_t>& dims) {
+  write_raw(path, H5T_NATIVE_DOUBLE, d.data(), d.size(), dims);
+}
+void H5Writer::write(const std::string& path, const std::vector<std::int64_t>& d,
+                     const std::vector<std::uint64_t>& dims) {
+  write_raw(path, H5T_NATIVE_INT64, d.data(), d.size(), dims);
+}
+void H5Writer::write(const std::string& path, const std::vector<std::int8_t>& d,
+                     const std::vector<std::uint64_t>& dims) {
+  write_raw(path, H5T_NATIVE_INT8, d.data(), d.size(), dims);
+}
+
+void H5Writer::write_scalar(const std::string& path, double value) {
+  group(parent_of(path));
+  const hid_t space = checked<hid_t>(H5Screate(H5S_SCALAR), "scalar space");
+  const hid_t dset = H5Dcreate2(file_, path.c_str(), H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t rc = -1;
+  if (dset >= 0) {
+    rc = H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value);
+    H5Dclose(dset);
+  }
+  H5Sclose(space);
+  checked(rc, "write scalar " + path);
+}
+
+namespace {
+void write_attribute(hid_t file, const std::string& object, const std::string& name, hid_t type,
+                     const void* data) {
+  const hid_t obj = checked<hid_t>(H5Oopen(file, object.c_str(), H5P_DEFAULT), "open " + object);
+  const hid_t space = H5Screate(H5S_SCALAR);
+  const hid_t attr = H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t rc = -1;
+  if (attr >= 0) {
+    rc = H5Awrite(attr, type, data);
+    H5Aclose(attr);
+  }
+  H5Sclose(space);
+  H5Oclose(obj);
+  checked(rc, "attribute " + object + ":" + name);
+}
+}  // namespace
+
+void H5Writer::attribute(const std::string& object, const std::string& name, const std::string& value) {
+  group(object);
+  const hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, value.empty() ? 1 : value.size());
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  const char* data = value.empty() ? "" : value.c_str();
+  try {
+    write_attribute(file_, object, name, type, data);
+  } catch (...) {
+    H5Tclose(type);
+    throw;
+  }
+  H5Tclose(type);
+}
+void H5Writer::attribute(const std::string& object, const std::string& name, double value) {
+  group(object);
+  write_attribute(file_, object, name, H5T_NATIVE_DOUBLE, &value);
+}
+void H5Writer::attribute(const std::string& object, const std::string& name, std::int64_t value) {
+  group(object);
+  write_attribute(file_, object, name, H5T_NATIVE_INT64, &value);
+}
+
+void H5Writer::commit() {
+  checked(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush " + tmp_);
+  const herr_t rc = H5Fclose(file_);
+  file_ = -1;
+  if (rc < 0) {
+    std::remove(tmp_.c_str());
+    throw std::runtime_error("HDF5 error: close " + tmp_);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp_, final_, ec);  // atomic on one file system
+  if (ec) throw std::runtime_error("cannot rename " + tmp_ + " to " + final_ + ": " + ec.message());
+}
+
+}  // namespace prism

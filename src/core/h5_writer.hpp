@@ -1,0 +1,40 @@
+#pragma once
+// Minimal HDF5 writer used by rank 0.  Writes to PATH.tmp and renames to PATH
+// on commit(), so a killed run never leaves a truncated file at PATH nor
+// touches an earlier result.  Every HDF5 call is checked.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace prism {
+
+class H5Writer {
+ public:
+  explicit H5Writer(std::string final_path);
+  ~H5Writer();  // closes and removes the .tmp file if commit() was not reached
+  H5Writer(const H5Writer&) = delete;
+  H5Writer& operator=(const H5Writer&) = delete;
+
+  void group(const std::string& path);  // creates intermediate groups too
+  void write(const std::string& path, const std::vector<double>& data,
+             const std::vector<std::uint64_t>& dims = {});
+  void write(const std::string& path, const std::vector<std::int64_t>& data,
+             const std::vector<std::uint64_t>& dims = {});
+  void write(const std::string& path, const std::vector<std::int8_t>& data,
+             const std::vector<std::uint64_t>& dims = {});
+  void write_scalar(const std::string& path, double value);
+  void attribute(const std::string& object, const std::string& name, const std::string& value);
+  void attribute(const std::string& object, const std::string& name, double value);
+  void attribute(const std::string& object, const std::string& name, std::int64_t value);
+  void commit();  // flush, close, rename PATH.tmp -> PATH
+
+  const std::string& tmp_path() const { return tmp_; }
+
+ private:
+  std::string final_, tmp_;
+  std::int64_t file_ = -1;
+  void write_raw(const std::string& path, std::int64_t type, const void* data, std::size_t n,
+                 const std::vector<std::uint64_t>& dims);
+};
+
+}  // namespace prism

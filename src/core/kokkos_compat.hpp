@@ -1,0 +1,67 @@
+#pragma once
+// The one place where Kokkos 3.4 and 4.x differ for prism.
+#include <Kokkos_Core.hpp>
+#include <cstdint>
+#include <string>
+
+#ifdef KOKKOS_ENABLE_CUDA
+#include <cuda_runtime.h>
+#endif
+
+namespace prism::compat {
+
+// Number of GPUs this process can see (0 for host-only backends).
+inline int visible_device_count() {
+#ifdef KOKKOS_ENABLE_CUDA
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) return 0;
+  return n;
+#else
+  return 0;
+#endif
+}
+
+// Kokkos::initialize with an explicit device id (ignored on host backends).
+inline void initialize(int& argc, char* argv[], int device_id) {
+#if KOKKOS_VERSION >= 40000
+  (void)argc;
+  (void)argv;
+  Kokkos::initialize(Kokkos::InitializationSettings().set_device_id(device_id));
+#else
+  (void)argc;
+  (void)argv;
+  Kokkos::InitArguments args;
+  args.device_id = device_id;
+  Kokkos::initialize(args);
+#endif
+}
+
+inline std::string backend_name() { return Kokkos::DefaultExecutionSpace::name(); }
+
+}  // namespace prism::compat
+
+namespace prism {
+KOKKOS_FORCEINLINE_FUNCTION int popcount64(std::uint64_t x) {
+#if defined(__CUDA_ARCH__)
+  return __popcll(x);
+#else
+  return __builtin_popcountll(x);
+#endif
+}
+}  // namespace prism
+
+namespace prism::compat {
+// "NVIDIA H100 80GB HBM3 (device 0 of 4)" or "host, 16 OpenMP threads".
+inline std::string device_description() {
+#ifdef KOKKOS_ENABLE_CUDA
+  int dev = 0, n = 0;
+  cudaGetDevice(&dev);
+  cudaGetDeviceCount(&n);
+  cudaDeviceProp prop;
+  if (cudaGetDeviceProperties(&prop, dev) != cudaSuccess) return "CUDA device ?";
+  return std::string(prop.name) + " (device " + std::to_string(dev) + " of " + std::to_string(n) + ")";
+#else
+  return "host, " + std::to_string(Kokkos::DefaultExecutionSpace::concurrency()) + " threads";
+#endif
+}
+}  // namespace prism::compat

@@ -1,0 +1,57 @@
+#pragma once
+// Host-side statistics of the thermo workload: binned estimators with
+// jackknife errors, the replica-exchange acceptance rule, round trips.
+#include <cstdint>
+#include <vector>
+
+namespace prism::thermo {
+
+// Per-temperature block sums of e = E/N and m = M/N moments.  Samples arrive
+// in sweep order on one rank, so the sums are the same whatever the number
+// of ranks that produced them.
+class BlockAccumulator {
+ public:
+  BlockAccumulator(std::int64_t temperatures, std::int64_t blocks, std::int64_t samples);
+  void add(std::int64_t temperature, std::int64_t sample, double e, double m);
+  std::int64_t blocks() const { return blocks_; }
+
+  struct Estimate {
+    double energy_mean, energy_err;
+    double specific_heat, specific_heat_err;  // per site
+    double magnetization_abs_mean, magnetization_err;
+    double susceptibility, susceptibility_err;  // per site, from <m^2> - <|m|>^2
+    double binder, binder_err;                  // 1 - <m^4> / (3 <m^2>^2)
+  };
+  // beta = 1/T; sites = N.  Errors: standard error over blocks for the
+  // means, jackknife over the same blocks for the derived quantities.
+  Estimate estimate(std::int64_t temperature, double beta, double sites) const;
+
+ private:
+  enum Moment { E, E2, M, M2, M4, kMoments };
+  std::int64_t blocks_, samples_;
+  std::vector<double> sums_;  // [temperature][block][moment]
+  std::vector<std::int64_t> counts_;
+  double& at(std::int64_t t, std::int64_t b, int k) { return sums_[(t * blocks_ + b) * kMoments + k]; }
+  double at(std::int64_t t, std::int64_t b, int k) const { return sums_[(t * blocks_ + b) * kMoments + k]; }
+};
+
+// Log of the Metropolis acceptance of swapping the configurations held at
+// inverse temperatures beta_i and beta_j with energies E_i and E_j:
+// min(0, (beta_i - beta_j) (E_i - E_j)).
+double swap_log_acceptance(double beta_i, double beta_j, double energy_i, double energy_j);
+
+// Counts round trips of each replica between the lowest and the highest
+// temperature (a round trip: lowest -> highest -> lowest).
+class RoundTripCounter {
+ public:
+  explicit RoundTripCounter(std::int64_t replicas) : last_end_(replicas, -1), half_trips_(replicas, 0) {}
+  // Call after every exchange with the temperature index of each replica.
+  void observe(const std::vector<std::int64_t>& temperature_of_replica, std::int64_t n_temperatures);
+  std::vector<std::int64_t> round_trips() const;
+
+ private:
+  std::vector<int> last_end_;  // -1 none yet, 0 lowest, 1 highest
+  std::vector<std::int64_t> half_trips_;
+};
+
+}  // namespace prism::thermo

@@ -1,0 +1,124 @@
+#include "thermo/thermo_config.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <toml++/toml.h>
+
+#include "core/deck.hpp"
+
+namespace prism {
+
+RunConfig parse_run_config(Deck& deck, const std::string& cli_output) {
+  RunConfig run;
+  run.seed = static_cast<std::uint64_t>(
+      deck.get_int("run", "seed", 12345, 0, std::numeric_limits<std::int64_t>::max()));
+  std::filesystem::path stem = std::filesystem::path(deck.path()).stem();
+  std::string fallback = (stem.empty() ? std::string("prism") : stem.string()) + ".h5";
+  run.output = deck.get_string("run", "output", fallback);
+  if (run.output.empty()) deck.fail("run", "output", "must not be empty");
+  if (!cli_output.empty()) run.output = cli_output;
+  run.overwrite = deck.get_bool("run", "overwrite", false);
+  return run;
+}
+
+namespace thermo {
+
+const char* model_name(Model m) {
+  switch (m) {
+    case Model::ising2d: return "ising2d";
+    case Model::ising3d: return "ising3d";
+    case Model::ea3d: return "ea3d";
+  }
+  return "?";
+}
+
+const char* kernel_name(const Config& c) {
+  return c.use_multispin() ? "multispin" : "generic";
+}
+
+namespace {
+std::vector<double> parse_temperatures(Deck& deck) {
+  const auto* n = deck.node("thermo", "temperatures");
+  if (!n) deck.fail("thermo", "temperatures", "required key is missing");
+  std::vector<double> t;
+  if (const auto* arr = n->as_array()) {
+    for (const auto& v : *arr) {
+      if (const auto* f = v.as_floating_point())
+        t.push_back(f->get());
+      else if (const auto* i = v.as_integer())
+        t.push_back(static_cast<double>(i->get()));
+      else
+        deck.fail("thermo", "temperatures", "array entries must be numbers");
+    }
+  } else if (const auto* tab = n->as_table()) {
+    for (const auto& [k, v] : *tab) {
+      if (k != "min" && k != "max" && k != "count")
+        deck.fail("thermo", "temperatures",
+                  "unknown field '" + std::string(k.str()) + "' (expected {min, max, count})");
+    }
+    auto num = [&](const char* k) -> double {
+      const auto* v = tab->get(k);
+      if (!v) deck.fail("thermo", "temperatures", std::string("missing field '") + k + "'");
+      if (const auto* f = v->as_floating_point()) return f->get();
+      if (const auto* i = v->as_integer()) return static_cast<double>(i->get());
+      deck.fail("thermo", "temperatures", std::string("field '") + k + "' must be a number");
+    };
+    const double tmin = num("min"), tmax = num("max"), count = num("count");
+    if (count != std::floor(count) || count < 1 || count > 4096)
+      deck.fail("thermo", "temperatures", "count must be an integer in [1, 4096]");
+    if (!(tmin > 0) || !(tmax >= tmin) || !std::isfinite(tmax))
+      deck.fail("thermo", "temperatures", "needs 0 < min <= max");
+    if (count == 1 && tmax != tmin)
+      deck.fail("thermo", "temperatures", "count = 1 needs min == max");
+    const int c = static_cast<int>(count);
+    // Geometric spacing keeps the swap acceptance roughly flat when C is.
+    for (int i = 0; i < c; ++i)
+      t.push_back(c == 1 ? tmin : tmin * std::pow(tmax / tmin, double(i) / (c - 1)));
+  } else {
+    deck.fail("thermo", "temperatures", "must be an array of numbers or a table {min, max, count}");
+  }
+  if (t.empty()) deck.fail("thermo", "temperatures", "needs at least one temperature");
+  if (t.size() > 4096) deck.fail("thermo", "temperatures", "at most 4096 temperatures");
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (!(t[i] > 0) || !std::isfinite(t[i]))
+      deck.fail("thermo", "temperatures", "every temperature must be finite and > 0");
+    if (i > 0 && !(t[i] > t[i - 1]))
+      deck.fail("thermo", "temperatures", "temperatures must be strictly increasing");
+  }
+  return t;
+}
+}  // namespace
+
+Config parse_config(Deck& deck) {
+  Config c;
+  const auto model = deck.get_string("thermo", "model", std::nullopt, {"ising2d", "ising3d", "ea3d"});
+  c.model = model == "ising2d" ? Model::ising2d : model == "ising3d" ? Model::ising3d : Model::ea3d;
+  const std::int64_t max_L = c.dim() == 2 ? 65536 : 2048;
+  c.L = deck.get_int("thermo", "L", std::nullopt, 4, max_L);
+  if (c.L % 2 != 0) deck.fail("thermo", "L", "must be even (checkerboard updates on a periodic lattice)");
+  c.J = deck.get_double("thermo", "J", 1.0);
+  c.h = deck.get_double("thermo", "h", 0.0);
+  c.temperatures = parse_temperatures(deck);
+  c.thermalization = deck.get_int("thermo", "thermalization", 1000, 0, 1'000'000'000);
+  c.sweeps = deck.get_int("thermo", "sweeps", 10000, 1, 1'000'000'000);
+  c.exchange_every = deck.get_int("thermo", "exchange_every", 10, 1, 1'000'000'000);
+  c.disorder_seed = static_cast<std::uint64_t>(
+      deck.get_int("thermo", "disorder_seed", 1, 0, std::numeric_limits<std::int64_t>::max()));
+  c.save_configurations = deck.get_bool("thermo", "save_configurations", false);
+  c.error_blocks = deck.get_int("thermo", "error_blocks", 32, 2, 1'000'000);
+  if (c.error_blocks > c.sweeps)
+    deck.fail("thermo", "error_blocks", "must not exceed thermo.sweeps (" + std::to_string(c.sweeps) + ")");
+  const auto kernel = deck.get_string("thermo", "kernel", "auto", {"auto", "generic", "multispin"});
+  c.kernel = kernel == "auto" ? KernelChoice::automatic
+             : kernel == "generic" ? KernelChoice::generic : KernelChoice::multispin;
+  if (c.kernel == KernelChoice::multispin && !c.multispin_possible())
+    deck.fail("thermo", "kernel", "multispin needs model = \"ising2d\" and L a multiple of 32");
+  // The sweep index is one 32-bit word of the random-number counter.
+  if (c.thermalization + c.sweeps >= (std::int64_t(1) << 32))
+    deck.fail("thermo", "sweeps", "thermalization + sweeps must be < 2^32");
+  return c;
+}
+
+}  // namespace thermo
+}  // namespace prism

@@ -1,0 +1,56 @@
+#pragma once
+// Validated, immutable settings of the thermo workload and of the run.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace prism {
+class Deck;
+
+struct RunConfig {
+  std::uint64_t seed = 0;
+  std::string output;   // final HDF5 path
+  bool overwrite = false;
+};
+
+// `cli_output` (from --output) wins over run.output; the default output is the
+// deck's file name with .toml replaced by .h5, in the working directory.
+RunConfig parse_run_config(Deck& deck, const std::string& cli_output);
+
+namespace thermo {
+
+enum class Model { ising2d, ising3d, ea3d };
+enum class KernelChoice { automatic, generic, multispin };
+
+struct Config {
+  Model model = Model::ising2d;
+  std::int64_t L = 0;
+  double J = 1.0;
+  double h = 0.0;
+  std::vector<double> temperatures;  // strictly increasing
+  std::int64_t thermalization = 0;
+  std::int64_t sweeps = 0;           // measurement sweeps
+  std::int64_t exchange_every = 1;
+  std::uint64_t disorder_seed = 0;
+  bool save_configurations = false;
+  std::int64_t error_blocks = 32;
+  KernelChoice kernel = KernelChoice::automatic;
+
+  int dim() const { return model == Model::ising2d ? 2 : 3; }
+  std::int64_t sites() const { return dim() == 2 ? L * L : L * L * L; }
+  std::int64_t replicas() const { return static_cast<std::int64_t>(temperatures.size()); }
+  // Multi-spin coding packs 16 spins per 64-bit word of one checkerboard
+  // colour, so each half-row must hold whole words: ising2d with L % 32 == 0.
+  bool multispin_possible() const { return model == Model::ising2d && L % 32 == 0; }
+  bool use_multispin() const {
+    return kernel == KernelChoice::multispin ||
+           (kernel == KernelChoice::automatic && multispin_possible());
+  }
+};
+
+Config parse_config(Deck& deck);
+const char* model_name(Model m);
+const char* kernel_name(const Config& c);
+
+}  // namespace thermo
+}  // namespace prism
