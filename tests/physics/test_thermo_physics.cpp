@@ -1,0 +1,169 @@
+// Physics of the thermo workload against exact results.  Runs under 1, 2 and
+// 3 MPI ranks (replicas are split unevenly); assertions are made on rank 0,
+// which holds the results.
+#include <gtest/gtest.h>
+
+#include <Kokkos_Core.hpp>
+#include <cmath>
+
+#include "core/mpi_context.hpp"
+#include "core/timers.hpp"
+#include "exact/ising_exact.hpp"
+#include "test_env.hpp"
+#include "thermo/driver.hpp"
+
+namespace prism::thermo {
+namespace {
+
+Results run_config(const Config& cfg, std::uint64_t seed) {
+  Timers timers;
+  return run(cfg, seed, *test::world, timers, false);
+}
+
+Config base(Model model, int L, std::vector<double> temps, std::int64_t sweeps) {
+  Config c;
+  c.model = model;
+  c.L = L;
+  c.temperatures = std::move(temps);
+  c.thermalization = sweeps / 10;
+  c.sweeps = sweeps;
+  c.exchange_every = 5;
+  c.error_blocks = 32;
+  return c;
+}
+
+// |mc - exact| within `sigmas` standard errors plus a small absolute slack.
+void expect_close(double mc, double err, double exact, double sigmas, double slack, const std::string& what) {
+  EXPECT_LE(std::fabs(mc - exact), sigmas * err + slack)
+      << what << ": mc " << mc << " +- " << err << ", exact " << exact;
+}
+
+void compare_enumeration(const Config& cfg, const Results& res) {
+  std::vector<std::int64_t> bi, bj;
+  std::vector<int> bJ;
+  exact::lattice_bonds(int(cfg.L), cfg.dim(), make_couplings(cfg), bi, bj, bJ);
+  for (std::size_t t = 0; t < cfg.temperatures.size(); ++t) {
+    const auto ex = exact::enumerate(int(cfg.sites()), bi, bj, bJ, cfg.J, cfg.h, cfg.temperatures[t]);
+    const auto& e = res.estimates[t];
+    const std::string at = std::string(model_name(cfg.model)) + " T=" + std::to_string(cfg.temperatures[t]);
+    expect_close(e.energy_mean, e.energy_err, ex.energy, 5, 1e-3, at + " E/N");
+    expect_close(e.specific_heat, e.specific_heat_err, ex.specific_heat, 5, 5e-3, at + " C/N");
+    expect_close(e.magnetization_abs_mean, e.magnetization_err, ex.magnetization, 5, 1e-3, at + " |M|/N");
+    expect_close(e.susceptibility, e.susceptibility_err, ex.susceptibility, 5, 5e-3, at + " chi/N");
+  }
+}
+
+TEST(ThermoPhysics, Ising2dL4MatchesEnumeration) {
+  auto cfg = base(Model::ising2d, 4, {1.5, 2.0, 2.5, 3.0, 4.0}, 200000);
+  const auto res = run_config(cfg, 11);
+  if (test::world->root()) compare_enumeration(cfg, res);
+}
+
+TEST(ThermoPhysics, Ising2dL4InFieldMatchesEnumeration) {
+  auto cfg = base(Model::ising2d, 4, {1.8, 2.6, 3.5}, 100000);
+  cfg.h = 0.3;
+  cfg.J = 0.8;
+  const auto res = run_config(cfg, 12);
+  if (test::world->root()) compare_enumeration(cfg, res);
+}
+
+// L = 2 in three dimensions: every site has its +d and -d neighbour on the
+// same site through two distinct bonds, which the kernel and the enumeration
+// both count; 2^8 states.
+TEST(ThermoPhysics, Ising3dL2MatchesEnumeration) {
+  auto cfg = base(Model::ising3d, 2, {2.0, 3.5, 5.0}, 100000);
+  const auto res = run_config(cfg, 13);
+  if (test::world->root()) compare_enumeration(cfg, res);
+}
+
+TEST(ThermoPhysics, SpinGlassL2MatchesEnumeration) {
+  auto cfg = base(Model::ea3d, 2, {0.8, 1.5, 3.0}, 100000);
+  cfg.disorder_seed = 99;
+  cfg.h = 0.2;
+  const auto res = run_config(cfg, 14);
+  if (test::world->root()) compare_enumeration(cfg, res);
+}
+
+TEST(ThermoPhysics, KaufmanAgreesWithEnumerationAtL4) {
+  // Self-check of the closed form used below.
+  std::vector<std::int64_t> bi, bj;
+  std::vector<int> bJ;
+  exact::lattice_bonds(4, 2, {}, bi, bj, bJ);
+  for (double T : {1.5, 2.269, 3.0}) {
+    const auto en = exact::enumerate(16, bi, bj, bJ, 1.0, 0.0, T);
+    const auto ka = exact::kaufman(4, T);
+    EXPECT_NEAR(ka.energy, en.energy, 1e-7) << T;
+    EXPECT_NEAR(ka.specific_heat, en.specific_heat, 1e-5) << T;
+  }
+}
+
+TEST(ThermoPhysics, Ising2dMatchesKaufmanAtL8AndL16) {
+  for (int L : {8, 16}) {
+    auto cfg = base(Model::ising2d, L, {2.0, 2.2, 2.3, 2.5, 3.0}, 60000);
+    const auto res = run_config(cfg, 20 + L);
+    if (!test::world->root()) continue;
+    for (std::size_t t = 0; t < cfg.temperatures.size(); ++t) {
+      const auto ex = exact::kaufman(L, cfg.temperatures[t]);
+      const auto& e = res.estimates[t];
+      const std::string at = "L=" + std::to_string(L) + " T=" + std::to_string(cfg.temperatures[t]);
+      expect_close(e.energy_mean, e.energy_err, ex.energy, 5, 5e-4, at + " E/N");
+      expect_close(e.specific_heat, e.specific_heat_err, ex.specific_heat, 5, 1e-2, at + " C/N");
+    }
+  }
+}
+
+// Below T_c a 64 x 64 lattice (multi-spin kernel) gives Onsager's spontaneous
+// magnetisation; finite-size corrections at these temperatures are < 1e-3.
+TEST(ThermoPhysics, OnsagerMagnetizationBelowTc) {
+  auto cfg = base(Model::ising2d, 64, {1.8, 2.0, 2.1, 2.2, 2.3}, 12000);
+  ASSERT_TRUE(cfg.use_multispin());
+  const auto res = run_config(cfg, 31);
+  if (!test::world->root()) return;
+  for (std::size_t t = 0; t < 2; ++t) {
+    const auto& e = res.estimates[t];
+    expect_close(e.magnetization_abs_mean, e.magnetization_err, exact::onsager_magnetization(cfg.temperatures[t]), 5,
+                 2e-3, "Onsager T=" + std::to_string(cfg.temperatures[t]));
+  }
+  // and the ordered phase really is ordered, the disordered one is not
+  EXPECT_GT(res.estimates[0].magnetization_abs_mean, 0.9);
+}
+
+// The two kernels number sites and key random numbers the same way, so they
+// must produce bitwise the same trajectory.
+TEST(ThermoKernels, MultispinEqualsGenericBitwise) {
+  auto cfg = base(Model::ising2d, 32, {1.9, 2.3, 2.8}, 400);
+  cfg.h = 0.1;
+  cfg.save_configurations = true;
+  cfg.kernel = KernelChoice::generic;
+  const auto a = run_config(cfg, 5);
+  cfg.kernel = KernelChoice::multispin;
+  const auto b = run_config(cfg, 5);
+  if (!test::world->root()) return;
+  ASSERT_EQ(a.configurations.size(), b.configurations.size());
+  EXPECT_TRUE(a.configurations == b.configurations);
+  for (std::size_t t = 0; t < a.estimates.size(); ++t) {
+    EXPECT_EQ(a.estimates[t].energy_mean, b.estimates[t].energy_mean);
+    EXPECT_EQ(a.estimates[t].magnetization_abs_mean, b.estimates[t].magnetization_abs_mean);
+  }
+  EXPECT_EQ(a.swap_accepted, b.swap_accepted);
+}
+
+// Replica exchange mixes: adjacent temperatures swap at a sensible rate and
+// replicas travel the whole ladder.
+TEST(ThermoExchange, SwapsAndRoundTripsHappen) {
+  auto cfg = base(Model::ising2d, 8, {2.0, 2.2, 2.4, 2.6, 2.8, 3.0}, 20000);
+  cfg.exchange_every = 1;
+  const auto res = run_config(cfg, 3);
+  for (std::size_t p = 0; p < res.swap_attempts.size(); ++p) {
+    EXPECT_GT(res.swap_attempts[p], 0);
+    const double acc = double(res.swap_accepted[p]) / double(res.swap_attempts[p]);
+    EXPECT_GT(acc, 0.2) << "pair " << p;
+    EXPECT_LT(acc, 1.0) << "pair " << p;
+  }
+  std::int64_t trips = 0;
+  for (auto t : res.round_trips) trips += t;
+  EXPECT_GT(trips, 10);
+}
+
+}  // namespace
+}  // namespace prism::thermo
