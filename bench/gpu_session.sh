@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Builds prism for CUDA on a GPU node with no package registry and runs the
+# GPU validation and benchmarks.  The patched Kokkos sources (.deps/src, made
+# by scripts/setup.sh) and the header-only deck/CLI/RNG libraries (unpacked
+# from their Debian packages into .carry/ with dpkg -x) must already be there.
+#
+#   bench/gpu_session.sh OUTDIR
+set -uo pipefail
+OUTDIR="${1:?usage: gpu_session.sh OUTDIR}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+mkdir -p "$OUTDIR"
+J=$(nproc)
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 NCCL_NVLS_ENABLE=0
+export PATH="/usr/local/cuda/bin:$PATH"
+log() { echo "== $* ($(date +%T))"; }
+
+log "node"
+nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv | tee "$OUTDIR/gpus.csv"
+NGPU=$(nvidia-smi -L | wc -l)
+for t in mpirun h5diff cmake ninja g++ nvcc; do printf '%-8s %s\n' $t "$(command -v $t || echo missing)"; done
+
+log "Kokkos CUDA prefix"
+"$ROOT/scripts/setup.sh" --backend cuda --no-apt --prefix /tmp/kokkos-cuda --jobs "$J" || exit 1
+log "prism CUDA build"
+cmake -S "$ROOT" -B /tmp/build-cuda -G Ninja -DCMAKE_CXX_COMPILER=g++ \
+  "-DCMAKE_PREFIX_PATH=/tmp/kokkos-cuda;$ROOT/.carry/usr" > /tmp/cuda-configure.log 2>&1 ||
+  { tail -30 /tmp/cuda-configure.log; exit 1; }
+cmake --build /tmp/build-cuda -j "$J" > /tmp/cuda-build.log 2>&1 || { grep -B2 -A10 error /tmp/cuda-build.log | head -60; exit 1; }
+B=/tmp/build-cuda
+
+log "unit + physics tests on 1 GPU"
+"$B/tests/test_unit" --gtest_brief=1 2>&1 | tail -3
+CUDA_VISIBLE_DEVICES=0 "$B/tests/test_thermo" --gtest_brief=1 2>&1 | tee "$OUTDIR/test_thermo_1gpu.txt" | tail -8
+if [[ $NGPU -ge 2 ]]; then
+  log "physics tests on 2 GPUs (one rank per GPU)"
+  mpirun -np 2 --bind-to none "$B/tests/test_thermo" --gtest_brief=1 2>&1 | tee "$OUTDIR/test_thermo_2gpu.txt" | tail -8
+  log "rank independence on GPUs: 1 vs 2 ranks"
+  deck="$ROOT/tests/decks/small_pt.toml"
+  mpirun -np 1 "$B/src/prism" --output /tmp/np1.h5 "$deck" > /tmp/np1.log 2>&1
+  mpirun -np 2 --bind-to none "$B/src/prism" --output /tmp/np2.h5 "$deck" > "$OUTDIR/prism_small_2gpu.log" 2>&1
+  if command -v h5diff >/dev/null; then h5diff -r /tmp/np1.h5 /tmp/np2.h5 /thermo /thermo | head -5 && echo "h5diff: /thermo identical on 1 and 2 GPUs"; fi
+fi
+
+log "kernel benchmark, 1 GPU"
+CUDA_VISIBLE_DEVICES=0 "$B/bench/bench_ising2d" --L 16384,32768,65536 --sweeps 200 --csv "$OUTDIR/bench_ising2d.csv"
+
+log "end to end: bench deck on 1 GPU, and weak scaling 1 -> $NGPU GPUs (one 16384^2 replica per GPU)"
+for np in $(seq 1 "$NGPU"); do
+  temps=$(python3 -c "print([round(2.0+0.05*i,3) for i in range($np)])")
+  mpirun -np $np --bind-to none "$B/src/prism" --output "$OUTDIR/weak_np$np.h5" \
+    --set "thermo.temperatures=$temps" --set thermo.sweeps=400 --set thermo.thermalization=200 \
+    --set thermo.exchange_every=10 "$ROOT/inputs/bench_ising2d_16384.toml" 2>&1 | grep -E "PERFORMANCE|error" | tee -a "$OUTDIR/weak.txt"
+done
+
+log "OpenMP build on the host CPUs for the CPU figure"
+"$ROOT/scripts/setup.sh" --backend openmp --no-apt --prefix /tmp/kokkos-omp --jobs "$J" > /dev/null || exit 1
+cmake -S "$ROOT" -B /tmp/build-omp -G Ninja -DCMAKE_CXX_COMPILER=g++ -DPRISM_ENABLE_TESTS=OFF \
+  "-DCMAKE_PREFIX_PATH=/tmp/kokkos-omp;$ROOT/.carry/usr" > /dev/null 2>&1 && cmake --build /tmp/build-omp -j "$J" --target bench_ising2d > /dev/null 2>&1
+OMP_NUM_THREADS=$J OMP_PROC_BIND=spread OMP_PLACES=threads /tmp/build-omp/bench/bench_ising2d --L 16384 --sweeps 20 \
+  --csv "$OUTDIR/bench_ising2d.csv" 2>&1 | grep -v "^ *In general\|For best\|For unit"
+log "done"
