@@ -125,10 +125,12 @@ fetch_sources() {
   # to offline compute nodes.
   rm -rf "$SRC_DIR/kokkos-kernels/unit_test" "$SRC_DIR/kokkos-kernels/perf_test"
   (cd "$SRC_DIR/kokkos" && patch -p1 -s < "$PATCH")
-  echo "$STAMP_TEXT" | sed 's/ backend=[a-z]*//' > "$SRC_DIR/.prism-src-stamp"
+  echo "$SRC_STAMP_TEXT" > "$SRC_DIR/.prism-src-stamp"
 }
 
-if [[ -f "$SRC_DIR/.prism-src-stamp" && -d "$SRC_DIR/kokkos" && -d "$SRC_DIR/kokkos-kernels" ]]; then
+SRC_STAMP_TEXT="$(echo "$STAMP_TEXT" | sed 's/ backend=[a-z]*//')"
+if [[ -f "$SRC_DIR/.prism-src-stamp" && "$(cat "$SRC_DIR/.prism-src-stamp")" == "$SRC_STAMP_TEXT" &&
+      -d "$SRC_DIR/kokkos" && -d "$SRC_DIR/kokkos-kernels" ]]; then
   log "patched Kokkos sources present in $SRC_DIR"
 else
   fetch_sources
