@@ -92,7 +92,8 @@ int main(int argc, char** argv) {
         std::printf("%-10s %-9s L=%-6d %8.4f s  %9.2f flips/ns  (%s)\n", backend.c_str(), "multispin", L, s,
                     flips / s * 1e-9, device.c_str());
         out << date << "," << backend << ",\"" << device << "\",multispin," << L << "," << sweeps << "," << s << ","
-            << flips / s * 1e-9 << "\n";
+            << flips / s * 1e-9 << std::endl;
+        std::fflush(stdout);
       }
       {
         Spins spins("bench::spins", 1, std::int64_t(L) * L);
@@ -108,7 +109,8 @@ int main(int argc, char** argv) {
         std::printf("%-10s %-9s L=%-6d %8.4f s  %9.2f flips/ns  (%s)\n", backend.c_str(), "generic", L, s,
                     f / s * 1e-9, device.c_str());
         out << date << "," << backend << ",\"" << device << "\",generic," << L << "," << n << "," << s << ","
-            << f / s * 1e-9 << "\n";
+            << f / s * 1e-9 << std::endl;
+        std::fflush(stdout);
       }
     }
   }
