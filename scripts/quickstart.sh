@@ -8,6 +8,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 JOBS="${JOBS:-2}"
 BUILD="$ROOT/build/cpu"
+mkdir -p "$ROOT/build"
 RUN_DIR="$ROOT/runs/quickstart"
 
 "$ROOT/scripts/setup.sh" --backend openmp --jobs "$JOBS"

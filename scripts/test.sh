@@ -8,6 +8,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 JOBS="${JOBS:-2}"
 BUILD="$ROOT/build/cpu"
+mkdir -p "$ROOT/build"
 
 "$ROOT/scripts/setup.sh" --backend openmp --jobs "$JOBS"
 PY="$(find_python)" || { echo "test.sh: no Python with h5py/numpy/matplotlib (install python3-h5py python3-numpy python3-matplotlib)" >&2; exit 1; }
