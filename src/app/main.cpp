@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -16,6 +17,8 @@
 #include "core/run_info.hpp"
 #include "core/timers.hpp"
 #include "prism/version.hpp"
+#include "nqs/driver.hpp"
+#include "nqs/nqs_config.hpp"
 #include "thermo/driver.hpp"
 #include "thermo/thermo_config.hpp"
 
@@ -31,8 +34,8 @@ struct Options {
   bool check = false;
 };
 
-const std::vector<std::string> kSections = {"run", "thermo"};
-const std::vector<std::string> kWorkloads = {"thermo"};
+const std::vector<std::string> kSections = {"run", "thermo", "nqs"};
+const std::vector<std::string> kWorkloads = {"thermo", "nqs"};
 
 // Returns the exit code if the process should stop now.
 std::optional<int> parse_command_line(int argc, char** argv, Options& opt) {
@@ -69,24 +72,40 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& opt) {
 struct Loaded {
   prism::Deck deck;
   prism::RunConfig run;
-  prism::thermo::Config thermo;
+  std::string workload;
+  std::optional<prism::thermo::Config> thermo;
+  std::optional<prism::nqs::Config> nqs;
 };
 
 Loaded load_deck(const Options& opt, int ranks) {
   auto deck = prism::Deck::from_file(opt.deck);
   for (const auto& s : opt.sets) deck.apply_override(s);
   auto run = prism::parse_run_config(deck, opt.output);
+  std::string workload;
   int workloads = 0;
-  for (const auto& w : kWorkloads) workloads += deck.has_section(w);
+  for (const auto& w : kWorkloads)
+    if (deck.has_section(w)) {
+      ++workloads;
+      workload = w;
+    }
   if (workloads != 1)
-    throw prism::DeckError(opt.deck + ":1: the deck needs exactly one workload section ([thermo])");
-  auto thermo = prism::thermo::parse_config(deck);
-  deck.check_unknown(kSections);
-  if (thermo.replicas() < ranks)
-    deck.fail("thermo", "temperatures",
-              std::to_string(thermo.replicas()) + " replicas cannot be spread over " + std::to_string(ranks) +
-                  " ranks (each rank needs at least one replica)");
-  return Loaded{std::move(deck), std::move(run), std::move(thermo)};
+    throw prism::DeckError(opt.deck + ":1: the deck needs exactly one workload section ([thermo] or [nqs])");
+  Loaded loaded{std::move(deck), std::move(run), workload, std::nullopt, std::nullopt};
+  auto& d = loaded.deck;
+  if (workload == "thermo") {
+    loaded.thermo = prism::thermo::parse_config(d);
+    if (loaded.thermo->replicas() < ranks)
+      d.fail("thermo", "temperatures",
+             std::to_string(loaded.thermo->replicas()) + " replicas cannot be spread over " + std::to_string(ranks) +
+                 " ranks (each rank needs at least one replica)");
+  } else {
+    loaded.nqs = prism::nqs::parse_config(d);
+    if (loaded.nqs->chains < ranks)
+      d.fail("nqs", "chains", std::to_string(loaded.nqs->chains) + " chains cannot be spread over " +
+                                   std::to_string(ranks) + " ranks (each rank needs at least one chain)");
+  }
+  d.check_unknown(kSections);
+  return loaded;
 }
 
 // Empty when the output may be written, else the reason it may not.
@@ -101,6 +120,95 @@ std::string output_refusal(const prism::RunConfig& run) {
   if (!fs::is_directory(dir)) return "output directory '" + dir.string() + "' does not exist";
   if (access(dir.c_str(), W_OK) != 0) return "output directory '" + dir.string() + "' is not writable";
   return "";
+}
+
+
+double max_over_ranks(const prism::TimingTable& table, const std::string& phase) {
+  for (std::size_t p = 0; p < table.phases.size(); ++p)
+    if (table.phases[p] == phase) return *std::max_element(table.per_rank[p].begin(), table.per_rank[p].end());
+  return 0.0;
+}
+
+int run_thermo(const prism::thermo::Config& cfg, const prism::RunConfig& run, const prism::MpiContext& mpi,
+               prism::Timers& timers, prism::RunInfo& info) {
+  prism::thermo::Results res;
+  {
+    auto t = timers.scope("total");
+    res = prism::thermo::run(cfg, run.seed, mpi, timers, true);
+  }
+  info.end_time = prism::iso_time_now();
+  const auto table = prism::gather_timings(mpi, timers);
+  if (!mpi.root()) return 0;
+  const double sweep_s = max_over_ranks(table, "sweep"), total_s = max_over_ranks(table, "total");
+  const double flips_per_ns = sweep_s > 0 ? double(res.spin_updates) / sweep_s * 1e-9 : 0.0;
+  prism::H5Writer out(run.output);
+  prism::write_metadata(out, info);
+  prism::write_timings(out, table);
+  out.attribute("/timings", "flips_per_ns", flips_per_ns);
+  out.attribute("/timings", "spin_updates", res.spin_updates);
+  prism::thermo::write_results(out, cfg, run.seed, res);
+  out.commit();
+
+  std::printf("\n%-8s %12s %12s %12s %12s %12s\n", "T", "E/N", "err", "C/N", "|M|/N", "chi/N");
+  for (std::size_t t = 0; t < res.temperature.size(); ++t) {
+    const auto& e = res.estimates[t];
+    std::printf("%-8.4f %12.6f %12.2e %12.5f %12.6f %12.5f\n", res.temperature[t], e.energy_mean, e.energy_err,
+                e.specific_heat, e.magnetization_abs_mean, e.susceptibility);
+  }
+  std::printf("\nwrote %s\n", run.output.c_str());
+  std::printf("PERFORMANCE workload=thermo ranks=%d backend=%s replicas=%lld sites=%lld sweeps=%lld "
+              "total_s=%.4f sweep_s=%.4f spin_updates=%lld flips_per_ns=%.3f\n",
+              mpi.size(), info.backend.c_str(), static_cast<long long>(cfg.replicas()),
+              static_cast<long long>(cfg.sites()), static_cast<long long>(cfg.thermalization + cfg.sweeps), total_s,
+              sweep_s, static_cast<long long>(res.spin_updates), flips_per_ns);
+  std::fflush(stdout);
+  return 0;
+}
+
+int run_nqs(const prism::nqs::Config& cfg, const prism::RunConfig& run, const prism::MpiContext& mpi,
+            prism::Timers& timers, prism::RunInfo& info) {
+  prism::nqs::Results res;
+  {
+    auto t = timers.scope("total");
+    res = prism::nqs::run(cfg, run.seed, mpi, timers, true);
+  }
+  info.end_time = prism::iso_time_now();
+  const auto table = prism::gather_timings(mpi, timers);
+  if (!mpi.root()) return res.error.empty() ? 0 : kExitRuntime;
+  const double sample_s = max_over_ranks(table, "sample"), total_s = max_over_ranks(table, "total");
+  const double samples = double(cfg.chains) * double(res.history.size()) *
+                         double(cfg.thermalization + cfg.samples_per_chain * cfg.sweeps_per_sample);
+  prism::H5Writer out(run.output);
+  prism::write_metadata(out, info);
+  prism::write_timings(out, table);
+  out.attribute("/timings", "samples_per_second", sample_s > 0 ? samples / sample_s : 0.0);
+  prism::nqs::write_results(out, cfg, run.seed, res);
+  out.commit();
+  const std::size_t n = res.history.size();
+  const std::size_t every = std::max<std::size_t>(1, n / 20);
+  std::printf("\n%-10s %16s %12s %12s %8s %8s\n", "iteration", "E", "err", "var", "acc", "R-hat");
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i % every != 0 && i + 1 != n) continue;
+    const auto& h = res.history[i];
+    std::printf("%-10zu %16.8f %12.2e %12.4e %8.3f %8.4f\n", i, h.energy_mean, h.energy_err, h.energy_variance,
+                h.acceptance, h.r_hat);
+  }
+  if (cfg.reference_energy && n > 0)
+    std::printf("reference energy %.8f, relative error of the last iteration %.2e\n", *cfg.reference_energy,
+                std::fabs((res.history.back().energy_mean - *cfg.reference_energy) / *cfg.reference_energy));
+  std::printf("\nwrote %s\n", run.output.c_str());
+  std::printf("PERFORMANCE workload=nqs ranks=%d backend=%s sites=%lld parameters=%lld chains=%lld iterations=%zu "
+              "total_s=%.4f sample_s=%.4f samples_per_s=%.4g\n",
+              mpi.size(), info.backend.c_str(), static_cast<long long>(cfg.sites()),
+              static_cast<long long>(cfg.parameters()), static_cast<long long>(cfg.chains), n, total_s, sample_s,
+              sample_s > 0 ? samples / sample_s : 0.0);
+  std::fflush(stdout);
+  if (!res.error.empty()) {
+    std::fprintf(stderr, "prism: error: nqs stopped: %s (results so far written to %s)\n", res.error.c_str(),
+                 run.output.c_str());
+    return kExitRuntime;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -122,9 +230,8 @@ int main(int argc, char** argv) {
   }
   if (opt.check) {
     if (mpi.root())
-      std::printf("%s: deck OK (thermo, %s, L=%lld, %lld replicas, output %s)\n", opt.deck.c_str(),
-                  prism::thermo::model_name(loaded->thermo.model), static_cast<long long>(loaded->thermo.L),
-                  static_cast<long long>(loaded->thermo.replicas()), loaded->run.output.c_str());
+      std::printf("%s: deck OK (workload %s, output %s)\n", opt.deck.c_str(), loaded->workload.c_str(),
+                  loaded->run.output.c_str());
     return 0;
   }
   std::string refusal = mpi.root() ? output_refusal(loaded->run) : "";
@@ -137,57 +244,21 @@ int main(int argc, char** argv) {
   prism::compat::initialize(argc, argv, devices > 0 ? mpi.local_rank() % devices : 0);
   int status = 0;
   {
-    const auto& cfg = loaded->thermo;
     const auto& run = loaded->run;
     prism::Timers timers;
-    auto info = prism::collect_run_info(mpi, argc, argv, opt.deck, loaded->deck.text(),
-                                        loaded->deck.resolved(), "thermo");
+    auto info = prism::collect_run_info(mpi, argc, argv, opt.deck, loaded->deck.text(), loaded->deck.resolved(),
+                                        loaded->workload);
     if (mpi.root()) prism::print_banner(info);
     try {
-      prism::thermo::Results res;
-      {
-        auto t = timers.scope("total");
-        res = prism::thermo::run(cfg, run.seed, mpi, timers, true);
-      }
-      info.end_time = prism::iso_time_now();
-      const auto table = prism::gather_timings(mpi, timers);
-      if (mpi.root()) {
-        auto max_of = [&](const std::string& phase) {
-          for (std::size_t p = 0; p < table.phases.size(); ++p)
-            if (table.phases[p] == phase) return *std::max_element(table.per_rank[p].begin(), table.per_rank[p].end());
-          return 0.0;
-        };
-        const double sweep_s = max_of("sweep"), total_s = max_of("total");
-        const double flips_per_ns = sweep_s > 0 ? double(res.spin_updates) / sweep_s * 1e-9 : 0.0;
-        prism::H5Writer out(run.output);
-        prism::write_metadata(out, info);
-        prism::write_timings(out, table);
-        out.attribute("/timings", "flips_per_ns", flips_per_ns);
-        out.attribute("/timings", "spin_updates", res.spin_updates);
-        prism::thermo::write_results(out, cfg, run.seed, res);
-        out.commit();
-
-        std::printf("\n%-8s %12s %12s %12s %12s %12s\n", "T", "E/N", "err", "C/N", "|M|/N", "chi/N");
-        for (std::size_t t = 0; t < res.temperature.size(); ++t) {
-          const auto& e = res.estimates[t];
-          std::printf("%-8.4f %12.6f %12.2e %12.5f %12.6f %12.5f\n", res.temperature[t], e.energy_mean,
-                      e.energy_err, e.specific_heat, e.magnetization_abs_mean, e.susceptibility);
-        }
-        std::printf("\nwrote %s\n", run.output.c_str());
-        std::printf("PERFORMANCE workload=thermo ranks=%d backend=%s replicas=%lld sites=%lld sweeps=%lld "
-                    "total_s=%.4f sweep_s=%.4f spin_updates=%lld flips_per_ns=%.3f\n",
-                    mpi.size(), info.backend.c_str(), static_cast<long long>(cfg.replicas()),
-                    static_cast<long long>(cfg.sites()),
-                    static_cast<long long>(cfg.thermalization + cfg.sweeps), total_s, sweep_s,
-                    static_cast<long long>(res.spin_updates), flips_per_ns);
-        std::fflush(stdout);
-      }
+      if (loaded->thermo)
+        status = run_thermo(*loaded->thermo, run, mpi, timers, info);
+      else
+        status = run_nqs(*loaded->nqs, run, mpi, timers, info);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "prism: error on rank %d: %s\n", mpi.rank(), e.what());
       std::fflush(stderr);
       mpi.abort(kExitRuntime);
     }
-    status = 0;
   }
   Kokkos::finalize();
   return status;

@@ -65,3 +65,18 @@ inline std::string device_description() {
 #endif
 }
 }  // namespace prism::compat
+
+// Device math: Kokkos::Experimental in 3.4, Kokkos:: in 4.x.
+namespace prism::kmath {
+#if KOKKOS_VERSION >= 40000
+using Kokkos::cosh;
+using Kokkos::exp;
+using Kokkos::sinh;
+using Kokkos::tanh;
+#else
+using Kokkos::Experimental::cosh;
+using Kokkos::Experimental::exp;
+using Kokkos::Experimental::sinh;
+using Kokkos::Experimental::tanh;
+#endif
+}  // namespace prism::kmath

@@ -101,6 +101,17 @@ void MpiContext::abort(int code) const {
 std::vector<std::int64_t> MpiContext::allgather(const std::vector<std::int64_t>& mine) const {
   return gather_impl(mine, true, size_, rank_);
 }
+std::vector<double> MpiContext::allgather(const std::vector<double>& mine) const {
+  return gather_impl(mine, true, size_, rank_);
+}
+void MpiContext::allreduce_sum(std::vector<double>& v) const {
+  check(MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
+        "Allreduce(double)");
+}
+void MpiContext::allreduce_sum(std::vector<std::int64_t>& v) const {
+  check(MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD),
+        "Allreduce(int64)");
+}
 std::vector<std::int64_t> MpiContext::gather(const std::vector<std::int64_t>& mine) const {
   return gather_impl(mine, false, size_, rank_);
 }

@@ -35,7 +35,11 @@ class MpiContext {
   // Every rank passes its part; every rank receives the concatenation in rank order.
   std::vector<std::int64_t> allgather(const std::vector<std::int64_t>& mine) const;
   // Rank 0 receives the concatenation in rank order; others get an empty vector.
+  std::vector<double> allgather(const std::vector<double>& mine) const;
   std::vector<std::int64_t> gather(const std::vector<std::int64_t>& mine) const;
+  // In-place element-wise sums over all ranks.
+  void allreduce_sum(std::vector<double>& values) const;
+  void allreduce_sum(std::vector<std::int64_t>& values) const;
   std::vector<double> gather(const std::vector<double>& mine) const;
   std::vector<std::int8_t> gather(const std::vector<std::int8_t>& mine) const;
   std::vector<std::string> gather(const std::string& mine) const;

@@ -1,0 +1,358 @@
+#include "nqs/driver.hpp"
+
+#include <KokkosBlas2_gemv.hpp>
+#include <Kokkos_Core.hpp>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <optional>
+#include <stdexcept>
+
+#include "core/mpi_context.hpp"
+#include "core/progress.hpp"
+#include "core/timers.hpp"
+#include "kernels/common/philox.hpp"
+#include "kernels/nqs/rbm.hpp"
+
+namespace prism::nqs {
+
+using Exec = Kokkos::DefaultExecutionSpace;
+
+IterationStats energy_statistics(const std::vector<double>& e, std::int64_t chains, std::int64_t spc) {
+  IterationStats st;
+  const double ns = double(e.size());
+  double sum = 0;
+  for (double x : e) sum += x;
+  st.energy_mean = sum / ns;
+  double var = 0;
+  for (double x : e) var += (x - st.energy_mean) * (x - st.energy_mean);
+  st.energy_variance = var / ns;
+  // Each chain's mean is one block: their spread gives the error bar.
+  if (chains > 1) {
+    double v = 0;
+    for (std::int64_t c = 0; c < chains; ++c) {
+      double m = 0;
+      for (std::int64_t k = 0; k < spc; ++k) m += e[c * spc + k];
+      m /= double(spc);
+      v += (m - st.energy_mean) * (m - st.energy_mean);
+    }
+    st.energy_err = std::sqrt(v / (chains - 1.0) / chains);
+  } else {
+    st.energy_err = std::sqrt(st.energy_variance / ns);
+  }
+  // Split-R-hat (Gelman et al.): halves of every chain as separate chains.
+  const std::int64_t n = spc / 2, m = 2 * chains;
+  double w = 0, mean_of_means = 0;
+  std::vector<double> means(m);
+  for (std::int64_t h = 0; h < m; ++h) {
+    const std::int64_t start = (h / 2) * spc + (h % 2) * n;
+    double mu = 0;
+    for (std::int64_t k = 0; k < n; ++k) mu += e[start + k];
+    mu /= double(n);
+    double s2 = 0;
+    for (std::int64_t k = 0; k < n; ++k) s2 += (e[start + k] - mu) * (e[start + k] - mu);
+    w += s2 / (n - 1.0);
+    means[h] = mu;
+    mean_of_means += mu;
+  }
+  w /= double(m);
+  mean_of_means /= double(m);
+  double b = 0;
+  for (double mu : means) b += (mu - mean_of_means) * (mu - mean_of_means);
+  b *= double(n) / (m - 1.0);
+  st.r_hat = w > 0 ? std::sqrt(((n - 1.0) / n * w + b / n) / w) : 1.0;
+  return st;
+}
+
+double log_psi(const std::vector<double>& p, int N, int M, const std::vector<std::int8_t>& s) {
+  double lp = 0;
+  for (int i = 0; i < N; ++i) lp += p[i] * s[i];
+  for (int j = 0; j < M; ++j) {
+    double th = p[N + j];
+    for (int i = 0; i < N; ++i) th += p[N + M + j + std::size_t(M) * i] * s[i];
+    lp += std::log(std::cosh(th));
+  }
+  return lp;
+}
+
+struct Vmc::Impl {
+  const Config& cfg;
+  std::uint64_t seed;
+  const MpiContext& mpi;
+  int N, M, P;
+  Block mine;
+  std::vector<double> params_host;
+  Vector params;
+  RbmModel model;
+  ChainState chains;
+  SampleBuffers samples;
+  Matrix O;  // (local samples, P), centred in place for SR
+  // Work vectors of the SR solve, allocated once.
+  Vector work_p, work_s, projection;
+  Vector::HostMirror work_p_host, projection_host;
+
+  Impl(const Config& c, std::uint64_t s, const MpiContext& m)
+      : cfg(c), seed(s), mpi(m), N(int(c.sites())), M(int(c.hidden())), P(int(c.parameters())),
+        mine(block_partition(c.chains, m.size(), m.rank())) {
+    const auto lat = make_lattice(cfg);
+    // Parameters: seeded normal of width init_scale, the same on every rank.
+    params_host.resize(P);
+    for (int k = 0; k < P; k += 2) {
+      const auto u = rng::philox(seed, static_cast<std::uint32_t>(k), 0, 0, 6);
+      const double u1 = (u.v[0] + 1.0) * 0x1p-32, u2 = u.v[1] * 0x1p-32;
+      const double r = std::sqrt(-2.0 * std::log(u1));
+      params_host[k] = cfg.init_scale * r * std::cos(2 * M_PI * u2);
+      if (k + 1 < P) params_host[k + 1] = cfg.init_scale * r * std::sin(2 * M_PI * u2);
+    }
+    params = Vector("nqs::parameters", P);
+    model.N = N;
+    model.M = M;
+    model.n_bonds = int(lat.bond_i.size());
+    model.tfim = cfg.hamiltonian == Hamiltonian::tfim;
+    model.move = model.tfim ? Move::single_flip : Move::neighbour_exchange;
+    model.J = cfg.J;
+    model.h = cfg.h;
+    model.Delta = cfg.Delta;
+    model.offdiag_sign = (!model.tfim && cfg.marshall_sign) ? -1.0 : 1.0;
+    model.a = Kokkos::subview(params, std::make_pair(0, N));
+    model.b = Kokkos::subview(params, std::make_pair(N, N + M));
+    model.W = Matrix(params.data() + N + M, M, N);
+    model.cosh2W = Matrix("nqs::cosh2W", M, N);
+    model.sinh2W = Matrix("nqs::sinh2W", M, N);
+    model.bond_cosh = Matrix("nqs::bond_cosh", M, model.n_bonds);
+    model.bond_sinh = Matrix("nqs::bond_sinh", M, model.n_bonds);
+    model.bond_i = IndexVector("nqs::bond_i", model.n_bonds);
+    model.bond_j = IndexVector("nqs::bond_j", model.n_bonds);
+    auto bi = Kokkos::create_mirror_view(model.bond_i);
+    auto bj = Kokkos::create_mirror_view(model.bond_j);
+    for (int e = 0; e < model.n_bonds; ++e) {
+      bi(e) = lat.bond_i[e];
+      bj(e) = lat.bond_j[e];
+    }
+    Kokkos::deep_copy(model.bond_i, bi);
+    Kokkos::deep_copy(model.bond_j, bj);
+
+    const int C = int(mine.count), S = int(mine.count * cfg.samples_per_chain);
+    chains.spins = SpinMatrix("nqs::chain_spins", C, N);
+    chains.theta = Matrix("nqs::theta", C, M);
+    chains.tanh_theta = Matrix("nqs::tanh_theta", C, M);
+    chains.accepted = CountVector("nqs::accepted", C);
+    chains.proposed = CountVector("nqs::proposed", C);
+    samples.spins = SpinMatrix("nqs::sample_spins", S, N);
+    samples.tanh_theta = Matrix("nqs::sample_tanh", S, M);
+    samples.local_energy = Vector("nqs::local_energy", S);
+    O = Matrix("nqs::log_derivatives", S, P);
+    work_p = Vector("nqs::work_p", P);
+    work_s = Vector("nqs::work_s", S);
+    projection = Vector("nqs::projection", P);
+    work_p_host = Kokkos::create_mirror_view(work_p);
+    projection_host = Kokkos::create_mirror_view(projection);
+
+    // Initial chains: random spins (TFIM) or a random S^z = 0 state (Heisenberg),
+    // from each chain's own counter-based stream.
+    auto hs = Kokkos::create_mirror_view(chains.spins);
+    for (int c = 0; c < C; ++c) {
+      const auto gid = static_cast<std::uint32_t>(mine.begin + c);
+      std::vector<std::int8_t> s(N);
+      for (int i = 0; i < N; ++i) s[i] = (model.tfim ? (rng::philox(seed, gid, i, 0, 7).v[0] & 1) : (i < N / 2)) ? 1 : -1;
+      if (!model.tfim) {
+        for (int i = N - 1; i > 0; --i) std::swap(s[i], s[rng::philox(seed, gid, i, 1, 7).v[0] % (i + 1)]);
+      }
+      for (int i = 0; i < N; ++i) hs(c, i) = s[i];
+    }
+    Kokkos::deep_copy(chains.spins, hs);
+    upload_parameters();
+  }
+
+  void upload_parameters() {
+    auto h = Kokkos::create_mirror_view(params);
+    for (int k = 0; k < P; ++k) h(k) = params_host[k];
+    Kokkos::deep_copy(params, h);
+    build_tables(Exec(), model);
+  }
+
+  std::vector<double> sample(std::int64_t iteration) {
+    Exec space;
+    // Fresh angles each iteration: incremental updates must not drift.
+    refresh_angles(space, model, chains.spins, chains.theta, chains.tanh_theta);
+    sample_chains(space, model, chains, samples, seed, static_cast<std::uint32_t>(iteration), mine.begin,
+                  int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain));
+    auto e = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), samples.local_energy);
+    return std::vector<double>(e.data(), e.data() + e.size());
+  }
+
+  // y = Obar^T x summed over all ranks' samples (x has this rank's samples).
+  std::vector<double> project(const Vector& x) {
+    KokkosBlas::gemv("T", 1.0, O, x, 0.0, projection);
+    Kokkos::deep_copy(projection_host, projection);
+    std::vector<double> out(projection_host.data(), projection_host.data() + P);
+    mpi.allreduce_sum(out);
+    return out;
+  }
+
+  // (S + shift) v with S v = Obar^T (Obar v) / Ns.
+  std::vector<double> apply_s(const std::vector<double>& v, double shift) {
+    for (int k = 0; k < P; ++k) work_p_host(k) = v[k];
+    Kokkos::deep_copy(work_p, work_p_host);
+    KokkosBlas::gemv("N", 1.0, O, work_p, 0.0, work_s);
+    auto out = project(work_s);
+    const double ns = double(cfg.total_samples());
+    for (int k = 0; k < P; ++k) out[k] = out[k] / ns + shift * v[k];
+    return out;
+  }
+
+  IterationStats step(std::int64_t iteration, Timers& timers) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<double> e_local;
+    {
+      auto t = timers.scope("sample");
+      e_local = sample(iteration);
+    }
+    IterationStats st;
+    std::vector<std::int64_t> counts(2, 0);
+    {
+      auto t = timers.scope("statistics");
+      const auto e_all = mpi.allgather(e_local);  // chain-major, global order
+      st = energy_statistics(e_all, cfg.chains, cfg.samples_per_chain);
+      auto acc = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), chains.accepted);
+      auto prop = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), chains.proposed);
+      for (std::size_t c = 0; c < acc.extent(0); ++c) {
+        counts[0] += acc(c);
+        counts[1] += prop(c);
+      }
+      mpi.allreduce_sum(counts);
+      st.acceptance = counts[1] ? double(counts[0]) / double(counts[1]) : 0.0;
+    }
+    if (!std::isfinite(st.energy_mean)) return st;  // the caller stops the run
+    {
+      auto t = timers.scope("sr");
+      Exec space;
+      build_log_derivatives(space, samples, N, M, O);
+      // Centre O: subtract the mean over all samples of all ranks.
+      Vector ones("nqs::ones", O.extent(0));
+      Kokkos::deep_copy(ones, 1.0);
+      auto mean = project(ones);
+      const double ns = double(cfg.total_samples());
+      for (auto& x : mean) x /= ns;
+      Vector mean_d("nqs::mean_O", P);
+      auto mh = Kokkos::create_mirror_view(mean_d);
+      for (int k = 0; k < P; ++k) mh(k) = mean[k];
+      Kokkos::deep_copy(mean_d, mh);
+      const auto Ol = O;
+      Kokkos::parallel_for(
+          "nqs::centre_O", Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {int(O.extent(0)), P}),
+          KOKKOS_LAMBDA(const int s, const int k) { Ol(s, k) -= mean_d(k); });
+      // Force F = Obar^T (E_loc - E) / Ns.
+      Vector de("nqs::delta_e", O.extent(0));
+      auto deh = Kokkos::create_mirror_view(de);
+      for (std::size_t s = 0; s < e_local.size(); ++s) deh(s) = e_local[s] - st.energy_mean;
+      Kokkos::deep_copy(de, deh);
+      auto force = project(de);
+      for (auto& x : force) x /= ns;
+      // Conjugate gradients on (S + shift) delta = F.
+      std::vector<double> x(P, 0.0), r = force, p = force;
+      double rs = std::inner_product(r.begin(), r.end(), r.begin(), 0.0);
+      const double stop = cfg.cg_tolerance * cfg.cg_tolerance * std::max(rs, 1e-300);
+      int it = 0;
+      for (; it < cfg.cg_max_iterations && rs > stop; ++it) {
+        const auto ap = apply_s(p, cfg.diag_shift);
+        const double alpha = rs / std::inner_product(p.begin(), p.end(), ap.begin(), 0.0);
+        for (int k = 0; k < P; ++k) {
+          x[k] += alpha * p[k];
+          r[k] -= alpha * ap[k];
+        }
+        const double rs_new = std::inner_product(r.begin(), r.end(), r.begin(), 0.0);
+        for (int k = 0; k < P; ++k) p[k] = r[k] + (rs_new / rs) * p[k];
+        rs = rs_new;
+      }
+      st.cg_iterations = it;
+      const double eta = cfg.learning_rate / (1.0 + cfg.learning_rate_decay * double(iteration));
+      for (int k = 0; k < P; ++k) params_host[k] -= eta * x[k];
+      upload_parameters();
+    }
+    st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return st;
+  }
+};
+
+Vmc::Vmc(const Config& cfg, std::uint64_t seed, const MpiContext& mpi) : impl_(std::make_unique<Impl>(cfg, seed, mpi)) {}
+Vmc::~Vmc() = default;
+IterationStats Vmc::step(std::int64_t iteration, Timers& timers) { return impl_->step(iteration, timers); }
+std::vector<double> Vmc::sample(std::int64_t iteration) { return impl_->sample(iteration); }
+const std::vector<double>& Vmc::parameters() const { return impl_->params_host; }
+void Vmc::set_parameters(const std::vector<double>& p) {
+  if (p.size() != impl_->params_host.size()) throw std::invalid_argument("set_parameters: wrong length");
+  impl_->params_host = p;
+  impl_->upload_parameters();
+}
+std::vector<std::int8_t> Vmc::sample_spins() const {
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), impl_->samples.spins);
+  std::vector<std::int8_t> out(h.extent(0) * h.extent(1));
+  for (std::size_t s = 0; s < h.extent(0); ++s)
+    for (std::size_t i = 0; i < h.extent(1); ++i) out[s * h.extent(1) + i] = h(s, i);
+  return out;
+}
+std::vector<double> Vmc::sample_tanh() const {
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), impl_->samples.tanh_theta);
+  std::vector<double> out(h.extent(0) * h.extent(1));
+  for (std::size_t s = 0; s < h.extent(0); ++s)
+    for (std::size_t j = 0; j < h.extent(1); ++j) out[s * h.extent(1) + j] = h(s, j);
+  return out;
+}
+double Vmc::angle_drift() const {
+  auto& I = *impl_;
+  Matrix th("nqs::theta_check", I.chains.theta.extent(0), I.M), tt("nqs::tanh_check", I.chains.theta.extent(0), I.M);
+  refresh_angles(Exec(), I.model, I.chains.spins, th, tt);
+  auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), th);
+  auto b = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), I.chains.theta);
+  double d = 0;
+  for (std::size_t c = 0; c < a.extent(0); ++c)
+    for (std::size_t j = 0; j < a.extent(1); ++j) d = std::max(d, std::fabs(a(c, j) - b(c, j)));
+  return d;
+}
+std::vector<double> Vmc::flip_ratios(int row) const {
+  auto& I = *impl_;
+  Vector out("nqs::ratios", I.N);
+  const auto m = I.model;
+  const auto s = I.samples.spins;
+  const auto t = I.samples.tanh_theta;
+  Kokkos::parallel_for(
+      "nqs::flip_ratios", Kokkos::RangePolicy<Exec>(0, I.N),
+      KOKKOS_LAMBDA(const int k) { out(k) = m.flip_ratio(s, t, row, k); });
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
+  return std::vector<double>(h.data(), h.data() + I.N);
+}
+std::vector<double> Vmc::log_derivatives(int row) const {
+  auto& I = *impl_;
+  build_log_derivatives(Exec(), I.samples, I.N, I.M, I.O);
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), I.O);
+  std::vector<double> out(I.P);
+  for (int k = 0; k < I.P; ++k) out[k] = h(row, k);
+  return out;
+}
+
+Results run(const Config& cfg, std::uint64_t seed, const MpiContext& mpi, Timers& timers, bool show_progress) {
+  Results res;
+  std::optional<Vmc> vmc;
+  {
+    auto t = timers.scope("init");
+    vmc.emplace(cfg, seed, mpi);
+  }
+  Progress progress("nqs", cfg.iterations, "iterations", show_progress && mpi.root());
+  for (std::int64_t it = 0; it < cfg.iterations; ++it) {
+    const auto st = vmc->step(it, timers);
+    res.history.push_back(st);
+    bool finite = std::isfinite(st.energy_mean);
+    for (double p : vmc->parameters()) finite = finite && std::isfinite(p);
+    if (!finite) {
+      res.error = "non-finite energy or parameters at iteration " + std::to_string(it);
+      break;
+    }
+    progress.update(it + 1);
+  }
+  progress.finish();
+  res.parameters = vmc->parameters();
+  return res;
+}
+
+}  // namespace prism::nqs

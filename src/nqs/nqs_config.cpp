@@ -1,0 +1,93 @@
+#include "nqs/nqs_config.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "core/deck.hpp"
+
+namespace prism::nqs {
+
+const char* hamiltonian_name(Hamiltonian h) { return h == Hamiltonian::tfim ? "tfim" : "heisenberg"; }
+const char* lattice_name(LatticeKind l) { return l == LatticeKind::chain ? "chain" : "square"; }
+
+std::int64_t Config::hidden() const {
+  return static_cast<std::int64_t>(std::llround(alpha * double(sites())));
+}
+
+Config parse_config(Deck& deck) {
+  Config c;
+  const std::string s = "nqs";
+  c.hamiltonian = deck.get_string(s, "hamiltonian", std::nullopt, {"tfim", "heisenberg"}) == "tfim"
+                      ? Hamiltonian::tfim : Hamiltonian::heisenberg;
+  c.lattice = deck.get_string(s, "lattice", "chain", {"chain", "square"}) == "chain" ? LatticeKind::chain
+                                                                                     : LatticeKind::square;
+  if (c.lattice == LatticeKind::chain) {
+    c.Lx = deck.get_int(s, "N", std::nullopt, 2, 4096);
+    c.Ly = 1;
+  } else {
+    c.Lx = deck.get_int(s, "Lx", std::nullopt, 2, 256);
+    c.Ly = deck.get_int(s, "Ly", std::nullopt, 2, 256);
+    if (c.Lx * c.Ly > 4096) deck.fail(s, "Ly", "Lx * Ly must be <= 4096");
+  }
+  c.periodic = deck.get_string(s, "boundary", "periodic", {"periodic", "open"}) == "periodic";
+  if (c.periodic) {
+    const char* key = c.lattice == LatticeKind::chain ? "N" : "Lx";
+    if (c.Lx < 3) deck.fail(s, key, "a periodic lattice needs at least 3 sites per direction");
+    if (c.lattice == LatticeKind::square && c.Ly < 3)
+      deck.fail(s, "Ly", "a periodic lattice needs at least 3 sites per direction");
+  }
+  c.J = deck.get_double(s, "J", 1.0);
+  c.h = deck.get_double(s, "h", 1.0);
+  c.Delta = deck.get_double(s, "Delta", 1.0);
+  c.marshall_sign = deck.get_bool(s, "marshall_sign", c.hamiltonian == Hamiltonian::heisenberg);
+  c.alpha = deck.get_double(s, "alpha", 2.0, 0.0, 64.0, true);
+  if (c.hidden() < 1) deck.fail(s, "alpha", "alpha * sites must round to at least one hidden unit");
+  c.init_scale = deck.get_double(s, "init_scale", 0.01, 0.0, 10.0);
+  c.chains = deck.get_int(s, "chains", 256, 1, 1 << 24);
+  c.thermalization = deck.get_int(s, "thermalization", 50, 0, 1'000'000);
+  c.sweeps_per_sample = deck.get_int(s, "sweeps_per_sample", 1, 1, 1'000'000);
+  c.samples_per_chain = deck.get_int(s, "samples_per_chain", 8, 4, 1'000'000);
+  c.iterations = deck.get_int(s, "iterations", 100, 1, 100'000'000);
+  c.learning_rate = deck.get_double(s, "learning_rate", 0.05, 0.0, 10.0, true);
+  c.learning_rate_decay = deck.get_double(s, "learning_rate_decay", 0.0, 0.0);
+  c.diag_shift = deck.get_double(s, "diag_shift", 0.01, 0.0, std::nullopt, true);
+  c.cg_max_iterations = deck.get_int(s, "cg_max_iterations", 200, 1, 100'000);
+  c.cg_tolerance = deck.get_double(s, "cg_tolerance", 1e-6, 0.0, 1.0, true);
+  if (deck.has(s, "reference_energy")) c.reference_energy = deck.get_double(s, "reference_energy", std::nullopt);
+  deck.get_string(s, "precision", "double", {"double"});
+  const auto lat = make_lattice(c);
+  if (c.hamiltonian == Hamiltonian::heisenberg) {
+    if (c.sites() % 2 != 0)
+      deck.fail(s, c.lattice == LatticeKind::chain ? "N" : "Lx", "heisenberg samples S^z = 0: needs an even number of sites");
+    if (c.marshall_sign && !lat.bipartite)
+      deck.fail(s, "marshall_sign", "the Marshall sign rule needs a bipartite lattice (even lengths when periodic)");
+  }
+  if (c.total_samples() > (std::int64_t(1) << 31))
+    deck.fail(s, "samples_per_chain", "chains * samples_per_chain must be < 2^31");
+  return c;
+}
+
+Lattice make_lattice(const Config& cfg) {
+  Lattice lat;
+  const auto Lx = static_cast<std::int32_t>(cfg.Lx), Ly = static_cast<std::int32_t>(cfg.Ly);
+  auto id = [&](int x, int y) { return y * Lx + x; };
+  lat.sublattice.resize(static_cast<std::size_t>(Lx * Ly));
+  for (int y = 0; y < Ly; ++y)
+    for (int x = 0; x < Lx; ++x) lat.sublattice[id(x, y)] = static_cast<std::int8_t>((x + y) & 1);
+  for (int y = 0; y < Ly; ++y) {
+    for (int x = 0; x < Lx; ++x) {
+      if (x + 1 < Lx || cfg.periodic) {
+        lat.bond_i.push_back(id(x, y));
+        lat.bond_j.push_back(id((x + 1) % Lx, y));
+      }
+      if (cfg.lattice == LatticeKind::square && (y + 1 < Ly || cfg.periodic)) {
+        lat.bond_i.push_back(id(x, y));
+        lat.bond_j.push_back(id(x, (y + 1) % Ly));
+      }
+    }
+  }
+  if (cfg.periodic) lat.bipartite = (Lx % 2 == 0) && (cfg.lattice == LatticeKind::chain || Ly % 2 == 0);
+  return lat;
+}
+
+}  // namespace prism::nqs

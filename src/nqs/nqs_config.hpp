@@ -1,0 +1,57 @@
+#pragma once
+// Validated settings of the nqs workload (RBM variational Monte Carlo).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace prism {
+class Deck;
+}
+
+namespace prism::nqs {
+
+enum class Hamiltonian { tfim, heisenberg };
+enum class LatticeKind { chain, square };
+
+struct Config {
+  Hamiltonian hamiltonian = Hamiltonian::tfim;
+  LatticeKind lattice = LatticeKind::chain;
+  std::int64_t Lx = 0, Ly = 1;  // chain: Lx = N, Ly = 1
+  bool periodic = true;
+  double J = 1.0, h = 1.0, Delta = 1.0;
+  bool marshall_sign = true;
+  double alpha = 2.0;
+  double init_scale = 0.01;
+  std::int64_t chains = 256;
+  std::int64_t thermalization = 50;     // sweeps before the first sample of each iteration
+  std::int64_t sweeps_per_sample = 1;   // a sweep is N proposals
+  std::int64_t samples_per_chain = 8;
+  std::int64_t iterations = 100;
+  double learning_rate = 0.05;
+  double learning_rate_decay = 0.0;     // eta_t = eta / (1 + decay * t)
+  double diag_shift = 0.01;
+  std::int64_t cg_max_iterations = 200;
+  double cg_tolerance = 1e-6;
+  std::optional<double> reference_energy;
+
+  std::int64_t sites() const { return Lx * Ly; }
+  std::int64_t hidden() const;
+  std::int64_t parameters() const { return sites() + hidden() + sites() * hidden(); }
+  std::int64_t total_samples() const { return chains * samples_per_chain; }
+};
+
+Config parse_config(Deck& deck);
+const char* hamiltonian_name(Hamiltonian h);
+const char* lattice_name(LatticeKind l);
+
+// Nearest-neighbour bonds (i, j), each counted once, and the sublattice of
+// every site (0/1; meaningful on bipartite lattices).
+struct Lattice {
+  std::vector<std::int32_t> bond_i, bond_j;
+  std::vector<std::int8_t> sublattice;
+  bool bipartite = true;
+};
+Lattice make_lattice(const Config& cfg);
+
+}  // namespace prism::nqs

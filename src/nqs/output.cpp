@@ -1,0 +1,58 @@
+#include "core/h5_writer.hpp"
+#include "nqs/driver.hpp"
+
+namespace prism::nqs {
+
+void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const Results& res) {
+  const std::string g = "/nqs";
+  out.group(g);
+  out.attribute(g, "hamiltonian", std::string(hamiltonian_name(cfg.hamiltonian)));
+  out.attribute(g, "lattice", std::string(lattice_name(cfg.lattice)));
+  out.attribute(g, "boundary", std::string(cfg.periodic ? "periodic" : "open"));
+  out.attribute(g, "Lx", cfg.Lx);
+  out.attribute(g, "Ly", cfg.Ly);
+  out.attribute(g, "N", cfg.sites());
+  out.attribute(g, "M", cfg.hidden());
+  out.attribute(g, "alpha", cfg.alpha);
+  out.attribute(g, "J", cfg.J);
+  out.attribute(g, "h", cfg.h);
+  out.attribute(g, "Delta", cfg.Delta);
+  out.attribute(g, "marshall_sign", static_cast<std::int64_t>(cfg.marshall_sign));
+  out.attribute(g, "chains", cfg.chains);
+  out.attribute(g, "samples_per_chain", cfg.samples_per_chain);
+  out.attribute(g, "seed", static_cast<std::int64_t>(seed));
+  if (cfg.reference_energy) out.attribute(g, "reference_energy", *cfg.reference_energy);
+  if (!res.error.empty()) out.attribute(g, "error", res.error);
+
+  const std::size_t n = res.history.size();
+  std::vector<std::int64_t> iteration(n), cg(n);
+  std::vector<double> col(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    iteration[i] = static_cast<std::int64_t>(i);
+    cg[i] = res.history[i].cg_iterations;
+  }
+  out.write(g + "/iteration", iteration);
+  out.write(g + "/cg_iterations", cg);
+  auto column = [&](const char* name, double IterationStats::*field, double scale = 1.0) {
+    for (std::size_t i = 0; i < n; ++i) col[i] = res.history[i].*field * scale;
+    out.write(g + "/" + name, col);
+  };
+  column("energy_mean", &IterationStats::energy_mean);
+  column("energy_err", &IterationStats::energy_err);
+  column("energy_variance", &IterationStats::energy_variance);
+  column("energy_per_site_mean", &IterationStats::energy_mean, 1.0 / double(cfg.sites()));
+  column("acceptance", &IterationStats::acceptance);
+  column("r_hat", &IterationStats::r_hat);
+  column("time", &IterationStats::seconds);
+
+  const auto N = static_cast<std::size_t>(cfg.sites()), M = static_cast<std::size_t>(cfg.hidden());
+  const auto& p = res.parameters;
+  out.write(g + "/a", std::vector<double>(p.begin(), p.begin() + N));
+  out.write(g + "/b", std::vector<double>(p.begin() + N, p.begin() + N + M));
+  std::vector<double> W(M * N);  // row-major (M, N) for Python
+  for (std::size_t j = 0; j < M; ++j)
+    for (std::size_t i = 0; i < N; ++i) W[j * N + i] = p[N + M + j + M * i];
+  out.write(g + "/W", W, {M, N});
+}
+
+}  // namespace prism::nqs
