@@ -90,6 +90,7 @@ struct Vmc::Impl {
   // Work vectors of the SR solve, allocated once.
   Vector work_p, work_s, projection;
   Vector::HostMirror work_p_host, projection_host;
+  std::vector<double> last_update;  // warm start of the next CG solve
 
   Impl(const Config& c, std::uint64_t s, const MpiContext& m)
       : cfg(c), seed(s), mpi(m), N(int(c.sites())), M(int(c.hidden())), P(int(c.parameters())),
@@ -250,9 +251,17 @@ struct Vmc::Impl {
       auto force = project(de);
       for (auto& x : force) x /= ns;
       // Conjugate gradients on (S + shift) delta = F.
-      std::vector<double> x(P, 0.0), r = force, p = force;
+      // Warm start from the previous update: consecutive solutions are close.
+      std::vector<double> x = last_update.empty() ? std::vector<double>(P, 0.0) : last_update;
+      std::vector<double> r = force;
+      if (!last_update.empty()) {
+        const auto ax = apply_s(x, cfg.diag_shift);
+        for (int k = 0; k < P; ++k) r[k] -= ax[k];
+      }
+      std::vector<double> p = r;
       double rs = std::inner_product(r.begin(), r.end(), r.begin(), 0.0);
-      const double stop = cfg.cg_tolerance * cfg.cg_tolerance * std::max(rs, 1e-300);
+      const double f2 = std::inner_product(force.begin(), force.end(), force.begin(), 0.0);
+      const double stop = cfg.cg_tolerance * cfg.cg_tolerance * std::max(f2, 1e-300);
       int it = 0;
       for (; it < cfg.cg_max_iterations && rs > stop; ++it) {
         const auto ap = apply_s(p, cfg.diag_shift);
@@ -266,6 +275,7 @@ struct Vmc::Impl {
         rs = rs_new;
       }
       st.cg_iterations = it;
+      last_update = x;
       const double eta = cfg.learning_rate / (1.0 + cfg.learning_rate_decay * double(iteration));
       for (int k = 0; k < P; ++k) params_host[k] -= eta * x[k];
       upload_parameters();
@@ -321,6 +331,19 @@ std::vector<double> Vmc::flip_ratios(int row) const {
       KOKKOS_LAMBDA(const int k) { out(k) = m.flip_ratio(s, t, row, k); });
   auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
   return std::vector<double>(h.data(), h.data() + I.N);
+}
+std::vector<double> Vmc::exchange_ratios(int row) const {
+  auto& I = *impl_;
+  Vector out("nqs::exchange_ratios", I.model.n_bonds);
+  const auto m = I.model;
+  const auto s = I.samples.spins;
+  const auto t = I.samples.tanh_theta;
+  Kokkos::parallel_for(
+      "nqs::exchange_ratios", Kokkos::RangePolicy<Exec>(0, m.n_bonds), KOKKOS_LAMBDA(const int e) {
+        out(e) = s(row, m.bond_i(e)) == s(row, m.bond_j(e)) ? 0.0 : m.exchange_ratio(s, t, row, e);
+      });
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
+  return std::vector<double>(h.data(), h.data() + h.size());
 }
 std::vector<double> Vmc::log_derivatives(int row) const {
   auto& I = *impl_;

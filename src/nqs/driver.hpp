@@ -51,6 +51,8 @@ class Vmc {
   double angle_drift() const;
   // psi(s')/psi(s) for sample row `row` and site k (single flip), on device.
   std::vector<double> flip_ratios(int row) const;
+  // psi(s')/psi(s) for every bond's exchange (0 where the bond's spins are equal).
+  std::vector<double> exchange_ratios(int row) const;
   // d log psi / d p for sample row `row`, as built for SR.
   std::vector<double> log_derivatives(int row) const;
 

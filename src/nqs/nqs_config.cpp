@@ -52,7 +52,7 @@ Config parse_config(Deck& deck) {
   c.learning_rate_decay = deck.get_double(s, "learning_rate_decay", 0.0, 0.0);
   c.diag_shift = deck.get_double(s, "diag_shift", 0.01, 0.0, std::nullopt, true);
   c.cg_max_iterations = deck.get_int(s, "cg_max_iterations", 200, 1, 100'000);
-  c.cg_tolerance = deck.get_double(s, "cg_tolerance", 1e-6, 0.0, 1.0, true);
+  c.cg_tolerance = deck.get_double(s, "cg_tolerance", 1e-5, 0.0, 1.0, true);
   if (deck.has(s, "reference_energy")) c.reference_energy = deck.get_double(s, "reference_energy", std::nullopt);
   deck.get_string(s, "precision", "double", {"double"});
   const auto lat = make_lattice(c);

@@ -32,7 +32,7 @@ struct Config {
   double learning_rate_decay = 0.0;     // eta_t = eta / (1 + decay * t)
   double diag_shift = 0.01;
   std::int64_t cg_max_iterations = 200;
-  double cg_tolerance = 1e-6;
+  double cg_tolerance = 1e-5;
   std::optional<double> reference_energy;
 
   std::int64_t sites() const { return Lx * Ly; }

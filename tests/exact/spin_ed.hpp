@@ -1,0 +1,125 @@
+#pragma once
+// Exact diagonalisation of small spin chains/lattices for the nqs tests:
+// H applied on the fly in the full 2^N basis (bit i set = spin up), Lanczos
+// for the ground-state energy, and exact expectation values of a given
+// wave function.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace prism::exact {
+
+struct SpinModel {
+  int N = 0;
+  std::vector<int> bond_i, bond_j;
+  bool tfim = true;
+  double J = 1, h = 1, Delta = 1;  // tfim: -J sz sz - h sx; heisenberg: J (SxSx + SySy + Delta SzSz), S = sigma/2
+};
+
+inline double spin_of(std::uint64_t state, int i) { return ((state >> i) & 1) ? 1.0 : -1.0; }
+
+inline void apply_h(const SpinModel& m, const std::vector<double>& v, std::vector<double>& out) {
+  const std::uint64_t dim = std::uint64_t(1) << m.N;
+  std::fill(out.begin(), out.end(), 0.0);
+  for (std::uint64_t s = 0; s < dim; ++s) {
+    if (v[s] == 0.0) continue;
+    double diag = 0;
+    for (std::size_t b = 0; b < m.bond_i.size(); ++b) diag += spin_of(s, m.bond_i[b]) * spin_of(s, m.bond_j[b]);
+    if (m.tfim) {
+      out[s] += -m.J * diag * v[s];
+      for (int k = 0; k < m.N; ++k) out[s ^ (std::uint64_t(1) << k)] += -m.h * v[s];
+    } else {
+      out[s] += 0.25 * m.J * m.Delta * diag * v[s];
+      for (std::size_t b = 0; b < m.bond_i.size(); ++b) {
+        if (spin_of(s, m.bond_i[b]) == spin_of(s, m.bond_j[b])) continue;
+        const std::uint64_t t = s ^ (std::uint64_t(1) << m.bond_i[b]) ^ (std::uint64_t(1) << m.bond_j[b]);
+        out[t] += 0.5 * m.J * v[s];
+      }
+    }
+  }
+}
+
+// Smallest eigenvalue of a symmetric tridiagonal matrix by bisection (Sturm count).
+inline double tridiagonal_min(const std::vector<double>& alpha, const std::vector<double>& beta) {
+  const std::size_t n = alpha.size();
+  double lo = 1e300, hi = -1e300;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double r = (i > 0 ? std::fabs(beta[i - 1]) : 0) + (i + 1 < n ? std::fabs(beta[i]) : 0);
+    lo = std::min(lo, alpha[i] - r);
+    hi = std::max(hi, alpha[i] + r);
+  }
+  auto below = [&](double x) {  // eigenvalues < x
+    int count = 0;
+    double d = 1;
+    for (std::size_t i = 0; i < n; ++i) {
+      d = alpha[i] - x - (i > 0 ? beta[i - 1] * beta[i - 1] / d : 0.0);
+      if (d == 0) d = 1e-300;
+      if (d < 0) ++count;
+    }
+    return count;
+  };
+  for (int it = 0; it < 200; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    (below(mid) >= 1 ? hi : lo) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+// Ground-state energy by Lanczos from a start vector restricted to `sector`
+// (states for which sector(s) is true; H conserves it).
+inline double lanczos_ground_energy(const SpinModel& m, const std::function<bool(std::uint64_t)>& sector,
+                                    int steps = 300) {
+  const std::uint64_t dim = std::uint64_t(1) << m.N;
+  std::vector<double> v(dim, 0.0), w(dim), v_prev(dim, 0.0);
+  double norm = 0;
+  for (std::uint64_t s = 0; s < dim; ++s)
+    if (sector(s)) {
+      v[s] = 1.0 + 0.1 * std::sin(double(s) * 1.2345);  // generic start vector
+      norm += v[s] * v[s];
+    }
+  for (auto& x : v) x /= std::sqrt(norm);
+  std::vector<double> alpha, beta;
+  double b = 0;
+  for (int k = 0; k < steps; ++k) {
+    apply_h(m, v, w);
+    double a = 0;
+    for (std::uint64_t s = 0; s < dim; ++s) a += v[s] * w[s];
+    alpha.push_back(a);
+    for (std::uint64_t s = 0; s < dim; ++s) w[s] -= a * v[s] + b * v_prev[s];
+    b = 0;
+    for (double x : w) b += x * x;
+    b = std::sqrt(b);
+    if (b < 1e-12) break;
+    beta.push_back(b);
+    v_prev.swap(v);
+    for (std::uint64_t s = 0; s < dim; ++s) v[s] = w[s] / b;
+  }
+  beta.resize(alpha.size() > 0 ? alpha.size() - 1 : 0);
+  return tridiagonal_min(alpha, beta);
+}
+
+// <psi|H|psi>/<psi|psi> for amplitudes psi (full basis).
+inline double expectation(const SpinModel& m, const std::vector<double>& psi) {
+  std::vector<double> hpsi(psi.size());
+  apply_h(m, psi, hpsi);
+  double num = 0, den = 0;
+  for (std::size_t s = 0; s < psi.size(); ++s) {
+    num += psi[s] * hpsi[s];
+    den += psi[s] * psi[s];
+  }
+  return num / den;
+}
+
+// Closed form of the periodic TFIM chain -J sum sz sz - h sum sx (even-parity sector).
+inline double tfim_chain_ground_energy(int N, double J, double h) {
+  double e = 0;
+  for (int m = 0; m < N; ++m) {
+    const double k = M_PI * (2.0 * m + 1.0) / N;
+    e -= std::sqrt(J * J + h * h - 2.0 * J * h * std::cos(k));
+  }
+  return e;
+}
+
+}  // namespace prism::exact

@@ -1,0 +1,288 @@
+// Physics of the nqs workload against exact results: exact diagonalisation
+// (Lanczos, in tests/exact/spin_ed.hpp) and the closed-form TFIM chain,
+// sampled histograms against |psi|^2, tables against from-scratch
+// evaluation, gradients against finite differences, and optimisation to the
+// exact ground-state energy.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <map>
+
+#include "core/mpi_context.hpp"
+#include "core/timers.hpp"
+#include "exact/spin_ed.hpp"
+#include "nqs/driver.hpp"
+#include "test_env.hpp"
+
+namespace prism::nqs {
+namespace {
+
+Config chain(Hamiltonian ham, int N) {
+  Config c;
+  c.hamiltonian = ham;
+  c.lattice = LatticeKind::chain;
+  c.Lx = N;
+  c.Ly = 1;
+  c.periodic = true;
+  c.marshall_sign = ham == Hamiltonian::heisenberg;
+  return c;
+}
+
+exact::SpinModel spin_model(const Config& c) {
+  exact::SpinModel m;
+  const auto lat = make_lattice(c);
+  m.N = int(c.sites());
+  m.bond_i.assign(lat.bond_i.begin(), lat.bond_i.end());
+  m.bond_j.assign(lat.bond_j.begin(), lat.bond_j.end());
+  m.tfim = c.hamiltonian == Hamiltonian::tfim;
+  m.J = c.J;
+  m.h = c.h;
+  m.Delta = c.Delta;
+  return m;
+}
+
+std::vector<std::int8_t> spins_of(std::uint64_t state, int N) {
+  std::vector<std::int8_t> s(N);
+  for (int i = 0; i < N; ++i) s[i] = ((state >> i) & 1) ? 1 : -1;
+  return s;
+}
+
+// psi_RBM times the Marshall sign (-1)^(up spins on sublattice 0) when used.
+std::vector<double> exact_amplitudes(const Config& c, const std::vector<double>& p) {
+  const int N = int(c.sites()), M = int(c.hidden());
+  const auto lat = make_lattice(c);
+  std::vector<double> psi(std::size_t(1) << N, 0.0);
+  for (std::uint64_t s = 0; s < psi.size(); ++s) {
+    if (c.hamiltonian == Hamiltonian::heisenberg && std::popcount(s) != N / 2) continue;
+    psi[s] = std::exp(log_psi(p, N, M, spins_of(s, N)));
+    if (c.hamiltonian == Hamiltonian::heisenberg && c.marshall_sign) {
+      int up_a = 0;
+      for (int i = 0; i < N; ++i) up_a += ((s >> i) & 1) && lat.sublattice[i] == 0;
+      if (up_a & 1) psi[s] = -psi[s];
+    }
+  }
+  return psi;
+}
+
+TEST(NqsExact, LanczosMatchesTfimClosedFormAndKnownHeisenberg) {
+  for (double h : {0.5, 1.0, 2.0}) {
+    auto c = chain(Hamiltonian::tfim, 10);
+    c.h = h;
+    const double ed = exact::lanczos_ground_energy(spin_model(c), [](std::uint64_t) { return true; });
+    EXPECT_NEAR(ed, exact::tfim_chain_ground_energy(10, 1.0, h), 1e-8) << "h=" << h;
+  }
+  // Periodic S=1/2 Heisenberg ring, N = 8: E0 = -3.651093408937 J (Bethe ansatz / ED tables).
+  auto c = chain(Hamiltonian::heisenberg, 8);
+  const double ed = exact::lanczos_ground_energy(spin_model(c), [](std::uint64_t s) { return std::popcount(s) == 4; });
+  EXPECT_NEAR(ed, -3.651093408937, 1e-8);
+}
+
+// Samples of a fixed random RBM follow |psi|^2: chi-square over all states.
+void check_histogram(Config c) {
+  c.alpha = 2;
+  c.init_scale = 0.15;  // a distribution spread over many states, so chains mix quickly
+  c.chains = 512;
+  c.samples_per_chain = 32;
+  c.thermalization = 100;
+  c.sweeps_per_sample = 3;
+  Vmc vmc(c, 77, *test::world);
+  vmc.sample(0);
+  const int N = int(c.sites());
+  const auto spins = vmc.sample_spins();
+  std::map<std::uint64_t, double> counts;
+  const std::size_t n = spins.size() / N;
+  for (std::size_t r = 0; r < n; ++r) {
+    std::uint64_t s = 0;
+    for (int i = 0; i < N; ++i) s |= std::uint64_t(spins[r * N + i] > 0) << i;
+    counts[s] += 1;
+  }
+  const auto psi = exact_amplitudes(c, vmc.parameters());
+  double z = 0;
+  for (double a : psi) z += a * a;
+  // Pearson chi-square; states expected fewer than 5 times are pooled into one bin.
+  double chi2 = 0, pooled_o = 0, pooled_e = 0;
+  int dof = -1;
+  for (std::uint64_t s = 0; s < psi.size(); ++s) {
+    const double expected = n * psi[s] * psi[s] / z;
+    if (expected == 0) {
+      EXPECT_EQ(counts.count(s), 0u) << "state " << s << " outside the sampled sector";
+      continue;
+    }
+    const double o = counts.count(s) ? counts[s] : 0.0;
+    if (expected < 5) {
+      pooled_o += o;
+      pooled_e += expected;
+      continue;
+    }
+    chi2 += (o - expected) * (o - expected) / expected;
+    ++dof;
+  }
+  if (pooled_e > 0) {
+    chi2 += (pooled_o - pooled_e) * (pooled_o - pooled_e) / pooled_e;
+    ++dof;
+  }
+  EXPECT_LT(chi2, dof + 5.0 * std::sqrt(2.0 * dof)) << "chi2 " << chi2 << " for " << dof << " dof";
+  EXPECT_GT(chi2, dof - 5.0 * std::sqrt(2.0 * dof)) << "chi2 " << chi2 << " for " << dof << " dof";
+}
+
+TEST(NqsSampler, SingleFlipHistogramMatchesPsiSquared) { check_histogram(chain(Hamiltonian::tfim, 8)); }
+TEST(NqsSampler, ExchangeHistogramMatchesPsiSquared) { check_histogram(chain(Hamiltonian::heisenberg, 8)); }
+
+TEST(NqsSampler, TablesAgreeWithScratchEvaluation) {
+  auto c = chain(Hamiltonian::tfim, 10);
+  c.init_scale = 0.3;
+  c.chains = 16;
+  c.samples_per_chain = 4;
+  c.thermalization = 200;  // thousands of accepted moves per chain
+  Vmc vmc(c, 5, *test::world);
+  vmc.sample(0);
+  EXPECT_LT(vmc.angle_drift(), 1e-10);
+  const int N = 10, M = int(c.hidden());
+  const auto spins = vmc.sample_spins();
+  const auto tanh = vmc.sample_tanh();
+  for (int row : {0, 17, 63}) {
+    std::vector<std::int8_t> s(spins.begin() + row * N, spins.begin() + (row + 1) * N);
+    const double base = log_psi(vmc.parameters(), N, M, s);
+    // tanh(theta) recorded with the sample equals the scratch value
+    for (int j = 0; j < M; ++j) {
+      double th = vmc.parameters()[N + j];
+      for (int i = 0; i < N; ++i) th += vmc.parameters()[N + M + j + std::size_t(M) * i] * s[i];
+      EXPECT_NEAR(tanh[row * M + j], std::tanh(th), 1e-12);
+    }
+    const auto ratios = vmc.flip_ratios(row);
+    for (int k = 0; k < N; ++k) {
+      auto f = s;
+      f[k] = -f[k];
+      EXPECT_NEAR(ratios[k], std::exp(log_psi(vmc.parameters(), N, M, f) - base), 1e-10 * std::fabs(ratios[k]));
+    }
+  }
+}
+
+TEST(NqsSampler, ExchangeRatiosAgreeWithScratchEvaluation) {
+  auto c = chain(Hamiltonian::heisenberg, 10);
+  c.init_scale = 0.3;
+  c.chains = 8;
+  c.samples_per_chain = 4;
+  c.thermalization = 100;
+  Vmc vmc(c, 6, *test::world);
+  vmc.sample(0);
+  EXPECT_LT(vmc.angle_drift(), 1e-10);
+  const int N = 10, M = int(c.hidden());
+  const auto lat = make_lattice(c);
+  const auto spins = vmc.sample_spins();
+  for (int row : {0, 9, 31}) {
+    std::vector<std::int8_t> s(spins.begin() + row * N, spins.begin() + (row + 1) * N);
+    const double base = log_psi(vmc.parameters(), N, M, s);
+    const auto ratios = vmc.exchange_ratios(row);
+    for (std::size_t e = 0; e < lat.bond_i.size(); ++e) {
+      auto f = s;
+      if (f[lat.bond_i[e]] == f[lat.bond_j[e]]) continue;
+      std::swap(f[lat.bond_i[e]], f[lat.bond_j[e]]);
+      EXPECT_NEAR(ratios[e], std::exp(log_psi(vmc.parameters(), N, M, f) - base), 1e-10) << "bond " << e;
+    }
+  }
+}
+
+TEST(NqsGradients, LogDerivativesMatchFiniteDifferences) {
+  auto c = chain(Hamiltonian::tfim, 6);
+  c.init_scale = 0.5;
+  c.chains = 4;
+  c.samples_per_chain = 4;
+  Vmc vmc(c, 9, *test::world);
+  vmc.sample(0);
+  const int N = 6, M = int(c.hidden());
+  const auto spins = vmc.sample_spins();
+  const int row = 5;
+  std::vector<std::int8_t> s(spins.begin() + row * N, spins.begin() + (row + 1) * N);
+  const auto O = vmc.log_derivatives(row);
+  auto p = vmc.parameters();
+  const double eps = 1e-6;
+  for (std::size_t k = 0; k < p.size(); ++k) {
+    auto pp = p, pm = p;
+    pp[k] += eps;
+    pm[k] -= eps;
+    const double fd = (log_psi(pp, N, M, s) - log_psi(pm, N, M, s)) / (2 * eps);
+    EXPECT_NEAR(O[k], fd, 1e-7) << "parameter " << k;
+  }
+}
+
+// <E_loc> over samples of a fixed RBM equals <psi|H|psi>/<psi|psi> computed
+// exactly: checks the local energies, the Hamiltonian conventions and the
+// Marshall sign.
+void check_energy(Config c, double h_or_delta) {
+  if (c.hamiltonian == Hamiltonian::tfim) c.h = h_or_delta; else c.Delta = h_or_delta;
+  c.init_scale = 0.3;
+  c.chains = 256;
+  c.samples_per_chain = 32;
+  c.thermalization = 30;
+  c.sweeps_per_sample = 2;
+  Vmc vmc(c, 31, *test::world);
+  const auto e = vmc.sample(0);
+  const auto st = energy_statistics(e, c.chains, c.samples_per_chain);
+  const double exact_e = exact::expectation(spin_model(c), exact_amplitudes(c, vmc.parameters()));
+  EXPECT_NEAR(st.energy_mean, exact_e, 5 * st.energy_err + 1e-9) << "err " << st.energy_err;
+}
+
+TEST(NqsEnergy, TfimLocalEnergyMatchesExactExpectation) { check_energy(chain(Hamiltonian::tfim, 8), 0.7); }
+TEST(NqsEnergy, HeisenbergLocalEnergyMatchesExactExpectation) {
+  check_energy(chain(Hamiltonian::heisenberg, 8), 1.0);
+  auto c = chain(Hamiltonian::heisenberg, 8);
+  c.marshall_sign = false;
+  check_energy(c, 0.5);
+}
+
+TEST(NqsStatistics, SplitRhatAndErrors) {
+  // Two chains with different means: R-hat well above 1; identical iid chains: close to 1.
+  std::vector<double> e;
+  for (int c = 0; c < 2; ++c)
+    for (int k = 0; k < 100; ++k) e.push_back(c * 5.0 + std::sin(k * 1.7));
+  EXPECT_GT(energy_statistics(e, 2, 100).r_hat, 2.0);
+  std::vector<double> f;
+  for (int c = 0; c < 8; ++c)
+    for (int k = 0; k < 100; ++k) f.push_back(std::sin(k * 1.7 + c * 0.3) + std::cos(k * 0.37 * (c + 1)));
+  const auto st = energy_statistics(f, 8, 100);
+  EXPECT_LT(st.r_hat, 1.1);
+  EXPECT_GT(st.energy_err, 0.0);
+}
+
+double optimise(Config c, std::int64_t iterations, std::uint64_t seed) {
+  c.iterations = iterations;
+  Timers timers;
+  const auto res = run(c, seed, *test::world, timers, false);
+  EXPECT_TRUE(res.error.empty()) << res.error;
+  // Average the last 20 iterations: the variational energy at convergence.
+  double e = 0;
+  const std::size_t n = res.history.size();
+  for (std::size_t i = n - 20; i < n; ++i) e += res.history[i].energy_mean;
+  return e / 20.0;
+}
+
+TEST(NqsOptimisation, TfimChain16ReachesClosedForm) {
+  auto c = chain(Hamiltonian::tfim, 16);
+  c.h = 1.0;
+  c.alpha = 2;
+  c.chains = 64;
+  c.samples_per_chain = 16;
+  c.thermalization = 5;
+  c.learning_rate = 0.05;
+  const double exact_e = exact::tfim_chain_ground_energy(16, 1.0, 1.0);
+  const double e = optimise(c, 150, 1);
+  EXPECT_LT(std::fabs((e - exact_e) / exact_e), 1e-3) << "E " << e << " exact " << exact_e;
+}
+
+TEST(NqsOptimisation, HeisenbergChain12ReachesExactDiagonalisation) {
+  auto c = chain(Hamiltonian::heisenberg, 12);
+  c.alpha = 2;
+  c.chains = 64;
+  c.samples_per_chain = 16;
+  c.thermalization = 5;
+  c.learning_rate = 0.05;
+  const double exact_e =
+      exact::lanczos_ground_energy(spin_model(c), [](std::uint64_t s) { return std::popcount(s) == 6; });
+  const double e = optimise(c, 200, 2);
+  EXPECT_LT(std::fabs((e - exact_e) / exact_e), 2e-3) << "E " << e << " exact " << exact_e;
+}
+
+}  // namespace
+}  // namespace prism::nqs
