@@ -5,6 +5,17 @@ import numpy as np
 TC = 2.0 / np.log(1.0 + np.sqrt(2.0))
 
 
+def _log_2cosh(x):
+    x = np.abs(x)
+    return x + np.log1p(np.exp(-2 * x))
+
+
+def _log_abs_2sinh(x):
+    """log|2 sinh x| and the sign of sinh x, without overflow for large |x|."""
+    ax = np.abs(x)
+    return ax + np.log(-np.expm1(-2 * ax)), np.sign(x)
+
+
 def _log_z(L, K):
     m = n = L
     k = np.arange(2 * n)
@@ -13,12 +24,13 @@ def _log_z(L, K):
         g = np.arccosh(np.maximum(c, 1.0))
     g[0] = 2 * K + np.log(np.tanh(K))
     odd, even = g[1::2], g[0::2]
-    s1 = np.sum(np.log(2 * np.cosh(0.5 * m * odd)))
-    s2 = np.sum(np.log(2 * np.sinh(0.5 * m * odd)))
-    s3 = np.sum(np.log(2 * np.cosh(0.5 * m * even)))
-    sh = 2 * np.sinh(0.5 * m * even)
-    sign = np.prod(np.sign(sh))
-    s4 = np.sum(np.log(np.abs(sh)))
+    s1 = np.sum(_log_2cosh(0.5 * m * odd))
+    l2, _ = _log_abs_2sinh(0.5 * m * odd)
+    s2 = np.sum(l2)
+    s3 = np.sum(_log_2cosh(0.5 * m * even))
+    l4, sg = _log_abs_2sinh(0.5 * m * even)
+    s4 = np.sum(l4)
+    sign = np.prod(sg)
     top = max(s1, s2, s3, s4)
     total = np.exp(s1 - top) + np.exp(s2 - top) + np.exp(s3 - top) + sign * np.exp(s4 - top)
     return np.log(0.5) + 0.5 * m * n * np.log(2 * np.sinh(2 * K)) + top + np.log(total)

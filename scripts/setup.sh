@@ -67,10 +67,15 @@ if [[ $DO_APT == 1 ]]; then
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [[ ${#missing[@]} -gt 0 ]]; then
-    SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+    SUDO=()
+    if [[ $(id -u) -ne 0 ]]; then
+      command -v sudo >/dev/null ||
+        die "not root and no sudo: install ${missing[*]} yourself, then rerun with --no-apt"
+      SUDO=(sudo)
+    fi
     log "installing Debian packages: ${missing[*]}"
-    $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+    "${SUDO[@]}" apt-get update -q
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
   else
     log "Debian packages present"
   fi

@@ -28,7 +28,7 @@ void sweep_generic(Exec const& space, Spins const& spins, Couplings const& coupl
   const std::int64_t plane = std::int64_t(L) * L;
   const int stride = 4 * dim + 1;
   Kokkos::parallel_for(
-      "thermo::sweep_generic", Kokkos::RangePolicy<Exec>(space, 0, replicas * blocks),
+      "thermo::sweep_generic", RangePolicy64<Exec>(space, 0, replicas * blocks),
       KOKKOS_LAMBDA(const std::int64_t t) {
         const std::int64_t r = t / blocks;
         const std::int64_t b = t - r * blocks;
@@ -81,7 +81,7 @@ void sweep_multispin(Exec const& space, PackedSpins const& words, Thresholds con
   const std::int64_t other_base = (1 - color) * color_words;
   const std::uint32_t blocks_per_row = static_cast<std::uint32_t>(L / 8);
   Kokkos::parallel_for(
-      "thermo::sweep_multispin", Kokkos::RangePolicy<Exec>(space, 0, replicas * color_words),
+      "thermo::sweep_multispin", RangePolicy64<Exec>(space, 0, replicas * color_words),
       KOKKOS_LAMBDA(const std::int64_t t) {
         const std::int64_t r = t / color_words;
         const std::int64_t rest = t - r * color_words;

@@ -4,6 +4,7 @@
 // E = -J B - h M.  Integer sums make the result independent of the order of
 // the reduction (threads, ranks, backends).
 #include <Kokkos_Core.hpp>
+#include <algorithm>
 #include <cstdint>
 
 #include "core/kokkos_compat.hpp"
@@ -19,10 +20,12 @@ struct GenericObservables {
   Spins spins;
   Couplings couplings;
   Geometry geo;
+  std::int64_t first_replica;  // replicas [first, first + value_count / 2)
 
   KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t t, value_type acc) const {
-    const std::int64_t r = t / geo.sites;
-    const std::int64_t i = t - r * geo.sites;
+    const std::int64_t rr = t / geo.sites;
+    const std::int64_t i = t - rr * geo.sites;
+    const std::int64_t r = first_replica + rr;
     const int L = geo.L;
     const int x = static_cast<int>(i % L);
     const int y = static_cast<int>((i / L) % L);
@@ -34,8 +37,8 @@ struct GenericObservables {
       const int z = static_cast<int>(i / plane);
       bond += couplings(2, i) * spins(r, i + std::int64_t((z == L - 1 ? 0 : z + 1) - z) * plane);
     }
-    acc[2 * r] += s * bond;
-    acc[2 * r + 1] += s;
+    acc[2 * rr] += s * bond;
+    acc[2 * rr + 1] += s;
   }
   KOKKOS_INLINE_FUNCTION void init(value_type acc) const {
     for (unsigned j = 0; j < value_count; ++j) acc[j] = 0;
@@ -53,12 +56,14 @@ struct MultispinObservables {
   unsigned value_count;
   PackedSpins words;
   int L;
+  std::int64_t first_replica;
 
   KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t t, value_type acc) const {
     const int W = L / 32;
     const std::int64_t color_words = std::int64_t(L) * W;
-    const std::int64_t r = t / color_words;
-    const std::int64_t rest = t - r * color_words;
+    const std::int64_t rr = t / color_words;
+    const std::int64_t rest = t - rr * color_words;
+    const std::int64_t r = first_replica + rr;
     const int row = static_cast<int>(rest / W);
     const int w = static_cast<int>(rest - std::int64_t(row) * W);
     const std::uint64_t me = words(r, rest);
@@ -73,8 +78,8 @@ struct MultispinObservables {
     }
     const int unlike = popcount64((me ^ up) & nibble_mask) + popcount64((me ^ down) & nibble_mask) +
                        popcount64((me ^ same) & nibble_mask) + popcount64((me ^ side) & nibble_mask);
-    acc[2 * r] += 64 - 2 * unlike;
-    acc[2 * r + 1] += 2 * (popcount64(me & nibble_mask) + popcount64(same & nibble_mask)) - 32;
+    acc[2 * rr] += 64 - 2 * unlike;
+    acc[2 * rr + 1] += 2 * (popcount64(me & nibble_mask) + popcount64(same & nibble_mask)) - 32;
   }
   KOKKOS_INLINE_FUNCTION void init(value_type acc) const {
     for (unsigned j = 0; j < value_count; ++j) acc[j] = 0;
@@ -85,22 +90,33 @@ struct MultispinObservables {
 };
 
 // Bond and magnetisation sums of every local replica into `out` (host, 2R).
+// Replicas are reduced in groups: the array reduction keeps 2 values per
+// replica per thread, which must stay small for the GPU's shared memory.
+inline constexpr std::int64_t replicas_per_reduction = 8;
+
 template <class Exec>
-void measure_generic(Exec const& space, Spins const& spins, Couplings const& couplings,
-                     Geometry const geo, Kokkos::View<std::int64_t*, Kokkos::HostSpace> out) {
-  GenericObservables f{static_cast<unsigned>(2 * spins.extent(0)), spins, couplings, geo};
-  Kokkos::parallel_reduce("thermo::measure_generic",
-                          Kokkos::RangePolicy<Exec>(space, 0, std::int64_t(spins.extent(0)) * geo.sites),
-                          f, out);
+void measure_generic(Exec const& space, Spins const& spins, Couplings const& couplings, Geometry const geo,
+                     Kokkos::View<std::int64_t*, Kokkos::HostSpace> out) {
+  const std::int64_t R = spins.extent(0);
+  for (std::int64_t r0 = 0; r0 < R; r0 += replicas_per_reduction) {
+    const std::int64_t n = std::min(replicas_per_reduction, R - r0);
+    GenericObservables f{static_cast<unsigned>(2 * n), spins, couplings, geo, r0};
+    auto part = Kokkos::subview(out, std::make_pair(2 * r0, 2 * (r0 + n)));
+    Kokkos::parallel_reduce("thermo::measure_generic", RangePolicy64<Exec>(space, 0, n * geo.sites), f, part);
+  }
 }
 
 template <class Exec>
 void measure_multispin(Exec const& space, PackedSpins const& words, int L,
                        Kokkos::View<std::int64_t*, Kokkos::HostSpace> out) {
-  MultispinObservables f{static_cast<unsigned>(2 * words.extent(0)), words, L};
-  Kokkos::parallel_reduce("thermo::measure_multispin",
-                          Kokkos::RangePolicy<Exec>(space, 0, std::int64_t(words.extent(0)) * L * (L / 32)),
-                          f, out);
+  const std::int64_t R = words.extent(0);
+  for (std::int64_t r0 = 0; r0 < R; r0 += replicas_per_reduction) {
+    const std::int64_t n = std::min(replicas_per_reduction, R - r0);
+    MultispinObservables f{static_cast<unsigned>(2 * n), words, L, r0};
+    auto part = Kokkos::subview(out, std::make_pair(2 * r0, 2 * (r0 + n)));
+    Kokkos::parallel_reduce("thermo::measure_multispin",
+                            RangePolicy64<Exec>(space, 0, n * std::int64_t(L) * (L / 32)), f, part);
+  }
 }
 
 // Unpack multi-spin words into one byte per site (for output and tests).
@@ -110,7 +126,7 @@ void unpack_multispin(Exec const& space, PackedSpins const& words, int L, Spins 
   const std::int64_t color_words = std::int64_t(L) * W;
   const std::int64_t sites = std::int64_t(L) * L;
   Kokkos::parallel_for(
-      "thermo::unpack_multispin", Kokkos::RangePolicy<Exec>(space, 0, std::int64_t(words.extent(0)) * sites),
+      "thermo::unpack_multispin", RangePolicy64<Exec>(space, 0, std::int64_t(words.extent(0)) * sites),
       KOKKOS_LAMBDA(const std::int64_t t) {
         const std::int64_t r = t / sites;
         const std::int64_t i = t - r * sites;

@@ -29,6 +29,11 @@ struct Geometry {
   KOKKOS_INLINE_FUNCTION int table_size() const { return 2 * (4 * dim + 1); }
 };
 
+// 64-bit loop indices: on CUDA, Kokkos 3.4's default index type is 32-bit
+// unsigned and silently truncates ranges of 2^32 or more.
+template <class Exec>
+using RangePolicy64 = Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>;
+
 inline constexpr std::uint64_t nibble_mask = 0x1111111111111111ull;
 
 }  // namespace prism::thermo

@@ -147,7 +147,7 @@ int run_thermo(const prism::thermo::Config& cfg, const prism::RunConfig& run, co
   out.attribute("/timings", "flips_per_ns", flips_per_ns);
   out.attribute("/timings", "spin_updates", res.spin_updates);
   prism::thermo::write_results(out, cfg, run.seed, res);
-  out.commit();
+  out.commit(run.overwrite);
 
   std::printf("\n%-8s %12s %12s %12s %12s %12s\n", "T", "E/N", "err", "C/N", "|M|/N", "chi/N");
   for (std::size_t t = 0; t < res.temperature.size(); ++t) {
@@ -183,7 +183,7 @@ int run_nqs(const prism::nqs::Config& cfg, const prism::RunConfig& run, const pr
   prism::write_timings(out, table);
   out.attribute("/timings", "samples_per_second", sample_s > 0 ? samples / sample_s : 0.0);
   prism::nqs::write_results(out, cfg, run.seed, res);
-  out.commit();
+  out.commit(run.overwrite);
   const std::size_t n = res.history.size();
   const std::size_t every = std::max<std::size_t>(1, n / 20);
   std::printf("\n%-10s %16s %12s %12s %8s %8s\n", "iteration", "E", "err", "var", "acc", "R-hat");
@@ -222,10 +222,21 @@ int main(int argc, char** argv) {
   // The deck is read and validated on every rank (the same file, the same
   // verdict), so every rank leaves together on an error.
   std::optional<Loaded> loaded;
+  std::string deck_error;
   try {
     loaded.emplace(load_deck(opt, mpi.size()));
   } catch (const prism::DeckError& e) {
-    if (mpi.root()) std::fprintf(stderr, "%s\n", e.what());
+    deck_error = e.what();
+  }
+  // Ranks agree before anyone leaves: a deck unreadable on one node only
+  // must not leave the others waiting in a collective.
+  const int failed = deck_error.empty() ? 0 : 1;
+  if (mpi.max(failed)) {
+    // Rank 0 speaks for all when it failed too; otherwise each failing rank does.
+    const int root_failed = mpi.broadcast(failed);
+    if (failed && (mpi.root() || !root_failed))
+      std::fprintf(stderr, "%s%s\n", mpi.root() ? "" : ("[rank " + std::to_string(mpi.rank()) + "] ").c_str(),
+                   deck_error.c_str());
     return kExitDeck;
   }
   if (opt.check) {

@@ -2,7 +2,11 @@
 
 #include <hdf5.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
 #include <filesystem>
 #include <stdexcept>
 
@@ -22,8 +26,12 @@ std::string parent_of(const std::string& path) {
 
 H5Writer::H5Writer(std::string final_path) : final_(std::move(final_path)), tmp_(final_ + ".tmp") {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported by our checks
-  file_ = checked<hid_t>(H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
-                         "cannot create " + tmp_);
+  // 1.8+ object format: attributes beyond 64 KiB (long decks) go to dense storage.
+  const hid_t fapl = checked<hid_t>(H5Pcreate(H5P_FILE_ACCESS), "file access list");
+  H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+  file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
+  checked<hid_t>(file_, "cannot create " + tmp_);
 }
 
 H5Writer::~H5Writer() {
@@ -128,7 +136,7 @@ void H5Writer::attribute(const std::string& object, const std::string& name, std
   write_attribute(file_, object, name, H5T_NATIVE_INT64, &value);
 }
 
-void H5Writer::commit() {
+void H5Writer::commit(bool overwrite) {
   checked(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush " + tmp_);
   const herr_t rc = H5Fclose(file_);
   file_ = -1;
@@ -136,9 +144,34 @@ void H5Writer::commit() {
     std::remove(tmp_.c_str());
     throw std::runtime_error("HDF5 error: close " + tmp_);
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp_, final_, ec);  // atomic on one file system
-  if (ec) throw std::runtime_error("cannot rename " + tmp_ + " to " + final_ + ": " + ec.message());
+  // Data on disk before the name points at it: a node crash then leaves
+  // either the old file or the complete new one.
+  if (const int fd = ::open(tmp_.c_str(), O_RDONLY); fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  int moved;
+  if (overwrite) {
+    moved = ::rename(tmp_.c_str(), final_.c_str());  // atomic on one file system
+  } else {
+    // Never replace a file that appeared while we ran.
+    moved = ::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, final_.c_str(), RENAME_NOREPLACE);
+    if (moved != 0 && (errno == EINVAL || errno == ENOSYS)) {
+      // File systems without RENAME_NOREPLACE: a hard link also refuses to replace.
+      moved = ::link(tmp_.c_str(), final_.c_str());
+      if (moved == 0) ::unlink(tmp_.c_str());
+    }
+  }
+  if (moved != 0) {
+    const std::string why = std::strerror(errno);
+    std::remove(tmp_.c_str());
+    throw std::runtime_error("cannot rename " + tmp_ + " to " + final_ + ": " + why);
+  }
+  const auto dir = std::filesystem::path(final_).parent_path();
+  if (const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY); dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
 }
 
 }  // namespace prism

@@ -26,7 +26,9 @@ class H5Writer {
   void attribute(const std::string& object, const std::string& name, const std::string& value);
   void attribute(const std::string& object, const std::string& name, double value);
   void attribute(const std::string& object, const std::string& name, std::int64_t value);
-  void commit();  // flush, close, rename PATH.tmp -> PATH
+  // Flush, close, fsync, rename PATH.tmp -> PATH.  Without `overwrite` the
+  // rename fails if PATH exists by then.
+  void commit(bool overwrite);
 
   const std::string& tmp_path() const { return tmp_; }
 

@@ -103,6 +103,9 @@ void RoundTripCounter::observe(const std::vector<std::int64_t>& temperature_of_r
     const std::int64_t t = temperature_of_replica[r];
     const int end = t == 0 ? 0 : (t == n_temperatures - 1 ? 1 : -1);
     if (end < 0 || end == last_end_[r]) continue;
+    // Trips start at the lowest temperature: a replica that reaches the top
+    // before it has ever been at the bottom is not yet counted.
+    if (last_end_[r] < 0 && end == 1) continue;
     if (last_end_[r] >= 0) ++half_trips_[r];
     last_end_[r] = end;
   }

@@ -83,6 +83,7 @@ std::vector<double> parse_temperatures(Deck& deck) {
   for (std::size_t i = 0; i < t.size(); ++i) {
     if (!(t[i] > 0) || !std::isfinite(t[i]))
       deck.fail("thermo", "temperatures", "every temperature must be finite and > 0");
+    if (t[i] < 1e-6) deck.fail("thermo", "temperatures", "every temperature must be >= 1e-6");
     if (i > 0 && !(t[i] > t[i - 1]))
       deck.fail("thermo", "temperatures", "temperatures must be strictly increasing");
   }
@@ -109,6 +110,13 @@ Config parse_config(Deck& deck) {
   c.error_blocks = deck.get_int("thermo", "error_blocks", 32, 2, 1'000'000);
   if (c.error_blocks > c.sweeps)
     deck.fail("thermo", "error_blocks", "must not exceed thermo.sweeps (" + std::to_string(c.sweeps) + ")");
+  if (c.error_blocks * c.replicas() > 10'000'000)
+    deck.fail("thermo", "error_blocks", "error_blocks * temperatures must be <= 1e7");
+  // Configurations are gathered to rank 0 through MPI (int counts).
+  if (c.save_configurations && c.sites() * c.replicas() >= (std::int64_t(1) << 31))
+    deck.fail("thermo", "save_configurations",
+              "sites * temperatures must be < 2^31 to save configurations (" + std::to_string(c.sites()) +
+                  " sites x " + std::to_string(c.replicas()) + " temperatures)");
   const auto kernel = deck.get_string("thermo", "kernel", "auto", {"auto", "generic", "multispin"});
   c.kernel = kernel == "auto" ? KernelChoice::automatic
              : kernel == "generic" ? KernelChoice::generic : KernelChoice::multispin;

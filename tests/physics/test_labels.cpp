@@ -27,7 +27,7 @@ TEST(Labels, ThermoKernelsArePrefixed) {
     prism::thermo::Config cfg;
     cfg.model = prism::thermo::Model::ising2d;
     cfg.L = 32;
-    cfg.temperatures = {2.0, 3.0};
+    cfg.temperatures = {2.0, 2.5, 3.0};  // one replica per rank at 3 ranks
     cfg.thermalization = 2;
     cfg.sweeps = 4;
     cfg.error_blocks = 2;

@@ -66,8 +66,11 @@ TEST(Statistics, RoundTripsCountLowHighLow) {
   c.observe({1, 1}, 3);
   c.observe({2, 0}, 3);  // both reached the other end: half trips
   EXPECT_EQ(c.round_trips(), (std::vector<std::int64_t>{0, 0}));
-  c.observe({0, 2}, 3);  // both back: one full trip each
-  EXPECT_EQ(c.round_trips(), (std::vector<std::int64_t>{1, 1}));
+  c.observe({0, 2}, 3);  // replica 0 is back: one full trip; replica 1 went top -> bottom -> top
+  EXPECT_EQ(c.round_trips(), (std::vector<std::int64_t>{1, 0}));
+  c.observe({2, 0}, 3);
+  c.observe({0, 2}, 3);  // replica 1: bottom -> top -> bottom now complete
+  EXPECT_EQ(c.round_trips(), (std::vector<std::int64_t>{2, 1}));
 }
 
 }  // namespace
