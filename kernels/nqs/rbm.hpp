@@ -207,3 +207,44 @@ void build_log_derivatives(Exec const& space, SampleBuffers const& smp, int N, i
 }
 
 }  // namespace prism::nqs
+
+namespace prism::nqs {
+
+// Exact, order-independent column sums: out(k) = sum_s round(O(s,k) x(s) * scale)
+// in 64-bit integers.  Integer addition is associative, so the result is the
+// same for any split of the samples over ranks, teams or threads.
+template <class Exec>
+void fixed_point_projection(Exec const& space, Matrix const& O, Vector const& x, double scale,
+                            Kokkos::View<std::int64_t*> const& out) {
+  const int S = int(O.extent(0));
+  using Team = typename Kokkos::TeamPolicy<Exec>::member_type;
+  Kokkos::parallel_for(
+      "nqs::fixed_point_projection", Kokkos::TeamPolicy<Exec>(space, int(O.extent(1)), Kokkos::AUTO),
+      KOKKOS_LAMBDA(const Team& team) {
+        const int k = team.league_rank();
+        std::int64_t sum = 0;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, S),
+            [&](const int s, std::int64_t& acc) {
+              const double v = O(s, k) * x(s) * scale;
+              acc += static_cast<std::int64_t>(v >= 0 ? v + 0.5 : v - 0.5);
+            },
+            sum);
+        Kokkos::single(Kokkos::PerTeam(team), [&]() { out(k) = sum; });
+      });
+}
+
+// y(s) = sum_k O(s,k) v(k), one sample per thread, columns in a fixed order
+// (threads of neighbouring samples read neighbouring addresses of LayoutLeft O).
+template <class Exec>
+void row_products(Exec const& space, Matrix const& O, Vector const& v, Vector const& y) {
+  const int P = int(O.extent(1));
+  Kokkos::parallel_for(
+      "nqs::row_products", Kokkos::RangePolicy<Exec>(space, 0, O.extent(0)), KOKKOS_LAMBDA(const int s) {
+        double acc = 0;
+        for (int k = 0; k < P; ++k) acc += O(s, k) * v(k);
+        y(s) = acc;
+      });
+}
+
+}  // namespace prism::nqs

@@ -146,4 +146,10 @@ int MpiContext::max(int value) const {
   return out;
 }
 
+double MpiContext::max(double value) const {
+  double out = 0;
+  check(MPI_Allreduce(&value, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD), "Allreduce(max double)");
+  return out;
+}
+
 }  // namespace prism

@@ -46,6 +46,7 @@ class MpiContext {
   // Rank 0's flag for everyone (to agree on an error decision).
   int broadcast(int value) const;
   int max(int value) const;
+  double max(double value) const;
 
  private:
   int rank_ = 0, size_ = 1, local_rank_ = 0;

@@ -1,6 +1,5 @@
 #include "nqs/driver.hpp"
 
-#include <KokkosBlas2_gemv.hpp>
 #include <Kokkos_Core.hpp>
 #include <chrono>
 #include <cmath>
@@ -88,8 +87,9 @@ struct Vmc::Impl {
   SampleBuffers samples;
   Matrix O;  // (local samples, P), centred in place for SR
   // Work vectors of the SR solve, allocated once.
-  Vector work_p, work_s, projection;
-  Vector::HostMirror work_p_host, projection_host;
+  Vector work_p, work_s;
+  Vector::HostMirror work_p_host;
+  Kokkos::View<std::int64_t*> fixed;
   std::vector<double> last_update;  // warm start of the next CG solve
 
   Impl(const Config& c, std::uint64_t s, const MpiContext& m)
@@ -145,9 +145,8 @@ struct Vmc::Impl {
     O = Matrix("nqs::log_derivatives", S, P);
     work_p = Vector("nqs::work_p", P);
     work_s = Vector("nqs::work_s", S);
-    projection = Vector("nqs::projection", P);
     work_p_host = Kokkos::create_mirror_view(work_p);
-    projection_host = Kokkos::create_mirror_view(projection);
+    fixed = Kokkos::View<std::int64_t*>("nqs::fixed_point", P);
 
     // Initial chains: random spins (TFIM) or a random S^z = 0 state (Heisenberg),
     // from each chain's own counter-based stream.
@@ -182,12 +181,24 @@ struct Vmc::Impl {
     return std::vector<double>(e.data(), e.data() + e.size());
   }
 
-  // y = Obar^T x summed over all ranks' samples (x has this rank's samples).
+  // y = O^T x summed over all ranks' samples (x has this rank's samples),
+  // accumulated exactly in 64-bit fixed point so that the result does not
+  // depend on how samples are split over ranks.  |O| <= 2 after centring.
   std::vector<double> project(const Vector& x) {
-    KokkosBlas::gemv("T", 1.0, O, x, 0.0, projection);
-    Kokkos::deep_copy(projection_host, projection);
-    std::vector<double> out(projection_host.data(), projection_host.data() + P);
-    mpi.allreduce_sum(out);
+    auto xh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+    double xmax = 0;
+    for (std::size_t s = 0; s < xh.extent(0); ++s) xmax = std::max(xmax, std::fabs(xh(s)));
+    xmax = mpi.max(xmax);
+    if (xmax == 0) return std::vector<double>(P, 0.0);
+    if (!std::isfinite(xmax)) return std::vector<double>(P, xmax);
+    const double bound = 2.0 * xmax * double(cfg.total_samples());  // largest possible |sum|
+    const double scale = std::ldexp(1.0, 62 - std::ilogb(bound) - 1);
+    fixed_point_projection(Exec(), O, x, scale, fixed);
+    auto fh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), fixed);
+    std::vector<std::int64_t> sums(fh.data(), fh.data() + P);
+    mpi.allreduce_sum(sums);
+    std::vector<double> out(P);
+    for (int k = 0; k < P; ++k) out[k] = double(sums[k]) / scale;
     return out;
   }
 
@@ -195,7 +206,7 @@ struct Vmc::Impl {
   std::vector<double> apply_s(const std::vector<double>& v, double shift) {
     for (int k = 0; k < P; ++k) work_p_host(k) = v[k];
     Kokkos::deep_copy(work_p, work_p_host);
-    KokkosBlas::gemv("N", 1.0, O, work_p, 0.0, work_s);
+    row_products(Exec(), O, work_p, work_s);
     auto out = project(work_s);
     const double ns = double(cfg.total_samples());
     for (int k = 0; k < P; ++k) out[k] = out[k] / ns + shift * v[k];
