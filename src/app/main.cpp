@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <csignal>
 #include <unistd.h>
 
 #include "core/deck.hpp"
@@ -27,9 +28,15 @@ namespace {
 constexpr int kExitDeck = 2;     // bad deck, bad command line, refused output
 constexpr int kExitRuntime = 1;  // failure while running or writing
 
+// Set by SIGTERM/SIGUSR1 (Slurm's warning before a time limit or pre-emption);
+// the nqs loop finishes its iteration, writes everything and exits cleanly.
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+
 struct Options {
   std::string deck;
   std::string output;
+  std::string restart;
   std::vector<std::string> sets;
   bool check = false;
 };
@@ -47,6 +54,7 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& opt) {
   app.set_version_flag("--version", std::string("prism ") + prism::version + " (git " + prism::git_hash + ")");
   app.add_flag("--check", opt.check, "validate the deck (and overrides) and exit");
   app.add_option("--output", opt.output, "HDF5 output path (overrides run.output)");
+  app.add_option("--restart", opt.restart, "continue an nqs run from the checkpoint in this HDF5 file");
   app.add_option("--set", opt.sets, "override a deck key: section.key=value (repeatable)")
       ->allow_extra_args(false);
   app.add_option("deck", opt.deck, "input deck (TOML)")->required();
@@ -166,24 +174,59 @@ int run_thermo(const prism::thermo::Config& cfg, const prism::RunConfig& run, co
 }
 
 int run_nqs(const prism::nqs::Config& cfg, const prism::RunConfig& run, const prism::MpiContext& mpi,
-            prism::Timers& timers, prism::RunInfo& info) {
+            prism::Timers& timers, prism::RunInfo& info, const Options& opt) {
+  // Restart: every rank reads the checkpoint; all agree before going on.
+  std::optional<prism::nqs::Results> resume;
+  std::string restart_error;
+  if (!opt.restart.empty()) {
+    try {
+      resume = prism::nqs::read_results(opt.restart, cfg);
+    } catch (const std::exception& e) {
+      restart_error = e.what();
+    }
+    if (mpi.max(restart_error.empty() ? 0 : 1)) {
+      if (mpi.root()) std::fprintf(stderr, "prism: cannot restart: %s\n", restart_error.empty() ? "failed on another rank" : restart_error.c_str());
+      return kExitDeck;
+    }
+    if (mpi.root())
+      std::printf("restarting from %s at iteration %lld\n", opt.restart.c_str(),
+                  static_cast<long long>(resume->checkpoint.next_iteration));
+  }
+  std::signal(SIGTERM, on_stop_signal);
+  std::signal(SIGUSR1, on_stop_signal);
+
+  // Our own earlier checkpoints (and the file we restart from) may be replaced.
+  bool replace_ok = run.overwrite || (!opt.restart.empty() && std::filesystem::exists(run.output) &&
+                                      std::filesystem::equivalent(opt.restart, run.output));
+  auto write_file = [&](const prism::nqs::Results& r, const prism::TimingTable* table) {
+    prism::H5Writer out(run.output);
+    prism::write_metadata(out, info);
+    if (table) prism::write_timings(out, *table);
+    prism::nqs::write_results(out, cfg, run.seed, r);
+    out.commit(replace_ok);
+    replace_ok = true;
+  };
+  prism::nqs::RunHooks hooks;
+  hooks.checkpoint_every = cfg.checkpoint_every;
+  hooks.stop_requested = [] { return g_stop_signal != 0; };
+  hooks.save = [&](const prism::nqs::Results& r) {
+    info.end_time = prism::iso_time_now();
+    write_file(r, nullptr);
+  };
+
   prism::nqs::Results res;
   {
     auto t = timers.scope("total");
-    res = prism::nqs::run(cfg, run.seed, mpi, timers, true);
+    res = prism::nqs::run(cfg, run.seed, mpi, timers, true, resume ? &*resume : nullptr, &hooks);
   }
   info.end_time = prism::iso_time_now();
   const auto table = prism::gather_timings(mpi, timers);
   if (!mpi.root()) return res.error.empty() ? 0 : kExitRuntime;
   const double sample_s = max_over_ranks(table, "sample"), total_s = max_over_ranks(table, "total");
-  const double samples = double(cfg.chains) * double(res.history.size()) *
+  const std::size_t done_here = res.history.size() - (resume ? resume->history.size() : 0);
+  const double samples = double(cfg.chains) * double(done_here) *
                          double(cfg.thermalization + cfg.samples_per_chain * cfg.sweeps_per_sample);
-  prism::H5Writer out(run.output);
-  prism::write_metadata(out, info);
-  prism::write_timings(out, table);
-  out.attribute("/timings", "samples_per_second", sample_s > 0 ? samples / sample_s : 0.0);
-  prism::nqs::write_results(out, cfg, run.seed, res);
-  out.commit(run.overwrite);
+  write_file(res, &table);
   const std::size_t n = res.history.size();
   const std::size_t every = std::max<std::size_t>(1, n / 20);
   std::printf("\n%-10s %16s %12s %12s %8s %8s\n", "iteration", "E", "err", "var", "acc", "R-hat");
@@ -200,13 +243,20 @@ int run_nqs(const prism::nqs::Config& cfg, const prism::RunConfig& run, const pr
   std::printf("PERFORMANCE workload=nqs ranks=%d backend=%s sites=%lld parameters=%lld chains=%lld iterations=%zu "
               "total_s=%.4f sample_s=%.4f samples_per_s=%.4g\n",
               mpi.size(), info.backend.c_str(), static_cast<long long>(cfg.sites()),
-              static_cast<long long>(cfg.parameters()), static_cast<long long>(cfg.chains), n, total_s, sample_s,
-              sample_s > 0 ? samples / sample_s : 0.0);
+              static_cast<long long>(cfg.parameters()), static_cast<long long>(cfg.chains), done_here, total_s,
+              sample_s, sample_s > 0 ? samples / sample_s : 0.0);
   std::fflush(stdout);
   if (!res.error.empty()) {
     std::fprintf(stderr, "prism: error: nqs stopped: %s (results so far written to %s)\n", res.error.c_str(),
                  run.output.c_str());
     return kExitRuntime;
+  }
+  if (res.interrupted) {
+    std::printf("prism: stopped by signal %d after iteration %lld of %lld; results so far and a checkpoint are in %s\n"
+                "continue with: prism --restart %s %s\n",
+                int(g_stop_signal), static_cast<long long>(res.checkpoint.next_iteration),
+                static_cast<long long>(cfg.iterations), run.output.c_str(), run.output.c_str(), opt.deck.c_str());
+    std::fflush(stdout);
   }
   return 0;
 }
@@ -245,7 +295,14 @@ int main(int argc, char** argv) {
                   loaded->run.output.c_str());
     return 0;
   }
-  std::string refusal = mpi.root() ? output_refusal(loaded->run) : "";
+  if (!opt.restart.empty() && !loaded->nqs) {
+    if (mpi.root()) std::fprintf(stderr, "prism: error: --restart applies to nqs decks only\n");
+    return kExitDeck;
+  }
+  const bool restart_in_place = !opt.restart.empty() && std::filesystem::exists(loaded->run.output) &&
+                                std::filesystem::exists(opt.restart) &&
+                                std::filesystem::equivalent(opt.restart, loaded->run.output);
+  std::string refusal = mpi.root() && !restart_in_place ? output_refusal(loaded->run) : "";
   if (mpi.broadcast(refusal.empty() ? 0 : 1)) {
     if (mpi.root()) std::fprintf(stderr, "prism: error: %s\n", refusal.c_str());
     return kExitDeck;
@@ -264,7 +321,7 @@ int main(int argc, char** argv) {
       if (loaded->thermo)
         status = run_thermo(*loaded->thermo, run, mpi, timers, info);
       else
-        status = run_nqs(*loaded->nqs, run, mpi, timers, info);
+        status = run_nqs(*loaded->nqs, run, mpi, timers, info, opt);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "prism: error on rank %d: %s\n", mpi.rank(), e.what());
       std::fflush(stderr);

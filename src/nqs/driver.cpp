@@ -365,27 +365,76 @@ std::vector<double> Vmc::log_derivatives(int row) const {
   return out;
 }
 
-Results run(const Config& cfg, std::uint64_t seed, const MpiContext& mpi, Timers& timers, bool show_progress) {
+Checkpoint Vmc::checkpoint(std::int64_t next) const {
+  auto& I = *impl_;
+  Checkpoint c;
+  c.next_iteration = next;
+  c.parameters = I.params_host;
+  c.last_update = I.last_update;
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), I.chains.spins);
+  std::vector<std::int8_t> mine(h.extent(0) * h.extent(1));
+  for (std::size_t r = 0; r < h.extent(0); ++r)
+    for (std::size_t i = 0; i < h.extent(1); ++i) mine[r * h.extent(1) + i] = h(r, i);
+  c.chain_spins = I.mpi.gather(mine);  // chain-major, rank order = chain order
+  return c;
+}
+
+void Vmc::restore(const Checkpoint& c) {
+  auto& I = *impl_;
+  set_parameters(c.parameters);
+  I.last_update = c.last_update;
+  auto h = Kokkos::create_mirror_view(I.chains.spins);
+  for (std::size_t r = 0; r < h.extent(0); ++r)
+    for (int i = 0; i < I.N; ++i) h(r, i) = c.chain_spins[(I.mine.begin + r) * I.N + i];
+  Kokkos::deep_copy(I.chains.spins, h);
+}
+
+Results run(const Config& cfg, std::uint64_t seed, const MpiContext& mpi, Timers& timers, bool show_progress,
+            const Results* resume, const RunHooks* hooks) {
   Results res;
   std::optional<Vmc> vmc;
+  std::int64_t first = 0;
   {
     auto t = timers.scope("init");
     vmc.emplace(cfg, seed, mpi);
+    if (resume) {
+      vmc->restore(resume->checkpoint);
+      res.history = resume->history;
+      first = resume->checkpoint.next_iteration;
+    }
   }
-  Progress progress("nqs", cfg.iterations, "iterations", show_progress && mpi.root());
-  for (std::int64_t it = 0; it < cfg.iterations; ++it) {
+  auto save = [&](std::int64_t next) {
+    auto t = timers.scope("checkpoint");
+    res.parameters = vmc->parameters();
+    res.checkpoint = vmc->checkpoint(next);
+    if (mpi.root() && hooks && hooks->save) hooks->save(res);
+  };
+  Progress progress("nqs", cfg.iterations - first, "iterations", show_progress && mpi.root());
+  std::int64_t it = first;
+  for (; it < cfg.iterations; ++it) {
     const auto st = vmc->step(it, timers);
     res.history.push_back(st);
     bool finite = std::isfinite(st.energy_mean);
     for (double p : vmc->parameters()) finite = finite && std::isfinite(p);
     if (!finite) {
       res.error = "non-finite energy or parameters at iteration " + std::to_string(it);
+      ++it;
       break;
     }
-    progress.update(it + 1);
+    progress.update(it + 1 - first);
+    // All ranks agree whether any of them was asked to stop.
+    const int stop = mpi.max(hooks && hooks->stop_requested && hooks->stop_requested() ? 1 : 0);
+    if (stop) {
+      res.interrupted = true;
+      ++it;
+      break;
+    }
+    if (hooks && hooks->checkpoint_every > 0 && (it + 1) % hooks->checkpoint_every == 0 && it + 1 < cfg.iterations)
+      save(it + 1);
   }
-  progress.finish();
+  if (!res.interrupted && res.error.empty()) progress.finish();
   res.parameters = vmc->parameters();
+  res.checkpoint = vmc->checkpoint(it);
   return res;
 }
 

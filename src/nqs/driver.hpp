@@ -4,6 +4,7 @@
 // reconfiguration solved by conjugate gradients with the matrix-free
 // product S v = Obar^T (Obar v) / Ns (one allreduce per product).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,15 @@ IterationStats energy_statistics(const std::vector<double>& e, std::int64_t chai
 // Host evaluation of log psi for a parameter vector (tests, checks).
 double log_psi(const std::vector<double>& params, int N, int M, const std::vector<std::int8_t>& spins);
 
+// Everything needed to continue a run exactly: the random numbers are keyed
+// by (chain, iteration, proposal), so the iteration is the generator counter.
+struct Checkpoint {
+  std::int64_t next_iteration = 0;
+  std::vector<double> parameters;
+  std::vector<double> last_update;        // warm start of the next CG solve
+  std::vector<std::int8_t> chain_spins;   // all chains, chain-major (chains x N); rank 0 only
+};
+
 class Vmc {
  public:
   Vmc(const Config& cfg, std::uint64_t seed, const MpiContext& mpi);
@@ -55,6 +65,9 @@ class Vmc {
   std::vector<double> exchange_ratios(int row) const;
   // d log psi / d p for sample row `row`, as built for SR.
   std::vector<double> log_derivatives(int row) const;
+  // Collective: the state to continue from iteration `next`.
+  Checkpoint checkpoint(std::int64_t next) const;
+  void restore(const Checkpoint& c);
 
  private:
   struct Impl;
@@ -64,10 +77,22 @@ class Vmc {
 struct Results {
   std::vector<IterationStats> history;
   std::vector<double> parameters;
-  std::string error;  // non-empty when the run stopped on a non-finite value
+  Checkpoint checkpoint;  // as of the end of history
+  std::string error;      // non-empty when the run stopped on a non-finite value
+  bool interrupted = false;
 };
 
-Results run(const Config& cfg, std::uint64_t seed, const MpiContext& mpi, Timers& timers, bool show_progress);
+struct RunHooks {
+  std::int64_t checkpoint_every = 0;               // 0: only at the end or on a signal
+  std::function<void(const Results&)> save;        // rank 0: write the output file so far
+  std::function<bool()> stop_requested;            // this rank saw SIGTERM/SIGUSR1
+};
+
+// `resume`: results and checkpoint read back from an earlier output file.
+Results run(const Config& cfg, std::uint64_t seed, const MpiContext& mpi, Timers& timers, bool show_progress,
+            const Results* resume = nullptr, const RunHooks* hooks = nullptr);
 void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const Results& res);
+// Reads /nqs history and /nqs/checkpoint back; checks they fit `cfg`.
+Results read_results(const std::string& path, const Config& cfg);
 
 }  // namespace prism::nqs

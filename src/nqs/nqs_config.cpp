@@ -55,6 +55,7 @@ Config parse_config(Deck& deck) {
   c.cg_tolerance = deck.get_double(s, "cg_tolerance", 1e-5, 0.0, 1.0, true);
   if (deck.has(s, "reference_energy")) c.reference_energy = deck.get_double(s, "reference_energy", std::nullopt);
   deck.get_string(s, "precision", "double", {"double"});
+  c.checkpoint_every = deck.get_int(s, "checkpoint_every", 0, 0, 100'000'000);
   const auto lat = make_lattice(c);
   if (c.hamiltonian == Hamiltonian::heisenberg) {
     if (c.sites() % 2 != 0)

@@ -1,3 +1,6 @@
+#include <stdexcept>
+
+#include "core/h5_reader.hpp"
 #include "core/h5_writer.hpp"
 #include "nqs/driver.hpp"
 
@@ -53,6 +56,46 @@ void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const R
   for (std::size_t j = 0; j < M; ++j)
     for (std::size_t i = 0; i < N; ++i) W[j * N + i] = p[N + M + j + M * i];
   out.write(g + "/W", W, {M, N});
+
+  // Checkpoint: continue with prism --restart FILE DECK.
+  const auto& c = res.checkpoint;
+  const std::string k = g + "/checkpoint";
+  out.group(k);
+  out.attribute(k, "next_iteration", c.next_iteration);
+  out.write(k + "/parameters", c.parameters);
+  out.write(k + "/last_update", c.last_update);
+  out.write(k + "/chain_spins", c.chain_spins, {static_cast<std::uint64_t>(cfg.chains), N});
+}
+
+Results read_results(const std::string& path, const Config& cfg) {
+  H5Reader in(path);
+  Results r;
+  const std::string k = "/nqs/checkpoint";
+  if (!in.exists(k)) throw std::runtime_error(path + ": no /nqs/checkpoint to restart from");
+  r.checkpoint.next_iteration = in.int64_attribute(k, "next_iteration");
+  r.checkpoint.parameters = in.doubles(k + "/parameters");
+  r.checkpoint.last_update = in.doubles(k + "/last_update");
+  r.checkpoint.chain_spins = in.int8s(k + "/chain_spins");
+  if (r.checkpoint.parameters.size() != std::size_t(cfg.parameters()))
+    throw std::runtime_error(path + ": checkpoint has " + std::to_string(r.checkpoint.parameters.size()) +
+                             " parameters, the deck needs " + std::to_string(cfg.parameters()));
+  if (r.checkpoint.chain_spins.size() != std::size_t(cfg.chains * cfg.sites()))
+    throw std::runtime_error(path + ": checkpoint chains/sites do not match the deck");
+  if (!r.checkpoint.last_update.empty() && r.checkpoint.last_update.size() != r.checkpoint.parameters.size())
+    throw std::runtime_error(path + ": checkpoint last_update has the wrong length");
+  if (r.checkpoint.next_iteration > cfg.iterations)
+    throw std::runtime_error(path + ": checkpoint is at iteration " + std::to_string(r.checkpoint.next_iteration) +
+                             ", beyond nqs.iterations = " + std::to_string(cfg.iterations));
+  const auto e = in.doubles("/nqs/energy_mean"), err = in.doubles("/nqs/energy_err"),
+             var = in.doubles("/nqs/energy_variance"), acc = in.doubles("/nqs/acceptance"),
+             rh = in.doubles("/nqs/r_hat"), tm = in.doubles("/nqs/time");
+  const auto cg = in.int64s("/nqs/cg_iterations");
+  if (std::int64_t(e.size()) != r.checkpoint.next_iteration)
+    throw std::runtime_error(path + ": history length does not match the checkpoint");
+  for (std::size_t i = 0; i < e.size(); ++i)
+    r.history.push_back(IterationStats{e[i], err[i], var[i], acc[i], rh[i], tm[i], cg[i]});
+  r.parameters = r.checkpoint.parameters;
+  return r;
 }
 
 }  // namespace prism::nqs

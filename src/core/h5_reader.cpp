@@ -1,0 +1,59 @@
+#include "core/h5_reader.hpp"
+
+#include <hdf5.h>
+
+#include <stdexcept>
+
+namespace prism {
+
+H5Reader::H5Reader(const std::string& path) : path_(path) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file_ < 0) throw std::runtime_error(path + ": cannot open as HDF5");
+}
+
+H5Reader::~H5Reader() {
+  if (file_ >= 0) H5Fclose(file_);
+}
+
+bool H5Reader::exists(const std::string& path) const {
+  // Check each component so a missing group is not an error.
+  std::size_t pos = 0;
+  while ((pos = path.find('/', pos + 1)) != std::string::npos)
+    if (H5Lexists(file_, path.substr(0, pos).c_str(), H5P_DEFAULT) <= 0) return false;
+  return H5Lexists(file_, path.c_str(), H5P_DEFAULT) > 0;
+}
+
+template <class T>
+std::vector<T> H5Reader::read(const std::string& path, std::int64_t type) const {
+  if (!exists(path)) throw std::runtime_error(path_ + ": missing dataset " + path);
+  const hid_t d = H5Dopen2(file_, path.c_str(), H5P_DEFAULT);
+  if (d < 0) throw std::runtime_error(path_ + ": cannot open " + path);
+  const hid_t space = H5Dget_space(d);
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  std::vector<T> out(n > 0 ? static_cast<std::size_t>(n) : 0);
+  const herr_t rc = n > 0 ? H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) : 0;
+  H5Sclose(space);
+  H5Dclose(d);
+  if (rc < 0 || n < 0) throw std::runtime_error(path_ + ": cannot read " + path);
+  return out;
+}
+
+std::vector<double> H5Reader::doubles(const std::string& p) const { return read<double>(p, H5T_NATIVE_DOUBLE); }
+std::vector<std::int64_t> H5Reader::int64s(const std::string& p) const {
+  return read<std::int64_t>(p, H5T_NATIVE_INT64);
+}
+std::vector<std::int8_t> H5Reader::int8s(const std::string& p) const { return read<std::int8_t>(p, H5T_NATIVE_INT8); }
+
+std::int64_t H5Reader::int64_attribute(const std::string& object, const std::string& name) const {
+  if (!exists(object) && object != "/") throw std::runtime_error(path_ + ": missing " + object);
+  const hid_t a = H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
+  if (a < 0) throw std::runtime_error(path_ + ": missing attribute " + object + ":" + name);
+  std::int64_t v = 0;
+  const herr_t rc = H5Aread(a, H5T_NATIVE_INT64, &v);
+  H5Aclose(a);
+  if (rc < 0) throw std::runtime_error(path_ + ": cannot read attribute " + object + ":" + name);
+  return v;
+}
+
+}  // namespace prism

@@ -1,0 +1,31 @@
+# nqs checkpoints: a run stopped at iteration 10 and restarted (on another
+# number of ranks) ends bitwise where an uninterrupted run ends; SIGUSR1
+# makes prism finish the iteration, write a complete file and exit 0.
+source "$(dirname "$0")/common.sh"
+command -v h5diff >/dev/null || fail "h5diff (hdf5-tools) is needed"
+deck="$SRC/tests/decks/small_nqs.toml"
+cd "$WORK"
+"$PRISM" --output full.h5 "$deck" > full.log
+"$PRISM" --output part.h5 --set nqs.iterations=10 "$deck" > part1.log
+mpirun_np 2 "$PRISM" --restart part.h5 --output part.h5 "$deck" > part2.log
+grep -q "restarting from part.h5 at iteration 10" part2.log || fail "no restart message: $(cat part2.log)"
+h5diff -r --exclude-path /time full.h5 part.h5 /nqs /nqs > diff.txt || { head -30 diff.txt; fail "restart differs"; }
+
+# Signal: a long run, SIGUSR1 after a moment, then finish it by restarting.
+"$PRISM" --output sig.h5 --set nqs.iterations=1000000 "$deck" > sig.log 2>&1 &
+pid=$!
+for _ in $(seq 50); do grep -q "^prism" sig.log && break; sleep 0.1; done
+sleep 1
+kill -USR1 $pid
+set +e
+wait $pid
+rc=$?
+set -e
+[[ $rc -eq 0 ]] || fail "exit status $rc after SIGUSR1: $(tail -5 sig.log)"
+grep -q "continue with: prism --restart sig.h5" sig.log || fail "no restart hint: $(tail -5 sig.log)"
+[[ -s sig.h5 && ! -e sig.h5.tmp ]] || fail "no complete output after the signal"
+next=$("${PRISM_PYTHON:-python3}" -c "import h5py; print(int(h5py.File('sig.h5')['nqs/checkpoint'].attrs['next_iteration']))" 2>/dev/null ||
+       sed -n 's/.*after iteration \([0-9]*\) of.*/\1/p' sig.log)
+"$PRISM" --restart sig.h5 --output sig.h5 --set nqs.iterations=$((next + 2)) "$deck" > sig2.log ||
+  fail "restart after the signal failed: $(tail -5 sig2.log)"
+echo "restart and signal handling ok (stopped after iteration $next)"
