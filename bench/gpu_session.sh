@@ -7,8 +7,8 @@
 #   bench/gpu_session.sh OUTDIR
 set -uo pipefail
 OUTDIR="${1:?usage: gpu_session.sh OUTDIR [SECTIONS]}"
-# SECTIONS: comma list of tests,bench,weak,omp (default all)
-SECTIONS="${2:-tests,bench,weak,omp}"
+# SECTIONS: comma list of tests,bench,weak,omp,nqs,nqsomp (default all)
+SECTIONS="${2:-tests,bench,weak,omp,nqs,nqsomp}"
 want() { [[ ",$SECTIONS," == *",$1,"* ]]; }
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 mkdir -p "$OUTDIR"
@@ -70,12 +70,38 @@ for np in $(seq 1 "$NGPU"); do
 done
 fi
 
-if want omp; then
+if want nqs; then
+log "nqs physics tests on 1 GPU"
+CUDA_VISIBLE_DEVICES=0 timeout 300 "$B/tests/test_nqs" --gtest_brief=1 2>&1 | tee "$OUTDIR/test_nqs_1gpu.txt" | tail -6
+log "nqs rank independence on GPUs (1 vs 2 ranks) and restart"
+deck="$ROOT/tests/decks/small_nqs.toml"
+mpirun -np 1 "$B/src/prism" --output /tmp/nq1.h5 "$deck" > /tmp/nq1.log 2>&1
+mpirun -np 2 --bind-to none "$B/src/prism" --output /tmp/nq2.h5 "$deck" > /tmp/nq2.log 2>&1
+python3 - <<'PY'
+import h5py, numpy as np
+a, b = h5py.File("/tmp/nq1.h5"), h5py.File("/tmp/nq2.h5")
+keys = [k for k in a["nqs"] if k != "time" and isinstance(a["nqs"][k], h5py.Dataset)]
+same = all(np.array_equal(a["nqs"][k][()], b["nqs"][k][()]) for k in keys)
+print("/nqs datasets identical on 1 and 2 GPUs:", same, "; final E =", a["nqs/energy_mean"][-1])
+PY
+log "nqs benchmark: 10x10 Heisenberg, alpha 2, 16384 chains, 1 GPU then $NGPU GPUs"
+CUDA_VISIBLE_DEVICES=0 timeout 200 "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 3 --csv "$OUTDIR/bench_nqs.csv"
+[[ $NGPU -ge 2 ]] && timeout 200 mpirun -np "$NGPU" --bind-to none "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 3 --csv "$OUTDIR/bench_nqs.csv"
+fi
+
+if want omp || want nqsomp; then
 log "OpenMP build on the host CPUs for the CPU figure"
 "$ROOT/scripts/setup.sh" --backend openmp --no-apt --prefix /tmp/kokkos-omp --jobs "$J" > /dev/null || exit 1
 cmake -S "$ROOT" -B /tmp/build-omp -G Ninja -DCMAKE_CXX_COMPILER=g++ -DPRISM_ENABLE_TESTS=OFF \
-  "-DCMAKE_PREFIX_PATH=/tmp/kokkos-omp;$ROOT/.carry/usr" > /dev/null 2>&1 && cmake --build /tmp/build-omp -j "$J" --target bench_ising2d > /dev/null 2>&1
+  "-DCMAKE_PREFIX_PATH=/tmp/kokkos-omp;$ROOT/.carry/usr" > /dev/null 2>&1 && cmake --build /tmp/build-omp -j "$J" --target bench_ising2d bench_nqs > /dev/null 2>&1
+fi
+if want omp; then
 OMP_NUM_THREADS=$J OMP_PROC_BIND=spread OMP_PLACES=threads timeout 120 /tmp/build-omp/bench/bench_ising2d --L 16384 --sweeps 20 \
   --csv "$OUTDIR/bench_ising2d.csv" 2>&1 | grep -v "^ *In general\|For best\|For unit"
+fi
+if want nqsomp; then
+log "nqs benchmark on the host CPUs (OpenMP, all cores)"
+OMP_NUM_THREADS=$J OMP_PROC_BIND=spread OMP_PLACES=threads timeout 200 /tmp/build-omp/bench/bench_nqs --L 10 --chains 16384 \
+  --sweeps 4 --sr 1 --csv "$OUTDIR/bench_nqs.csv" 2>&1 | grep -v "^ *In general\|For best\|For unit"
 fi
 log "done"

@@ -8,6 +8,7 @@
 #include <Kokkos_Core.hpp>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "core/kokkos_compat.hpp"
 #include "kernels/common/philox.hpp"
@@ -53,18 +54,6 @@ struct RbmModel {
     double r = kmath::exp(-2.0 * (a(k) - a(l)) * sk);
     for (int j = 0; j < M; ++j) r *= bond_cosh(j, bond) - sk * t(c, j) * bond_sinh(j, bond);
     return r;
-  }
-  template <class Spins, class Tanh>
-  KOKKOS_INLINE_FUNCTION double local_energy(const Spins& s, const Tanh& t, int c) const {
-    double diag = 0, off = 0;
-    for (int e = 0; e < n_bonds; ++e) diag += s(c, bond_i(e)) * s(c, bond_j(e));
-    if (tfim) {
-      for (int k = 0; k < N; ++k) off += flip_ratio(s, t, c, k);
-      return -J * diag - h * off;
-    }
-    for (int e = 0; e < n_bonds; ++e)
-      if (s(c, bond_i(e)) != s(c, bond_j(e))) off += exchange_ratio(s, t, c, e);
-    return 0.25 * J * Delta * diag + 0.5 * J * offdiag_sign * off;
   }
 };
 
@@ -118,11 +107,35 @@ struct ChainState {
   CountVector accepted, proposed;  // per chain, this iteration
 };
 
+// Vector lanes that share one chain's hidden units: a warp on CUDA, one lane
+// on host backends.  Results are deterministic for a given backend.
+template <class Exec>
+constexpr int hidden_lanes() {
+#ifdef KOKKOS_ENABLE_CUDA
+  if constexpr (std::is_same_v<Exec, Kokkos::Cuda>) return 32;
+#endif
+  return 1;
+}
+template <class Exec>
+constexpr int chains_per_team() {
+#ifdef KOKKOS_ENABLE_CUDA
+  if constexpr (std::is_same_v<Exec, Kokkos::Cuda>) return 4;
+#endif
+  return 1;
+}
+
+struct Proposal {
+  int site;        // site (single flip) or bond (exchange)
+  double uniform;  // in [0, 1)
+};
+
 // Runs `thermalization` sweeps, then samples_per_chain samples each
 // `sweeps_per_sample` sweeps apart (a sweep is N proposals), recording the
 // spins, tanh(theta) and the local energy of every sample.  The random
 // numbers of chain g at proposal q of iteration it are Philox(seed;
-// g, it, q, stream): the same whatever rank runs the chain.
+// g, it, q, stream): the same whatever rank runs the chain.  Each chain is
+// one team thread; its hidden units are spread over vector lanes, and the
+// amplitude ratio is a product reduction over them.
 template <class Exec>
 void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, SampleBuffers const& out,
                    std::uint64_t seed, std::uint32_t iteration, std::int64_t chain_offset, int thermalization,
@@ -135,55 +148,109 @@ void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, S
   const auto os = out.spins;
   const auto ot = out.tanh_theta;
   const auto oe = out.local_energy;
+  const int C = int(spins.extent(0));
+  constexpr int V = hidden_lanes<Exec>();
+  constexpr int T = chains_per_team<Exec>();
+  using Policy = Kokkos::TeamPolicy<Exec>;
+  using Member = typename Policy::member_type;
   Kokkos::parallel_for(
-      "nqs::sample_chains", Kokkos::RangePolicy<Exec>(space, 0, spins.extent(0)), KOKKOS_LAMBDA(const int c) {
-        const int N = m.N, M = m.M;
-        const auto gid = static_cast<std::uint32_t>(chain_offset + c);
-        std::uint32_t q = 0;
-        std::int64_t n_acc = 0, n_prop = 0;
-        auto propose = [&]() {
-          const auto u = rng::philox(seed, gid, iteration, q++, nqs_stream);
-          const double uniform = u.v[1] * 0x1p-32;
-          ++n_prop;
-          if (m.move == Move::single_flip) {
-            const int k = static_cast<int>(u.v[0] % static_cast<std::uint32_t>(N));
-            const double r = m.flip_ratio(spins, tt, c, k);
-            if (uniform < r * r) {
-              const double sk = spins(c, k);
-              for (int j = 0; j < M; ++j) {
-                theta(c, j) -= 2.0 * m.W(j, k) * sk;
-                tt(c, j) = kmath::tanh(theta(c, j));
-              }
-              spins(c, k) = static_cast<std::int8_t>(-sk);
-              ++n_acc;
-            }
-          } else {
-            const int e = static_cast<int>(u.v[0] % static_cast<std::uint32_t>(m.n_bonds));
+      "nqs::sample_chains", Policy(space, (C + T - 1) / T, T, V), KOKKOS_LAMBDA(const Member& team) {
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, T), [&](const int slot) {
+          const int c = team.league_rank() * T + slot;
+          if (c >= C) return;
+          const int N = m.N, M = m.M;
+          const auto gid = static_cast<std::uint32_t>(chain_offset + c);
+          std::uint32_t q = 0;
+          std::int64_t n_acc = 0, n_prop = 0;
+          auto ratio_flip = [&](int k) {
+            const double sk = spins(c, k);
+            double r = 1.0;
+            Kokkos::parallel_reduce(
+                Kokkos::ThreadVectorRange(team, M),
+                [&](const int j, double& p) { p *= m.cosh2W(j, k) - sk * tt(c, j) * m.sinh2W(j, k); },
+                Kokkos::Prod<double>(r));
+            return r * kmath::exp(-2.0 * m.a(k) * sk);
+          };
+          auto ratio_exchange = [&](int e) {
             const int k = m.bond_i(e), l = m.bond_j(e);
-            if (spins(c, k) == spins(c, l)) return;  // exchange of equal spins: no move
-            const double r = m.exchange_ratio(spins, tt, c, e);
-            if (uniform < r * r) {
-              const double sk = spins(c, k);  // s_l = -s_k
-              for (int j = 0; j < M; ++j) {
-                theta(c, j) -= 2.0 * (m.W(j, k) - m.W(j, l)) * sk;
-                tt(c, j) = kmath::tanh(theta(c, j));
+            const double sk = spins(c, k);
+            double r = 1.0;
+            Kokkos::parallel_reduce(
+                Kokkos::ThreadVectorRange(team, M),
+                [&](const int j, double& p) { p *= m.bond_cosh(j, e) - sk * tt(c, j) * m.bond_sinh(j, e); },
+                Kokkos::Prod<double>(r));
+            return r * kmath::exp(-2.0 * (m.a(k) - m.a(l)) * sk);
+          };
+          auto propose = [&]() {
+            Proposal pr;
+            Kokkos::single(
+                Kokkos::PerThread(team),
+                [&](Proposal& out) {
+                  const auto u = rng::philox(seed, gid, iteration, q, nqs_stream);
+                  const auto range = static_cast<std::uint32_t>(m.move == Move::single_flip ? N : m.n_bonds);
+                  out.site = static_cast<int>(u.v[0] % range);
+                  out.uniform = u.v[1] * 0x1p-32;
+                },
+                pr);
+            ++q;
+            ++n_prop;
+            // Spins are read before the ratio's reduction (a lane barrier) and
+            // written after it, so no lane reads a value another lane changed.
+            if (m.move == Move::single_flip) {
+              const int k = pr.site;
+              const double sk = spins(c, k);
+              const double r = ratio_flip(k);
+              if (pr.uniform < r * r) {
+                Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, M), [&](const int j) {
+                  theta(c, j) -= 2.0 * m.W(j, k) * sk;
+                  tt(c, j) = kmath::tanh(theta(c, j));
+                });
+                spins(c, k) = static_cast<std::int8_t>(-sk);  // every lane writes the same value
+                ++n_acc;
               }
-              spins(c, k) = static_cast<std::int8_t>(-sk);
-              spins(c, l) = static_cast<std::int8_t>(sk);
-              ++n_acc;
+            } else {
+              const int e = pr.site;
+              const int k = m.bond_i(e), l = m.bond_j(e);
+              const double sk = spins(c, k);  // s_l = -s_k when the move is possible
+              if (sk == spins(c, l)) return;    // exchange of equal spins: no move
+              const double r = ratio_exchange(e);
+              if (pr.uniform < r * r) {
+                Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, M), [&](const int j) {
+                  theta(c, j) -= 2.0 * (m.W(j, k) - m.W(j, l)) * sk;
+                  tt(c, j) = kmath::tanh(theta(c, j));
+                });
+                spins(c, k) = static_cast<std::int8_t>(-sk);
+                spins(c, l) = static_cast<std::int8_t>(sk);
+                ++n_acc;
+              }
             }
+          };
+          for (int s = 0; s < thermalization * N; ++s) propose();
+          for (int k = 0; k < samples_per_chain; ++k) {
+            for (int s = 0; s < sweeps_per_sample * N; ++s) propose();
+            const int row = c * samples_per_chain + k;
+            Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, N), [&](const int i) { os(row, i) = spins(c, i); });
+            Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, M), [&](const int j) { ot(row, j) = tt(c, j); });
+            // Local energy: diagonal part plus the amplitude ratios of every
+            // off-diagonal move, summed in a fixed order.
+            double diag = 0, off = 0;
+            for (int e = 0; e < m.n_bonds; ++e) diag += spins(c, m.bond_i(e)) * spins(c, m.bond_j(e));
+            double energy;
+            if (m.tfim) {
+              for (int i = 0; i < N; ++i) off += ratio_flip(i);
+              energy = -m.J * diag - m.h * off;
+            } else {
+              for (int e = 0; e < m.n_bonds; ++e)
+                if (spins(c, m.bond_i(e)) != spins(c, m.bond_j(e))) off += ratio_exchange(e);
+              energy = 0.25 * m.J * m.Delta * diag + 0.5 * m.J * m.offdiag_sign * off;
+            }
+            Kokkos::single(Kokkos::PerThread(team), [&]() { oe(row) = energy; });
           }
-        };
-        for (int s = 0; s < thermalization * N; ++s) propose();
-        for (int k = 0; k < samples_per_chain; ++k) {
-          for (int s = 0; s < sweeps_per_sample * N; ++s) propose();
-          const int row = c * samples_per_chain + k;
-          for (int i = 0; i < N; ++i) os(row, i) = spins(c, i);
-          for (int j = 0; j < M; ++j) ot(row, j) = tt(c, j);
-          oe(row) = m.local_energy(spins, tt, c);
-        }
-        acc(c) = n_acc;
-        prop(c) = n_prop;
+          Kokkos::single(Kokkos::PerThread(team), [&]() {
+            acc(c) = n_acc;
+            prop(c) = n_prop;
+          });
+        });
       });
 }
 

@@ -1,0 +1,91 @@
+// nqs throughput: samples per second (one sample = one sweep of one chain,
+// local energies included) and seconds per SR iteration, for an RBM on the
+// Lx x Ly Heisenberg model.  One MPI rank per GPU; chains are split.
+//
+//   bench_nqs [--L 10] [--alpha 2] [--chains 16384] [--sweeps 4] [--sr 3] [--csv FILE]
+#include <Kokkos_Core.hpp>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <string>
+
+#include "core/kokkos_compat.hpp"
+#include "core/mpi_context.hpp"
+#include "core/timers.hpp"
+#include "nqs/driver.hpp"
+
+int main(int argc, char** argv) {
+  int L = 10, sweeps = 4, sr = 3;
+  double alpha = 2;
+  long chains = 16384;
+  std::string csv = "bench_nqs.csv";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--L") L = std::stoi(argv[i + 1]);
+    else if (a == "--alpha") alpha = std::stod(argv[i + 1]);
+    else if (a == "--chains") chains = std::stol(argv[i + 1]);
+    else if (a == "--sweeps") sweeps = std::stoi(argv[i + 1]);
+    else if (a == "--sr") sr = std::stoi(argv[i + 1]);
+    else if (a == "--csv") csv = argv[i + 1];
+    else {
+      std::fprintf(stderr, "usage: bench_nqs [--L 10] [--alpha 2] [--chains 16384] [--sweeps 4] [--sr 3] [--csv F]\n");
+      return 2;
+    }
+  }
+  prism::MpiContext mpi(&argc, &argv);
+  const int devices = prism::compat::visible_device_count();
+  prism::compat::initialize(argc, argv, devices > 0 ? mpi.local_rank() % devices : 0);
+  {
+    prism::nqs::Config c;
+    c.hamiltonian = prism::nqs::Hamiltonian::heisenberg;
+    c.lattice = prism::nqs::LatticeKind::square;
+    c.Lx = c.Ly = L;
+    c.alpha = alpha;
+    c.chains = chains;
+    c.thermalization = 0;
+    c.sweeps_per_sample = 1;
+    c.samples_per_chain = sweeps;
+    c.init_scale = 0.01;
+    c.cg_max_iterations = 100;
+    prism::nqs::Vmc vmc(c, 1, mpi);
+    vmc.sample(0);  // warm-up: first touch, kernel compilation caches
+    Kokkos::fence();
+    mpi.barrier();
+    const int reps = 3;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int r = 1; r <= reps; ++r) vmc.sample(r);
+    Kokkos::fence();
+    mpi.barrier();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double samples_per_s = double(chains) * sweeps * reps / s;
+
+    prism::Timers timers;
+    double sr_s = 0;
+    for (int r = 0; r < sr; ++r) {
+      const auto t1 = std::chrono::steady_clock::now();
+      const auto st = vmc.step(10 + r, timers);
+      mpi.barrier();
+      sr_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+      if (mpi.root()) std::printf("  SR iteration %d: E = %.6f, CG iterations %lld\n", r, st.energy_mean, (long long)st.cg_iterations);
+    }
+    sr_s /= sr > 0 ? sr : 1;
+    if (mpi.root()) {
+      const std::string device = prism::compat::device_description();
+      char date[32];
+      const std::time_t now = std::time(nullptr);
+      std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
+      std::printf("%s %s ranks=%d L=%d alpha=%g chains=%ld params=%lld: %.4g samples/s (sampling + local energies), "
+                  "%.4f s per SR iteration (%d samples)\n",
+                  prism::compat::backend_name().c_str(), device.c_str(), mpi.size(), L, alpha, chains,
+                  (long long)c.parameters(), samples_per_s, sr_s, int(c.total_samples()));
+      const bool fresh = !std::ifstream(csv).good();
+      std::ofstream out(csv, std::ios::app);
+      if (fresh) out << "date,backend,device,ranks,L,alpha,chains,parameters,samples_per_s,sr_seconds\n";
+      out << date << "," << prism::compat::backend_name() << ",\"" << device << "\"," << mpi.size() << "," << L << ","
+          << alpha << "," << chains << "," << c.parameters() << "," << samples_per_s << "," << sr_s << "\n";
+    }
+  }
+  Kokkos::finalize();
+  return 0;
+}
