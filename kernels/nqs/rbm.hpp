@@ -315,3 +315,14 @@ void row_products(Exec const& space, Matrix const& O, Vector const& v, Vector co
 }
 
 }  // namespace prism::nqs
+
+namespace prism::nqs {
+// O(s, k) -= mean(k) for every sample s.
+template <class Exec>
+void centre_columns(Exec const& space, Matrix const& O, Vector const& mean) {
+  Kokkos::parallel_for(
+      "nqs::centre_columns",
+      Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {int(O.extent(0)), int(O.extent(1))}),
+      KOKKOS_LAMBDA(const int s, const int k) { O(s, k) -= mean(k); });
+}
+}  // namespace prism::nqs

@@ -250,10 +250,7 @@ struct Vmc::Impl {
       auto mh = Kokkos::create_mirror_view(mean_d);
       for (int k = 0; k < P; ++k) mh(k) = mean[k];
       Kokkos::deep_copy(mean_d, mh);
-      const auto Ol = O;
-      Kokkos::parallel_for(
-          "nqs::centre_O", Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {int(O.extent(0)), P}),
-          KOKKOS_LAMBDA(const int s, const int k) { Ol(s, k) -= mean_d(k); });
+      centre_columns(space, O, mean_d);
       // Force F = Obar^T (E_loc - E) / Ns.
       Vector de("nqs::delta_e", O.extent(0));
       auto deh = Kokkos::create_mirror_view(de);
