@@ -17,6 +17,9 @@ namespace prism::nqs {
 
 using Vector = Kokkos::View<double*>;
 using Matrix = Kokkos::View<double**, Kokkos::LayoutLeft>;
+// Per-chain hidden-unit tables, (chain, hidden): a chain's units are
+// contiguous, because the vector lanes of one chain read them together.
+using ChainMatrix = Kokkos::View<double**, Kokkos::LayoutRight>;
 using SpinMatrix = Kokkos::View<std::int8_t**, Kokkos::LayoutLeft>;  // (chain or sample, site)
 using IndexVector = Kokkos::View<std::int32_t*>;
 using CountVector = Kokkos::View<std::int64_t*>;
@@ -59,8 +62,8 @@ struct RbmModel {
 
 // theta = b + W s and tanh(theta) from scratch for every chain.
 template <class Exec>
-void refresh_angles(Exec const& space, RbmModel const& m, SpinMatrix const& spins, Matrix const& theta,
-                    Matrix const& tanh_theta) {
+void refresh_angles(Exec const& space, RbmModel const& m, SpinMatrix const& spins, ChainMatrix const& theta,
+                    ChainMatrix const& tanh_theta) {
   const int N = m.N, M = m.M;
   const auto W = m.W;
   const auto b = m.b;
@@ -103,7 +106,7 @@ struct SampleBuffers {
 
 struct ChainState {
   SpinMatrix spins;   // (chains, N)
-  Matrix theta, tanh_theta;  // (chains, M)
+  ChainMatrix theta, tanh_theta;  // (chains, M)
   CountVector accepted, proposed;  // per chain, this iteration
 };
 

@@ -135,8 +135,8 @@ struct Vmc::Impl {
 
     const int C = int(mine.count), S = int(mine.count * cfg.samples_per_chain);
     chains.spins = SpinMatrix("nqs::chain_spins", C, N);
-    chains.theta = Matrix("nqs::theta", C, M);
-    chains.tanh_theta = Matrix("nqs::tanh_theta", C, M);
+    chains.theta = ChainMatrix("nqs::theta", C, M);
+    chains.tanh_theta = ChainMatrix("nqs::tanh_theta", C, M);
     chains.accepted = CountVector("nqs::accepted", C);
     chains.proposed = CountVector("nqs::proposed", C);
     samples.spins = SpinMatrix("nqs::sample_spins", S, N);
@@ -319,7 +319,7 @@ std::vector<double> Vmc::sample_tanh() const {
 }
 double Vmc::angle_drift() const {
   auto& I = *impl_;
-  Matrix th("nqs::theta_check", I.chains.theta.extent(0), I.M), tt("nqs::tanh_check", I.chains.theta.extent(0), I.M);
+  ChainMatrix th("nqs::theta_check", I.chains.theta.extent(0), I.M), tt("nqs::tanh_check", I.chains.theta.extent(0), I.M);
   refresh_angles(Exec(), I.model, I.chains.spins, th, tt);
   auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), th);
   auto b = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), I.chains.theta);
