@@ -16,7 +16,7 @@
 #include "nqs/driver.hpp"
 
 int main(int argc, char** argv) {
-  int L = 10, sweeps = 4, sr = 3;
+  int L = 10, sweeps = 4, sr = 3, lanes = 0;
   double alpha = 2;
   long chains = 16384;
   std::string csv = "bench_nqs.csv";
@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
     else if (a == "--sweeps") sweeps = std::stoi(argv[i + 1]);
     else if (a == "--sr") sr = std::stoi(argv[i + 1]);
     else if (a == "--csv") csv = argv[i + 1];
+    else if (a == "--lanes") lanes = std::stoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "usage: bench_nqs [--L 10] [--alpha 2] [--chains 16384] [--sweeps 4] [--sr 3] [--csv F]\n");
       return 2;
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
     c.samples_per_chain = sweeps;
     c.init_scale = 0.01;
     c.cg_max_iterations = 100;
+    c.gpu_lanes = lanes;
     prism::nqs::Vmc vmc(c, 1, mpi);
     vmc.sample(0);  // warm-up: first touch, kernel compilation caches
     Kokkos::fence();
@@ -76,14 +78,14 @@ int main(int argc, char** argv) {
       const std::time_t now = std::time(nullptr);
       std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
       std::printf("%s %s ranks=%d L=%d alpha=%g chains=%ld params=%lld: %.4g samples/s (sampling + local energies), "
-                  "%.4f s per SR iteration (%d samples)\n",
+                  "%.4f s per SR iteration (%d samples), lanes=%d\n",
                   prism::compat::backend_name().c_str(), device.c_str(), mpi.size(), L, alpha, chains,
-                  (long long)c.parameters(), samples_per_s, sr_s, int(c.total_samples()));
+                  (long long)c.parameters(), samples_per_s, sr_s, int(c.total_samples()), lanes);
       const bool fresh = !std::ifstream(csv).good();
       std::ofstream out(csv, std::ios::app);
-      if (fresh) out << "date,backend,device,ranks,L,alpha,chains,parameters,samples_per_s,sr_seconds\n";
+      if (fresh) out << "date,backend,device,ranks,L,alpha,chains,parameters,lanes,samples_per_s,sr_seconds\n";
       out << date << "," << prism::compat::backend_name() << ",\"" << device << "\"," << mpi.size() << "," << L << ","
-          << alpha << "," << chains << "," << c.parameters() << "," << samples_per_s << "," << sr_s << "\n";
+          << alpha << "," << chains << "," << c.parameters() << "," << lanes << "," << samples_per_s << "," << sr_s << "\n";
     }
   }
   Kokkos::finalize();

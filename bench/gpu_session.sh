@@ -7,7 +7,7 @@
 #   bench/gpu_session.sh OUTDIR
 set -uo pipefail
 OUTDIR="${1:?usage: gpu_session.sh OUTDIR [SECTIONS]}"
-# SECTIONS: comma list of tests,bench,weak,omp,nqs,nqsomp (default all)
+# SECTIONS: comma list of tests,bench,weak,omp,nqs,nqsomp,lanes (default all but lanes)
 SECTIONS="${2:-tests,bench,weak,omp,nqs,nqsomp}"
 want() { [[ ",$SECTIONS," == *",$1,"* ]]; }
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -87,6 +87,13 @@ PY
 log "nqs benchmark: 10x10 Heisenberg, alpha 2, 16384 chains, 1 GPU then $NGPU GPUs"
 CUDA_VISIBLE_DEVICES=0 timeout 200 "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 3 --csv "$OUTDIR/bench_nqs.csv"
 [[ $NGPU -ge 2 ]] && timeout 200 mpirun -np "$NGPU" --bind-to none "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 3 --csv "$OUTDIR/bench_nqs.csv"
+fi
+
+if want lanes; then
+log "nqs sampler: lanes per chain sweep on 1 GPU (sampling only)"
+for lanes in 4 8 16 32; do
+  CUDA_VISIBLE_DEVICES=0 timeout 100 "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 --lanes $lanes --csv "$OUTDIR/bench_nqs_lanes.csv"
+done
 fi
 
 if want omp || want nqsomp; then

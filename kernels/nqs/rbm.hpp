@@ -7,6 +7,7 @@
 // so with tanh(theta) kept per chain a proposal costs three flops per hidden unit.
 #include <Kokkos_Core.hpp>
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
@@ -110,20 +111,24 @@ struct ChainState {
   CountVector accepted, proposed;  // per chain, this iteration
 };
 
-// Vector lanes that share one chain's hidden units: a warp on CUDA, one lane
-// on host backends.  Results are deterministic for a given backend.
+// Vector lanes that share one chain's hidden units (a power of two up to 32
+// on CUDA, 1 on host backends) and chains per team.  `requested` = 0 picks
+// the default, measured best on an H100 (BENCHMARKS.md).  Results are
+// deterministic for a given backend and lane count.
 template <class Exec>
-constexpr int hidden_lanes() {
+int hidden_lanes(int requested) {
 #ifdef KOKKOS_ENABLE_CUDA
-  if constexpr (std::is_same_v<Exec, Kokkos::Cuda>) return 32;
+  if constexpr (std::is_same_v<Exec, Kokkos::Cuda>) return requested > 0 ? requested : 8;
 #endif
+  (void)requested;
   return 1;
 }
 template <class Exec>
-constexpr int chains_per_team() {
+int chains_per_team(int lanes) {
 #ifdef KOKKOS_ENABLE_CUDA
-  if constexpr (std::is_same_v<Exec, Kokkos::Cuda>) return 4;
+  if constexpr (std::is_same_v<Exec, Kokkos::Cuda>) return std::max(1, 128 / lanes);
 #endif
+  (void)lanes;
   return 1;
 }
 
@@ -142,7 +147,7 @@ struct Proposal {
 template <class Exec>
 void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, SampleBuffers const& out,
                    std::uint64_t seed, std::uint32_t iteration, std::int64_t chain_offset, int thermalization,
-                   int sweeps_per_sample, int samples_per_chain) {
+                   int sweeps_per_sample, int samples_per_chain, int requested_lanes = 0) {
   const auto spins = st.spins;
   const auto theta = st.theta;
   const auto tt = st.tanh_theta;
@@ -152,8 +157,8 @@ void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, S
   const auto ot = out.tanh_theta;
   const auto oe = out.local_energy;
   const int C = int(spins.extent(0));
-  constexpr int V = hidden_lanes<Exec>();
-  constexpr int T = chains_per_team<Exec>();
+  const int V = hidden_lanes<Exec>(requested_lanes);
+  const int T = chains_per_team<Exec>(V);
   using Policy = Kokkos::TeamPolicy<Exec>;
   using Member = typename Policy::member_type;
   Kokkos::parallel_for(

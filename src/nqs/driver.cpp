@@ -176,7 +176,7 @@ struct Vmc::Impl {
     // Fresh angles each iteration: incremental updates must not drift.
     refresh_angles(space, model, chains.spins, chains.theta, chains.tanh_theta);
     sample_chains(space, model, chains, samples, seed, static_cast<std::uint32_t>(iteration), mine.begin,
-                  int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain));
+                  int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain), cfg.gpu_lanes);
     auto e = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), samples.local_energy);
     return std::vector<double>(e.data(), e.data() + e.size());
   }

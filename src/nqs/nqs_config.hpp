@@ -34,7 +34,8 @@ struct Config {
   std::int64_t cg_max_iterations = 200;
   double cg_tolerance = 1e-5;
   std::optional<double> reference_energy;
-  std::int64_t checkpoint_every = 0;  // iterations between checkpoints (0: at the end and on signals)
+  std::int64_t checkpoint_every = 0;
+  int gpu_lanes = 0;  // vector lanes per chain on GPUs (0: default); set by bench_nqs, not a deck key  // iterations between checkpoints (0: at the end and on signals)
 
   std::int64_t sites() const { return Lx * Ly; }
   std::int64_t hidden() const;
