@@ -118,7 +118,7 @@ struct ChainState {
 template <class Exec>
 int hidden_lanes(int requested) {
 #ifdef KOKKOS_ENABLE_CUDA
-  if constexpr (std::is_same_v<Exec, Kokkos::Cuda>) return requested > 0 ? requested : 8;
+  if constexpr (std::is_same_v<Exec, Kokkos::Cuda>) return requested > 0 ? requested : 32;
 #endif
   (void)requested;
   return 1;
