@@ -37,6 +37,26 @@ def main():
         if acc.size:
             print("  swap acceptance per pair: " + " ".join(f"{x:.2f}" for x in acc))
         print(f"  round trips (all replicas): {int(np.sum(g['round_trips']))}")
+    if "nqs" in f:
+        g = f["nqs"]
+        a = {k: attr_str(v) for k, v in g.attrs.items()}
+        print(f"\nnqs: {a['hamiltonian']} on {a['lattice']} ({a['boundary']}) N={a['N']} alpha={a['alpha']} "
+              f"M={a['M']} chains={a['chains']} samples/chain={a['samples_per_chain']}")
+        e, err = np.array(g["energy_mean"]), np.array(g["energy_err"])
+        n = len(e)
+        print(f"  iterations: {n}; next iteration in checkpoint: {int(g['checkpoint'].attrs['next_iteration'])}")
+        cols = ["energy_mean", "energy_err", "energy_variance", "energy_per_site_mean", "acceptance", "r_hat"]
+        print("  " + f"{'iteration':>9} " + " ".join(f"{c:>20}" for c in cols))
+        data = [np.array(g[c]) for c in cols]
+        for i in sorted(set(list(range(0, n, max(1, n // 10))) + [n - 1])):
+            print("  " + f"{i:>9} " + " ".join(f"{d[i]:>20.10g}" for d in data))
+        if "reference_energy" in a:
+            ref = float(a["reference_energy"])
+            tail = e[-min(20, n):]
+            print(f"  reference {ref:.10g}; mean of the last {len(tail)} iterations {tail.mean():.10g} "
+                  f"(relative error {abs((tail.mean() - ref) / ref):.2e})")
+        if "error" in a:
+            print(f"  stopped: {a['error']}")
     print("\ntimings [s]          min        mean         max")
     for phase, t in timings.items():
         print(f"  {phase:<12} {float(t['min']):>10.4f} {float(t['mean']):>11.4f} {float(t['max']):>11.4f}")

@@ -12,7 +12,11 @@ grep -q "energy_mean" summary.txt || fail "summary lacks the results table"
 grep -q "timings" summary.txt || fail "summary lacks timings"
 "$PRISM_PYTHON" "$SRC/postprocess/plot_thermo.py" run2.h5 -o thermo.png
 "$PRISM_PYTHON" "$SRC/postprocess/scaling.py" run1.h5 run2.h5 -o scaling.png
-for f in thermo.png scaling.png; do
+"$PRISM" --output nqs.h5 "$SRC/tests/decks/small_nqs.toml" > nqs.log
+"$PRISM_PYTHON" "$SRC/postprocess/summary.py" nqs.h5 > nqs_summary.txt
+grep -q "reference" nqs_summary.txt || fail "nqs summary lacks the reference comparison"
+"$PRISM_PYTHON" "$SRC/postprocess/plot_nqs.py" nqs.h5 -o nqs.png
+for f in thermo.png scaling.png nqs.png; do
   [[ -s $f ]] || fail "$f missing or empty"
   [[ "$(head -c 4 $f | tail -c 3)" == "PNG" ]] || fail "$f is not a PNG"
 done

@@ -284,5 +284,21 @@ TEST(NqsOptimisation, HeisenbergChain12ReachesExactDiagonalisation) {
   EXPECT_LT(std::fabs((e - exact_e) / exact_e), 2e-3) << "E " << e << " exact " << exact_e;
 }
 
+TEST(NqsOptimisation, Heisenberg4x4ReachesExactDiagonalisation) {
+  Config c;
+  c.hamiltonian = Hamiltonian::heisenberg;
+  c.lattice = LatticeKind::square;
+  c.Lx = c.Ly = 4;
+  c.marshall_sign = true;
+  c.alpha = 2;
+  c.chains = 64;
+  c.samples_per_chain = 16;
+  c.thermalization = 5;
+  c.learning_rate = 0.05;
+  const double exact_e = -11.228483208428846;  // Lanczos/ED, 4x4 periodic, S^z = 0
+  const double e = optimise(c, 250, 3);
+  EXPECT_LT(std::fabs((e - exact_e) / exact_e), 5e-3) << "E " << e << " exact " << exact_e;
+}
+
 }  // namespace
 }  // namespace prism::nqs
