@@ -161,28 +161,12 @@ void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, S
   const int T = chains_per_team<Exec>(V);
   using Policy = Kokkos::TeamPolicy<Exec>;
   using Member = typename Policy::member_type;
-  using Scratch = Kokkos::View<double*, typename Exec::scratch_memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
-  // A chain's theta and tanh(theta) live in team scratch (shared memory on
-  // GPUs) while it samples: every proposal reads all of them.  Level 1
-  // scratch (global memory) when they do not fit the 48 KB of level 0.
-  const int M = m.M;
-  const std::size_t scratch_bytes = Scratch::shmem_size(2 * std::size_t(T) * M);
-  const int level = scratch_bytes <= 40000 ? 0 : 1;
-  Policy policy(space, (C + T - 1) / T, T, V);
-  policy.set_scratch_size(level, Kokkos::PerTeam(scratch_bytes));
   Kokkos::parallel_for(
-      "nqs::sample_chains", policy, KOKKOS_LAMBDA(const Member& team) {
-        Scratch shared(team.team_scratch(level), 2 * std::size_t(T) * M);
+      "nqs::sample_chains", Policy(space, (C + T - 1) / T, T, V), KOKKOS_LAMBDA(const Member& team) {
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, T), [&](const int slot) {
           const int c = team.league_rank() * T + slot;
           if (c >= C) return;
-          const int N = m.N;
-          double* th = shared.data() + std::size_t(2 * slot) * M;  // theta
-          double* tn = th + M;                                      // tanh(theta)
-          Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, M), [&](const int j) {
-            th[j] = theta(c, j);
-            tn[j] = tt(c, j);
-          });
+          const int N = m.N, M = m.M;
           const auto gid = static_cast<std::uint32_t>(chain_offset + c);
           std::uint32_t q = 0;
           std::int64_t n_acc = 0, n_prop = 0;
@@ -191,7 +175,7 @@ void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, S
             double r = 1.0;
             Kokkos::parallel_reduce(
                 Kokkos::ThreadVectorRange(team, M),
-                [&](const int j, double& p) { p *= m.cosh2W(j, k) - sk * tn[j] * m.sinh2W(j, k); },
+                [&](const int j, double& p) { p *= m.cosh2W(j, k) - sk * tt(c, j) * m.sinh2W(j, k); },
                 Kokkos::Prod<double>(r));
             return r * kmath::exp(-2.0 * m.a(k) * sk);
           };
@@ -201,7 +185,7 @@ void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, S
             double r = 1.0;
             Kokkos::parallel_reduce(
                 Kokkos::ThreadVectorRange(team, M),
-                [&](const int j, double& p) { p *= m.bond_cosh(j, e) - sk * tn[j] * m.bond_sinh(j, e); },
+                [&](const int j, double& p) { p *= m.bond_cosh(j, e) - sk * tt(c, j) * m.bond_sinh(j, e); },
                 Kokkos::Prod<double>(r));
             return r * kmath::exp(-2.0 * (m.a(k) - m.a(l)) * sk);
           };
@@ -226,8 +210,8 @@ void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, S
               const double r = ratio_flip(k);
               if (pr.uniform < r * r) {
                 Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, M), [&](const int j) {
-                  th[j] -= 2.0 * m.W(j, k) * sk;
-                  tn[j] = kmath::tanh(th[j]);
+                  theta(c, j) -= 2.0 * m.W(j, k) * sk;
+                  tt(c, j) = kmath::tanh(theta(c, j));
                 });
                 spins(c, k) = static_cast<std::int8_t>(-sk);  // every lane writes the same value
                 ++n_acc;
@@ -240,8 +224,8 @@ void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, S
               const double r = ratio_exchange(e);
               if (pr.uniform < r * r) {
                 Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, M), [&](const int j) {
-                  th[j] -= 2.0 * (m.W(j, k) - m.W(j, l)) * sk;
-                  tn[j] = kmath::tanh(th[j]);
+                  theta(c, j) -= 2.0 * (m.W(j, k) - m.W(j, l)) * sk;
+                  tt(c, j) = kmath::tanh(theta(c, j));
                 });
                 spins(c, k) = static_cast<std::int8_t>(-sk);
                 spins(c, l) = static_cast<std::int8_t>(sk);
@@ -254,7 +238,7 @@ void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, S
             for (int s = 0; s < sweeps_per_sample * N; ++s) propose();
             const int row = c * samples_per_chain + k;
             Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, N), [&](const int i) { os(row, i) = spins(c, i); });
-            Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, M), [&](const int j) { ot(row, j) = tn[j]; });
+            Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, M), [&](const int j) { ot(row, j) = tt(c, j); });
             // Local energy: diagonal part plus the amplitude ratios of every
             // off-diagonal move, summed in a fixed order.
             double diag = 0, off = 0;
@@ -270,10 +254,6 @@ void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, S
             }
             Kokkos::single(Kokkos::PerThread(team), [&]() { oe(row) = energy; });
           }
-          Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, M), [&](const int j) {
-            theta(c, j) = th[j];
-            tt(c, j) = tn[j];
-          });
           Kokkos::single(Kokkos::PerThread(team), [&]() {
             acc(c) = n_acc;
             prop(c) = n_prop;
