@@ -284,6 +284,22 @@ TEST(NqsOptimisation, HeisenbergChain12ReachesExactDiagonalisation) {
   EXPECT_LT(std::fabs((e - exact_e) / exact_e), 2e-3) << "E " << e << " exact " << exact_e;
 }
 
+// A runaway update (absurd learning rate) must stop the run with an error
+// naming the iteration, keeping the history computed so far.
+TEST(NqsFailure, NonFiniteEnergyStopsTheRun) {
+  auto c = chain(Hamiltonian::tfim, 8);
+  c.chains = 8;
+  c.samples_per_chain = 4;
+  c.iterations = 50;
+  c.learning_rate = 1e12;
+  Timers timers;
+  const auto res = run(c, 4, *test::world, timers, false);
+  ASSERT_FALSE(res.error.empty());
+  EXPECT_NE(res.error.find("at iteration"), std::string::npos) << res.error;
+  EXPECT_LT(res.history.size(), 50u);
+  EXPECT_TRUE(std::isfinite(res.history.front().energy_mean));
+}
+
 TEST(NqsOptimisation, Heisenberg4x4ReachesExactDiagonalisation) {
   Config c;
   c.hamiltonian = Hamiltonian::heisenberg;
