@@ -91,8 +91,8 @@ int main(int argc, char** argv) {
         });
         std::printf("%-10s %-9s L=%-6d %8.4f s  %9.2f flips/ns  (%s)\n", backend.c_str(), "multispin", L, s,
                     flips / s * 1e-9, device.c_str());
-        out << date << "," << backend << ",\"" << device << "\",multispin," << L << "," << sweeps << "," << s << ","
-            << flips / s * 1e-9 << std::endl;
+        out << date << "," << backend << ",\"" << device << "\",multispin," << L << "," << sweeps << "," << s
+            << "," << flips / s * 1e-9 << std::endl;
         std::fflush(stdout);
       }
       {
@@ -103,7 +103,8 @@ int main(int argc, char** argv) {
         const Geometry geo{L, 2, std::int64_t(L) * L};
         const int n = std::max(1, sweeps / 4);
         const double s = time_sweeps(2, n, [&](int k) {
-          for (int c = 0; c < 2; ++c) sweep_generic(Exec(), spins, couplings, thr, geo, c, std::uint32_t(k), 42u, 0);
+          for (int c = 0; c < 2; ++c)
+            sweep_generic(Exec(), spins, couplings, thr, geo, c, std::uint32_t(k), 42u, 0);
         });
         const double f = double(L) * L * n;
         std::printf("%-10s %-9s L=%-6d %8.4f s  %9.2f flips/ns  (%s)\n", backend.c_str(), "generic", L, s,

@@ -22,15 +22,23 @@ int main(int argc, char** argv) {
   std::string csv = "bench_nqs.csv";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--L") L = std::stoi(argv[i + 1]);
-    else if (a == "--alpha") alpha = std::stod(argv[i + 1]);
-    else if (a == "--chains") chains = std::stol(argv[i + 1]);
-    else if (a == "--sweeps") sweeps = std::stoi(argv[i + 1]);
-    else if (a == "--sr") sr = std::stoi(argv[i + 1]);
-    else if (a == "--csv") csv = argv[i + 1];
-    else if (a == "--lanes") lanes = std::stoi(argv[i + 1]);
+    if (a == "--L")
+      L = std::stoi(argv[i + 1]);
+    else if (a == "--alpha")
+      alpha = std::stod(argv[i + 1]);
+    else if (a == "--chains")
+      chains = std::stol(argv[i + 1]);
+    else if (a == "--sweeps")
+      sweeps = std::stoi(argv[i + 1]);
+    else if (a == "--sr")
+      sr = std::stoi(argv[i + 1]);
+    else if (a == "--csv")
+      csv = argv[i + 1];
+    else if (a == "--lanes")
+      lanes = std::stoi(argv[i + 1]);
     else {
-      std::fprintf(stderr, "usage: bench_nqs [--L 10] [--alpha 2] [--chains 16384] [--sweeps 4] [--sr 3] [--csv F]\n");
+      std::fprintf(
+          stderr, "usage: bench_nqs [--L 10] [--alpha 2] [--chains 16384] [--sweeps 4] [--sr 3] [--csv F]\n");
       return 2;
     }
   }
@@ -69,7 +77,9 @@ int main(int argc, char** argv) {
       const auto st = vmc.step(10 + r, timers);
       mpi.barrier();
       sr_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-      if (mpi.root()) std::printf("  SR iteration %d: E = %.6f, CG iterations %lld\n", r, st.energy_mean, (long long)st.cg_iterations);
+      if (mpi.root())
+        std::printf("  SR iteration %d: E = %.6f, CG iterations %lld\n", r, st.energy_mean,
+                    (long long)st.cg_iterations);
     }
     sr_s /= sr > 0 ? sr : 1;
     if (mpi.root()) {
@@ -77,15 +87,18 @@ int main(int argc, char** argv) {
       char date[32];
       const std::time_t now = std::time(nullptr);
       std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
-      std::printf("%s %s ranks=%d L=%d alpha=%g chains=%ld params=%lld: %.4g samples/s (sampling + local energies), "
-                  "%.4f s per SR iteration (%d samples), lanes=%d\n",
-                  prism::compat::backend_name().c_str(), device.c_str(), mpi.size(), L, alpha, chains,
-                  (long long)c.parameters(), samples_per_s, sr_s, int(c.total_samples()), lanes);
+      std::printf(
+          "%s %s ranks=%d L=%d alpha=%g chains=%ld params=%lld: %.4g samples/s (sampling + local energies), "
+          "%.4f s per SR iteration (%d samples), lanes=%d\n",
+          prism::compat::backend_name().c_str(), device.c_str(), mpi.size(), L, alpha, chains,
+          (long long)c.parameters(), samples_per_s, sr_s, int(c.total_samples()), lanes);
       const bool fresh = !std::ifstream(csv).good();
       std::ofstream out(csv, std::ios::app);
-      if (fresh) out << "date,backend,device,ranks,L,alpha,chains,parameters,lanes,samples_per_s,sr_seconds\n";
-      out << date << "," << prism::compat::backend_name() << ",\"" << device << "\"," << mpi.size() << "," << L << ","
-          << alpha << "," << chains << "," << c.parameters() << "," << lanes << "," << samples_per_s << "," << sr_s << "\n";
+      if (fresh)
+        out << "date,backend,device,ranks,L,alpha,chains,parameters,lanes,samples_per_s,sr_seconds\n";
+      out << date << "," << prism::compat::backend_name() << ",\"" << device << "\"," << mpi.size() << ","
+          << L << "," << alpha << "," << chains << "," << c.parameters() << "," << lanes << ","
+          << samples_per_s << "," << sr_s << "\n";
     }
   }
   Kokkos::finalize();

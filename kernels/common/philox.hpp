@@ -2,8 +2,9 @@
 // Counter-based random numbers (Random123 Philox4x32-10), callable on host and
 // device.  A draw is a pure function of (seed, counter), so the numbers a site
 // sees do not depend on which rank or thread updates it.
-#include <Kokkos_Core.hpp>
 #include <Random123/philox.h>
+
+#include <Kokkos_Core.hpp>
 #include <cstdint>
 
 namespace prism::rng {
@@ -31,6 +32,8 @@ KOKKOS_FORCEINLINE_FUNCTION Draw4 philox(std::uint64_t seed, std::uint32_t c0, s
 }
 
 // Uniform double in [0, 1) from 32 bits (host use: exchange decisions).
-inline double to_unit(std::uint32_t x) { return static_cast<double>(x) * 0x1p-32; }
+inline double to_unit(std::uint32_t x) {
+  return static_cast<double>(x) * 0x1p-32;
+}
 
 }  // namespace prism::rng

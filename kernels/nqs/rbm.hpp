@@ -6,8 +6,8 @@
 // Since s = +-1, cosh(theta - 2 W s)/cosh(theta) = cosh 2W - s tanh(theta) sinh 2W,
 // so with tanh(theta) kept per chain a proposal costs three flops per hidden unit.
 #include <Kokkos_Core.hpp>
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <type_traits>
 
@@ -37,8 +37,8 @@ struct RbmModel {
   double J = 1, h = 0, Delta = 1;
   double offdiag_sign = 1;  // -1 with the Marshall sign rule
   Vector a, b;
-  Matrix W;                 // (M, N), unmanaged view into the parameter vector
-  Matrix cosh2W, sinh2W;    // (M, N)
+  Matrix W;                     // (M, N), unmanaged view into the parameter vector
+  Matrix cosh2W, sinh2W;        // (M, N)
   Matrix bond_cosh, bond_sinh;  // (M, n_bonds): cosh, sinh of 2 (W_jk - W_jl)
   IndexVector bond_i, bond_j;
 
@@ -69,7 +69,8 @@ void refresh_angles(Exec const& space, RbmModel const& m, SpinMatrix const& spin
   const auto W = m.W;
   const auto b = m.b;
   Kokkos::parallel_for(
-      "nqs::refresh_angles", Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {int(spins.extent(0)), M}),
+      "nqs::refresh_angles",
+      Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {int(spins.extent(0)), M}),
       KOKKOS_LAMBDA(const int c, const int j) {
         double th = b(j);
         for (int i = 0; i < N; ++i) th += W(j, i) * spins(c, i);
@@ -100,14 +101,14 @@ void build_tables(Exec const& space, RbmModel const& m) {
 }
 
 struct SampleBuffers {
-  SpinMatrix spins;  // (chains * samples_per_chain, N), sample = chain * spc + k
-  Matrix tanh_theta; // (samples, M)
+  SpinMatrix spins;     // (chains * samples_per_chain, N), sample = chain * spc + k
+  Matrix tanh_theta;    // (samples, M)
   Vector local_energy;  // (samples)
 };
 
 struct ChainState {
-  SpinMatrix spins;   // (chains, N)
-  ChainMatrix theta, tanh_theta;  // (chains, M)
+  SpinMatrix spins;                // (chains, N)
+  ChainMatrix theta, tanh_theta;   // (chains, M)
   CountVector accepted, proposed;  // per chain, this iteration
 };
 
@@ -220,7 +221,7 @@ void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, S
               const int e = pr.site;
               const int k = m.bond_i(e), l = m.bond_j(e);
               const double sk = spins(c, k);  // s_l = -s_k when the move is possible
-              if (sk == spins(c, l)) return;    // exchange of equal spins: no move
+              if (sk == spins(c, l)) return;  // exchange of equal spins: no move
               const double r = ratio_exchange(e);
               if (pr.uniform < r * r) {
                 Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, M), [&](const int j) {
@@ -237,8 +238,10 @@ void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, S
           for (int k = 0; k < samples_per_chain; ++k) {
             for (int s = 0; s < sweeps_per_sample * N; ++s) propose();
             const int row = c * samples_per_chain + k;
-            Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, N), [&](const int i) { os(row, i) = spins(c, i); });
-            Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, M), [&](const int j) { ot(row, j) = tt(c, j); });
+            Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, N),
+                                 [&](const int i) { os(row, i) = spins(c, i); });
+            Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, M),
+                                 [&](const int j) { ot(row, j) = tt(c, j); });
             // Local energy: diagonal part plus the amplitude ratios of every
             // off-diagonal move, summed in a fixed order.
             double diag = 0, off = 0;
@@ -269,7 +272,8 @@ void build_log_derivatives(Exec const& space, SampleBuffers const& smp, int N, i
   const auto os = smp.spins;
   const auto ot = smp.tanh_theta;
   Kokkos::parallel_for(
-      "nqs::log_derivatives", Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {int(O.extent(0)), N + M}),
+      "nqs::log_derivatives",
+      Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {int(O.extent(0)), N + M}),
       KOKKOS_LAMBDA(const int s, const int q) {
         if (q < N) {
           O(s, q) = os(s, q);

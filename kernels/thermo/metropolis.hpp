@@ -16,8 +16,8 @@ namespace prism::thermo {
 // Update every site of one colour of every local replica.
 template <class Exec>
 void sweep_generic(Exec const& space, Spins const& spins, Couplings const& couplings,
-                   Thresholds const& thresholds, Geometry const geo, int color,
-                   std::uint32_t sweep, std::uint64_t seed, std::int64_t replica_offset) {
+                   Thresholds const& thresholds, Geometry const geo, int color, std::uint32_t sweep,
+                   std::uint64_t seed, std::int64_t replica_offset) {
   static_assert(Kokkos::SpaceAccessibility<Exec, typename Spins::memory_space>::accessible,
                 "spins must be reachable from the execution space");
   const std::int64_t replicas = spins.extent(0);
@@ -32,9 +32,9 @@ void sweep_generic(Exec const& space, Spins const& spins, Couplings const& coupl
       KOKKOS_LAMBDA(const std::int64_t t) {
         const std::int64_t r = t / blocks;
         const std::int64_t b = t - r * blocks;
-        const auto u = rng::philox(seed, static_cast<std::uint32_t>(b), sweep,
-                                   static_cast<std::uint32_t>(replica_offset + r),
-                                   static_cast<std::uint32_t>(color));
+        const auto u =
+            rng::philox(seed, static_cast<std::uint32_t>(b), sweep,
+                        static_cast<std::uint32_t>(replica_offset + r), static_cast<std::uint32_t>(color));
         for (int q = 0; q < 4; ++q) {
           const std::int64_t k = 4 * b + q;
           if (k >= geo.half()) break;
@@ -69,13 +69,12 @@ void sweep_generic(Exec const& space, Spins const& spins, Couplings const& coupl
 // the same-row word shifted by one nibble, so adding the four words counts,
 // per nibble, the up neighbours (0..4) without carries between nibbles.
 template <class Exec>
-void sweep_multispin(Exec const& space, PackedSpins const& words, Thresholds const& thresholds,
-                     int L, int color, std::uint32_t sweep, std::uint64_t seed,
-                     std::int64_t replica_offset) {
+void sweep_multispin(Exec const& space, PackedSpins const& words, Thresholds const& thresholds, int L,
+                     int color, std::uint32_t sweep, std::uint64_t seed, std::int64_t replica_offset) {
   static_assert(Kokkos::SpaceAccessibility<Exec, typename PackedSpins::memory_space>::accessible,
                 "packed spins must be reachable from the execution space");
   const std::int64_t replicas = words.extent(0);
-  const int W = L / 32;                       // words per row per colour
+  const int W = L / 32;  // words per row per colour
   const std::int64_t color_words = std::int64_t(L) * W;
   const std::int64_t mine_base = color * color_words;
   const std::int64_t other_base = (1 - color) * color_words;
@@ -117,8 +116,7 @@ void sweep_multispin(Exec const& space, PackedSpins const& words, Thresholds con
             const int n_up = static_cast<int>((up_count >> shift) & 0xFu);
             // local field 2*n_up - 4, offset by 2D = 4; stride 4D+1 = 9
             const int index = spin_up * 9 + 2 * n_up;
-            if (static_cast<std::uint64_t>(u.v[e]) < thresholds(r, index))
-              flips |= std::uint64_t(1) << shift;
+            if (static_cast<std::uint64_t>(u.v[e]) < thresholds(r, index)) flips |= std::uint64_t(1) << shift;
           }
         }
         words(r, mine_base + rest) = me ^ flips;

@@ -1,15 +1,16 @@
 // prism: one batch executable.  Command line, MPI and Kokkos lifetimes, the
 // deck, dispatch to the workload, HDF5 output.  Nothing else lives here.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <optional>
-#include <csignal>
-#include <unistd.h>
 
 #include "core/deck.hpp"
 #include "core/h5_writer.hpp"
@@ -17,9 +18,9 @@
 #include "core/mpi_context.hpp"
 #include "core/run_info.hpp"
 #include "core/timers.hpp"
-#include "prism/version.hpp"
 #include "nqs/driver.hpp"
 #include "nqs/nqs_config.hpp"
+#include "prism/version.hpp"
 #include "thermo/driver.hpp"
 #include "thermo/thermo_config.hpp"
 
@@ -31,7 +32,9 @@ constexpr int kExitRuntime = 1;  // failure while running or writing
 // Set by SIGTERM/SIGUSR1 (Slurm's warning before a time limit or pre-emption);
 // the nqs loop finishes its iteration, writes everything and exits cleanly.
 volatile std::sig_atomic_t g_stop_signal = 0;
-extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+extern "C" void on_stop_signal(int sig) {
+  g_stop_signal = sig;
+}
 
 struct Options {
   std::string deck;
@@ -51,7 +54,8 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& opt) {
       "Reads a TOML deck, runs its workload over MPI ranks (one per GPU) on Kokkos,\n"
       "and writes results and timings to one HDF5 file.  See README.md for the deck keys.",
       "prism"};
-  app.set_version_flag("--version", std::string("prism ") + prism::version + " (git " + prism::git_hash + ")");
+  app.set_version_flag("--version",
+                       std::string("prism ") + prism::version + " (git " + prism::git_hash + ")");
   app.add_flag("--check", opt.check, "validate the deck (and overrides) and exit");
   app.add_option("--output", opt.output, "HDF5 output path (overrides run.output)");
   app.add_option("--restart", opt.restart, "continue an nqs run from the checkpoint in this HDF5 file");
@@ -104,13 +108,14 @@ Loaded load_deck(const Options& opt, int ranks) {
     loaded.thermo = prism::thermo::parse_config(d);
     if (loaded.thermo->replicas() < ranks)
       d.fail("thermo", "temperatures",
-             std::to_string(loaded.thermo->replicas()) + " replicas cannot be spread over " + std::to_string(ranks) +
-                 " ranks (each rank needs at least one replica)");
+             std::to_string(loaded.thermo->replicas()) + " replicas cannot be spread over " +
+                 std::to_string(ranks) + " ranks (each rank needs at least one replica)");
   } else {
     loaded.nqs = prism::nqs::parse_config(d);
     if (loaded.nqs->chains < ranks)
-      d.fail("nqs", "chains", std::to_string(loaded.nqs->chains) + " chains cannot be spread over " +
-                                   std::to_string(ranks) + " ranks (each rank needs at least one chain)");
+      d.fail("nqs", "chains",
+             std::to_string(loaded.nqs->chains) + " chains cannot be spread over " + std::to_string(ranks) +
+                 " ranks (each rank needs at least one chain)");
   }
   d.check_unknown(kSections);
   return loaded;
@@ -130,10 +135,10 @@ std::string output_refusal(const prism::RunConfig& run) {
   return "";
 }
 
-
 double max_over_ranks(const prism::TimingTable& table, const std::string& phase) {
   for (std::size_t p = 0; p < table.phases.size(); ++p)
-    if (table.phases[p] == phase) return *std::max_element(table.per_rank[p].begin(), table.per_rank[p].end());
+    if (table.phases[p] == phase)
+      return *std::max_element(table.per_rank[p].begin(), table.per_rank[p].end());
   return 0.0;
 }
 
@@ -160,15 +165,16 @@ int run_thermo(const prism::thermo::Config& cfg, const prism::RunConfig& run, co
   std::printf("\n%-8s %12s %12s %12s %12s %12s\n", "T", "E/N", "err", "C/N", "|M|/N", "chi/N");
   for (std::size_t t = 0; t < res.temperature.size(); ++t) {
     const auto& e = res.estimates[t];
-    std::printf("%-8.4f %12.6f %12.2e %12.5f %12.6f %12.5f\n", res.temperature[t], e.energy_mean, e.energy_err,
-                e.specific_heat, e.magnetization_abs_mean, e.susceptibility);
+    std::printf("%-8.4f %12.6f %12.2e %12.5f %12.6f %12.5f\n", res.temperature[t], e.energy_mean,
+                e.energy_err, e.specific_heat, e.magnetization_abs_mean, e.susceptibility);
   }
   std::printf("\nwrote %s\n", run.output.c_str());
-  std::printf("PERFORMANCE workload=thermo ranks=%d backend=%s replicas=%lld sites=%lld sweeps=%lld "
-              "total_s=%.4f sweep_s=%.4f spin_updates=%lld flips_per_ns=%.3f\n",
-              mpi.size(), info.backend.c_str(), static_cast<long long>(cfg.replicas()),
-              static_cast<long long>(cfg.sites()), static_cast<long long>(cfg.thermalization + cfg.sweeps), total_s,
-              sweep_s, static_cast<long long>(res.spin_updates), flips_per_ns);
+  std::printf(
+      "PERFORMANCE workload=thermo ranks=%d backend=%s replicas=%lld sites=%lld sweeps=%lld "
+      "total_s=%.4f sweep_s=%.4f spin_updates=%lld flips_per_ns=%.3f\n",
+      mpi.size(), info.backend.c_str(), static_cast<long long>(cfg.replicas()),
+      static_cast<long long>(cfg.sites()), static_cast<long long>(cfg.thermalization + cfg.sweeps), total_s,
+      sweep_s, static_cast<long long>(res.spin_updates), flips_per_ns);
   std::fflush(stdout);
   return 0;
 }
@@ -185,7 +191,9 @@ int run_nqs(const prism::nqs::Config& cfg, const prism::RunConfig& run, const pr
       restart_error = e.what();
     }
     if (mpi.max(restart_error.empty() ? 0 : 1)) {
-      if (mpi.root()) std::fprintf(stderr, "prism: cannot restart: %s\n", restart_error.empty() ? "failed on another rank" : restart_error.c_str());
+      if (mpi.root())
+        std::fprintf(stderr, "prism: cannot restart: %s\n",
+                     restart_error.empty() ? "failed on another rank" : restart_error.c_str());
       return kExitDeck;
     }
     if (mpi.root())
@@ -233,18 +241,19 @@ int run_nqs(const prism::nqs::Config& cfg, const prism::RunConfig& run, const pr
   for (std::size_t i = 0; i < n; ++i) {
     if (i % every != 0 && i + 1 != n) continue;
     const auto& h = res.history[i];
-    std::printf("%-10zu %16.8f %12.2e %12.4e %8.3f %8.4f\n", i, h.energy_mean, h.energy_err, h.energy_variance,
-                h.acceptance, h.r_hat);
+    std::printf("%-10zu %16.8f %12.2e %12.4e %8.3f %8.4f\n", i, h.energy_mean, h.energy_err,
+                h.energy_variance, h.acceptance, h.r_hat);
   }
   if (cfg.reference_energy && n > 0)
     std::printf("reference energy %.8f, relative error of the last iteration %.2e\n", *cfg.reference_energy,
                 std::fabs((res.history.back().energy_mean - *cfg.reference_energy) / *cfg.reference_energy));
   std::printf("\nwrote %s\n", run.output.c_str());
-  std::printf("PERFORMANCE workload=nqs ranks=%d backend=%s sites=%lld parameters=%lld chains=%lld iterations=%zu "
-              "total_s=%.4f sample_s=%.4f samples_per_s=%.4g\n",
-              mpi.size(), info.backend.c_str(), static_cast<long long>(cfg.sites()),
-              static_cast<long long>(cfg.parameters()), static_cast<long long>(cfg.chains), done_here, total_s,
-              sample_s, sample_s > 0 ? samples / sample_s : 0.0);
+  std::printf(
+      "PERFORMANCE workload=nqs ranks=%d backend=%s sites=%lld parameters=%lld chains=%lld iterations=%zu "
+      "total_s=%.4f sample_s=%.4f samples_per_s=%.4g\n",
+      mpi.size(), info.backend.c_str(), static_cast<long long>(cfg.sites()),
+      static_cast<long long>(cfg.parameters()), static_cast<long long>(cfg.chains), done_here, total_s,
+      sample_s, sample_s > 0 ? samples / sample_s : 0.0);
   std::fflush(stdout);
   if (!res.error.empty()) {
     std::fprintf(stderr, "prism: error: nqs stopped: %s (results so far written to %s)\n", res.error.c_str(),
@@ -252,10 +261,12 @@ int run_nqs(const prism::nqs::Config& cfg, const prism::RunConfig& run, const pr
     return kExitRuntime;
   }
   if (res.interrupted) {
-    std::printf("prism: stopped by signal %d after iteration %lld of %lld; results so far and a checkpoint are in %s\n"
-                "continue with: prism --restart %s %s\n",
-                int(g_stop_signal), static_cast<long long>(res.checkpoint.next_iteration),
-                static_cast<long long>(cfg.iterations), run.output.c_str(), run.output.c_str(), opt.deck.c_str());
+    std::printf(
+        "prism: stopped by signal %d after iteration %lld of %lld; results so far and a checkpoint are in "
+        "%s\n"
+        "continue with: prism --restart %s %s\n",
+        int(g_stop_signal), static_cast<long long>(res.checkpoint.next_iteration),
+        static_cast<long long>(cfg.iterations), run.output.c_str(), run.output.c_str(), opt.deck.c_str());
     std::fflush(stdout);
   }
   return 0;
@@ -314,8 +325,8 @@ int main(int argc, char** argv) {
   {
     const auto& run = loaded->run;
     prism::Timers timers;
-    auto info = prism::collect_run_info(mpi, argc, argv, opt.deck, loaded->deck.text(), loaded->deck.resolved(),
-                                        loaded->workload);
+    auto info = prism::collect_run_info(mpi, argc, argv, opt.deck, loaded->deck.text(),
+                                        loaded->deck.resolved(), loaded->workload);
     if (mpi.root()) prism::print_banner(info);
     try {
       if (loaded->thermo)

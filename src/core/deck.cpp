@@ -1,9 +1,10 @@
 #include "core/deck.hpp"
 
+#include <toml++/toml.h>
+
 #include <cmath>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace prism {
 
@@ -20,8 +21,7 @@ Deck Deck::from_string(const std::string& text, const std::string& name) {
     *deck.table_ = toml::parse(std::string_view(text), std::string_view(name));
   } catch (const toml::parse_error& err) {
     std::ostringstream msg;
-    msg << name << ":" << err.source().begin.line << ": TOML syntax error: "
-        << err.description();
+    msg << name << ":" << err.source().begin.line << ": TOML syntax error: " << err.description();
     throw DeckError(msg.str());
   }
   return deck;
@@ -39,8 +39,7 @@ Deck Deck::from_file(const std::string& path) {
 void Deck::apply_override(const std::string& assignment) {
   const auto eq = assignment.find('=');
   const auto dot = assignment.find('.');
-  if (eq == std::string::npos || dot == std::string::npos || dot > eq || dot == 0 ||
-      dot + 1 == eq)
+  if (eq == std::string::npos || dot == std::string::npos || dot > eq || dot == 0 || dot + 1 == eq)
     throw DeckError("--set " + assignment + ": expected section.key=value");
   const std::string section = assignment.substr(0, dot);
   const std::string key = assignment.substr(dot + 1, eq - dot - 1);
@@ -83,8 +82,7 @@ std::string Deck::location(const std::string& section, const std::string& key) c
   return path_ + ":" + std::to_string(line);
 }
 
-void Deck::fail(const std::string& section, const std::string& key,
-                const std::string& rule) const {
+void Deck::fail(const std::string& section, const std::string& key, const std::string& rule) const {
   throw DeckError(location(section, key) + ": key '" + section + "." + key + "': " + rule);
 }
 
@@ -95,8 +93,7 @@ const toml::node* Deck::node(const std::string& section, const std::string& key)
 }
 
 std::int64_t Deck::get_int(const std::string& section, const std::string& key,
-                           std::optional<std::int64_t> fallback, std::int64_t min,
-                           std::int64_t max) {
+                           std::optional<std::int64_t> fallback, std::int64_t min, std::int64_t max) {
   const auto* n = node(section, key);
   if (!n) {
     if (!fallback) fail(section, key, "required key is missing");
@@ -105,22 +102,22 @@ std::int64_t Deck::get_int(const std::string& section, const std::string& key,
   std::int64_t value = 0;
   if (const auto* i = n->as_integer()) {
     value = i->get();
-  } else if (const auto* f = n->as_floating_point();
-             f && std::isfinite(f->get()) && f->get() == std::floor(f->get()) &&
-             std::fabs(f->get()) < 9.0e15) {
+  } else if (const auto* f = n->as_floating_point(); f && std::isfinite(f->get()) &&
+                                                     f->get() == std::floor(f->get()) &&
+                                                     std::fabs(f->get()) < 9.0e15) {
     value = static_cast<std::int64_t>(f->get());  // 1e4 is a fine count
   } else {
     fail(section, key, "must be an integer");
   }
   if (value < min || value > max)
-    fail(section, key, "must be in [" + std::to_string(min) + ", " + std::to_string(max) +
-                           "], got " + std::to_string(value));
+    fail(section, key,
+         "must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " +
+             std::to_string(value));
   return value;
 }
 
-double Deck::get_double(const std::string& section, const std::string& key,
-                        std::optional<double> fallback, std::optional<double> min,
-                        std::optional<double> max, bool min_exclusive) {
+double Deck::get_double(const std::string& section, const std::string& key, std::optional<double> fallback,
+                        std::optional<double> min, std::optional<double> max, bool min_exclusive) {
   const auto* n = node(section, key);
   if (!n) {
     if (!fallback) fail(section, key, "required key is missing");
@@ -149,8 +146,7 @@ double Deck::get_double(const std::string& section, const std::string& key,
   return value;
 }
 
-bool Deck::get_bool(const std::string& section, const std::string& key,
-                    std::optional<bool> fallback) {
+bool Deck::get_bool(const std::string& section, const std::string& key, std::optional<bool> fallback) {
   const auto* n = node(section, key);
   if (!n) {
     if (!fallback) fail(section, key, "required key is missing");
@@ -162,8 +158,7 @@ bool Deck::get_bool(const std::string& section, const std::string& key,
 }
 
 std::string Deck::get_string(const std::string& section, const std::string& key,
-                             std::optional<std::string> fallback,
-                             const std::vector<std::string>& choices) {
+                             std::optional<std::string> fallback, const std::vector<std::string>& choices) {
   const auto* n = node(section, key);
   std::string value;
   if (!n) {
@@ -195,13 +190,12 @@ void Deck::check_unknown(const std::vector<std::string>& known_sections) const {
     if (!known || !sec) {
       std::string list;
       for (const auto& k : known_sections) list += (list.empty() ? "" : ", ") + k;
-      throw DeckError(path_ + ":" + std::to_string(sec_node.source().begin.line) +
-                      ": section '" + section + "': unknown section (known: " + list + ")");
+      throw DeckError(path_ + ":" + std::to_string(sec_node.source().begin.line) + ": section '" + section +
+                      "': unknown section (known: " + list + ")");
     }
     for (const auto& [key, value] : *sec) {
       const std::string full = section + "." + std::string(key.str());
-      if (!used_.count(full))
-        fail(section, std::string(key.str()), "unknown key");
+      if (!used_.count(full)) fail(section, std::string(key.str()), "unknown key");
     }
   }
 }

@@ -38,26 +38,20 @@ class Deck {
   bool has(const std::string& section, const std::string& key) const;
 
   std::int64_t get_int(const std::string& section, const std::string& key,
-                       std::optional<std::int64_t> fallback, std::int64_t min,
-                       std::int64_t max);
-  double get_double(const std::string& section, const std::string& key,
-                    std::optional<double> fallback,
-                    std::optional<double> min = std::nullopt,
-                    std::optional<double> max = std::nullopt,
+                       std::optional<std::int64_t> fallback, std::int64_t min, std::int64_t max);
+  double get_double(const std::string& section, const std::string& key, std::optional<double> fallback,
+                    std::optional<double> min = std::nullopt, std::optional<double> max = std::nullopt,
                     bool min_exclusive = false);
-  bool get_bool(const std::string& section, const std::string& key,
-                std::optional<bool> fallback);
+  bool get_bool(const std::string& section, const std::string& key, std::optional<bool> fallback);
   std::string get_string(const std::string& section, const std::string& key,
-                         std::optional<std::string> fallback,
-                         const std::vector<std::string>& choices = {});
+                         std::optional<std::string> fallback, const std::vector<std::string>& choices = {});
   // The node itself, for keys whose type is a union (array or table).
   const toml::node* node(const std::string& section, const std::string& key);
 
   // Rejects sections not in `known` and keys nobody asked for.
   void check_unknown(const std::vector<std::string>& known_sections) const;
 
-  [[noreturn]] void fail(const std::string& section, const std::string& key,
-                         const std::string& rule) const;
+  [[noreturn]] void fail(const std::string& section, const std::string& key, const std::string& rule) const;
   std::string location(const std::string& section, const std::string& key) const;
 
   const std::string& path() const { return path_; }

@@ -39,11 +39,15 @@ std::vector<T> H5Reader::read(const std::string& path, std::int64_t type) const 
   return out;
 }
 
-std::vector<double> H5Reader::doubles(const std::string& p) const { return read<double>(p, H5T_NATIVE_DOUBLE); }
+std::vector<double> H5Reader::doubles(const std::string& p) const {
+  return read<double>(p, H5T_NATIVE_DOUBLE);
+}
 std::vector<std::int64_t> H5Reader::int64s(const std::string& p) const {
   return read<std::int64_t>(p, H5T_NATIVE_INT64);
 }
-std::vector<std::int8_t> H5Reader::int8s(const std::string& p) const { return read<std::int8_t>(p, H5T_NATIVE_INT8); }
+std::vector<std::int8_t> H5Reader::int8s(const std::string& p) const {
+  return read<std::int8_t>(p, H5T_NATIVE_INT8);
+}
 
 std::int64_t H5Reader::int64_attribute(const std::string& object, const std::string& name) const {
   if (!exists(object) && object != "/") throw std::runtime_error(path_ + ": missing " + object);

@@ -1,12 +1,12 @@
 #include "core/h5_writer.hpp"
 
+#include <fcntl.h>
 #include <hdf5.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
-#include <unistd.h>
 #include <filesystem>
 #include <stdexcept>
 
@@ -71,7 +71,8 @@ void H5Writer::write_raw(const std::string& path, std::int64_t type, const void*
   checked(rc, "write dataset " + path);
 }
 
-void H5Writer::write(const std::string& path, const std::vector<double>& d, const std::vector<std::uint64_t>& dims) {
+void H5Writer::write(const std::string& path, const std::vector<double>& d,
+                     const std::vector<std::uint64_t>& dims) {
   write_raw(path, H5T_NATIVE_DOUBLE, d.data(), d.size(), dims);
 }
 void H5Writer::write(const std::string& path, const std::vector<std::int64_t>& d,
@@ -86,7 +87,8 @@ void H5Writer::write(const std::string& path, const std::vector<std::int8_t>& d,
 void H5Writer::write_scalar(const std::string& path, double value) {
   group(parent_of(path));
   const hid_t space = checked<hid_t>(H5Screate(H5S_SCALAR), "scalar space");
-  const hid_t dset = H5Dcreate2(file_, path.c_str(), H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  const hid_t dset =
+      H5Dcreate2(file_, path.c_str(), H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   herr_t rc = -1;
   if (dset >= 0) {
     rc = H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value);

@@ -36,7 +36,9 @@ inline void initialize(int& argc, char* argv[], int device_id) {
 #endif
 }
 
-inline std::string backend_name() { return Kokkos::DefaultExecutionSpace::name(); }
+inline std::string backend_name() {
+  return Kokkos::DefaultExecutionSpace::name();
+}
 
 }  // namespace prism::compat
 

@@ -32,13 +32,21 @@ int env_int(const char* name) {
 template <class T>
 MPI_Datatype mpi_type();
 template <>
-MPI_Datatype mpi_type<std::int64_t>() { return MPI_INT64_T; }
+MPI_Datatype mpi_type<std::int64_t>() {
+  return MPI_INT64_T;
+}
 template <>
-MPI_Datatype mpi_type<double>() { return MPI_DOUBLE; }
+MPI_Datatype mpi_type<double>() {
+  return MPI_DOUBLE;
+}
 template <>
-MPI_Datatype mpi_type<std::int8_t>() { return MPI_INT8_T; }
+MPI_Datatype mpi_type<std::int8_t>() {
+  return MPI_INT8_T;
+}
 template <>
-MPI_Datatype mpi_type<char>() { return MPI_CHAR; }
+MPI_Datatype mpi_type<char>() {
+  return MPI_CHAR;
+}
 
 template <class T>
 std::vector<T> gather_impl(const std::vector<T>& mine, bool all, int size, int rank) {
@@ -50,7 +58,8 @@ std::vector<T> gather_impl(const std::vector<T>& mine, bool all, int size, int r
   check(MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD), "Allgather(counts)");
   std::int64_t total = 0;
   for (int r = 0; r < size; ++r) {
-    if (total > std::numeric_limits<int>::max()) throw std::runtime_error("gather: total exceeds 2^31 elements");
+    if (total > std::numeric_limits<int>::max())
+      throw std::runtime_error("gather: total exceeds 2^31 elements");
     displs[r] = static_cast<int>(total);
     total += counts[r];
   }
@@ -58,11 +67,13 @@ std::vector<T> gather_impl(const std::vector<T>& mine, bool all, int size, int r
   if (all) {
     out.resize(static_cast<std::size_t>(total));
     check(MPI_Allgatherv(mine.data(), count, mpi_type<T>(), out.data(), counts.data(), displs.data(),
-                         mpi_type<T>(), MPI_COMM_WORLD), "Allgatherv");
+                         mpi_type<T>(), MPI_COMM_WORLD),
+          "Allgatherv");
   } else {
     if (rank == 0) out.resize(static_cast<std::size_t>(total));
     check(MPI_Gatherv(mine.data(), count, mpi_type<T>(), out.data(), counts.data(), displs.data(),
-                      mpi_type<T>(), 0, MPI_COMM_WORLD), "Gatherv");
+                      mpi_type<T>(), 0, MPI_COMM_WORLD),
+          "Gatherv");
   }
   return out;
 }
@@ -77,13 +88,16 @@ MpiContext::MpiContext(int* argc, char*** argv) {
   if (local_rank_ < 0) local_rank_ = env_int("MPI_LOCALRANKID");
   if (local_rank_ < 0) {
     MPI_Comm node;
-    check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node), "Comm_split_type");
+    check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node),
+          "Comm_split_type");
     check(MPI_Comm_rank(node, &local_rank_), "Comm_rank(node)");
     MPI_Comm_free(&node);
   }
 }
 
-MpiContext::~MpiContext() { MPI_Finalize(); }
+MpiContext::~MpiContext() {
+  MPI_Finalize();
+}
 
 std::string MpiContext::processor_name() const {
   char name[MPI_MAX_PROCESSOR_NAME];
@@ -92,7 +106,9 @@ std::string MpiContext::processor_name() const {
   return std::string(name, static_cast<std::size_t>(len));
 }
 
-void MpiContext::barrier() const { check(MPI_Barrier(MPI_COMM_WORLD), "Barrier"); }
+void MpiContext::barrier() const {
+  check(MPI_Barrier(MPI_COMM_WORLD), "Barrier");
+}
 void MpiContext::abort(int code) const {
   MPI_Abort(MPI_COMM_WORLD, code);
   std::exit(code);
@@ -105,12 +121,14 @@ std::vector<double> MpiContext::allgather(const std::vector<double>& mine) const
   return gather_impl(mine, true, size_, rank_);
 }
 void MpiContext::allreduce_sum(std::vector<double>& v) const {
-  check(MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
-        "Allreduce(double)");
+  check(
+      MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
+      "Allreduce(double)");
 }
 void MpiContext::allreduce_sum(std::vector<std::int64_t>& v) const {
-  check(MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD),
-        "Allreduce(int64)");
+  check(
+      MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD),
+      "Allreduce(int64)");
 }
 std::vector<std::int64_t> MpiContext::gather(const std::vector<std::int64_t>& mine) const {
   return gather_impl(mine, false, size_, rank_);

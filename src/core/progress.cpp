@@ -16,8 +16,13 @@ std::string format_duration(double s) {
 }
 
 Progress::Progress(std::string label, std::int64_t total, std::string unit, bool enabled, double interval_s)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), enabled_(enabled), interval_(interval_s),
-      start_(std::chrono::steady_clock::now()), last_(start_) {}
+    : label_(std::move(label)),
+      unit_(std::move(unit)),
+      total_(total),
+      enabled_(enabled),
+      interval_(interval_s),
+      start_(std::chrono::steady_clock::now()),
+      last_(start_) {}
 
 void Progress::update(std::int64_t done) {
   if (!enabled_) return;

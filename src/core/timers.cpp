@@ -4,8 +4,7 @@
 
 namespace prism {
 
-Timers::Scope::Scope(Timers& t, std::string phase)
-    : timers_(t), phase_(std::move(phase)) {
+Timers::Scope::Scope(Timers& t, std::string phase) : timers_(t), phase_(std::move(phase)) {
   Kokkos::fence();
   Kokkos::Profiling::pushRegion(phase_);
   start_ = std::chrono::steady_clock::now();

@@ -93,7 +93,12 @@ struct Vmc::Impl {
   std::vector<double> last_update;  // warm start of the next CG solve
 
   Impl(const Config& c, std::uint64_t s, const MpiContext& m)
-      : cfg(c), seed(s), mpi(m), N(int(c.sites())), M(int(c.hidden())), P(int(c.parameters())),
+      : cfg(c),
+        seed(s),
+        mpi(m),
+        N(int(c.sites())),
+        M(int(c.hidden())),
+        P(int(c.parameters())),
         mine(block_partition(c.chains, m.size(), m.rank())) {
     const auto lat = make_lattice(cfg);
     // Parameters: seeded normal of width init_scale, the same on every rank.
@@ -154,7 +159,8 @@ struct Vmc::Impl {
     for (int c = 0; c < C; ++c) {
       const auto gid = static_cast<std::uint32_t>(mine.begin + c);
       std::vector<std::int8_t> s(N);
-      for (int i = 0; i < N; ++i) s[i] = (model.tfim ? (rng::philox(seed, gid, i, 0, 7).v[0] & 1) : (i < N / 2)) ? 1 : -1;
+      for (int i = 0; i < N; ++i)
+        s[i] = (model.tfim ? (rng::philox(seed, gid, i, 0, 7).v[0] & 1) : (i < N / 2)) ? 1 : -1;
       if (!model.tfim) {
         for (int i = N - 1; i > 0; --i) std::swap(s[i], s[rng::philox(seed, gid, i, 1, 7).v[0] % (i + 1)]);
       }
@@ -176,7 +182,8 @@ struct Vmc::Impl {
     // Fresh angles each iteration: incremental updates must not drift.
     refresh_angles(space, model, chains.spins, chains.theta, chains.tanh_theta);
     sample_chains(space, model, chains, samples, seed, static_cast<std::uint32_t>(iteration), mine.begin,
-                  int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain), cfg.gpu_lanes);
+                  int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain),
+                  cfg.gpu_lanes);
     auto e = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), samples.local_energy);
     return std::vector<double>(e.data(), e.data() + e.size());
   }
@@ -293,11 +300,18 @@ struct Vmc::Impl {
   }
 };
 
-Vmc::Vmc(const Config& cfg, std::uint64_t seed, const MpiContext& mpi) : impl_(std::make_unique<Impl>(cfg, seed, mpi)) {}
+Vmc::Vmc(const Config& cfg, std::uint64_t seed, const MpiContext& mpi)
+    : impl_(std::make_unique<Impl>(cfg, seed, mpi)) {}
 Vmc::~Vmc() = default;
-IterationStats Vmc::step(std::int64_t iteration, Timers& timers) { return impl_->step(iteration, timers); }
-std::vector<double> Vmc::sample(std::int64_t iteration) { return impl_->sample(iteration); }
-const std::vector<double>& Vmc::parameters() const { return impl_->params_host; }
+IterationStats Vmc::step(std::int64_t iteration, Timers& timers) {
+  return impl_->step(iteration, timers);
+}
+std::vector<double> Vmc::sample(std::int64_t iteration) {
+  return impl_->sample(iteration);
+}
+const std::vector<double>& Vmc::parameters() const {
+  return impl_->params_host;
+}
 void Vmc::set_parameters(const std::vector<double>& p) {
   if (p.size() != impl_->params_host.size()) throw std::invalid_argument("set_parameters: wrong length");
   impl_->params_host = p;
@@ -319,7 +333,8 @@ std::vector<double> Vmc::sample_tanh() const {
 }
 double Vmc::angle_drift() const {
   auto& I = *impl_;
-  ChainMatrix th("nqs::theta_check", I.chains.theta.extent(0), I.M), tt("nqs::tanh_check", I.chains.theta.extent(0), I.M);
+  ChainMatrix th("nqs::theta_check", I.chains.theta.extent(0), I.M),
+      tt("nqs::tanh_check", I.chains.theta.extent(0), I.M);
   refresh_angles(Exec(), I.model, I.chains.spins, th, tt);
   auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), th);
   auto b = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), I.chains.theta);
@@ -426,7 +441,8 @@ Results run(const Config& cfg, std::uint64_t seed, const MpiContext& mpi, Timers
       ++it;
       break;
     }
-    if (hooks && hooks->checkpoint_every > 0 && (it + 1) % hooks->checkpoint_every == 0 && it + 1 < cfg.iterations)
+    if (hooks && hooks->checkpoint_every > 0 && (it + 1) % hooks->checkpoint_every == 0 &&
+        it + 1 < cfg.iterations)
       save(it + 1);
   }
   if (!res.interrupted && res.error.empty()) progress.finish();

@@ -28,7 +28,8 @@ struct IterationStats {
 // Energy statistics of samples ordered chain-major (chain c's samples are
 // e[c*spc .. c*spc+spc-1]): mean, standard error from the chain means,
 // variance, split-R-hat across chains.
-IterationStats energy_statistics(const std::vector<double>& e, std::int64_t chains, std::int64_t samples_per_chain);
+IterationStats energy_statistics(const std::vector<double>& e, std::int64_t chains,
+                                 std::int64_t samples_per_chain);
 
 // Host evaluation of log psi for a parameter vector (tests, checks).
 double log_psi(const std::vector<double>& params, int N, int M, const std::vector<std::int8_t>& spins);
@@ -38,8 +39,8 @@ double log_psi(const std::vector<double>& params, int N, int M, const std::vecto
 struct Checkpoint {
   std::int64_t next_iteration = 0;
   std::vector<double> parameters;
-  std::vector<double> last_update;        // warm start of the next CG solve
-  std::vector<std::int8_t> chain_spins;   // all chains, chain-major (chains x N); rank 0 only
+  std::vector<double> last_update;       // warm start of the next CG solve
+  std::vector<std::int8_t> chain_spins;  // all chains, chain-major (chains x N); rank 0 only
 };
 
 class Vmc {
@@ -83,9 +84,9 @@ struct Results {
 };
 
 struct RunHooks {
-  std::int64_t checkpoint_every = 0;               // 0: only at the end or on a signal
-  std::function<void(const Results&)> save;        // rank 0: write the output file so far
-  std::function<bool()> stop_requested;            // this rank saw SIGTERM/SIGUSR1
+  std::int64_t checkpoint_every = 0;         // 0: only at the end or on a signal
+  std::function<void(const Results&)> save;  // rank 0: write the output file so far
+  std::function<bool()> stop_requested;      // this rank saw SIGTERM/SIGUSR1
 };
 
 // `resume`: results and checkpoint read back from an earlier output file.

@@ -7,8 +7,12 @@
 
 namespace prism::nqs {
 
-const char* hamiltonian_name(Hamiltonian h) { return h == Hamiltonian::tfim ? "tfim" : "heisenberg"; }
-const char* lattice_name(LatticeKind l) { return l == LatticeKind::chain ? "chain" : "square"; }
+const char* hamiltonian_name(Hamiltonian h) {
+  return h == Hamiltonian::tfim ? "tfim" : "heisenberg";
+}
+const char* lattice_name(LatticeKind l) {
+  return l == LatticeKind::chain ? "chain" : "square";
+}
 
 std::int64_t Config::hidden() const {
   return static_cast<std::int64_t>(std::llround(alpha * double(sites())));
@@ -18,7 +22,8 @@ Config parse_config(Deck& deck) {
   Config c;
   const std::string s = "nqs";
   c.hamiltonian = deck.get_string(s, "hamiltonian", std::nullopt, {"tfim", "heisenberg"}) == "tfim"
-                      ? Hamiltonian::tfim : Hamiltonian::heisenberg;
+                      ? Hamiltonian::tfim
+                      : Hamiltonian::heisenberg;
   c.lattice = deck.get_string(s, "lattice", "chain", {"chain", "square"}) == "chain" ? LatticeKind::chain
                                                                                      : LatticeKind::square;
   if (c.lattice == LatticeKind::chain) {
@@ -53,15 +58,18 @@ Config parse_config(Deck& deck) {
   c.diag_shift = deck.get_double(s, "diag_shift", 0.01, 0.0, std::nullopt, true);
   c.cg_max_iterations = deck.get_int(s, "cg_max_iterations", 200, 1, 100'000);
   c.cg_tolerance = deck.get_double(s, "cg_tolerance", 1e-5, 0.0, 1.0, true);
-  if (deck.has(s, "reference_energy")) c.reference_energy = deck.get_double(s, "reference_energy", std::nullopt);
+  if (deck.has(s, "reference_energy"))
+    c.reference_energy = deck.get_double(s, "reference_energy", std::nullopt);
   deck.get_string(s, "precision", "double", {"double"});
   c.checkpoint_every = deck.get_int(s, "checkpoint_every", 0, 0, 100'000'000);
   const auto lat = make_lattice(c);
   if (c.hamiltonian == Hamiltonian::heisenberg) {
     if (c.sites() % 2 != 0)
-      deck.fail(s, c.lattice == LatticeKind::chain ? "N" : "Lx", "heisenberg samples S^z = 0: needs an even number of sites");
+      deck.fail(s, c.lattice == LatticeKind::chain ? "N" : "Lx",
+                "heisenberg samples S^z = 0: needs an even number of sites");
     if (c.marshall_sign && !lat.bipartite)
-      deck.fail(s, "marshall_sign", "the Marshall sign rule needs a bipartite lattice (even lengths when periodic)");
+      deck.fail(s, "marshall_sign",
+                "the Marshall sign rule needs a bipartite lattice (even lengths when periodic)");
   }
   if (c.total_samples() > (std::int64_t(1) << 31))
     deck.fail(s, "samples_per_chain", "chains * samples_per_chain must be < 2^31");

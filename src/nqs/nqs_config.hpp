@@ -24,18 +24,19 @@ struct Config {
   double alpha = 2.0;
   double init_scale = 0.01;
   std::int64_t chains = 256;
-  std::int64_t thermalization = 50;     // sweeps before the first sample of each iteration
-  std::int64_t sweeps_per_sample = 1;   // a sweep is N proposals
+  std::int64_t thermalization = 50;    // sweeps before the first sample of each iteration
+  std::int64_t sweeps_per_sample = 1;  // a sweep is N proposals
   std::int64_t samples_per_chain = 8;
   std::int64_t iterations = 100;
   double learning_rate = 0.05;
-  double learning_rate_decay = 0.0;     // eta_t = eta / (1 + decay * t)
+  double learning_rate_decay = 0.0;  // eta_t = eta / (1 + decay * t)
   double diag_shift = 0.01;
   std::int64_t cg_max_iterations = 200;
   double cg_tolerance = 1e-5;
   std::optional<double> reference_energy;
   std::int64_t checkpoint_every = 0;
-  int gpu_lanes = 0;  // vector lanes per chain on GPUs (0: default); set by bench_nqs, not a deck key  // iterations between checkpoints (0: at the end and on signals)
+  int gpu_lanes = 0;  // vector lanes per chain on GPUs (0: default); set by bench_nqs, not a deck key  //
+                      // iterations between checkpoints (0: at the end and on signals)
 
   std::int64_t sites() const { return Lx * Ly; }
   std::int64_t hidden() const;

@@ -84,7 +84,8 @@ Results read_results(const std::string& path, const Config& cfg) {
   if (!r.checkpoint.last_update.empty() && r.checkpoint.last_update.size() != r.checkpoint.parameters.size())
     throw std::runtime_error(path + ": checkpoint last_update has the wrong length");
   if (r.checkpoint.next_iteration > cfg.iterations)
-    throw std::runtime_error(path + ": checkpoint is at iteration " + std::to_string(r.checkpoint.next_iteration) +
+    throw std::runtime_error(path + ": checkpoint is at iteration " +
+                             std::to_string(r.checkpoint.next_iteration) +
                              ", beyond nqs.iterations = " + std::to_string(cfg.iterations));
   const auto e = in.doubles("/nqs/energy_mean"), err = in.doubles("/nqs/energy_err"),
              var = in.doubles("/nqs/energy_variance"), acc = in.doubles("/nqs/acceptance"),

@@ -35,7 +35,8 @@ using HostCounts = Kokkos::View<std::int64_t*, Kokkos::HostSpace>;
 class LocalLattices {
  public:
   LocalLattices(const Config& cfg, std::int64_t count)
-      : cfg_(cfg), geo_{static_cast<std::int32_t>(cfg.L), cfg.dim(), cfg.sites()},
+      : cfg_(cfg),
+        geo_{static_cast<std::int32_t>(cfg.L), cfg.dim(), cfg.sites()},
         multispin_(cfg.use_multispin()),
         thresholds_("thermo::thresholds", count, geo_.table_size()),
         thresholds_host_(Kokkos::create_mirror_view(thresholds_)),
@@ -117,7 +118,8 @@ class LocalLattices {
 
 }  // namespace
 
-Results run(const Config& cfg, std::uint64_t seed, const MpiContext& mpi, Timers& timers, bool show_progress) {
+Results run(const Config& cfg, std::uint64_t seed, const MpiContext& mpi, Timers& timers,
+            bool show_progress) {
   const std::int64_t R = cfg.replicas();
   const std::int64_t N = cfg.sites();
   const Block mine = block_partition(R, mpi.size(), mpi.rank());
@@ -168,7 +170,9 @@ Results run(const Config& cfg, std::uint64_t seed, const MpiContext& mpi, Timers
       auto t = timers.scope("measure");
       obs = mpi.allgather(lattices->measure());
     }
-    auto energy = [&](std::int64_t r) { return -cfg.J * double(obs[2 * r]) - cfg.h * double(obs[2 * r + 1]); };
+    auto energy = [&](std::int64_t r) {
+      return -cfg.J * double(obs[2 * r]) - cfg.h * double(obs[2 * r + 1]);
+    };
     if (measuring && mpi.root()) {
       for (std::int64_t r = 0; r < R; ++r)
         stats.add(temp_of_replica[r], s - cfg.thermalization, energy(r) / N, double(obs[2 * r + 1]) / N);

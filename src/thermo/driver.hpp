@@ -18,7 +18,7 @@ namespace prism::thermo {
 
 struct Results {  // complete on rank 0; other ranks hold only the counters
   std::vector<double> temperature;
-  std::vector<BlockAccumulator::Estimate> estimates;  // per temperature
+  std::vector<BlockAccumulator::Estimate> estimates;       // per temperature
   std::vector<std::int64_t> swap_attempts, swap_accepted;  // per neighbouring pair (t, t+1)
   std::vector<std::int64_t> round_trips;                   // per replica
   std::vector<std::int64_t> replica_of_temperature;        // at the end
@@ -31,8 +31,7 @@ struct Results {  // complete on rank 0; other ranks hold only the counters
 // disorder_seed for ea3d.
 std::vector<std::int8_t> make_couplings(const Config& cfg);
 
-Results run(const Config& cfg, std::uint64_t seed, const MpiContext& mpi, Timers& timers,
-            bool show_progress);
+Results run(const Config& cfg, std::uint64_t seed, const MpiContext& mpi, Timers& timers, bool show_progress);
 
 void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const Results& res);
 

@@ -7,10 +7,12 @@
 namespace prism::thermo {
 
 BlockAccumulator::BlockAccumulator(std::int64_t temperatures, std::int64_t blocks, std::int64_t samples)
-    : blocks_(blocks), samples_(samples),
+    : blocks_(blocks),
+      samples_(samples),
       sums_(static_cast<std::size_t>(temperatures * blocks * kMoments), 0.0),
       counts_(static_cast<std::size_t>(temperatures * blocks), 0) {
-  if (blocks < 2 || samples < blocks) throw std::invalid_argument("BlockAccumulator: need samples >= blocks >= 2");
+  if (blocks < 2 || samples < blocks)
+    throw std::invalid_argument("BlockAccumulator: need samples >= blocks >= 2");
 }
 
 void BlockAccumulator::add(std::int64_t t, std::int64_t sample, double e, double m) {

@@ -1,9 +1,10 @@
 #include "thermo/thermo_config.hpp"
 
+#include <toml++/toml.h>
+
 #include <cmath>
 #include <filesystem>
 #include <limits>
-#include <toml++/toml.h>
 
 #include "core/deck.hpp"
 
@@ -26,9 +27,12 @@ namespace thermo {
 
 const char* model_name(Model m) {
   switch (m) {
-    case Model::ising2d: return "ising2d";
-    case Model::ising3d: return "ising3d";
-    case Model::ea3d: return "ea3d";
+    case Model::ising2d:
+      return "ising2d";
+    case Model::ising3d:
+      return "ising3d";
+    case Model::ea3d:
+      return "ea3d";
   }
   return "?";
 }
@@ -69,8 +73,7 @@ std::vector<double> parse_temperatures(Deck& deck) {
       deck.fail("thermo", "temperatures", "count must be an integer in [1, 4096]");
     if (!(tmin > 0) || !(tmax >= tmin) || !std::isfinite(tmax))
       deck.fail("thermo", "temperatures", "needs 0 < min <= max");
-    if (count == 1 && tmax != tmin)
-      deck.fail("thermo", "temperatures", "count = 1 needs min == max");
+    if (count == 1 && tmax != tmin) deck.fail("thermo", "temperatures", "count = 1 needs min == max");
     const int c = static_cast<int>(count);
     // Geometric spacing keeps the swap acceptance roughly flat when C is.
     for (int i = 0; i < c; ++i)
@@ -118,8 +121,9 @@ Config parse_config(Deck& deck) {
               "sites * temperatures must be < 2^31 to save configurations (" + std::to_string(c.sites()) +
                   " sites x " + std::to_string(c.replicas()) + " temperatures)");
   const auto kernel = deck.get_string("thermo", "kernel", "auto", {"auto", "generic", "multispin"});
-  c.kernel = kernel == "auto" ? KernelChoice::automatic
-             : kernel == "generic" ? KernelChoice::generic : KernelChoice::multispin;
+  c.kernel = kernel == "auto"      ? KernelChoice::automatic
+             : kernel == "generic" ? KernelChoice::generic
+                                   : KernelChoice::multispin;
   if (c.kernel == KernelChoice::multispin && !c.multispin_possible())
     deck.fail("thermo", "kernel", "multispin needs model = \"ising2d\" and L a multiple of 32");
   // The sweep index is one 32-bit word of the random-number counter.

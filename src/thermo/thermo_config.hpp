@@ -9,7 +9,7 @@ class Deck;
 
 struct RunConfig {
   std::uint64_t seed = 0;
-  std::string output;   // final HDF5 path
+  std::string output;  // final HDF5 path
   bool overwrite = false;
 };
 
@@ -29,7 +29,7 @@ struct Config {
   double h = 0.0;
   std::vector<double> temperatures;  // strictly increasing
   std::int64_t thermalization = 0;
-  std::int64_t sweeps = 0;           // measurement sweeps
+  std::int64_t sweeps = 0;  // measurement sweeps
   std::int64_t exchange_every = 1;
   std::uint64_t disorder_seed = 0;
   bool save_configurations = false;
@@ -43,8 +43,7 @@ struct Config {
   // colour, so each half-row must hold whole words: ising2d with L % 32 == 0.
   bool multispin_possible() const { return model == Model::ising2d && L % 32 == 0; }
   bool use_multispin() const {
-    return kernel == KernelChoice::multispin ||
-           (kernel == KernelChoice::automatic && multispin_possible());
+    return kernel == KernelChoice::multispin || (kernel == KernelChoice::automatic && multispin_possible());
   }
 };
 

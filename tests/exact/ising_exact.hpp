@@ -18,8 +18,9 @@ struct Thermo {
 };
 
 // Enumerates 2^N states of a lattice with bonds (i, j, J_ij); E = -J sum J_ij s_i s_j - h sum s_i.
-inline Thermo enumerate(int n_sites, const std::vector<std::int64_t>& bond_i, const std::vector<std::int64_t>& bond_j,
-                        const std::vector<int>& bond_J, double J, double h, double T) {
+inline Thermo enumerate(int n_sites, const std::vector<std::int64_t>& bond_i,
+                        const std::vector<std::int64_t>& bond_j, const std::vector<int>& bond_J, double J,
+                        double h, double T) {
   const double beta = 1.0 / T;
   const std::uint64_t states = std::uint64_t(1) << n_sites;
   // Shift by the ground-state bound to keep the weights finite.
@@ -89,8 +90,8 @@ inline long double kaufman_log_z(int L, long double K) {
   }
   long double top = s[0];
   for (auto v : s) top = std::max(top, v);
-  const long double sum = std::exp(s[0] - top) + std::exp(s[1] - top) + std::exp(s[2] - top) +
-                          sign4 * std::exp(s[3] - top);
+  const long double sum =
+      std::exp(s[0] - top) + std::exp(s[1] - top) + std::exp(s[2] - top) + sign4 * std::exp(s[3] - top);
   return std::log(0.5L) + 0.5L * m * n * std::log(2 * std::sinh(2 * K)) + top + std::log(sum);
 }
 

@@ -15,10 +15,13 @@ struct SpinModel {
   int N = 0;
   std::vector<int> bond_i, bond_j;
   bool tfim = true;
-  double J = 1, h = 1, Delta = 1;  // tfim: -J sz sz - h sx; heisenberg: J (SxSx + SySy + Delta SzSz), S = sigma/2
+  double J = 1, h = 1,
+         Delta = 1;  // tfim: -J sz sz - h sx; heisenberg: J (SxSx + SySy + Delta SzSz), S = sigma/2
 };
 
-inline double spin_of(std::uint64_t state, int i) { return ((state >> i) & 1) ? 1.0 : -1.0; }
+inline double spin_of(std::uint64_t state, int i) {
+  return ((state >> i) & 1) ? 1.0 : -1.0;
+}
 
 inline void apply_h(const SpinModel& m, const std::vector<double>& v, std::vector<double>& out) {
   const std::uint64_t dim = std::uint64_t(1) << m.N;
@@ -26,7 +29,8 @@ inline void apply_h(const SpinModel& m, const std::vector<double>& v, std::vecto
   for (std::uint64_t s = 0; s < dim; ++s) {
     if (v[s] == 0.0) continue;
     double diag = 0;
-    for (std::size_t b = 0; b < m.bond_i.size(); ++b) diag += spin_of(s, m.bond_i[b]) * spin_of(s, m.bond_j[b]);
+    for (std::size_t b = 0; b < m.bond_i.size(); ++b)
+      diag += spin_of(s, m.bond_i[b]) * spin_of(s, m.bond_j[b]);
     if (m.tfim) {
       out[s] += -m.J * diag * v[s];
       for (int k = 0; k < m.N; ++k) out[s ^ (std::uint64_t(1) << k)] += -m.h * v[s];

@@ -74,7 +74,8 @@ TEST(NqsExact, LanczosMatchesTfimClosedFormAndKnownHeisenberg) {
   }
   // Periodic S=1/2 Heisenberg ring, N = 8: E0 = -3.651093408937 J (Bethe ansatz / ED tables).
   auto c = chain(Hamiltonian::heisenberg, 8);
-  const double ed = exact::lanczos_ground_energy(spin_model(c), [](std::uint64_t s) { return std::popcount(s) == 4; });
+  const double ed =
+      exact::lanczos_ground_energy(spin_model(c), [](std::uint64_t s) { return std::popcount(s) == 4; });
   EXPECT_NEAR(ed, -3.651093408937, 1e-8);
 }
 
@@ -126,8 +127,12 @@ void check_histogram(Config c) {
   EXPECT_GT(chi2, dof - 5.0 * std::sqrt(2.0 * dof)) << "chi2 " << chi2 << " for " << dof << " dof";
 }
 
-TEST(NqsSampler, SingleFlipHistogramMatchesPsiSquared) { check_histogram(chain(Hamiltonian::tfim, 8)); }
-TEST(NqsSampler, ExchangeHistogramMatchesPsiSquared) { check_histogram(chain(Hamiltonian::heisenberg, 8)); }
+TEST(NqsSampler, SingleFlipHistogramMatchesPsiSquared) {
+  check_histogram(chain(Hamiltonian::tfim, 8));
+}
+TEST(NqsSampler, ExchangeHistogramMatchesPsiSquared) {
+  check_histogram(chain(Hamiltonian::heisenberg, 8));
+}
 
 TEST(NqsSampler, TablesAgreeWithScratchEvaluation) {
   auto c = chain(Hamiltonian::tfim, 10);
@@ -154,7 +159,8 @@ TEST(NqsSampler, TablesAgreeWithScratchEvaluation) {
     for (int k = 0; k < N; ++k) {
       auto f = s;
       f[k] = -f[k];
-      EXPECT_NEAR(ratios[k], std::exp(log_psi(vmc.parameters(), N, M, f) - base), 1e-10 * std::fabs(ratios[k]));
+      EXPECT_NEAR(ratios[k], std::exp(log_psi(vmc.parameters(), N, M, f) - base),
+                  1e-10 * std::fabs(ratios[k]));
     }
   }
 }
@@ -211,7 +217,10 @@ TEST(NqsGradients, LogDerivativesMatchFiniteDifferences) {
 // exactly: checks the local energies, the Hamiltonian conventions and the
 // Marshall sign.
 void check_energy(Config c, double h_or_delta) {
-  if (c.hamiltonian == Hamiltonian::tfim) c.h = h_or_delta; else c.Delta = h_or_delta;
+  if (c.hamiltonian == Hamiltonian::tfim)
+    c.h = h_or_delta;
+  else
+    c.Delta = h_or_delta;
   c.init_scale = 0.3;
   c.chains = 256;
   c.samples_per_chain = 32;
@@ -224,7 +233,9 @@ void check_energy(Config c, double h_or_delta) {
   EXPECT_NEAR(st.energy_mean, exact_e, 5 * st.energy_err + 1e-9) << "err " << st.energy_err;
 }
 
-TEST(NqsEnergy, TfimLocalEnergyMatchesExactExpectation) { check_energy(chain(Hamiltonian::tfim, 8), 0.7); }
+TEST(NqsEnergy, TfimLocalEnergyMatchesExactExpectation) {
+  check_energy(chain(Hamiltonian::tfim, 8), 0.7);
+}
 TEST(NqsEnergy, HeisenbergLocalEnergyMatchesExactExpectation) {
   check_energy(chain(Hamiltonian::heisenberg, 8), 1.0);
   auto c = chain(Hamiltonian::heisenberg, 8);

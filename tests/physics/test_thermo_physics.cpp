@@ -121,8 +121,9 @@ TEST(ThermoPhysics, OnsagerMagnetizationBelowTc) {
   if (!test::world->root()) return;
   for (std::size_t t = 0; t < 2; ++t) {
     const auto& e = res.estimates[t];
-    expect_close(e.magnetization_abs_mean, e.magnetization_err, exact::onsager_magnetization(cfg.temperatures[t]), 5,
-                 2e-3, "Onsager T=" + std::to_string(cfg.temperatures[t]));
+    expect_close(e.magnetization_abs_mean, e.magnetization_err,
+                 exact::onsager_magnetization(cfg.temperatures[t]), 5, 2e-3,
+                 "Onsager T=" + std::to_string(cfg.temperatures[t]));
   }
   // and the ordered phase really is ordered, the disordered one is not
   EXPECT_GT(res.estimates[0].magnetization_abs_mean, 0.9);

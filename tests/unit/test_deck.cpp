@@ -59,8 +59,10 @@ TEST(Deck, GeometricTemperatureTable) {
 TEST(Deck, ErrorsNameFileLineKeyAndRule) {
   EXPECT_EQ(error_of(replace(kGood, "L = 32", "L = 31")),
             "deck.toml:5: key 'thermo.L': must be even (checkerboard updates on a periodic lattice)");
-  EXPECT_EQ(error_of(replace(kGood, "L = 32", "L = \"big\"")), "deck.toml:5: key 'thermo.L': must be an integer");
-  EXPECT_EQ(error_of(replace(kGood, "L = 32", "L = 2")), "deck.toml:5: key 'thermo.L': must be in [4, 65536], got 2");
+  EXPECT_EQ(error_of(replace(kGood, "L = 32", "L = \"big\"")),
+            "deck.toml:5: key 'thermo.L': must be an integer");
+  EXPECT_EQ(error_of(replace(kGood, "L = 32", "L = 2")),
+            "deck.toml:5: key 'thermo.L': must be in [4, 65536], got 2");
   EXPECT_EQ(error_of(replace(kGood, "L = 32\n", "")), "deck.toml:3: key 'thermo.L': required key is missing");
   EXPECT_EQ(error_of(replace(kGood, "sweeps = 100", "sweeps = 100\nsweps = 4")),
             "deck.toml:8: key 'thermo.sweps': unknown key");
@@ -87,7 +89,8 @@ TEST(Deck, OverridesWinAndAreNamedInErrors) {
   const auto cfg = thermo::parse_config(deck);
   EXPECT_EQ(cfg.L, 64);
   EXPECT_EQ(cfg.model, thermo::Model::ising3d);
-  EXPECT_EQ(error_of(kGood, {"thermo.L=33"}), "--set thermo.L: key 'thermo.L': must be even (checkerboard updates on a periodic lattice)");
+  EXPECT_EQ(error_of(kGood, {"thermo.L=33"}),
+            "--set thermo.L: key 'thermo.L': must be even (checkerboard updates on a periodic lattice)");
   EXPECT_THROW(deck.apply_override("nodot=3"), DeckError);
 }
 
