@@ -30,6 +30,8 @@ def main():
     it = np.array(g["iteration"])
     e, err = np.array(g["energy_mean"]), np.array(g["energy_err"])
     ref = float(a["reference_energy"]) if "reference_energy" in a else None
+    if ref == 0.0:
+        ref = None  # no relative error against zero
     panels = 3 if ref is not None else 2
     fig, axes = plt.subplots(panels, 1, figsize=(9, 3.2 * panels), sharex=True)
     ax = axes[0]
@@ -37,8 +39,11 @@ def main():
     ax.plot(it, e, lw=1, label="prism RBM, <E> +- err")
     if ref is not None:
         ax.axhline(ref, color="k", ls="--", lw=1, label=f"exact / reference {ref:.6f}")
-        # zoom on the converged part
+        # zoom on the converged part (finite values only: a failed run ends in NaN)
         tail = e[len(e) // 5:]
+        tail = tail[np.isfinite(tail)]
+        if tail.size == 0:
+            tail = np.array([ref])
         lo, hi = min(tail.min(), ref), max(tail.max(), ref)
         pad = 0.2 * (hi - lo + 1e-12)
         ax.set_ylim(lo - pad, hi + pad)

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 
@@ -186,7 +187,7 @@ int run_nqs(const prism::nqs::Config& cfg, const prism::RunConfig& run, const pr
   std::string restart_error;
   if (!opt.restart.empty()) {
     try {
-      resume = prism::nqs::read_results(opt.restart, cfg);
+      resume = prism::nqs::read_results(opt.restart, cfg, run.seed);
     } catch (const std::exception& e) {
       restart_error = e.what();
     }
@@ -200,9 +201,6 @@ int run_nqs(const prism::nqs::Config& cfg, const prism::RunConfig& run, const pr
       std::printf("restarting from %s at iteration %lld\n", opt.restart.c_str(),
                   static_cast<long long>(resume->checkpoint.next_iteration));
   }
-  std::signal(SIGTERM, on_stop_signal);
-  std::signal(SIGUSR1, on_stop_signal);
-
   // Our own earlier checkpoints (and the file we restart from) may be replaced.
   bool replace_ok = run.overwrite || (!opt.restart.empty() && std::filesystem::exists(run.output) &&
                                       std::filesystem::equivalent(opt.restart, run.output));
@@ -244,7 +242,7 @@ int run_nqs(const prism::nqs::Config& cfg, const prism::RunConfig& run, const pr
     std::printf("%-10zu %16.8f %12.2e %12.4e %8.3f %8.4f\n", i, h.energy_mean, h.energy_err,
                 h.energy_variance, h.acceptance, h.r_hat);
   }
-  if (cfg.reference_energy && n > 0)
+  if (cfg.reference_energy && *cfg.reference_energy != 0.0 && n > 0)
     std::printf("reference energy %.8f, relative error of the last iteration %.2e\n", *cfg.reference_energy,
                 std::fabs((res.history.back().energy_mean - *cfg.reference_energy) / *cfg.reference_energy));
   std::printf("\nwrote %s\n", run.output.c_str());
@@ -261,12 +259,15 @@ int run_nqs(const prism::nqs::Config& cfg, const prism::RunConfig& run, const pr
     return kExitRuntime;
   }
   if (res.interrupted) {
+    std::string overrides;  // the same overrides, quoted for the shell
+    for (const auto& set : opt.sets) overrides += " --set '" + set + "'";
     std::printf(
         "prism: stopped by signal %d after iteration %lld of %lld; results so far and a checkpoint are in "
         "%s\n"
-        "continue with: prism --restart %s %s\n",
+        "continue with: prism --restart %s --output %s%s %s\n",
         int(g_stop_signal), static_cast<long long>(res.checkpoint.next_iteration),
-        static_cast<long long>(cfg.iterations), run.output.c_str(), run.output.c_str(), opt.deck.c_str());
+        static_cast<long long>(cfg.iterations), run.output.c_str(), run.output.c_str(), run.output.c_str(),
+        overrides.c_str(), opt.deck.c_str());
     std::fflush(stdout);
   }
   return 0;
@@ -279,7 +280,6 @@ int main(int argc, char** argv) {
   if (auto code = parse_command_line(argc, argv, opt)) return *code;
 
   prism::MpiContext mpi(&argc, &argv);
-
   // The deck is read and validated on every rank (the same file, the same
   // verdict), so every rank leaves together on an error.
   std::optional<Loaded> loaded;
@@ -299,6 +299,13 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s%s\n", mpi.root() ? "" : ("[rank " + std::to_string(mpi.rank()) + "] ").c_str(),
                    deck_error.c_str());
     return kExitDeck;
+  }
+  // nqs finishes its iteration on SIGTERM/SIGUSR1 (installed before Kokkos
+  // starts and any checkpoint is read); thermo keeps the default, terminate:
+  // its output is written only at the end, never half.
+  if (loaded->nqs && !opt.check) {
+    std::signal(SIGTERM, on_stop_signal);
+    std::signal(SIGUSR1, on_stop_signal);
   }
   if (opt.check) {
     if (mpi.root())

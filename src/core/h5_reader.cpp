@@ -60,4 +60,23 @@ std::int64_t H5Reader::int64_attribute(const std::string& object, const std::str
   return v;
 }
 
+bool H5Reader::has_attribute(const std::string& object, const std::string& name) const {
+  return (object == "/" || exists(object)) && H5Aexists_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
+std::string H5Reader::string_attribute(const std::string& object, const std::string& name) const {
+  if (!has_attribute(object, name)) throw std::runtime_error(path_ + ": missing attribute " + object + ":" + name);
+  const hid_t a = H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
+  const hid_t type = H5Aget_type(a);
+  const std::size_t size = H5Tget_size(type);
+  std::string out(size, '\0');
+  // prism writes fixed-length strings; read with the stored type (no conversion).
+  const herr_t rc = H5Tis_variable_str(type) > 0 ? -1 : H5Aread(a, type, out.data());
+  H5Tclose(type);
+  H5Aclose(a);
+  if (rc < 0) throw std::runtime_error(path_ + ": cannot read attribute " + object + ":" + name);
+  while (!out.empty() && out.back() == '\0') out.pop_back();
+  return out;
+}
+
 }  // namespace prism

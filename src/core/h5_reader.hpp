@@ -18,6 +18,8 @@ class H5Reader {
   std::vector<std::int64_t> int64s(const std::string& path) const;
   std::vector<std::int8_t> int8s(const std::string& path) const;
   std::int64_t int64_attribute(const std::string& object, const std::string& name) const;
+  bool has_attribute(const std::string& object, const std::string& name) const;
+  std::string string_attribute(const std::string& object, const std::string& name) const;
 
  private:
   std::string path_;

@@ -3,6 +3,7 @@
 #include <Kokkos_Core.hpp>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <stdexcept>
@@ -59,7 +60,9 @@ IterationStats energy_statistics(const std::vector<double>& e, std::int64_t chai
   double b = 0;
   for (double mu : means) b += (mu - mean_of_means) * (mu - mean_of_means);
   b *= double(n) / (m - 1.0);
-  st.r_hat = w > 0 ? std::sqrt(((n - 1.0) / n * w + b / n) / w) : 1.0;
+  // Frozen chains that disagree (w = 0, b > 0) are not converged.
+  st.r_hat = w > 0 ? std::sqrt(((n - 1.0) / n * w + b / n) / w)
+                   : (b > 0 ? std::numeric_limits<double>::infinity() : 1.0);
   return st;
 }
 
@@ -194,12 +197,14 @@ struct Vmc::Impl {
   std::vector<double> project(const Vector& x) {
     auto xh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
     double xmax = 0;
-    for (std::size_t s = 0; s < xh.extent(0); ++s) xmax = std::max(xmax, std::fabs(xh(s)));
+    for (std::size_t s = 0; s < xh.extent(0); ++s)
+      xmax = std::isfinite(xh(s)) ? std::max(xmax, std::fabs(xh(s))) : HUGE_VAL;  // NaN counts as infinite
     xmax = mpi.max(xmax);
     if (xmax == 0) return std::vector<double>(P, 0.0);
-    if (!std::isfinite(xmax)) return std::vector<double>(P, xmax);
+    if (!std::isfinite(xmax)) return std::vector<double>(P, std::numeric_limits<double>::quiet_NaN());
     const double bound = 2.0 * xmax * double(cfg.total_samples());  // largest possible |sum|
-    const double scale = std::ldexp(1.0, 62 - std::ilogb(bound) - 1);
+    const int exponent = std::min(62 - std::ilogb(bound) - 1, 1000);  // finite scale for tiny x
+    const double scale = std::ldexp(1.0, exponent);
     fixed_point_projection(Exec(), O, x, scale, fixed);
     auto fh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), fixed);
     std::vector<std::int64_t> sums(fh.data(), fh.data() + P);

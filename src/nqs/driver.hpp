@@ -94,6 +94,6 @@ Results run(const Config& cfg, std::uint64_t seed, const MpiContext& mpi, Timers
             const Results* resume = nullptr, const RunHooks* hooks = nullptr);
 void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const Results& res);
 // Reads /nqs history and /nqs/checkpoint back; checks they fit `cfg`.
-Results read_results(const std::string& path, const Config& cfg);
+Results read_results(const std::string& path, const Config& cfg, std::uint64_t seed);
 
 }  // namespace prism::nqs

@@ -62,16 +62,25 @@ void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const R
   const std::string k = g + "/checkpoint";
   out.group(k);
   out.attribute(k, "next_iteration", c.next_iteration);
+  out.attribute(k, "fingerprint", fingerprint(cfg, seed));
   out.write(k + "/parameters", c.parameters);
   out.write(k + "/last_update", c.last_update);
   out.write(k + "/chain_spins", c.chain_spins, {static_cast<std::uint64_t>(cfg.chains), N});
 }
 
-Results read_results(const std::string& path, const Config& cfg) {
+Results read_results(const std::string& path, const Config& cfg, std::uint64_t seed) {
   H5Reader in(path);
   Results r;
   const std::string k = "/nqs/checkpoint";
   if (!in.exists(k)) throw std::runtime_error(path + ": no /nqs/checkpoint to restart from");
+  if (in.has_attribute("/nqs", "error"))
+    throw std::runtime_error(path + ": that run stopped on an error (" + in.string_attribute("/nqs", "error") +
+                             "); it cannot be continued");
+  const std::string stored = in.string_attribute(k, "fingerprint"), wanted = fingerprint(cfg, seed);
+  if (stored != wanted)
+    throw std::runtime_error(path + ": the checkpoint was made with other settings; only nqs.iterations and "
+                             "nqs.checkpoint_every may change on restart.\n  checkpoint: " + stored +
+                             "\n  this deck:  " + wanted);
   r.checkpoint.next_iteration = in.int64_attribute(k, "next_iteration");
   r.checkpoint.parameters = in.doubles(k + "/parameters");
   r.checkpoint.last_update = in.doubles(k + "/last_update");
@@ -81,6 +90,8 @@ Results read_results(const std::string& path, const Config& cfg) {
                              " parameters, the deck needs " + std::to_string(cfg.parameters()));
   if (r.checkpoint.chain_spins.size() != std::size_t(cfg.chains * cfg.sites()))
     throw std::runtime_error(path + ": checkpoint chains/sites do not match the deck");
+  for (const auto spin : r.checkpoint.chain_spins)
+    if (spin != 1 && spin != -1) throw std::runtime_error(path + ": checkpoint chain spins are not +-1");
   if (!r.checkpoint.last_update.empty() && r.checkpoint.last_update.size() != r.checkpoint.parameters.size())
     throw std::runtime_error(path + ": checkpoint last_update has the wrong length");
   if (r.checkpoint.next_iteration > cfg.iterations)
@@ -91,7 +102,9 @@ Results read_results(const std::string& path, const Config& cfg) {
              var = in.doubles("/nqs/energy_variance"), acc = in.doubles("/nqs/acceptance"),
              rh = in.doubles("/nqs/r_hat"), tm = in.doubles("/nqs/time");
   const auto cg = in.int64s("/nqs/cg_iterations");
-  if (std::int64_t(e.size()) != r.checkpoint.next_iteration)
+  for (const auto* v : {&err, &var, &acc, &rh, &tm})
+    if (v->size() != e.size()) throw std::runtime_error(path + ": /nqs history columns differ in length");
+  if (cg.size() != e.size() || std::int64_t(e.size()) != r.checkpoint.next_iteration)
     throw std::runtime_error(path + ": history length does not match the checkpoint");
   for (std::size_t i = 0; i < e.size(); ++i)
     r.history.push_back(IterationStats{e[i], err[i], var[i], acc[i], rh[i], tm[i], cg[i]});

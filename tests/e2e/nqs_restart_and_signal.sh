@@ -22,10 +22,19 @@ wait $pid
 rc=$?
 set -e
 [[ $rc -eq 0 ]] || fail "exit status $rc after SIGUSR1: $(tail -5 sig.log)"
-grep -q "continue with: prism --restart sig.h5" sig.log || fail "no restart hint: $(tail -5 sig.log)"
+grep -q "continue with: prism --restart sig.h5 --output sig.h5" sig.log || fail "no restart hint: $(tail -5 sig.log)"
 [[ -s sig.h5 && ! -e sig.h5.tmp ]] || fail "no complete output after the signal"
 next=$("${PRISM_PYTHON:-python3}" -c "import h5py; print(int(h5py.File('sig.h5')['nqs/checkpoint'].attrs['next_iteration']))" 2>/dev/null ||
        sed -n 's/.*after iteration \([0-9]*\) of.*/\1/p' sig.log)
 "$PRISM" --restart sig.h5 --output sig.h5 --set nqs.iterations=$((next + 2)) "$deck" > sig2.log ||
   fail "restart after the signal failed: $(tail -5 sig2.log)"
 echo "restart and signal handling ok (stopped after iteration $next)"
+
+# A restart with other settings (here the model) is refused with the reason.
+set +e
+"$PRISM" --restart part.h5 --output other.h5 --set nqs.hamiltonian=tfim --set nqs.marshall_sign=false "$deck" > other.log 2>&1
+rc=$?
+set -e
+[[ $rc -eq 2 ]] && grep -q "checkpoint was made with other settings" other.log || fail "mismatched restart: rc=$rc $(cat other.log)"
+[[ ! -e other.h5 ]] || fail "output written after a refused restart"
+echo "mismatched restart refused"
