@@ -25,13 +25,7 @@ using Exec = Kokkos::DefaultExecutionSpace;
 Thresholds make_thresholds(int dim, double T) {
   Thresholds thr("bench::thresholds", 1, 2 * (4 * dim + 1));
   auto h = Kokkos::create_mirror_view(thr);
-  for (int up = 0; up < 2; ++up)
-    for (int f = -2 * dim; f <= 2 * dim; ++f) {
-      const double dE = 2.0 * (up ? 1.0 : -1.0) * f;
-      const double p = dE <= 0 ? 1.0 : std::exp(-dE / T);
-      h(0, up * (4 * dim + 1) + f + 2 * dim) =
-          p >= 1 ? (std::uint64_t(1) << 32) : static_cast<std::uint64_t>(std::ldexp(p, 32));
-    }
+  fill_threshold_row(h, 0, dim, 1.0 / T, 1.0, 0.0);
   Kokkos::deep_copy(thr, h);
   return thr;
 }

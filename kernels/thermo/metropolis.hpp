@@ -5,6 +5,7 @@
 // Both key the random number of a site by (seed; colour-site block, sweep,
 // global replica, colour), so they make identical moves.
 #include <Kokkos_Core.hpp>
+#include <cmath>
 #include <cstdint>
 #include <type_traits>
 
@@ -12,6 +13,22 @@
 #include "kernels/thermo/types.hpp"
 
 namespace prism::thermo {
+
+// Host side of the kernels' contract: row r of `table` (a host view) gets the
+// Metropolis thresholds min(1, exp(-beta dE)) * 2^32, dE = 2 s (J f + h), for
+// every spin s and local field f = sum_j J_ij s_j, at the kernels' index
+// (s > 0 ? 4D+1 : 0) + f + 2D.
+template <class HostTable>
+void fill_threshold_row(HostTable const& table, std::size_t r, int dim, double beta, double J, double h) {
+  for (int up = 0; up < 2; ++up) {
+    for (int f = -2 * dim; f <= 2 * dim; ++f) {
+      const double dE = 2.0 * (up ? 1.0 : -1.0) * (J * f + h);
+      const double p = dE <= 0 ? 1.0 : std::exp(-beta * dE);
+      table(r, up * (4 * dim + 1) + f + 2 * dim) =
+          p >= 1.0 ? (std::uint64_t(1) << 32) : static_cast<std::uint64_t>(std::ldexp(p, 32));
+    }
+  }
+}
 
 // Update every site of one colour of every local replica.
 template <class Exec>

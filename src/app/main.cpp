@@ -122,6 +122,13 @@ Loaded load_deck(const Options& opt, int ranks) {
   return loaded;
 }
 
+// --restart RUN.h5 writing back into RUN.h5: that file may be replaced.
+bool restarting_in_place(const Options& opt, const prism::RunConfig& run) {
+  namespace fs = std::filesystem;
+  return !opt.restart.empty() && fs::exists(opt.restart) && fs::exists(run.output) &&
+         fs::equivalent(opt.restart, run.output);
+}
+
 // Empty when the output may be written, else the reason it may not.
 std::string output_refusal(const prism::RunConfig& run) {
   namespace fs = std::filesystem;
@@ -202,8 +209,7 @@ int run_nqs(const prism::nqs::Config& cfg, const prism::RunConfig& run, const pr
                   static_cast<long long>(resume->checkpoint.next_iteration));
   }
   // Our own earlier checkpoints (and the file we restart from) may be replaced.
-  bool replace_ok = run.overwrite || (!opt.restart.empty() && std::filesystem::exists(run.output) &&
-                                      std::filesystem::equivalent(opt.restart, run.output));
+  bool replace_ok = run.overwrite || restarting_in_place(opt, run);
   auto write_file = [&](const prism::nqs::Results& r, const prism::TimingTable* table) {
     prism::H5Writer out(run.output);
     prism::write_metadata(out, info);
@@ -317,10 +323,8 @@ int main(int argc, char** argv) {
     if (mpi.root()) std::fprintf(stderr, "prism: error: --restart applies to nqs decks only\n");
     return kExitDeck;
   }
-  const bool restart_in_place = !opt.restart.empty() && std::filesystem::exists(loaded->run.output) &&
-                                std::filesystem::exists(opt.restart) &&
-                                std::filesystem::equivalent(opt.restart, loaded->run.output);
-  std::string refusal = mpi.root() && !restart_in_place ? output_refusal(loaded->run) : "";
+  std::string refusal =
+      mpi.root() && !restarting_in_place(opt, loaded->run) ? output_refusal(loaded->run) : "";
   if (mpi.broadcast(refusal.empty() ? 0 : 1)) {
     if (mpi.root()) std::fprintf(stderr, "prism: error: %s\n", refusal.c_str());
     return kExitDeck;

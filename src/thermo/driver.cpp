@@ -58,18 +58,8 @@ class LocalLattices {
 
   // Metropolis thresholds min(1, exp(-beta dE)) * 2^32 for every (spin, local field).
   void set_temperatures(const std::vector<double>& beta_of_local_replica) {
-    const int D = geo_.dim;
-    for (std::size_t r = 0; r < beta_of_local_replica.size(); ++r) {
-      for (int up = 0; up < 2; ++up) {
-        for (int f = -2 * D; f <= 2 * D; ++f) {
-          const double s = up ? 1.0 : -1.0;
-          const double dE = 2.0 * s * (cfg_.J * f + cfg_.h);
-          const double p = dE <= 0 ? 1.0 : std::exp(-beta_of_local_replica[r] * dE);
-          thresholds_host_(r, up * (4 * D + 1) + f + 2 * D) =
-              p >= 1.0 ? (std::uint64_t(1) << 32) : static_cast<std::uint64_t>(std::ldexp(p, 32));
-        }
-      }
-    }
+    for (std::size_t r = 0; r < beta_of_local_replica.size(); ++r)
+      fill_threshold_row(thresholds_host_, r, geo_.dim, beta_of_local_replica[r], cfg_.J, cfg_.h);
     Kokkos::deep_copy(thresholds_, thresholds_host_);
   }
 
