@@ -7,7 +7,11 @@
 #   bench/gpu_session.sh OUTDIR
 set -uo pipefail
 OUTDIR="${1:?usage: gpu_session.sh OUTDIR [SECTIONS]}"
-# SECTIONS: comma list of tests,bench,weak,omp,nqs,nqsomp,lanes (default all but lanes)
+# SECTIONS: comma list of tests,bench,weak,omp,nqs,nqsomp,lanes,variants
+# (default all but lanes and variants).  `variants` builds bench_nqs with
+# other sampler settings (PRISM_NQS_MIN_BLOCKS) and, when .carry/prism-old
+# holds an older source tree (git archive), that tree as a baseline, and runs
+# them side by side on GPU 0.
 SECTIONS="${2:-tests,bench,weak,omp,nqs,nqsomp}"
 want() { [[ ",$SECTIONS," == *",$1,"* ]]; }
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -34,6 +38,27 @@ cmake -S "$ROOT" -B /tmp/build-cuda -G Ninja -DCMAKE_CXX_COMPILER=g++ \
   { tail -30 /tmp/cuda-configure.log; exit 1; }
 cmake --build /tmp/build-cuda -j "$J" > /tmp/cuda-build.log 2>&1 || { grep -B2 -A10 error /tmp/cuda-build.log | head -60; exit 1; }
 B=/tmp/build-cuda
+
+# Variant builds run in the background while the tests run.
+build_variant() {  # NAME SOURCE CXXFLAGS
+  cmake -S "$2" -B "/tmp/build-$1" -G Ninja -DCMAKE_CXX_COMPILER=g++ -DPRISM_ENABLE_TESTS=OFF "-DCMAKE_CXX_FLAGS=$3" \
+    "-DCMAKE_PREFIX_PATH=/tmp/kokkos-cuda;$ROOT/.carry/usr" > "/tmp/build-$1.log" 2>&1 &&
+    cmake --build "/tmp/build-$1" -j "$J" --target bench_nqs >> "/tmp/build-$1.log" 2>&1 || echo "variant $1: build failed"
+}
+VARIANTS=()
+if want variants; then
+  [[ -d "$ROOT/.carry/prism-old" ]] && VARIANTS+=(baseline)
+  VARIANTS+=(minblocks4 minblocks6)
+  (
+    for v in "${VARIANTS[@]}"; do
+      case $v in
+        baseline) build_variant baseline "$ROOT/.carry/prism-old" "" ;;
+        minblocks*) build_variant "$v" "$ROOT" "-DPRISM_NQS_MIN_BLOCKS=${v#minblocks}" ;;
+      esac
+    done
+  ) &
+  VARIANT_BUILD=$!
+fi
 
 if want tests; then
 log "unit + physics tests on 1 GPU"
@@ -91,8 +116,31 @@ fi
 
 if want lanes; then
 log "nqs sampler: lanes per chain sweep on 1 GPU (sampling only)"
-for lanes in 4 8 16 32; do
-  CUDA_VISIBLE_DEVICES=0 timeout 100 "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 --lanes $lanes --csv "$OUTDIR/bench_nqs_lanes.csv"
+for lanes in 8 16 32; do
+  for angles in registers global; do
+    for scale in 0.01 0.1; do
+      CUDA_VISIBLE_DEVICES=0 timeout 100 "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 --lanes $lanes \
+        --angles $angles --init-scale $scale --csv "$OUTDIR/bench_nqs_lanes.csv"
+    done
+  done
+done
+fi
+
+if want variants; then
+wait "$VARIANT_BUILD"
+log "nqs sampler variants on GPU 0 (sampling only), each next to the current build"
+for v in "${VARIANTS[@]}"; do
+  for b in "/tmp/build-$v" "$B"; do
+    [[ -x "$b/bench/bench_nqs" ]] || continue
+    flags=("")
+    [[ $v != baseline ]] && flags=("--angles registers" "--angles global")
+    for f in "${flags[@]}"; do
+      echo "-- $v: $b $f"
+      # shellcheck disable=SC2086
+      CUDA_VISIBLE_DEVICES=0 timeout 100 "$b/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 $f \
+        --csv "$OUTDIR/bench_nqs_variant_$v.csv"
+    done
+  done
 done
 fi
 

@@ -1,10 +1,22 @@
 #pragma once
 // Restricted Boltzmann machine wave function on device views, and the
-// Metropolis sampler with per-chain effective-angle tables.
+// Metropolis sampler with per-chain effective angles.
 //   log psi(s) = sum_i a_i s_i + sum_j log cosh(theta_j),  theta_j = b_j + sum_i W_ji s_i
 // Parameters live in one flat vector p = [a (N), b (M), W (M x N, column-major)].
-// Since s = +-1, cosh(theta - 2 W s)/cosh(theta) = cosh 2W - s tanh(theta) sinh 2W,
-// so with tanh(theta) kept per chain a proposal costs three flops per hidden unit.
+//
+// Amplitude ratios.  With T = tanh 2W, C_k = prod_j cosh 2W_jk and t_j = tanh theta_j,
+// flipping site k (spin s) multiplies cosh theta_j by cosh 2W_jk (1 - s t_j T_jk), so
+//   psi'/psi = exp(log C_k - 2 a_k s) * prod_j (1 - s t_j T_jk).
+// Exchanging the anti-aligned sites k (spin s) and l (spin -s):
+//   psi'/psi = exp(log C_k + log C_l - 2 s (a_k - a_l))
+//              * prod_j [(1 - T_jk T_jl) - s t_j (T_jk - T_jl)].
+// One table of M x N values serves both moves, and a proposal costs one or
+// two loads and two or three flops per hidden unit.  After an accepted move
+// the same bracket gives the new tanh without evaluating tanh:
+//   t_j' = (A t_j - s B) / (A - s t_j B),  A = 1 - T_jk T_jl,  B = T_jk - T_jl
+// (flip: A = 1, B = T_jk).  That update loses accuracy where |theta| is large
+// (it amplifies errors by cosh^2 theta), so it is used for |theta| < 2.5 and
+// tanh is evaluated otherwise; theta itself is updated additively.
 #include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <cmath>
@@ -18,14 +30,20 @@ namespace prism::nqs {
 
 using Vector = Kokkos::View<double*>;
 using Matrix = Kokkos::View<double**, Kokkos::LayoutLeft>;
-// Per-chain hidden-unit tables, (chain, hidden): a chain's units are
-// contiguous, because the vector lanes of one chain read them together.
+// Per-chain tables, (chain, hidden or site): a chain's row is contiguous,
+// because the vector lanes of one chain read it together.
 using ChainMatrix = Kokkos::View<double**, Kokkos::LayoutRight>;
-using SpinMatrix = Kokkos::View<std::int8_t**, Kokkos::LayoutLeft>;  // (chain or sample, site)
+using ChainSpins = Kokkos::View<std::int8_t**, Kokkos::LayoutRight>;
+using SpinMatrix = Kokkos::View<std::int8_t**, Kokkos::LayoutLeft>;  // (sample, site)
 using IndexVector = Kokkos::View<std::int32_t*>;
 using CountVector = Kokkos::View<std::int64_t*>;
 
 inline constexpr std::uint32_t nqs_stream = 5;  // Philox counter word 3
+// Below this |theta| the tanh of an accepted move comes from the bracket.
+inline constexpr double tanh_update_limit = 2.5;
+// Largest |log prefactor| for which exp(prefactor) times a product of M
+// brackets cannot overflow on its way to a finite ratio.
+inline constexpr double linear_prefactor_limit = 300.0;
 
 enum class Move : int { single_flip = 0, neighbour_exchange = 1 };
 
@@ -37,33 +55,64 @@ struct RbmModel {
   double J = 1, h = 0, Delta = 1;
   double offdiag_sign = 1;  // -1 with the Marshall sign rule
   Vector a, b;
-  Matrix W;                     // (M, N), unmanaged view into the parameter vector
-  Matrix cosh2W, sinh2W;        // (M, N)
-  Matrix bond_cosh, bond_sinh;  // (M, n_bonds): cosh, sinh of 2 (W_jk - W_jl)
+  Matrix W;         // (M, N), unmanaged view into the parameter vector
+  Matrix T;         // (M, N): tanh 2W
+  Matrix log_pref;  // (N, 2): log C_k - 2 a_k s, column 0 for s = +1, 1 for s = -1
+  Matrix pref;      // (N, 2): exp(log_pref)
+  bool log_domain = false;  // some |log_pref| > linear_prefactor_limit: combine in logs
   IndexVector bond_i, bond_j;
 
-  // psi(s with site k flipped) / psi(s) for chain/sample c, spins and tanh tables given.
+  KOKKOS_INLINE_FUNCTION static int column(double s) { return s > 0 ? 0 : 1; }
+  // One hidden unit's bracket; s_t = s_k tanh theta_j.
+  KOKKOS_INLINE_FUNCTION double flip_bracket(int j, int k, double s_t) const { return 1.0 - s_t * T(j, k); }
+  KOKKOS_INLINE_FUNCTION double exchange_bracket(int j, int k, int l, double s_t) const {
+    const double tk = T(j, k), tl = T(j, l);
+    return (1.0 - tk * tl) - s_t * (tk - tl);
+  }
+  // tanh theta_j after the accepted move, from the bracket (|theta_j| small).
+  KOKKOS_INLINE_FUNCTION double flip_tanh(int j, int k, double sk, double t) const {
+    const double tk = T(j, k);
+    return (t - sk * tk) / (1.0 - sk * t * tk);
+  }
+  KOKKOS_INLINE_FUNCTION double exchange_tanh(int j, int k, int l, double sk, double t) const {
+    const double tk = T(j, k), tl = T(j, l);
+    const double A = 1.0 - tk * tl, B = tk - tl;
+    return (A * t - sk * B) / (A - sk * t * B);
+  }
+  // psi'/psi from the product of brackets over all hidden units.
+  KOKKOS_INLINE_FUNCTION double flip_ratio_from(double product, int k, double sk) const {
+    const int col = column(sk);
+    if (!log_domain) return product * pref(k, col);
+    return kmath::exp(log_pref(k, col) + kmath::log(product));
+  }
+  KOKKOS_INLINE_FUNCTION double exchange_ratio_from(double product, int k, int l, double sk) const {
+    const int ck = column(sk), cl = 1 - ck;  // site l holds -sk
+    if (!log_domain) return product * (pref(k, ck) * pref(l, cl));
+    return kmath::exp(log_pref(k, ck) + log_pref(l, cl) + kmath::log(product));
+  }
+
+  // Serial ratios for one configuration (checks and tests), with the same
+  // brackets as the sampler.
   template <class Spins, class Tanh>
   KOKKOS_INLINE_FUNCTION double flip_ratio(const Spins& s, const Tanh& t, int c, int k) const {
     const double sk = s(c, k);
-    double r = kmath::exp(-2.0 * a(k) * sk);
-    for (int j = 0; j < M; ++j) r *= cosh2W(j, k) - sk * t(c, j) * sinh2W(j, k);
-    return r;
+    double p = 1.0;
+    for (int j = 0; j < M; ++j) p *= flip_bracket(j, k, sk * t(c, j));
+    return flip_ratio_from(p, k, sk);
   }
-  // psi(s with the anti-aligned sites of bond `bond` exchanged) / psi(s).
   template <class Spins, class Tanh>
   KOKKOS_INLINE_FUNCTION double exchange_ratio(const Spins& s, const Tanh& t, int c, int bond) const {
     const int k = bond_i(bond), l = bond_j(bond);
     const double sk = s(c, k);
-    double r = kmath::exp(-2.0 * (a(k) - a(l)) * sk);
-    for (int j = 0; j < M; ++j) r *= bond_cosh(j, bond) - sk * t(c, j) * bond_sinh(j, bond);
-    return r;
+    double p = 1.0;
+    for (int j = 0; j < M; ++j) p *= exchange_bracket(j, k, l, sk * t(c, j));
+    return exchange_ratio_from(p, k, l, sk);
   }
 };
 
 // theta = b + W s and tanh(theta) from scratch for every chain.
-template <class Exec>
-void refresh_angles(Exec const& space, RbmModel const& m, SpinMatrix const& spins, ChainMatrix const& theta,
+template <class Exec, class Spins>
+void refresh_angles(Exec const& space, RbmModel const& m, Spins const& spins, ChainMatrix const& theta,
                     ChainMatrix const& tanh_theta) {
   const int N = m.N, M = m.M;
   const auto W = m.W;
@@ -79,25 +128,36 @@ void refresh_angles(Exec const& space, RbmModel const& m, SpinMatrix const& spin
       });
 }
 
-// cosh/sinh tables, recomputed after every parameter update.
+// T = tanh 2W and the per-site prefactors, after every parameter update.
+// log C_k is summed over j in a fixed order, so every rank gets the same bits.
 template <class Exec>
-void build_tables(Exec const& space, RbmModel const& m) {
+void build_tables(Exec const& space, RbmModel& m) {
   const auto W = m.W;
-  const auto c2 = m.cosh2W, s2 = m.sinh2W, bc = m.bond_cosh, bs = m.bond_sinh;
-  const auto bi = m.bond_i, bj = m.bond_j;
-  const int N = m.N, nb = m.n_bonds;
+  const auto T = m.T;
+  const auto a = m.a;
+  const auto lp = m.log_pref, pf = m.pref;
+  const int N = m.N, M = m.M;
   Kokkos::parallel_for(
-      "nqs::build_tables", Kokkos::RangePolicy<Exec>(space, 0, m.M), KOKKOS_LAMBDA(const int j) {
-        for (int i = 0; i < N; ++i) {
-          c2(j, i) = kmath::cosh(2.0 * W(j, i));
-          s2(j, i) = kmath::sinh(2.0 * W(j, i));
+      "nqs::tanh_table", Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {M, N}),
+      KOKKOS_LAMBDA(const int j, const int i) { T(j, i) = kmath::tanh(2.0 * W(j, i)); });
+  double widest = 0;
+  Kokkos::parallel_reduce(
+      "nqs::prefactors", Kokkos::RangePolicy<Exec>(space, 0, N),
+      KOKKOS_LAMBDA(const int k, double& w) {
+        double log_c = 0;  // sum_j log cosh 2W_jk, overflow-free
+        for (int j = 0; j < M; ++j) {
+          const double x = kmath::fabs(2.0 * W(j, k));
+          log_c += x + kmath::log1p(kmath::exp(-2.0 * x)) - M_LN2;
         }
-        for (int e = 0; e < nb; ++e) {
-          const double d = 2.0 * (W(j, bi(e)) - W(j, bj(e)));
-          bc(j, e) = kmath::cosh(d);
-          bs(j, e) = kmath::sinh(d);
+        for (int col = 0; col < 2; ++col) {
+          const double s = col == 0 ? 1.0 : -1.0;
+          lp(k, col) = log_c - 2.0 * a(k) * s;
+          pf(k, col) = kmath::exp(lp(k, col));
+          w = w > kmath::fabs(lp(k, col)) ? w : kmath::fabs(lp(k, col));
         }
-      });
+      },
+      Kokkos::Max<double>(widest));
+  m.log_domain = !(widest <= linear_prefactor_limit);
 }
 
 struct SampleBuffers {
@@ -107,15 +167,15 @@ struct SampleBuffers {
 };
 
 struct ChainState {
-  SpinMatrix spins;                // (chains, N)
+  ChainSpins spins;                // (chains, N)
   ChainMatrix theta, tanh_theta;   // (chains, M)
   CountVector accepted, proposed;  // per chain, this iteration
 };
 
-// Vector lanes that share one chain's hidden units (a power of two up to 32
-// on CUDA, 1 on host backends) and chains per team.  `requested` = 0 picks
-// the default, measured best on an H100 (BENCHMARKS.md).  Results are
-// deterministic for a given backend and lane count.
+// Lanes that share one chain's hidden units: a power of two up to 32 on
+// CUDA, 1 on host backends.  `requested` = 0 picks the default, measured best
+// on an H100 (BENCHMARKS.md).  Results are deterministic for a given backend
+// and lane count.
 template <class Exec>
 int hidden_lanes(int requested) {
 #ifdef KOKKOS_ENABLE_CUDA
@@ -124,146 +184,310 @@ int hidden_lanes(int requested) {
   (void)requested;
   return 1;
 }
-template <class Exec>
-int chains_per_team(int lanes) {
-#ifdef KOKKOS_ENABLE_CUDA
-  if constexpr (std::is_same_v<Exec, Kokkos::Cuda>) return std::max(1, 128 / lanes);
-#endif
-  (void)lanes;
-  return 1;
-}
 
-struct Proposal {
-  int site;        // site (single flip) or bond (exchange)
-  double uniform;  // in [0, 1)
+// The V lanes of one chain: work items i = V c + lane of a flat range, so on
+// CUDA they are V consecutive threads of one warp (Kokkos runs a range in
+// blocks of a multiple of 32 threads, in order), and they combine values with
+// warp shuffles.  On host backends V = 1 and every operation is the identity.
+struct LaneGroup {
+  int lane = 0, width = 1;
+  unsigned mask = 0xffffffffu;
+
+  KOKKOS_INLINE_FUNCTION LaneGroup(int V, std::int64_t item) : lane(int(item % V)), width(V) {
+    if (V < 32) mask = ((1u << V) - 1u) << (unsigned(item % 32) / unsigned(V) * unsigned(V));
+  }
+  // Product over the group, identical bits in every lane (multiplication
+  // commutes exactly, so partners compute the same value at every stage).
+  KOKKOS_INLINE_FUNCTION double product(double x) const {
+#if defined(__CUDA_ARCH__)
+    for (int o = width / 2; o > 0; o /= 2) x *= __shfl_xor_sync(mask, x, o, width);
+#endif
+    return x;
+  }
+  KOKKOS_INLINE_FUNCTION int sum(int x) const {
+#if defined(__CUDA_ARCH__)
+    for (int o = width / 2; o > 0; o /= 2) x += __shfl_xor_sync(mask, x, o, width);
+#endif
+    return x;
+  }
+  KOKKOS_INLINE_FUNCTION std::uint32_t from(std::uint32_t x, int src) const {
+#if defined(__CUDA_ARCH__)
+    return __shfl_sync(mask, x, src, width);
+#else
+    (void)src;
+    return x;
+#endif
+  }
 };
+
+// A chain's hidden units as one lane holds them: units j = lane + V q.
+// RegisterAngles keeps theta and tanh theta in registers (CUDA, M <= K V);
+// GlobalAngles works in the chain's rows of the global tables (host backends,
+// and wide layers on GPUs).
+template <int K>
+struct RegisterAngles {
+  static constexpr int slots_max = K;
+  double th[K], tt[K];
+  int lane, V, M;
+  KOKKOS_INLINE_FUNCTION RegisterAngles(ChainMatrix const& theta, ChainMatrix const& tanh_theta, int c,
+                                        int lane_, int V_, int M_)
+      : lane(lane_), V(V_), M(M_) {
+    for (int q = 0; q < K; ++q) {
+      const int j = unit(q);
+      th[q] = j < M ? theta(c, j) : 0.0;
+      tt[q] = j < M ? tanh_theta(c, j) : 0.0;
+    }
+  }
+  KOKKOS_INLINE_FUNCTION int slots() const { return K; }
+  KOKKOS_INLINE_FUNCTION int unit(int q) const { return lane + V * q; }
+  KOKKOS_INLINE_FUNCTION double& theta(int q) { return th[q]; }
+  KOKKOS_INLINE_FUNCTION double& tanh(int q) { return tt[q]; }
+  KOKKOS_INLINE_FUNCTION void save(ChainMatrix const& theta, ChainMatrix const& tanh_theta, int c) const {
+    for (int q = 0; q < K; ++q) {
+      const int j = unit(q);
+      if (j < M) {
+        theta(c, j) = th[q];
+        tanh_theta(c, j) = tt[q];
+      }
+    }
+  }
+};
+
+struct GlobalAngles {
+  static constexpr int slots_max = 1 << 30;
+  ChainMatrix th, tt;
+  int c, lane, V, M;
+  KOKKOS_INLINE_FUNCTION GlobalAngles(ChainMatrix const& theta, ChainMatrix const& tanh_theta, int c_,
+                                      int lane_, int V_, int M_)
+      : th(theta), tt(tanh_theta), c(c_), lane(lane_), V(V_), M(M_) {}
+  KOKKOS_INLINE_FUNCTION int slots() const { return (M + V - 1) / V; }
+  KOKKOS_INLINE_FUNCTION int unit(int q) const { return lane + V * q; }
+  KOKKOS_INLINE_FUNCTION double& theta(int q) const { return th(c, unit(q)); }
+  KOKKOS_INLINE_FUNCTION double& tanh(int q) const { return tt(c, unit(q)); }
+  KOKKOS_INLINE_FUNCTION void save(ChainMatrix const&, ChainMatrix const&, int) const {}
+};
+
+// Random words of proposal q of chain `gid` in an iteration: Philox(seed;
+// gid, iteration, q / 2, stream), words 2 (q % 2) and 2 (q % 2) + 1.  The V
+// lanes generate V consecutive blocks at once and pass the words along, so
+// one Philox evaluation per lane serves 2 V proposals; the numbers do not
+// depend on V or on the rank that runs the chain.
+struct ProposalStream {
+  std::uint64_t seed;
+  std::uint32_t gid, iteration;
+  rng::Draw4 block{};
+  KOKKOS_INLINE_FUNCTION void next(LaneGroup const& g, std::uint32_t q, std::uint32_t& w0,
+                                   std::uint32_t& w1) {
+    const std::uint32_t pair = q >> 1, span = std::uint32_t(g.width);
+    if ((q & 1u) == 0 && pair % span == 0)
+      block = rng::philox(seed, gid, iteration, pair + std::uint32_t(g.lane), nqs_stream);
+    const bool odd = (q & 1u) != 0;
+    const int src = int(pair % span);
+    w0 = g.from(odd ? block.v[2] : block.v[0], src);
+    w1 = g.from(odd ? block.v[3] : block.v[1], src);
+  }
+};
+
+// Blocks of 128 threads per SM the sampler asks the compiler to fit (CUDA
+// launch bounds); 0 leaves register allocation to the compiler.  A build-time
+// knob for benchmarks (BENCHMARKS.md), not a deck key.
+#ifndef PRISM_NQS_MIN_BLOCKS
+#define PRISM_NQS_MIN_BLOCKS 0
+#endif
+// A flat range, not a team policy: Kokkos 3.4 launches team kernels with the
+// cache split set to favour shared memory, which leaves little L1 for the
+// tables that every proposal reads.
+template <class Exec>
+using SamplerPolicy = std::conditional_t<(PRISM_NQS_MIN_BLOCKS > 0),
+                                         Kokkos::RangePolicy<Exec, Kokkos::LaunchBounds<128, PRISM_NQS_MIN_BLOCKS>,
+                                                             Kokkos::IndexType<std::int64_t>>,
+                                         Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>>;
 
 // Runs `thermalization` sweeps, then samples_per_chain samples each
 // `sweeps_per_sample` sweeps apart (a sweep is N proposals), recording the
-// spins, tanh(theta) and the local energy of every sample.  The random
-// numbers of chain g at proposal q of iteration it are Philox(seed;
-// g, it, q, stream): the same whatever rank runs the chain.  Each chain is
-// one team thread; its hidden units are spread over vector lanes, and the
-// amplitude ratio is a product reduction over them.
+// spins, tanh(theta) and the local energy of every sample.  Each chain is V
+// consecutive work items (lanes); its hidden units are spread over them.
+template <class Exec>
+struct ChainSampler {
+  using Policy = SamplerPolicy<Exec>;
+
+  RbmModel m;
+  ChainState st;
+  SampleBuffers out;
+  std::uint64_t seed;
+  std::uint32_t iteration;
+  std::int64_t chain_offset;
+  int thermalization, sweeps_per_sample, samples_per_chain;
+  int V, C;
+
+  // Product of the brackets of a move over this lane's units, then over lanes.
+  template <class Angles>
+  KOKKOS_INLINE_FUNCTION double move_product(LaneGroup const& g, Angles& h, int k, int l, double sk) const {
+    double p = 1.0;
+    for (int q = 0; q < Angles::slots_max && q < h.slots(); ++q) {
+      const int j = h.unit(q);
+      if (j < m.M) p *= l < 0 ? m.flip_bracket(j, k, sk * h.tanh(q)) : m.exchange_bracket(j, k, l, sk * h.tanh(q));
+    }
+    return g.product(p);
+  }
+
+  template <class Angles>
+  KOKKOS_INLINE_FUNCTION void accept(Angles& h, int c, int k, int l, double sk) const {
+    for (int q = 0; q < Angles::slots_max && q < h.slots(); ++q) {
+      const int j = h.unit(q);
+      if (j >= m.M) continue;
+      const double old = h.theta(q);
+      const double dw = l < 0 ? m.W(j, k) : m.W(j, k) - m.W(j, l);
+      h.theta(q) = old - 2.0 * sk * dw;
+      if (kmath::fabs(old) < tanh_update_limit)
+        h.tanh(q) = l < 0 ? m.flip_tanh(j, k, sk, h.tanh(q)) : m.exchange_tanh(j, k, l, sk, h.tanh(q));
+      else
+        h.tanh(q) = kmath::tanh(h.theta(q));
+    }
+    // Every lane writes the same values; each lane reads only what it wrote.
+    st.spins(c, k) = static_cast<std::int8_t>(-sk);
+    if (l >= 0) st.spins(c, l) = static_cast<std::int8_t>(sk);
+  }
+
+  // Local energy of the chain's current configuration: diagonal part plus
+  // the amplitude ratios of every off-diagonal move, four moves at a time
+  // (independent lane reductions overlap), summed in a fixed order.
+  template <class Angles>
+  KOKKOS_INLINE_FUNCTION double local_energy(LaneGroup const& g, Angles& h, int c) const {
+    const auto s = st.spins;
+    int aligned = 0;
+    for (int e = g.lane; e < m.n_bonds; e += g.width) aligned += s(c, m.bond_i(e)) * s(c, m.bond_j(e));
+    const double diag = g.sum(aligned);
+    const int terms = m.tfim ? m.N : m.n_bonds;
+    double off = 0;
+    int next = 0;
+    while (next < terms) {
+      constexpr int B = 4;
+      int kk[B] = {}, ll[B] = {};
+      double sg[B] = {}, p[B];
+      int n = 0;
+      // Next B terms; b is a compile-time index after unrolling, so the
+      // arrays stay in registers.
+      for (int b = 0; b < B; ++b) {
+        while (next < terms && !m.tfim && s(c, m.bond_i(next)) == s(c, m.bond_j(next))) ++next;
+        if (next < terms) {
+          kk[b] = m.tfim ? next : m.bond_i(next);
+          ll[b] = m.tfim ? -1 : m.bond_j(next);
+          sg[b] = s(c, kk[b]);
+          n = b + 1;
+          ++next;
+        }
+      }
+      for (int b = 0; b < B; ++b) p[b] = 1.0;
+      for (int q = 0; q < Angles::slots_max && q < h.slots(); ++q) {
+        const int j = h.unit(q);
+        if (j >= m.M) continue;
+        const double t = h.tanh(q);
+        for (int b = 0; b < B; ++b)
+          if (b < n)
+            p[b] *= ll[b] < 0 ? m.flip_bracket(j, kk[b], sg[b] * t) : m.exchange_bracket(j, kk[b], ll[b], sg[b] * t);
+      }
+      for (int b = 0; b < B; ++b) p[b] = g.product(p[b]);
+      for (int b = 0; b < B; ++b)
+        if (b < n)
+          off += ll[b] < 0 ? m.flip_ratio_from(p[b], kk[b], sg[b]) : m.exchange_ratio_from(p[b], kk[b], ll[b], sg[b]);
+    }
+    if (m.tfim) return -m.J * diag - m.h * off;
+    return 0.25 * m.J * m.Delta * diag + 0.5 * m.J * m.offdiag_sign * off;
+  }
+
+  template <class Angles>
+  KOKKOS_INLINE_FUNCTION void run_chain(std::int64_t item) const {
+    const LaneGroup g(V, item);
+    const int c = int(item / V);
+    Angles h(st.theta, st.tanh_theta, c, g.lane, V, m.M);
+    ProposalStream rs{seed, static_cast<std::uint32_t>(chain_offset + c), iteration};
+    const auto s = st.spins;
+    const int N = m.N;
+    const auto range = static_cast<std::uint32_t>(m.move == Move::single_flip ? N : m.n_bonds);
+    std::uint32_t q = 0;
+    std::int64_t n_acc = 0;
+    auto propose = [&]() {
+      std::uint32_t w0, w1;
+      rs.next(g, q++, w0, w1);
+      const int pick = static_cast<int>(w0 % range);
+      const int k = m.move == Move::single_flip ? pick : m.bond_i(pick);
+      const int l = m.move == Move::single_flip ? -1 : m.bond_j(pick);
+      const double sk = s(c, k);
+      if (l >= 0 && sk == s(c, l)) return;  // exchange of equal spins: no move
+      const double r = move_product(g, h, k, l, sk);
+      const double ratio = l < 0 ? m.flip_ratio_from(r, k, sk) : m.exchange_ratio_from(r, k, l, sk);
+      if (w1 * 0x1p-32 < ratio * ratio) {
+        accept(h, c, k, l, sk);
+        ++n_acc;
+      }
+    };
+    for (int p = 0; p < thermalization * N; ++p) propose();
+    for (int k = 0; k < samples_per_chain; ++k) {
+      for (int p = 0; p < sweeps_per_sample * N; ++p) propose();
+      // Exact tanh for the record and the local energy.
+      for (int q = 0; q < Angles::slots_max && q < h.slots(); ++q)
+        if (h.unit(q) < m.M) h.tanh(q) = kmath::tanh(h.theta(q));
+      const int row = c * samples_per_chain + k;
+      for (int i = g.lane; i < N; i += V) out.spins(row, i) = s(c, i);
+      for (int q = 0; q < Angles::slots_max && q < h.slots(); ++q)
+        if (h.unit(q) < m.M) out.tanh_theta(row, h.unit(q)) = h.tanh(q);
+      const double energy = local_energy(g, h, c);
+      if (g.lane == 0) out.local_energy(row) = energy;
+    }
+    h.save(st.theta, st.tanh_theta, c);
+    if (g.lane == 0) {
+      st.accepted(c) = n_acc;
+      st.proposed(c) = std::int64_t(q);
+    }
+  }
+
+  template <class Angles>
+  struct Launch {
+    ChainSampler self;
+    KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t item) const { self.template run_chain<Angles>(item); }
+  };
+
+  template <class Angles>
+  void launch(Exec const& space) const {
+    Kokkos::parallel_for("nqs::sample_chains", Policy(space, 0, std::int64_t(C) * V), Launch<Angles>{*this});
+  }
+};
+
+// Samples every chain of this rank for one iteration (see ChainSampler).
+// The random numbers of chain g at proposal q of iteration `iteration` do
+// not depend on the rank that runs the chain.
 template <class Exec>
 void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, SampleBuffers const& out,
                    std::uint64_t seed, std::uint32_t iteration, std::int64_t chain_offset, int thermalization,
-                   int sweeps_per_sample, int samples_per_chain, int requested_lanes = 0) {
-  const auto spins = st.spins;
-  const auto theta = st.theta;
-  const auto tt = st.tanh_theta;
-  const auto acc = st.accepted;
-  const auto prop = st.proposed;
-  const auto os = out.spins;
-  const auto ot = out.tanh_theta;
-  const auto oe = out.local_energy;
-  const int C = int(spins.extent(0));
+                   int sweeps_per_sample, int samples_per_chain, int requested_lanes = 0,
+                   bool register_angles = true) {
   const int V = hidden_lanes<Exec>(requested_lanes);
-  const int T = chains_per_team<Exec>(V);
-  using Policy = Kokkos::TeamPolicy<Exec>;
-  using Member = typename Policy::member_type;
-  Kokkos::parallel_for(
-      "nqs::sample_chains", Policy(space, (C + T - 1) / T, T, V), KOKKOS_LAMBDA(const Member& team) {
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, T), [&](const int slot) {
-          const int c = team.league_rank() * T + slot;
-          if (c >= C) return;
-          const int N = m.N, M = m.M;
-          const auto gid = static_cast<std::uint32_t>(chain_offset + c);
-          std::uint32_t q = 0;
-          std::int64_t n_acc = 0, n_prop = 0;
-          auto ratio_flip = [&](int k) {
-            const double sk = spins(c, k);
-            double r = 1.0;
-            Kokkos::parallel_reduce(
-                Kokkos::ThreadVectorRange(team, M),
-                [&](const int j, double& p) { p *= m.cosh2W(j, k) - sk * tt(c, j) * m.sinh2W(j, k); },
-                Kokkos::Prod<double>(r));
-            return r * kmath::exp(-2.0 * m.a(k) * sk);
-          };
-          auto ratio_exchange = [&](int e) {
-            const int k = m.bond_i(e), l = m.bond_j(e);
-            const double sk = spins(c, k);
-            double r = 1.0;
-            Kokkos::parallel_reduce(
-                Kokkos::ThreadVectorRange(team, M),
-                [&](const int j, double& p) { p *= m.bond_cosh(j, e) - sk * tt(c, j) * m.bond_sinh(j, e); },
-                Kokkos::Prod<double>(r));
-            return r * kmath::exp(-2.0 * (m.a(k) - m.a(l)) * sk);
-          };
-          auto propose = [&]() {
-            Proposal pr;
-            Kokkos::single(
-                Kokkos::PerThread(team),
-                [&](Proposal& out) {
-                  const auto u = rng::philox(seed, gid, iteration, q, nqs_stream);
-                  const auto range = static_cast<std::uint32_t>(m.move == Move::single_flip ? N : m.n_bonds);
-                  out.site = static_cast<int>(u.v[0] % range);
-                  out.uniform = u.v[1] * 0x1p-32;
-                },
-                pr);
-            ++q;
-            ++n_prop;
-            // Spins are read before the ratio's reduction (a lane barrier) and
-            // written after it, so no lane reads a value another lane changed.
-            if (m.move == Move::single_flip) {
-              const int k = pr.site;
-              const double sk = spins(c, k);
-              const double r = ratio_flip(k);
-              if (pr.uniform < r * r) {
-                Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, M), [&](const int j) {
-                  theta(c, j) -= 2.0 * m.W(j, k) * sk;
-                  tt(c, j) = kmath::tanh(theta(c, j));
-                });
-                spins(c, k) = static_cast<std::int8_t>(-sk);  // every lane writes the same value
-                ++n_acc;
-              }
-            } else {
-              const int e = pr.site;
-              const int k = m.bond_i(e), l = m.bond_j(e);
-              const double sk = spins(c, k);  // s_l = -s_k when the move is possible
-              if (sk == spins(c, l)) return;  // exchange of equal spins: no move
-              const double r = ratio_exchange(e);
-              if (pr.uniform < r * r) {
-                Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, M), [&](const int j) {
-                  theta(c, j) -= 2.0 * (m.W(j, k) - m.W(j, l)) * sk;
-                  tt(c, j) = kmath::tanh(theta(c, j));
-                });
-                spins(c, k) = static_cast<std::int8_t>(-sk);
-                spins(c, l) = static_cast<std::int8_t>(sk);
-                ++n_acc;
-              }
-            }
-          };
-          for (int s = 0; s < thermalization * N; ++s) propose();
-          for (int k = 0; k < samples_per_chain; ++k) {
-            for (int s = 0; s < sweeps_per_sample * N; ++s) propose();
-            const int row = c * samples_per_chain + k;
-            Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, N),
-                                 [&](const int i) { os(row, i) = spins(c, i); });
-            Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, M),
-                                 [&](const int j) { ot(row, j) = tt(c, j); });
-            // Local energy: diagonal part plus the amplitude ratios of every
-            // off-diagonal move, summed in a fixed order.
-            double diag = 0, off = 0;
-            for (int e = 0; e < m.n_bonds; ++e) diag += spins(c, m.bond_i(e)) * spins(c, m.bond_j(e));
-            double energy;
-            if (m.tfim) {
-              for (int i = 0; i < N; ++i) off += ratio_flip(i);
-              energy = -m.J * diag - m.h * off;
-            } else {
-              for (int e = 0; e < m.n_bonds; ++e)
-                if (spins(c, m.bond_i(e)) != spins(c, m.bond_j(e))) off += ratio_exchange(e);
-              energy = 0.25 * m.J * m.Delta * diag + 0.5 * m.J * m.offdiag_sign * off;
-            }
-            Kokkos::single(Kokkos::PerThread(team), [&]() { oe(row) = energy; });
-          }
-          Kokkos::single(Kokkos::PerThread(team), [&]() {
-            acc(c) = n_acc;
-            prop(c) = n_prop;
-          });
-        });
-      });
+  ChainSampler<Exec> s{m,
+                       st,
+                       out,
+                       seed,
+                       iteration,
+                       chain_offset,
+                       thermalization,
+                       sweeps_per_sample,
+                       samples_per_chain,
+                       V,
+                       int(st.spins.extent(0))};
+  // Registers hold up to 8 units per lane on GPUs; wider layers and host
+  // backends work in the global tables.
+#ifdef KOKKOS_ENABLE_CUDA
+  if constexpr (std::is_same_v<Exec, Kokkos::Cuda>) {
+    if (!register_angles) return s.template launch<GlobalAngles>(space);
+    const int per_lane = (m.M + V - 1) / V;
+    if (per_lane <= 2) return s.template launch<RegisterAngles<2>>(space);
+    if (per_lane <= 4) return s.template launch<RegisterAngles<4>>(space);
+    if (per_lane <= 8) return s.template launch<RegisterAngles<8>>(space);
+  }
+#endif
+  s.template launch<GlobalAngles>(space);
 }
+
 
 // Log-derivatives O(s, k) = d log psi / d p_k of every sample:
 // a: s_i, b: tanh theta_j, W(j,i): tanh theta_j * s_i.

@@ -73,11 +73,17 @@ namespace prism::kmath {
 #if KOKKOS_VERSION >= 40000
 using Kokkos::cosh;
 using Kokkos::exp;
+using Kokkos::fabs;
+using Kokkos::log;
+using Kokkos::log1p;
 using Kokkos::sinh;
 using Kokkos::tanh;
 #else
 using Kokkos::Experimental::cosh;
 using Kokkos::Experimental::exp;
+using Kokkos::Experimental::fabs;
+using Kokkos::Experimental::log;
+using Kokkos::Experimental::log1p;
 using Kokkos::Experimental::sinh;
 using Kokkos::Experimental::tanh;
 #endif

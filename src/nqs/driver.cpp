@@ -126,10 +126,9 @@ struct Vmc::Impl {
     model.a = Kokkos::subview(params, std::make_pair(0, N));
     model.b = Kokkos::subview(params, std::make_pair(N, N + M));
     model.W = Matrix(params.data() + N + M, M, N);
-    model.cosh2W = Matrix("nqs::cosh2W", M, N);
-    model.sinh2W = Matrix("nqs::sinh2W", M, N);
-    model.bond_cosh = Matrix("nqs::bond_cosh", M, model.n_bonds);
-    model.bond_sinh = Matrix("nqs::bond_sinh", M, model.n_bonds);
+    model.T = Matrix("nqs::tanh_2W", M, N);
+    model.log_pref = Matrix("nqs::log_prefactor", N, 2);
+    model.pref = Matrix("nqs::prefactor", N, 2);
     model.bond_i = IndexVector("nqs::bond_i", model.n_bonds);
     model.bond_j = IndexVector("nqs::bond_j", model.n_bonds);
     auto bi = Kokkos::create_mirror_view(model.bond_i);
@@ -142,7 +141,7 @@ struct Vmc::Impl {
     Kokkos::deep_copy(model.bond_j, bj);
 
     const int C = int(mine.count), S = int(mine.count * cfg.samples_per_chain);
-    chains.spins = SpinMatrix("nqs::chain_spins", C, N);
+    chains.spins = ChainSpins("nqs::chain_spins", C, N);
     chains.theta = ChainMatrix("nqs::theta", C, M);
     chains.tanh_theta = ChainMatrix("nqs::tanh_theta", C, M);
     chains.accepted = CountVector("nqs::accepted", C);
@@ -186,7 +185,7 @@ struct Vmc::Impl {
     refresh_angles(space, model, chains.spins, chains.theta, chains.tanh_theta);
     sample_chains(space, model, chains, samples, seed, static_cast<std::uint32_t>(iteration), mine.begin,
                   int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain),
-                  cfg.gpu_lanes);
+                  cfg.gpu_lanes, cfg.gpu_register_angles);
     auto e = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), samples.local_energy);
     return std::vector<double>(e.data(), e.data() + e.size());
   }
