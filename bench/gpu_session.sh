@@ -116,7 +116,7 @@ fi
 
 if want lanes; then
 log "nqs sampler: lanes per chain sweep on 1 GPU (sampling only)"
-for lanes in 8 16 32; do
+for lanes in 16 32; do
   for angles in registers global; do
     for scale in 0.01 0.1; do
       CUDA_VISIBLE_DEVICES=0 timeout 100 "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 --lanes $lanes \

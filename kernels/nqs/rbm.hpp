@@ -267,24 +267,21 @@ struct GlobalAngles {
   KOKKOS_INLINE_FUNCTION void save(ChainMatrix const&, ChainMatrix const&, int) const {}
 };
 
-// Random words of proposal q of chain `gid` in an iteration: Philox(seed;
-// gid, iteration, q / 2, stream), words 2 (q % 2) and 2 (q % 2) + 1.  The V
-// lanes generate V consecutive blocks at once and pass the words along, so
-// one Philox evaluation per lane serves 2 V proposals; the numbers do not
-// depend on V or on the rank that runs the chain.
+// The uniform number of proposal q of chain `gid` in an iteration: word
+// q % 4 of Philox(seed; gid, iteration, q / 4, stream).  The V lanes generate
+// V consecutive blocks at once and pass the words along, so one Philox
+// evaluation per lane serves 4 V proposals; the numbers do not depend on V or
+// on the rank that runs the chain.
 struct ProposalStream {
   std::uint64_t seed;
   std::uint32_t gid, iteration;
   rng::Draw4 block{};
-  KOKKOS_INLINE_FUNCTION void next(LaneGroup const& g, std::uint32_t q, std::uint32_t& w0,
-                                   std::uint32_t& w1) {
-    const std::uint32_t pair = q >> 1, span = std::uint32_t(g.width);
-    if ((q & 1u) == 0 && pair % span == 0)
-      block = rng::philox(seed, gid, iteration, pair + std::uint32_t(g.lane), nqs_stream);
-    const bool odd = (q & 1u) != 0;
-    const int src = int(pair % span);
-    w0 = g.from(odd ? block.v[2] : block.v[0], src);
-    w1 = g.from(odd ? block.v[3] : block.v[1], src);
+  KOKKOS_INLINE_FUNCTION double uniform(LaneGroup const& g, std::uint32_t q) {
+    const std::uint32_t quad = q >> 2, span = std::uint32_t(g.width), word = q & 3u;
+    if (word == 0 && quad % span == 0)
+      block = rng::philox(seed, gid, iteration, quad + std::uint32_t(g.lane), nqs_stream);
+    const std::uint32_t mine = word == 0 ? block.v[0] : word == 1 ? block.v[1] : word == 2 ? block.v[2] : block.v[3];
+    return g.from(mine, int(quad % span)) * 0x1p-32;
   }
 };
 
@@ -362,7 +359,7 @@ struct ChainSampler {
     double off = 0;
     int next = 0;
     while (next < terms) {
-      constexpr int B = 4;
+      constexpr int B = 4;  // moves per pass: their lane reductions overlap
       int kk[B] = {}, ll[B] = {};
       double sg[B] = {}, p[B];
       int n = 0;
@@ -407,17 +404,19 @@ struct ChainSampler {
     const auto range = static_cast<std::uint32_t>(m.move == Move::single_flip ? N : m.n_bonds);
     std::uint32_t q = 0;
     std::int64_t n_acc = 0;
+    // Systematic scan: proposal q moves site (or bond) q mod range, the same
+    // order in every chain, so the chains that share an SM read the same
+    // table columns at about the same time and find them in L1.
     auto propose = [&]() {
-      std::uint32_t w0, w1;
-      rs.next(g, q++, w0, w1);
-      const int pick = static_cast<int>(w0 % range);
+      const double u = rs.uniform(g, q);
+      const int pick = static_cast<int>(q++ % range);
       const int k = m.move == Move::single_flip ? pick : m.bond_i(pick);
       const int l = m.move == Move::single_flip ? -1 : m.bond_j(pick);
       const double sk = s(c, k);
       if (l >= 0 && sk == s(c, l)) return;  // exchange of equal spins: no move
       const double r = move_product(g, h, k, l, sk);
       const double ratio = l < 0 ? m.flip_ratio_from(r, k, sk) : m.exchange_ratio_from(r, k, l, sk);
-      if (w1 * 0x1p-32 < ratio * ratio) {
+      if (u < ratio * ratio) {
         accept(h, c, k, l, sk);
         ++n_acc;
       }
