@@ -77,6 +77,14 @@ int main(int argc, char** argv) {
     mpi.barrier();
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double samples_per_s = double(chains) * sweeps * reps / s;
+    // Where the sampling time goes (separate, fenced runs).
+    vmc.profile_kernels(true);
+    for (int r = 1; r <= reps; ++r) vmc.sample(r);
+    const auto ks = vmc.kernel_seconds();
+    vmc.profile_kernels(false);
+    if (mpi.root())
+      std::printf("  per sample() call on rank 0: angle refresh %.3f ms, chain sampling %.3f ms, all %.3f ms\n",
+                  1e3 * ks[0] / reps, 1e3 * ks[1] / reps, 1e3 * s / reps);
 
     prism::Timers timers;
     double sr_s = 0;

@@ -110,7 +110,9 @@ struct RbmModel {
   }
 };
 
-// theta = b + W s and tanh(theta) from scratch for every chain.
+// theta = b + W s and tanh(theta) from scratch for every chain.  Work item
+// c M + j: neighbouring threads take neighbouring j, so the loads of W(j, i)
+// and the stores of a chain's row are contiguous.
 template <class Exec, class Spins>
 void refresh_angles(Exec const& space, RbmModel const& m, Spins const& spins, ChainMatrix const& theta,
                     ChainMatrix const& tanh_theta) {
@@ -119,8 +121,9 @@ void refresh_angles(Exec const& space, RbmModel const& m, Spins const& spins, Ch
   const auto b = m.b;
   Kokkos::parallel_for(
       "nqs::refresh_angles",
-      Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {int(spins.extent(0)), M}),
-      KOKKOS_LAMBDA(const int c, const int j) {
+      Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(space, 0, std::int64_t(spins.extent(0)) * M),
+      KOKKOS_LAMBDA(const std::int64_t item) {
+        const int c = int(item / M), j = int(item % M);
         double th = b(j);
         for (int i = 0; i < N; ++i) th += W(j, i) * spins(c, i);
         theta(c, j) = th;

@@ -1,6 +1,7 @@
 #include "nqs/driver.hpp"
 
 #include <Kokkos_Core.hpp>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -94,6 +95,8 @@ struct Vmc::Impl {
   Vector::HostMirror work_p_host;
   Kokkos::View<std::int64_t*> fixed;
   std::vector<double> last_update;  // warm start of the next CG solve
+  bool profile = false;               // fence and time the sampling kernels
+  std::array<double, 2> kernel_seconds{};  // angle refresh, chain sampling
 
   Impl(const Config& c, std::uint64_t s, const MpiContext& m)
       : cfg(c),
@@ -181,11 +184,20 @@ struct Vmc::Impl {
 
   std::vector<double> sample(std::int64_t iteration) {
     Exec space;
+    const auto t0 = std::chrono::steady_clock::now();
     // Fresh angles each iteration: incremental updates must not drift.
     refresh_angles(space, model, chains.spins, chains.theta, chains.tanh_theta);
+    if (profile) space.fence();
+    const auto t1 = std::chrono::steady_clock::now();
     sample_chains(space, model, chains, samples, seed, static_cast<std::uint32_t>(iteration), mine.begin,
                   int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain),
                   cfg.gpu_lanes, cfg.gpu_register_angles);
+    if (profile) {
+      space.fence();
+      const auto t2 = std::chrono::steady_clock::now();
+      kernel_seconds[0] += std::chrono::duration<double>(t1 - t0).count();
+      kernel_seconds[1] += std::chrono::duration<double>(t2 - t1).count();
+    }
     auto e = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), samples.local_energy);
     return std::vector<double>(e.data(), e.data() + e.size());
   }
@@ -334,6 +346,13 @@ std::vector<double> Vmc::sample_tanh() const {
   for (std::size_t s = 0; s < h.extent(0); ++s)
     for (std::size_t j = 0; j < h.extent(1); ++j) out[s * h.extent(1) + j] = h(s, j);
   return out;
+}
+void Vmc::profile_kernels(bool on) {
+  impl_->profile = on;
+  impl_->kernel_seconds = {};
+}
+std::array<double, 2> Vmc::kernel_seconds() const {
+  return impl_->kernel_seconds;
 }
 double Vmc::angle_drift() const {
   auto& I = *impl_;

@@ -3,6 +3,7 @@
 // many chains spread over ranks, local energies, and stochastic
 // reconfiguration solved by conjugate gradients with the matrix-free
 // product S v = Obar^T (Obar v) / Ns (one allreduce per product).
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -58,6 +59,10 @@ class Vmc {
   // tanh(theta) (samples x M, row-major).
   std::vector<std::int8_t> sample_spins() const;
   std::vector<double> sample_tanh() const;
+  // Benchmarks: fence after each sampling kernel and accumulate its seconds,
+  // {angle refresh, chain sampling}, since profile_kernels(true).
+  void profile_kernels(bool on);
+  std::array<double, 2> kernel_seconds() const;
   // This rank's chains: |theta_incremental - theta_scratch| max after sampling.
   double angle_drift() const;
   // psi(s')/psi(s) for sample row `row` and site k (single flip), on device.
