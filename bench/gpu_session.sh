@@ -48,7 +48,7 @@ build_variant() {  # NAME SOURCE CXXFLAGS
 VARIANTS=()
 if want variants; then
   [[ -d "$ROOT/.carry/prism-old" ]] && VARIANTS+=(baseline)
-  VARIANTS+=(minblocks4 minblocks6)
+  VARIANTS+=(minblocks6 minblocks8)
   (
     for v in "${VARIANTS[@]}"; do
       case $v in
@@ -116,12 +116,10 @@ fi
 
 if want lanes; then
 log "nqs sampler: lanes per chain sweep on 1 GPU (sampling only)"
-for lanes in 16 32; do
-  for angles in registers global; do
-    for scale in 0.01 0.1; do
-      CUDA_VISIBLE_DEVICES=0 timeout 100 "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 --lanes $lanes \
-        --angles $angles --init-scale $scale --csv "$OUTDIR/bench_nqs_lanes.csv"
-    done
+for lanes in 8 16 32; do
+  for scale in 0.01 0.1; do
+    CUDA_VISIBLE_DEVICES=0 timeout 100 "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 --lanes $lanes \
+      --init-scale $scale --csv "$OUTDIR/bench_nqs_lanes.csv"
   done
 done
 fi
@@ -132,16 +130,21 @@ log "nqs sampler variants on GPU 0 (sampling only), each next to the current bui
 for v in "${VARIANTS[@]}"; do
   for b in "/tmp/build-$v" "$B"; do
     [[ -x "$b/bench/bench_nqs" ]] || continue
-    flags=("")
-    [[ $v != baseline ]] && flags=("--angles registers" "--angles global")
-    for f in "${flags[@]}"; do
-      echo "-- $v: $b $f"
-      # shellcheck disable=SC2086
-      CUDA_VISIBLE_DEVICES=0 timeout 100 "$b/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 $f \
-        --csv "$OUTDIR/bench_nqs_variant_$v.csv"
-    done
+    echo "-- $v: $b"
+    CUDA_VISIBLE_DEVICES=0 timeout 100 "$b/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 \
+      --csv "$OUTDIR/bench_nqs_variant_$v.csv"
   done
 done
+fi
+
+if want profile; then
+log "nqs sampler profile (ncu), 4224 chains, 1 GPU"
+ncu --kernel-name-base demangled --kernel-name regex:.*ChainSampler.* --launch-skip 1 --launch-count 1 --set full \
+  -o /tmp/nqs_profile -f "$B/bench/bench_nqs" --L 10 --chains 4224 --sweeps 4 --sr 0 --csv /dev/null > /tmp/ncu.log 2>&1 ||
+  tail -5 /tmp/ncu.log
+ncu -i /tmp/nqs_profile.ncu-rep --page source --csv --print-source sass 2> /dev/null | gzip > "$OUTDIR/nqs_sass.csv.gz"
+ncu -i /tmp/nqs_profile.ncu-rep --page details --print-details all > "$OUTDIR/nqs_profile.txt" 2>&1
+grep -E "Duration|Registers Per|Achieved Active Warps|Warp Cycles Per Issued|Executed Ipc A|Compute \(SM\) Th" "$OUTDIR/nqs_profile.txt" | head -12
 fi
 
 if want omp || want nqsomp; then

@@ -223,53 +223,6 @@ struct LaneGroup {
   }
 };
 
-// A chain's hidden units as one lane holds them: units j = lane + V q.
-// RegisterAngles keeps theta and tanh theta in registers (CUDA, M <= K V);
-// GlobalAngles works in the chain's rows of the global tables (host backends,
-// and wide layers on GPUs).
-template <int K>
-struct RegisterAngles {
-  static constexpr int slots_max = K;
-  double th[K], tt[K];
-  int lane, V, M;
-  KOKKOS_INLINE_FUNCTION RegisterAngles(ChainMatrix const& theta, ChainMatrix const& tanh_theta, int c,
-                                        int lane_, int V_, int M_)
-      : lane(lane_), V(V_), M(M_) {
-    for (int q = 0; q < K; ++q) {
-      const int j = unit(q);
-      th[q] = j < M ? theta(c, j) : 0.0;
-      tt[q] = j < M ? tanh_theta(c, j) : 0.0;
-    }
-  }
-  KOKKOS_INLINE_FUNCTION int slots() const { return K; }
-  KOKKOS_INLINE_FUNCTION int unit(int q) const { return lane + V * q; }
-  KOKKOS_INLINE_FUNCTION double& theta(int q) { return th[q]; }
-  KOKKOS_INLINE_FUNCTION double& tanh(int q) { return tt[q]; }
-  KOKKOS_INLINE_FUNCTION void save(ChainMatrix const& theta, ChainMatrix const& tanh_theta, int c) const {
-    for (int q = 0; q < K; ++q) {
-      const int j = unit(q);
-      if (j < M) {
-        theta(c, j) = th[q];
-        tanh_theta(c, j) = tt[q];
-      }
-    }
-  }
-};
-
-struct GlobalAngles {
-  static constexpr int slots_max = 1 << 30;
-  ChainMatrix th, tt;
-  int c, lane, V, M;
-  KOKKOS_INLINE_FUNCTION GlobalAngles(ChainMatrix const& theta, ChainMatrix const& tanh_theta, int c_,
-                                      int lane_, int V_, int M_)
-      : th(theta), tt(tanh_theta), c(c_), lane(lane_), V(V_), M(M_) {}
-  KOKKOS_INLINE_FUNCTION int slots() const { return (M + V - 1) / V; }
-  KOKKOS_INLINE_FUNCTION int unit(int q) const { return lane + V * q; }
-  KOKKOS_INLINE_FUNCTION double& theta(int q) const { return th(c, unit(q)); }
-  KOKKOS_INLINE_FUNCTION double& tanh(int q) const { return tt(c, unit(q)); }
-  KOKKOS_INLINE_FUNCTION void save(ChainMatrix const&, ChainMatrix const&, int) const {}
-};
-
 // The uniform number of proposal q of chain `gid` in an iteration: word
 // q % 4 of Philox(seed; gid, iteration, q / 4, stream).  The V lanes generate
 // V consecutive blocks at once and pass the words along, so one Philox
@@ -306,9 +259,13 @@ using SamplerPolicy = std::conditional_t<(PRISM_NQS_MIN_BLOCKS > 0),
 // Runs `thermalization` sweeps, then samples_per_chain samples each
 // `sweeps_per_sample` sweeps apart (a sweep is N proposals), recording the
 // spins, tanh(theta) and the local energy of every sample.  Each chain is V
-// consecutive work items (lanes); its hidden units are spread over them.
-template <class Exec>
+// consecutive work items (lanes); lane `lane` owns hidden units
+// j = lane, lane + V, ...  of the chain's theta and tanh rows, which stay in
+// L1.  The kernel is compiled per move type, so neither carries the other's
+// branches.
+template <class Exec, Move move>
 struct ChainSampler {
+  static constexpr bool flip = move == Move::single_flip;
   using Policy = SamplerPolicy<Exec>;
 
   RbmModel m;
@@ -320,107 +277,128 @@ struct ChainSampler {
   int thermalization, sweeps_per_sample, samples_per_chain;
   int V, C;
 
-  // Product of the brackets of a move over this lane's units, then over lanes.
-  template <class Angles>
-  KOKKOS_INLINE_FUNCTION double move_product(LaneGroup const& g, Angles& h, int k, int l, double sk) const {
-    double p = 1.0;
-    for (int q = 0; q < Angles::slots_max && q < h.slots(); ++q) {
-      const int j = h.unit(q);
-      if (j < m.M) p *= l < 0 ? m.flip_bracket(j, k, sk * h.tanh(q)) : m.exchange_bracket(j, k, l, sk * h.tanh(q));
+  // Column k of an (M, N) LayoutLeft table: unit j at [j].
+  KOKKOS_INLINE_FUNCTION const double* column(Matrix const& t, int k) const { return t.data() + std::size_t(k) * m.M; }
+  KOKKOS_INLINE_FUNCTION double bracket(const double* Tk, const double* Tl, int j, double s_t) const {
+    if constexpr (flip) {
+      (void)Tl;
+      return 1.0 - s_t * Tk[j];
+    } else {
+      const double tk = Tk[j], tl = Tl[j];
+      return (1.0 - tk * tl) - s_t * (tk - tl);
     }
-    return g.product(p);
+  }
+  KOKKOS_INLINE_FUNCTION double ratio_from(double product, int k, int l, double sk) const {
+    if constexpr (flip) {
+      (void)l;
+      return m.flip_ratio_from(product, k, sk);
+    } else {
+      return m.exchange_ratio_from(product, k, l, sk);
+    }
   }
 
-  template <class Angles>
-  KOKKOS_INLINE_FUNCTION void accept(Angles& h, int c, int k, int l, double sk) const {
-    for (int q = 0; q < Angles::slots_max && q < h.slots(); ++q) {
-      const int j = h.unit(q);
-      if (j >= m.M) continue;
-      const double old = h.theta(q);
-      const double dw = l < 0 ? m.W(j, k) : m.W(j, k) - m.W(j, l);
-      h.theta(q) = old - 2.0 * sk * dw;
-      if (kmath::fabs(old) < tanh_update_limit)
-        h.tanh(q) = l < 0 ? m.flip_tanh(j, k, sk, h.tanh(q)) : m.exchange_tanh(j, k, l, sk, h.tanh(q));
-      else
-        h.tanh(q) = kmath::tanh(h.theta(q));
+  // psi'/psi of moving site k (and l) with spin sk: product of the brackets
+  // over this lane's units, then over the lanes.
+  KOKKOS_INLINE_FUNCTION double ratio(LaneGroup const& g, const double* tt, int k, int l, double sk) const {
+    const double* Tk = column(m.T, k);
+    const double* Tl = flip ? Tk : column(m.T, l);
+    double p = 1.0;
+    for (int j = g.lane; j < m.M; j += V) p *= bracket(Tk, Tl, j, sk * tt[j]);
+    return ratio_from(g.product(p), k, l, sk);
+  }
+
+  KOKKOS_INLINE_FUNCTION void accept(LaneGroup const& g, double* th, double* tt, int c, int k, int l,
+                                     double sk) const {
+    const double* Tk = column(m.T, k);
+    const double* Wk = column(m.W, k);
+    const double* Tl = flip ? Tk : column(m.T, l);
+    const double* Wl = flip ? Wk : column(m.W, l);
+    for (int j = g.lane; j < m.M; j += V) {
+      const double old = th[j];
+      const double tk = Tk[j], tl = flip ? 0.0 : Tl[j];
+      th[j] = old - 2.0 * sk * (flip ? Wk[j] : Wk[j] - Wl[j]);
+      if (kmath::fabs(old) < tanh_update_limit) {
+        const double A = flip ? 1.0 : 1.0 - tk * tl, B = tk - tl;
+        tt[j] = (A * tt[j] - sk * B) / (A - sk * tt[j] * B);
+      } else {
+        tt[j] = kmath::tanh(th[j]);
+      }
     }
     // Every lane writes the same values; each lane reads only what it wrote.
     st.spins(c, k) = static_cast<std::int8_t>(-sk);
-    if (l >= 0) st.spins(c, l) = static_cast<std::int8_t>(sk);
+    if constexpr (!flip) st.spins(c, l) = static_cast<std::int8_t>(sk);
   }
 
-  // Local energy of the chain's current configuration: diagonal part plus
-  // the amplitude ratios of every off-diagonal move, four moves at a time
-  // (independent lane reductions overlap), summed in a fixed order.
-  template <class Angles>
-  KOKKOS_INLINE_FUNCTION double local_energy(LaneGroup const& g, Angles& h, int c) const {
+  // Local energy of the chain's configuration: diagonal part plus the
+  // amplitude ratios of every off-diagonal move, B moves per pass (their lane
+  // reductions overlap), summed in a fixed order.
+  KOKKOS_INLINE_FUNCTION double local_energy(LaneGroup const& g, const double* tt, int c) const {
     const auto s = st.spins;
     int aligned = 0;
-    for (int e = g.lane; e < m.n_bonds; e += g.width) aligned += s(c, m.bond_i(e)) * s(c, m.bond_j(e));
+    for (int e = g.lane; e < m.n_bonds; e += V) aligned += s(c, m.bond_i(e)) * s(c, m.bond_j(e));
     const double diag = g.sum(aligned);
-    const int terms = m.tfim ? m.N : m.n_bonds;
+    const int terms = flip ? m.N : m.n_bonds;
+    constexpr int B = 4;
     double off = 0;
     int next = 0;
     while (next < terms) {
-      constexpr int B = 4;  // moves per pass: their lane reductions overlap
       int kk[B] = {}, ll[B] = {};
       double sg[B] = {}, p[B];
+      const double* Tk[B];
+      const double* Tl[B];
       int n = 0;
-      // Next B terms; b is a compile-time index after unrolling, so the
+      // The next B terms; b is a compile-time index after unrolling, so the
       // arrays stay in registers.
       for (int b = 0; b < B; ++b) {
-        while (next < terms && !m.tfim && s(c, m.bond_i(next)) == s(c, m.bond_j(next))) ++next;
+        if constexpr (!flip)
+          while (next < terms && s(c, m.bond_i(next)) == s(c, m.bond_j(next))) ++next;
         if (next < terms) {
-          kk[b] = m.tfim ? next : m.bond_i(next);
-          ll[b] = m.tfim ? -1 : m.bond_j(next);
+          kk[b] = flip ? next : m.bond_i(next);
+          ll[b] = flip ? next : m.bond_j(next);
           sg[b] = s(c, kk[b]);
           n = b + 1;
           ++next;
         }
+        Tk[b] = column(m.T, kk[b]);
+        Tl[b] = column(m.T, ll[b]);
+        p[b] = 1.0;
       }
-      for (int b = 0; b < B; ++b) p[b] = 1.0;
-      for (int q = 0; q < Angles::slots_max && q < h.slots(); ++q) {
-        const int j = h.unit(q);
-        if (j >= m.M) continue;
-        const double t = h.tanh(q);
-        for (int b = 0; b < B; ++b)
-          if (b < n)
-            p[b] *= ll[b] < 0 ? m.flip_bracket(j, kk[b], sg[b] * t) : m.exchange_bracket(j, kk[b], ll[b], sg[b] * t);
+      for (int j = g.lane; j < m.M; j += V) {
+        const double t = tt[j];
+        for (int b = 0; b < B; ++b) p[b] *= bracket(Tk[b], Tl[b], j, sg[b] * t);
       }
       for (int b = 0; b < B; ++b) p[b] = g.product(p[b]);
       for (int b = 0; b < B; ++b)
-        if (b < n)
-          off += ll[b] < 0 ? m.flip_ratio_from(p[b], kk[b], sg[b]) : m.exchange_ratio_from(p[b], kk[b], ll[b], sg[b]);
+        if (b < n) off += ratio_from(p[b], kk[b], ll[b], sg[b]);
     }
-    if (m.tfim) return -m.J * diag - m.h * off;
+    if constexpr (flip) return -m.J * diag - m.h * off;
     return 0.25 * m.J * m.Delta * diag + 0.5 * m.J * m.offdiag_sign * off;
   }
 
-  template <class Angles>
-  KOKKOS_INLINE_FUNCTION void run_chain(std::int64_t item) const {
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t item) const {
     const LaneGroup g(V, item);
     const int c = int(item / V);
-    Angles h(st.theta, st.tanh_theta, c, g.lane, V, m.M);
+    double* th = &st.theta(c, 0);
+    double* tt = &st.tanh_theta(c, 0);
     ProposalStream rs{seed, static_cast<std::uint32_t>(chain_offset + c), iteration};
     const auto s = st.spins;
     const int N = m.N;
-    const auto range = static_cast<std::uint32_t>(m.move == Move::single_flip ? N : m.n_bonds);
-    std::uint32_t q = 0;
+    const auto range = static_cast<std::uint32_t>(flip ? N : m.n_bonds);
+    std::uint32_t q = 0, pick = 0;
     std::int64_t n_acc = 0;
-    // Systematic scan: proposal q moves site (or bond) q mod range, the same
-    // order in every chain, so the chains that share an SM read the same
-    // table columns at about the same time and find them in L1.
+    // Systematic scan: proposal q moves site (or bond) q mod range, in the
+    // same order in every chain, so the chains that share an SM read the same
+    // table columns at about the same time.
     auto propose = [&]() {
-      const double u = rs.uniform(g, q);
-      const int pick = static_cast<int>(q++ % range);
-      const int k = m.move == Move::single_flip ? pick : m.bond_i(pick);
-      const int l = m.move == Move::single_flip ? -1 : m.bond_j(pick);
+      const double u = rs.uniform(g, q++);
+      const int k = flip ? int(pick) : m.bond_i(pick);
+      const int l = flip ? k : m.bond_j(pick);
+      pick = pick + 1 == range ? 0 : pick + 1;
       const double sk = s(c, k);
-      if (l >= 0 && sk == s(c, l)) return;  // exchange of equal spins: no move
-      const double r = move_product(g, h, k, l, sk);
-      const double ratio = l < 0 ? m.flip_ratio_from(r, k, sk) : m.exchange_ratio_from(r, k, l, sk);
-      if (u < ratio * ratio) {
-        accept(h, c, k, l, sk);
+      if (!flip && sk == s(c, l)) return;  // exchange of equal spins: no move
+      const double r = ratio(g, tt, k, l, sk);
+      if (u < r * r) {
+        accept(g, th, tt, c, k, l, sk);
         ++n_acc;
       }
     };
@@ -428,31 +406,21 @@ struct ChainSampler {
     for (int k = 0; k < samples_per_chain; ++k) {
       for (int p = 0; p < sweeps_per_sample * N; ++p) propose();
       // Exact tanh for the record and the local energy.
-      for (int q = 0; q < Angles::slots_max && q < h.slots(); ++q)
-        if (h.unit(q) < m.M) h.tanh(q) = kmath::tanh(h.theta(q));
+      for (int j = g.lane; j < m.M; j += V) tt[j] = kmath::tanh(th[j]);
       const int row = c * samples_per_chain + k;
       for (int i = g.lane; i < N; i += V) out.spins(row, i) = s(c, i);
-      for (int q = 0; q < Angles::slots_max && q < h.slots(); ++q)
-        if (h.unit(q) < m.M) out.tanh_theta(row, h.unit(q)) = h.tanh(q);
-      const double energy = local_energy(g, h, c);
+      for (int j = g.lane; j < m.M; j += V) out.tanh_theta(row, j) = tt[j];
+      const double energy = local_energy(g, tt, c);
       if (g.lane == 0) out.local_energy(row) = energy;
     }
-    h.save(st.theta, st.tanh_theta, c);
     if (g.lane == 0) {
       st.accepted(c) = n_acc;
       st.proposed(c) = std::int64_t(q);
     }
   }
 
-  template <class Angles>
-  struct Launch {
-    ChainSampler self;
-    KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t item) const { self.template run_chain<Angles>(item); }
-  };
-
-  template <class Angles>
   void launch(Exec const& space) const {
-    Kokkos::parallel_for("nqs::sample_chains", Policy(space, 0, std::int64_t(C) * V), Launch<Angles>{*this});
+    Kokkos::parallel_for("nqs::sample_chains", Policy(space, 0, std::int64_t(C) * V), *this);
   }
 };
 
@@ -462,34 +430,17 @@ struct ChainSampler {
 template <class Exec>
 void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, SampleBuffers const& out,
                    std::uint64_t seed, std::uint32_t iteration, std::int64_t chain_offset, int thermalization,
-                   int sweeps_per_sample, int samples_per_chain, int requested_lanes = 0,
-                   bool register_angles = true) {
-  const int V = hidden_lanes<Exec>(requested_lanes);
-  ChainSampler<Exec> s{m,
-                       st,
-                       out,
-                       seed,
-                       iteration,
-                       chain_offset,
-                       thermalization,
-                       sweeps_per_sample,
-                       samples_per_chain,
-                       V,
-                       int(st.spins.extent(0))};
-  // Registers hold up to 8 units per lane on GPUs; wider layers and host
-  // backends work in the global tables.
-#ifdef KOKKOS_ENABLE_CUDA
-  if constexpr (std::is_same_v<Exec, Kokkos::Cuda>) {
-    if (!register_angles) return s.template launch<GlobalAngles>(space);
-    const int per_lane = (m.M + V - 1) / V;
-    if (per_lane <= 2) return s.template launch<RegisterAngles<2>>(space);
-    if (per_lane <= 4) return s.template launch<RegisterAngles<4>>(space);
-    if (per_lane <= 8) return s.template launch<RegisterAngles<8>>(space);
-  }
-#endif
-  s.template launch<GlobalAngles>(space);
+                   int sweeps_per_sample, int samples_per_chain, int requested_lanes = 0) {
+  const int V = hidden_lanes<Exec>(requested_lanes), C = int(st.spins.extent(0));
+  if (m.move == Move::single_flip)
+    ChainSampler<Exec, Move::single_flip>{m, st, out, seed, iteration, chain_offset, thermalization,
+                                          sweeps_per_sample, samples_per_chain, V, C}
+        .launch(space);
+  else
+    ChainSampler<Exec, Move::neighbour_exchange>{m, st, out, seed, iteration, chain_offset, thermalization,
+                                                 sweeps_per_sample, samples_per_chain, V, C}
+        .launch(space);
 }
-
 
 // Log-derivatives O(s, k) = d log psi / d p_k of every sample:
 // a: s_i, b: tanh theta_j, W(j,i): tanh theta_j * s_i.

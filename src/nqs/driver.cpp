@@ -191,7 +191,7 @@ struct Vmc::Impl {
     const auto t1 = std::chrono::steady_clock::now();
     sample_chains(space, model, chains, samples, seed, static_cast<std::uint32_t>(iteration), mine.begin,
                   int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain),
-                  cfg.gpu_lanes, cfg.gpu_register_angles);
+                  cfg.gpu_lanes);
     if (profile) {
       space.fence();
       const auto t2 = std::chrono::steady_clock::now();

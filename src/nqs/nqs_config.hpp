@@ -35,10 +35,8 @@ struct Config {
   double cg_tolerance = 1e-5;
   std::optional<double> reference_energy;
   std::int64_t checkpoint_every = 0;
-  // Sampler layout on GPUs, set by bench_nqs (not deck keys): lanes per chain
-  // (0: default) and whether a lane keeps its hidden units in registers.
+  // Lanes per chain on GPUs (0: default); set by bench_nqs, not a deck key.
   int gpu_lanes = 0;
-  bool gpu_register_angles = true;
                       // iterations between checkpoints (0: at the end and on signals)
 
   std::int64_t sites() const { return Lx * Ly; }
