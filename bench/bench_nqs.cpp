@@ -16,7 +16,7 @@
 #include "nqs/driver.hpp"
 
 int main(int argc, char** argv) {
-  int L = 10, sweeps = 4, sr = 3, lanes = 0;
+  int L = 10, sweeps = 4, sr = 3;
   double init_scale = 0.01;
   double alpha = 2;
   long chains = 16384;
@@ -35,14 +35,12 @@ int main(int argc, char** argv) {
       sr = std::stoi(argv[i + 1]);
     else if (a == "--csv")
       csv = argv[i + 1];
-    else if (a == "--lanes")
-      lanes = std::stoi(argv[i + 1]);
     else if (a == "--init-scale")
       init_scale = std::stod(argv[i + 1]);
     else {
       std::fprintf(stderr,
                    "usage: bench_nqs [--L 10] [--alpha 2] [--chains 16384] [--sweeps 4] [--sr 3] [--csv F]\n"
-                   "                 [--lanes V] [--init-scale 0.01]\n");
+                   "                 [--init-scale 0.01]\n");
       return 2;
     }
   }
@@ -61,7 +59,6 @@ int main(int argc, char** argv) {
     c.samples_per_chain = sweeps;
     c.init_scale = init_scale;
     c.cg_max_iterations = 100;
-    c.gpu_lanes = lanes;
     prism::nqs::Vmc vmc(c, 1, mpi);
     vmc.sample(0);  // warm-up: first touch, kernel compilation caches
     Kokkos::fence();
@@ -101,18 +98,16 @@ int main(int argc, char** argv) {
       std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
       std::printf(
           "%s %s ranks=%d L=%d alpha=%g chains=%ld params=%lld: %.4g samples/s (sampling + local energies), "
-          "%.4f s per SR iteration (%d samples), lanes=%d init_scale=%g\n",
+          "%.4f s per SR iteration (%d samples), init_scale=%g\n",
           prism::compat::backend_name().c_str(), device.c_str(), mpi.size(), L, alpha, chains,
-          (long long)c.parameters(), samples_per_s, sr_s, int(c.total_samples()), lanes,
-          init_scale);
+          (long long)c.parameters(), samples_per_s, sr_s, int(c.total_samples()), init_scale);
       const bool fresh = !std::ifstream(csv).good();
       std::ofstream out(csv, std::ios::app);
       if (fresh)
-        out << "date,backend,device,ranks,L,alpha,chains,parameters,lanes,init_scale,samples_per_s,"
+        out << "date,backend,device,ranks,L,alpha,chains,parameters,init_scale,samples_per_s,"
                "sr_seconds\n";
       out << date << "," << prism::compat::backend_name() << ",\"" << device << "\"," << mpi.size() << ","
-          << L << "," << alpha << "," << chains << "," << c.parameters() << "," << lanes << ","
-          << init_scale << "," << samples_per_s << "," << sr_s << "\n";
+          << L << "," << alpha << "," << chains << "," << c.parameters() << "," << init_scale << "," << samples_per_s << "," << sr_s << "\n";
     }
   }
   Kokkos::finalize();

@@ -7,8 +7,8 @@
 #   bench/gpu_session.sh OUTDIR
 set -uo pipefail
 OUTDIR="${1:?usage: gpu_session.sh OUTDIR [SECTIONS]}"
-# SECTIONS: comma list of tests,bench,weak,omp,nqs,nqsomp,lanes,variants
-# (default all but lanes and variants).  `variants` builds bench_nqs with
+# SECTIONS: comma list of tests,bench,weak,omp,nqs,nqsomp,scales,variants,profile
+# (default all but scales, variants and profile).  `variants` builds bench_nqs with
 # other sampler settings (PRISM_NQS_MIN_BLOCKS) and, when .carry/prism-old
 # holds an older source tree (git archive), that tree as a baseline, and runs
 # them side by side on GPU 0.
@@ -48,7 +48,7 @@ build_variant() {  # NAME SOURCE CXXFLAGS
 VARIANTS=()
 if want variants; then
   [[ -d "$ROOT/.carry/prism-old" ]] && VARIANTS+=(baseline)
-  VARIANTS+=(minblocks6 minblocks8)
+  VARIANTS+=(minblocks0 minblocks6)
   (
     for v in "${VARIANTS[@]}"; do
       case $v in
@@ -114,13 +114,11 @@ CUDA_VISIBLE_DEVICES=0 timeout 200 "$B/bench/bench_nqs" --L 10 --chains 16384 --
 [[ $NGPU -ge 2 ]] && timeout 200 mpirun -np "$NGPU" --bind-to none "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 3 --csv "$OUTDIR/bench_nqs.csv"
 fi
 
-if want lanes; then
-log "nqs sampler: lanes per chain sweep on 1 GPU (sampling only)"
-for lanes in 8 16 32; do
-  for scale in 0.01 0.1; do
-    CUDA_VISIBLE_DEVICES=0 timeout 100 "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 --lanes $lanes \
-      --init-scale $scale --csv "$OUTDIR/bench_nqs_lanes.csv"
-  done
+if want scales; then
+log "nqs sampler on 1 GPU, sampling only: weights of width 0.01 (most moves accepted) and 0.1"
+for scale in 0.01 0.1; do
+  CUDA_VISIBLE_DEVICES=0 timeout 100 "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 \
+    --init-scale $scale --csv "$OUTDIR/bench_nqs_scales.csv"
 done
 fi
 

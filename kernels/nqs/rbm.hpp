@@ -175,53 +175,50 @@ struct ChainState {
   CountVector accepted, proposed;  // per chain, this iteration
 };
 
-// Lanes that share one chain's hidden units: a power of two up to 32 on
-// CUDA, 1 on host backends.  `requested` = 0 picks the default, measured best
-// on an H100 (BENCHMARKS.md).  Results are deterministic for a given backend
-// and lane count.
+// Lanes that share one chain's hidden units: a warp on CUDA, 1 on host
+// backends.  A compile-time constant, so the lane loops and shuffles unroll.
+// Measured on an H100 (BENCHMARKS.md): 32 lanes beat 8 and 16.  Results are
+// deterministic for a given backend.
 template <class Exec>
-int hidden_lanes(int requested) {
+inline constexpr int lanes_per_chain =
 #ifdef KOKKOS_ENABLE_CUDA
-  if constexpr (std::is_same_v<Exec, Kokkos::Cuda>) return requested > 0 ? requested : 32;
+    std::is_same_v<Exec, Kokkos::Cuda> ? 32 :
 #endif
-  (void)requested;
-  return 1;
-}
+                                       1;
 
 // The V lanes of one chain: work items i = V c + lane of a flat range, so on
-// CUDA they are V consecutive threads of one warp (Kokkos runs a range in
-// blocks of a multiple of 32 threads, in order), and they combine values with
-// warp shuffles.  On host backends V = 1 and every operation is the identity.
+// CUDA they are the 32 threads of one warp (Kokkos runs a range in blocks of
+// a multiple of 32 threads, in order), and they combine values with warp
+// shuffles.  On host backends V = 1 and every operation is the identity.
+template <int V>
 struct LaneGroup {
-  int lane = 0, width = 1;
-  unsigned mask = 0xffffffffu;
+  static constexpr int width = V;
+  int lane = 0;
 
-  KOKKOS_INLINE_FUNCTION LaneGroup(int V, std::int64_t item) : lane(int(item % V)), width(V) {
-    if (V < 32) mask = ((1u << V) - 1u) << (unsigned(item % 32) / unsigned(V) * unsigned(V));
-  }
+  KOKKOS_INLINE_FUNCTION explicit LaneGroup(std::int64_t item) : lane(int(item % V)) {}
   // Product over the group, identical bits in every lane (multiplication
   // commutes exactly, so partners compute the same value at every stage).
   KOKKOS_INLINE_FUNCTION double product(double x) const {
 #if defined(__CUDA_ARCH__)
-    for (int o = width / 2; o > 0; o /= 2) x *= __shfl_xor_sync(mask, x, o, width);
+    for (int o = V / 2; o > 0; o /= 2) x *= __shfl_xor_sync(0xffffffffu, x, o, V);
 #endif
     return x;
   }
   KOKKOS_INLINE_FUNCTION int sum(int x) const {
 #if defined(__CUDA_ARCH__)
-    for (int o = width / 2; o > 0; o /= 2) x += __shfl_xor_sync(mask, x, o, width);
+    for (int o = V / 2; o > 0; o /= 2) x += __shfl_xor_sync(0xffffffffu, x, o, V);
 #endif
     return x;
   }
   KOKKOS_INLINE_FUNCTION std::uint32_t from(std::uint32_t x, int src) const {
 #if defined(__CUDA_ARCH__)
-    return __shfl_sync(mask, x, src, width);
-#else
+    if constexpr (V > 1) return __shfl_sync(0xffffffffu, x, src, V);
+#endif
     (void)src;
     return x;
-#endif
   }
 };
+static_assert(32 % lanes_per_chain<Kokkos::DefaultExecutionSpace> == 0);
 
 // The uniform number of proposal q of chain `gid` in an iteration: word
 // q % 4 of Philox(seed; gid, iteration, q / 4, stream).  The V lanes generate
@@ -232,7 +229,8 @@ struct ProposalStream {
   std::uint64_t seed;
   std::uint32_t gid, iteration;
   rng::Draw4 block{};
-  KOKKOS_INLINE_FUNCTION double uniform(LaneGroup const& g, std::uint32_t q) {
+  template <class Lanes>
+  KOKKOS_INLINE_FUNCTION double uniform(Lanes const& g, std::uint32_t q) {
     const std::uint32_t quad = q >> 2, span = std::uint32_t(g.width), word = q & 3u;
     if (word == 0 && quad % span == 0)
       block = rng::philox(seed, gid, iteration, quad + std::uint32_t(g.lane), nqs_stream);
@@ -242,10 +240,12 @@ struct ProposalStream {
 };
 
 // Blocks of 128 threads per SM the sampler asks the compiler to fit (CUDA
-// launch bounds); 0 leaves register allocation to the compiler.  A build-time
-// knob for benchmarks (BENCHMARKS.md), not a deck key.
+// launch bounds): 8 caps it at 64 registers, for 32 warps per SM, measured
+// 1.2x faster on an H100 than the compiler's own choice of 96 registers
+// (BENCHMARKS.md); 0 leaves register allocation to the compiler.  A
+// build-time knob for benchmarks, not a deck key.
 #ifndef PRISM_NQS_MIN_BLOCKS
-#define PRISM_NQS_MIN_BLOCKS 0
+#define PRISM_NQS_MIN_BLOCKS 8
 #endif
 // A flat range, not a team policy: Kokkos 3.4 launches team kernels with the
 // cache split set to favour shared memory, which leaves little L1 for the
@@ -266,6 +266,8 @@ using SamplerPolicy = std::conditional_t<(PRISM_NQS_MIN_BLOCKS > 0),
 template <class Exec, Move move>
 struct ChainSampler {
   static constexpr bool flip = move == Move::single_flip;
+  static constexpr int V = lanes_per_chain<Exec>;
+  using Lanes = LaneGroup<V>;
   using Policy = SamplerPolicy<Exec>;
 
   RbmModel m;
@@ -275,7 +277,7 @@ struct ChainSampler {
   std::uint32_t iteration;
   std::int64_t chain_offset;
   int thermalization, sweeps_per_sample, samples_per_chain;
-  int V, C;
+  int C;
 
   // Column k of an (M, N) LayoutLeft table: unit j at [j].
   KOKKOS_INLINE_FUNCTION const double* column(Matrix const& t, int k) const { return t.data() + std::size_t(k) * m.M; }
@@ -299,7 +301,7 @@ struct ChainSampler {
 
   // psi'/psi of moving site k (and l) with spin sk: product of the brackets
   // over this lane's units, then over the lanes.
-  KOKKOS_INLINE_FUNCTION double ratio(LaneGroup const& g, const double* tt, int k, int l, double sk) const {
+  KOKKOS_INLINE_FUNCTION double ratio(Lanes const& g, const double* tt, int k, int l, double sk) const {
     const double* Tk = column(m.T, k);
     const double* Tl = flip ? Tk : column(m.T, l);
     double p = 1.0;
@@ -307,7 +309,7 @@ struct ChainSampler {
     return ratio_from(g.product(p), k, l, sk);
   }
 
-  KOKKOS_INLINE_FUNCTION void accept(LaneGroup const& g, double* th, double* tt, int c, int k, int l,
+  KOKKOS_INLINE_FUNCTION void accept(Lanes const& g, double* th, double* tt, int c, int k, int l,
                                      double sk) const {
     const double* Tk = column(m.T, k);
     const double* Wk = column(m.W, k);
@@ -332,7 +334,7 @@ struct ChainSampler {
   // Local energy of the chain's configuration: diagonal part plus the
   // amplitude ratios of every off-diagonal move, B moves per pass (their lane
   // reductions overlap), summed in a fixed order.
-  KOKKOS_INLINE_FUNCTION double local_energy(LaneGroup const& g, const double* tt, int c) const {
+  KOKKOS_INLINE_FUNCTION double local_energy(Lanes const& g, const double* tt, int c) const {
     const auto s = st.spins;
     int aligned = 0;
     for (int e = g.lane; e < m.n_bonds; e += V) aligned += s(c, m.bond_i(e)) * s(c, m.bond_j(e));
@@ -376,7 +378,7 @@ struct ChainSampler {
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t item) const {
-    const LaneGroup g(V, item);
+    const Lanes g(item);
     const int c = int(item / V);
     double* th = &st.theta(c, 0);
     double* tt = &st.tanh_theta(c, 0);
@@ -430,15 +432,15 @@ struct ChainSampler {
 template <class Exec>
 void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, SampleBuffers const& out,
                    std::uint64_t seed, std::uint32_t iteration, std::int64_t chain_offset, int thermalization,
-                   int sweeps_per_sample, int samples_per_chain, int requested_lanes = 0) {
-  const int V = hidden_lanes<Exec>(requested_lanes), C = int(st.spins.extent(0));
+                   int sweeps_per_sample, int samples_per_chain) {
+  const int C = int(st.spins.extent(0));
   if (m.move == Move::single_flip)
     ChainSampler<Exec, Move::single_flip>{m, st, out, seed, iteration, chain_offset, thermalization,
-                                          sweeps_per_sample, samples_per_chain, V, C}
+                                          sweeps_per_sample, samples_per_chain, C}
         .launch(space);
   else
     ChainSampler<Exec, Move::neighbour_exchange>{m, st, out, seed, iteration, chain_offset, thermalization,
-                                                 sweeps_per_sample, samples_per_chain, V, C}
+                                                 sweeps_per_sample, samples_per_chain, C}
         .launch(space);
 }
 

@@ -190,8 +190,7 @@ struct Vmc::Impl {
     if (profile) space.fence();
     const auto t1 = std::chrono::steady_clock::now();
     sample_chains(space, model, chains, samples, seed, static_cast<std::uint32_t>(iteration), mine.begin,
-                  int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain),
-                  cfg.gpu_lanes);
+                  int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain));
     if (profile) {
       space.fence();
       const auto t2 = std::chrono::steady_clock::now();

@@ -35,8 +35,6 @@ struct Config {
   double cg_tolerance = 1e-5;
   std::optional<double> reference_energy;
   std::int64_t checkpoint_every = 0;
-  // Lanes per chain on GPUs (0: default); set by bench_nqs, not a deck key.
-  int gpu_lanes = 0;
                       // iterations between checkpoints (0: at the end and on signals)
 
   std::int64_t sites() const { return Lx * Ly; }
