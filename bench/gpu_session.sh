@@ -7,7 +7,7 @@
 #   bench/gpu_session.sh OUTDIR
 set -uo pipefail
 OUTDIR="${1:?usage: gpu_session.sh OUTDIR [SECTIONS]}"
-# SECTIONS: comma list of tests,bench,weak,omp,nqs,nqsomp,scales,variants,profile
+# SECTIONS: comma list of tests,bench,weak,omp,nqs,nqsomp,scales,variants,profile,study
 # (default all but scales, variants and profile).  `variants` builds bench_nqs with
 # other sampler settings (PRISM_NQS_MIN_BLOCKS) and, when .carry/prism-old
 # holds an older source tree (git archive), that tree as a baseline, and runs
@@ -109,9 +109,12 @@ keys = [k for k in a["nqs"] if k != "time" and isinstance(a["nqs"][k], h5py.Data
 same = all(np.array_equal(a["nqs"][k][()], b["nqs"][k][()]) for k in keys)
 print("/nqs datasets identical on 1 and 2 GPUs:", same, "; final E =", a["nqs/energy_mean"][-1])
 PY
-log "nqs benchmark: 10x10 Heisenberg, alpha 2, 16384 chains, 1 GPU then $NGPU GPUs"
-CUDA_VISIBLE_DEVICES=0 timeout 200 "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 3 --csv "$OUTDIR/bench_nqs.csv"
-[[ $NGPU -ge 2 ]] && timeout 200 mpirun -np "$NGPU" --bind-to none "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 3 --csv "$OUTDIR/bench_nqs.csv"
+log "nqs benchmark: 10x10 Heisenberg, alpha 2, 16384 chains, on 1, 2, 4 GPUs"
+for np in 1 2 4; do
+  [[ $np -le $NGPU ]] || break
+  timeout 200 mpirun -np $np --bind-to none "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 3 \
+    --csv "$OUTDIR/bench_nqs.csv"
+done
 fi
 
 if want scales; then
@@ -133,6 +136,29 @@ for v in "${VARIANTS[@]}"; do
       --csv "$OUTDIR/bench_nqs_variant_$v.csv"
   done
 done
+fi
+
+if want study; then
+# The scaling study of the issue: the project's Slurm job scripts, launched
+# with mpirun (one rank per GPU) instead of srun, then postprocess/scaling.py.
+log "scaling study on 1..$NGPU GPUs with the jobs/slurm scripts"
+mkdir -p "$OUTDIR/study"
+for np in 1 2 4 8; do
+  [[ $np -le $NGPU ]] || break
+  L="mpirun -np $np --bind-to none"
+  (cd "$OUTDIR/study" && EXE="$B/src/prism" DECK="$ROOT/inputs/bench_ising2d_16384.toml" NP=$np LAUNCH="$L" \
+    timeout 120 bash "$ROOT/jobs/slurm/weak_scaling.sbatch" 2>&1 | grep -E "PERFORMANCE|rror")
+  (cd "$OUTDIR/study" && EXE="$B/src/prism" DECK="$ROOT/inputs/ea3d_spin_glass.toml" NP=$np LAUNCH="$L" \
+    timeout 120 bash "$ROOT/jobs/slurm/strong_scaling.sbatch" 2>&1 | grep -E "PERFORMANCE|rror")
+  for mode in strong weak; do
+    (cd "$OUTDIR/study" && EXE="$B/src/prism" DECK="$ROOT/inputs/nqs_heisenberg_10x10.toml" NP=$np LAUNCH="$L" \
+      MODE=$mode timeout 150 bash "$ROOT/jobs/slurm/nqs_scaling.sbatch" 2>&1 | grep -E "PERFORMANCE|rror")
+  done
+done
+cd "$OUTDIR/study" && for set in weak strong nqs-strong nqs-weak; do
+  python3 "$ROOT/postprocess/scaling.py" $set-np*.h5 -o "$set.png" 2>&1 | tee "$set.txt"
+done
+cd "$ROOT"
 fi
 
 if want profile; then
@@ -158,6 +184,6 @@ fi
 if want nqsomp; then
 log "nqs benchmark on the host CPUs (OpenMP, all cores)"
 OMP_NUM_THREADS=$J OMP_PROC_BIND=spread OMP_PLACES=threads timeout 200 /tmp/build-omp/bench/bench_nqs --L 10 --chains 16384 \
-  --sweeps 4 --sr 1 --csv "$OUTDIR/bench_nqs.csv" 2>&1 | grep -v "^ *In general\|For best\|For unit"
+  --sweeps 4 --sr "${CPU_SR:-1}" --csv "$OUTDIR/bench_nqs.csv" 2>&1 | grep -v "^ *In general\|For best\|For unit"
 fi
 log "done"

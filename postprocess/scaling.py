@@ -22,9 +22,13 @@ from prism_h5 import read_run
 
 
 def work_of(f):
+    """Work a run did: spin updates (thermo) or samples drawn (nqs)."""
     if "thermo" in f:
         a = f["thermo"].attrs
         return float(a["spin_updates"])
+    if "nqs" in f:
+        a = f["nqs"].attrs
+        return float(a["chains"]) * float(a["samples_per_chain"]) * len(f["nqs/iteration"])
     return float("nan")
 
 
