@@ -158,7 +158,8 @@ done
 cd "$OUTDIR/study" && for set in weak strong nqs-strong nqs-weak; do
   python3 "$ROOT/postprocess/scaling.py" $set-np*.h5 -o "$set.png" 2>&1 | tee "$set.txt"
 done
-cd "$ROOT"
+# One archive (the device returns few files), without large outputs.
+find . -type f -size -20M | tar czf "$OUTDIR/study.tar.gz" -T - && cd "$ROOT" && rm -rf "$OUTDIR/study"
 fi
 
 if want profile; then

@@ -492,15 +492,34 @@ void fixed_point_projection(Exec const& space, Matrix const& O, Vector const& x,
       });
 }
 
-// y(s) = sum_k O(s,k) v(k), one sample per thread, columns in a fixed order
-// (threads of neighbouring samples read neighbouring addresses of LayoutLeft O).
+// Columns per block of row_products: depends on P only, so every rank sums
+// a row in the same order.
+inline int row_block(int P) { return std::max(64, (P + 127) / 128); }
+
+// y(s) = sum_k O(s,k) v(k).  The columns are cut into fixed blocks; one
+// thread sums one (sample, block) pair, with threads of neighbouring samples
+// reading neighbouring addresses of LayoutLeft O, and a second pass adds the
+// blocks of each row in order.  The blocks give every GPU enough threads
+// when the samples are split over many ranks; the order depends only on P,
+// so y is the same for any split.  `partial` holds (samples, blocks).
 template <class Exec>
-void row_products(Exec const& space, Matrix const& O, Vector const& v, Vector const& y) {
-  const int P = int(O.extent(1));
+void row_products(Exec const& space, Matrix const& O, Vector const& v, Vector const& y, Matrix const& partial) {
+  const int S = int(O.extent(0)), P = int(O.extent(1)), width = row_block(P);
+  const int blocks = (P + width - 1) / width;
   Kokkos::parallel_for(
-      "nqs::row_products", Kokkos::RangePolicy<Exec>(space, 0, O.extent(0)), KOKKOS_LAMBDA(const int s) {
+      "nqs::row_products",
+      Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(space, 0, std::int64_t(S) * blocks),
+      KOKKOS_LAMBDA(const std::int64_t item) {
+        const int s = int(item % S), blk = int(item / S);
+        const int end = blk * width + width < P ? blk * width + width : P;
         double acc = 0;
-        for (int k = 0; k < P; ++k) acc += O(s, k) * v(k);
+        for (int k = blk * width; k < end; ++k) acc += O(s, k) * v(k);
+        partial(s, blk) = acc;
+      });
+  Kokkos::parallel_for(
+      "nqs::row_sums", Kokkos::RangePolicy<Exec>(space, 0, S), KOKKOS_LAMBDA(const int s) {
+        double acc = 0;
+        for (int blk = 0; blk < blocks; ++blk) acc += partial(s, blk);
         y(s) = acc;
       });
 }

@@ -92,6 +92,7 @@ struct Vmc::Impl {
   Matrix O;  // (local samples, P), centred in place for SR
   // Work vectors of the SR solve, allocated once.
   Vector work_p, work_s;
+  Matrix work_blocks;  // (samples, column blocks) of row_products
   Vector::HostMirror work_p_host;
   Kokkos::View<std::int64_t*> fixed;
   std::vector<double> last_update;  // warm start of the next CG solve
@@ -155,6 +156,7 @@ struct Vmc::Impl {
     O = Matrix("nqs::log_derivatives", S, P);
     work_p = Vector("nqs::work_p", P);
     work_s = Vector("nqs::work_s", S);
+    work_blocks = Matrix("nqs::work_blocks", S, (P + row_block(P) - 1) / row_block(P));
     work_p_host = Kokkos::create_mirror_view(work_p);
     fixed = Kokkos::View<std::int64_t*>("nqs::fixed_point", P);
 
@@ -228,7 +230,7 @@ struct Vmc::Impl {
   std::vector<double> apply_s(const std::vector<double>& v, double shift) {
     for (int k = 0; k < P; ++k) work_p_host(k) = v[k];
     Kokkos::deep_copy(work_p, work_p_host);
-    row_products(Exec(), O, work_p, work_s);
+    row_products(Exec(), O, work_p, work_s, work_blocks);
     auto out = project(work_s);
     const double ns = double(cfg.total_samples());
     for (int k = 0; k < P; ++k) out[k] = out[k] / ns + shift * v[k];
