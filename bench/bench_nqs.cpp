@@ -76,8 +76,9 @@ int main(int argc, char** argv) {
     const auto ks = vmc.kernel_seconds();
     vmc.profile_kernels(false);
     if (mpi.root())
-      std::printf("  per sample() call on rank 0: angle refresh %.3f ms, chain sampling %.3f ms, all %.3f ms\n",
-                  1e3 * ks[0] / reps, 1e3 * ks[1] / reps, 1e3 * s / reps);
+      std::printf(
+          "  per sample() call on rank 0: angle refresh %.3f ms, chain sampling %.3f ms, all %.3f ms\n",
+          1e3 * ks[0] / reps, 1e3 * ks[1] / reps, 1e3 * s / reps);
 
     prism::Timers timers;
     double sr_s = 0;
@@ -107,7 +108,8 @@ int main(int argc, char** argv) {
         out << "date,backend,device,ranks,L,alpha,chains,parameters,init_scale,samples_per_s,"
                "sr_seconds\n";
       out << date << "," << prism::compat::backend_name() << ",\"" << device << "\"," << mpi.size() << ","
-          << L << "," << alpha << "," << chains << "," << c.parameters() << "," << init_scale << "," << samples_per_s << "," << sr_s << "\n";
+          << L << "," << alpha << "," << chains << "," << c.parameters() << "," << init_scale << ","
+          << samples_per_s << "," << sr_s << "\n";
     }
   }
   Kokkos::finalize();

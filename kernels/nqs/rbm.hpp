@@ -55,10 +55,10 @@ struct RbmModel {
   double J = 1, h = 0, Delta = 1;
   double offdiag_sign = 1;  // -1 with the Marshall sign rule
   Vector a, b;
-  Matrix W;         // (M, N), unmanaged view into the parameter vector
-  Matrix T;         // (M, N): tanh 2W
-  Matrix log_pref;  // (N, 2): log C_k - 2 a_k s, column 0 for s = +1, 1 for s = -1
-  Matrix pref;      // (N, 2): exp(log_pref)
+  Matrix W;                 // (M, N), unmanaged view into the parameter vector
+  Matrix T;                 // (M, N): tanh 2W
+  Matrix log_pref;          // (N, 2): log C_k - 2 a_k s, column 0 for s = +1, 1 for s = -1
+  Matrix pref;              // (N, 2): exp(log_pref)
   bool log_domain = false;  // some |log_pref| > linear_prefactor_limit: combine in logs
   IndexVector bond_i, bond_j;
 
@@ -234,7 +234,10 @@ struct ProposalStream {
     const std::uint32_t quad = q >> 2, span = std::uint32_t(g.width), word = q & 3u;
     if (word == 0 && quad % span == 0)
       block = rng::philox(seed, gid, iteration, quad + std::uint32_t(g.lane), nqs_stream);
-    const std::uint32_t mine = word == 0 ? block.v[0] : word == 1 ? block.v[1] : word == 2 ? block.v[2] : block.v[3];
+    const std::uint32_t mine = word == 0   ? block.v[0]
+                               : word == 1 ? block.v[1]
+                               : word == 2 ? block.v[2]
+                                           : block.v[3];
     return g.from(mine, int(quad % span)) * 0x1p-32;
   }
 };
@@ -251,10 +254,11 @@ struct ProposalStream {
 // cache split set to favour shared memory, which leaves little L1 for the
 // tables that every proposal reads.
 template <class Exec>
-using SamplerPolicy = std::conditional_t<(PRISM_NQS_MIN_BLOCKS > 0),
-                                         Kokkos::RangePolicy<Exec, Kokkos::LaunchBounds<128, PRISM_NQS_MIN_BLOCKS>,
-                                                             Kokkos::IndexType<std::int64_t>>,
-                                         Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>>;
+using SamplerPolicy =
+    std::conditional_t<(PRISM_NQS_MIN_BLOCKS > 0),
+                       Kokkos::RangePolicy<Exec, Kokkos::LaunchBounds<128, PRISM_NQS_MIN_BLOCKS>,
+                                           Kokkos::IndexType<std::int64_t>>,
+                       Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>>;
 
 // Runs `thermalization` sweeps, then samples_per_chain samples each
 // `sweeps_per_sample` sweeps apart (a sweep is N proposals), recording the
@@ -280,7 +284,9 @@ struct ChainSampler {
   int C;
 
   // Column k of an (M, N) LayoutLeft table: unit j at [j].
-  KOKKOS_INLINE_FUNCTION const double* column(Matrix const& t, int k) const { return t.data() + std::size_t(k) * m.M; }
+  KOKKOS_INLINE_FUNCTION const double* column(Matrix const& t, int k) const {
+    return t.data() + std::size_t(k) * m.M;
+  }
   KOKKOS_INLINE_FUNCTION double bracket(const double* Tk, const double* Tl, int j, double s_t) const {
     if constexpr (flip) {
       (void)Tl;
@@ -435,12 +441,12 @@ void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, S
                    int sweeps_per_sample, int samples_per_chain) {
   const int C = int(st.spins.extent(0));
   if (m.move == Move::single_flip)
-    ChainSampler<Exec, Move::single_flip>{m, st, out, seed, iteration, chain_offset, thermalization,
-                                          sweeps_per_sample, samples_per_chain, C}
+    ChainSampler<Exec, Move::single_flip>{
+        m, st, out, seed, iteration, chain_offset, thermalization, sweeps_per_sample, samples_per_chain, C}
         .launch(space);
   else
-    ChainSampler<Exec, Move::neighbour_exchange>{m, st, out, seed, iteration, chain_offset, thermalization,
-                                                 sweeps_per_sample, samples_per_chain, C}
+    ChainSampler<Exec, Move::neighbour_exchange>{
+        m, st, out, seed, iteration, chain_offset, thermalization, sweeps_per_sample, samples_per_chain, C}
         .launch(space);
 }
 
@@ -494,7 +500,9 @@ void fixed_point_projection(Exec const& space, Matrix const& O, Vector const& x,
 
 // Columns per block of row_products: depends on P only, so every rank sums
 // a row in the same order.
-inline int row_block(int P) { return std::max(64, (P + 127) / 128); }
+inline int row_block(int P) {
+  return std::max(64, (P + 127) / 128);
+}
 
 // y(s) = sum_k O(s,k) v(k).  The columns are cut into fixed blocks; one
 // thread sums one (sample, block) pair, with threads of neighbouring samples
@@ -503,7 +511,8 @@ inline int row_block(int P) { return std::max(64, (P + 127) / 128); }
 // when the samples are split over many ranks; the order depends only on P,
 // so y is the same for any split.  `partial` holds (samples, blocks).
 template <class Exec>
-void row_products(Exec const& space, Matrix const& O, Vector const& v, Vector const& y, Matrix const& partial) {
+void row_products(Exec const& space, Matrix const& O, Vector const& v, Vector const& y,
+                  Matrix const& partial) {
   const int S = int(O.extent(0)), P = int(O.extent(1)), width = row_block(P);
   const int blocks = (P + width - 1) / width;
   Kokkos::parallel_for(

@@ -95,8 +95,8 @@ struct Vmc::Impl {
   Matrix work_blocks;  // (samples, column blocks) of row_products
   Vector::HostMirror work_p_host;
   Kokkos::View<std::int64_t*> fixed;
-  std::vector<double> last_update;  // warm start of the next CG solve
-  bool profile = false;               // fence and time the sampling kernels
+  std::vector<double> last_update;         // warm start of the next CG solve
+  bool profile = false;                    // fence and time the sampling kernels
   std::array<double, 2> kernel_seconds{};  // angle refresh, chain sampling
 
   Impl(const Config& c, std::uint64_t s, const MpiContext& m)
@@ -214,7 +214,7 @@ struct Vmc::Impl {
     xmax = mpi.max(xmax);
     if (xmax == 0) return std::vector<double>(P, 0.0);
     if (!std::isfinite(xmax)) return std::vector<double>(P, std::numeric_limits<double>::quiet_NaN());
-    const double bound = 2.0 * xmax * double(cfg.total_samples());  // largest possible |sum|
+    const double bound = 2.0 * xmax * double(cfg.total_samples());    // largest possible |sum|
     const int exponent = std::min(62 - std::ilogb(bound) - 1, 1000);  // finite scale for tiny x
     const double scale = std::ldexp(1.0, exponent);
     fixed_point_projection(Exec(), O, x, scale, fixed);

@@ -35,7 +35,7 @@ struct Config {
   double cg_tolerance = 1e-5;
   std::optional<double> reference_energy;
   std::int64_t checkpoint_every = 0;
-                      // iterations between checkpoints (0: at the end and on signals)
+  // iterations between checkpoints (0: at the end and on signals)
 
   std::int64_t sites() const { return Lx * Ly; }
   std::int64_t hidden() const;

@@ -135,7 +135,8 @@ TEST(NqsSampler, ExchangeHistogramMatchesPsiSquared) {
 }
 
 // Local energy of configuration s from log psi evaluated from scratch.
-double scratch_local_energy(const Config& c, const std::vector<double>& p, const std::vector<std::int8_t>& s) {
+double scratch_local_energy(const Config& c, const std::vector<double>& p,
+                            const std::vector<std::int8_t>& s) {
   const auto lat = make_lattice(c);
   const int N = int(c.sites()), M = int(c.hidden());
   const double base = log_psi(p, N, M, s);
