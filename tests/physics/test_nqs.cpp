@@ -8,6 +8,7 @@
 #include <bit>
 #include <cmath>
 #include <map>
+#include <numeric>
 
 #include "core/mpi_context.hpp"
 #include "core/timers.hpp"
@@ -340,6 +341,28 @@ TEST(NqsFailure, NonFiniteEnergyStopsTheRun) {
   EXPECT_NE(res.error.find("at iteration 0"), std::string::npos) << res.error;
   ASSERT_EQ(res.history.size(), 1u);
   EXPECT_FALSE(std::isfinite(res.history.front().energy_mean));
+}
+
+// With psi flat every move is accepted.  The sampler must still decorrelate:
+// a fixed site order would turn each sweep into a global spin reversal and
+// visit only s and -s; random sites spread the samples over all 2^N states.
+TEST(NqsSampler, FlatWaveFunctionSpreadsOverAllStates) {
+  auto c = chain(Hamiltonian::tfim, 6);
+  c.chains = 8;
+  c.samples_per_chain = 64;
+  Vmc vmc(c, 12, *test::world);
+  vmc.set_parameters(std::vector<double>(vmc.parameters().size(), 0.0));
+  vmc.sample(0);
+  const auto spins = vmc.sample_spins();
+  const std::size_t rows = spins.size() / 6;
+  std::vector<int> seen(64, 0);
+  for (std::size_t r = 0; r < rows; ++r) {
+    int state = 0;
+    for (int i = 0; i < 6; ++i) state |= (spins[r * 6 + i] > 0 ? 1 : 0) << i;
+    seen[state] = 1;
+  }
+  // 512 uniform draws from 64 states miss about 64 e^-8 < 1 of them.
+  EXPECT_GE(std::accumulate(seen.begin(), seen.end(), 0), 60);
 }
 
 // Wide prefactors (large visible biases) switch the ratios to log-domain
