@@ -145,13 +145,13 @@ log "scaling study on 1..$NGPU GPUs with the jobs/slurm scripts"
 mkdir -p "$OUTDIR/study"
 for np in 1 2 4 8; do
   [[ $np -le $NGPU ]] || break
-  L="mpirun -np $np --bind-to none"
-  (cd "$OUTDIR/study" && EXE="$B/src/prism" DECK="$ROOT/inputs/bench_ising2d_16384.toml" NP=$np LAUNCH="$L" \
+  launcher="mpirun -np $np --bind-to none"
+  (cd "$OUTDIR/study" && EXE="$B/src/prism" DECK="$ROOT/inputs/bench_ising2d_16384.toml" NP=$np LAUNCH="$launcher" \
     timeout 120 bash "$ROOT/jobs/slurm/weak_scaling.sbatch" 2>&1 | grep -E "PERFORMANCE|rror")
-  (cd "$OUTDIR/study" && EXE="$B/src/prism" DECK="$ROOT/inputs/ea3d_spin_glass.toml" NP=$np LAUNCH="$L" \
+  (cd "$OUTDIR/study" && EXE="$B/src/prism" DECK="$ROOT/inputs/ea3d_spin_glass.toml" NP=$np LAUNCH="$launcher" \
     timeout 120 bash "$ROOT/jobs/slurm/strong_scaling.sbatch" 2>&1 | grep -E "PERFORMANCE|rror")
   for mode in strong weak; do
-    (cd "$OUTDIR/study" && EXE="$B/src/prism" DECK="$ROOT/inputs/nqs_heisenberg_10x10.toml" NP=$np LAUNCH="$L" \
+    (cd "$OUTDIR/study" && EXE="$B/src/prism" DECK="$ROOT/inputs/nqs_heisenberg_10x10.toml" NP=$np LAUNCH="$launcher" \
       MODE=$mode timeout 150 bash "$ROOT/jobs/slurm/nqs_scaling.sbatch" 2>&1 | grep -E "PERFORMANCE|rror")
   done
 done
