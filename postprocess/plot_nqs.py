@@ -6,7 +6,6 @@ iteration, the exact reference when the deck gave nqs.reference_energy
 usage: plot_nqs.py RUN.h5 [-o nqs.png]
 """
 import argparse
-import sys
 
 import matplotlib
 
@@ -14,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from prism_h5 import attr_str, read_run
+from prism_h5 import attrs_of, read_workload
 
 
 def main():
@@ -22,11 +21,8 @@ def main():
     ap.add_argument("run", help="prism HDF5 output file with an /nqs group")
     ap.add_argument("-o", "--output", default=None, help="PNG path (default: RUN_nqs.png)")
     args = ap.parse_args()
-    meta, _, f = read_run(args.run)
-    if "nqs" not in f:
-        sys.exit(f"plot_nqs.py: {args.run} has no /nqs group")
-    g = f["nqs"]
-    a = {k: attr_str(v) for k, v in g.attrs.items()}
+    meta, f, g = read_workload(args.run, "nqs", "plot_nqs.py")
+    a = attrs_of(g)
     it = np.array(g["iteration"])
     e, err = np.array(g["energy_mean"]), np.array(g["energy_err"])
     ref = float(a["reference_energy"]) if "reference_energy" in a else None

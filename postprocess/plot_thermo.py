@@ -7,7 +7,6 @@ lattice).
 usage: plot_thermo.py RUN.h5 [-o thermo.png]
 """
 import argparse
-import sys
 
 import matplotlib
 
@@ -16,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import exact_ising
-from prism_h5 import attr_str, read_run
+from prism_h5 import attr_str, read_workload
 
 
 def main():
@@ -24,10 +23,7 @@ def main():
     ap.add_argument("run", help="prism HDF5 output file with a /thermo group")
     ap.add_argument("-o", "--output", default=None, help="PNG path (default: RUN_thermo.png)")
     args = ap.parse_args()
-    meta, _, f = read_run(args.run)
-    if "thermo" not in f:
-        sys.exit(f"plot_thermo.py: {args.run} has no /thermo group")
-    g = f["thermo"]
+    meta, f, g = read_workload(args.run, "thermo", "plot_thermo.py")
     model, L = attr_str(g.attrs["model"]), int(g.attrs["L"])
     J, h = float(g.attrs["J"]), float(g.attrs["h"])
     T = np.array(g["temperature"])

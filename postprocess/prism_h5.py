@@ -1,4 +1,6 @@
 """Small helpers shared by the post-processing scripts (h5py + numpy only)."""
+import sys
+
 import h5py
 import numpy as np
 
@@ -21,3 +23,17 @@ def read_run(path):
         for phase, grp in f["timings"].items():
             timings[phase] = {k: np.array(grp[k]) for k in grp}
     return meta, timings, f
+
+
+def attrs_of(group):
+    """A group's attributes as a dict of Python values (strings decoded)."""
+    return {k: attr_str(v) for k, v in group.attrs.items()}
+
+
+def read_workload(path, name, tool):
+    """(metadata, file, /name group) of a run; exits naming the tool and file
+    when the run has no such workload group."""
+    meta, _, f = read_run(path)
+    if name not in f:
+        sys.exit(f"{tool}: {path} has no /{name} group")
+    return meta, f, f[name]

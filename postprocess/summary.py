@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from prism_h5 import attr_str, read_run
+from prism_h5 import attrs_of, read_run
 
 
 def main():
@@ -24,7 +24,7 @@ def main():
         print(f"{key:<15} {meta.get(key, '?')}")
     if "thermo" in f:
         g = f["thermo"]
-        a = {k: attr_str(v) for k, v in g.attrs.items()}
+        a = attrs_of(g)
         print(f"\nthermo: {a['model']} L={a['L']} J={a['J']} h={a['h']} kernel={a['kernel']} "
               f"sweeps={a['sweeps']} (+{a['thermalization']} thermalization)")
         cols = ["temperature", "energy_mean", "energy_err", "specific_heat", "magnetization_abs_mean",
@@ -39,10 +39,10 @@ def main():
         print(f"  round trips (all replicas): {int(np.sum(g['round_trips']))}")
     if "nqs" in f:
         g = f["nqs"]
-        a = {k: attr_str(v) for k, v in g.attrs.items()}
+        a = attrs_of(g)
         print(f"\nnqs: {a['hamiltonian']} on {a['lattice']} ({a['boundary']}) N={a['N']} alpha={a['alpha']} "
               f"M={a['M']} chains={a['chains']} samples/chain={a['samples_per_chain']}")
-        e, err = np.array(g["energy_mean"]), np.array(g["energy_err"])
+        e = np.array(g["energy_mean"])
         n = len(e)
         print(f"  iterations: {n}; next iteration in checkpoint: {int(g['checkpoint'].attrs['next_iteration'])}")
         cols = ["energy_mean", "energy_err", "energy_variance", "energy_per_site_mean", "acceptance", "r_hat"]

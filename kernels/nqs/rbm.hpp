@@ -47,6 +47,21 @@ inline constexpr double linear_prefactor_limit = 300.0;
 
 enum class Move : int { single_flip = 0, neighbour_exchange = 1 };
 
+// One hidden unit's bracket, from its table entries tk = T_jk (and tl = T_jl)
+// and s_t = s_k tanh theta_j: the sampler and the serial checks share these.
+KOKKOS_INLINE_FUNCTION double flip_bracket(double tk, double s_t) {
+  return 1.0 - s_t * tk;
+}
+KOKKOS_INLINE_FUNCTION double exchange_bracket(double tk, double tl, double s_t) {
+  return (1.0 - tk * tl) - s_t * (tk - tl);
+}
+// tanh theta_j after an accepted move, from the bracket's A and B (flip:
+// A = 1, B = tk; exchange: A = 1 - tk tl, B = tk - tl); only for small |theta|.
+KOKKOS_INLINE_FUNCTION double tanh_after_move(double A, double B, double sk, double t) {
+  const double u = (A * t - sk * B) / (A - sk * t * B);
+  return u > 1.0 ? 1.0 : (u < -1.0 ? -1.0 : u);  // rounding may step past +-1
+}
+
 // Everything a chain needs to propose, accept and measure.
 struct RbmModel {
   int N = 0, M = 0, n_bonds = 0;
@@ -63,22 +78,6 @@ struct RbmModel {
   IndexVector bond_i, bond_j;
 
   KOKKOS_INLINE_FUNCTION static int column(double s) { return s > 0 ? 0 : 1; }
-  // One hidden unit's bracket; s_t = s_k tanh theta_j.
-  KOKKOS_INLINE_FUNCTION double flip_bracket(int j, int k, double s_t) const { return 1.0 - s_t * T(j, k); }
-  KOKKOS_INLINE_FUNCTION double exchange_bracket(int j, int k, int l, double s_t) const {
-    const double tk = T(j, k), tl = T(j, l);
-    return (1.0 - tk * tl) - s_t * (tk - tl);
-  }
-  // tanh theta_j after the accepted move, from the bracket (|theta_j| small).
-  KOKKOS_INLINE_FUNCTION double flip_tanh(int j, int k, double sk, double t) const {
-    const double tk = T(j, k);
-    return (t - sk * tk) / (1.0 - sk * t * tk);
-  }
-  KOKKOS_INLINE_FUNCTION double exchange_tanh(int j, int k, int l, double sk, double t) const {
-    const double tk = T(j, k), tl = T(j, l);
-    const double A = 1.0 - tk * tl, B = tk - tl;
-    return (A * t - sk * B) / (A - sk * t * B);
-  }
   // psi'/psi from the product of brackets over all hidden units.
   KOKKOS_INLINE_FUNCTION double flip_ratio_from(double product, int k, double sk) const {
     const int col = column(sk);
@@ -97,7 +96,7 @@ struct RbmModel {
   KOKKOS_INLINE_FUNCTION double flip_ratio(const Spins& s, const Tanh& t, int c, int k) const {
     const double sk = s(c, k);
     double p = 1.0;
-    for (int j = 0; j < M; ++j) p *= flip_bracket(j, k, sk * t(c, j));
+    for (int j = 0; j < M; ++j) p *= flip_bracket(T(j, k), sk * t(c, j));
     return flip_ratio_from(p, k, sk);
   }
   template <class Spins, class Tanh>
@@ -105,7 +104,7 @@ struct RbmModel {
     const int k = bond_i(bond), l = bond_j(bond);
     const double sk = s(c, k);
     double p = 1.0;
-    for (int j = 0; j < M; ++j) p *= exchange_bracket(j, k, l, sk * t(c, j));
+    for (int j = 0; j < M; ++j) p *= exchange_bracket(T(j, k), T(j, l), sk * t(c, j));
     return exchange_ratio_from(p, k, l, sk);
   }
 };
@@ -290,10 +289,9 @@ struct ChainSampler {
   KOKKOS_INLINE_FUNCTION double bracket(const double* Tk, const double* Tl, int j, double s_t) const {
     if constexpr (flip) {
       (void)Tl;
-      return 1.0 - s_t * Tk[j];
+      return flip_bracket(Tk[j], s_t);
     } else {
-      const double tk = Tk[j], tl = Tl[j];
-      return (1.0 - tk * tl) - s_t * (tk - tl);
+      return exchange_bracket(Tk[j], Tl[j], s_t);
     }
   }
   KOKKOS_INLINE_FUNCTION double ratio_from(double product, int k, int l, double sk) const {
@@ -326,9 +324,7 @@ struct ChainSampler {
       const double tk = Tk[j], tl = flip ? 0.0 : Tl[j];
       th[j] = old - 2.0 * sk * (flip ? Wk[j] : Wk[j] - Wl[j]);
       if (kmath::fabs(old) < tanh_update_limit) {
-        const double A = flip ? 1.0 : 1.0 - tk * tl, B = tk - tl;
-        const double t = (A * tt[j] - sk * B) / (A - sk * tt[j] * B);
-        tt[j] = t > 1.0 ? 1.0 : (t < -1.0 ? -1.0 : t);  // rounding may step past +-1
+        tt[j] = tanh_after_move(flip ? 1.0 : 1.0 - tk * tl, tk - tl, sk, tt[j]);
       } else {
         tt[j] = kmath::tanh(th[j]);
       }
@@ -506,6 +502,9 @@ void fixed_point_projection(Exec const& space, Matrix const& O, Vector const& x,
 inline int row_block(int P) {
   return std::max(64, (P + 127) / 128);
 }
+inline int row_block_count(int P) {
+  return (P + row_block(P) - 1) / row_block(P);
+}
 
 // y(s) = sum_k O(s,k) v(k).  The columns are cut into fixed blocks; one
 // thread sums one (sample, block) pair, with threads of neighbouring samples
@@ -516,8 +515,7 @@ inline int row_block(int P) {
 template <class Exec>
 void row_products(Exec const& space, Matrix const& O, Vector const& v, Vector const& y,
                   Matrix const& partial) {
-  const int S = int(O.extent(0)), P = int(O.extent(1)), width = row_block(P);
-  const int blocks = (P + width - 1) / width;
+  const int S = int(O.extent(0)), P = int(O.extent(1)), width = row_block(P), blocks = row_block_count(P);
   Kokkos::parallel_for(
       "nqs::row_products",
       Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(space, 0, std::int64_t(S) * blocks),

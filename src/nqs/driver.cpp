@@ -156,7 +156,7 @@ struct Vmc::Impl {
     O = Matrix("nqs::log_derivatives", S, P);
     work_p = Vector("nqs::work_p", P);
     work_s = Vector("nqs::work_s", S);
-    work_blocks = Matrix("nqs::work_blocks", S, (P + row_block(P) - 1) / row_block(P));
+    work_blocks = Matrix("nqs::work_blocks", S, row_block_count(P));
     work_p_host = Kokkos::create_mirror_view(work_p);
     fixed = Kokkos::View<std::int64_t*>("nqs::fixed_point", P);
 
