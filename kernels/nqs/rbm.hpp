@@ -219,6 +219,34 @@ struct LaneGroup {
 };
 static_assert(32 % lanes_per_chain<Kokkos::DefaultExecutionSpace> == 0);
 
+// Calls f(j) for the hidden units j = lane, lane + V, ... < M of one lane.
+// U > 0 is a compile-time bound on the units per lane (U V >= M): the loop
+// then has a fixed trip count and unrolls, with no loop counter, compare and
+// branch per unit and all of a lane's loads issued together.  U = 0 is the
+// general loop for any M.
+template <int V, int U, class F>
+KOKKOS_FORCEINLINE_FUNCTION void for_units(int lane, int M, F&& f) {
+  if constexpr (U == 0) {
+    for (int j = lane; j < M; j += V) f(j);
+  } else {
+    for (int i = 0; i < U; ++i) {
+      const int j = lane + i * V;
+      if (j < M) f(j);
+    }
+  }
+}
+
+// Smallest compiled bound U for M units on V lanes (0: the general loop).
+// Host backends (V = 1) compile one bound, for models of up to 16 hidden
+// units: the sampler histogram tests (8 sites, alpha 2) run the bounded loop
+// in CI, the optimisation tests the general one.
+template <int V>
+inline int unit_bound(int M) {
+  const int need = (M + V - 1) / V;
+  if constexpr (V == 1) return need <= 16 ? 16 : 0;
+  return need <= 2 ? 2 : need <= 4 ? 4 : need <= 8 ? 8 : 0;
+}
+
 // The random words of proposal q of chain `gid` in an iteration: words
 // 2 (q % 2) and 2 (q % 2) + 1 of Philox(seed; gid, iteration, q / 2, stream),
 // the first choosing the site (or bond), the second the acceptance.  The V
@@ -266,7 +294,7 @@ using SamplerPolicy =
 // j = lane, lane + V, ...  of the chain's theta and tanh rows, which stay in
 // L1.  The kernel is compiled per move type, so neither carries the other's
 // branches.
-template <class Exec, Move move>
+template <class Exec, Move move, int U>
 struct ChainSampler {
   static constexpr bool flip = move == Move::single_flip;
   static constexpr int V = lanes_per_chain<Exec>;
@@ -309,7 +337,7 @@ struct ChainSampler {
     const double* Tk = column(m.T, k);
     const double* Tl = flip ? Tk : column(m.T, l);
     double p = 1.0;
-    for (int j = g.lane; j < m.M; j += V) p *= bracket(Tk, Tl, j, sk * tt[j]);
+    for_units<V, U>(g.lane, m.M, [&](int j) { p *= bracket(Tk, Tl, j, sk * tt[j]); });
     return ratio_from(g.product(p), k, l, sk);
   }
 
@@ -319,7 +347,7 @@ struct ChainSampler {
     const double* Wk = column(m.W, k);
     const double* Tl = flip ? Tk : column(m.T, l);
     const double* Wl = flip ? Wk : column(m.W, l);
-    for (int j = g.lane; j < m.M; j += V) {
+    for_units<V, U>(g.lane, m.M, [&](int j) {
       const double old = th[j];
       const double tk = Tk[j], tl = flip ? 0.0 : Tl[j];
       th[j] = old - 2.0 * sk * (flip ? Wk[j] : Wk[j] - Wl[j]);
@@ -328,7 +356,7 @@ struct ChainSampler {
       } else {
         tt[j] = kmath::tanh(th[j]);
       }
-    }
+    });
     // Every lane writes the same values; each lane reads only what it wrote.
     st.spins(c, k) = static_cast<std::int8_t>(-sk);
     if constexpr (!flip) st.spins(c, l) = static_cast<std::int8_t>(sk);
@@ -368,10 +396,10 @@ struct ChainSampler {
         Tl[b] = column(m.T, ll[b]);
         p[b] = 1.0;
       }
-      for (int j = g.lane; j < m.M; j += V) {
+      for_units<V, U>(g.lane, m.M, [&](int j) {
         const double t = tt[j];
         for (int b = 0; b < B; ++b) p[b] *= bracket(Tk[b], Tl[b], j, sg[b] * t);
-      }
+      });
       for (int b = 0; b < B; ++b) p[b] = g.product(p[b]);
       for (int b = 0; b < B; ++b)
         if (b < n) off += ratio_from(p[b], kk[b], ll[b], sg[b]);
@@ -398,7 +426,9 @@ struct ChainSampler {
       std::uint32_t word;
       double u;
       rs.next(g, q++, word, u);
-      const auto pick = static_cast<int>(word % range);
+      // floor(word range / 2^32): a multiply instead of a division by a
+      // run-time range, with the same tiny bias as word % range.
+      const auto pick = static_cast<int>((std::uint64_t(word) * range) >> 32);
       const int k = flip ? pick : m.bond_i(pick);
       const int l = flip ? k : m.bond_j(pick);
       const double sk = s(c, k);
@@ -413,10 +443,12 @@ struct ChainSampler {
     for (int k = 0; k < samples_per_chain; ++k) {
       for (int p = 0; p < sweeps_per_sample * N; ++p) propose();
       // Exact tanh for the record and the local energy.
-      for (int j = g.lane; j < m.M; j += V) tt[j] = kmath::tanh(th[j]);
       const int row = c * samples_per_chain + k;
+      for_units<V, U>(g.lane, m.M, [&](int j) {
+        tt[j] = kmath::tanh(th[j]);
+        out.tanh_theta(row, j) = tt[j];
+      });
       for (int i = g.lane; i < N; i += V) out.spins(row, i) = s(c, i);
-      for (int j = g.lane; j < m.M; j += V) out.tanh_theta(row, j) = tt[j];
       const double energy = local_energy(g, tt, c);
       if (g.lane == 0) out.local_energy(row) = energy;
     }
@@ -434,19 +466,62 @@ struct ChainSampler {
 // Samples every chain of this rank for one iteration (see ChainSampler).
 // The random numbers of chain g at proposal q of iteration `iteration` do
 // not depend on the rank that runs the chain.
+template <class Exec, Move move, int U>
+void launch_sampler(Exec const& space, RbmModel const& m, ChainState const& st, SampleBuffers const& out,
+                    std::uint64_t seed, std::uint32_t iteration, std::int64_t chain_offset, int thermalization,
+                    int sweeps_per_sample, int samples_per_chain) {
+  ChainSampler<Exec, move, U>{m,
+                              st,
+                              out,
+                              seed,
+                              iteration,
+                              chain_offset,
+                              thermalization,
+                              sweeps_per_sample,
+                              samples_per_chain,
+                              int(st.spins.extent(0))}
+      .launch(space);
+}
+
+template <class Exec, Move move>
+void launch_sampler(Exec const& space, RbmModel const& m, ChainState const& st, SampleBuffers const& out,
+                    std::uint64_t seed, std::uint32_t iteration, std::int64_t chain_offset, int thermalization,
+                    int sweeps_per_sample, int samples_per_chain) {
+  constexpr int V = lanes_per_chain<Exec>;
+  const auto go = [&](auto bound) {
+    launch_sampler<Exec, move, decltype(bound)::value>(space, m, st, out, seed, iteration, chain_offset,
+                                                       thermalization, sweeps_per_sample, samples_per_chain);
+  };
+  switch (unit_bound<V>(m.M)) {
+    case 2:
+      if constexpr (V > 1) go(std::integral_constant<int, 2>{});
+      break;
+    case 4:
+      if constexpr (V > 1) go(std::integral_constant<int, 4>{});
+      break;
+    case 8:
+      if constexpr (V > 1) go(std::integral_constant<int, 8>{});
+      break;
+    case 16:
+      if constexpr (V == 1) go(std::integral_constant<int, 16>{});
+      break;
+    default: go(std::integral_constant<int, 0>{});
+  }
+}
+
+// Samples every chain of this rank for one iteration (see ChainSampler).
+// The random numbers of chain g at proposal q of iteration `iteration` do
+// not depend on the rank that runs the chain.
 template <class Exec>
 void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, SampleBuffers const& out,
                    std::uint64_t seed, std::uint32_t iteration, std::int64_t chain_offset, int thermalization,
                    int sweeps_per_sample, int samples_per_chain) {
-  const int C = int(st.spins.extent(0));
   if (m.move == Move::single_flip)
-    ChainSampler<Exec, Move::single_flip>{
-        m, st, out, seed, iteration, chain_offset, thermalization, sweeps_per_sample, samples_per_chain, C}
-        .launch(space);
+    launch_sampler<Exec, Move::single_flip>(space, m, st, out, seed, iteration, chain_offset, thermalization,
+                                            sweeps_per_sample, samples_per_chain);
   else
-    ChainSampler<Exec, Move::neighbour_exchange>{
-        m, st, out, seed, iteration, chain_offset, thermalization, sweeps_per_sample, samples_per_chain, C}
-        .launch(space);
+    launch_sampler<Exec, Move::neighbour_exchange>(space, m, st, out, seed, iteration, chain_offset,
+                                                   thermalization, sweeps_per_sample, samples_per_chain);
 }
 
 // Log-derivatives O(s, k) = d log psi / d p_k of every sample:
