@@ -3,6 +3,7 @@
 // Lx x Ly Heisenberg model.  One MPI rank per GPU; chains are split.
 //
 //   bench_nqs [--L 10] [--alpha 2] [--chains 16384] [--sweeps 4] [--sr 3] [--csv FILE]
+//             [--init-scale 0.01] [--precision double|float]
 #include <Kokkos_Core.hpp>
 #include <chrono>
 #include <cstdio>
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   double alpha = 2;
   long chains = 16384;
   std::string csv = "bench_nqs.csv";
+  std::string precision = "double";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--L")
@@ -37,10 +39,12 @@ int main(int argc, char** argv) {
       csv = argv[i + 1];
     else if (a == "--init-scale")
       init_scale = std::stod(argv[i + 1]);
+    else if (a == "--precision" && (std::string(argv[i + 1]) == "double" || std::string(argv[i + 1]) == "float"))
+      precision = argv[i + 1];
     else {
       std::fprintf(stderr,
                    "usage: bench_nqs [--L 10] [--alpha 2] [--chains 16384] [--sweeps 4] [--sr 3] [--csv F]\n"
-                   "                 [--init-scale 0.01]\n");
+                   "                 [--init-scale 0.01] [--precision double|float]\n");
       return 2;
     }
   }
@@ -59,6 +63,8 @@ int main(int argc, char** argv) {
     c.samples_per_chain = sweeps;
     c.init_scale = init_scale;
     c.cg_max_iterations = 100;
+    c.precision = precision == "float" ? prism::nqs::Precision::single_precision
+                                       : prism::nqs::Precision::double_precision;
     prism::nqs::Vmc vmc(c, 1, mpi);
     vmc.sample(0);  // warm-up: first touch, kernel compilation caches
     Kokkos::fence();
@@ -99,17 +105,18 @@ int main(int argc, char** argv) {
       std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
       std::printf(
           "%s %s ranks=%d L=%d alpha=%g chains=%ld params=%lld: %.4g samples/s (sampling + local energies), "
-          "%.4f s per SR iteration (%d samples), init_scale=%g\n",
+          "%.4f s per SR iteration (%d samples), init_scale=%g, precision=%s\n",
           prism::compat::backend_name().c_str(), device.c_str(), mpi.size(), L, alpha, chains,
-          (long long)c.parameters(), samples_per_s, sr_s, int(c.total_samples()), init_scale);
+          (long long)c.parameters(), samples_per_s, sr_s, int(c.total_samples()), init_scale,
+          precision.c_str());
       const bool fresh = !std::ifstream(csv).good();
       std::ofstream out(csv, std::ios::app);
       if (fresh)
         out << "date,backend,device,ranks,L,alpha,chains,parameters,init_scale,samples_per_s,"
-               "sr_seconds\n";
+               "sr_seconds,precision\n";
       out << date << "," << prism::compat::backend_name() << ",\"" << device << "\"," << mpi.size() << ","
           << L << "," << alpha << "," << chains << "," << c.parameters() << "," << init_scale << ","
-          << samples_per_s << "," << sr_s << "\n";
+          << samples_per_s << "," << sr_s << "," << precision << "\n";
     }
   }
   Kokkos::finalize();

@@ -98,30 +98,37 @@ fi
 if want nqs; then
 log "nqs physics tests on 1 GPU"
 CUDA_VISIBLE_DEVICES=0 timeout 300 "$B/tests/test_nqs" --gtest_brief=1 2>&1 | tee "$OUTDIR/test_nqs_1gpu.txt" | tail -6
-log "nqs rank independence on GPUs (1 vs 2 ranks) and restart"
-deck="$ROOT/tests/decks/small_nqs.toml"
-mpirun -np 1 "$B/src/prism" --output /tmp/nq1.h5 "$deck" > /tmp/nq1.log 2>&1
-mpirun -np 2 --bind-to none "$B/src/prism" --output /tmp/nq2.h5 "$deck" > /tmp/nq2.log 2>&1
-python3 - <<'PY'
-import h5py, numpy as np
+if [[ $NGPU -ge 2 ]]; then
+  log "nqs rank independence on GPUs (1 vs 2 ranks), double and float samplers"
+  for deck in small_nqs small_nqs_float; do
+    mpirun -np 1 "$B/src/prism" --output /tmp/nq1.h5 "$ROOT/tests/decks/$deck.toml" > /tmp/nq1.log 2>&1
+    mpirun -np 2 --bind-to none "$B/src/prism" --output /tmp/nq2.h5 "$ROOT/tests/decks/$deck.toml" > /tmp/nq2.log 2>&1
+    DECK=$deck python3 - <<'PY'
+import os, h5py, numpy as np
 a, b = h5py.File("/tmp/nq1.h5"), h5py.File("/tmp/nq2.h5")
 keys = [k for k in a["nqs"] if k != "time" and isinstance(a["nqs"][k], h5py.Dataset)]
 same = all(np.array_equal(a["nqs"][k][()], b["nqs"][k][()]) for k in keys)
-print("/nqs datasets identical on 1 and 2 GPUs:", same, "; final E =", a["nqs/energy_mean"][-1])
+print(os.environ["DECK"], "/nqs datasets identical on 1 and 2 GPUs:", same, "; final E =", a["nqs/energy_mean"][-1])
 PY
-log "nqs benchmark: 10x10 Heisenberg, alpha 2, 16384 chains, on 1, 2, 4 GPUs"
+  done
+fi
+log "nqs benchmark: 10x10 Heisenberg, alpha 2, 16384 chains, on 1, 2, 4 GPUs, double and float samplers"
 for np in 1 2 4; do
   [[ $np -le $NGPU ]] || break
-  timeout 200 mpirun -np $np --bind-to none "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 3 \
-    --csv "$OUTDIR/bench_nqs.csv"
+  for precision in double float; do
+    timeout 200 mpirun -np $np --bind-to none "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 \
+      --sr "$([[ $precision == double ]] && echo 3 || echo 1)" --precision $precision --csv "$OUTDIR/bench_nqs.csv"
+  done
 done
 fi
 
 if want scales; then
 log "nqs sampler on 1 GPU, sampling only: weights of width 0.01 (most moves accepted) and 0.1"
 for scale in 0.01 0.1; do
-  CUDA_VISIBLE_DEVICES=0 timeout 100 "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 \
-    --init-scale $scale --csv "$OUTDIR/bench_nqs_scales.csv"
+  for precision in double float; do
+    CUDA_VISIBLE_DEVICES=0 timeout 100 "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 \
+      --init-scale $scale --precision $precision --csv "$OUTDIR/bench_nqs_scales.csv"
+  done
 done
 fi
 
@@ -184,7 +191,10 @@ OMP_NUM_THREADS=$J OMP_PROC_BIND=spread OMP_PLACES=threads timeout 120 /tmp/buil
 fi
 if want nqsomp; then
 log "nqs benchmark on the host CPUs (OpenMP, all cores)"
-OMP_NUM_THREADS=$J OMP_PROC_BIND=spread OMP_PLACES=threads timeout 200 /tmp/build-omp/bench/bench_nqs --L 10 --chains 16384 \
-  --sweeps 4 --sr "${CPU_SR:-1}" --csv "$OUTDIR/bench_nqs.csv" 2>&1 | grep -v "^ *In general\|For best\|For unit"
+for precision in double float; do
+  OMP_NUM_THREADS=$J OMP_PROC_BIND=spread OMP_PLACES=threads timeout 200 /tmp/build-omp/bench/bench_nqs --L 10 \
+    --chains 16384 --sweeps 4 --sr "${CPU_SR:-1}" --precision $precision --csv "$OUTDIR/bench_nqs.csv" 2>&1 |
+    grep -v "^ *In general\|For best\|For unit"
+done
 fi
 log "done"

@@ -30,9 +30,14 @@ namespace prism::nqs {
 
 using Vector = Kokkos::View<double*>;
 using Matrix = Kokkos::View<double**, Kokkos::LayoutLeft>;
+// Tables in the sampler's precision (nqs.precision): double, or float.
+template <class Real>
+using Table = Kokkos::View<Real**, Kokkos::LayoutLeft>;
 // Per-chain tables, (chain, hidden or site): a chain's row is contiguous,
 // because the vector lanes of one chain read it together.
-using ChainMatrix = Kokkos::View<double**, Kokkos::LayoutRight>;
+template <class Real>
+using ChainTable = Kokkos::View<Real**, Kokkos::LayoutRight>;
+using ChainMatrix = ChainTable<double>;
 using ChainSpins = Kokkos::View<std::int8_t**, Kokkos::LayoutRight>;
 using SpinMatrix = Kokkos::View<std::int8_t**, Kokkos::LayoutLeft>;  // (sample, site)
 using IndexVector = Kokkos::View<std::int32_t*>;
@@ -40,7 +45,11 @@ using CountVector = Kokkos::View<std::int64_t*>;
 
 inline constexpr std::uint32_t nqs_stream = 5;  // Philox counter word 3
 // Below this |theta| the tanh of an accepted move comes from the bracket.
-inline constexpr double tanh_update_limit = 2.5;
+// The update amplifies rounding errors by up to cosh^2 theta (37 at 2.5,
+// 2.4 at 1): float, with 2^-24 to spare instead of 2^-53, keeps it to
+// |theta| < 1.
+template <class Real>
+inline constexpr double tanh_update_limit = std::is_same_v<Real, float> ? 1.0 : 2.5;
 // Largest |log prefactor| for which exp(prefactor) times a product of M
 // brackets cannot overflow on its way to a finite ratio.
 inline constexpr double linear_prefactor_limit = 300.0;
@@ -48,22 +57,31 @@ inline constexpr double linear_prefactor_limit = 300.0;
 enum class Move : int { single_flip = 0, neighbour_exchange = 1 };
 
 // One hidden unit's bracket, from its table entries tk = T_jk (and tl = T_jl)
-// and s_t = s_k tanh theta_j: the sampler and the serial checks share these.
-KOKKOS_INLINE_FUNCTION double flip_bracket(double tk, double s_t) {
-  return 1.0 - s_t * tk;
+// and s_t = s_k tanh theta_j, in the sampler's precision R: the sampler and
+// the serial checks share these.
+template <class R>
+KOKKOS_INLINE_FUNCTION R flip_bracket(R tk, R s_t) {
+  return R(1) - s_t * tk;
 }
-KOKKOS_INLINE_FUNCTION double exchange_bracket(double tk, double tl, double s_t) {
-  return (1.0 - tk * tl) - s_t * (tk - tl);
+template <class R>
+KOKKOS_INLINE_FUNCTION R exchange_bracket(R tk, R tl, R s_t) {
+  return (R(1) - tk * tl) - s_t * (tk - tl);
 }
 // tanh theta_j after an accepted move, from the bracket's A and B (flip:
 // A = 1, B = tk; exchange: A = 1 - tk tl, B = tk - tl); only for small |theta|.
-KOKKOS_INLINE_FUNCTION double tanh_after_move(double A, double B, double sk, double t) {
-  const double u = (A * t - sk * B) / (A - sk * t * B);
-  return u > 1.0 ? 1.0 : (u < -1.0 ? -1.0 : u);  // rounding may step past +-1
+template <class R>
+KOKKOS_INLINE_FUNCTION R tanh_after_move(R A, R B, R sk, R t) {
+  const R u = (A * t - sk * B) / (A - sk * t * B);
+  return u > R(1) ? R(1) : (u < R(-1) ? R(-1) : u);  // rounding may step past +-1
 }
 
-// Everything a chain needs to propose, accept and measure.
+// Everything a chain needs to propose, accept and measure.  The tables the
+// proposals read (T, and W for the angle updates) are in precision Real;
+// parameters, prefactors and the products of brackets over all units stay
+// in double.
+template <class Real>
 struct RbmModel {
+  using real = Real;
   int N = 0, M = 0, n_bonds = 0;
   Move move = Move::single_flip;
   bool tfim = true;
@@ -71,7 +89,8 @@ struct RbmModel {
   double offdiag_sign = 1;  // -1 with the Marshall sign rule
   Vector a, b;
   Matrix W;                 // (M, N), unmanaged view into the parameter vector
-  Matrix T;                 // (M, N): tanh 2W
+  Table<Real> Wr;           // W in precision Real (the same view for double)
+  Table<Real> T;            // (M, N): tanh 2W
   Matrix log_pref;          // (N, 2): log C_k - 2 a_k s, column 0 for s = +1, 1 for s = -1
   Matrix pref;              // (N, 2): exp(log_pref)
   bool log_domain = false;  // some |log_pref| > linear_prefactor_limit: combine in logs
@@ -96,7 +115,7 @@ struct RbmModel {
   KOKKOS_INLINE_FUNCTION double flip_ratio(const Spins& s, const Tanh& t, int c, int k) const {
     const double sk = s(c, k);
     double p = 1.0;
-    for (int j = 0; j < M; ++j) p *= flip_bracket(T(j, k), sk * t(c, j));
+    for (int j = 0; j < M; ++j) p *= flip_bracket<Real>(T(j, k), Real(sk * t(c, j)));
     return flip_ratio_from(p, k, sk);
   }
   template <class Spins, class Tanh>
@@ -104,7 +123,7 @@ struct RbmModel {
     const int k = bond_i(bond), l = bond_j(bond);
     const double sk = s(c, k);
     double p = 1.0;
-    for (int j = 0; j < M; ++j) p *= exchange_bracket(T(j, k), T(j, l), sk * t(c, j));
+    for (int j = 0; j < M; ++j) p *= exchange_bracket<Real>(T(j, k), T(j, l), Real(sk * t(c, j)));
     return exchange_ratio_from(p, k, l, sk);
   }
 };
@@ -112,9 +131,10 @@ struct RbmModel {
 // theta = b + W s and tanh(theta) from scratch for every chain.  Work item
 // c M + j: neighbouring threads take neighbouring j, so the loads of W(j, i)
 // and the stores of a chain's row are contiguous.
-template <class Exec, class Spins>
-void refresh_angles(Exec const& space, RbmModel const& m, Spins const& spins, ChainMatrix const& theta,
-                    ChainMatrix const& tanh_theta) {
+template <class Exec, class Real, class Spins, class Angles>
+void refresh_angles(Exec const& space, RbmModel<Real> const& m, Spins const& spins, Angles const& theta,
+                    Angles const& tanh_theta) {
+  using R = typename Angles::value_type;
   const int N = m.N, M = m.M;
   const auto W = m.W;
   const auto b = m.b;
@@ -125,23 +145,29 @@ void refresh_angles(Exec const& space, RbmModel const& m, Spins const& spins, Ch
         const int c = int(item / M), j = int(item % M);
         double th = b(j);
         for (int i = 0; i < N; ++i) th += W(j, i) * spins(c, i);
-        theta(c, j) = th;
-        tanh_theta(c, j) = kmath::tanh(th);
+        theta(c, j) = R(th);
+        tanh_theta(c, j) = R(kmath::tanh(th));
       });
 }
 
-// T = tanh 2W and the per-site prefactors, after every parameter update.
-// log C_k is summed over j in a fixed order, so every rank gets the same bits.
-template <class Exec>
-void build_tables(Exec const& space, RbmModel& m) {
+// T = tanh 2W (and W in the sampler's precision) and the per-site
+// prefactors, after every parameter update.  log C_k is summed over j in a
+// fixed order, so every rank gets the same bits.
+template <class Exec, class Real>
+void build_tables(Exec const& space, RbmModel<Real>& m) {
   const auto W = m.W;
   const auto T = m.T;
+  const auto Wr = m.Wr;
+  const bool copy_w = !std::is_same_v<Real, double>;  // for double, Wr is W
   const auto a = m.a;
   const auto lp = m.log_pref, pf = m.pref;
   const int N = m.N, M = m.M;
   Kokkos::parallel_for(
       "nqs::tanh_table", Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {M, N}),
-      KOKKOS_LAMBDA(const int j, const int i) { T(j, i) = kmath::tanh(2.0 * W(j, i)); });
+      KOKKOS_LAMBDA(const int j, const int i) {
+        T(j, i) = Real(kmath::tanh(2.0 * W(j, i)));
+        if (copy_w) Wr(j, i) = Real(W(j, i));
+      });
   double widest = 0;
   Kokkos::parallel_reduce(
       "nqs::prefactors", Kokkos::RangePolicy<Exec>(space, 0, N),
@@ -168,9 +194,10 @@ struct SampleBuffers {
   Vector local_energy;  // (samples)
 };
 
+template <class Real>
 struct ChainState {
-  ChainSpins spins;                // (chains, N)
-  ChainMatrix theta, tanh_theta;   // (chains, M)
+  ChainSpins spins;                     // (chains, N)
+  ChainTable<Real> theta, tanh_theta;   // (chains, M)
   CountVector accepted, proposed;  // per chain, this iteration
 };
 
@@ -294,15 +321,19 @@ using SamplerPolicy =
 // j = lane, lane + V, ...  of the chain's theta and tanh rows, which stay in
 // L1.  The kernel is compiled per move type, so neither carries the other's
 // branches.
-template <class Exec, Move move, int U>
+template <class Exec, Move move, int U, class Real>
 struct ChainSampler {
   static constexpr bool flip = move == Move::single_flip;
   static constexpr int V = lanes_per_chain<Exec>;
   using Lanes = LaneGroup<V>;
   using Policy = SamplerPolicy<Exec>;
+  // A lane's product of brackets: in Real over at most U (<= 16) units,
+  // where each bracket lies in [0, 2]; in double over an unbounded count.
+  // The product over lanes is always taken in double.
+  using Acc = std::conditional_t<U == 0, double, Real>;
 
-  RbmModel m;
-  ChainState st;
+  RbmModel<Real> m;
+  ChainState<Real> st;
   SampleBuffers out;
   std::uint64_t seed;
   std::uint32_t iteration;
@@ -311,10 +342,10 @@ struct ChainSampler {
   int C;
 
   // Column k of an (M, N) LayoutLeft table: unit j at [j].
-  KOKKOS_INLINE_FUNCTION const double* column(Matrix const& t, int k) const {
+  KOKKOS_INLINE_FUNCTION const Real* column(Table<Real> const& t, int k) const {
     return t.data() + std::size_t(k) * m.M;
   }
-  KOKKOS_INLINE_FUNCTION double bracket(const double* Tk, const double* Tl, int j, double s_t) const {
+  KOKKOS_INLINE_FUNCTION Real bracket(const Real* Tk, const Real* Tl, int j, Real s_t) const {
     if constexpr (flip) {
       (void)Tl;
       return flip_bracket(Tk[j], s_t);
@@ -333,26 +364,26 @@ struct ChainSampler {
 
   // psi'/psi of moving site k (and l) with spin sk: product of the brackets
   // over this lane's units, then over the lanes.
-  KOKKOS_INLINE_FUNCTION double ratio(Lanes const& g, const double* tt, int k, int l, double sk) const {
-    const double* Tk = column(m.T, k);
-    const double* Tl = flip ? Tk : column(m.T, l);
-    double p = 1.0;
-    for_units<V, U>(g.lane, m.M, [&](int j) { p *= bracket(Tk, Tl, j, sk * tt[j]); });
-    return ratio_from(g.product(p), k, l, sk);
+  KOKKOS_INLINE_FUNCTION double ratio(Lanes const& g, const Real* tt, int k, int l, Real sk) const {
+    const Real* Tk = column(m.T, k);
+    const Real* Tl = flip ? Tk : column(m.T, l);
+    Acc p = 1;
+    for_units<V, U>(g.lane, m.M, [&](int j) { p *= Acc(bracket(Tk, Tl, j, sk * tt[j])); });
+    return ratio_from(g.product(double(p)), k, l, sk);
   }
 
-  KOKKOS_INLINE_FUNCTION void accept(Lanes const& g, double* th, double* tt, int c, int k, int l,
-                                     double sk) const {
-    const double* Tk = column(m.T, k);
-    const double* Wk = column(m.W, k);
-    const double* Tl = flip ? Tk : column(m.T, l);
-    const double* Wl = flip ? Wk : column(m.W, l);
+  KOKKOS_INLINE_FUNCTION void accept(Lanes const& g, Real* th, Real* tt, int c, int k, int l, Real sk) const {
+    const Real* Tk = column(m.T, k);
+    const Real* Wk = column(m.Wr, k);
+    const Real* Tl = flip ? Tk : column(m.T, l);
+    const Real* Wl = flip ? Wk : column(m.Wr, l);
+    constexpr Real limit = Real(tanh_update_limit<Real>);
     for_units<V, U>(g.lane, m.M, [&](int j) {
-      const double old = th[j];
-      const double tk = Tk[j], tl = flip ? 0.0 : Tl[j];
-      th[j] = old - 2.0 * sk * (flip ? Wk[j] : Wk[j] - Wl[j]);
-      if (kmath::fabs(old) < tanh_update_limit) {
-        tt[j] = tanh_after_move(flip ? 1.0 : 1.0 - tk * tl, tk - tl, sk, tt[j]);
+      const Real old = th[j];
+      const Real tk = Tk[j], tl = flip ? Real(0) : Tl[j];
+      th[j] = old - Real(2) * sk * (flip ? Wk[j] : Wk[j] - Wl[j]);
+      if (kmath::fabs(old) < limit) {
+        tt[j] = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, tt[j]);
       } else {
         tt[j] = kmath::tanh(th[j]);
       }
@@ -365,7 +396,7 @@ struct ChainSampler {
   // Local energy of the chain's configuration: diagonal part plus the
   // amplitude ratios of every off-diagonal move, B moves per pass (their lane
   // reductions overlap), summed in a fixed order.
-  KOKKOS_INLINE_FUNCTION double local_energy(Lanes const& g, const double* tt, int c) const {
+  KOKKOS_INLINE_FUNCTION double local_energy(Lanes const& g, const Real* tt, int c) const {
     const auto s = st.spins;
     int aligned = 0;
     for (int e = g.lane; e < m.n_bonds; e += V) aligned += s(c, m.bond_i(e)) * s(c, m.bond_j(e));
@@ -376,9 +407,10 @@ struct ChainSampler {
     int next = 0;
     while (next < terms) {
       int kk[B] = {}, ll[B] = {};
-      double sg[B] = {}, p[B];
-      const double* Tk[B];
-      const double* Tl[B];
+      Real sg[B] = {};
+      Acc p[B];
+      const Real* Tk[B];
+      const Real* Tl[B];
       int n = 0;
       // The next B terms; b is a compile-time index after unrolling, so the
       // arrays stay in registers.
@@ -394,15 +426,16 @@ struct ChainSampler {
         }
         Tk[b] = column(m.T, kk[b]);
         Tl[b] = column(m.T, ll[b]);
-        p[b] = 1.0;
+        p[b] = Acc(1);
       }
       for_units<V, U>(g.lane, m.M, [&](int j) {
-        const double t = tt[j];
-        for (int b = 0; b < B; ++b) p[b] *= bracket(Tk[b], Tl[b], j, sg[b] * t);
+        const Real t = tt[j];
+        for (int b = 0; b < B; ++b) p[b] *= Acc(bracket(Tk[b], Tl[b], j, sg[b] * t));
       });
-      for (int b = 0; b < B; ++b) p[b] = g.product(p[b]);
+      double q[B];
+      for (int b = 0; b < B; ++b) q[b] = g.product(double(p[b]));
       for (int b = 0; b < B; ++b)
-        if (b < n) off += ratio_from(p[b], kk[b], ll[b], sg[b]);
+        if (b < n) off += ratio_from(q[b], kk[b], ll[b], sg[b]);
     }
     if constexpr (flip) return -m.J * diag - m.h * off;
     return 0.25 * m.J * m.Delta * diag + 0.5 * m.J * m.offdiag_sign * off;
@@ -411,8 +444,8 @@ struct ChainSampler {
   KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t item) const {
     const Lanes g(item);
     const int c = int(item / V);
-    double* th = &st.theta(c, 0);
-    double* tt = &st.tanh_theta(c, 0);
+    Real* th = &st.theta(c, 0);
+    Real* tt = &st.tanh_theta(c, 0);
     ProposalStream rs{seed, static_cast<std::uint32_t>(chain_offset + c), iteration};
     const auto s = st.spins;
     const int N = m.N;
@@ -431,7 +464,7 @@ struct ChainSampler {
       const auto pick = static_cast<int>((std::uint64_t(word) * range) >> 32);
       const int k = flip ? pick : m.bond_i(pick);
       const int l = flip ? k : m.bond_j(pick);
-      const double sk = s(c, k);
+      const Real sk = s(c, k);
       if (!flip && sk == s(c, l)) return;  // exchange of equal spins: no move
       const double r = ratio(g, tt, k, l, sk);
       if (u < r * r) {
@@ -446,7 +479,7 @@ struct ChainSampler {
       const int row = c * samples_per_chain + k;
       for_units<V, U>(g.lane, m.M, [&](int j) {
         tt[j] = kmath::tanh(th[j]);
-        out.tanh_theta(row, j) = tt[j];
+        out.tanh_theta(row, j) = double(tt[j]);
       });
       for (int i = g.lane; i < N; i += V) out.spins(row, i) = s(c, i);
       const double energy = local_energy(g, tt, c);
@@ -466,11 +499,11 @@ struct ChainSampler {
 // Samples every chain of this rank for one iteration (see ChainSampler).
 // The random numbers of chain g at proposal q of iteration `iteration` do
 // not depend on the rank that runs the chain.
-template <class Exec, Move move, int U>
-void launch_sampler(Exec const& space, RbmModel const& m, ChainState const& st, SampleBuffers const& out,
+template <class Exec, Move move, int U, class Real>
+void launch_bounded(Exec const& space, RbmModel<Real> const& m, ChainState<Real> const& st, SampleBuffers const& out,
                     std::uint64_t seed, std::uint32_t iteration, std::int64_t chain_offset, int thermalization,
                     int sweeps_per_sample, int samples_per_chain) {
-  ChainSampler<Exec, move, U>{m,
+  ChainSampler<Exec, move, U, Real>{m,
                               st,
                               out,
                               seed,
@@ -483,13 +516,13 @@ void launch_sampler(Exec const& space, RbmModel const& m, ChainState const& st, 
       .launch(space);
 }
 
-template <class Exec, Move move>
-void launch_sampler(Exec const& space, RbmModel const& m, ChainState const& st, SampleBuffers const& out,
+template <class Exec, Move move, class Real>
+void launch_sampler(Exec const& space, RbmModel<Real> const& m, ChainState<Real> const& st, SampleBuffers const& out,
                     std::uint64_t seed, std::uint32_t iteration, std::int64_t chain_offset, int thermalization,
                     int sweeps_per_sample, int samples_per_chain) {
   constexpr int V = lanes_per_chain<Exec>;
   const auto go = [&](auto bound) {
-    launch_sampler<Exec, move, decltype(bound)::value>(space, m, st, out, seed, iteration, chain_offset,
+    launch_bounded<Exec, move, decltype(bound)::value, Real>(space, m, st, out, seed, iteration, chain_offset,
                                                        thermalization, sweeps_per_sample, samples_per_chain);
   };
   switch (unit_bound<V>(m.M)) {
@@ -512,8 +545,8 @@ void launch_sampler(Exec const& space, RbmModel const& m, ChainState const& st, 
 // Samples every chain of this rank for one iteration (see ChainSampler).
 // The random numbers of chain g at proposal q of iteration `iteration` do
 // not depend on the rank that runs the chain.
-template <class Exec>
-void sample_chains(Exec const& space, RbmModel const& m, ChainState const& st, SampleBuffers const& out,
+template <class Exec, class Real>
+void sample_chains(Exec const& space, RbmModel<Real> const& m, ChainState<Real> const& st, SampleBuffers const& out,
                    std::uint64_t seed, std::uint32_t iteration, std::int64_t chain_offset, int thermalization,
                    int sweeps_per_sample, int samples_per_chain) {
   if (m.move == Move::single_flip)

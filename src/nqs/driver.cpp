@@ -86,8 +86,13 @@ struct Vmc::Impl {
   Block mine;
   std::vector<double> params_host;
   Vector params;
-  RbmModel model;
-  ChainState chains;
+  // The sampler's tables and chain angles in the deck's precision: only the
+  // pair of that precision is allocated.  Spins and counters are shared.
+  bool single;
+  RbmModel<double> model;
+  RbmModel<float> model_f;
+  ChainState<double> chains;
+  ChainState<float> chains_f;
   SampleBuffers samples;
   Matrix O;  // (local samples, P), centred in place for SR
   // Work vectors of the SR solve, allocated once.
@@ -106,7 +111,8 @@ struct Vmc::Impl {
         N(int(c.sites())),
         M(int(c.hidden())),
         P(int(c.parameters())),
-        mine(block_partition(c.chains, m.size(), m.rank())) {
+        mine(block_partition(c.chains, m.size(), m.rank())),
+        single(c.precision == Precision::single_precision) {
     const auto lat = make_lattice(cfg);
     // Parameters: seeded normal of width init_scale, the same on every rank.
     params_host.resize(P);
@@ -130,7 +136,6 @@ struct Vmc::Impl {
     model.a = Kokkos::subview(params, std::make_pair(0, N));
     model.b = Kokkos::subview(params, std::make_pair(N, N + M));
     model.W = Matrix(params.data() + N + M, M, N);
-    model.T = Matrix("nqs::tanh_2W", M, N);
     model.log_pref = Matrix("nqs::log_prefactor", N, 2);
     model.pref = Matrix("nqs::prefactor", N, 2);
     model.bond_i = IndexVector("nqs::bond_i", model.n_bonds);
@@ -146,10 +151,21 @@ struct Vmc::Impl {
 
     const int C = int(mine.count), S = int(mine.count * cfg.samples_per_chain);
     chains.spins = ChainSpins("nqs::chain_spins", C, N);
-    chains.theta = ChainMatrix("nqs::theta", C, M);
-    chains.tanh_theta = ChainMatrix("nqs::tanh_theta", C, M);
     chains.accepted = CountVector("nqs::accepted", C);
     chains.proposed = CountVector("nqs::proposed", C);
+    if (single) {
+      model_f = make_model<float>();
+      chains_f.spins = chains.spins;
+      chains_f.accepted = chains.accepted;
+      chains_f.proposed = chains.proposed;
+      chains_f.theta = ChainTable<float>("nqs::theta", C, M);
+      chains_f.tanh_theta = ChainTable<float>("nqs::tanh_theta", C, M);
+    } else {
+      model.Wr = model.W;
+      model.T = Table<double>("nqs::tanh_2W", M, N);
+      chains.theta = ChainMatrix("nqs::theta", C, M);
+      chains.tanh_theta = ChainMatrix("nqs::tanh_theta", C, M);
+    }
     samples.spins = SpinMatrix("nqs::sample_spins", S, N);
     samples.tanh_theta = Matrix("nqs::sample_tanh", S, M);
     samples.local_energy = Vector("nqs::local_energy", S);
@@ -177,22 +193,56 @@ struct Vmc::Impl {
     upload_parameters();
   }
 
+  // The float model: the double model's parameter and bond views, with
+  // tables of its own.
+  template <class Real>
+  RbmModel<Real> make_model() const {
+    RbmModel<Real> f;
+    f.N = model.N;
+    f.M = model.M;
+    f.n_bonds = model.n_bonds;
+    f.move = model.move;
+    f.tfim = model.tfim;
+    f.J = model.J;
+    f.h = model.h;
+    f.Delta = model.Delta;
+    f.offdiag_sign = model.offdiag_sign;
+    f.a = model.a;
+    f.b = model.b;
+    f.W = model.W;
+    f.Wr = Table<Real>("nqs::W_sampler", M, N);
+    f.T = Table<Real>("nqs::tanh_2W", M, N);
+    f.log_pref = model.log_pref;
+    f.pref = model.pref;
+    f.bond_i = model.bond_i;
+    f.bond_j = model.bond_j;
+    return f;
+  }
+
+  // Calls f(model, chains) with the pair of the deck's precision.
+  template <class F>
+  decltype(auto) with_sampler(F&& f) {
+    return single ? f(model_f, chains_f) : f(model, chains);
+  }
+
   void upload_parameters() {
     auto h = Kokkos::create_mirror_view(params);
     for (int k = 0; k < P; ++k) h(k) = params_host[k];
     Kokkos::deep_copy(params, h);
-    build_tables(Exec(), model);
+    with_sampler([](auto& mdl, auto&) { build_tables(Exec(), mdl); });
   }
 
   std::vector<double> sample(std::int64_t iteration) {
     Exec space;
     const auto t0 = std::chrono::steady_clock::now();
     // Fresh angles each iteration: incremental updates must not drift.
-    refresh_angles(space, model, chains.spins, chains.theta, chains.tanh_theta);
+    with_sampler([&](auto& mdl, auto& ch) { refresh_angles(space, mdl, ch.spins, ch.theta, ch.tanh_theta); });
     if (profile) space.fence();
     const auto t1 = std::chrono::steady_clock::now();
-    sample_chains(space, model, chains, samples, seed, static_cast<std::uint32_t>(iteration), mine.begin,
-                  int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain));
+    with_sampler([&](auto& mdl, auto& ch) {
+      sample_chains(space, mdl, ch, samples, seed, static_cast<std::uint32_t>(iteration), mine.begin,
+                    int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain));
+    });
     if (profile) {
       space.fence();
       const auto t2 = std::chrono::steady_clock::now();
@@ -357,40 +407,45 @@ std::array<double, 2> Vmc::kernel_seconds() const {
 }
 double Vmc::angle_drift() const {
   auto& I = *impl_;
-  ChainMatrix th("nqs::theta_check", I.chains.theta.extent(0), I.M),
-      tt("nqs::tanh_check", I.chains.theta.extent(0), I.M);
+  const auto C = I.chains.spins.extent(0);
+  ChainMatrix th("nqs::theta_check", C, I.M), tt("nqs::tanh_check", C, I.M);
   refresh_angles(Exec(), I.model, I.chains.spins, th, tt);
   auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), th);
-  auto b = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), I.chains.theta);
-  double d = 0;
-  for (std::size_t c = 0; c < a.extent(0); ++c)
-    for (std::size_t j = 0; j < a.extent(1); ++j) d = std::max(d, std::fabs(a(c, j) - b(c, j)));
-  return d;
+  return I.with_sampler([&](auto&, auto& ch) {
+    auto b = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ch.theta);
+    double d = 0;
+    for (std::size_t c = 0; c < C; ++c)
+      for (int j = 0; j < I.M; ++j) d = std::max(d, std::fabs(a(c, j) - double(b(c, j))));
+    return d;
+  });
 }
-std::vector<double> Vmc::flip_ratios(int row) const {
-  auto& I = *impl_;
-  Vector out("nqs::ratios", I.N);
-  const auto m = I.model;
-  const auto s = I.samples.spins;
-  const auto t = I.samples.tanh_theta;
+
+namespace {
+// Ratios of every single flip (or every bond's exchange, 0 where the bond's
+// spins are equal) of sample `row`, on device with the model's brackets.
+template <class Real>
+std::vector<double> device_ratios(RbmModel<Real> const& m, SampleBuffers const& smp, int row, bool exchange) {
+  const int n = exchange ? m.n_bonds : m.N;
+  Vector out("nqs::ratios", n);
+  const auto s = smp.spins;
+  const auto t = smp.tanh_theta;
   Kokkos::parallel_for(
-      "nqs::flip_ratios", Kokkos::RangePolicy<Exec>(0, I.N),
-      KOKKOS_LAMBDA(const int k) { out(k) = m.flip_ratio(s, t, row, k); });
-  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
-  return std::vector<double>(h.data(), h.data() + I.N);
-}
-std::vector<double> Vmc::exchange_ratios(int row) const {
-  auto& I = *impl_;
-  Vector out("nqs::exchange_ratios", I.model.n_bonds);
-  const auto m = I.model;
-  const auto s = I.samples.spins;
-  const auto t = I.samples.tanh_theta;
-  Kokkos::parallel_for(
-      "nqs::exchange_ratios", Kokkos::RangePolicy<Exec>(0, m.n_bonds), KOKKOS_LAMBDA(const int e) {
-        out(e) = s(row, m.bond_i(e)) == s(row, m.bond_j(e)) ? 0.0 : m.exchange_ratio(s, t, row, e);
+      "nqs::ratios", Kokkos::RangePolicy<Exec>(0, n), KOKKOS_LAMBDA(const int e) {
+        if (!exchange)
+          out(e) = m.flip_ratio(s, t, row, e);
+        else
+          out(e) = s(row, m.bond_i(e)) == s(row, m.bond_j(e)) ? 0.0 : m.exchange_ratio(s, t, row, e);
       });
   auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
-  return std::vector<double>(h.data(), h.data() + h.size());
+  return std::vector<double>(h.data(), h.data() + n);
+}
+}  // namespace
+
+std::vector<double> Vmc::flip_ratios(int row) const {
+  return impl_->with_sampler([&](auto& m, auto&) { return device_ratios(m, impl_->samples, row, false); });
+}
+std::vector<double> Vmc::exchange_ratios(int row) const {
+  return impl_->with_sampler([&](auto& m, auto&) { return device_ratios(m, impl_->samples, row, true); });
 }
 std::vector<double> Vmc::log_derivatives(int row) const {
   auto& I = *impl_;

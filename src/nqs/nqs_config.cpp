@@ -15,6 +15,10 @@ const char* lattice_name(LatticeKind l) {
   return l == LatticeKind::chain ? "chain" : "square";
 }
 
+const char* precision_name(Precision p) {
+  return p == Precision::single_precision ? "float" : "double";
+}
+
 std::int64_t Config::hidden() const {
   return static_cast<std::int64_t>(std::llround(alpha * double(sites())));
 }
@@ -68,7 +72,9 @@ Config parse_config(Deck& deck) {
   c.cg_tolerance = deck.get_double(s, "cg_tolerance", 1e-5, 0.0, 1.0, true);
   if (deck.has(s, "reference_energy"))
     c.reference_energy = deck.get_double(s, "reference_energy", std::nullopt);
-  deck.get_string(s, "precision", "double", {"double"});
+  c.precision = deck.get_string(s, "precision", "double", {"double", "float"}) == "float"
+                    ? Precision::single_precision
+                    : Precision::double_precision;
   c.checkpoint_every = deck.get_int(s, "checkpoint_every", 0, 0, 100'000'000);
   const auto lat = make_lattice(c);
   if (c.hamiltonian == Hamiltonian::heisenberg) {
@@ -96,12 +102,13 @@ std::string fingerprint(const Config& c, std::uint64_t seed) {
                 "hamiltonian=%s lattice=%s Lx=%lld Ly=%lld periodic=%d J=%.17g h=%.17g Delta=%.17g marshall=%d "
                 "alpha=%.17g init_scale=%.17g chains=%lld thermalization=%lld sweeps_per_sample=%lld "
                 "samples_per_chain=%lld learning_rate=%.17g decay=%.17g diag_shift=%.17g cg_max=%lld "
-                "cg_tol=%.17g seed=%llu",
+                "cg_tol=%.17g precision=%s seed=%llu",
                 hamiltonian_name(c.hamiltonian), lattice_name(c.lattice), (long long)c.Lx, (long long)c.Ly,
                 int(c.periodic), c.J, c.h, c.Delta, int(c.marshall_sign), c.alpha, c.init_scale,
                 (long long)c.chains, (long long)c.thermalization, (long long)c.sweeps_per_sample,
                 (long long)c.samples_per_chain, c.learning_rate, c.learning_rate_decay, c.diag_shift,
-                (long long)c.cg_max_iterations, c.cg_tolerance, (unsigned long long)seed);
+                (long long)c.cg_max_iterations, c.cg_tolerance, precision_name(c.precision),
+                (unsigned long long)seed);
   return buf;
 }
 

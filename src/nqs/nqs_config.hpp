@@ -13,6 +13,8 @@ namespace prism::nqs {
 
 enum class Hamiltonian { tfim, heisenberg };
 enum class LatticeKind { chain, square };
+// Arithmetic of the sampler's tables and brackets; SR is always in double.
+enum class Precision { double_precision, single_precision };
 
 struct Config {
   Hamiltonian hamiltonian = Hamiltonian::tfim;
@@ -34,6 +36,7 @@ struct Config {
   std::int64_t cg_max_iterations = 200;
   double cg_tolerance = 1e-5;
   std::optional<double> reference_energy;
+  Precision precision = Precision::double_precision;
   std::int64_t checkpoint_every = 0;
   // iterations between checkpoints (0: at the end and on signals)
 
@@ -49,6 +52,7 @@ Config parse_config(Deck& deck);
 std::string fingerprint(const Config& c, std::uint64_t seed);
 const char* hamiltonian_name(Hamiltonian h);
 const char* lattice_name(LatticeKind l);
+const char* precision_name(Precision p);
 
 // Nearest-neighbour bonds (i, j), each counted once, and the sublattice of
 // every site (0/1; meaningful on bipartite lattices).

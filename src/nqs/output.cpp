@@ -17,6 +17,7 @@ void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const R
   out.attribute(g, "N", cfg.sites());
   out.attribute(g, "M", cfg.hidden());
   out.attribute(g, "alpha", cfg.alpha);
+  out.attribute(g, "precision", std::string(precision_name(cfg.precision)));
   out.attribute(g, "J", cfg.J);
   out.attribute(g, "h", cfg.h);
   out.attribute(g, "Delta", cfg.Delta);

@@ -134,6 +134,16 @@ TEST(NqsSampler, SingleFlipHistogramMatchesPsiSquared) {
 TEST(NqsSampler, ExchangeHistogramMatchesPsiSquared) {
   check_histogram(chain(Hamiltonian::heisenberg, 8));
 }
+Config in_float(Config c) {
+  c.precision = Precision::single_precision;
+  return c;
+}
+TEST(NqsSamplerFloat, SingleFlipHistogramMatchesPsiSquared) {
+  check_histogram(in_float(chain(Hamiltonian::tfim, 8)));
+}
+TEST(NqsSamplerFloat, ExchangeHistogramMatchesPsiSquared) {
+  check_histogram(in_float(chain(Hamiltonian::heisenberg, 8)));
+}
 
 // Local energy of configuration s from log psi evaluated from scratch.
 double scratch_local_energy(const Config& c, const std::vector<double>& p,
@@ -160,15 +170,17 @@ double scratch_local_energy(const Config& c, const std::vector<double>& p,
   return 0.25 * c.J * c.Delta * diag + 0.5 * c.J * (c.marshall_sign ? -1.0 : 1.0) * off;
 }
 
-TEST(NqsSampler, TablesAgreeWithScratchEvaluation) {
+// Float tables: ratios and energies to a few float roundings per hidden unit.
+void check_flip_tables(Precision precision, double tol, double tanh_tol) {
   auto c = chain(Hamiltonian::tfim, 10);
+  c.precision = precision;
   c.init_scale = 0.3;
   c.chains = 16;
   c.samples_per_chain = 4;
   c.thermalization = 200;  // thousands of accepted moves per chain
   Vmc vmc(c, 5, *test::world);
   const auto energies = vmc.sample(0);
-  EXPECT_LT(vmc.angle_drift(), 1e-10);
+  EXPECT_LT(vmc.angle_drift(), tol);
   const int N = 10, M = int(c.hidden());
   const auto spins = vmc.sample_spins();
   const auto tanh = vmc.sample_tanh();
@@ -176,32 +188,39 @@ TEST(NqsSampler, TablesAgreeWithScratchEvaluation) {
     std::vector<std::int8_t> s(spins.begin() + row * N, spins.begin() + (row + 1) * N);
     const double base = log_psi(vmc.parameters(), N, M, s);
     const double e_scratch = scratch_local_energy(c, vmc.parameters(), s);
-    EXPECT_NEAR(energies[row], e_scratch, 1e-10 * std::max(1.0, std::fabs(e_scratch))) << "row " << row;
+    EXPECT_NEAR(energies[row], e_scratch, tol * std::max(1.0, std::fabs(e_scratch))) << "row " << row;
     // tanh(theta) recorded with the sample equals the scratch value
     for (int j = 0; j < M; ++j) {
       double th = vmc.parameters()[N + j];
       for (int i = 0; i < N; ++i) th += vmc.parameters()[N + M + j + std::size_t(M) * i] * s[i];
-      EXPECT_NEAR(tanh[row * M + j], std::tanh(th), 1e-12);
+      EXPECT_NEAR(tanh[row * M + j], std::tanh(th), tanh_tol);
     }
     const auto ratios = vmc.flip_ratios(row);
     for (int k = 0; k < N; ++k) {
       auto f = s;
       f[k] = -f[k];
-      EXPECT_NEAR(ratios[k], std::exp(log_psi(vmc.parameters(), N, M, f) - base),
-                  1e-10 * std::fabs(ratios[k]));
+      EXPECT_NEAR(ratios[k], std::exp(log_psi(vmc.parameters(), N, M, f) - base), tol * std::fabs(ratios[k]));
     }
   }
 }
+TEST(NqsSampler, TablesAgreeWithScratchEvaluation) {
+  check_flip_tables(Precision::double_precision, 1e-10, 1e-12);
+}
+TEST(NqsSamplerFloat, TablesAgreeWithScratchEvaluation) {
+  // theta itself is carried in float through thousands of moves
+  check_flip_tables(Precision::single_precision, 2e-5, 4e-6);
+}
 
-TEST(NqsSampler, ExchangeRatiosAgreeWithScratchEvaluation) {
+void check_exchange_tables(Precision precision, double tol) {
   auto c = chain(Hamiltonian::heisenberg, 10);
+  c.precision = precision;
   c.init_scale = 0.3;
   c.chains = 8;
   c.samples_per_chain = 4;
   c.thermalization = 100;
   Vmc vmc(c, 6, *test::world);
   const auto energies = vmc.sample(0);
-  EXPECT_LT(vmc.angle_drift(), 1e-10);
+  EXPECT_LT(vmc.angle_drift(), tol);
   const int N = 10, M = int(c.hidden());
   const auto lat = make_lattice(c);
   const auto spins = vmc.sample_spins();
@@ -209,15 +228,22 @@ TEST(NqsSampler, ExchangeRatiosAgreeWithScratchEvaluation) {
     std::vector<std::int8_t> s(spins.begin() + row * N, spins.begin() + (row + 1) * N);
     const double base = log_psi(vmc.parameters(), N, M, s);
     const double e_scratch = scratch_local_energy(c, vmc.parameters(), s);
-    EXPECT_NEAR(energies[row], e_scratch, 1e-10 * std::max(1.0, std::fabs(e_scratch))) << "row " << row;
+    EXPECT_NEAR(energies[row], e_scratch, tol * std::max(1.0, std::fabs(e_scratch))) << "row " << row;
     const auto ratios = vmc.exchange_ratios(row);
     for (std::size_t e = 0; e < lat.bond_i.size(); ++e) {
       auto f = s;
       if (f[lat.bond_i[e]] == f[lat.bond_j[e]]) continue;
       std::swap(f[lat.bond_i[e]], f[lat.bond_j[e]]);
-      EXPECT_NEAR(ratios[e], std::exp(log_psi(vmc.parameters(), N, M, f) - base), 1e-10) << "bond " << e;
+      const double exact = std::exp(log_psi(vmc.parameters(), N, M, f) - base);
+      EXPECT_NEAR(ratios[e], exact, tol * std::max(1.0, exact)) << "bond " << e;
     }
   }
+}
+TEST(NqsSampler, ExchangeRatiosAgreeWithScratchEvaluation) {
+  check_exchange_tables(Precision::double_precision, 1e-10);
+}
+TEST(NqsSamplerFloat, ExchangeRatiosAgreeWithScratchEvaluation) {
+  check_exchange_tables(Precision::single_precision, 2e-5);
 }
 
 TEST(NqsGradients, LogDerivativesMatchFiniteDifferences) {
@@ -301,6 +327,20 @@ double optimise(Config c, std::int64_t iterations, std::uint64_t seed) {
 
 TEST(NqsOptimisation, TfimChain16ReachesClosedForm) {
   auto c = chain(Hamiltonian::tfim, 16);
+  c.h = 1.0;
+  c.alpha = 2;
+  c.chains = 64;
+  c.samples_per_chain = 16;
+  c.thermalization = 5;
+  c.learning_rate = 0.05;
+  const double exact_e = exact::tfim_chain_ground_energy(16, 1.0, 1.0);
+  const double e = optimise(c, 150, 1);
+  EXPECT_LT(std::fabs((e - exact_e) / exact_e), 1e-3) << "E " << e << " exact " << exact_e;
+}
+
+// The float sampler (SR stays in double) reaches the same accuracy.
+TEST(NqsOptimisationFloat, TfimChain16ReachesClosedForm) {
+  auto c = in_float(chain(Hamiltonian::tfim, 16));
   c.h = 1.0;
   c.alpha = 2;
   c.chains = 64;
