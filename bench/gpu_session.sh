@@ -46,16 +46,14 @@ build_variant() {  # NAME SOURCE CXXFLAGS
     cmake --build "/tmp/build-$1" -j "$J" --target bench_nqs >> "/tmp/build-$1.log" 2>&1 || echo "variant $1: build failed"
 }
 VARIANTS=()
+# NQS_VARIANTS: space-separated NAME=FLAGS entries (FLAGS comma-separated -D options).
+NQS_VARIANTS="${NQS_VARIANTS:-minblocks0=-DPRISM_NQS_MIN_BLOCKS=0 minblocks6=-DPRISM_NQS_MIN_BLOCKS=6}"
 if want variants; then
   [[ -d "$ROOT/.carry/prism-old" ]] && VARIANTS+=(baseline)
-  VARIANTS+=(minblocks0 minblocks6)
+  for v in $NQS_VARIANTS; do VARIANTS+=("${v%%=*}"); done
   (
-    for v in "${VARIANTS[@]}"; do
-      case $v in
-        baseline) build_variant baseline "$ROOT/.carry/prism-old" "" ;;
-        minblocks*) build_variant "$v" "$ROOT" "-DPRISM_NQS_MIN_BLOCKS=${v#minblocks}" ;;
-      esac
-    done
+    [[ -d "$ROOT/.carry/prism-old" ]] && build_variant baseline "$ROOT/.carry/prism-old" ""
+    for v in $NQS_VARIANTS; do build_variant "${v%%=*}" "$ROOT" "$(echo "${v#*=}" | tr , ' ')"; done
   ) &
   VARIANT_BUILD=$!
 fi
@@ -136,11 +134,13 @@ if want variants; then
 wait "$VARIANT_BUILD"
 log "nqs sampler variants on GPU 0 (sampling only), each next to the current build"
 for v in "${VARIANTS[@]}"; do
-  for b in "/tmp/build-$v" "$B"; do
-    [[ -x "$b/bench/bench_nqs" ]] || continue
-    echo "-- $v: $b"
-    CUDA_VISIBLE_DEVICES=0 timeout 100 "$b/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 \
-      --csv "$OUTDIR/bench_nqs_variant_$v.csv"
+  for precision in ${VARIANT_PRECISIONS:-double}; do
+    for b in "/tmp/build-$v" "$B"; do
+      [[ -x "$b/bench/bench_nqs" ]] || continue
+      echo "-- $v ($precision): $b"
+      CUDA_VISIBLE_DEVICES=0 timeout 100 "$b/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 \
+        --precision $precision --csv "$OUTDIR/bench_nqs_variant_$v.csv" | grep -v "^  per"
+    done
   done
 done
 fi

@@ -246,22 +246,41 @@ struct LaneGroup {
 };
 static_assert(32 % lanes_per_chain<Kokkos::DefaultExecutionSpace> == 0);
 
-// Calls f(j) for the hidden units j = lane, lane + V, ... < M of one lane.
-// U > 0 is a compile-time bound on the units per lane (U V >= M): the loop
-// then has a fixed trip count and unrolls, with no loop counter, compare and
-// branch per unit and all of a lane's loads issued together.  U = 0 is the
-// general loop for any M.
+// Calls f(i, j) for the hidden units j = lane + i V < M of one lane (slot
+// i).  U > 0 is a compile-time bound on the units per lane (U V >= M): the
+// loop then has a fixed trip count and unrolls, with no loop counter,
+// compare and branch per unit, all of a lane's loads issued together, and
+// slot-indexed arrays kept in registers.  U = 0 is the general loop for any
+// M (slot i is then not meaningful and f gets j twice).
 template <int V, int U, class F>
 KOKKOS_FORCEINLINE_FUNCTION void for_units(int lane, int M, F&& f) {
   if constexpr (U == 0) {
-    for (int j = lane; j < M; j += V) f(j);
+    for (int j = lane; j < M; j += V) f(j, j);
   } else {
     for (int i = 0; i < U; ++i) {
       const int j = lane + i * V;
-      if (j < M) f(j);
+      if (j < M) f(i, j);
     }
   }
 }
+
+// One lane's theta_j and tanh theta_j.  U > 0: in registers, slot i for
+// unit j = lane + i V (read from the chain's rows when the kernel starts,
+// written back when it ends), so proposals and accepted moves touch memory
+// only for the T and W tables.  U = 0: the chain's rows in global memory.
+template <int U, class Real>
+struct LaneAngles {
+  Real th[U] = {}, tt[U] = {};
+  KOKKOS_FORCEINLINE_FUNCTION Real& theta(int i, int) { return th[i]; }
+  KOKKOS_FORCEINLINE_FUNCTION Real& tanh(int i, int) { return tt[i]; }
+};
+template <class Real>
+struct LaneAngles<0, Real> {
+  Real* th = nullptr;
+  Real* tt = nullptr;
+  KOKKOS_FORCEINLINE_FUNCTION Real& theta(int, int j) const { return th[j]; }
+  KOKKOS_FORCEINLINE_FUNCTION Real& tanh(int, int j) const { return tt[j]; }
+};
 
 // Smallest compiled bound U for M units on V lanes (0: the general loop).
 // Host backends (V = 1) compile one bound, for models of up to 16 hidden
@@ -297,20 +316,30 @@ struct ProposalStream {
 };
 
 // Blocks of 128 threads per SM the sampler asks the compiler to fit (CUDA
-// launch bounds): 8 caps it at 64 registers, for 32 warps per SM, measured
-// 1.2x faster on an H100 than the compiler's own choice of 96 registers
-// (BENCHMARKS.md); 0 leaves register allocation to the compiler.  A
-// build-time knob for benchmarks, not a deck key.
+// launch bounds).  PRISM_NQS_MIN_BLOCKS is for the general kernel (angles
+// in memory): 8 caps it at 64 registers, for 32 warps per SM, measured 1.2x
+// faster on an H100 than the compiler's own choice of 96 registers.
+// PRISM_NQS_MIN_BLOCKS_REG is for the kernels with the angles in registers
+// (U > 0), which need more of them (BENCHMARKS.md).  0 leaves register
+// allocation to the compiler.  Build-time knobs for benchmarks, not deck keys.
 #ifndef PRISM_NQS_MIN_BLOCKS
 #define PRISM_NQS_MIN_BLOCKS 8
+#endif
+#ifndef PRISM_NQS_MIN_BLOCKS_REG
+#define PRISM_NQS_MIN_BLOCKS_REG 6
+#endif
+// Off-diagonal terms of the local energy evaluated per pass (their lane
+// reductions overlap).
+#ifndef PRISM_NQS_LE_TERMS
+#define PRISM_NQS_LE_TERMS 4
 #endif
 // A flat range, not a team policy: Kokkos 3.4 launches team kernels with the
 // cache split set to favour shared memory, which leaves little L1 for the
 // tables that every proposal reads.
-template <class Exec>
+template <class Exec, int MinBlocks>
 using SamplerPolicy =
-    std::conditional_t<(PRISM_NQS_MIN_BLOCKS > 0),
-                       Kokkos::RangePolicy<Exec, Kokkos::LaunchBounds<128, PRISM_NQS_MIN_BLOCKS>,
+    std::conditional_t<(MinBlocks > 0),
+                       Kokkos::RangePolicy<Exec, Kokkos::LaunchBounds<128, (MinBlocks > 0 ? MinBlocks : 1)>,
                                            Kokkos::IndexType<std::int64_t>>,
                        Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>>;
 
@@ -326,11 +355,12 @@ struct ChainSampler {
   static constexpr bool flip = move == Move::single_flip;
   static constexpr int V = lanes_per_chain<Exec>;
   using Lanes = LaneGroup<V>;
-  using Policy = SamplerPolicy<Exec>;
+  using Policy = SamplerPolicy<Exec, (U > 0 ? PRISM_NQS_MIN_BLOCKS_REG : PRISM_NQS_MIN_BLOCKS)>;
   // A lane's product of brackets: in Real over at most U (<= 16) units,
   // where each bracket lies in [0, 2]; in double over an unbounded count.
   // The product over lanes is always taken in double.
   using Acc = std::conditional_t<U == 0, double, Real>;
+  using Angles = LaneAngles<U, Real>;
 
   RbmModel<Real> m;
   ChainState<Real> st;
@@ -364,28 +394,30 @@ struct ChainSampler {
 
   // psi'/psi of moving site k (and l) with spin sk: product of the brackets
   // over this lane's units, then over the lanes.
-  KOKKOS_INLINE_FUNCTION double ratio(Lanes const& g, const Real* tt, int k, int l, Real sk) const {
+  KOKKOS_FORCEINLINE_FUNCTION double ratio(Lanes const& g, Angles& a, int k, int l, Real sk) const {
     const Real* Tk = column(m.T, k);
     const Real* Tl = flip ? Tk : column(m.T, l);
     Acc p = 1;
-    for_units<V, U>(g.lane, m.M, [&](int j) { p *= Acc(bracket(Tk, Tl, j, sk * tt[j])); });
+    for_units<V, U>(g.lane, m.M, [&](int i, int j) { p *= Acc(bracket(Tk, Tl, j, sk * a.tanh(i, j))); });
     return ratio_from(g.product(double(p)), k, l, sk);
   }
 
-  KOKKOS_INLINE_FUNCTION void accept(Lanes const& g, Real* th, Real* tt, int c, int k, int l, Real sk) const {
+  KOKKOS_FORCEINLINE_FUNCTION void accept(Lanes const& g, Angles& a, int c, int k, int l, Real sk) const {
     const Real* Tk = column(m.T, k);
     const Real* Wk = column(m.Wr, k);
     const Real* Tl = flip ? Tk : column(m.T, l);
     const Real* Wl = flip ? Wk : column(m.Wr, l);
     constexpr Real limit = Real(tanh_update_limit<Real>);
-    for_units<V, U>(g.lane, m.M, [&](int j) {
-      const Real old = th[j];
+    for_units<V, U>(g.lane, m.M, [&](int i, int j) {
+      Real& th = a.theta(i, j);
+      Real& tt = a.tanh(i, j);
+      const Real old = th;
       const Real tk = Tk[j], tl = flip ? Real(0) : Tl[j];
-      th[j] = old - Real(2) * sk * (flip ? Wk[j] : Wk[j] - Wl[j]);
+      th = old - Real(2) * sk * (flip ? Wk[j] : Wk[j] - Wl[j]);
       if (kmath::fabs(old) < limit) {
-        tt[j] = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, tt[j]);
+        tt = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, tt);
       } else {
-        tt[j] = kmath::tanh(th[j]);
+        tt = kmath::tanh(th);
       }
     });
     // Every lane writes the same values; each lane reads only what it wrote.
@@ -396,13 +428,13 @@ struct ChainSampler {
   // Local energy of the chain's configuration: diagonal part plus the
   // amplitude ratios of every off-diagonal move, B moves per pass (their lane
   // reductions overlap), summed in a fixed order.
-  KOKKOS_INLINE_FUNCTION double local_energy(Lanes const& g, const Real* tt, int c) const {
+  KOKKOS_FORCEINLINE_FUNCTION double local_energy(Lanes const& g, Angles& a, int c) const {
     const auto s = st.spins;
     int aligned = 0;
     for (int e = g.lane; e < m.n_bonds; e += V) aligned += s(c, m.bond_i(e)) * s(c, m.bond_j(e));
     const double diag = g.sum(aligned);
     const int terms = flip ? m.N : m.n_bonds;
-    constexpr int B = 4;
+    constexpr int B = PRISM_NQS_LE_TERMS;
     double off = 0;
     int next = 0;
     while (next < terms) {
@@ -428,8 +460,8 @@ struct ChainSampler {
         Tl[b] = column(m.T, ll[b]);
         p[b] = Acc(1);
       }
-      for_units<V, U>(g.lane, m.M, [&](int j) {
-        const Real t = tt[j];
+      for_units<V, U>(g.lane, m.M, [&](int i, int j) {
+        const Real t = a.tanh(i, j);
         for (int b = 0; b < B; ++b) p[b] *= Acc(bracket(Tk[b], Tl[b], j, sg[b] * t));
       });
       double q[B];
@@ -444,8 +476,18 @@ struct ChainSampler {
   KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t item) const {
     const Lanes g(item);
     const int c = int(item / V);
-    Real* th = &st.theta(c, 0);
-    Real* tt = &st.tanh_theta(c, 0);
+    Real* th_row = &st.theta(c, 0);
+    Real* tt_row = &st.tanh_theta(c, 0);
+    Angles a;
+    if constexpr (U == 0) {
+      a.th = th_row;
+      a.tt = tt_row;
+    } else {
+      for_units<V, U>(g.lane, m.M, [&](int i, int j) {
+        a.th[i] = th_row[j];
+        a.tt[i] = tt_row[j];
+      });
+    }
     ProposalStream rs{seed, static_cast<std::uint32_t>(chain_offset + c), iteration};
     const auto s = st.spins;
     const int N = m.N;
@@ -466,9 +508,9 @@ struct ChainSampler {
       const int l = flip ? k : m.bond_j(pick);
       const Real sk = s(c, k);
       if (!flip && sk == s(c, l)) return;  // exchange of equal spins: no move
-      const double r = ratio(g, tt, k, l, sk);
+      const double r = ratio(g, a, k, l, sk);
       if (u < r * r) {
-        accept(g, th, tt, c, k, l, sk);
+        accept(g, a, c, k, l, sk);
         ++n_acc;
       }
     };
@@ -477,14 +519,19 @@ struct ChainSampler {
       for (int p = 0; p < sweeps_per_sample * N; ++p) propose();
       // Exact tanh for the record and the local energy.
       const int row = c * samples_per_chain + k;
-      for_units<V, U>(g.lane, m.M, [&](int j) {
-        tt[j] = kmath::tanh(th[j]);
-        out.tanh_theta(row, j) = double(tt[j]);
+      for_units<V, U>(g.lane, m.M, [&](int i, int j) {
+        a.tanh(i, j) = kmath::tanh(a.theta(i, j));
+        out.tanh_theta(row, j) = double(a.tanh(i, j));
       });
       for (int i = g.lane; i < N; i += V) out.spins(row, i) = s(c, i);
-      const double energy = local_energy(g, tt, c);
+      const double energy = local_energy(g, a, c);
       if (g.lane == 0) out.local_energy(row) = energy;
     }
+    if constexpr (U > 0)
+      for_units<V, U>(g.lane, m.M, [&](int i, int j) {
+        th_row[j] = a.th[i];
+        tt_row[j] = a.tt[i];
+      });
     if (g.lane == 0) {
       st.accepted(c) = n_acc;
       st.proposed(c) = std::int64_t(q);
