@@ -246,41 +246,50 @@ struct LaneGroup {
 };
 static_assert(32 % lanes_per_chain<Kokkos::DefaultExecutionSpace> == 0);
 
-// Calls f(i, j) for the hidden units j = lane + i V < M of one lane (slot
-// i).  U > 0 is a compile-time bound on the units per lane (U V >= M): the
-// loop then has a fixed trip count and unrolls, with no loop counter,
-// compare and branch per unit, all of a lane's loads issued together, and
-// slot-indexed arrays kept in registers.  U = 0 is the general loop for any
-// M (slot i is then not meaningful and f gets j twice).
+// Calls f(j) for the hidden units j = lane, lane + V, ... < M of one lane.
+// U > 0 is a compile-time bound on the units per lane (U V >= M): the loop
+// then has a fixed trip count and unrolls, with no loop counter, compare and
+// branch per unit and all of a lane's loads issued together.  U = 0 is the
+// general loop for any M.
 template <int V, int U, class F>
 KOKKOS_FORCEINLINE_FUNCTION void for_units(int lane, int M, F&& f) {
   if constexpr (U == 0) {
-    for (int j = lane; j < M; j += V) f(j, j);
+    for (int j = lane; j < M; j += V) f(j);
   } else {
     for (int i = 0; i < U; ++i) {
       const int j = lane + i * V;
-      if (j < M) f(i, j);
+      if (j < M) f(j);
     }
   }
 }
 
-// One lane's theta_j and tanh theta_j.  U > 0: in registers, slot i for
-// unit j = lane + i V (read from the chain's rows when the kernel starts,
-// written back when it ends), so proposals and accepted moves touch memory
-// only for the T and W tables.  U = 0: the chain's rows in global memory.
-template <int U, class Real>
-struct LaneAngles {
-  Real th[U] = {}, tt[U] = {};
-  KOKKOS_FORCEINLINE_FUNCTION Real& theta(int i, int) { return th[i]; }
-  KOKKOS_FORCEINLINE_FUNCTION Real& tanh(int i, int) { return tt[i]; }
-};
-template <class Real>
-struct LaneAngles<0, Real> {
-  Real* th = nullptr;
-  Real* tt = nullptr;
-  KOKKOS_FORCEINLINE_FUNCTION Real& theta(int, int j) const { return th[j]; }
-  KOKKOS_FORCEINLINE_FUNCTION Real& tanh(int, int j) const { return tt[j]; }
-};
+// The same visit in groups of G slots: load(g, j, ok) for every slot g of a
+// group (ok: the slot holds a unit, j < M), then use(g, j) for the slots
+// that hold one.  The loads of a group are independent and in flight
+// together, so a lane waits for memory once per group instead of once per
+// unit (left to itself the compiler issues each unit's loads just before
+// their use).  G is bounded by registers: each slot's loads stay live until
+// its use.
+template <int V, int U, int G, class Load, class Use>
+KOKKOS_FORCEINLINE_FUNCTION void for_unit_groups(int lane, int M, Load&& load, Use&& use) {
+  if constexpr (U == 0) {
+    for (int j = lane; j < M; j += V) {
+      load(0, j, true);
+      use(0, j);
+    }
+  } else {
+    for (int i0 = 0; i0 < U; i0 += G) {
+      for (int g = 0; g < G; ++g) {
+        const int j = lane + (i0 + g) * V;
+        load(g, j, i0 + g < U && j < M);
+      }
+      for (int g = 0; g < G; ++g) {
+        const int j = lane + (i0 + g) * V;
+        if (i0 + g < U && j < M) use(g, j);
+      }
+    }
+  }
+}
 
 // Smallest compiled bound U for M units on V lanes (0: the general loop).
 // Host backends (V = 1) compile one bound, for models of up to 16 hidden
@@ -316,30 +325,28 @@ struct ProposalStream {
 };
 
 // Blocks of 128 threads per SM the sampler asks the compiler to fit (CUDA
-// launch bounds).  PRISM_NQS_MIN_BLOCKS is for the general kernel (angles
-// in memory): 8 caps it at 64 registers, for 32 warps per SM, measured 1.2x
-// faster on an H100 than the compiler's own choice of 96 registers.
-// PRISM_NQS_MIN_BLOCKS_REG is for the kernels with the angles in registers
-// (U > 0), which need more of them (BENCHMARKS.md).  0 leaves register
-// allocation to the compiler.  Build-time knobs for benchmarks, not deck keys.
+// launch bounds): 8 caps it at 64 registers, for 32 warps per SM, measured
+// 1.2x faster on an H100 than the compiler's own choice of 96 registers
+// (BENCHMARKS.md); 0 leaves register allocation to the compiler.  A
+// build-time knob for benchmarks, not a deck key.
 #ifndef PRISM_NQS_MIN_BLOCKS
 #define PRISM_NQS_MIN_BLOCKS 8
 #endif
-#ifndef PRISM_NQS_MIN_BLOCKS_REG
-#define PRISM_NQS_MIN_BLOCKS_REG 6
+// Hidden units per group whose loads a lane issues together (for_unit_groups)
+// when computing a ratio and when applying an accepted move.
+#ifndef PRISM_NQS_RATIO_GROUP
+#define PRISM_NQS_RATIO_GROUP 4
 #endif
-// Off-diagonal terms of the local energy evaluated per pass (their lane
-// reductions overlap).
-#ifndef PRISM_NQS_LE_TERMS
-#define PRISM_NQS_LE_TERMS 4
+#ifndef PRISM_NQS_ACCEPT_GROUP
+#define PRISM_NQS_ACCEPT_GROUP 2
 #endif
 // A flat range, not a team policy: Kokkos 3.4 launches team kernels with the
 // cache split set to favour shared memory, which leaves little L1 for the
 // tables that every proposal reads.
-template <class Exec, int MinBlocks>
+template <class Exec>
 using SamplerPolicy =
-    std::conditional_t<(MinBlocks > 0),
-                       Kokkos::RangePolicy<Exec, Kokkos::LaunchBounds<128, (MinBlocks > 0 ? MinBlocks : 1)>,
+    std::conditional_t<(PRISM_NQS_MIN_BLOCKS > 0),
+                       Kokkos::RangePolicy<Exec, Kokkos::LaunchBounds<128, PRISM_NQS_MIN_BLOCKS>,
                                            Kokkos::IndexType<std::int64_t>>,
                        Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>>;
 
@@ -355,12 +362,11 @@ struct ChainSampler {
   static constexpr bool flip = move == Move::single_flip;
   static constexpr int V = lanes_per_chain<Exec>;
   using Lanes = LaneGroup<V>;
-  using Policy = SamplerPolicy<Exec, (U > 0 ? PRISM_NQS_MIN_BLOCKS_REG : PRISM_NQS_MIN_BLOCKS)>;
+  using Policy = SamplerPolicy<Exec>;
   // A lane's product of brackets: in Real over at most U (<= 16) units,
   // where each bracket lies in [0, 2]; in double over an unbounded count.
   // The product over lanes is always taken in double.
   using Acc = std::conditional_t<U == 0, double, Real>;
-  using Angles = LaneAngles<U, Real>;
 
   RbmModel<Real> m;
   ChainState<Real> st;
@@ -394,32 +400,52 @@ struct ChainSampler {
 
   // psi'/psi of moving site k (and l) with spin sk: product of the brackets
   // over this lane's units, then over the lanes.
-  KOKKOS_FORCEINLINE_FUNCTION double ratio(Lanes const& g, Angles& a, int k, int l, Real sk) const {
+  KOKKOS_INLINE_FUNCTION double ratio(Lanes const& g, const Real* tt, int k, int l, Real sk) const {
     const Real* Tk = column(m.T, k);
     const Real* Tl = flip ? Tk : column(m.T, l);
     Acc p = 1;
-    for_units<V, U>(g.lane, m.M, [&](int i, int j) { p *= Acc(bracket(Tk, Tl, j, sk * a.tanh(i, j))); });
+    constexpr int G = U == 0 ? 1 : PRISM_NQS_RATIO_GROUP;
+    Real tk[G], tl[G], t[G];
+    for_unit_groups<V, U, G>(
+        g.lane, m.M,
+        [&](int s, int j, bool ok) {
+          tk[s] = ok ? Tk[j] : Real(0);
+          tl[s] = ok && !flip ? Tl[j] : Real(0);
+          t[s] = ok ? tt[j] : Real(0);
+        },
+        [&](int s, int) {
+          p *= Acc(flip ? flip_bracket(tk[s], sk * t[s]) : exchange_bracket(tk[s], tl[s], sk * t[s]));
+        });
     return ratio_from(g.product(double(p)), k, l, sk);
   }
 
-  KOKKOS_FORCEINLINE_FUNCTION void accept(Lanes const& g, Angles& a, int c, int k, int l, Real sk) const {
+  KOKKOS_INLINE_FUNCTION void accept(Lanes const& g, Real* th, Real* tt, int c, int k, int l, Real sk) const {
     const Real* Tk = column(m.T, k);
     const Real* Wk = column(m.Wr, k);
     const Real* Tl = flip ? Tk : column(m.T, l);
     const Real* Wl = flip ? Wk : column(m.Wr, l);
     constexpr Real limit = Real(tanh_update_limit<Real>);
-    for_units<V, U>(g.lane, m.M, [&](int i, int j) {
-      Real& th = a.theta(i, j);
-      Real& tt = a.tanh(i, j);
-      const Real old = th;
-      const Real tk = Tk[j], tl = flip ? Real(0) : Tl[j];
-      th = old - Real(2) * sk * (flip ? Wk[j] : Wk[j] - Wl[j]);
-      if (kmath::fabs(old) < limit) {
-        tt = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, tt);
-      } else {
-        tt = kmath::tanh(th);
-      }
-    });
+    constexpr int G = U == 0 ? 1 : PRISM_NQS_ACCEPT_GROUP;
+    Real old[G], t[G], tk[G], tl[G], wk[G], wl[G];
+    for_unit_groups<V, U, G>(
+        g.lane, m.M,
+        [&](int s, int j, bool ok) {
+          old[s] = ok ? th[j] : Real(0);
+          t[s] = ok ? tt[j] : Real(0);
+          tk[s] = ok ? Tk[j] : Real(0);
+          tl[s] = ok && !flip ? Tl[j] : Real(0);
+          wk[s] = ok ? Wk[j] : Real(0);
+          wl[s] = ok && !flip ? Wl[j] : Real(0);
+        },
+        [&](int s, int j) {
+          const Real now = old[s] - Real(2) * sk * (wk[s] - wl[s]);
+          th[j] = now;
+          if (kmath::fabs(old[s]) < limit) {
+            tt[j] = tanh_after_move<Real>(Real(1) - tk[s] * tl[s], tk[s] - tl[s], sk, t[s]);
+          } else {
+            tt[j] = kmath::tanh(now);
+          }
+        });
     // Every lane writes the same values; each lane reads only what it wrote.
     st.spins(c, k) = static_cast<std::int8_t>(-sk);
     if constexpr (!flip) st.spins(c, l) = static_cast<std::int8_t>(sk);
@@ -428,13 +454,13 @@ struct ChainSampler {
   // Local energy of the chain's configuration: diagonal part plus the
   // amplitude ratios of every off-diagonal move, B moves per pass (their lane
   // reductions overlap), summed in a fixed order.
-  KOKKOS_FORCEINLINE_FUNCTION double local_energy(Lanes const& g, Angles& a, int c) const {
+  KOKKOS_INLINE_FUNCTION double local_energy(Lanes const& g, const Real* tt, int c) const {
     const auto s = st.spins;
     int aligned = 0;
     for (int e = g.lane; e < m.n_bonds; e += V) aligned += s(c, m.bond_i(e)) * s(c, m.bond_j(e));
     const double diag = g.sum(aligned);
     const int terms = flip ? m.N : m.n_bonds;
-    constexpr int B = PRISM_NQS_LE_TERMS;
+    constexpr int B = 4;
     double off = 0;
     int next = 0;
     while (next < terms) {
@@ -460,8 +486,8 @@ struct ChainSampler {
         Tl[b] = column(m.T, ll[b]);
         p[b] = Acc(1);
       }
-      for_units<V, U>(g.lane, m.M, [&](int i, int j) {
-        const Real t = a.tanh(i, j);
+      for_units<V, U>(g.lane, m.M, [&](int j) {
+        const Real t = tt[j];
         for (int b = 0; b < B; ++b) p[b] *= Acc(bracket(Tk[b], Tl[b], j, sg[b] * t));
       });
       double q[B];
@@ -476,18 +502,8 @@ struct ChainSampler {
   KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t item) const {
     const Lanes g(item);
     const int c = int(item / V);
-    Real* th_row = &st.theta(c, 0);
-    Real* tt_row = &st.tanh_theta(c, 0);
-    Angles a;
-    if constexpr (U == 0) {
-      a.th = th_row;
-      a.tt = tt_row;
-    } else {
-      for_units<V, U>(g.lane, m.M, [&](int i, int j) {
-        a.th[i] = th_row[j];
-        a.tt[i] = tt_row[j];
-      });
-    }
+    Real* th = &st.theta(c, 0);
+    Real* tt = &st.tanh_theta(c, 0);
     ProposalStream rs{seed, static_cast<std::uint32_t>(chain_offset + c), iteration};
     const auto s = st.spins;
     const int N = m.N;
@@ -508,9 +524,9 @@ struct ChainSampler {
       const int l = flip ? k : m.bond_j(pick);
       const Real sk = s(c, k);
       if (!flip && sk == s(c, l)) return;  // exchange of equal spins: no move
-      const double r = ratio(g, a, k, l, sk);
+      const double r = ratio(g, tt, k, l, sk);
       if (u < r * r) {
-        accept(g, a, c, k, l, sk);
+        accept(g, th, tt, c, k, l, sk);
         ++n_acc;
       }
     };
@@ -519,19 +535,14 @@ struct ChainSampler {
       for (int p = 0; p < sweeps_per_sample * N; ++p) propose();
       // Exact tanh for the record and the local energy.
       const int row = c * samples_per_chain + k;
-      for_units<V, U>(g.lane, m.M, [&](int i, int j) {
-        a.tanh(i, j) = kmath::tanh(a.theta(i, j));
-        out.tanh_theta(row, j) = double(a.tanh(i, j));
+      for_units<V, U>(g.lane, m.M, [&](int j) {
+        tt[j] = kmath::tanh(th[j]);
+        out.tanh_theta(row, j) = double(tt[j]);
       });
       for (int i = g.lane; i < N; i += V) out.spins(row, i) = s(c, i);
-      const double energy = local_energy(g, a, c);
+      const double energy = local_energy(g, tt, c);
       if (g.lane == 0) out.local_energy(row) = energy;
     }
-    if constexpr (U > 0)
-      for_units<V, U>(g.lane, m.M, [&](int i, int j) {
-        th_row[j] = a.th[i];
-        tt_row[j] = a.tt[i];
-      });
     if (g.lane == 0) {
       st.accepted(c) = n_acc;
       st.proposed(c) = std::int64_t(q);

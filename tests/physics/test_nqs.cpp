@@ -174,7 +174,6 @@ double scratch_local_energy(const Config& c, const std::vector<double>& p,
 void check_flip_tables(Precision precision, double tol, double tanh_tol) {
   auto c = chain(Hamiltonian::tfim, 10);
   c.precision = precision;
-  c.alpha = 1.5;  // M = 15: on the CPU the angles-in-registers kernel (the exchange check takes the general one)
   c.init_scale = 0.3;
   c.chains = 16;
   c.samples_per_chain = 4;
