@@ -263,34 +263,6 @@ KOKKOS_FORCEINLINE_FUNCTION void for_units(int lane, int M, F&& f) {
   }
 }
 
-// The same visit in groups of G slots: load(g, j, ok) for every slot g of a
-// group (ok: the slot holds a unit, j < M), then use(g, j) for the slots
-// that hold one.  The loads of a group are independent and in flight
-// together, so a lane waits for memory once per group instead of once per
-// unit (left to itself the compiler issues each unit's loads just before
-// their use).  G is bounded by registers: each slot's loads stay live until
-// its use.
-template <int V, int U, int G, class Load, class Use>
-KOKKOS_FORCEINLINE_FUNCTION void for_unit_groups(int lane, int M, Load&& load, Use&& use) {
-  if constexpr (U == 0) {
-    for (int j = lane; j < M; j += V) {
-      load(0, j, true);
-      use(0, j);
-    }
-  } else {
-    for (int i0 = 0; i0 < U; i0 += G) {
-      for (int g = 0; g < G; ++g) {
-        const int j = lane + (i0 + g) * V;
-        load(g, j, i0 + g < U && j < M);
-      }
-      for (int g = 0; g < G; ++g) {
-        const int j = lane + (i0 + g) * V;
-        if (i0 + g < U && j < M) use(g, j);
-      }
-    }
-  }
-}
-
 // Smallest compiled bound U for M units on V lanes (0: the general loop).
 // Host backends (V = 1) compile one bound, for models of up to 16 hidden
 // units: the sampler histogram tests (8 sites, alpha 2) run the bounded loop
@@ -331,14 +303,6 @@ struct ProposalStream {
 // build-time knob for benchmarks, not a deck key.
 #ifndef PRISM_NQS_MIN_BLOCKS
 #define PRISM_NQS_MIN_BLOCKS 8
-#endif
-// Hidden units per group whose loads a lane issues together (for_unit_groups)
-// when computing a ratio and when applying an accepted move.
-#ifndef PRISM_NQS_RATIO_GROUP
-#define PRISM_NQS_RATIO_GROUP 4
-#endif
-#ifndef PRISM_NQS_ACCEPT_GROUP
-#define PRISM_NQS_ACCEPT_GROUP 2
 #endif
 // A flat range, not a team policy: Kokkos 3.4 launches team kernels with the
 // cache split set to favour shared memory, which leaves little L1 for the
@@ -404,18 +368,7 @@ struct ChainSampler {
     const Real* Tk = column(m.T, k);
     const Real* Tl = flip ? Tk : column(m.T, l);
     Acc p = 1;
-    constexpr int G = U == 0 ? 1 : PRISM_NQS_RATIO_GROUP;
-    Real tk[G], tl[G], t[G];
-    for_unit_groups<V, U, G>(
-        g.lane, m.M,
-        [&](int s, int j, bool ok) {
-          tk[s] = ok ? Tk[j] : Real(0);
-          tl[s] = ok && !flip ? Tl[j] : Real(0);
-          t[s] = ok ? tt[j] : Real(0);
-        },
-        [&](int s, int) {
-          p *= Acc(flip ? flip_bracket(tk[s], sk * t[s]) : exchange_bracket(tk[s], tl[s], sk * t[s]));
-        });
+    for_units<V, U>(g.lane, m.M, [&](int j) { p *= Acc(bracket(Tk, Tl, j, sk * tt[j])); });
     return ratio_from(g.product(double(p)), k, l, sk);
   }
 
@@ -425,27 +378,16 @@ struct ChainSampler {
     const Real* Tl = flip ? Tk : column(m.T, l);
     const Real* Wl = flip ? Wk : column(m.Wr, l);
     constexpr Real limit = Real(tanh_update_limit<Real>);
-    constexpr int G = U == 0 ? 1 : PRISM_NQS_ACCEPT_GROUP;
-    Real old[G], t[G], tk[G], tl[G], wk[G], wl[G];
-    for_unit_groups<V, U, G>(
-        g.lane, m.M,
-        [&](int s, int j, bool ok) {
-          old[s] = ok ? th[j] : Real(0);
-          t[s] = ok ? tt[j] : Real(0);
-          tk[s] = ok ? Tk[j] : Real(0);
-          tl[s] = ok && !flip ? Tl[j] : Real(0);
-          wk[s] = ok ? Wk[j] : Real(0);
-          wl[s] = ok && !flip ? Wl[j] : Real(0);
-        },
-        [&](int s, int j) {
-          const Real now = old[s] - Real(2) * sk * (wk[s] - wl[s]);
-          th[j] = now;
-          if (kmath::fabs(old[s]) < limit) {
-            tt[j] = tanh_after_move<Real>(Real(1) - tk[s] * tl[s], tk[s] - tl[s], sk, t[s]);
-          } else {
-            tt[j] = kmath::tanh(now);
-          }
-        });
+    for_units<V, U>(g.lane, m.M, [&](int j) {
+      const Real old = th[j];
+      const Real tk = Tk[j], tl = flip ? Real(0) : Tl[j];
+      th[j] = old - Real(2) * sk * (flip ? Wk[j] : Wk[j] - Wl[j]);
+      if (kmath::fabs(old) < limit) {
+        tt[j] = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, tt[j]);
+      } else {
+        tt[j] = kmath::tanh(th[j]);
+      }
+    });
     // Every lane writes the same values; each lane reads only what it wrote.
     st.spins(c, k) = static_cast<std::int8_t>(-sk);
     if constexpr (!flip) st.spins(c, l) = static_cast<std::int8_t>(sk);
