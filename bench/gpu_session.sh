@@ -7,7 +7,7 @@
 #   bench/gpu_session.sh OUTDIR
 set -uo pipefail
 OUTDIR="${1:?usage: gpu_session.sh OUTDIR [SECTIONS]}"
-# SECTIONS: comma list of tests,bench,weak,omp,nqs,nqsomp,scales,variants,profile,study
+# SECTIONS: comma list of tests,bench,weak,omp,nqs,nqsrank,nqsomp,scales,variants,profile,study
 # (default all but scales, variants and profile).  `variants` builds bench_nqs with
 # other sampler settings (PRISM_NQS_MIN_BLOCKS) and, when .carry/prism-old
 # holds an older source tree (git archive), that tree as a baseline, and runs
@@ -96,20 +96,26 @@ fi
 if want nqs; then
 log "nqs physics tests on 1 GPU"
 CUDA_VISIBLE_DEVICES=0 timeout 300 "$B/tests/test_nqs" --gtest_brief=1 2>&1 | tee "$OUTDIR/test_nqs_1gpu.txt" | tail -6
-if [[ $NGPU -ge 2 ]]; then
+fi
+if { want nqs || want nqsrank; } && [[ $NGPU -ge 2 ]]; then
   log "nqs rank independence on GPUs (1 vs 2 ranks), double and float samplers"
   for deck in small_nqs small_nqs_float; do
-    mpirun -np 1 "$B/src/prism" --output /tmp/nq1.h5 "$ROOT/tests/decks/$deck.toml" > /tmp/nq1.log 2>&1
-    mpirun -np 2 --bind-to none "$B/src/prism" --output /tmp/nq2.h5 "$ROOT/tests/decks/$deck.toml" > /tmp/nq2.log 2>&1
+    rm -f "/tmp/$deck-np1.h5" "/tmp/$deck-np2.h5"  # prism refuses to overwrite an output file
+    mpirun -np 1 "$B/src/prism" --output "/tmp/$deck-np1.h5" "$ROOT/tests/decks/$deck.toml" > /tmp/nq1.log 2>&1 &&
+      mpirun -np 2 --bind-to none "$B/src/prism" --output "/tmp/$deck-np2.h5" "$ROOT/tests/decks/$deck.toml" \
+        > /tmp/nq2.log 2>&1 || { tail -3 /tmp/nq1.log /tmp/nq2.log; continue; }
     DECK=$deck python3 - <<'PY'
 import os, h5py, numpy as np
-a, b = h5py.File("/tmp/nq1.h5"), h5py.File("/tmp/nq2.h5")
+d = os.environ["DECK"]
+a, b = h5py.File(f"/tmp/{d}-np1.h5"), h5py.File(f"/tmp/{d}-np2.h5")
 keys = [k for k in a["nqs"] if k != "time" and isinstance(a["nqs"][k], h5py.Dataset)]
 same = all(np.array_equal(a["nqs"][k][()], b["nqs"][k][()]) for k in keys)
-print(os.environ["DECK"], "/nqs datasets identical on 1 and 2 GPUs:", same, "; final E =", a["nqs/energy_mean"][-1])
+print(d, "(precision", a["nqs"].attrs["precision"], ") /nqs datasets identical on 1 and 2 GPUs:", same,
+      "; final E =", repr(a["nqs/energy_mean"][-1]))
 PY
   done
 fi
+if want nqs; then
 log "nqs benchmark: 10x10 Heisenberg, alpha 2, 16384 chains, on 1, 2, 4 GPUs, double and float samplers"
 for np in 1 2 4; do
   [[ $np -le $NGPU ]] || break
