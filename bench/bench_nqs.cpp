@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
       csv = argv[i + 1];
     else if (a == "--init-scale")
       init_scale = std::stod(argv[i + 1]);
-    else if (a == "--precision" && (std::string(argv[i + 1]) == "double" || std::string(argv[i + 1]) == "float"))
+    else if (a == "--precision" &&
+             (std::string(argv[i + 1]) == "double" || std::string(argv[i + 1]) == "float"))
       precision = argv[i + 1];
     else {
       std::fprintf(stderr,

@@ -75,13 +75,9 @@ KOKKOS_INLINE_FUNCTION R tanh_after_move(R A, R B, R sk, R t) {
   return u > R(1) ? R(1) : (u < R(-1) ? R(-1) : u);  // rounding may step past +-1
 }
 
-// Everything a chain needs to propose, accept and measure.  The tables the
-// proposals read (T, and W for the angle updates) are in precision Real;
-// parameters, prefactors and the products of brackets over all units stay
-// in double.
-template <class Real>
-struct RbmModel {
-  using real = Real;
+// The part of the model that does not depend on the sampler's precision:
+// the Hamiltonian, the parameters and the per-site prefactors (double).
+struct RbmCommon {
   int N = 0, M = 0, n_bonds = 0;
   Move move = Move::single_flip;
   bool tfim = true;
@@ -89,12 +85,21 @@ struct RbmModel {
   double offdiag_sign = 1;  // -1 with the Marshall sign rule
   Vector a, b;
   Matrix W;                 // (M, N), unmanaged view into the parameter vector
-  Table<Real> Wr;           // W in precision Real (the same view for double)
-  Table<Real> T;            // (M, N): tanh 2W
   Matrix log_pref;          // (N, 2): log C_k - 2 a_k s, column 0 for s = +1, 1 for s = -1
   Matrix pref;              // (N, 2): exp(log_pref)
   bool log_domain = false;  // some |log_pref| > linear_prefactor_limit: combine in logs
   IndexVector bond_i, bond_j;
+};
+
+// Everything a chain needs to propose, accept and measure.  The tables the
+// proposals read (T, and W for the angle updates) are in precision Real;
+// parameters, prefactors and the products of brackets over all units stay
+// in double.
+template <class Real>
+struct RbmModel : RbmCommon {
+  using real = Real;
+  Table<Real> Wr;  // W in precision Real (the same view for double)
+  Table<Real> T;   // (M, N): tanh 2W
 
   KOKKOS_INLINE_FUNCTION static int column(double s) { return s > 0 ? 0 : 1; }
   // psi'/psi from the product of brackets over all hidden units.
@@ -196,9 +201,9 @@ struct SampleBuffers {
 
 template <class Real>
 struct ChainState {
-  ChainSpins spins;                     // (chains, N)
-  ChainTable<Real> theta, tanh_theta;   // (chains, M)
-  CountVector accepted, proposed;  // per chain, this iteration
+  ChainSpins spins;                    // (chains, N)
+  ChainTable<Real> theta, tanh_theta;  // (chains, M)
+  CountVector accepted, proposed;      // per chain, this iteration
 };
 
 // Lanes that share one chain's hidden units: a warp on CUDA, 1 on host
@@ -500,30 +505,33 @@ struct ChainSampler {
 // The random numbers of chain g at proposal q of iteration `iteration` do
 // not depend on the rank that runs the chain.
 template <class Exec, Move move, int U, class Real>
-void launch_bounded(Exec const& space, RbmModel<Real> const& m, ChainState<Real> const& st, SampleBuffers const& out,
-                    std::uint64_t seed, std::uint32_t iteration, std::int64_t chain_offset, int thermalization,
-                    int sweeps_per_sample, int samples_per_chain) {
+void launch_bounded(Exec const& space, RbmModel<Real> const& m, ChainState<Real> const& st,
+                    SampleBuffers const& out, std::uint64_t seed, std::uint32_t iteration,
+                    std::int64_t chain_offset, int thermalization, int sweeps_per_sample,
+                    int samples_per_chain) {
   ChainSampler<Exec, move, U, Real>{m,
-                              st,
-                              out,
-                              seed,
-                              iteration,
-                              chain_offset,
-                              thermalization,
-                              sweeps_per_sample,
-                              samples_per_chain,
-                              int(st.spins.extent(0))}
+                                    st,
+                                    out,
+                                    seed,
+                                    iteration,
+                                    chain_offset,
+                                    thermalization,
+                                    sweeps_per_sample,
+                                    samples_per_chain,
+                                    int(st.spins.extent(0))}
       .launch(space);
 }
 
 template <class Exec, Move move, class Real>
-void launch_sampler(Exec const& space, RbmModel<Real> const& m, ChainState<Real> const& st, SampleBuffers const& out,
-                    std::uint64_t seed, std::uint32_t iteration, std::int64_t chain_offset, int thermalization,
-                    int sweeps_per_sample, int samples_per_chain) {
+void launch_sampler(Exec const& space, RbmModel<Real> const& m, ChainState<Real> const& st,
+                    SampleBuffers const& out, std::uint64_t seed, std::uint32_t iteration,
+                    std::int64_t chain_offset, int thermalization, int sweeps_per_sample,
+                    int samples_per_chain) {
   constexpr int V = lanes_per_chain<Exec>;
   const auto go = [&](auto bound) {
     launch_bounded<Exec, move, decltype(bound)::value, Real>(space, m, st, out, seed, iteration, chain_offset,
-                                                       thermalization, sweeps_per_sample, samples_per_chain);
+                                                             thermalization, sweeps_per_sample,
+                                                             samples_per_chain);
   };
   switch (unit_bound<V>(m.M)) {
     case 2:
@@ -538,7 +546,8 @@ void launch_sampler(Exec const& space, RbmModel<Real> const& m, ChainState<Real>
     case 16:
       if constexpr (V == 1) go(std::integral_constant<int, 16>{});
       break;
-    default: go(std::integral_constant<int, 0>{});
+    default:
+      go(std::integral_constant<int, 0>{});
   }
 }
 
@@ -546,9 +555,10 @@ void launch_sampler(Exec const& space, RbmModel<Real> const& m, ChainState<Real>
 // The random numbers of chain g at proposal q of iteration `iteration` do
 // not depend on the rank that runs the chain.
 template <class Exec, class Real>
-void sample_chains(Exec const& space, RbmModel<Real> const& m, ChainState<Real> const& st, SampleBuffers const& out,
-                   std::uint64_t seed, std::uint32_t iteration, std::int64_t chain_offset, int thermalization,
-                   int sweeps_per_sample, int samples_per_chain) {
+void sample_chains(Exec const& space, RbmModel<Real> const& m, ChainState<Real> const& st,
+                   SampleBuffers const& out, std::uint64_t seed, std::uint32_t iteration,
+                   std::int64_t chain_offset, int thermalization, int sweeps_per_sample,
+                   int samples_per_chain) {
   if (m.move == Move::single_flip)
     launch_sampler<Exec, Move::single_flip>(space, m, st, out, seed, iteration, chain_offset, thermalization,
                                             sweeps_per_sample, samples_per_chain);

@@ -193,29 +193,14 @@ struct Vmc::Impl {
     upload_parameters();
   }
 
-  // The float model: the double model's parameter and bond views, with
-  // tables of its own.
+  // A model in another precision: the double model's parameter, prefactor
+  // and bond views, with tables of its own.
   template <class Real>
   RbmModel<Real> make_model() const {
     RbmModel<Real> f;
-    f.N = model.N;
-    f.M = model.M;
-    f.n_bonds = model.n_bonds;
-    f.move = model.move;
-    f.tfim = model.tfim;
-    f.J = model.J;
-    f.h = model.h;
-    f.Delta = model.Delta;
-    f.offdiag_sign = model.offdiag_sign;
-    f.a = model.a;
-    f.b = model.b;
-    f.W = model.W;
+    static_cast<RbmCommon&>(f) = model;
     f.Wr = Table<Real>("nqs::W_sampler", M, N);
     f.T = Table<Real>("nqs::tanh_2W", M, N);
-    f.log_pref = model.log_pref;
-    f.pref = model.pref;
-    f.bond_i = model.bond_i;
-    f.bond_j = model.bond_j;
     return f;
   }
 

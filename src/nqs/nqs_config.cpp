@@ -52,11 +52,14 @@ Config parse_config(Deck& deck) {
   c.marshall_sign = deck.get_bool(s, "marshall_sign", c.hamiltonian == Hamiltonian::heisenberg && c.J > 0);
   // A real RBM has positive amplitudes: sign structures it cannot carry are refused.
   if (c.hamiltonian == Hamiltonian::heisenberg && c.marshall_sign && c.J < 0)
-    deck.fail(s, "marshall_sign", "the Marshall sign rule is for the antiferromagnet (J > 0); set it false for J < 0");
+    deck.fail(s, "marshall_sign",
+              "the Marshall sign rule is for the antiferromagnet (J > 0); set it false for J < 0");
   if (c.hamiltonian == Hamiltonian::tfim && c.h < 0)
-    deck.fail(s, "h", "must be >= 0 (a positive RBM cannot represent h < 0; the spectrum is the same as for |h|)");
+    deck.fail(s, "h",
+              "must be >= 0 (a positive RBM cannot represent h < 0; the spectrum is the same as for |h|)");
   if (c.hamiltonian == Hamiltonian::heisenberg && c.Delta < -1)
-    deck.fail(s, "Delta", "must be >= -1 (for Delta < -1 the ground state leaves the S^z = 0 sector sampled here)");
+    deck.fail(s, "Delta",
+              "must be >= -1 (for Delta < -1 the ground state leaves the S^z = 0 sector sampled here)");
   c.alpha = deck.get_double(s, "alpha", 2.0, 0.0, 64.0, true);
   if (c.hidden() < 1) deck.fail(s, "alpha", "alpha * sites must round to at least one hidden unit");
   c.init_scale = deck.get_double(s, "init_scale", 0.01, 0.0, 10.0);
@@ -98,17 +101,17 @@ Config parse_config(Deck& deck) {
 
 std::string fingerprint(const Config& c, std::uint64_t seed) {
   char buf[1024];
-  std::snprintf(buf, sizeof buf,
-                "hamiltonian=%s lattice=%s Lx=%lld Ly=%lld periodic=%d J=%.17g h=%.17g Delta=%.17g marshall=%d "
-                "alpha=%.17g init_scale=%.17g chains=%lld thermalization=%lld sweeps_per_sample=%lld "
-                "samples_per_chain=%lld learning_rate=%.17g decay=%.17g diag_shift=%.17g cg_max=%lld "
-                "cg_tol=%.17g precision=%s seed=%llu",
-                hamiltonian_name(c.hamiltonian), lattice_name(c.lattice), (long long)c.Lx, (long long)c.Ly,
-                int(c.periodic), c.J, c.h, c.Delta, int(c.marshall_sign), c.alpha, c.init_scale,
-                (long long)c.chains, (long long)c.thermalization, (long long)c.sweeps_per_sample,
-                (long long)c.samples_per_chain, c.learning_rate, c.learning_rate_decay, c.diag_shift,
-                (long long)c.cg_max_iterations, c.cg_tolerance, precision_name(c.precision),
-                (unsigned long long)seed);
+  std::snprintf(
+      buf, sizeof buf,
+      "hamiltonian=%s lattice=%s Lx=%lld Ly=%lld periodic=%d J=%.17g h=%.17g Delta=%.17g marshall=%d "
+      "alpha=%.17g init_scale=%.17g chains=%lld thermalization=%lld sweeps_per_sample=%lld "
+      "samples_per_chain=%lld learning_rate=%.17g decay=%.17g diag_shift=%.17g cg_max=%lld "
+      "cg_tol=%.17g precision=%s seed=%llu",
+      hamiltonian_name(c.hamiltonian), lattice_name(c.lattice), (long long)c.Lx, (long long)c.Ly,
+      int(c.periodic), c.J, c.h, c.Delta, int(c.marshall_sign), c.alpha, c.init_scale, (long long)c.chains,
+      (long long)c.thermalization, (long long)c.sweeps_per_sample, (long long)c.samples_per_chain,
+      c.learning_rate, c.learning_rate_decay, c.diag_shift, (long long)c.cg_max_iterations, c.cg_tolerance,
+      precision_name(c.precision), (unsigned long long)seed);
   return buf;
 }
 

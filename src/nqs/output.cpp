@@ -75,13 +75,14 @@ Results read_results(const std::string& path, const Config& cfg, std::uint64_t s
   const std::string k = "/nqs/checkpoint";
   if (!in.exists(k)) throw std::runtime_error(path + ": no /nqs/checkpoint to restart from");
   if (in.has_attribute("/nqs", "error"))
-    throw std::runtime_error(path + ": that run stopped on an error (" + in.string_attribute("/nqs", "error") +
-                             "); it cannot be continued");
+    throw std::runtime_error(path + ": that run stopped on an error (" +
+                             in.string_attribute("/nqs", "error") + "); it cannot be continued");
   const std::string stored = in.string_attribute(k, "fingerprint"), wanted = fingerprint(cfg, seed);
   if (stored != wanted)
-    throw std::runtime_error(path + ": the checkpoint was made with other settings; only nqs.iterations and "
-                             "nqs.checkpoint_every may change on restart.\n  checkpoint: " + stored +
-                             "\n  this deck:  " + wanted);
+    throw std::runtime_error(path +
+                             ": the checkpoint was made with other settings; only nqs.iterations and "
+                             "nqs.checkpoint_every may change on restart.\n  checkpoint: " +
+                             stored + "\n  this deck:  " + wanted);
   r.checkpoint.next_iteration = in.int64_attribute(k, "next_iteration");
   r.checkpoint.parameters = in.doubles(k + "/parameters");
   r.checkpoint.last_update = in.doubles(k + "/last_update");

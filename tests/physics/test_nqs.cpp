@@ -325,8 +325,9 @@ double optimise(Config c, std::int64_t iterations, std::uint64_t seed) {
   return e / 20.0;
 }
 
-TEST(NqsOptimisation, TfimChain16ReachesClosedForm) {
+void check_tfim_chain16(Precision precision) {
   auto c = chain(Hamiltonian::tfim, 16);
+  c.precision = precision;
   c.h = 1.0;
   c.alpha = 2;
   c.chains = 64;
@@ -337,19 +338,12 @@ TEST(NqsOptimisation, TfimChain16ReachesClosedForm) {
   const double e = optimise(c, 150, 1);
   EXPECT_LT(std::fabs((e - exact_e) / exact_e), 1e-3) << "E " << e << " exact " << exact_e;
 }
-
+TEST(NqsOptimisation, TfimChain16ReachesClosedForm) {
+  check_tfim_chain16(Precision::double_precision);
+}
 // The float sampler (SR stays in double) reaches the same accuracy.
 TEST(NqsOptimisationFloat, TfimChain16ReachesClosedForm) {
-  auto c = in_float(chain(Hamiltonian::tfim, 16));
-  c.h = 1.0;
-  c.alpha = 2;
-  c.chains = 64;
-  c.samples_per_chain = 16;
-  c.thermalization = 5;
-  c.learning_rate = 0.05;
-  const double exact_e = exact::tfim_chain_ground_energy(16, 1.0, 1.0);
-  const double e = optimise(c, 150, 1);
-  EXPECT_LT(std::fabs((e - exact_e) / exact_e), 1e-3) << "E " << e << " exact " << exact_e;
+  check_tfim_chain16(Precision::single_precision);
 }
 
 TEST(NqsOptimisation, HeisenbergChain12ReachesExactDiagonalisation) {
