@@ -88,8 +88,18 @@ struct RbmCommon {
   Matrix log_pref;          // (N, 2): log C_k - 2 a_k s, column 0 for s = +1, 1 for s = -1
   Matrix pref;              // (N, 2): exp(log_pref)
   bool log_domain = false;  // some |log_pref| > linear_prefactor_limit: combine in logs
+  double widest_2w = 0;     // max |2 W|, from build_tables
   IndexVector bond_i, bond_j;
 };
+
+// Largest |2 W| for which the float tables are used.  1 - tanh 6 = 1.2e-5 is
+// still 200 float roundings away from 1, so brackets near 0 keep a few
+// digits; beyond it (or with prefactors too wide for linear products) the
+// driver samples that iteration in double.
+inline constexpr double float_table_limit = 6.0;
+inline bool fits_float(RbmCommon const& m) {
+  return !m.log_domain && m.widest_2w <= float_table_limit;
+}
 
 // Everything a chain needs to propose, accept and measure.  The tables the
 // proposals read (T, and W for the angle updates) are in precision Real;
@@ -191,6 +201,14 @@ void build_tables(Exec const& space, RbmModel<Real>& m) {
       },
       Kokkos::Max<double>(widest));
   m.log_domain = !(widest <= linear_prefactor_limit);
+  double widest_2w = 0;
+  Kokkos::parallel_reduce(
+      "nqs::widest_weight", Kokkos::RangePolicy<Exec>(space, 0, N),
+      KOKKOS_LAMBDA(const int k, double& w) {
+        for (int j = 0; j < M; ++j) w = w > kmath::fabs(2.0 * W(j, k)) ? w : kmath::fabs(2.0 * W(j, k));
+      },
+      Kokkos::Max<double>(widest_2w));
+  m.widest_2w = widest_2w;
 }
 
 struct SampleBuffers {

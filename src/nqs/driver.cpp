@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <numeric>
 #include <optional>
@@ -86,9 +87,15 @@ struct Vmc::Impl {
   Block mine;
   std::vector<double> params_host;
   Vector params;
-  // The sampler's tables and chain angles in the deck's precision: only the
-  // pair of that precision is allocated.  Spins and counters are shared.
-  bool single;
+  // The sampler's tables and chain angles.  precision = "float" samples with
+  // the float pair while the weights fit float tables (fits_float) and with
+  // the double pair otherwise, decided afresh at every parameter update from
+  // the parameters alone (so on every rank alike, and a restart repeats it);
+  // the double pair is allocated only when needed.  Spins and counters are
+  // shared.
+  const bool want_single;
+  bool single = false;         // this iteration samples in float
+  bool warned_double = false;  // the fallback to double was announced
   RbmModel<double> model;
   RbmModel<float> model_f;
   ChainState<double> chains;
@@ -112,7 +119,7 @@ struct Vmc::Impl {
         M(int(c.hidden())),
         P(int(c.parameters())),
         mine(block_partition(c.chains, m.size(), m.rank())),
-        single(c.precision == Precision::single_precision) {
+        want_single(c.precision == Precision::single_precision) {
     const auto lat = make_lattice(cfg);
     // Parameters: seeded normal of width init_scale, the same on every rank.
     params_host.resize(P);
@@ -153,18 +160,13 @@ struct Vmc::Impl {
     chains.spins = ChainSpins("nqs::chain_spins", C, N);
     chains.accepted = CountVector("nqs::accepted", C);
     chains.proposed = CountVector("nqs::proposed", C);
-    if (single) {
+    if (want_single) {
       model_f = make_model<float>();
       chains_f.spins = chains.spins;
       chains_f.accepted = chains.accepted;
       chains_f.proposed = chains.proposed;
       chains_f.theta = ChainTable<float>("nqs::theta", C, M);
       chains_f.tanh_theta = ChainTable<float>("nqs::tanh_theta", C, M);
-    } else {
-      model.Wr = model.W;
-      model.T = Table<double>("nqs::tanh_2W", M, N);
-      chains.theta = ChainMatrix("nqs::theta", C, M);
-      chains.tanh_theta = ChainMatrix("nqs::tanh_theta", C, M);
     }
     samples.spins = SpinMatrix("nqs::sample_spins", S, N);
     samples.tanh_theta = Matrix("nqs::sample_tanh", S, M);
@@ -210,11 +212,37 @@ struct Vmc::Impl {
     return single ? f(model_f, chains_f) : f(model, chains);
   }
 
+  // The double tables and angles, on first use.
+  void ensure_double() {
+    if (model.T.data()) return;
+    const auto C = chains.spins.extent(0);
+    model.Wr = model.W;
+    model.T = Table<double>("nqs::tanh_2W", M, N);
+    chains.theta = ChainMatrix("nqs::theta", C, M);
+    chains.tanh_theta = ChainMatrix("nqs::tanh_theta", C, M);
+  }
+
   void upload_parameters() {
     auto h = Kokkos::create_mirror_view(params);
     for (int k = 0; k < P; ++k) h(k) = params_host[k];
     Kokkos::deep_copy(params, h);
-    with_sampler([](auto& mdl, auto&) { build_tables(Exec(), mdl); });
+    single = false;
+    if (want_single) {
+      build_tables(Exec(), model_f);
+      single = fits_float(model_f);
+      if (!single && !warned_double && mpi.root()) {
+        std::fprintf(
+            stderr,
+            "prism: nqs: weights beyond the float tables (max |2W| = %.3g, limit %.3g%s); sampling in "
+            "double while they are\n",
+            model_f.widest_2w, float_table_limit, model_f.log_domain ? ", wide prefactors" : "");
+        warned_double = true;
+      }
+    }
+    if (!single) {
+      ensure_double();
+      build_tables(Exec(), model);
+    }
   }
 
   std::vector<double> sample(std::int64_t iteration) {

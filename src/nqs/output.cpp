@@ -78,6 +78,12 @@ Results read_results(const std::string& path, const Config& cfg, std::uint64_t s
     throw std::runtime_error(path + ": that run stopped on an error (" +
                              in.string_attribute("/nqs", "error") + "); it cannot be continued");
   const std::string stored = in.string_attribute(k, "fingerprint"), wanted = fingerprint(cfg, seed);
+  // Checkpoints from before nqs.precision (and the sampler's current site
+  // choice) would not continue bitwise.
+  if (stored.find(" precision=") == std::string::npos)
+    throw std::runtime_error(path +
+                             ": the checkpoint was written by an older prism whose sampler drew other moves; "
+                             "it cannot be continued by this version");
   if (stored != wanted)
     throw std::runtime_error(path +
                              ": the checkpoint was made with other settings; only nqs.iterations and "

@@ -5,6 +5,7 @@
 // exact ground-state energy.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <map>
@@ -171,8 +172,10 @@ double scratch_local_energy(const Config& c, const std::vector<double>& p,
 }
 
 // Float tables: ratios and energies to a few float roundings per hidden unit.
+// N = 8, alpha 2: M = 16, where the CPU kernel multiplies a lane's brackets
+// in the sampler's precision (larger M multiplies them in double).
 void check_flip_tables(Precision precision, double tol, double tanh_tol) {
-  auto c = chain(Hamiltonian::tfim, 10);
+  auto c = chain(Hamiltonian::tfim, 8);
   c.precision = precision;
   c.init_scale = 0.3;
   c.chains = 16;
@@ -181,7 +184,7 @@ void check_flip_tables(Precision precision, double tol, double tanh_tol) {
   Vmc vmc(c, 5, *test::world);
   const auto energies = vmc.sample(0);
   EXPECT_LT(vmc.angle_drift(), tol);
-  const int N = 10, M = int(c.hidden());
+  const int N = 8, M = int(c.hidden());
   const auto spins = vmc.sample_spins();
   const auto tanh = vmc.sample_tanh();
   for (int row : {0, 17, 63}) {
@@ -194,6 +197,9 @@ void check_flip_tables(Precision precision, double tol, double tanh_tol) {
       double th = vmc.parameters()[N + j];
       for (int i = 0; i < N; ++i) th += vmc.parameters()[N + M + j + std::size_t(M) * i] * s[i];
       EXPECT_NEAR(tanh[row * M + j], std::tanh(th), tanh_tol);
+      // a float sampler records float values (proof that it ran in float)
+      if (precision == Precision::single_precision)
+        EXPECT_EQ(double(float(tanh[row * M + j])), tanh[row * M + j]);
     }
     const auto ratios = vmc.flip_ratios(row);
     for (int k = 0; k < N; ++k) {
@@ -212,7 +218,7 @@ TEST(NqsSamplerFloat, TablesAgreeWithScratchEvaluation) {
 }
 
 void check_exchange_tables(Precision precision, double tol) {
-  auto c = chain(Hamiltonian::heisenberg, 10);
+  auto c = chain(Hamiltonian::heisenberg, 8);  // M = 16, as above
   c.precision = precision;
   c.init_scale = 0.3;
   c.chains = 8;
@@ -221,9 +227,11 @@ void check_exchange_tables(Precision precision, double tol) {
   Vmc vmc(c, 6, *test::world);
   const auto energies = vmc.sample(0);
   EXPECT_LT(vmc.angle_drift(), tol);
-  const int N = 10, M = int(c.hidden());
+  const int N = 8, M = int(c.hidden());
   const auto lat = make_lattice(c);
   const auto spins = vmc.sample_spins();
+  if (precision == Precision::single_precision)
+    for (double t : vmc.sample_tanh()) EXPECT_EQ(double(float(t)), t);
   for (int row : {0, 9, 31}) {
     std::vector<std::int8_t> s(spins.begin() + row * N, spins.begin() + (row + 1) * N);
     const double base = log_psi(vmc.parameters(), N, M, s);
@@ -401,8 +409,11 @@ TEST(NqsSampler, FlatWaveFunctionSpreadsOverAllStates) {
 
 // Wide prefactors (large visible biases) switch the ratios to log-domain
 // combination; both forms must give the same ratios.
-TEST(NqsSampler, LogDomainRatiosAgreeWithScratchEvaluation) {
+// Huge weights: ratios combined in logs.  A float run samples such weights
+// in double (fits_float), so it must agree to the same tolerance.
+void check_log_domain(Precision precision) {
   auto c = chain(Hamiltonian::tfim, 8);
+  c.precision = precision;
   c.chains = 4;
   c.samples_per_chain = 2;
   Vmc vmc(c, 8, *test::world);
@@ -425,6 +436,39 @@ TEST(NqsSampler, LogDomainRatiosAgreeWithScratchEvaluation) {
       EXPECT_NEAR(std::log(ratios[k]), log_ratio, 1e-9 * std::max(1.0, std::fabs(log_ratio))) << "site " << k;
     }
   }
+}
+TEST(NqsSampler, LogDomainRatiosAgreeWithScratchEvaluation) {
+  check_log_domain(Precision::double_precision);
+}
+TEST(NqsSamplerFloat, LogDomainRatiosAgreeWithScratchEvaluation) {
+  check_log_domain(Precision::single_precision);
+}
+
+// One weight with |2W| above float_table_limit: a float run samples that
+// iteration in double (recorded tanh theta not all float values), and goes
+// back to float once the weights fit again.
+TEST(NqsSamplerFloat, WideWeightsSampleInDouble) {
+  auto c = in_float(chain(Hamiltonian::tfim, 8));
+  c.chains = 4;
+  c.samples_per_chain = 4;
+  c.init_scale = 0.1;
+  Vmc vmc(c, 9, *test::world);
+  auto p = vmc.parameters();
+  const int N = 8, M = int(c.hidden());
+  auto all_float = [&]() {
+    const auto t = vmc.sample_tanh();
+    return std::all_of(t.begin(), t.end(), [](double x) { return double(float(x)) == x; });
+  };
+  vmc.sample(0);
+  EXPECT_TRUE(all_float());
+  p[N + M] = 3.5;  // W(0, 0): |2W| = 7
+  vmc.set_parameters(p);
+  vmc.sample(1);
+  EXPECT_FALSE(all_float());
+  p[N + M] = 0.1;
+  vmc.set_parameters(p);
+  vmc.sample(2);
+  EXPECT_TRUE(all_float());
 }
 
 TEST(NqsOptimisation, Heisenberg4x4ReachesExactDiagonalisation) {
