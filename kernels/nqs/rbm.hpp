@@ -327,14 +327,6 @@ struct ProposalStream {
 #ifndef PRISM_NQS_MIN_BLOCKS
 #define PRISM_NQS_MIN_BLOCKS 8
 #endif
-// Chains one lane group (a warp on CUDA, a thread on host backends) runs in
-// lock-step: their proposals are computed together, so their loads and
-// lane reductions overlap, and every branch stays uniform across the lanes
-// (each chain's accept/reject applies to all lanes at once).  Each chain's
-// arithmetic and random numbers are the same for any K.
-#ifndef PRISM_NQS_CHAINS_PER_GROUP
-#define PRISM_NQS_CHAINS_PER_GROUP 2
-#endif
 // A flat range, not a team policy: Kokkos 3.4 launches team kernels with the
 // cache split set to favour shared memory, which leaves little L1 for the
 // tables that every proposal reads.
@@ -362,7 +354,6 @@ struct ChainSampler {
   // where each bracket lies in [0, 2]; in double over an unbounded count.
   // The product over lanes is always taken in double.
   using Acc = std::conditional_t<U == 0, double, Real>;
-  static constexpr int K = PRISM_NQS_CHAINS_PER_GROUP;
 
   RbmModel<Real> m;
   ChainState<Real> st;
@@ -394,60 +385,35 @@ struct ChainSampler {
     }
   }
 
-  // One proposal of each of the K chains of a group: site k (and l), the
-  // spin sk there, and whether it moves anything.
-  struct Proposals {
-    int k[K], l[K];
-    Real sk[K];
-    bool moves[K];
-  };
-
-  // psi'/psi of every proposal that moves: product of the brackets over this
-  // lane's units, then over the lanes (the K products in one pass).
-  KOKKOS_INLINE_FUNCTION void ratios(Lanes const& g, Real* const* tt, Proposals const& pr, double* r) const {
-    const Real* Tk[K];
-    const Real* Tl[K];
-    Acc p[K];
-    for (int c = 0; c < K; ++c) {
-      Tk[c] = column(m.T, pr.k[c]);
-      Tl[c] = flip ? Tk[c] : column(m.T, pr.l[c]);
-      p[c] = Acc(1);
-    }
-    for_units<V, U>(g.lane, m.M, [&](int j) {
-      for (int c = 0; c < K; ++c)
-        if (pr.moves[c]) p[c] *= Acc(bracket(Tk[c], Tl[c], j, pr.sk[c] * tt[c][j]));
-    });
-    double q[K];
-    for (int c = 0; c < K; ++c) q[c] = g.product(double(p[c]));
-    for (int c = 0; c < K; ++c) r[c] = pr.moves[c] ? ratio_from(q[c], pr.k[c], pr.l[c], pr.sk[c]) : 0.0;
+  // psi'/psi of moving site k (and l) with spin sk: product of the brackets
+  // over this lane's units, then over the lanes.
+  KOKKOS_INLINE_FUNCTION double ratio(Lanes const& g, const Real* tt, int k, int l, Real sk) const {
+    const Real* Tk = column(m.T, k);
+    const Real* Tl = flip ? Tk : column(m.T, l);
+    Acc p = 1;
+    for_units<V, U>(g.lane, m.M, [&](int j) { p *= Acc(bracket(Tk, Tl, j, sk * tt[j])); });
+    return ratio_from(g.product(double(p)), k, l, sk);
   }
 
-  // Applies the accepted proposals (acc[c]) to their chains' angles and spins.
-  KOKKOS_INLINE_FUNCTION void accept(Lanes const& g, Real* const* th, Real* const* tt, const int* chain,
-                                     Proposals const& pr, const bool* acc) const {
+  KOKKOS_INLINE_FUNCTION void accept(Lanes const& g, Real* th, Real* tt, int c, int k, int l, Real sk) const {
+    const Real* Tk = column(m.T, k);
+    const Real* Wk = column(m.Wr, k);
+    const Real* Tl = flip ? Tk : column(m.T, l);
+    const Real* Wl = flip ? Wk : column(m.Wr, l);
     constexpr Real limit = Real(tanh_update_limit<Real>);
     for_units<V, U>(g.lane, m.M, [&](int j) {
-      for (int c = 0; c < K; ++c) {
-        if (!acc[c]) continue;
-        const int k = pr.k[c], l = pr.l[c];
-        const Real sk = pr.sk[c];
-        const Real old = th[c][j];
-        const Real tk = column(m.T, k)[j], tl = flip ? Real(0) : column(m.T, l)[j];
-        const Real dw = flip ? column(m.Wr, k)[j] : column(m.Wr, k)[j] - column(m.Wr, l)[j];
-        th[c][j] = old - Real(2) * sk * dw;
-        if (kmath::fabs(old) < limit) {
-          tt[c][j] = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, tt[c][j]);
-        } else {
-          tt[c][j] = kmath::tanh(th[c][j]);
-        }
+      const Real old = th[j];
+      const Real tk = Tk[j], tl = flip ? Real(0) : Tl[j];
+      th[j] = old - Real(2) * sk * (flip ? Wk[j] : Wk[j] - Wl[j]);
+      if (kmath::fabs(old) < limit) {
+        tt[j] = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, tt[j]);
+      } else {
+        tt[j] = kmath::tanh(th[j]);
       }
     });
     // Every lane writes the same values; each lane reads only what it wrote.
-    for (int c = 0; c < K; ++c) {
-      if (!acc[c]) continue;
-      st.spins(chain[c], pr.k[c]) = static_cast<std::int8_t>(-pr.sk[c]);
-      if constexpr (!flip) st.spins(chain[c], pr.l[c]) = static_cast<std::int8_t>(pr.sk[c]);
-    }
+    st.spins(c, k) = static_cast<std::int8_t>(-sk);
+    if constexpr (!flip) st.spins(c, l) = static_cast<std::int8_t>(sk);
   }
 
   // Local energy of the chain's configuration: diagonal part plus the
@@ -498,87 +464,58 @@ struct ChainSampler {
     return 0.25 * m.J * m.Delta * diag + 0.5 * m.J * m.offdiag_sign * off;
   }
 
-  // Work items V w + lane run chains K w ... K w + K - 1 (those below C).
   KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t item) const {
     const Lanes g(item);
-    const int group = int(item / V);
-    int chain[K];
-    bool live[K];
-    Real* th[K];
-    Real* tt[K];
-    ProposalStream rs[K];
-    std::int64_t n_acc[K];
-    for (int c = 0; c < K; ++c) {
-      live[c] = K * group + c < C;
-      // A missing chain shadows the group's first one and never moves it.
-      chain[c] = live[c] ? K * group + c : K * group;
-      th[c] = &st.theta(chain[c], 0);
-      tt[c] = &st.tanh_theta(chain[c], 0);
-      rs[c] = ProposalStream{seed, static_cast<std::uint32_t>(chain_offset + chain[c]), iteration};
-      n_acc[c] = 0;
-    }
+    const int c = int(item / V);
+    Real* th = &st.theta(c, 0);
+    Real* tt = &st.tanh_theta(c, 0);
+    ProposalStream rs{seed, static_cast<std::uint32_t>(chain_offset + c), iteration};
     const auto s = st.spins;
     const int N = m.N;
     const auto range = static_cast<std::uint32_t>(flip ? N : m.n_bonds);
     std::uint32_t q = 0;
+    std::int64_t n_acc = 0;
     // A site (or bond) chosen at random: a fixed scan order, tried on the way,
     // gained 1 % on an H100 and mixes badly when nearly every move is accepted
     // (a TFIM sweep then just reverses the configuration).
     auto propose = [&]() {
-      Proposals pr;
-      double u[K];
-      bool any = false;
-      for (int c = 0; c < K; ++c) {
-        std::uint32_t word;
-        rs[c].next(g, q, word, u[c]);
-        // floor(word range / 2^32): a multiply instead of a division by a
-        // run-time range, with the same tiny bias as word % range.
-        const auto pick = static_cast<int>((std::uint64_t(word) * range) >> 32);
-        pr.k[c] = flip ? pick : m.bond_i(pick);
-        pr.l[c] = flip ? pr.k[c] : m.bond_j(pick);
-        pr.sk[c] = s(chain[c], pr.k[c]);
-        // an exchange of equal spins is no move
-        pr.moves[c] = live[c] && (flip || pr.sk[c] != s(chain[c], pr.l[c]));
-        any = any || pr.moves[c];
+      std::uint32_t word;
+      double u;
+      rs.next(g, q++, word, u);
+      // floor(word range / 2^32): a multiply instead of a division by a
+      // run-time range, with the same tiny bias as word % range.
+      const auto pick = static_cast<int>((std::uint64_t(word) * range) >> 32);
+      const int k = flip ? pick : m.bond_i(pick);
+      const int l = flip ? k : m.bond_j(pick);
+      const Real sk = s(c, k);
+      if (!flip && sk == s(c, l)) return;  // exchange of equal spins: no move
+      const double r = ratio(g, tt, k, l, sk);
+      if (u < r * r) {
+        accept(g, th, tt, c, k, l, sk);
+        ++n_acc;
       }
-      ++q;
-      if (!any) return;
-      double r[K];
-      ratios(g, tt, pr, r);
-      bool acc[K];
-      for (int c = 0; c < K; ++c) {
-        acc[c] = pr.moves[c] && u[c] < r[c] * r[c];
-        n_acc[c] += acc[c] ? 1 : 0;
-      }
-      accept(g, th, tt, chain, pr, acc);
     };
     for (int p = 0; p < thermalization * N; ++p) propose();
     for (int k = 0; k < samples_per_chain; ++k) {
       for (int p = 0; p < sweeps_per_sample * N; ++p) propose();
-      for (int c = 0; c < K; ++c) {
-        if (!live[c]) continue;
-        // Exact tanh for the record and the local energy.
-        const int row = chain[c] * samples_per_chain + k;
-        for_units<V, U>(g.lane, m.M, [&](int j) {
-          tt[c][j] = kmath::tanh(th[c][j]);
-          out.tanh_theta(row, j) = double(tt[c][j]);
-        });
-        for (int i = g.lane; i < N; i += V) out.spins(row, i) = s(chain[c], i);
-        const double energy = local_energy(g, tt[c], chain[c]);
-        if (g.lane == 0) out.local_energy(row) = energy;
-      }
+      // Exact tanh for the record and the local energy.
+      const int row = c * samples_per_chain + k;
+      for_units<V, U>(g.lane, m.M, [&](int j) {
+        tt[j] = kmath::tanh(th[j]);
+        out.tanh_theta(row, j) = double(tt[j]);
+      });
+      for (int i = g.lane; i < N; i += V) out.spins(row, i) = s(c, i);
+      const double energy = local_energy(g, tt, c);
+      if (g.lane == 0) out.local_energy(row) = energy;
     }
-    if (g.lane == 0)
-      for (int c = 0; c < K; ++c)
-        if (live[c]) {
-          st.accepted(chain[c]) = n_acc[c];
-          st.proposed(chain[c]) = std::int64_t(q);
-        }
+    if (g.lane == 0) {
+      st.accepted(c) = n_acc;
+      st.proposed(c) = std::int64_t(q);
+    }
   }
 
   void launch(Exec const& space) const {
-    const std::int64_t groups = (C + K - 1) / K;
-    Kokkos::parallel_for("nqs::sample_chains", Policy(space, 0, groups * V), *this);
+    Kokkos::parallel_for("nqs::sample_chains", Policy(space, 0, std::int64_t(C) * V), *this);
   }
 };
 
