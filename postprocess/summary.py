@@ -41,7 +41,8 @@ def main():
         g = f["nqs"]
         a = attrs_of(g)
         print(f"\nnqs: {a['hamiltonian']} on {a['lattice']} ({a['boundary']}) N={a['N']} alpha={a['alpha']} "
-              f"M={a['M']} chains={a['chains']} samples/chain={a['samples_per_chain']}")
+              f"M={a['M']} chains={a['chains']} samples/chain={a['samples_per_chain']} "
+              f"precision={a.get('precision', 'double')}")
         e = np.array(g["energy_mean"])
         n = len(e)
         print(f"  iterations: {n}; next iteration in checkpoint: {int(g['checkpoint'].attrs['next_iteration'])}")
