@@ -1,5 +1,6 @@
 # nqs checkpoints: a run stopped at iteration 10 and restarted (on another
-# number of ranks) ends bitwise where an uninterrupted run ends; SIGUSR1
+# number of ranks) ends bitwise where an uninterrupted run ends, in double
+# and in float; SIGUSR1
 # makes prism finish the iteration, write a complete file and exit 0.
 source "$(dirname "$0")/common.sh"
 command -v h5diff >/dev/null || fail "h5diff (hdf5-tools) is needed"
@@ -10,6 +11,18 @@ cd "$WORK"
 mpirun_np 2 "$PRISM" --restart part.h5 --output part.h5 "$deck" > part2.log
 grep -q "restarting from part.h5 at iteration 10" part2.log || fail "no restart message: $(cat part2.log)"
 h5diff -r --exclude-path /time full.h5 part.h5 /nqs /nqs > diff.txt || { head -30 diff.txt; fail "restart differs"; }
+
+# The same with the float sampler; its checkpoint does not restart a double run.
+f=(--set nqs.precision=float)
+"$PRISM" --output ffull.h5 "${f[@]}" "$deck" > ffull.log
+"$PRISM" --output fpart.h5 "${f[@]}" --set nqs.iterations=10 "$deck" > fpart1.log
+mpirun_np 2 "$PRISM" --restart fpart.h5 --output fpart.h5 "${f[@]}" "$deck" > fpart2.log
+h5diff -r --exclude-path /time ffull.h5 fpart.h5 /nqs /nqs > fdiff.txt || { head -30 fdiff.txt; fail "float restart differs"; }
+set +e
+"$PRISM" --restart fpart.h5 --output fdouble.h5 "$deck" > fdouble.log 2>&1
+rc=$?
+set -e
+[[ $rc -eq 2 ]] && grep -q "other settings" fdouble.log || fail "float checkpoint restarted in double: rc=$rc"
 
 # Signal: a long run, SIGUSR1 after a moment, then finish it by restarting.
 "$PRISM" --output sig.h5 --set nqs.iterations=1000000 "$deck" > sig.log 2>&1 &
