@@ -206,7 +206,7 @@ struct Vmc::Impl {
     return f;
   }
 
-  // Calls f(model, chains) with the pair of the deck's precision.
+  // Calls f(model, chains) with the pair this iteration samples with.
   template <class F>
   decltype(auto) with_sampler(F&& f) {
     return single ? f(model_f, chains_f) : f(model, chains);
