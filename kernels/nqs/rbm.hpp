@@ -107,7 +107,6 @@ inline bool fits_float(RbmCommon const& m) {
 // in double.
 template <class Real>
 struct RbmModel : RbmCommon {
-  using real = Real;
   Table<Real> Wr;  // W in precision Real (the same view for double)
   Table<Real> T;   // (M, N): tanh 2W
 

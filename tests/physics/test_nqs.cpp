@@ -172,86 +172,70 @@ double scratch_local_energy(const Config& c, const std::vector<double>& p,
 }
 
 // Float tables: ratios and energies to a few float roundings per hidden unit.
-// N = 8, alpha 2: M = 16, where the CPU kernel multiplies a lane's brackets
-// in the sampler's precision (larger M multiplies them in double).
-void check_flip_tables(Precision precision, double tol, double tanh_tol) {
-  auto c = chain(Hamiltonian::tfim, 8);
+// After thousands of moves, the sampler's local energies, recorded tanh theta
+// and move ratios equal a from-scratch evaluation of log psi.  N = 8,
+// alpha 2: M = 16, where the CPU kernel multiplies a lane's brackets in the
+// sampler's precision (larger M multiplies them in double).
+void check_tables(Hamiltonian ham, Precision precision, double tol, double tanh_tol) {
+  const bool flip = ham == Hamiltonian::tfim;
+  auto c = chain(ham, 8);
   c.precision = precision;
   c.init_scale = 0.3;
-  c.chains = 16;
+  c.chains = flip ? 16 : 8;
   c.samples_per_chain = 4;
-  c.thermalization = 200;  // thousands of accepted moves per chain
-  Vmc vmc(c, 5, *test::world);
+  c.thermalization = flip ? 200 : 100;  // thousands of accepted moves per chain
+  Vmc vmc(c, flip ? 5 : 6, *test::world);
   const auto energies = vmc.sample(0);
   EXPECT_LT(vmc.angle_drift(), tol);
   const int N = 8, M = int(c.hidden());
+  const auto& p = vmc.parameters();
+  const auto lat = make_lattice(c);
   const auto spins = vmc.sample_spins();
   const auto tanh = vmc.sample_tanh();
-  for (int row : {0, 17, 63}) {
+  // a float sampler records float values (proof that it ran in float)
+  if (precision == Precision::single_precision)
+    for (double t : tanh) EXPECT_EQ(double(float(t)), t);
+  for (int row : flip ? std::vector<int>{0, 17, 63} : std::vector<int>{0, 9, 31}) {
     std::vector<std::int8_t> s(spins.begin() + row * N, spins.begin() + (row + 1) * N);
-    const double base = log_psi(vmc.parameters(), N, M, s);
-    const double e_scratch = scratch_local_energy(c, vmc.parameters(), s);
+    const double base = log_psi(p, N, M, s);
+    const double e_scratch = scratch_local_energy(c, p, s);
     EXPECT_NEAR(energies[row], e_scratch, tol * std::max(1.0, std::fabs(e_scratch))) << "row " << row;
-    // tanh(theta) recorded with the sample equals the scratch value
     for (int j = 0; j < M; ++j) {
-      double th = vmc.parameters()[N + j];
-      for (int i = 0; i < N; ++i) th += vmc.parameters()[N + M + j + std::size_t(M) * i] * s[i];
+      double th = p[N + j];
+      for (int i = 0; i < N; ++i) th += p[N + M + j + std::size_t(M) * i] * s[i];
       EXPECT_NEAR(tanh[row * M + j], std::tanh(th), tanh_tol);
-      // a float sampler records float values (proof that it ran in float)
-      if (precision == Precision::single_precision)
-        EXPECT_EQ(double(float(tanh[row * M + j])), tanh[row * M + j]);
     }
-    const auto ratios = vmc.flip_ratios(row);
-    for (int k = 0; k < N; ++k) {
-      auto f = s;
-      f[k] = -f[k];
-      EXPECT_NEAR(ratios[k], std::exp(log_psi(vmc.parameters(), N, M, f) - base), tol * std::fabs(ratios[k]));
+    if (flip) {
+      const auto ratios = vmc.flip_ratios(row);
+      for (int k = 0; k < N; ++k) {
+        auto f = s;
+        f[k] = -f[k];
+        EXPECT_NEAR(ratios[k], std::exp(log_psi(p, N, M, f) - base), tol * std::fabs(ratios[k]));
+      }
+    } else {
+      const auto ratios = vmc.exchange_ratios(row);
+      for (std::size_t e = 0; e < lat.bond_i.size(); ++e) {
+        auto f = s;
+        if (f[lat.bond_i[e]] == f[lat.bond_j[e]]) continue;
+        std::swap(f[lat.bond_i[e]], f[lat.bond_j[e]]);
+        const double exact = std::exp(log_psi(p, N, M, f) - base);
+        EXPECT_NEAR(ratios[e], exact, tol * std::max(1.0, exact)) << "bond " << e;
+      }
     }
   }
 }
 TEST(NqsSampler, TablesAgreeWithScratchEvaluation) {
-  check_flip_tables(Precision::double_precision, 1e-10, 1e-12);
-}
-TEST(NqsSamplerFloat, TablesAgreeWithScratchEvaluation) {
-  // theta itself is carried in float through thousands of moves
-  check_flip_tables(Precision::single_precision, 2e-5, 4e-6);
-}
-
-void check_exchange_tables(Precision precision, double tol) {
-  auto c = chain(Hamiltonian::heisenberg, 8);  // M = 16, as above
-  c.precision = precision;
-  c.init_scale = 0.3;
-  c.chains = 8;
-  c.samples_per_chain = 4;
-  c.thermalization = 100;
-  Vmc vmc(c, 6, *test::world);
-  const auto energies = vmc.sample(0);
-  EXPECT_LT(vmc.angle_drift(), tol);
-  const int N = 8, M = int(c.hidden());
-  const auto lat = make_lattice(c);
-  const auto spins = vmc.sample_spins();
-  if (precision == Precision::single_precision)
-    for (double t : vmc.sample_tanh()) EXPECT_EQ(double(float(t)), t);
-  for (int row : {0, 9, 31}) {
-    std::vector<std::int8_t> s(spins.begin() + row * N, spins.begin() + (row + 1) * N);
-    const double base = log_psi(vmc.parameters(), N, M, s);
-    const double e_scratch = scratch_local_energy(c, vmc.parameters(), s);
-    EXPECT_NEAR(energies[row], e_scratch, tol * std::max(1.0, std::fabs(e_scratch))) << "row " << row;
-    const auto ratios = vmc.exchange_ratios(row);
-    for (std::size_t e = 0; e < lat.bond_i.size(); ++e) {
-      auto f = s;
-      if (f[lat.bond_i[e]] == f[lat.bond_j[e]]) continue;
-      std::swap(f[lat.bond_i[e]], f[lat.bond_j[e]]);
-      const double exact = std::exp(log_psi(vmc.parameters(), N, M, f) - base);
-      EXPECT_NEAR(ratios[e], exact, tol * std::max(1.0, exact)) << "bond " << e;
-    }
-  }
+  check_tables(Hamiltonian::tfim, Precision::double_precision, 1e-10, 1e-12);
 }
 TEST(NqsSampler, ExchangeRatiosAgreeWithScratchEvaluation) {
-  check_exchange_tables(Precision::double_precision, 1e-10);
+  check_tables(Hamiltonian::heisenberg, Precision::double_precision, 1e-10, 1e-12);
+}
+// theta itself is carried in float through thousands of moves
+TEST(NqsSamplerFloat, TablesAgreeWithScratchEvaluation) {
+  check_tables(Hamiltonian::tfim, Precision::single_precision, 2e-5, 4e-6);
 }
 TEST(NqsSamplerFloat, ExchangeRatiosAgreeWithScratchEvaluation) {
-  check_exchange_tables(Precision::single_precision, 2e-5);
+  check_tables(Hamiltonian::heisenberg, Precision::single_precision, 2e-5, 4e-6);
 }
 
 TEST(NqsGradients, LogDerivativesMatchFiniteDifferences) {
