@@ -1,6 +1,7 @@
 // nqs throughput: samples per second (one sample = one sweep of one chain,
-// local energies included) and seconds per SR iteration, for an RBM on the
-// Lx x Ly Heisenberg model.  One MPI rank per GPU; chains are split.
+// with its local energy), the rates of sweeps alone and of local energies
+// alone, and seconds per SR iteration, for an RBM on the Lx x Ly Heisenberg
+// model.  One MPI rank per GPU; chains are split.
 //
 //   bench_nqs [--L 10] [--alpha 2] [--chains 16384] [--sweeps 4] [--sr 3] [--csv FILE]
 //             [--init-scale 0.01] [--precision double|float]
@@ -66,17 +67,41 @@ int main(int argc, char** argv) {
     c.cg_max_iterations = 100;
     c.precision = precision == "float" ? prism::nqs::Precision::single_precision
                                        : prism::nqs::Precision::double_precision;
-    prism::nqs::Vmc vmc(c, 1, mpi);
-    vmc.sample(0);  // warm-up: first touch, kernel compilation caches
-    Kokkos::fence();
-    mpi.barrier();
     const int reps = 3;
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int r = 1; r <= reps; ++r) vmc.sample(r);
-    Kokkos::fence();
-    mpi.barrier();
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double samples_per_s = double(chains) * sweeps * reps / s;
+    // Seconds per sample() call of a fresh Vmc for deck `d`, averaged over
+    // `reps` calls after a warm-up call (first touch, kernel caches).
+    const auto seconds_per_call = [&](prism::nqs::Vmc& vmc) {
+      vmc.sample(0);
+      Kokkos::fence();
+      mpi.barrier();
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int r = 1; r <= reps; ++r) vmc.sample(r);
+      Kokkos::fence();
+      mpi.barrier();
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
+    };
+    prism::nqs::Vmc vmc(c, 1, mpi);
+    const double call_s = seconds_per_call(vmc);
+    const double samples_per_s = double(chains) * sweeps / call_s;
+    // Sweeps alone, as the JAX/NetKet figure counts them: the difference
+    // between a call with T thermalisation sweeps before its one sample and
+    // a call with none, so the one local energy and the fixed costs cancel.
+    const int T = 4 * sweeps;
+    double sweep_s = 0;
+    {
+      prism::nqs::Config d = c;
+      d.samples_per_chain = 1;
+      d.thermalization = T;
+      prism::nqs::Vmc with(d, 1, mpi);
+      d.thermalization = 0;
+      prism::nqs::Vmc without(d, 1, mpi);
+      const double t_with = seconds_per_call(with), t_without = seconds_per_call(without);
+      sweep_s = (t_with - t_without) / T;
+    }
+    const double sweeps_per_s = double(chains) / sweep_s;
+    // Local energies: what a call costs beyond its sweeps (fixed costs of
+    // the call included).
+    const double energies_per_s = double(chains) * sweeps / (call_s - sweeps * sweep_s);
     // Where the sampling time goes (separate, fenced runs).
     vmc.profile_kernels(true);
     for (int r = 1; r <= reps; ++r) vmc.sample(r);
@@ -84,8 +109,9 @@ int main(int argc, char** argv) {
     vmc.profile_kernels(false);
     if (mpi.root())
       std::printf(
-          "  per sample() call on rank 0: angle refresh %.3f ms, chain sampling %.3f ms, all %.3f ms\n",
-          1e3 * ks[0] / reps, 1e3 * ks[1] / reps, 1e3 * s / reps);
+          "  per sample() call on rank 0: angle refresh %.3f ms, chain sampling %.3f ms, all %.3f ms\n"
+          "  sweeps alone: %.4g samples/s; local energies: %.4g per s\n",
+          1e3 * ks[0] / reps, 1e3 * ks[1] / reps, 1e3 * call_s, sweeps_per_s, energies_per_s);
 
     prism::Timers timers;
     double sr_s = 0;
@@ -114,10 +140,11 @@ int main(int argc, char** argv) {
       std::ofstream out(csv, std::ios::app);
       if (fresh)
         out << "date,backend,device,ranks,L,alpha,chains,parameters,init_scale,samples_per_s,"
-               "sr_seconds,precision\n";
+               "sr_seconds,precision,sweeps_per_s,local_energies_per_s\n";
       out << date << "," << prism::compat::backend_name() << ",\"" << device << "\"," << mpi.size() << ","
           << L << "," << alpha << "," << chains << "," << c.parameters() << "," << init_scale << ","
-          << samples_per_s << "," << sr_s << "," << precision << "\n";
+          << samples_per_s << "," << sr_s << "," << precision << "," << sweeps_per_s << ","
+          << energies_per_s << "\n";
     }
   }
   Kokkos::finalize();

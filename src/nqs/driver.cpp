@@ -80,7 +80,7 @@ double log_psi(const std::vector<double>& p, int N, int M, const std::vector<std
 }
 
 struct Vmc::Impl {
-  const Config& cfg;
+  const Config cfg;  // a copy: the caller's deck may change or go away
   std::uint64_t seed;
   const MpiContext& mpi;
   int N, M, P;
