@@ -69,9 +69,30 @@ KOKKOS_INLINE_FUNCTION R exchange_bracket(R tk, R tl, R s_t) {
 }
 // tanh theta_j after an accepted move, from the bracket's A and B (flip:
 // A = 1, B = tk; exchange: A = 1 - tk tl, B = tk - tl); only for small |theta|.
+// a / b where b is a bracket (positive, of order one): on CUDA with
+// PRISM_NQS_FAST_RCP, the hardware reciprocal estimate refined by two Newton
+// steps (a few ulp, no slow-path branch) instead of a correctly rounded
+// division; elsewhere a plain division.
+template <class R>
+KOKKOS_INLINE_FUNCTION R bracket_quotient(R a, R b) {
+#if defined(__CUDA_ARCH__) && defined(PRISM_NQS_FAST_RCP)
+  if constexpr (std::is_same_v<R, double>) {
+    double r;
+    asm("rcp.approx.ftz.f64 %0, %1;" : "=d"(r) : "d"(b));
+    r = fma(r, fma(-b, r, 1.0), r);
+    r = fma(r, fma(-b, r, 1.0), r);
+    return a * r;
+  } else {
+    return __fdividef(a, b);
+  }
+#else
+  return a / b;
+#endif
+}
+
 template <class R>
 KOKKOS_INLINE_FUNCTION R tanh_after_move(R A, R B, R sk, R t) {
-  const R u = (A * t - sk * B) / (A - sk * t * B);
+  const R u = bracket_quotient(A * t - sk * B, A - sk * t * B);
   return u > R(1) ? R(1) : (u < R(-1) ? R(-1) : u);  // rounding may step past +-1
 }
 
@@ -326,6 +347,11 @@ struct ProposalStream {
 #ifndef PRISM_NQS_MIN_BLOCKS
 #define PRISM_NQS_MIN_BLOCKS 8
 #endif
+// Off-diagonal terms of the local energy whose products are formed in one
+// pass over the hidden units (their lane reductions overlap).
+#ifndef PRISM_NQS_ENERGY_BATCH
+#define PRISM_NQS_ENERGY_BATCH 4
+#endif
 // A flat range, not a team policy: Kokkos 3.4 launches team kernels with the
 // cache split set to favour shared memory, which leaves little L1 for the
 // tables that every proposal reads.
@@ -424,7 +450,7 @@ struct ChainSampler {
     for (int e = g.lane; e < m.n_bonds; e += V) aligned += s(c, m.bond_i(e)) * s(c, m.bond_j(e));
     const double diag = g.sum(aligned);
     const int terms = flip ? m.N : m.n_bonds;
-    constexpr int B = 4;
+    constexpr int B = PRISM_NQS_ENERGY_BATCH;
     double off = 0;
     int next = 0;
     while (next < terms) {
