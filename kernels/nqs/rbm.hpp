@@ -69,13 +69,18 @@ KOKKOS_INLINE_FUNCTION R exchange_bracket(R tk, R tl, R s_t) {
 }
 // tanh theta_j after an accepted move, from the bracket's A and B (flip:
 // A = 1, B = tk; exchange: A = 1 - tk tl, B = tk - tl); only for small |theta|.
-// a / b where b is a bracket (positive, of order one): on CUDA with
-// PRISM_NQS_FAST_RCP, the hardware reciprocal estimate refined by two Newton
-// steps (a few ulp, no slow-path branch) instead of a correctly rounded
-// division; elsewhere a plain division.
+// a / b where b is a bracket (positive, of order one): on CUDA, the
+// hardware reciprocal estimate refined by two Newton steps (a few ulp, and
+// no slow-path branch) instead of a correctly rounded division, measured
+// 1.06x faster sweeps on an H100 (BENCHMARKS.md); elsewhere, or built with
+// -DPRISM_NQS_FAST_RCP=0, a plain division.  The update's result is
+// replaced by an exact tanh at every sample, so the error does not build up.
+#ifndef PRISM_NQS_FAST_RCP
+#define PRISM_NQS_FAST_RCP 1
+#endif
 template <class R>
 KOKKOS_INLINE_FUNCTION R bracket_quotient(R a, R b) {
-#if defined(__CUDA_ARCH__) && defined(PRISM_NQS_FAST_RCP)
+#if defined(__CUDA_ARCH__) && PRISM_NQS_FAST_RCP
   if constexpr (std::is_same_v<R, double>) {
     double r;
     asm("rcp.approx.ftz.f64 %0, %1;" : "=d"(r) : "d"(b));
@@ -100,6 +105,11 @@ KOKKOS_INLINE_FUNCTION R tanh_after_move(R A, R B, R sk, R t) {
 // the Hamiltonian, the parameters and the per-site prefactors (double).
 struct RbmCommon {
   int N = 0, M = 0, n_bonds = 0;
+  // Rows of the sampler's tables and of the chains' angle rows: M rounded up
+  // to a multiple of the lanes per chain.  Rows j >= M hold zeros, a unit
+  // whose bracket is 1 and whose angle stays 0, so the lanes of a chain run
+  // the same unit count with no bounds test.
+  int Mp = 0;
   Move move = Move::single_flip;
   bool tfim = true;
   double J = 1, h = 0, Delta = 1;
@@ -128,8 +138,8 @@ inline bool fits_float(RbmCommon const& m) {
 // in double.
 template <class Real>
 struct RbmModel : RbmCommon {
-  Table<Real> Wr;  // W in precision Real (the same view for double)
-  Table<Real> T;   // (M, N): tanh 2W
+  Table<Real> Wr;  // (Mp, N): W in precision Real
+  Table<Real> T;   // (Mp, N): tanh 2W
 
   KOKKOS_INLINE_FUNCTION static int column(double s) { return s > 0 ? 0 : 1; }
   // psi'/psi from the product of brackets over all hidden units.
@@ -185,7 +195,8 @@ void refresh_angles(Exec const& space, RbmModel<Real> const& m, Spins const& spi
       });
 }
 
-// T = tanh 2W (and W in the sampler's precision) and the per-site
+// T = tanh 2W and W in the sampler's precision (rows j < M; the padding
+// rows stay zero from allocation) and the per-site
 // prefactors, after every parameter update.  log C_k is summed over j in a
 // fixed order, so every rank gets the same bits.
 template <class Exec, class Real>
@@ -193,7 +204,6 @@ void build_tables(Exec const& space, RbmModel<Real>& m) {
   const auto W = m.W;
   const auto T = m.T;
   const auto Wr = m.Wr;
-  const bool copy_w = !std::is_same_v<Real, double>;  // for double, Wr is W
   const auto a = m.a;
   const auto lp = m.log_pref, pf = m.pref;
   const int N = m.N, M = m.M;
@@ -201,7 +211,7 @@ void build_tables(Exec const& space, RbmModel<Real>& m) {
       "nqs::tanh_table", Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {M, N}),
       KOKKOS_LAMBDA(const int j, const int i) {
         T(j, i) = Real(kmath::tanh(2.0 * W(j, i)));
-        if (copy_w) Wr(j, i) = Real(W(j, i));
+        Wr(j, i) = Real(W(j, i));
       });
   double widest = 0;
   Kokkos::parallel_reduce(
@@ -240,7 +250,7 @@ struct SampleBuffers {
 template <class Real>
 struct ChainState {
   ChainSpins spins;                    // (chains, N)
-  ChainTable<Real> theta, tanh_theta;  // (chains, M)
+  ChainTable<Real> theta, tanh_theta;  // (chains, Mp); columns j >= M stay zero
   CountVector accepted, proposed;      // per chain, this iteration
 };
 
@@ -289,32 +299,42 @@ struct LaneGroup {
 };
 static_assert(32 % lanes_per_chain<Kokkos::DefaultExecutionSpace> == 0);
 
-// Calls f(j) for the hidden units j = lane, lane + V, ... < M of one lane.
-// U > 0 is a compile-time bound on the units per lane (U V >= M): the loop
-// then has a fixed trip count and unrolls, with no loop counter, compare and
-// branch per unit and all of a lane's loads issued together.  U = 0 is the
-// general loop for any M.
+// Rows of the sampler tables for M hidden units on V lanes per chain.
+template <int V>
+inline int padded_units(int M) {
+  return (M + V - 1) / V * V;
+}
+
+// Calls f(o) for the hidden units j = lane + o, o = 0, V, 2V, ... < Mp of
+// one lane; the bodies index per-lane base pointers with o.  U > 0 is a
+// compile-time count of units per lane: on CUDA U V = Mp exactly, so the
+// loop unrolls into straight code whose loads take constant offsets from
+// the base pointers, with no bounds test; on host backends (V = 1) U is an
+// upper bound.  U = 0 is the general loop for any Mp.
 template <int V, int U, class F>
-KOKKOS_FORCEINLINE_FUNCTION void for_units(int lane, int M, F&& f) {
+KOKKOS_FORCEINLINE_FUNCTION void for_units(int lane, int Mp, F&& f) {
   if constexpr (U == 0) {
-    for (int j = lane; j < M; j += V) f(j);
+    for (int o = 0; lane + o < Mp; o += V) f(o);
+  } else if constexpr (V == 1) {
+    for (int i = 0; i < U; ++i)
+      if (i < Mp) f(i);
   } else {
-    for (int i = 0; i < U; ++i) {
-      const int j = lane + i * V;
-      if (j < M) f(j);
-    }
+    (void)lane;
+    (void)Mp;
+#pragma unroll
+    for (int i = 0; i < U; ++i) f(i * V);
   }
 }
 
-// Smallest compiled bound U for M units on V lanes (0: the general loop).
-// Host backends (V = 1) compile one bound, for models of up to 16 hidden
-// units: the sampler histogram tests (8 sites, alpha 2) run the bounded loop
-// in CI, the optimisation tests the general one.
+// The compiled unit count U for Mp padded units on V lanes (0: the general
+// loop).  CUDA compiles U = 1 ... 8 (Mp <= 256); host backends compile one
+// bound, 16 units, so the sampler histogram tests (8 sites, alpha 2) run
+// the bounded loop in CI and the optimisation tests the general one.
+inline constexpr int max_unit_count = 8;
 template <int V>
-inline int unit_bound(int M) {
-  const int need = (M + V - 1) / V;
-  if constexpr (V == 1) return need <= 16 ? 16 : 0;
-  return need <= 2 ? 2 : need <= 4 ? 4 : need <= 8 ? 8 : 0;
+inline int unit_bound(int Mp) {
+  if constexpr (V == 1) return Mp <= 16 ? 16 : 0;
+  return Mp / V <= max_unit_count ? Mp / V : 0;
 }
 
 // The random words of proposal q of chain `gid` in an iteration: words
@@ -389,16 +409,16 @@ struct ChainSampler {
   int thermalization, sweeps_per_sample, samples_per_chain;
   int C;
 
-  // Column k of an (M, N) LayoutLeft table: unit j at [j].
-  KOKKOS_INLINE_FUNCTION const Real* column(Table<Real> const& t, int k) const {
-    return t.data() + std::size_t(k) * m.M;
+  // This lane's first unit of column k of an (Mp, N) LayoutLeft table.
+  KOKKOS_INLINE_FUNCTION const Real* column(Table<Real> const& t, int k, int lane) const {
+    return t.data() + (std::size_t(k) * m.Mp + lane);
   }
-  KOKKOS_INLINE_FUNCTION Real bracket(const Real* Tk, const Real* Tl, int j, Real s_t) const {
+  KOKKOS_INLINE_FUNCTION Real bracket(const Real* Tk, const Real* Tl, int o, Real s_t) const {
     if constexpr (flip) {
       (void)Tl;
-      return flip_bracket(Tk[j], s_t);
+      return flip_bracket(Tk[o], s_t);
     } else {
-      return exchange_bracket(Tk[j], Tl[j], s_t);
+      return exchange_bracket(Tk[o], Tl[o], s_t);
     }
   }
   KOKKOS_INLINE_FUNCTION double ratio_from(double product, int k, int l, double sk) const {
@@ -411,31 +431,44 @@ struct ChainSampler {
   }
 
   // psi'/psi of moving site k (and l) with spin sk: product of the brackets
-  // over this lane's units, then over the lanes.
+  // over this lane's units, then over the lanes.  `tt` is this lane's first
+  // unit of the chain's tanh row.
   KOKKOS_INLINE_FUNCTION double ratio(Lanes const& g, const Real* tt, int k, int l, Real sk) const {
-    const Real* Tk = column(m.T, k);
-    const Real* Tl = flip ? Tk : column(m.T, l);
+    const Real* Tk = column(m.T, k, g.lane);
+    const Real* Tl = flip ? Tk : column(m.T, l, g.lane);
     Acc p = 1;
-    for_units<V, U>(g.lane, m.M, [&](int j) { p *= Acc(bracket(Tk, Tl, j, sk * tt[j])); });
+    for_units<V, U>(g.lane, m.Mp, [&](int o) { p *= Acc(bracket(Tk, Tl, o, sk * tt[o])); });
     return ratio_from(g.product(double(p)), k, l, sk);
   }
 
+  // Moves site k (and l) of chain c: angles, their tanh (from the bracket,
+  // or exactly where |theta| was too large for the update) and the spins.
   KOKKOS_INLINE_FUNCTION void accept(Lanes const& g, Real* th, Real* tt, int c, int k, int l, Real sk) const {
-    const Real* Tk = column(m.T, k);
-    const Real* Wk = column(m.Wr, k);
-    const Real* Tl = flip ? Tk : column(m.T, l);
-    const Real* Wl = flip ? Wk : column(m.Wr, l);
+    const Real* Tk = column(m.T, k, g.lane);
+    const Real* Wk = column(m.Wr, k, g.lane);
+    const Real* Tl = flip ? Tk : column(m.T, l, g.lane);
+    const Real* Wl = flip ? Wk : column(m.Wr, l, g.lane);
     constexpr Real limit = Real(tanh_update_limit<Real>);
-    for_units<V, U>(g.lane, m.M, [&](int j) {
-      const Real old = th[j];
-      const Real tk = Tk[j], tl = flip ? Real(0) : Tl[j];
-      th[j] = old - Real(2) * sk * (flip ? Wk[j] : Wk[j] - Wl[j]);
+    // Units that need the exact tanh, one bit per unit of this lane, taken
+    // after the loop, so that the loop stays straight code (U > 0).
+    std::uint32_t exact = 0;
+    for_units<V, U>(g.lane, m.Mp, [&](int o) {
+      const Real old = th[o];
+      const Real tk = Tk[o], tl = flip ? Real(0) : Tl[o];
+      th[o] = old - Real(2) * sk * (flip ? Wk[o] : Wk[o] - Wl[o]);
       if (kmath::fabs(old) < limit) {
-        tt[j] = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, tt[j]);
+        tt[o] = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, tt[o]);
+      } else if constexpr (U == 0) {
+        tt[o] = kmath::tanh(th[o]);
       } else {
-        tt[j] = kmath::tanh(th[j]);
+        exact |= 1u << (o / V);
       }
     });
+    if constexpr (U > 0) {
+      static_assert(U <= 32, "one bit per unit of a lane");
+      for (int i = 0; exact != 0; ++i, exact >>= 1)
+        if (exact & 1u) tt[i * V] = kmath::tanh(th[i * V]);
+    }
     // Every lane writes the same values; each lane reads only what it wrote.
     st.spins(c, k) = static_cast<std::int8_t>(-sk);
     if constexpr (!flip) st.spins(c, l) = static_cast<std::int8_t>(sk);
@@ -472,13 +505,13 @@ struct ChainSampler {
           n = b + 1;
           ++next;
         }
-        Tk[b] = column(m.T, kk[b]);
-        Tl[b] = column(m.T, ll[b]);
+        Tk[b] = column(m.T, kk[b], g.lane);
+        Tl[b] = column(m.T, ll[b], g.lane);
         p[b] = Acc(1);
       }
-      for_units<V, U>(g.lane, m.M, [&](int j) {
-        const Real t = tt[j];
-        for (int b = 0; b < B; ++b) p[b] *= Acc(bracket(Tk[b], Tl[b], j, sg[b] * t));
+      for_units<V, U>(g.lane, m.Mp, [&](int o) {
+        const Real t = tt[o];
+        for (int b = 0; b < B; ++b) p[b] *= Acc(bracket(Tk[b], Tl[b], o, sg[b] * t));
       });
       double q[B];
       for (int b = 0; b < B; ++b) q[b] = g.product(double(p[b]));
@@ -492,8 +525,9 @@ struct ChainSampler {
   KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t item) const {
     const Lanes g(item);
     const int c = int(item / V);
-    Real* th = &st.theta(c, 0);
-    Real* tt = &st.tanh_theta(c, 0);
+    // This lane's first unit of the chain's angle rows.
+    Real* th = &st.theta(c, 0) + g.lane;
+    Real* tt = &st.tanh_theta(c, 0) + g.lane;
     ProposalStream rs{seed, static_cast<std::uint32_t>(chain_offset + c), iteration};
     const auto s = st.spins;
     const int N = m.N;
@@ -525,9 +559,9 @@ struct ChainSampler {
       for (int p = 0; p < sweeps_per_sample * N; ++p) propose();
       // Exact tanh for the record and the local energy.
       const int row = c * samples_per_chain + k;
-      for_units<V, U>(g.lane, m.M, [&](int j) {
-        tt[j] = kmath::tanh(th[j]);
-        out.tanh_theta(row, j) = double(tt[j]);
+      for_units<V, U>(g.lane, m.Mp, [&](int o) {
+        tt[o] = kmath::tanh(th[o]);
+        if (g.lane + o < m.M) out.tanh_theta(row, g.lane + o) = double(tt[o]);
       });
       for (int i = g.lane; i < N; i += V) out.spins(row, i) = s(c, i);
       const double energy = local_energy(g, tt, c);
@@ -576,22 +610,18 @@ void launch_sampler(Exec const& space, RbmModel<Real> const& m, ChainState<Real>
                                                              thermalization, sweeps_per_sample,
                                                              samples_per_chain);
   };
-  switch (unit_bound<V>(m.M)) {
-    case 2:
-      if constexpr (V > 1) go(std::integral_constant<int, 2>{});
-      break;
-    case 4:
-      if constexpr (V > 1) go(std::integral_constant<int, 4>{});
-      break;
-    case 8:
-      if constexpr (V > 1) go(std::integral_constant<int, 8>{});
-      break;
-    case 16:
-      if constexpr (V == 1) go(std::integral_constant<int, 16>{});
-      break;
-    default:
-      go(std::integral_constant<int, 0>{});
+  const int U = unit_bound<V>(m.Mp);
+  if constexpr (V == 1) {
+    if (U == 16) return go(std::integral_constant<int, 16>{});
+  } else {
+    // U = 1 ... max_unit_count, one compiled kernel each.
+    bool done = false;
+    [&]<int... u>(std::integer_sequence<int, u...>) {
+      ((U == u + 1 ? (go(std::integral_constant<int, u + 1>{}), done = true) : false), ...);
+    }(std::make_integer_sequence<int, max_unit_count>{});
+    if (done) return;
   }
+  go(std::integral_constant<int, 0>{});
 }
 
 // Samples every chain of this rank for one iteration (see ChainSampler).

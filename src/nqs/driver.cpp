@@ -133,6 +133,7 @@ struct Vmc::Impl {
     params = Vector("nqs::parameters", P);
     model.N = N;
     model.M = M;
+    model.Mp = padded_units<lanes_per_chain<Exec>>(M);
     model.n_bonds = int(lat.bond_i.size());
     model.tfim = cfg.hamiltonian == Hamiltonian::tfim;
     model.move = model.tfim ? Move::single_flip : Move::neighbour_exchange;
@@ -165,8 +166,8 @@ struct Vmc::Impl {
       chains_f.spins = chains.spins;
       chains_f.accepted = chains.accepted;
       chains_f.proposed = chains.proposed;
-      chains_f.theta = ChainTable<float>("nqs::theta", C, M);
-      chains_f.tanh_theta = ChainTable<float>("nqs::tanh_theta", C, M);
+      chains_f.theta = ChainTable<float>("nqs::theta", C, model.Mp);
+      chains_f.tanh_theta = ChainTable<float>("nqs::tanh_theta", C, model.Mp);
     }
     samples.spins = SpinMatrix("nqs::sample_spins", S, N);
     samples.tanh_theta = Matrix("nqs::sample_tanh", S, M);
@@ -201,8 +202,8 @@ struct Vmc::Impl {
   RbmModel<Real> make_model() const {
     RbmModel<Real> f;
     static_cast<RbmCommon&>(f) = model;
-    f.Wr = Table<Real>("nqs::W_sampler", M, N);
-    f.T = Table<Real>("nqs::tanh_2W", M, N);
+    f.Wr = Table<Real>("nqs::W_sampler", model.Mp, N);
+    f.T = Table<Real>("nqs::tanh_2W", model.Mp, N);
     return f;
   }
 
@@ -216,10 +217,10 @@ struct Vmc::Impl {
   void ensure_double() {
     if (model.T.data()) return;
     const auto C = chains.spins.extent(0);
-    model.Wr = model.W;
-    model.T = Table<double>("nqs::tanh_2W", M, N);
-    chains.theta = ChainMatrix("nqs::theta", C, M);
-    chains.tanh_theta = ChainMatrix("nqs::tanh_theta", C, M);
+    model.Wr = Table<double>("nqs::W_sampler", model.Mp, N);
+    model.T = Table<double>("nqs::tanh_2W", model.Mp, N);
+    chains.theta = ChainMatrix("nqs::theta", C, model.Mp);
+    chains.tanh_theta = ChainMatrix("nqs::tanh_theta", C, model.Mp);
   }
 
   void upload_parameters() {
@@ -421,7 +422,7 @@ std::array<double, 2> Vmc::kernel_seconds() const {
 double Vmc::angle_drift() const {
   auto& I = *impl_;
   const auto C = I.chains.spins.extent(0);
-  ChainMatrix th("nqs::theta_check", C, I.M), tt("nqs::tanh_check", C, I.M);
+  ChainMatrix th("nqs::theta_check", C, I.model.Mp), tt("nqs::tanh_check", C, I.model.Mp);
   refresh_angles(Exec(), I.model, I.chains.spins, th, tt);
   auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), th);
   return I.with_sampler([&](auto&, auto& ch) {
