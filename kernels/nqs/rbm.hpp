@@ -368,9 +368,13 @@ struct ProposalStream {
 #define PRISM_NQS_MIN_BLOCKS 8
 #endif
 // Off-diagonal terms of the local energy whose products are formed in one
-// pass over the hidden units (their lane reductions overlap).
+// pass over the hidden units (their lane reductions overlap), and the
+// blocks per SM of the local-energy kernel (as PRISM_NQS_MIN_BLOCKS).
 #ifndef PRISM_NQS_ENERGY_BATCH
-#define PRISM_NQS_ENERGY_BATCH 4
+#define PRISM_NQS_ENERGY_BATCH 2
+#endif
+#ifndef PRISM_NQS_ENERGY_MIN_BLOCKS
+#define PRISM_NQS_ENERGY_MIN_BLOCKS 8
 #endif
 // A flat range, not a team policy: Kokkos 3.4 launches team kernels with the
 // cache split set to favour shared memory, which leaves little L1 for the
@@ -381,33 +385,26 @@ using SamplerPolicy =
                        Kokkos::RangePolicy<Exec, Kokkos::LaunchBounds<128, PRISM_NQS_MIN_BLOCKS>,
                                            Kokkos::IndexType<std::int64_t>>,
                        Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>>;
+template <class Exec>
+using EnergyPolicy =
+    std::conditional_t<(PRISM_NQS_ENERGY_MIN_BLOCKS > 0),
+                       Kokkos::RangePolicy<Exec, Kokkos::LaunchBounds<128, PRISM_NQS_ENERGY_MIN_BLOCKS>,
+                                           Kokkos::IndexType<std::int64_t>>,
+                       Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>>;
 
-// Runs `thermalization` sweeps, then samples_per_chain samples each
-// `sweeps_per_sample` sweeps apart (a sweep is N proposals), recording the
-// spins, tanh(theta) and the local energy of every sample.  Each chain is V
-// consecutive work items (lanes); lane `lane` owns hidden units
-// j = lane, lane + V, ...  of the chain's theta and tanh rows, which stay in
-// L1.  The kernel is compiled per move type, so neither carries the other's
-// branches.
+// What the sampler and the local energies share: the model, a lane's view
+// of a table column, one unit's bracket and the ratio from a product.
 template <class Exec, Move move, int U, class Real>
-struct ChainSampler {
+struct SamplerCore {
   static constexpr bool flip = move == Move::single_flip;
   static constexpr int V = lanes_per_chain<Exec>;
   using Lanes = LaneGroup<V>;
-  using Policy = SamplerPolicy<Exec>;
   // A lane's product of brackets: in Real over at most U (<= 16) units,
   // where each bracket lies in [0, 2]; in double over an unbounded count.
   // The product over lanes is always taken in double.
   using Acc = std::conditional_t<U == 0, double, Real>;
 
   RbmModel<Real> m;
-  ChainState<Real> st;
-  SampleBuffers out;
-  std::uint64_t seed;
-  std::uint32_t iteration;
-  std::int64_t chain_offset;
-  int thermalization, sweeps_per_sample, samples_per_chain;
-  int C;
 
   // This lane's first unit of column k of an (Mp, N) LayoutLeft table.
   KOKKOS_INLINE_FUNCTION const Real* column(Table<Real> const& t, int k, int lane) const {
@@ -429,6 +426,29 @@ struct ChainSampler {
       return m.exchange_ratio_from(product, k, l, sk);
     }
   }
+};
+
+// Runs `thermalization` sweeps, then samples_per_chain samples each
+// `sweeps_per_sample` sweeps apart (a sweep is N proposals), recording the
+// spins and tanh(theta) of every sample; LocalEnergies then measures them.
+// Each chain is V consecutive work items (lanes); lane `lane` owns hidden
+// units j = lane, lane + V, ...  of the chain's theta and tanh rows, which
+// stay in L1.  The kernel is compiled per move type, so neither carries
+// the other's branches.
+template <class Exec, Move move, int U, class Real>
+struct ChainSampler : SamplerCore<Exec, move, U, Real> {
+  using Core = SamplerCore<Exec, move, U, Real>;
+  using Core::flip, Core::V, Core::m, Core::column, Core::bracket, Core::ratio_from;
+  using typename Core::Lanes, typename Core::Acc;
+  using Policy = SamplerPolicy<Exec>;
+
+  ChainState<Real> st;
+  SampleBuffers out;
+  std::uint64_t seed;
+  std::uint32_t iteration;
+  std::int64_t chain_offset;
+  int thermalization, sweeps_per_sample, samples_per_chain;
+  int C;
 
   // psi'/psi of moving site k (and l) with spin sk: product of the brackets
   // over this lane's units, then over the lanes.  `tt` is this lane's first
@@ -474,54 +494,6 @@ struct ChainSampler {
     if constexpr (!flip) st.spins(c, l) = static_cast<std::int8_t>(sk);
   }
 
-  // Local energy of the chain's configuration: diagonal part plus the
-  // amplitude ratios of every off-diagonal move, B moves per pass (their lane
-  // reductions overlap), summed in a fixed order.
-  KOKKOS_INLINE_FUNCTION double local_energy(Lanes const& g, const Real* tt, int c) const {
-    const auto s = st.spins;
-    int aligned = 0;
-    for (int e = g.lane; e < m.n_bonds; e += V) aligned += s(c, m.bond_i(e)) * s(c, m.bond_j(e));
-    const double diag = g.sum(aligned);
-    const int terms = flip ? m.N : m.n_bonds;
-    constexpr int B = PRISM_NQS_ENERGY_BATCH;
-    double off = 0;
-    int next = 0;
-    while (next < terms) {
-      int kk[B] = {}, ll[B] = {};
-      Real sg[B] = {};
-      Acc p[B];
-      const Real* Tk[B];
-      const Real* Tl[B];
-      int n = 0;
-      // The next B terms; b is a compile-time index after unrolling, so the
-      // arrays stay in registers.
-      for (int b = 0; b < B; ++b) {
-        if constexpr (!flip)
-          while (next < terms && s(c, m.bond_i(next)) == s(c, m.bond_j(next))) ++next;
-        if (next < terms) {
-          kk[b] = flip ? next : m.bond_i(next);
-          ll[b] = flip ? next : m.bond_j(next);
-          sg[b] = s(c, kk[b]);
-          n = b + 1;
-          ++next;
-        }
-        Tk[b] = column(m.T, kk[b], g.lane);
-        Tl[b] = column(m.T, ll[b], g.lane);
-        p[b] = Acc(1);
-      }
-      for_units<V, U>(g.lane, m.Mp, [&](int o) {
-        const Real t = tt[o];
-        for (int b = 0; b < B; ++b) p[b] *= Acc(bracket(Tk[b], Tl[b], o, sg[b] * t));
-      });
-      double q[B];
-      for (int b = 0; b < B; ++b) q[b] = g.product(double(p[b]));
-      for (int b = 0; b < B; ++b)
-        if (b < n) off += ratio_from(q[b], kk[b], ll[b], sg[b]);
-    }
-    if constexpr (flip) return -m.J * diag - m.h * off;
-    return 0.25 * m.J * m.Delta * diag + 0.5 * m.J * m.offdiag_sign * off;
-  }
-
   KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t item) const {
     const Lanes g(item);
     const int c = int(item / V);
@@ -564,8 +536,6 @@ struct ChainSampler {
         if (g.lane + o < m.M) out.tanh_theta(row, g.lane + o) = double(tt[o]);
       });
       for (int i = g.lane; i < N; i += V) out.spins(row, i) = s(c, i);
-      const double energy = local_energy(g, tt, c);
-      if (g.lane == 0) out.local_energy(row) = energy;
     }
     if (g.lane == 0) {
       st.accepted(c) = n_acc;
@@ -578,6 +548,86 @@ struct ChainSampler {
   }
 };
 
+
+// Local energy of every recorded sample: diagonal part plus the amplitude
+// ratios of every off-diagonal move, B moves per pass over the units (their
+// lane reductions overlap), summed in a fixed order.  One sample per V
+// lanes, with the lane's tanh values in registers when U > 0.  A kernel of
+// its own, so that the sweeps do not carry its registers.
+template <class Exec, Move move, int U, class Real>
+struct LocalEnergies : SamplerCore<Exec, move, U, Real> {
+  using Core = SamplerCore<Exec, move, U, Real>;
+  using Core::flip, Core::V, Core::m, Core::column, Core::bracket, Core::ratio_from;
+  using typename Core::Lanes, typename Core::Acc;
+  using Policy = EnergyPolicy<Exec>;
+
+  SampleBuffers out;
+  int S;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t item) const {
+    const Lanes g(item);
+    const int row = int(item / V);
+    const auto s = out.spins;
+    const auto ot = out.tanh_theta;
+    // tanh theta of unit j = lane + o (0 in the padding), recorded in double
+    // from the sampler's precision, so Real(...) gives back its exact bits.
+    auto load = [&](int o) { return g.lane + o < m.M ? Real(ot(row, g.lane + o)) : Real(0); };
+    constexpr int R = U > 0 ? U : 1;
+    Real t_reg[R];
+    if constexpr (U > 0) for_units<V, U>(g.lane, m.Mp, [&](int o) { t_reg[o / V] = load(o); });
+    auto tanh_at = [&](int o) {
+      if constexpr (U > 0) return t_reg[o / V];
+      else return load(o);
+    };
+    int aligned = 0;
+    for (int e = g.lane; e < m.n_bonds; e += V) aligned += s(row, m.bond_i(e)) * s(row, m.bond_j(e));
+    const double diag = g.sum(aligned);
+    const int terms = flip ? m.N : m.n_bonds;
+    constexpr int B = PRISM_NQS_ENERGY_BATCH;
+    double off = 0;
+    int next = 0;
+    while (next < terms) {
+      int kk[B] = {}, ll[B] = {};
+      Real sg[B] = {};
+      Acc p[B];
+      const Real* Tk[B];
+      const Real* Tl[B];
+      int n = 0;
+      // The next B terms; b is a compile-time index after unrolling, so the
+      // arrays stay in registers.
+      for (int b = 0; b < B; ++b) {
+        if constexpr (!flip)
+          while (next < terms && s(row, m.bond_i(next)) == s(row, m.bond_j(next))) ++next;
+        if (next < terms) {
+          kk[b] = flip ? next : m.bond_i(next);
+          ll[b] = flip ? next : m.bond_j(next);
+          sg[b] = s(row, kk[b]);
+          n = b + 1;
+          ++next;
+        }
+        Tk[b] = column(m.T, kk[b], g.lane);
+        Tl[b] = column(m.T, ll[b], g.lane);
+        p[b] = Acc(1);
+      }
+      for_units<V, U>(g.lane, m.Mp, [&](int o) {
+        const Real t = tanh_at(o);
+        for (int b = 0; b < B; ++b) p[b] *= Acc(bracket(Tk[b], Tl[b], o, sg[b] * t));
+      });
+      double q[B];
+      for (int b = 0; b < B; ++b) q[b] = g.product(double(p[b]));
+      for (int b = 0; b < B; ++b)
+        if (b < n) off += ratio_from(q[b], kk[b], ll[b], sg[b]);
+    }
+    const double energy = flip ? -m.J * diag - m.h * off
+                               : 0.25 * m.J * m.Delta * diag + 0.5 * m.J * m.offdiag_sign * off;
+    if (g.lane == 0) out.local_energy(row) = energy;
+  }
+
+  void launch(Exec const& space) const {
+    Kokkos::parallel_for("nqs::local_energies", Policy(space, 0, std::int64_t(S) * V), *this);
+  }
+};
+
 // Samples every chain of this rank for one iteration (see ChainSampler).
 // The random numbers of chain g at proposal q of iteration `iteration` do
 // not depend on the rank that runs the chain.
@@ -586,7 +636,7 @@ void launch_bounded(Exec const& space, RbmModel<Real> const& m, ChainState<Real>
                     SampleBuffers const& out, std::uint64_t seed, std::uint32_t iteration,
                     std::int64_t chain_offset, int thermalization, int sweeps_per_sample,
                     int samples_per_chain) {
-  ChainSampler<Exec, move, U, Real>{m,
+  ChainSampler<Exec, move, U, Real>{{m},
                                     st,
                                     out,
                                     seed,
@@ -597,6 +647,7 @@ void launch_bounded(Exec const& space, RbmModel<Real> const& m, ChainState<Real>
                                     samples_per_chain,
                                     int(st.spins.extent(0))}
       .launch(space);
+  LocalEnergies<Exec, move, U, Real>{{m}, out, int(out.local_energy.extent(0))}.launch(space);
 }
 
 template <class Exec, Move move, class Real>
