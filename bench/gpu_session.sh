@@ -7,11 +7,11 @@
 #   bench/gpu_session.sh OUTDIR
 set -uo pipefail
 OUTDIR="${1:?usage: gpu_session.sh OUTDIR [SECTIONS]}"
-# SECTIONS: comma list of tests,bench,weak,omp,nqs,nqsrank,nqsomp,scales,variants,profile,study
+# SECTIONS: comma list of tests,bench,weak,omp,nqs,nqsrank,nqsomp,scales,variants,profile,sass,study
 # (default all but scales, variants and profile).  `variants` builds bench_nqs with
-# other sampler settings (PRISM_NQS_MIN_BLOCKS) and, when .carry/prism-old
-# holds an older source tree (git archive), that tree as a baseline, and runs
-# them side by side on GPU 0.
+# other sampler settings (NQS_VARIANTS) and every older source tree
+# .carry/prism-NAME (git archive) as variant NAME, and runs them side by side
+# with the current build on GPU 0.
 SECTIONS="${2:-tests,bench,weak,omp,nqs,nqsomp}"
 want() { [[ ",$SECTIONS," == *",$1,"* ]]; }
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -49,11 +49,14 @@ VARIANTS=()
 # NQS_VARIANTS: space-separated NAME=FLAGS entries (FLAGS comma-separated -D options).
 NQS_VARIANTS="${NQS_VARIANTS:-minblocks0=-DPRISM_NQS_MIN_BLOCKS=0 minblocks6=-DPRISM_NQS_MIN_BLOCKS=6}"
 if want variants; then
-  [[ -d "$ROOT/.carry/prism-old" ]] && VARIANTS+=(baseline)
+  TREES=()
+  for t in "$ROOT"/.carry/prism-*; do [[ -d "$t" ]] && TREES+=("${t##*/prism-}"); done
+  VARIANTS+=("${TREES[@]}")
   for v in $NQS_VARIANTS; do VARIANTS+=("${v%%=*}"); done
   (
-    [[ -d "$ROOT/.carry/prism-old" ]] && build_variant baseline "$ROOT/.carry/prism-old" ""
-    for v in $NQS_VARIANTS; do build_variant "${v%%=*}" "$ROOT" "$(echo "${v#*=}" | tr , ' ')"; done
+    for t in "${TREES[@]}"; do build_variant "$t" "$ROOT/.carry/prism-$t" "" & done
+    for v in $NQS_VARIANTS; do build_variant "${v%%=*}" "$ROOT" "$(echo "${v#*=}" | tr , ' ')" & done
+    wait
   ) &
   VARIANT_BUILD=$!
 fi
@@ -183,6 +186,12 @@ ncu --kernel-name-base demangled --kernel-name regex:.*ChainSampler.* --launch-s
 ncu -i /tmp/nqs_profile.ncu-rep --page source --csv --print-source sass 2> /dev/null | gzip > "$OUTDIR/nqs_sass.csv.gz"
 ncu -i /tmp/nqs_profile.ncu-rep --page details --print-details all > "$OUTDIR/nqs_profile.txt" 2>&1
 grep -E "Duration|Registers Per|Achieved Active Warps|Warp Cycles Per Issued|Executed Ipc A|Compute \(SM\) Th" "$OUTDIR/nqs_profile.txt" | head -12
+fi
+
+if want sass; then
+log "SASS of the nqs kernels (cuobjdump)"
+cuobjdump -sass "$B/bench/bench_nqs" 2> /dev/null | awk '/Function :/{keep = /ChainSampler|LocalEnergies/} keep' |
+  gzip > "$OUTDIR/nqs_kernels_sass.txt.gz"
 fi
 
 if want omp || want nqsomp; then

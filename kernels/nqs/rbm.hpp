@@ -121,6 +121,9 @@ struct RbmCommon {
   bool log_domain = false;  // some |log_pref| > linear_prefactor_limit: combine in logs
   double widest_2w = 0;     // max |2 W|, from build_tables
   IndexVector bond_i, bond_j;
+  // Both ends of bond e in one word, bond_i | bond_j << 16 (N <= 4096): one
+  // load per proposal instead of two.
+  Kokkos::View<std::uint32_t*> bond_pair;
 };
 
 // Largest |2 W| for which the float tables are used.  1 - tanh 6 = 1.2e-5 is
@@ -502,6 +505,7 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
     Real* tt = &st.tanh_theta(c, 0) + g.lane;
     ProposalStream rs{seed, static_cast<std::uint32_t>(chain_offset + c), iteration};
     const auto s = st.spins;
+    const std::int8_t* sc = &s(c, 0);  // the chain's spins
     const int N = m.N;
     const auto range = static_cast<std::uint32_t>(flip ? N : m.n_bonds);
     std::uint32_t q = 0;
@@ -515,11 +519,12 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
       rs.next(g, q++, word, u);
       // floor(word range / 2^32): a multiply instead of a division by a
       // run-time range, with the same tiny bias as word % range.
-      const auto pick = static_cast<int>((std::uint64_t(word) * range) >> 32);
-      const int k = flip ? pick : m.bond_i(pick);
-      const int l = flip ? k : m.bond_j(pick);
-      const Real sk = s(c, k);
-      if (!flip && sk == s(c, l)) return;  // exchange of equal spins: no move
+      const auto pick = static_cast<std::uint32_t>((std::uint64_t(word) * range) >> 32);
+      const std::uint32_t ends = flip ? pick : m.bond_pair.data()[pick];
+      const int k = int(ends & 0xffffu);
+      const int l = flip ? k : int(ends >> 16);
+      const Real sk = sc[k];
+      if (!flip && sk == sc[l]) return;  // exchange of equal spins: no move
       const double r = ratio(g, tt, k, l, sk);
       if (u < r * r) {
         accept(g, th, tt, c, k, l, sk);

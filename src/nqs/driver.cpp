@@ -156,6 +156,10 @@ struct Vmc::Impl {
     }
     Kokkos::deep_copy(model.bond_i, bi);
     Kokkos::deep_copy(model.bond_j, bj);
+    model.bond_pair = Kokkos::View<std::uint32_t*>("nqs::bond_pair", model.n_bonds);
+    auto bp = Kokkos::create_mirror_view(model.bond_pair);
+    for (int e = 0; e < model.n_bonds; ++e) bp(e) = std::uint32_t(bi(e)) | std::uint32_t(bj(e)) << 16;
+    Kokkos::deep_copy(model.bond_pair, bp);
 
     const int C = int(mine.count), S = int(mine.count * cfg.samples_per_chain);
     chains.spins = ChainSpins("nqs::chain_spins", C, N);
