@@ -479,15 +479,12 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
       const Real old = th[o];
       const Real tk = Tk[o], tl = flip ? Real(0) : Tl[o];
       th[o] = old - Real(2) * sk * (flip ? Wk[o] : Wk[o] - Wl[o]);
-      const Real update = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, tt[o]);
-      const bool in_range = kmath::fabs(old) < limit;
-      if constexpr (U == 0) {
-        tt[o] = in_range ? update : Real(kmath::tanh(th[o]));
+      if (kmath::fabs(old) < limit) {
+        tt[o] = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, tt[o]);
+      } else if constexpr (U == 0) {
+        tt[o] = kmath::tanh(th[o]);
       } else {
-        // No branch here, so the units' loads and arithmetic interleave:
-        // the update is stored and, out of range, overwritten below.
-        tt[o] = update;
-        exact |= std::uint32_t(!in_range) << (o / V);
+        exact |= 1u << (o / V);
       }
     });
     if constexpr (U > 0) {
