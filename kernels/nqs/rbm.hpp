@@ -429,6 +429,55 @@ struct SamplerCore {
       return m.exchange_ratio_from(product, k, l, sk);
     }
   }
+
+  // Local energy of one configuration: diagonal part plus the amplitude
+  // ratios of every off-diagonal move, B moves per pass over the units
+  // (their lane reductions overlap), summed in a fixed order.  spin(i) and
+  // tanh_at(o) (unit lane + o) read the configuration.
+  template <class Spin, class Tanh>
+  KOKKOS_INLINE_FUNCTION double local_energy(Lanes const& g, Spin const& spin, Tanh const& tanh_at) const {
+    int aligned = 0;
+    for (int e = g.lane; e < m.n_bonds; e += V) aligned += spin(m.bond_i(e)) * spin(m.bond_j(e));
+    const double diag = g.sum(aligned);
+    const int terms = flip ? m.N : m.n_bonds;
+    constexpr int B = PRISM_NQS_ENERGY_BATCH;
+    double off = 0;
+    int next = 0;
+    while (next < terms) {
+      int kk[B] = {}, ll[B] = {};
+      Real sg[B] = {};
+      Acc p[B];
+      const Real* Tk[B];
+      const Real* Tl[B];
+      int n = 0;
+      // The next B terms; b is a compile-time index after unrolling, so the
+      // arrays stay in registers.
+      for (int b = 0; b < B; ++b) {
+        if constexpr (!flip)
+          while (next < terms && spin(m.bond_i(next)) == spin(m.bond_j(next))) ++next;
+        if (next < terms) {
+          kk[b] = flip ? next : m.bond_i(next);
+          ll[b] = flip ? next : m.bond_j(next);
+          sg[b] = spin(kk[b]);
+          n = b + 1;
+          ++next;
+        }
+        Tk[b] = column(m.T, kk[b], g.lane);
+        Tl[b] = column(m.T, ll[b], g.lane);
+        p[b] = Acc(1);
+      }
+      for_units<V, U>(g.lane, m.Mp, [&](int o) {
+        const Real t = tanh_at(o);
+        for (int b = 0; b < B; ++b) p[b] *= Acc(bracket(Tk[b], Tl[b], o, sg[b] * t));
+      });
+      double q[B];
+      for (int b = 0; b < B; ++b) q[b] = g.product(double(p[b]));
+      for (int b = 0; b < B; ++b)
+        if (b < n) off += ratio_from(q[b], kk[b], ll[b], sg[b]);
+    }
+    if constexpr (flip) return -m.J * diag - m.h * off;
+    return 0.25 * m.J * m.Delta * diag + 0.5 * m.J * m.offdiag_sign * off;
+  }
 };
 
 // Runs `thermalization` sweeps, then samples_per_chain samples each
@@ -541,6 +590,9 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
         if (g.lane + o < m.M) out.tanh_theta(row, g.lane + o) = double(tt[o]);
       });
       for (int i = g.lane; i < N; i += V) out.spins(row, i) = s(c, i);
+      if constexpr (V == 1)
+        out.local_energy(row) =
+            this->local_energy(g, [&](int i) { return sc[i]; }, [&](int o) { return tt[o]; });
     }
     if (g.lane == 0) {
       st.accepted(c) = n_acc;
@@ -554,16 +606,16 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
 };
 
 
-// Local energy of every recorded sample: diagonal part plus the amplitude
-// ratios of every off-diagonal move, B moves per pass over the units (their
-// lane reductions overlap), summed in a fixed order.  One sample per V
-// lanes, with the lane's tanh values in registers when U > 0.  A kernel of
-// its own, so that the sweeps do not carry its registers.
+// Local energy of every recorded sample on GPUs: one sample per V lanes,
+// with the lane's tanh values in registers when U > 0.  A kernel of its own,
+// so that the sweeps do not carry its registers.  (Host backends take the
+// energy in the sampler, from the chain's own contiguous rows, which the
+// column-major sample buffers are not.)
 template <class Exec, Move move, int U, class Real>
 struct LocalEnergies : SamplerCore<Exec, move, U, Real> {
   using Core = SamplerCore<Exec, move, U, Real>;
-  using Core::flip, Core::V, Core::m, Core::column, Core::bracket, Core::ratio_from;
-  using typename Core::Lanes, typename Core::Acc;
+  using Core::V, Core::m;
+  using typename Core::Lanes;
   using Policy = EnergyPolicy<Exec>;
 
   SampleBuffers out;
@@ -584,47 +636,7 @@ struct LocalEnergies : SamplerCore<Exec, move, U, Real> {
       if constexpr (U > 0) return t_reg[o / V];
       else return load(o);
     };
-    int aligned = 0;
-    for (int e = g.lane; e < m.n_bonds; e += V) aligned += s(row, m.bond_i(e)) * s(row, m.bond_j(e));
-    const double diag = g.sum(aligned);
-    const int terms = flip ? m.N : m.n_bonds;
-    constexpr int B = PRISM_NQS_ENERGY_BATCH;
-    double off = 0;
-    int next = 0;
-    while (next < terms) {
-      int kk[B] = {}, ll[B] = {};
-      Real sg[B] = {};
-      Acc p[B];
-      const Real* Tk[B];
-      const Real* Tl[B];
-      int n = 0;
-      // The next B terms; b is a compile-time index after unrolling, so the
-      // arrays stay in registers.
-      for (int b = 0; b < B; ++b) {
-        if constexpr (!flip)
-          while (next < terms && s(row, m.bond_i(next)) == s(row, m.bond_j(next))) ++next;
-        if (next < terms) {
-          kk[b] = flip ? next : m.bond_i(next);
-          ll[b] = flip ? next : m.bond_j(next);
-          sg[b] = s(row, kk[b]);
-          n = b + 1;
-          ++next;
-        }
-        Tk[b] = column(m.T, kk[b], g.lane);
-        Tl[b] = column(m.T, ll[b], g.lane);
-        p[b] = Acc(1);
-      }
-      for_units<V, U>(g.lane, m.Mp, [&](int o) {
-        const Real t = tanh_at(o);
-        for (int b = 0; b < B; ++b) p[b] *= Acc(bracket(Tk[b], Tl[b], o, sg[b] * t));
-      });
-      double q[B];
-      for (int b = 0; b < B; ++b) q[b] = g.product(double(p[b]));
-      for (int b = 0; b < B; ++b)
-        if (b < n) off += ratio_from(q[b], kk[b], ll[b], sg[b]);
-    }
-    const double energy = flip ? -m.J * diag - m.h * off
-                               : 0.25 * m.J * m.Delta * diag + 0.5 * m.J * m.offdiag_sign * off;
+    const double energy = this->local_energy(g, [&](int i) { return s(row, i); }, tanh_at);
     if (g.lane == 0) out.local_energy(row) = energy;
   }
 
@@ -652,7 +664,8 @@ void launch_bounded(Exec const& space, RbmModel<Real> const& m, ChainState<Real>
                                     samples_per_chain,
                                     int(st.spins.extent(0))}
       .launch(space);
-  LocalEnergies<Exec, move, U, Real>{{m}, out, int(out.local_energy.extent(0))}.launch(space);
+  if constexpr (lanes_per_chain<Exec> > 1)
+    LocalEnergies<Exec, move, U, Real>{{m}, out, int(out.local_energy.extent(0))}.launch(space);
 }
 
 template <class Exec, Move move, class Real>
