@@ -143,8 +143,8 @@ int main(int argc, char** argv) {
                "sr_seconds,precision,sweeps_per_s,local_energies_per_s\n";
       out << date << "," << prism::compat::backend_name() << ",\"" << device << "\"," << mpi.size() << ","
           << L << "," << alpha << "," << chains << "," << c.parameters() << "," << init_scale << ","
-          << samples_per_s << "," << sr_s << "," << precision << "," << sweeps_per_s << ","
-          << energies_per_s << "\n";
+          << samples_per_s << "," << sr_s << "," << precision << "," << sweeps_per_s << "," << energies_per_s
+          << "\n";
     }
   }
   Kokkos::finalize();

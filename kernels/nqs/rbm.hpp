@@ -591,8 +591,8 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
       });
       for (int i = g.lane; i < N; i += V) out.spins(row, i) = s(c, i);
       if constexpr (V == 1)
-        out.local_energy(row) =
-            this->local_energy(g, [&](int i) { return sc[i]; }, [&](int o) { return tt[o]; });
+        out.local_energy(row) = this->local_energy(
+            g, [&](int i) { return sc[i]; }, [&](int o) { return tt[o]; });
     }
     if (g.lane == 0) {
       st.accepted(c) = n_acc;
@@ -604,7 +604,6 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
     Kokkos::parallel_for("nqs::sample_chains", Policy(space, 0, std::int64_t(C) * V), *this);
   }
 };
-
 
 // Local energy of every recorded sample on GPUs: one sample per V lanes,
 // with the lane's tanh values in registers when U > 0.  A kernel of its own,
@@ -633,10 +632,13 @@ struct LocalEnergies : SamplerCore<Exec, move, U, Real> {
     Real t_reg[R];
     if constexpr (U > 0) for_units<V, U>(g.lane, m.Mp, [&](int o) { t_reg[o / V] = load(o); });
     auto tanh_at = [&](int o) {
-      if constexpr (U > 0) return t_reg[o / V];
-      else return load(o);
+      if constexpr (U > 0)
+        return t_reg[o / V];
+      else
+        return load(o);
     };
-    const double energy = this->local_energy(g, [&](int i) { return s(row, i); }, tanh_at);
+    const double energy = this->local_energy(
+        g, [&](int i) { return s(row, i); }, tanh_at);
     if (g.lane == 0) out.local_energy(row) = energy;
   }
 
@@ -664,7 +666,7 @@ void launch_bounded(Exec const& space, RbmModel<Real> const& m, ChainState<Real>
                                     samples_per_chain,
                                     int(st.spins.extent(0))}
       .launch(space);
-  if constexpr (lanes_per_chain<Exec> > 1)
+  if constexpr (lanes_per_chain < Exec >> 1)
     LocalEnergies<Exec, move, U, Real>{{m}, out, int(out.local_energy.extent(0))}.launch(space);
 }
 
@@ -687,7 +689,8 @@ void launch_sampler(Exec const& space, RbmModel<Real> const& m, ChainState<Real>
     bool done = false;
     [&]<int... u>(std::integer_sequence<int, u...>) {
       ((U == u + 1 ? (go(std::integral_constant<int, u + 1>{}), done = true) : false), ...);
-    }(std::make_integer_sequence<int, max_unit_count>{});
+    }
+    (std::make_integer_sequence<int, max_unit_count>{});
     if (done) return;
   }
   go(std::integral_constant<int, 0>{});
