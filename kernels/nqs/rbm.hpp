@@ -379,21 +379,19 @@ struct ProposalStream {
 #ifndef PRISM_NQS_ENERGY_MIN_BLOCKS
 #define PRISM_NQS_ENERGY_MIN_BLOCKS 8
 #endif
-// A flat range, not a team policy: Kokkos 3.4 launches team kernels with the
+// A flat range, not a team policy (Kokkos 3.4 launches team kernels with the
 // cache split set to favour shared memory, which leaves little L1 for the
-// tables that every proposal reads.
+// tables that every proposal reads), with launch bounds for `min_blocks`
+// blocks of 128 threads per SM (0: none).
+template <class Exec, int min_blocks>
+using BoundedRange = std::conditional_t<
+    (min_blocks > 0),
+    Kokkos::RangePolicy<Exec, Kokkos::LaunchBounds<128, min_blocks>, Kokkos::IndexType<std::int64_t>>,
+    Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>>;
 template <class Exec>
-using SamplerPolicy =
-    std::conditional_t<(PRISM_NQS_MIN_BLOCKS > 0),
-                       Kokkos::RangePolicy<Exec, Kokkos::LaunchBounds<128, PRISM_NQS_MIN_BLOCKS>,
-                                           Kokkos::IndexType<std::int64_t>>,
-                       Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>>;
+using SamplerPolicy = BoundedRange<Exec, PRISM_NQS_MIN_BLOCKS>;
 template <class Exec>
-using EnergyPolicy =
-    std::conditional_t<(PRISM_NQS_ENERGY_MIN_BLOCKS > 0),
-                       Kokkos::RangePolicy<Exec, Kokkos::LaunchBounds<128, PRISM_NQS_ENERGY_MIN_BLOCKS>,
-                                           Kokkos::IndexType<std::int64_t>>,
-                       Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>>;
+using EnergyPolicy = BoundedRange<Exec, PRISM_NQS_ENERGY_MIN_BLOCKS>;
 
 // What the sampler and the local energies share: the model, a lane's view
 // of a table column, one unit's bracket and the ratio from a product.
