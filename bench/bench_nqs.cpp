@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <limits>
 #include <string>
 
 #include "core/kokkos_compat.hpp"
@@ -80,12 +81,10 @@ int main(int argc, char** argv) {
       mpi.barrier();
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
     };
-    prism::nqs::Vmc vmc(c, 1, mpi);
-    const double call_s = seconds_per_call(vmc);
-    const double samples_per_s = double(chains) * sweeps / call_s;
     // Sweeps alone, as the JAX/NetKet figure counts them: the difference
     // between a call with T thermalisation sweeps before its one sample and
     // a call with none, so the one local energy and the fixed costs cancel.
+    // Measured first, and freed before the main Vmc is built.
     const int T = 4 * sweeps;
     double sweep_s = 0;
     {
@@ -98,10 +97,15 @@ int main(int argc, char** argv) {
       const double t_with = seconds_per_call(with), t_without = seconds_per_call(without);
       sweep_s = (t_with - t_without) / T;
     }
-    const double sweeps_per_s = double(chains) / sweep_s;
+    prism::nqs::Vmc vmc(c, 1, mpi);
+    const double call_s = seconds_per_call(vmc);
+    const double samples_per_s = double(chains) * sweeps / call_s;
     // Local energies: what a call costs beyond its sweeps (fixed costs of
-    // the call included).
-    const double energies_per_s = double(chains) * sweeps / (call_s - sweeps * sweep_s);
+    // the call included).  A difference lost in timing noise gives NaN.
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const double sweeps_per_s = sweep_s > 0 ? double(chains) / sweep_s : nan;
+    const double energy_s = call_s - sweeps * sweep_s;
+    const double energies_per_s = sweep_s > 0 && energy_s > 0 ? double(chains) * sweeps / energy_s : nan;
     // Where the sampling time goes (separate, fenced runs).
     vmc.profile_kernels(true);
     for (int r = 1; r <= reps; ++r) vmc.sample(r);

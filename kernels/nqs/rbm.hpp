@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <stdexcept>
 #include <type_traits>
 
 #include "core/kokkos_compat.hpp"
@@ -67,8 +68,6 @@ template <class R>
 KOKKOS_INLINE_FUNCTION R exchange_bracket(R tk, R tl, R s_t) {
   return (R(1) - tk * tl) - s_t * (tk - tl);
 }
-// tanh theta_j after an accepted move, from the bracket's A and B (flip:
-// A = 1, B = tk; exchange: A = 1 - tk tl, B = tk - tl); only for small |theta|.
 // a / b where b is a bracket (positive, of order one): on CUDA, the
 // hardware reciprocal estimate refined by two Newton steps (a few ulp, and
 // no slow-path branch) instead of a correctly rounded division, measured
@@ -95,6 +94,8 @@ KOKKOS_INLINE_FUNCTION R bracket_quotient(R a, R b) {
 #endif
 }
 
+// tanh theta_j after an accepted move, from the bracket's A and B (flip:
+// A = 1, B = tk; exchange: A = 1 - tk tl, B = tk - tl); only for small |theta|.
 template <class R>
 KOKKOS_INLINE_FUNCTION R tanh_after_move(R A, R B, R sk, R t) {
   const R u = bracket_quotient(A * t - sk * B, A - sk * t * B);
@@ -664,7 +665,8 @@ void launch_bounded(Exec const& space, RbmModel<Real> const& m, ChainState<Real>
                                     samples_per_chain,
                                     int(st.spins.extent(0))}
       .launch(space);
-  if constexpr (lanes_per_chain < Exec >> 1)
+  constexpr int V = lanes_per_chain<Exec>;
+  if constexpr (V > 1)
     LocalEnergies<Exec, move, U, Real>{{m}, out, int(out.local_energy.extent(0))}.launch(space);
 }
 
@@ -674,6 +676,10 @@ void launch_sampler(Exec const& space, RbmModel<Real> const& m, ChainState<Real>
                     std::int64_t chain_offset, int thermalization, int sweeps_per_sample,
                     int samples_per_chain) {
   constexpr int V = lanes_per_chain<Exec>;
+  // The tables and angle rows must have been padded for this space's lanes.
+  if (m.Mp % V != 0 || m.Mp < m.M || int(m.T.extent(0)) != m.Mp || int(m.Wr.extent(0)) != m.Mp ||
+      int(st.theta.extent(1)) != m.Mp || int(st.tanh_theta.extent(1)) != m.Mp)
+    throw std::logic_error("nqs sampler: tables not padded to the lanes per chain");
   const auto go = [&](auto bound) {
     launch_bounded<Exec, move, decltype(bound)::value, Real>(space, m, st, out, seed, iteration, chain_offset,
                                                              thermalization, sweeps_per_sample,

@@ -120,6 +120,9 @@ struct Vmc::Impl {
         P(int(c.parameters())),
         mine(block_partition(c.chains, m.size(), m.rank())),
         want_single(c.precision == Precision::single_precision) {
+    // The sampler packs both ends of a bond into one 32-bit word (decks allow
+    // at most 4096 sites).
+    if (N > 0xffff) throw std::invalid_argument("nqs: at most 65535 sites");
     const auto lat = make_lattice(cfg);
     // Parameters: seeded normal of width init_scale, the same on every rank.
     params_host.resize(P);
