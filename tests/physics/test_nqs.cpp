@@ -10,10 +10,12 @@
 #include <cmath>
 #include <map>
 #include <numeric>
+#include <vector>
 
 #include "core/mpi_context.hpp"
 #include "core/timers.hpp"
 #include "exact/spin_ed.hpp"
+#include "kernels/nqs/rbm.hpp"
 #include "nqs/driver.hpp"
 #include "test_env.hpp"
 
@@ -473,3 +475,44 @@ TEST(NqsOptimisation, Heisenberg4x4ReachesExactDiagonalisation) {
 
 }  // namespace
 }  // namespace prism::nqs
+
+// The lane/unit contract the GPU sampler relies on, checked on the host: M
+// padded to a multiple of the lanes, one compiled unit count per lane for
+// Mp <= 8 V with exactly Mp / V units, and every padded unit visited once by
+// exactly one lane, for the bounded and the general loops.
+struct CountVisits {  // callable from the host-device loop in every build
+  int* seen;
+  int lane;
+  KOKKOS_INLINE_FUNCTION void operator()(int o) const { ++seen[lane + o]; }
+};
+// Visits per unit j < Mp, then one slot counting visits beyond Mp.
+template <int V, int U>
+std::vector<int> visits(int Mp) {
+  std::vector<int> seen(Mp + 16 * V, 0);
+  for (int lane = 0; lane < V; ++lane) prism::nqs::for_units<V, U>(lane, Mp, CountVisits{seen.data(), lane});
+  std::vector<int> out(seen.begin(), seen.begin() + Mp);
+  out.push_back(std::accumulate(seen.begin() + Mp, seen.end(), 0) + 1);  // 1 when none
+  return out;
+}
+TEST(NqsLanes, UnitLoopsCoverThePaddedUnitsOnce) {
+  using prism::nqs::padded_units;
+  using prism::nqs::unit_bound;
+  EXPECT_EQ(padded_units<32>(200), 224);
+  EXPECT_EQ(padded_units<32>(16), 32);
+  EXPECT_EQ(padded_units<32>(256), 256);
+  EXPECT_EQ(padded_units<1>(200), 200);
+  EXPECT_EQ(unit_bound<32>(224), 7);
+  EXPECT_EQ(unit_bound<32>(32), 1);
+  EXPECT_EQ(unit_bound<32>(256), 8);
+  EXPECT_EQ(unit_bound<32>(288), 0);
+  EXPECT_EQ(unit_bound<1>(16), 16);
+  EXPECT_EQ(unit_bound<1>(17), 0);
+  const auto once = [](std::vector<int> const& v) {
+    return std::all_of(v.begin(), v.end(), [](int n) { return n == 1; });
+  };
+  EXPECT_TRUE(once(visits<32, 7>(224)));
+  EXPECT_TRUE(once(visits<32, 1>(32)));
+  EXPECT_TRUE(once(visits<32, 0>(288)));
+  EXPECT_TRUE(once(visits<1, 16>(10)));
+  EXPECT_TRUE(once(visits<1, 0>(200)));
+}
