@@ -492,6 +492,9 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
   using Core::flip, Core::V, Core::m, Core::column, Core::bracket, Core::ratio_from;
   using typename Core::Lanes, typename Core::Acc;
   using Policy = SamplerPolicy<Exec>;
+  // Local energies by the LocalEnergies kernel (GPU, compiled unit count),
+  // or here, right after each sample is recorded.
+  static constexpr bool separate_energies = V > 1 && U > 0;
 
   ChainState<Real> st;
   SampleBuffers out;
@@ -589,7 +592,7 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
         if (g.lane + o < m.M) out.tanh_theta(row, g.lane + o) = double(tt[o]);
       });
       for (int i = g.lane; i < N; i += V) out.spins(row, i) = s(c, i);
-      if constexpr (V == 1)
+      if constexpr (!separate_energies)
         out.local_energy(row) = this->local_energy(
             g, [&](int i) { return sc[i]; }, [&](int o) { return tt[o]; });
     }
@@ -604,13 +607,15 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
   }
 };
 
-// Local energy of every recorded sample on GPUs: one sample per V lanes,
-// with the lane's tanh values in registers when U > 0.  A kernel of its own,
-// so that the sweeps do not carry its registers.  (Host backends take the
-// energy in the sampler, from the chain's own contiguous rows, which the
-// column-major sample buffers are not.)
+// Local energy of every recorded sample on GPUs with a compiled unit count
+// (M <= 256): one sample per V lanes, the lane's tanh values in registers.
+// A kernel of its own, so that the sweeps do not carry its registers.
+// Host backends, and the general loop for larger M, take the energy in the
+// sampler, from the chain's own contiguous rows (the column-major sample
+// buffers would cost a strided load per unit and move).
 template <class Exec, Move move, int U, class Real>
 struct LocalEnergies : SamplerCore<Exec, move, U, Real> {
+  static_assert(U > 0 && lanes_per_chain<Exec> > 1, "see separate_energies");
   using Core = SamplerCore<Exec, move, U, Real>;
   using Core::V, Core::m;
   using typename Core::Lanes;
@@ -626,16 +631,10 @@ struct LocalEnergies : SamplerCore<Exec, move, U, Real> {
     const auto ot = out.tanh_theta;
     // tanh theta of unit j = lane + o (0 in the padding), recorded in double
     // from the sampler's precision, so Real(...) gives back its exact bits.
-    auto load = [&](int o) { return g.lane + o < m.M ? Real(ot(row, g.lane + o)) : Real(0); };
-    constexpr int R = U > 0 ? U : 1;
-    Real t_reg[R];
-    if constexpr (U > 0) for_units<V, U>(g.lane, m.Mp, [&](int o) { t_reg[o / V] = load(o); });
-    auto tanh_at = [&](int o) {
-      if constexpr (U > 0)
-        return t_reg[o / V];
-      else
-        return load(o);
-    };
+    Real t_reg[U];
+    for_units<V, U>(g.lane, m.Mp,
+                    [&](int o) { t_reg[o / V] = g.lane + o < m.M ? Real(ot(row, g.lane + o)) : Real(0); });
+    auto tanh_at = [&](int o) { return t_reg[o / V]; };
     const double energy = this->local_energy(
         g, [&](int i) { return s(row, i); }, tanh_at);
     if (g.lane == 0) out.local_energy(row) = energy;
@@ -665,8 +664,7 @@ void launch_bounded(Exec const& space, RbmModel<Real> const& m, ChainState<Real>
                                     samples_per_chain,
                                     int(st.spins.extent(0))}
       .launch(space);
-  constexpr int V = lanes_per_chain<Exec>;
-  if constexpr (V > 1)
+  if constexpr (ChainSampler<Exec, move, U, Real>::separate_energies)
     LocalEnergies<Exec, move, U, Real>{{m}, out, int(out.local_energy.extent(0))}.launch(space);
 }
 
