@@ -122,9 +122,6 @@ struct RbmCommon {
   bool log_domain = false;  // some |log_pref| > linear_prefactor_limit: combine in logs
   double widest_2w = 0;     // max |2 W|, from build_tables
   IndexVector bond_i, bond_j;
-  // Both ends of bond e in one word, bond_i | bond_j << 16 (N <= 4096): one
-  // load per proposal instead of two.
-  Kokkos::View<std::uint32_t*> bond_pair;
 };
 
 // Largest |2 W| for which the float tables are used.  1 - tanh 6 = 1.2e-5 is
@@ -481,7 +478,8 @@ struct SamplerCore {
 
 // Runs `thermalization` sweeps, then samples_per_chain samples each
 // `sweeps_per_sample` sweeps apart (a sweep is N proposals), recording the
-// spins and tanh(theta) of every sample; LocalEnergies then measures them.
+// spins and tanh(theta) of every sample, and its local energy (or leaving
+// that to LocalEnergies: see separate_energies).
 // Each chain is V consecutive work items (lanes); lane `lane` owns hidden
 // units j = lane, lane + V, ...  of the chain's theta and tanh rows, which
 // stay in L1.  The kernel is compiled per move type, so neither carries
@@ -556,7 +554,6 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
     Real* tt = &st.tanh_theta(c, 0) + g.lane;
     ProposalStream rs{seed, static_cast<std::uint32_t>(chain_offset + c), iteration};
     const auto s = st.spins;
-    const std::int8_t* sc = &s(c, 0);  // the chain's spins
     const int N = m.N;
     const auto range = static_cast<std::uint32_t>(flip ? N : m.n_bonds);
     std::uint32_t q = 0;
@@ -570,12 +567,11 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
       rs.next(g, q++, word, u);
       // floor(word range / 2^32): a multiply instead of a division by a
       // run-time range, with the same tiny bias as word % range.
-      const auto pick = static_cast<std::uint32_t>((std::uint64_t(word) * range) >> 32);
-      const std::uint32_t ends = flip ? pick : m.bond_pair.data()[pick];
-      const int k = int(ends & 0xffffu);
-      const int l = flip ? k : int(ends >> 16);
-      const Real sk = sc[k];
-      if (!flip && sk == sc[l]) return;  // exchange of equal spins: no move
+      const auto pick = static_cast<int>((std::uint64_t(word) * range) >> 32);
+      const int k = flip ? pick : m.bond_i(pick);
+      const int l = flip ? k : m.bond_j(pick);
+      const Real sk = s(c, k);
+      if (!flip && sk == s(c, l)) return;  // exchange of equal spins: no move
       const double r = ratio(g, tt, k, l, sk);
       if (u < r * r) {
         accept(g, th, tt, c, k, l, sk);
@@ -594,7 +590,7 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
       for (int i = g.lane; i < N; i += V) out.spins(row, i) = s(c, i);
       if constexpr (!separate_energies)
         out.local_energy(row) = this->local_energy(
-            g, [&](int i) { return sc[i]; }, [&](int o) { return tt[o]; });
+            g, [&](int i) { return s(c, i); }, [&](int o) { return tt[o]; });
     }
     if (g.lane == 0) {
       st.accepted(c) = n_acc;
@@ -622,7 +618,6 @@ struct LocalEnergies : SamplerCore<Exec, move, U, Real> {
   using Policy = EnergyPolicy<Exec>;
 
   SampleBuffers out;
-  int S;
 
   KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t item) const {
     const Lanes g(item);
@@ -641,7 +636,8 @@ struct LocalEnergies : SamplerCore<Exec, move, U, Real> {
   }
 
   void launch(Exec const& space) const {
-    Kokkos::parallel_for("nqs::local_energies", Policy(space, 0, std::int64_t(S) * V), *this);
+    const auto S = std::int64_t(out.local_energy.extent(0));
+    Kokkos::parallel_for("nqs::local_energies", Policy(space, 0, S * V), *this);
   }
 };
 
@@ -665,7 +661,7 @@ void launch_bounded(Exec const& space, RbmModel<Real> const& m, ChainState<Real>
                                     int(st.spins.extent(0))}
       .launch(space);
   if constexpr (ChainSampler<Exec, move, U, Real>::separate_energies)
-    LocalEnergies<Exec, move, U, Real>{{m}, out, int(out.local_energy.extent(0))}.launch(space);
+    LocalEnergies<Exec, move, U, Real>{{m}, out}.launch(space);
 }
 
 template <class Exec, Move move, class Real>

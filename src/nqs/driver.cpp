@@ -120,9 +120,6 @@ struct Vmc::Impl {
         P(int(c.parameters())),
         mine(block_partition(c.chains, m.size(), m.rank())),
         want_single(c.precision == Precision::single_precision) {
-    // The sampler packs both ends of a bond into one 32-bit word (decks allow
-    // at most 4096 sites).
-    if (N > 0xffff) throw std::invalid_argument("nqs: at most 65535 sites");
     const auto lat = make_lattice(cfg);
     // Parameters: seeded normal of width init_scale, the same on every rank.
     params_host.resize(P);
@@ -159,10 +156,6 @@ struct Vmc::Impl {
     }
     Kokkos::deep_copy(model.bond_i, bi);
     Kokkos::deep_copy(model.bond_j, bj);
-    model.bond_pair = Kokkos::View<std::uint32_t*>("nqs::bond_pair", model.n_bonds);
-    auto bp = Kokkos::create_mirror_view(model.bond_pair);
-    for (int e = 0; e < model.n_bonds; ++e) bp(e) = std::uint32_t(bi(e)) | std::uint32_t(bj(e)) << 16;
-    Kokkos::deep_copy(model.bond_pair, bp);
 
     const int C = int(mine.count), S = int(mine.count * cfg.samples_per_chain);
     chains.spins = ChainSpins("nqs::chain_spins", C, N);
