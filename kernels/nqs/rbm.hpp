@@ -377,6 +377,33 @@ struct ProposalStream {
 #ifndef PRISM_NQS_ENERGY_MIN_BLOCKS
 #define PRISM_NQS_ENERGY_MIN_BLOCKS 8
 #endif
+// Sampler experiments, measured side by side in BENCHMARKS.md:
+// BRANCHFREE stores every unit's tanh update and fixes large angles after
+// the loop; EARLY_PREF loads the prefactor before the unit loop;
+// PRODUCT_CHAINS splits a lane's product of brackets into independent
+// running products; SPECULATIVE forms the tanh updates during the ratio.
+#ifndef PRISM_NQS_BRANCHFREE
+#define PRISM_NQS_BRANCHFREE 0
+#endif
+#ifndef PRISM_NQS_EARLY_PREF
+#define PRISM_NQS_EARLY_PREF 0
+#endif
+#ifndef PRISM_NQS_PRODUCT_CHAINS
+#define PRISM_NQS_PRODUCT_CHAINS 1
+#endif
+#ifndef PRISM_NQS_SPECULATIVE
+#define PRISM_NQS_SPECULATIVE 0
+#endif
+// CARVEOUT >= 0: the shared-memory share (percent) asked for the sampler,
+// so that L1 gets the rest (-1: what Kokkos asks).
+// ONLY_UNITS > 0 compiles the GPU sampler for that unit count alone, and
+// the general loop for the others: quicker builds of benchmark variants.
+#ifndef PRISM_NQS_ONLY_UNITS
+#define PRISM_NQS_ONLY_UNITS 0
+#endif
+#ifndef PRISM_NQS_CARVEOUT
+#define PRISM_NQS_CARVEOUT -1
+#endif
 // A flat range, not a team policy (Kokkos 3.4 launches team kernels with the
 // cache split set to favour shared memory, which leaves little L1 for the
 // tables that every proposal reads), with launch bounds for `min_blocks`
@@ -493,6 +520,9 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
   // Local energies by the LocalEnergies kernel (GPU, compiled unit count),
   // or here, right after each sample is recorded.
   static constexpr bool separate_energies = V > 1 && U > 0;
+  // Experiment knobs (see the PRISM_NQS_* defaults above).
+  static constexpr bool branch_free = U > 0 && PRISM_NQS_BRANCHFREE;
+  static constexpr bool speculative = U > 0 && V > 1 && PRISM_NQS_SPECULATIVE;
 
   ChainState<Real> st;
   SampleBuffers out;
@@ -505,17 +535,46 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
   // psi'/psi of moving site k (and l) with spin sk: product of the brackets
   // over this lane's units, then over the lanes.  `tt` is this lane's first
   // unit of the chain's tanh row.
-  KOKKOS_INLINE_FUNCTION double ratio(Lanes const& g, const Real* tt, int k, int l, Real sk) const {
+  KOKKOS_INLINE_FUNCTION double ratio(Lanes const& g, const Real* tt, int k, int l, Real sk, Real* next) const {
     const Real* Tk = column(m.T, k, g.lane);
     const Real* Tl = flip ? Tk : column(m.T, l, g.lane);
-    Acc p = 1;
-    for_units<V, U>(g.lane, m.Mp, [&](int o) { p *= Acc(bracket(Tk, Tl, o, sk * tt[o])); });
-    return ratio_from(g.product(double(p)), k, l, sk);
+#if PRISM_NQS_EARLY_PREF
+    // The linear prefactor does not depend on the product: its loads are
+    // issued before the unit loop instead of after the lane reduction.
+    double pf = 0;
+    if (!m.log_domain) {
+      const int ck = m.column(sk);
+      pf = flip ? m.pref(k, ck) : m.pref(k, ck) * m.pref(l, 1 - ck);
+    }
+#endif
+    Acc p[PRISM_NQS_PRODUCT_CHAINS];
+    for (int i = 0; i < PRISM_NQS_PRODUCT_CHAINS; ++i) p[i] = 1;
+    for_units<V, U>(g.lane, m.Mp, [&](int o) {
+      const Real t = tt[o];
+      const Real br = bracket(Tk, Tl, o, sk * t);
+      p[(o / V) % PRISM_NQS_PRODUCT_CHAINS] *= Acc(br);
+      if constexpr (speculative) {
+        // The tanh after the move, should it be accepted: its division
+        // fills the lane reduction's latency.
+        const Real tk = Tk[o], tl = flip ? Real(0) : Tl[o];
+        const Real A = flip ? Real(1) : Real(1) - tk * tl;
+        const Real u = bracket_quotient(A * t - sk * (tk - tl), br);
+        next[o / V] = u > Real(1) ? Real(1) : (u < Real(-1) ? Real(-1) : u);
+      }
+    });
+    for (int i = 1; i < PRISM_NQS_PRODUCT_CHAINS; ++i) p[0] *= p[i];
+#if PRISM_NQS_EARLY_PREF
+    const double q = g.product(double(p[0]));
+    return m.log_domain ? ratio_from(q, k, l, sk) : q * pf;
+#else
+    return ratio_from(g.product(double(p[0])), k, l, sk);
+#endif
   }
 
   // Moves site k (and l) of chain c: angles, their tanh (from the bracket,
   // or exactly where |theta| was too large for the update) and the spins.
-  KOKKOS_INLINE_FUNCTION void accept(Lanes const& g, Real* th, Real* tt, int c, int k, int l, Real sk) const {
+  KOKKOS_INLINE_FUNCTION void accept(Lanes const& g, Real* th, Real* tt, int c, int k, int l, Real sk,
+                                     const Real* next) const {
     const Real* Tk = column(m.T, k, g.lane);
     const Real* Wk = column(m.Wr, k, g.lane);
     const Real* Tl = flip ? Tk : column(m.T, l, g.lane);
@@ -528,7 +587,17 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
       const Real old = th[o];
       const Real tk = Tk[o], tl = flip ? Real(0) : Tl[o];
       th[o] = old - Real(2) * sk * (flip ? Wk[o] : Wk[o] - Wl[o]);
-      if (kmath::fabs(old) < limit) {
+      if constexpr (speculative) {
+        (void)tk;
+        (void)tl;
+        tt[o] = next[o / V];
+        exact |= std::uint32_t(!(kmath::fabs(old) < limit)) << (o / V);
+      } else if constexpr (branch_free) {
+        // No branch here, so the units' loads and arithmetic interleave:
+        // the update is stored and, out of range, overwritten below.
+        tt[o] = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, tt[o]);
+        exact |= std::uint32_t(!(kmath::fabs(old) < limit)) << (o / V);
+      } else if (kmath::fabs(old) < limit) {
         tt[o] = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, tt[o]);
       } else if constexpr (U == 0) {
         tt[o] = kmath::tanh(th[o]);
@@ -572,9 +641,10 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
       const int l = flip ? k : m.bond_j(pick);
       const Real sk = s(c, k);
       if (!flip && sk == s(c, l)) return;  // exchange of equal spins: no move
-      const double r = ratio(g, tt, k, l, sk);
+      Real next[speculative ? U : 1];
+      const double r = ratio(g, tt, k, l, sk, next);
       if (u < r * r) {
-        accept(g, th, tt, c, k, l, sk);
+        accept(g, th, tt, c, k, l, sk, next);
         ++n_acc;
       }
     };
@@ -600,6 +670,20 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
 
   void launch(Exec const& space) const {
     Kokkos::parallel_for("nqs::sample_chains", Policy(space, 0, std::int64_t(C) * V), *this);
+#if defined(KOKKOS_ENABLE_CUDA) && PRISM_NQS_CARVEOUT >= 0 && PRISM_NQS_MIN_BLOCKS > 0
+    // After the first launch, where Kokkos sets its own cache preference.
+    if constexpr (std::is_same_v<Exec, Kokkos::Cuda>) {
+      using Driver = Kokkos::Impl::ParallelFor<ChainSampler, Policy, Kokkos::Cuda>;
+      static const bool set = [] {
+        const auto f = Kokkos::Impl::CudaParallelLaunch<
+            Driver, Kokkos::LaunchBounds<128, PRISM_NQS_MIN_BLOCKS>>::get_kernel_func();
+        return cudaFuncSetAttribute(reinterpret_cast<const void*>(f),
+                                    cudaFuncAttributePreferredSharedMemoryCarveout,
+                                    PRISM_NQS_CARVEOUT) == cudaSuccess;
+      }();
+      (void)set;
+    }
+#endif
   }
 };
 
@@ -683,6 +767,10 @@ void launch_sampler(Exec const& space, RbmModel<Real> const& m, ChainState<Real>
   if constexpr (V == 1) {
     if (U == 16) return go(std::integral_constant<int, 16>{});
   } else {
+#if PRISM_NQS_ONLY_UNITS > 0
+    // Benchmark builds of one model: that unit count alone (quicker builds).
+    if (U == PRISM_NQS_ONLY_UNITS) return go(std::integral_constant<int, PRISM_NQS_ONLY_UNITS>{});
+#else
     // U = 1 ... max_unit_count, one compiled kernel each.
     bool done = false;
     [&]<int... u>(std::integer_sequence<int, u...>) {
@@ -690,6 +778,7 @@ void launch_sampler(Exec const& space, RbmModel<Real> const& m, ChainState<Real>
     }
     (std::make_integer_sequence<int, max_unit_count>{});
     if (done) return;
+#endif
   }
   go(std::integral_constant<int, 0>{});
 }
