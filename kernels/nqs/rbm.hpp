@@ -327,6 +327,26 @@ KOKKOS_FORCEINLINE_FUNCTION void for_units(int lane, int Mp, F&& f) {
   }
 }
 
+// for_units, where SKIP_PADDING leaves out the last unit of the lanes whose
+// last unit is padding (j >= M): its bracket is 1 and its angle stays 0,
+// so the results are the same bits, without those loads.
+#ifndef PRISM_NQS_SKIP_PADDING
+#define PRISM_NQS_SKIP_PADDING 0
+#endif
+template <int V, int U, class F>
+KOKKOS_FORCEINLINE_FUNCTION void for_sampled_units(int lane, int Mp, int M, F&& f) {
+#if PRISM_NQS_SKIP_PADDING
+  if constexpr (U > 0 && V > 1) {
+#pragma unroll
+    for (int i = 0; i + 1 < U; ++i) f(i * V);
+    if (lane + (U - 1) * V < M) f((U - 1) * V);
+    return;
+  }
+#endif
+  (void)M;
+  for_units<V, U>(lane, Mp, f);
+}
+
 // The compiled unit count U for Mp padded units on V lanes (0: the general
 // loop).  CUDA compiles U = 1 ... 8 (Mp <= 256); host backends compile one
 // bound, 16 units, so the sampler histogram tests (8 sites, alpha 2) run
@@ -393,6 +413,9 @@ struct ProposalStream {
 #endif
 #ifndef PRISM_NQS_SPECULATIVE
 #define PRISM_NQS_SPECULATIVE 0
+#endif
+#ifndef PRISM_NQS_PREFETCH_W
+#define PRISM_NQS_PREFETCH_W 0
 #endif
 // CARVEOUT >= 0: the shared-memory share (percent) asked for the sampler,
 // so that L1 gets the rest (-1: what Kokkos asks).
@@ -523,6 +546,13 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
   // Experiment knobs (see the PRISM_NQS_* defaults above).
   static constexpr bool branch_free = U > 0 && PRISM_NQS_BRANCHFREE;
   static constexpr bool speculative = U > 0 && V > 1 && PRISM_NQS_SPECULATIVE;
+  static constexpr bool speculative_angles = speculative && PRISM_NQS_SPECULATIVE >= 2;
+  // A proposal's state after the move, formed (speculatively) with its ratio.
+  struct Pending {
+    Real t[speculative ? U : 1];
+    Real th[speculative_angles ? U : 1];
+    std::uint32_t exact = 0;
+  };
 
   ChainState<Real> st;
   SampleBuffers out;
@@ -535,9 +565,14 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
   // psi'/psi of moving site k (and l) with spin sk: product of the brackets
   // over this lane's units, then over the lanes.  `tt` is this lane's first
   // unit of the chain's tanh row.
-  KOKKOS_INLINE_FUNCTION double ratio(Lanes const& g, const Real* tt, int k, int l, Real sk, Real* next) const {
+  KOKKOS_INLINE_FUNCTION double ratio(Lanes const& g, const Real* th, const Real* tt, int k, int l, Real sk,
+                                      Pending& next) const {
     const Real* Tk = column(m.T, k, g.lane);
     const Real* Tl = flip ? Tk : column(m.T, l, g.lane);
+    const Real* Wk = column(m.Wr, k, g.lane);
+    const Real* Wl = flip ? Wk : column(m.Wr, l, g.lane);
+    (void)th;
+    (void)Wl;
 #if PRISM_NQS_EARLY_PREF
     // The linear prefactor does not depend on the product: its loads are
     // issued before the unit loop instead of after the lane reduction.
@@ -549,7 +584,7 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
 #endif
     Acc p[PRISM_NQS_PRODUCT_CHAINS];
     for (int i = 0; i < PRISM_NQS_PRODUCT_CHAINS; ++i) p[i] = 1;
-    for_units<V, U>(g.lane, m.Mp, [&](int o) {
+    for_sampled_units<V, U>(g.lane, m.Mp, m.M, [&](int o) {
       const Real t = tt[o];
       const Real br = bracket(Tk, Tl, o, sk * t);
       p[(o / V) % PRISM_NQS_PRODUCT_CHAINS] *= Acc(br);
@@ -559,8 +594,19 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
         const Real tk = Tk[o], tl = flip ? Real(0) : Tl[o];
         const Real A = flip ? Real(1) : Real(1) - tk * tl;
         const Real u = bracket_quotient(A * t - sk * (tk - tl), br);
-        next[o / V] = u > Real(1) ? Real(1) : (u < Real(-1) ? Real(-1) : u);
+        next.t[o / V] = u > Real(1) ? Real(1) : (u < Real(-1) ? Real(-1) : u);
       }
+      if constexpr (speculative_angles) {
+        const Real old = th[o];
+        next.th[o / V] = old - Real(2) * sk * (flip ? Wk[o] : Wk[o] - Wl[o]);
+        next.exact |= std::uint32_t(!(kmath::fabs(old) < Real(tanh_update_limit<Real>))) << (o / V);
+      }
+#if PRISM_NQS_PREFETCH_W && defined(__CUDA_ARCH__)
+      if constexpr (U > 0 && !speculative_angles) {
+        asm volatile("prefetch.global.L1 [%0];" ::"l"(Wk + o));
+        if constexpr (!flip) asm volatile("prefetch.global.L1 [%0];" ::"l"(Wl + o));
+      }
+#endif
     });
     for (int i = 1; i < PRISM_NQS_PRODUCT_CHAINS; ++i) p[0] *= p[i];
 #if PRISM_NQS_EARLY_PREF
@@ -574,7 +620,7 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
   // Moves site k (and l) of chain c: angles, their tanh (from the bracket,
   // or exactly where |theta| was too large for the update) and the spins.
   KOKKOS_INLINE_FUNCTION void accept(Lanes const& g, Real* th, Real* tt, int c, int k, int l, Real sk,
-                                     const Real* next) const {
+                                     Pending const& next) const {
     const Real* Tk = column(m.T, k, g.lane);
     const Real* Wk = column(m.Wr, k, g.lane);
     const Real* Tl = flip ? Tk : column(m.T, l, g.lane);
@@ -582,15 +628,20 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
     constexpr Real limit = Real(tanh_update_limit<Real>);
     // Units that need the exact tanh, one bit per unit of this lane, taken
     // after the loop, so that the loop stays straight code (U > 0).
-    std::uint32_t exact = 0;
-    for_units<V, U>(g.lane, m.Mp, [&](int o) {
+    std::uint32_t exact = next.exact;
+    for_sampled_units<V, U>(g.lane, m.Mp, m.M, [&](int o) {
+      if constexpr (speculative_angles) {
+        th[o] = next.th[o / V];
+        tt[o] = next.t[o / V];
+        return;
+      }
       const Real old = th[o];
       const Real tk = Tk[o], tl = flip ? Real(0) : Tl[o];
       th[o] = old - Real(2) * sk * (flip ? Wk[o] : Wk[o] - Wl[o]);
       if constexpr (speculative) {
         (void)tk;
         (void)tl;
-        tt[o] = next[o / V];
+        tt[o] = next.t[o / V];
         exact |= std::uint32_t(!(kmath::fabs(old) < limit)) << (o / V);
       } else if constexpr (branch_free) {
         // No branch here, so the units' loads and arithmetic interleave:
@@ -641,8 +692,8 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
       const int l = flip ? k : m.bond_j(pick);
       const Real sk = s(c, k);
       if (!flip && sk == s(c, l)) return;  // exchange of equal spins: no move
-      Real next[speculative ? U : 1];
-      const double r = ratio(g, tt, k, l, sk, next);
+      Pending next;
+      const double r = ratio(g, th, tt, k, l, sk, next);
       if (u < r * r) {
         accept(g, th, tt, c, k, l, sk, next);
         ++n_acc;
