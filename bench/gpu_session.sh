@@ -46,7 +46,8 @@ build_variant() {  # NAME SOURCE CXXFLAGS
     cmake --build "/tmp/build-$1" -j "$J" --target bench_nqs >> "/tmp/build-$1.log" 2>&1 || echo "variant $1: build failed"
 }
 VARIANTS=()
-# NQS_VARIANTS: space-separated NAME=FLAGS entries (FLAGS comma-separated -D options).
+# NQS_VARIANTS: space-separated NAME=FLAGS entries (FLAGS comma-separated -D options);
+# VARIANT_PRECISIONS and VARIANT_SCALES (init scales) choose the runs of each.
 NQS_VARIANTS="${NQS_VARIANTS:-minblocks0=-DPRISM_NQS_MIN_BLOCKS=0 minblocks6=-DPRISM_NQS_MIN_BLOCKS=6}"
 if want variants; then
   TREES=()
@@ -144,11 +145,13 @@ wait "$VARIANT_BUILD"
 log "nqs sampler variants on GPU 0 (sampling only), each next to the current build"
 for v in "${VARIANTS[@]}"; do
   for precision in ${VARIANT_PRECISIONS:-double}; do
-    for b in "/tmp/build-$v" "$B"; do
-      [[ -x "$b/bench/bench_nqs" ]] || continue
-      echo "-- $v ($precision): $b"
-      CUDA_VISIBLE_DEVICES=0 timeout 100 "$b/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 \
-        --precision $precision --csv "$OUTDIR/bench_nqs_variant_$v.csv" | grep -v "^  per"
+    for scale in ${VARIANT_SCALES:-0.01}; do
+      for b in "/tmp/build-$v" "$B"; do
+        [[ -x "$b/bench/bench_nqs" ]] || continue
+        echo "-- $v ($precision, init scale $scale): $b"
+        CUDA_VISIBLE_DEVICES=0 timeout 100 "$b/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 \
+          --precision $precision --init-scale $scale --csv "$OUTDIR/bench_nqs_variant_$v.csv" | grep -v "^  per"
+      done
     done
   done
 done
