@@ -4,7 +4,10 @@
 // model.  One MPI rank per GPU; chains are split.
 //
 //   bench_nqs [--L 10] [--alpha 2] [--chains 16384] [--sweeps 4] [--sr 3] [--csv FILE]
-//             [--init-scale 0.01] [--precision double|float]
+//             [--init-scale 0.01] [--precision double|float] [--sampler auto|plain|speculative]
+//
+// --sampler forces the GPU sampler kernel (auto: by the acceptance rate, as
+// prism runs it); the CSV records the acceptance rate and the kernel used.
 #include <Kokkos_Core.hpp>
 #include <chrono>
 #include <cstdio>
@@ -25,6 +28,7 @@ int main(int argc, char** argv) {
   long chains = 16384;
   std::string csv = "bench_nqs.csv";
   std::string precision = "double";
+  std::string sampler = "auto";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--L")
@@ -44,10 +48,14 @@ int main(int argc, char** argv) {
     else if (a == "--precision" &&
              (std::string(argv[i + 1]) == "double" || std::string(argv[i + 1]) == "float"))
       precision = argv[i + 1];
+    else if (a == "--sampler" && (std::string(argv[i + 1]) == "auto" || std::string(argv[i + 1]) == "plain" ||
+                                  std::string(argv[i + 1]) == "speculative"))
+      sampler = argv[i + 1];
     else {
       std::fprintf(stderr,
                    "usage: bench_nqs [--L 10] [--alpha 2] [--chains 16384] [--sweeps 4] [--sr 3] [--csv F]\n"
-                   "                 [--init-scale 0.01] [--precision double|float]\n");
+                   "                 [--init-scale 0.01] [--precision double|float]\n"
+                   "                 [--sampler auto|plain|speculative]\n");
       return 2;
     }
   }
@@ -69,9 +77,13 @@ int main(int argc, char** argv) {
     c.precision = precision == "float" ? prism::nqs::Precision::single_precision
                                        : prism::nqs::Precision::double_precision;
     const int reps = 3;
+    const auto mode = sampler == "plain"         ? prism::nqs::Speculation::never
+                      : sampler == "speculative" ? prism::nqs::Speculation::always
+                                                 : prism::nqs::Speculation::automatic;
     // Seconds per sample() call of a fresh Vmc for deck `d`, averaged over
     // `reps` calls after a warm-up call (first touch, kernel caches).
     const auto seconds_per_call = [&](prism::nqs::Vmc& vmc) {
+      vmc.set_speculation(mode);
       vmc.sample(0);
       Kokkos::fence();
       mpi.barrier();
@@ -111,11 +123,15 @@ int main(int argc, char** argv) {
     for (int r = 1; r <= reps; ++r) vmc.sample(r);
     const auto ks = vmc.kernel_seconds();
     vmc.profile_kernels(false);
+    const double acceptance = vmc.acceptance(), move_acceptance = vmc.move_acceptance();
+    const bool speculated = vmc.speculated();
     if (mpi.root())
       std::printf(
           "  per sample() call on rank 0: angle refresh %.3f ms, chain sampling %.3f ms, all %.3f ms\n"
-          "  sweeps alone: %.4g samples/s; local energies: %.4g per s\n",
-          1e3 * ks[0] / reps, 1e3 * ks[1] / reps, 1e3 * call_s, sweeps_per_s, energies_per_s);
+          "  sweeps alone: %.4g samples/s; local energies: %.4g per s; acceptance %.3f (%.3f of evaluated moves), %s "
+          "sampler\n",
+          1e3 * ks[0] / reps, 1e3 * ks[1] / reps, 1e3 * call_s, sweeps_per_s, energies_per_s, acceptance, move_acceptance,
+          vmc.speculated() ? "speculative" : "plain");
 
     prism::Timers timers;
     double sr_s = 0;
@@ -144,11 +160,11 @@ int main(int argc, char** argv) {
       std::ofstream out(csv, std::ios::app);
       if (fresh)
         out << "date,backend,device,ranks,L,alpha,chains,parameters,init_scale,samples_per_s,"
-               "sr_seconds,precision,sweeps_per_s,local_energies_per_s\n";
+               "sr_seconds,precision,sweeps_per_s,local_energies_per_s,acceptance,move_acceptance,sampler\n";
       out << date << "," << prism::compat::backend_name() << ",\"" << device << "\"," << mpi.size() << ","
           << L << "," << alpha << "," << chains << "," << c.parameters() << "," << init_scale << ","
           << samples_per_s << "," << sr_s << "," << precision << "," << sweeps_per_s << "," << energies_per_s
-          << "\n";
+          << "," << acceptance << "," << move_acceptance << "," << (speculated ? "speculative" : "plain") << "\n";
     }
   }
   Kokkos::finalize();

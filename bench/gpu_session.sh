@@ -131,11 +131,15 @@ done
 fi
 
 if want scales; then
-log "nqs sampler on 1 GPU, sampling only: weights of width 0.01 (most moves accepted) and 0.1"
-for scale in 0.01 0.1; do
+log "nqs sampler on 1 GPU, sampling only, plain and speculative kernels and the automatic choice side by side:"
+log "weights of width 0.01 (nearly every evaluated move accepted), 0.03 and 0.1 (few accepted)"
+for scale in ${SCALES:-0.01 0.03 0.1}; do
   for precision in double float; do
-    CUDA_VISIBLE_DEVICES=0 timeout 100 "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 \
-      --init-scale $scale --precision $precision --csv "$OUTDIR/bench_nqs_scales.csv"
+    for sampler in plain speculative auto; do
+      CUDA_VISIBLE_DEVICES=0 timeout 100 "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 \
+        --init-scale $scale --precision $precision --sampler $sampler --csv "$OUTDIR/bench_nqs_scales.csv" |
+        grep -E "sweeps alone"
+    done
   done
 done
 fi

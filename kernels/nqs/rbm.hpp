@@ -45,6 +45,10 @@ using IndexVector = Kokkos::View<std::int32_t*>;
 using CountVector = Kokkos::View<std::int64_t*>;
 
 inline constexpr std::uint32_t nqs_stream = 5;  // Philox counter word 3
+// The acceptance rate among proposals whose ratio is taken (all flips;
+// exchanges of opposite spins) from which the driver runs the speculative
+// GPU sampler; measured on an H100 (BENCHMARKS.md).
+inline constexpr double speculation_threshold = 0.7;
 // Below this |theta| the tanh of an accepted move comes from the bracket.
 // The update amplifies rounding errors by up to cosh^2 theta (37 at 2.5,
 // 2.4 at 1): float, with 2^-24 to spare instead of 2^-53, keeps it to
@@ -94,11 +98,16 @@ KOKKOS_INLINE_FUNCTION R bracket_quotient(R a, R b) {
 #endif
 }
 
-// tanh theta_j after an accepted move, from the bracket's A and B (flip:
-// A = 1, B = tk; exchange: A = 1 - tk tl, B = tk - tl); only for small |theta|.
-template <class R>
-KOKKOS_INLINE_FUNCTION R tanh_after_move(R A, R B, R sk, R t) {
-  const R u = bracket_quotient(A * t - sk * B, A - sk * t * B);
+// tanh theta_j after an accepted move, from the unit's table entries, its
+// tanh t and its bracket br = A - sk t B (flip: A = 1, B = tk; exchange:
+// A = 1 - tk tl, B = tk - tl); only for small |theta|.  Both GPU samplers
+// (plain and speculative) call this with the same operands, so they store
+// the same bits.
+template <bool flip, class R>
+KOKKOS_INLINE_FUNCTION R tanh_after_move(R tk, R tl, R sk, R t, R br) {
+  const R A = flip ? R(1) : R(1) - tk * tl;
+  const R B = flip ? tk : tk - tl;
+  const R u = bracket_quotient(A * t - sk * B, br);
   return u > R(1) ? R(1) : (u < R(-1) ? R(-1) : u);  // rounding may step past +-1
 }
 
@@ -253,6 +262,7 @@ struct ChainState {
   ChainSpins spins;                    // (chains, N)
   ChainTable<Real> theta, tanh_theta;  // (chains, Mp); columns j >= M stay zero
   CountVector accepted, proposed;      // per chain, this iteration
+  CountVector evaluated;               // proposals whose ratio was taken (not equal-spin exchanges)
 };
 
 // Lanes that share one chain's hidden units: a warp on CUDA, 1 on host
@@ -327,26 +337,6 @@ KOKKOS_FORCEINLINE_FUNCTION void for_units(int lane, int Mp, F&& f) {
   }
 }
 
-// for_units, where SKIP_PADDING leaves out the last unit of the lanes whose
-// last unit is padding (j >= M): its bracket is 1 and its angle stays 0,
-// so the results are the same bits, without those loads.
-#ifndef PRISM_NQS_SKIP_PADDING
-#define PRISM_NQS_SKIP_PADDING 0
-#endif
-template <int V, int U, class F>
-KOKKOS_FORCEINLINE_FUNCTION void for_sampled_units(int lane, int Mp, int M, F&& f) {
-#if PRISM_NQS_SKIP_PADDING
-  if constexpr (U > 0 && V > 1) {
-#pragma unroll
-    for (int i = 0; i + 1 < U; ++i) f(i * V);
-    if (lane + (U - 1) * V < M) f((U - 1) * V);
-    return;
-  }
-#endif
-  (void)M;
-  for_units<V, U>(lane, Mp, f);
-}
-
 // The compiled unit count U for Mp padded units on V lanes (0: the general
 // loop).  CUDA compiles U = 1 ... 8 (Mp <= 256); host backends compile one
 // bound, 16 units, so the sampler histogram tests (8 sites, alpha 2) run
@@ -397,36 +387,6 @@ struct ProposalStream {
 #ifndef PRISM_NQS_ENERGY_MIN_BLOCKS
 #define PRISM_NQS_ENERGY_MIN_BLOCKS 8
 #endif
-// Sampler experiments, measured side by side in BENCHMARKS.md:
-// BRANCHFREE stores every unit's tanh update and fixes large angles after
-// the loop; EARLY_PREF loads the prefactor before the unit loop;
-// PRODUCT_CHAINS splits a lane's product of brackets into independent
-// running products; SPECULATIVE forms the tanh updates during the ratio.
-#ifndef PRISM_NQS_BRANCHFREE
-#define PRISM_NQS_BRANCHFREE 0
-#endif
-#ifndef PRISM_NQS_EARLY_PREF
-#define PRISM_NQS_EARLY_PREF 0
-#endif
-#ifndef PRISM_NQS_PRODUCT_CHAINS
-#define PRISM_NQS_PRODUCT_CHAINS 1
-#endif
-#ifndef PRISM_NQS_SPECULATIVE
-#define PRISM_NQS_SPECULATIVE 0
-#endif
-#ifndef PRISM_NQS_PREFETCH_W
-#define PRISM_NQS_PREFETCH_W 0
-#endif
-// CARVEOUT >= 0: the shared-memory share (percent) asked for the sampler,
-// so that L1 gets the rest (-1: what Kokkos asks).
-// ONLY_UNITS > 0 compiles the GPU sampler for that unit count alone, and
-// the general loop for the others: quicker builds of benchmark variants.
-#ifndef PRISM_NQS_ONLY_UNITS
-#define PRISM_NQS_ONLY_UNITS 0
-#endif
-#ifndef PRISM_NQS_CARVEOUT
-#define PRISM_NQS_CARVEOUT -1
-#endif
 // A flat range, not a team policy (Kokkos 3.4 launches team kernels with the
 // cache split set to favour shared memory, which leaves little L1 for the
 // tables that every proposal reads), with launch bounds for `min_blocks`
@@ -438,6 +398,18 @@ using BoundedRange = std::conditional_t<
     Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>>;
 template <class Exec>
 using SamplerPolicy = BoundedRange<Exec, PRISM_NQS_MIN_BLOCKS>;
+// The speculative sampler (see ChainSampler) keeps a proposal's new angles
+// and tanh in registers across the lane reduction: 80 registers at 6
+// blocks per SM, where 8 blocks (64 registers) would spill.
+#ifndef PRISM_NQS_SPEC_MIN_BLOCKS
+#define PRISM_NQS_SPEC_MIN_BLOCKS 6
+#endif
+// Benchmark builds of one model: ONLY_UNITS > 0 compiles the GPU samplers
+// for that unit count alone (the general loop serves the others), which
+// builds variants several times faster.
+#ifndef PRISM_NQS_ONLY_UNITS
+#define PRISM_NQS_ONLY_UNITS 0
+#endif
 template <class Exec>
 using EnergyPolicy = BoundedRange<Exec, PRISM_NQS_ENERGY_MIN_BLOCKS>;
 
@@ -534,23 +506,31 @@ struct SamplerCore {
 // units j = lane, lane + V, ...  of the chain's theta and tanh rows, which
 // stay in L1.  The kernel is compiled per move type, so neither carries
 // the other's branches.
-template <class Exec, Move move, int U, class Real>
+//
+// Speculative (GPU, compiled unit count): the ratio also forms the move's
+// new angles and tanh values, keeping them in registers, so that their
+// loads and divisions fill the latency of the lane reduction and an
+// accepted move only stores them.  That pays where most proposals are
+// accepted (1.15x sweeps on an H100 at weights of width 0.01) and costs
+// where few are (0.53x at width 0.1): sample_chains takes it by the
+// acceptance rate (BENCHMARKS.md).  Both kernels store the same bits.
+template <class Exec, Move move, int U, class Real, bool Speculative = false>
 struct ChainSampler : SamplerCore<Exec, move, U, Real> {
   using Core = SamplerCore<Exec, move, U, Real>;
   using Core::flip, Core::V, Core::m, Core::column, Core::bracket, Core::ratio_from;
   using typename Core::Lanes, typename Core::Acc;
-  using Policy = SamplerPolicy<Exec>;
+  static_assert(!Speculative || (U > 0 && V > 1), "speculation: GPUs with a compiled unit count");
+  using Policy = std::conditional_t<Speculative, BoundedRange<Exec, PRISM_NQS_SPEC_MIN_BLOCKS>, SamplerPolicy<Exec>>;
   // Local energies by the LocalEnergies kernel (GPU, compiled unit count),
   // or here, right after each sample is recorded.
   static constexpr bool separate_energies = V > 1 && U > 0;
-  // Experiment knobs (see the PRISM_NQS_* defaults above).
-  static constexpr bool branch_free = U > 0 && PRISM_NQS_BRANCHFREE;
-  static constexpr bool speculative = U > 0 && V > 1 && PRISM_NQS_SPECULATIVE;
-  static constexpr bool speculative_angles = speculative && PRISM_NQS_SPECULATIVE >= 2;
-  // A proposal's state after the move, formed (speculatively) with its ratio.
+  static constexpr Real limit = Real(tanh_update_limit<Real>);
+
+  // A proposal's new angles and tanh values (speculative kernel), and the
+  // units whose |theta| is too large for the tanh update (one bit each).
   struct Pending {
-    Real t[speculative ? U : 1];
-    Real th[speculative_angles ? U : 1];
+    Real th[Speculative ? U : 1];
+    Real t[Speculative ? U : 1];
     std::uint32_t exact = 0;
   };
 
@@ -565,56 +545,44 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
   // psi'/psi of moving site k (and l) with spin sk: product of the brackets
   // over this lane's units, then over the lanes.  `tt` is this lane's first
   // unit of the chain's tanh row.
+  // The speculative kernel also fills `next` (this lane's units).
   KOKKOS_INLINE_FUNCTION double ratio(Lanes const& g, const Real* th, const Real* tt, int k, int l, Real sk,
                                       Pending& next) const {
     const Real* Tk = column(m.T, k, g.lane);
     const Real* Tl = flip ? Tk : column(m.T, l, g.lane);
-    const Real* Wk = column(m.Wr, k, g.lane);
-    const Real* Wl = flip ? Wk : column(m.Wr, l, g.lane);
-    (void)th;
-    (void)Wl;
-#if PRISM_NQS_EARLY_PREF
-    // The linear prefactor does not depend on the product: its loads are
-    // issued before the unit loop instead of after the lane reduction.
-    double pf = 0;
-    if (!m.log_domain) {
-      const int ck = m.column(sk);
-      pf = flip ? m.pref(k, ck) : m.pref(k, ck) * m.pref(l, 1 - ck);
-    }
-#endif
-    Acc p[PRISM_NQS_PRODUCT_CHAINS];
-    for (int i = 0; i < PRISM_NQS_PRODUCT_CHAINS; ++i) p[i] = 1;
-    for_sampled_units<V, U>(g.lane, m.Mp, m.M, [&](int o) {
-      const Real t = tt[o];
-      const Real br = bracket(Tk, Tl, o, sk * t);
-      p[(o / V) % PRISM_NQS_PRODUCT_CHAINS] *= Acc(br);
-      if constexpr (speculative) {
-        // The tanh after the move, should it be accepted: its division
-        // fills the lane reduction's latency.
-        const Real tk = Tk[o], tl = flip ? Real(0) : Tl[o];
-        const Real A = flip ? Real(1) : Real(1) - tk * tl;
-        const Real u = bracket_quotient(A * t - sk * (tk - tl), br);
-        next.t[o / V] = u > Real(1) ? Real(1) : (u < Real(-1) ? Real(-1) : u);
+    if constexpr (!Speculative) {
+      (void)th;
+      (void)next;
+      Acc p = 1;
+      for_units<V, U>(g.lane, m.Mp, [&](int o) { p *= Acc(bracket(Tk, Tl, o, sk * tt[o])); });
+      return ratio_from(g.product(double(p)), k, l, sk);
+    } else {
+      const Real* Wk = column(m.Wr, k, g.lane);
+      const Real* Wl = flip ? Wk : column(m.Wr, l, g.lane);
+      // The prefactor's loads go out before the unit loop, not after the reduction.
+      double pf = 0;
+      if (!m.log_domain) {
+        const int ck = m.column(sk);
+        pf = flip ? m.pref(k, ck) : m.pref(k, ck) * m.pref(l, 1 - ck);
       }
-      if constexpr (speculative_angles) {
+      Acc p = 1;
+      for_units<V, U>(g.lane, m.Mp, [&](int o) {
+        const Real t = tt[o];
+        const Real br = bracket(Tk, Tl, o, sk * t);
+        p *= Acc(br);
+        next.t[o / V] = tanh_after_move<flip>(Tk[o], flip ? Real(0) : Tl[o], sk, t, br);
         const Real old = th[o];
-        next.th[o / V] = old - Real(2) * sk * (flip ? Wk[o] : Wk[o] - Wl[o]);
-        next.exact |= std::uint32_t(!(kmath::fabs(old) < Real(tanh_update_limit<Real>))) << (o / V);
-      }
-#if PRISM_NQS_PREFETCH_W && defined(__CUDA_ARCH__)
-      if constexpr (U > 0 && !speculative_angles) {
-        asm volatile("prefetch.global.L1 [%0];" ::"l"(Wk + o));
-        if constexpr (!flip) asm volatile("prefetch.global.L1 [%0];" ::"l"(Wl + o));
-      }
-#endif
-    });
-    for (int i = 1; i < PRISM_NQS_PRODUCT_CHAINS; ++i) p[0] *= p[i];
-#if PRISM_NQS_EARLY_PREF
-    const double q = g.product(double(p[0]));
-    return m.log_domain ? ratio_from(q, k, l, sk) : q * pf;
-#else
-    return ratio_from(g.product(double(p[0])), k, l, sk);
-#endif
+        next.th[o / V] = moved_angle(old, Wk, Wl, o, sk);
+        next.exact |= std::uint32_t(!(kmath::fabs(old) < limit)) << (o / V);
+      });
+      const double q = g.product(double(p));
+      return m.log_domain ? ratio_from(q, k, l, sk) : q * pf;
+    }
+  }
+
+  // theta_j after moving site k (and l) with spin sk.
+  KOKKOS_INLINE_FUNCTION static Real moved_angle(Real old, const Real* Wk, const Real* Wl, int o, Real sk) {
+    return old - Real(2) * sk * (flip ? Wk[o] : Wk[o] - Wl[o]);
   }
 
   // Moves site k (and l) of chain c: angles, their tanh (from the bracket,
@@ -625,31 +593,21 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
     const Real* Wk = column(m.Wr, k, g.lane);
     const Real* Tl = flip ? Tk : column(m.T, l, g.lane);
     const Real* Wl = flip ? Wk : column(m.Wr, l, g.lane);
-    constexpr Real limit = Real(tanh_update_limit<Real>);
     // Units that need the exact tanh, one bit per unit of this lane, taken
     // after the loop, so that the loop stays straight code (U > 0).
     std::uint32_t exact = next.exact;
-    for_sampled_units<V, U>(g.lane, m.Mp, m.M, [&](int o) {
-      if constexpr (speculative_angles) {
+    for_units<V, U>(g.lane, m.Mp, [&](int o) {
+      if constexpr (Speculative) {
         th[o] = next.th[o / V];
         tt[o] = next.t[o / V];
         return;
       }
       const Real old = th[o];
       const Real tk = Tk[o], tl = flip ? Real(0) : Tl[o];
-      th[o] = old - Real(2) * sk * (flip ? Wk[o] : Wk[o] - Wl[o]);
-      if constexpr (speculative) {
-        (void)tk;
-        (void)tl;
-        tt[o] = next.t[o / V];
-        exact |= std::uint32_t(!(kmath::fabs(old) < limit)) << (o / V);
-      } else if constexpr (branch_free) {
-        // No branch here, so the units' loads and arithmetic interleave:
-        // the update is stored and, out of range, overwritten below.
-        tt[o] = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, tt[o]);
-        exact |= std::uint32_t(!(kmath::fabs(old) < limit)) << (o / V);
-      } else if (kmath::fabs(old) < limit) {
-        tt[o] = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, tt[o]);
+      th[o] = moved_angle(old, Wk, Wl, o, sk);
+      if (kmath::fabs(old) < limit) {
+        const Real t = tt[o];
+        tt[o] = tanh_after_move<flip>(tk, tl, sk, t, bracket(Tk, Tl, o, sk * t));
       } else if constexpr (U == 0) {
         tt[o] = kmath::tanh(th[o]);
       } else {
@@ -677,7 +635,7 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
     const int N = m.N;
     const auto range = static_cast<std::uint32_t>(flip ? N : m.n_bonds);
     std::uint32_t q = 0;
-    std::int64_t n_acc = 0;
+    std::int64_t n_acc = 0, n_eval = 0;
     // A site (or bond) chosen at random: a fixed scan order, tried on the way,
     // gained 1 % on an H100 and mixes badly when nearly every move is accepted
     // (a TFIM sweep then just reverses the configuration).
@@ -692,6 +650,7 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
       const int l = flip ? k : m.bond_j(pick);
       const Real sk = s(c, k);
       if (!flip && sk == s(c, l)) return;  // exchange of equal spins: no move
+      ++n_eval;
       Pending next;
       const double r = ratio(g, th, tt, k, l, sk, next);
       if (u < r * r) {
@@ -716,25 +675,12 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
     if (g.lane == 0) {
       st.accepted(c) = n_acc;
       st.proposed(c) = std::int64_t(q);
+      st.evaluated(c) = n_eval;
     }
   }
 
   void launch(Exec const& space) const {
     Kokkos::parallel_for("nqs::sample_chains", Policy(space, 0, std::int64_t(C) * V), *this);
-#if defined(KOKKOS_ENABLE_CUDA) && PRISM_NQS_CARVEOUT >= 0 && PRISM_NQS_MIN_BLOCKS > 0
-    // After the first launch, where Kokkos sets its own cache preference.
-    if constexpr (std::is_same_v<Exec, Kokkos::Cuda>) {
-      using Driver = Kokkos::Impl::ParallelFor<ChainSampler, Policy, Kokkos::Cuda>;
-      static const bool set = [] {
-        const auto f = Kokkos::Impl::CudaParallelLaunch<
-            Driver, Kokkos::LaunchBounds<128, PRISM_NQS_MIN_BLOCKS>>::get_kernel_func();
-        return cudaFuncSetAttribute(reinterpret_cast<const void*>(f),
-                                    cudaFuncAttributePreferredSharedMemoryCarveout,
-                                    PRISM_NQS_CARVEOUT) == cudaSuccess;
-      }();
-      (void)set;
-    }
-#endif
   }
 };
 
@@ -776,78 +722,95 @@ struct LocalEnergies : SamplerCore<Exec, move, U, Real> {
   }
 };
 
-// Samples every chain of this rank for one iteration (see ChainSampler).
+// Samples every chain of this rank for one iteration (see ChainSampler),
+// speculatively where `speculate` and the kernel exists (returns whether it
+// did), then takes the local energies (LocalEnergies) where the sampler
+// leaves them.
 // The random numbers of chain g at proposal q of iteration `iteration` do
 // not depend on the rank that runs the chain.
 template <class Exec, Move move, int U, class Real>
-void launch_bounded(Exec const& space, RbmModel<Real> const& m, ChainState<Real> const& st,
+bool launch_bounded(Exec const& space, RbmModel<Real> const& m, ChainState<Real> const& st,
                     SampleBuffers const& out, std::uint64_t seed, std::uint32_t iteration,
                     std::int64_t chain_offset, int thermalization, int sweeps_per_sample,
-                    int samples_per_chain) {
-  ChainSampler<Exec, move, U, Real>{{m},
-                                    st,
-                                    out,
-                                    seed,
-                                    iteration,
-                                    chain_offset,
-                                    thermalization,
-                                    sweeps_per_sample,
-                                    samples_per_chain,
-                                    int(st.spins.extent(0))}
-      .launch(space);
+                    int samples_per_chain, bool speculate) {
+  const auto run = [&](auto spec) {
+    ChainSampler<Exec, move, U, Real, decltype(spec)::value>{{m},
+                                                             st,
+                                                             out,
+                                                             seed,
+                                                             iteration,
+                                                             chain_offset,
+                                                             thermalization,
+                                                             sweeps_per_sample,
+                                                             samples_per_chain,
+                                                             int(st.spins.extent(0))}
+        .launch(space);
+  };
+  bool speculated = false;
+  if constexpr (U > 0 && lanes_per_chain<Exec> > 1) {
+    if (speculate)
+      run(std::true_type{});
+    else
+      run(std::false_type{});
+    speculated = speculate;
+  } else {
+    (void)speculate;
+    run(std::false_type{});
+  }
   if constexpr (ChainSampler<Exec, move, U, Real>::separate_energies)
     LocalEnergies<Exec, move, U, Real>{{m}, out}.launch(space);
+  return speculated;
 }
 
 template <class Exec, Move move, class Real>
-void launch_sampler(Exec const& space, RbmModel<Real> const& m, ChainState<Real> const& st,
+bool launch_sampler(Exec const& space, RbmModel<Real> const& m, ChainState<Real> const& st,
                     SampleBuffers const& out, std::uint64_t seed, std::uint32_t iteration,
                     std::int64_t chain_offset, int thermalization, int sweeps_per_sample,
-                    int samples_per_chain) {
+                    int samples_per_chain, bool speculate) {
   constexpr int V = lanes_per_chain<Exec>;
   // The tables and angle rows must have been padded for this space's lanes.
   if (m.Mp % V != 0 || m.Mp < m.M || int(m.T.extent(0)) != m.Mp || int(m.Wr.extent(0)) != m.Mp ||
       int(st.theta.extent(1)) != m.Mp || int(st.tanh_theta.extent(1)) != m.Mp)
     throw std::logic_error("nqs sampler: tables not padded to the lanes per chain");
   const auto go = [&](auto bound) {
-    launch_bounded<Exec, move, decltype(bound)::value, Real>(space, m, st, out, seed, iteration, chain_offset,
+    return launch_bounded<Exec, move, decltype(bound)::value, Real>(space, m, st, out, seed, iteration, chain_offset,
                                                              thermalization, sweeps_per_sample,
-                                                             samples_per_chain);
+                                                             samples_per_chain, speculate);
   };
   const int U = unit_bound<V>(m.Mp);
   if constexpr (V == 1) {
     if (U == 16) return go(std::integral_constant<int, 16>{});
-  } else {
-#if PRISM_NQS_ONLY_UNITS > 0
-    // Benchmark builds of one model: that unit count alone (quicker builds).
+  } else if constexpr (PRISM_NQS_ONLY_UNITS > 0) {
     if (U == PRISM_NQS_ONLY_UNITS) return go(std::integral_constant<int, PRISM_NQS_ONLY_UNITS>{});
-#else
+  } else {
     // U = 1 ... max_unit_count, one compiled kernel each.
-    bool done = false;
+    bool done = false, speculated = false;
     [&]<int... u>(std::integer_sequence<int, u...>) {
-      ((U == u + 1 ? (go(std::integral_constant<int, u + 1>{}), done = true) : false), ...);
+      ((U == u + 1 ? (speculated = go(std::integral_constant<int, u + 1>{}), done = true) : false), ...);
     }
     (std::make_integer_sequence<int, max_unit_count>{});
-    if (done) return;
-#endif
+    if (done) return speculated;
   }
-  go(std::integral_constant<int, 0>{});
+  return go(std::integral_constant<int, 0>{});
 }
 
 // Samples every chain of this rank for one iteration (see ChainSampler).
 // The random numbers of chain g at proposal q of iteration `iteration` do
-// not depend on the rank that runs the chain.
+// not depend on the rank that runs the chain.  `speculate` asks for the
+// speculative GPU kernel (same results; faster where most proposals are
+// accepted; ignored where there is none); returns whether it ran.
 template <class Exec, class Real>
-void sample_chains(Exec const& space, RbmModel<Real> const& m, ChainState<Real> const& st,
+bool sample_chains(Exec const& space, RbmModel<Real> const& m, ChainState<Real> const& st,
                    SampleBuffers const& out, std::uint64_t seed, std::uint32_t iteration,
                    std::int64_t chain_offset, int thermalization, int sweeps_per_sample,
-                   int samples_per_chain) {
+                   int samples_per_chain, bool speculate = false) {
   if (m.move == Move::single_flip)
-    launch_sampler<Exec, Move::single_flip>(space, m, st, out, seed, iteration, chain_offset, thermalization,
-                                            sweeps_per_sample, samples_per_chain);
+    return launch_sampler<Exec, Move::single_flip>(space, m, st, out, seed, iteration, chain_offset, thermalization,
+                                            sweeps_per_sample, samples_per_chain, speculate);
   else
-    launch_sampler<Exec, Move::neighbour_exchange>(space, m, st, out, seed, iteration, chain_offset,
-                                                   thermalization, sweeps_per_sample, samples_per_chain);
+    return launch_sampler<Exec, Move::neighbour_exchange>(space, m, st, out, seed, iteration, chain_offset,
+                                                   thermalization, sweeps_per_sample, samples_per_chain,
+                                                   speculate);
 }
 
 // Log-derivatives O(s, k) = d log psi / d p_k of every sample:

@@ -110,6 +110,12 @@ struct Vmc::Impl {
   std::vector<double> last_update;         // warm start of the next CG solve
   bool profile = false;                    // fence and time the sampling kernels
   std::array<double, 2> kernel_seconds{};  // angle refresh, chain sampling
+  // Acceptance rate of the last sample() over all ranks (< 0: none yet),
+  // which chooses the speculative GPU sampler for the next one.
+  double acceptance = -1;
+  double move_acceptance = -1;  // accepted / proposals whose ratio was taken
+  Speculation speculation = Speculation::automatic;
+  bool speculated = false;  // the last sample() ran the speculative kernel
 
   Impl(const Config& c, std::uint64_t s, const MpiContext& m)
       : cfg(c),
@@ -161,11 +167,13 @@ struct Vmc::Impl {
     chains.spins = ChainSpins("nqs::chain_spins", C, N);
     chains.accepted = CountVector("nqs::accepted", C);
     chains.proposed = CountVector("nqs::proposed", C);
+    chains.evaluated = CountVector("nqs::evaluated", C);
     if (want_single) {
       model_f = make_model<float>();
       chains_f.spins = chains.spins;
       chains_f.accepted = chains.accepted;
       chains_f.proposed = chains.proposed;
+      chains_f.evaluated = chains.evaluated;
       chains_f.theta = ChainTable<float>("nqs::theta", C, model.Mp);
       chains_f.tanh_theta = ChainTable<float>("nqs::tanh_theta", C, model.Mp);
     }
@@ -253,9 +261,14 @@ struct Vmc::Impl {
     with_sampler([&](auto& mdl, auto& ch) { refresh_angles(space, mdl, ch.spins, ch.theta, ch.tanh_theta); });
     if (profile) space.fence();
     const auto t1 = std::chrono::steady_clock::now();
-    with_sampler([&](auto& mdl, auto& ch) {
-      sample_chains(space, mdl, ch, samples, seed, static_cast<std::uint32_t>(iteration), mine.begin,
-                    int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain));
+    // The same decision on every rank (a global rate), and the same bits
+    // either way: the choice is only about speed.
+    const bool speculate = speculation == Speculation::always ||
+                           (speculation == Speculation::automatic && move_acceptance >= speculation_threshold);
+    speculated = with_sampler([&](auto& mdl, auto& ch) {
+      return sample_chains(space, mdl, ch, samples, seed, static_cast<std::uint32_t>(iteration), mine.begin,
+                    int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain),
+                           speculate);
     });
     if (profile) {
       space.fence();
@@ -264,6 +277,18 @@ struct Vmc::Impl {
       kernel_seconds[1] += std::chrono::duration<double>(t2 - t1).count();
     }
     auto e = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), samples.local_energy);
+    std::vector<std::int64_t> counts(3, 0);
+    auto acc = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), chains.accepted);
+    auto prop = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), chains.proposed);
+    auto eval = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), chains.evaluated);
+    for (std::size_t c = 0; c < acc.extent(0); ++c) {
+      counts[0] += acc(c);
+      counts[1] += prop(c);
+      counts[2] += eval(c);
+    }
+    mpi.allreduce_sum(counts);
+    acceptance = counts[1] ? double(counts[0]) / double(counts[1]) : 0.0;
+    move_acceptance = counts[2] ? double(counts[0]) / double(counts[2]) : 0.0;
     return std::vector<double>(e.data(), e.data() + e.size());
   }
 
@@ -309,19 +334,11 @@ struct Vmc::Impl {
       e_local = sample(iteration);
     }
     IterationStats st;
-    std::vector<std::int64_t> counts(2, 0);
     {
       auto t = timers.scope("statistics");
       const auto e_all = mpi.allgather(e_local);  // chain-major, global order
       st = energy_statistics(e_all, cfg.chains, cfg.samples_per_chain);
-      auto acc = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), chains.accepted);
-      auto prop = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), chains.proposed);
-      for (std::size_t c = 0; c < acc.extent(0); ++c) {
-        counts[0] += acc(c);
-        counts[1] += prop(c);
-      }
-      mpi.allreduce_sum(counts);
-      st.acceptance = counts[1] ? double(counts[0]) / double(counts[1]) : 0.0;
+      st.acceptance = acceptance;
     }
     if (!std::isfinite(st.energy_mean)) return st;  // the caller stops the run
     {
@@ -411,6 +428,18 @@ std::vector<double> Vmc::sample_tanh() const {
   for (std::size_t s = 0; s < h.extent(0); ++s)
     for (std::size_t j = 0; j < h.extent(1); ++j) out[s * h.extent(1) + j] = h(s, j);
   return out;
+}
+double Vmc::acceptance() const {
+  return impl_->acceptance;
+}
+double Vmc::move_acceptance() const {
+  return impl_->move_acceptance;
+}
+void Vmc::set_speculation(Speculation s) {
+  impl_->speculation = s;
+}
+bool Vmc::speculated() const {
+  return impl_->speculated;
 }
 void Vmc::profile_kernels(bool on) {
   impl_->profile = on;

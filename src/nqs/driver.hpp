@@ -44,6 +44,8 @@ struct Checkpoint {
   std::vector<std::int8_t> chain_spins;  // all chains, chain-major (chains x N); rank 0 only
 };
 
+enum class Speculation { automatic, never, always };
+
 class Vmc {
  public:
   Vmc(const Config& cfg, std::uint64_t seed, const MpiContext& mpi);
@@ -59,6 +61,16 @@ class Vmc {
   // tanh(theta) (samples x M, row-major).
   std::vector<std::int8_t> sample_spins() const;
   std::vector<double> sample_tanh() const;
+  // Acceptance rate of the last sample(), over all ranks (< 0 before one).
+  double acceptance() const;
+  // The same among proposals whose ratio was taken (not equal-spin exchanges).
+  double move_acceptance() const;
+  // Which GPU sampler sample() runs: the speculative one (same results,
+  // faster where most proposals are accepted) by default when the last
+  // move_acceptance() was at least speculation_threshold; tests and
+  // benchmarks force either.  Host backends have only the plain one.
+  void set_speculation(Speculation s);
+  bool speculated() const;  // the last sample() ran the speculative one
   // Benchmarks: fence after each sampling kernel and accumulate its seconds,
   // {angle refresh, chain sampling}, since profile_kernels(true).
   void profile_kernels(bool on);

@@ -240,6 +240,45 @@ TEST(NqsSamplerFloat, ExchangeRatiosAgreeWithScratchEvaluation) {
   check_tables(Hamiltonian::heisenberg, Precision::single_precision, 2e-5, 4e-6);
 }
 
+// The speculative GPU sampler (new angles and tanh formed with the ratio)
+// stores the same bits as the plain one, so the driver may switch between
+// them on the acceptance rate without changing results.  Weights of width
+// 0.5 put many angles past the tanh update's range (the exact-tanh path);
+// N = 100 runs the 7-units-per-lane kernels of the benchmark model.  Host
+// backends have only the plain kernel, and the check is then trivial.
+void check_speculation(Hamiltonian ham, Precision precision, int N, double init_scale) {
+  auto c = chain(ham, N);
+  c.precision = precision;
+  c.init_scale = init_scale;
+  c.chains = 8;
+  c.samples_per_chain = 3;
+  c.thermalization = 20;
+  const bool gpu = lanes_per_chain<Kokkos::DefaultExecutionSpace> > 1;
+  Vmc plain(c, 21, *test::world), spec(c, 21, *test::world);
+  plain.set_speculation(Speculation::never);
+  spec.set_speculation(Speculation::always);
+  for (int it = 0; it < 2; ++it) {
+    const auto e_plain = plain.sample(it), e_spec = spec.sample(it);
+    EXPECT_FALSE(plain.speculated());
+    EXPECT_EQ(spec.speculated(), gpu);
+    EXPECT_GT(spec.acceptance(), 0.0);
+    EXPECT_EQ(spec.acceptance(), plain.acceptance());
+    EXPECT_EQ(spec.move_acceptance(), plain.move_acceptance());
+    EXPECT_EQ(e_spec, e_plain);
+    EXPECT_EQ(spec.sample_spins(), plain.sample_spins());
+    EXPECT_EQ(spec.sample_tanh(), plain.sample_tanh());
+  }
+}
+TEST(NqsSampler, SpeculativeKernelStoresTheSameBits) {
+  for (auto precision : {Precision::double_precision, Precision::single_precision})
+    for (double scale : {0.05, 0.5}) {
+      SCOPED_TRACE(testing::Message() << "precision " << int(precision) << ", init scale " << scale);
+      check_speculation(Hamiltonian::tfim, precision, 8, scale);
+      check_speculation(Hamiltonian::heisenberg, precision, 8, scale);
+      check_speculation(Hamiltonian::heisenberg, precision, 100, scale);
+    }
+}
+
 TEST(NqsGradients, LogDerivativesMatchFiniteDifferences) {
   auto c = chain(Hamiltonian::tfim, 6);
   c.init_scale = 0.5;
