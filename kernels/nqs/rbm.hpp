@@ -567,16 +567,26 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
       }
       Acc p = 1;
       for_units<V, U>(g.lane, m.Mp, [&](int o) {
-        const Real t = tt[o];
-        const Real br = bracket(Tk, Tl, o, sk * t);
+        const Real t = tt[o], tk = Tk[o], tl = flip ? Real(0) : Tl[o];
+        const Real br = unit_bracket(tk, tl, sk * t);
         p *= Acc(br);
-        next.t[o / V] = tanh_after_move<flip>(Tk[o], flip ? Real(0) : Tl[o], sk, t, br);
+        next.t[o / V] = tanh_after_move<flip>(tk, tl, sk, t, br);
         const Real old = th[o];
         next.th[o / V] = moved_angle(old, Wk, Wl, o, sk);
         next.exact |= std::uint32_t(!(kmath::fabs(old) < limit)) << (o / V);
       });
       const double q = g.product(double(p));
       return m.log_domain ? ratio_from(q, k, l, sk) : q * pf;
+    }
+  }
+
+  // A unit's bracket from its loaded table entries (tl unused for flips).
+  KOKKOS_INLINE_FUNCTION static Real unit_bracket(Real tk, Real tl, Real s_t) {
+    if constexpr (flip) {
+      (void)tl;
+      return flip_bracket(tk, s_t);
+    } else {
+      return exchange_bracket(tk, tl, s_t);
     }
   }
 
@@ -607,7 +617,7 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
       th[o] = moved_angle(old, Wk, Wl, o, sk);
       if (kmath::fabs(old) < limit) {
         const Real t = tt[o];
-        tt[o] = tanh_after_move<flip>(tk, tl, sk, t, bracket(Tk, Tl, o, sk * t));
+        tt[o] = tanh_after_move<flip>(tk, tl, sk, t, unit_bracket(tk, tl, sk * t));
       } else if constexpr (U == 0) {
         tt[o] = kmath::tanh(th[o]);
       } else {
