@@ -98,16 +98,13 @@ KOKKOS_INLINE_FUNCTION R bracket_quotient(R a, R b) {
 #endif
 }
 
-// tanh theta_j after an accepted move, from the unit's table entries, its
-// tanh t and its bracket br = A - sk t B (flip: A = 1, B = tk; exchange:
-// A = 1 - tk tl, B = tk - tl); only for small |theta|.  Both GPU samplers
-// (plain and speculative) call this with the same operands, so they store
-// the same bits.
-template <bool flip, class R>
-KOKKOS_INLINE_FUNCTION R tanh_after_move(R tk, R tl, R sk, R t, R br) {
-  const R A = flip ? R(1) : R(1) - tk * tl;
-  const R B = flip ? tk : tk - tl;
-  const R u = bracket_quotient(A * t - sk * B, br);
+// tanh theta_j after an accepted move, from the bracket's A and B (flip:
+// A = 1, B = tk; exchange: A = 1 - tk tl, B = tk - tl); only for small
+// |theta|.  Both GPU samplers (plain and speculative) call this with the
+// same operands, so they store the same bits.
+template <class R>
+KOKKOS_INLINE_FUNCTION R tanh_after_move(R A, R B, R sk, R t) {
+  const R u = bracket_quotient(A * t - sk * B, A - sk * t * B);
   return u > R(1) ? R(1) : (u < R(-1) ? R(-1) : u);  // rounding may step past +-1
 }
 
@@ -568,25 +565,14 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
       Acc p = 1;
       for_units<V, U>(g.lane, m.Mp, [&](int o) {
         const Real t = tt[o], tk = Tk[o], tl = flip ? Real(0) : Tl[o];
-        const Real br = unit_bracket(tk, tl, sk * t);
-        p *= Acc(br);
-        next.t[o / V] = tanh_after_move<flip>(tk, tl, sk, t, br);
+        p *= Acc(bracket(Tk, Tl, o, sk * t));
+        next.t[o / V] = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, t);
         const Real old = th[o];
         next.th[o / V] = moved_angle(old, Wk, Wl, o, sk);
         next.exact |= std::uint32_t(!(kmath::fabs(old) < limit)) << (o / V);
       });
       const double q = g.product(double(p));
       return m.log_domain ? ratio_from(q, k, l, sk) : q * pf;
-    }
-  }
-
-  // A unit's bracket from its loaded table entries (tl unused for flips).
-  KOKKOS_INLINE_FUNCTION static Real unit_bracket(Real tk, Real tl, Real s_t) {
-    if constexpr (flip) {
-      (void)tl;
-      return flip_bracket(tk, s_t);
-    } else {
-      return exchange_bracket(tk, tl, s_t);
     }
   }
 
@@ -616,8 +602,7 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
       const Real tk = Tk[o], tl = flip ? Real(0) : Tl[o];
       th[o] = moved_angle(old, Wk, Wl, o, sk);
       if (kmath::fabs(old) < limit) {
-        const Real t = tt[o];
-        tt[o] = tanh_after_move<flip>(tk, tl, sk, t, unit_bracket(tk, tl, sk * t));
+        tt[o] = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, tt[o]);
       } else if constexpr (U == 0) {
         tt[o] = kmath::tanh(th[o]);
       } else {
@@ -645,7 +630,10 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
     const int N = m.N;
     const auto range = static_cast<std::uint32_t>(flip ? N : m.n_bonds);
     std::uint32_t q = 0;
-    std::int64_t n_acc = 0, n_eval = 0;
+    // Accepted moves (low 32 bits) and evaluated proposals (high 32 bits) in
+    // one register pair, as the kernel had for the accepted count alone;
+    // both are at most q < 2^32.
+    std::uint64_t counts = 0;
     // A site (or bond) chosen at random: a fixed scan order, tried on the way,
     // gained 1 % on an H100 and mixes badly when nearly every move is accepted
     // (a TFIM sweep then just reverses the configuration).
@@ -660,12 +648,12 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
       const int l = flip ? k : m.bond_j(pick);
       const Real sk = s(c, k);
       if (!flip && sk == s(c, l)) return;  // exchange of equal spins: no move
-      ++n_eval;
+      counts += std::uint64_t(1) << 32;
       Pending next;
       const double r = ratio(g, th, tt, k, l, sk, next);
       if (u < r * r) {
         accept(g, th, tt, c, k, l, sk, next);
-        ++n_acc;
+        ++counts;
       }
     };
     for (int p = 0; p < thermalization * N; ++p) propose();
@@ -683,9 +671,9 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
             g, [&](int i) { return s(c, i); }, [&](int o) { return tt[o]; });
     }
     if (g.lane == 0) {
-      st.accepted(c) = n_acc;
+      st.accepted(c) = std::int64_t(counts & 0xffffffffu);
       st.proposed(c) = std::int64_t(q);
-      st.evaluated(c) = n_eval;
+      st.evaluated(c) = std::int64_t(counts >> 32);
     }
   }
 
