@@ -123,14 +123,13 @@ int main(int argc, char** argv) {
     for (int r = 1; r <= reps; ++r) vmc.sample(r);
     const auto ks = vmc.kernel_seconds();
     vmc.profile_kernels(false);
-    const double acceptance = vmc.acceptance(), move_acceptance = vmc.move_acceptance();
+    const double acceptance = vmc.acceptance();
     const bool speculated = vmc.speculated();
     if (mpi.root())
       std::printf(
           "  per sample() call on rank 0: angle refresh %.3f ms, chain sampling %.3f ms, all %.3f ms\n"
-          "  sweeps alone: %.4g samples/s; local energies: %.4g per s; acceptance %.3f (%.3f of evaluated moves), %s "
-          "sampler\n",
-          1e3 * ks[0] / reps, 1e3 * ks[1] / reps, 1e3 * call_s, sweeps_per_s, energies_per_s, acceptance, move_acceptance,
+          "  sweeps alone: %.4g samples/s; local energies: %.4g per s; acceptance %.3f, %s sampler\n",
+          1e3 * ks[0] / reps, 1e3 * ks[1] / reps, 1e3 * call_s, sweeps_per_s, energies_per_s, acceptance,
           vmc.speculated() ? "speculative" : "plain");
 
     prism::Timers timers;
@@ -160,11 +159,11 @@ int main(int argc, char** argv) {
       std::ofstream out(csv, std::ios::app);
       if (fresh)
         out << "date,backend,device,ranks,L,alpha,chains,parameters,init_scale,samples_per_s,"
-               "sr_seconds,precision,sweeps_per_s,local_energies_per_s,acceptance,move_acceptance,sampler\n";
+               "sr_seconds,precision,sweeps_per_s,local_energies_per_s,acceptance,sampler\n";
       out << date << "," << prism::compat::backend_name() << ",\"" << device << "\"," << mpi.size() << ","
           << L << "," << alpha << "," << chains << "," << c.parameters() << "," << init_scale << ","
           << samples_per_s << "," << sr_s << "," << precision << "," << sweeps_per_s << "," << energies_per_s
-          << "," << acceptance << "," << move_acceptance << "," << (speculated ? "speculative" : "plain") << "\n";
+          << "," << acceptance << "," << (speculated ? "speculative" : "plain") << "\n";
     }
   }
   Kokkos::finalize();

@@ -113,7 +113,6 @@ struct Vmc::Impl {
   // Acceptance rate of the last sample() over all ranks (< 0: none yet),
   // which chooses the speculative GPU sampler for the next one.
   double acceptance = -1;
-  double move_acceptance = -1;  // accepted / proposals whose ratio was taken
   Speculation speculation = Speculation::automatic;
   bool speculated = false;  // the last sample() ran the speculative kernel
 
@@ -167,13 +166,11 @@ struct Vmc::Impl {
     chains.spins = ChainSpins("nqs::chain_spins", C, N);
     chains.accepted = CountVector("nqs::accepted", C);
     chains.proposed = CountVector("nqs::proposed", C);
-    chains.evaluated = CountVector("nqs::evaluated", C);
     if (want_single) {
       model_f = make_model<float>();
       chains_f.spins = chains.spins;
       chains_f.accepted = chains.accepted;
       chains_f.proposed = chains.proposed;
-      chains_f.evaluated = chains.evaluated;
       chains_f.theta = ChainTable<float>("nqs::theta", C, model.Mp);
       chains_f.tanh_theta = ChainTable<float>("nqs::tanh_theta", C, model.Mp);
     }
@@ -264,7 +261,7 @@ struct Vmc::Impl {
     // The same decision on every rank (a global rate), and the same bits
     // either way: the choice is only about speed.
     const bool speculate = speculation == Speculation::always ||
-                           (speculation == Speculation::automatic && move_acceptance >= speculation_threshold);
+                           (speculation == Speculation::automatic && acceptance >= speculation_threshold(model.move));
     speculated = with_sampler([&](auto& mdl, auto& ch) {
       return sample_chains(space, mdl, ch, samples, seed, static_cast<std::uint32_t>(iteration), mine.begin,
                     int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain),
@@ -277,18 +274,15 @@ struct Vmc::Impl {
       kernel_seconds[1] += std::chrono::duration<double>(t2 - t1).count();
     }
     auto e = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), samples.local_energy);
-    std::vector<std::int64_t> counts(3, 0);
+    std::vector<std::int64_t> counts(2, 0);
     auto acc = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), chains.accepted);
     auto prop = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), chains.proposed);
-    auto eval = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), chains.evaluated);
     for (std::size_t c = 0; c < acc.extent(0); ++c) {
       counts[0] += acc(c);
       counts[1] += prop(c);
-      counts[2] += eval(c);
     }
     mpi.allreduce_sum(counts);
     acceptance = counts[1] ? double(counts[0]) / double(counts[1]) : 0.0;
-    move_acceptance = counts[2] ? double(counts[0]) / double(counts[2]) : 0.0;
     return std::vector<double>(e.data(), e.data() + e.size());
   }
 
@@ -431,9 +425,6 @@ std::vector<double> Vmc::sample_tanh() const {
 }
 double Vmc::acceptance() const {
   return impl_->acceptance;
-}
-double Vmc::move_acceptance() const {
-  return impl_->move_acceptance;
 }
 void Vmc::set_speculation(Speculation s) {
   impl_->speculation = s;

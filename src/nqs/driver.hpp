@@ -63,11 +63,9 @@ class Vmc {
   std::vector<double> sample_tanh() const;
   // Acceptance rate of the last sample(), over all ranks (< 0 before one).
   double acceptance() const;
-  // The same among proposals whose ratio was taken (not equal-spin exchanges).
-  double move_acceptance() const;
   // Which GPU sampler sample() runs: the speculative one (same results,
   // faster where most proposals are accepted) by default when the last
-  // move_acceptance() was at least speculation_threshold; tests and
+  // acceptance() was at least speculation_threshold(move); tests and
   // benchmarks force either.  Host backends have only the plain one.
   void set_speculation(Speculation s);
   bool speculated() const;  // the last sample() ran the speculative one

@@ -263,7 +263,6 @@ void check_speculation(Hamiltonian ham, Precision precision, int N, double init_
     EXPECT_EQ(spec.speculated(), gpu);
     EXPECT_GT(spec.acceptance(), 0.0);
     EXPECT_EQ(spec.acceptance(), plain.acceptance());
-    EXPECT_EQ(spec.move_acceptance(), plain.move_acceptance());
     EXPECT_EQ(e_spec, e_plain);
     EXPECT_EQ(spec.sample_spins(), plain.sample_spins());
     EXPECT_EQ(spec.sample_tanh(), plain.sample_tanh());
