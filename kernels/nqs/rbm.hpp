@@ -513,15 +513,17 @@ struct SamplerCore {
 // loads and divisions fill the latency of the lane reduction and an
 // accepted move only stores them.  That pays where most proposals are
 // accepted (1.15x sweeps on an H100 at weights of width 0.01) and costs
-// where few are (0.53x at width 0.1): sample_chains takes it by the
-// acceptance rate (BENCHMARKS.md).  Both kernels store the same bits.
+// where few are (0.53x at width 0.1), so the driver asks for it by the
+// last acceptance rate (speculation_threshold; BENCHMARKS.md).  Both
+// kernels store the same bits.
 template <class Exec, Move move, int U, class Real, bool Speculative = false>
 struct ChainSampler : SamplerCore<Exec, move, U, Real> {
   using Core = SamplerCore<Exec, move, U, Real>;
   using Core::flip, Core::V, Core::m, Core::column, Core::bracket, Core::ratio_from;
   using typename Core::Lanes, typename Core::Acc;
   static_assert(!Speculative || (U > 0 && V > 1), "speculation: GPUs with a compiled unit count");
-  using Policy = std::conditional_t<Speculative, BoundedRange<Exec, PRISM_NQS_SPEC_MIN_BLOCKS>, SamplerPolicy<Exec>>;
+  using Policy =
+      std::conditional_t<Speculative, BoundedRange<Exec, PRISM_NQS_SPEC_MIN_BLOCKS>, SamplerPolicy<Exec>>;
   // Local energies by the LocalEnergies kernel (GPU, compiled unit count),
   // or here, right after each sample is recorded.
   static constexpr bool separate_energies = V > 1 && U > 0;
@@ -744,7 +746,7 @@ bool launch_bounded(Exec const& space, RbmModel<Real> const& m, ChainState<Real>
         .launch(space);
   };
   bool speculated = false;
-  if constexpr (U > 0 && lanes_per_chain<Exec> > 1) {
+  if constexpr (U > 0 && 1 < lanes_per_chain<Exec>) {
     if (speculate)
       run(std::true_type{});
     else
@@ -770,9 +772,9 @@ bool launch_sampler(Exec const& space, RbmModel<Real> const& m, ChainState<Real>
       int(st.theta.extent(1)) != m.Mp || int(st.tanh_theta.extent(1)) != m.Mp)
     throw std::logic_error("nqs sampler: tables not padded to the lanes per chain");
   const auto go = [&](auto bound) {
-    return launch_bounded<Exec, move, decltype(bound)::value, Real>(space, m, st, out, seed, iteration, chain_offset,
-                                                             thermalization, sweeps_per_sample,
-                                                             samples_per_chain, speculate);
+    return launch_bounded<Exec, move, decltype(bound)::value, Real>(
+        space, m, st, out, seed, iteration, chain_offset, thermalization, sweeps_per_sample,
+        samples_per_chain, speculate);
   };
   const int U = unit_bound<V>(m.Mp);
   if constexpr (V == 1) {
@@ -802,12 +804,13 @@ bool sample_chains(Exec const& space, RbmModel<Real> const& m, ChainState<Real> 
                    std::int64_t chain_offset, int thermalization, int sweeps_per_sample,
                    int samples_per_chain, bool speculate = false) {
   if (m.move == Move::single_flip)
-    return launch_sampler<Exec, Move::single_flip>(space, m, st, out, seed, iteration, chain_offset, thermalization,
-                                            sweeps_per_sample, samples_per_chain, speculate);
-  else
-    return launch_sampler<Exec, Move::neighbour_exchange>(space, m, st, out, seed, iteration, chain_offset,
+    return launch_sampler<Exec, Move::single_flip>(space, m, st, out, seed, iteration, chain_offset,
                                                    thermalization, sweeps_per_sample, samples_per_chain,
                                                    speculate);
+  else
+    return launch_sampler<Exec, Move::neighbour_exchange>(space, m, st, out, seed, iteration, chain_offset,
+                                                          thermalization, sweeps_per_sample,
+                                                          samples_per_chain, speculate);
 }
 
 // Log-derivatives O(s, k) = d log psi / d p_k of every sample:

@@ -260,11 +260,12 @@ struct Vmc::Impl {
     const auto t1 = std::chrono::steady_clock::now();
     // The same decision on every rank (a global rate), and the same bits
     // either way: the choice is only about speed.
-    const bool speculate = speculation == Speculation::always ||
-                           (speculation == Speculation::automatic && acceptance >= speculation_threshold(model.move));
+    const bool speculate =
+        speculation == Speculation::always ||
+        (speculation == Speculation::automatic && acceptance >= speculation_threshold(model.move));
     speculated = with_sampler([&](auto& mdl, auto& ch) {
       return sample_chains(space, mdl, ch, samples, seed, static_cast<std::uint32_t>(iteration), mine.begin,
-                    int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain),
+                           int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain),
                            speculate);
     });
     if (profile) {
