@@ -7,7 +7,7 @@
 #   bench/gpu_session.sh OUTDIR
 set -uo pipefail
 OUTDIR="${1:?usage: gpu_session.sh OUTDIR [SECTIONS]}"
-# SECTIONS: comma list of tests,bench,weak,omp,nqs,nqsrank,nqsomp,scales,variants,profile,sass,study
+# SECTIONS: comma list of tests,bench,weak,omp,nqs,nqsrank,nqsstrong,nqsomp,scales,variants,profile,sass,study
 # (default all but scales, variants and profile).  `variants` builds bench_nqs with
 # other sampler settings (NQS_VARIANTS) and every older source tree
 # .carry/prism-NAME (git archive) as variant NAME, and runs them side by side
@@ -118,6 +118,22 @@ print(d, "(precision", a["nqs"].attrs["precision"], ") /nqs datasets identical o
       "; final E =", repr(a["nqs/energy_mean"][-1]))
 PY
   done
+fi
+if want nqsstrong; then
+# Strong scaling of each GPU sampler kernel: the speculative one runs 25
+# warps per SM (80 registers) against the plain one's 32, so the chains of
+# a rank fill its waves differently (16384 chains on 132 SMs: 4.96 waves of
+# 25 against 3.88 of 32; 8192: 2.48 against 1.94).
+log "nqs sampler strong scaling, sampling only, plain / speculative / automatic, 1..$NGPU GPUs"
+for np in 1 2 4; do
+  [[ $np -le $NGPU ]] || break
+  for precision in double float; do
+    for sampler in plain speculative auto; do
+      timeout 100 mpirun -np $np --bind-to none "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 \
+        --precision $precision --sampler $sampler --csv "$OUTDIR/bench_nqs_strong.csv" | grep -E "sweeps alone|ranks="
+    done
+  done
+done
 fi
 if want nqs; then
 log "nqs benchmark: 10x10 Heisenberg, alpha 2, 16384 chains, on 1, 2, 4 GPUs, double and float samplers"
