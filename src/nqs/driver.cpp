@@ -427,6 +427,9 @@ std::vector<double> Vmc::sample_tanh() const {
 double Vmc::acceptance() const {
   return impl_->acceptance;
 }
+void Vmc::resume_acceptance(double a) {
+  impl_->acceptance = a;
+}
 void Vmc::set_speculation(Speculation s) {
   impl_->speculation = s;
 }
@@ -527,6 +530,11 @@ Results run(const Config& cfg, std::uint64_t seed, const MpiContext& mpi, Timers
       vmc->restore(resume->checkpoint);
       res.history = resume->history;
       first = resume->checkpoint.next_iteration;
+      // The sampler kernel an uninterrupted run would take next (the same
+      // bits either way, as tested; this keeps a restart exact even if a
+      // compiler rounded the two kernels differently).
+      if (first > 0 && std::size_t(first) <= res.history.size())
+        vmc->resume_acceptance(res.history[std::size_t(first) - 1].acceptance);
     }
   }
   auto save = [&](std::int64_t next) {

@@ -53,6 +53,7 @@ class Vmc {
   // One iteration: sample at the current parameters, update them by SR.
   IterationStats step(std::int64_t iteration, Timers& timers);
   // Sampling alone (no update); returns this rank's local energies.
+  // Collective (the acceptance rate is summed over all ranks).
   std::vector<double> sample(std::int64_t iteration);
 
   const std::vector<double>& parameters() const;
@@ -63,6 +64,9 @@ class Vmc {
   std::vector<double> sample_tanh() const;
   // Acceptance rate of the last sample(), over all ranks (< 0 before one).
   double acceptance() const;
+  // On a restart: the acceptance of the iteration before the checkpoint, so
+  // that the next sample() chooses the kernel an uninterrupted run would.
+  void resume_acceptance(double a);
   // Which GPU sampler sample() runs: the speculative one (same results,
   // faster where most proposals are accepted) by default when the last
   // acceptance() was at least speculation_threshold(move); tests and
