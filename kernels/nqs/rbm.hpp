@@ -155,15 +155,20 @@ struct RbmModel : RbmCommon {
 
   KOKKOS_INLINE_FUNCTION static int column(double s) { return s > 0 ? 0 : 1; }
   // psi'/psi from the product of brackets over all hidden units.
+  // The linear prefactors (used where !log_domain).
+  KOKKOS_INLINE_FUNCTION double flip_prefactor(int k, double sk) const { return pref(k, column(sk)); }
+  KOKKOS_INLINE_FUNCTION double exchange_prefactor(int k, int l, double sk) const {
+    const int ck = column(sk);
+    return pref(k, ck) * pref(l, 1 - ck);  // site l holds -sk
+  }
   KOKKOS_INLINE_FUNCTION double flip_ratio_from(double product, int k, double sk) const {
-    const int col = column(sk);
-    if (!log_domain) return product * pref(k, col);
-    return kmath::exp(log_pref(k, col) + kmath::log(product > 0 ? product : 0.0));
+    if (!log_domain) return product * flip_prefactor(k, sk);
+    return kmath::exp(log_pref(k, column(sk)) + kmath::log(product > 0 ? product : 0.0));
   }
   KOKKOS_INLINE_FUNCTION double exchange_ratio_from(double product, int k, int l, double sk) const {
-    const int ck = column(sk), cl = 1 - ck;  // site l holds -sk
-    if (!log_domain) return product * (pref(k, ck) * pref(l, cl));
-    return kmath::exp(log_pref(k, ck) + log_pref(l, cl) + kmath::log(product > 0 ? product : 0.0));
+    if (!log_domain) return product * exchange_prefactor(k, l, sk);
+    const int ck = column(sk);
+    return kmath::exp(log_pref(k, ck) + log_pref(l, 1 - ck) + kmath::log(product > 0 ? product : 0.0));
   }
 
   // Serial ratios for one configuration (checks and tests), with the same
@@ -413,6 +418,9 @@ using SamplerPolicy = BoundedRange<Exec, PRISM_NQS_MIN_BLOCKS>;
 #endif
 template <class Exec>
 using EnergyPolicy = BoundedRange<Exec, PRISM_NQS_ENERGY_MIN_BLOCKS>;
+// Whether the speculative sampler exists: GPUs, compiled unit counts.
+template <class Exec, int U>
+inline constexpr bool has_speculative_sampler = U > 0 && 1 < lanes_per_chain<Exec>;
 
 // What the sampler and the local energies share: the model, a lane's view
 // of a table column, one unit's bracket and the ratio from a product.
@@ -438,6 +446,14 @@ struct SamplerCore {
       return flip_bracket(Tk[o], s_t);
     } else {
       return exchange_bracket(Tk[o], Tl[o], s_t);
+    }
+  }
+  KOKKOS_INLINE_FUNCTION double linear_prefactor(int k, int l, double sk) const {
+    if constexpr (flip) {
+      (void)l;
+      return m.flip_prefactor(k, sk);
+    } else {
+      return m.exchange_prefactor(k, l, sk);
     }
   }
   KOKKOS_INLINE_FUNCTION double ratio_from(double product, int k, int l, double sk) const {
@@ -521,7 +537,7 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
   using Core = SamplerCore<Exec, move, U, Real>;
   using Core::flip, Core::V, Core::m, Core::column, Core::bracket, Core::ratio_from;
   using typename Core::Lanes, typename Core::Acc;
-  static_assert(!Speculative || (U > 0 && V > 1), "speculation: GPUs with a compiled unit count");
+  static_assert(!Speculative || has_speculative_sampler<Exec, U>);
   using Policy =
       std::conditional_t<Speculative, BoundedRange<Exec, PRISM_NQS_SPEC_MIN_BLOCKS>, SamplerPolicy<Exec>>;
   // Local energies by the LocalEnergies kernel (GPU, compiled unit count),
@@ -563,16 +579,12 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
       const Real* Wk = column(m.Wr, k, g.lane);
       const Real* Wl = flip ? Wk : column(m.Wr, l, g.lane);
       // The prefactor's loads go out before the unit loop, not after the reduction.
-      double pf = 0;
-      if (!m.log_domain) {
-        const int ck = m.column(sk);
-        pf = flip ? m.pref(k, ck) : m.pref(k, ck) * m.pref(l, 1 - ck);
-      }
+      const double pf = m.log_domain ? 0.0 : this->linear_prefactor(k, l, sk);
       Acc p = 1;
       for_units<V, U>(g.lane, m.Mp, [&](int o) {
         const Real t = tt[o], tk = Tk[o], tl = flip ? Real(0) : Tl[o];
         p *= Acc(bracket(Tk, Tl, o, sk * t));
-        next.t[o / V] = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, t);
+        next.t[o / V] = moved_tanh(tk, tl, sk, t);
         const Real old = th[o];
         next.th[o / V] = moved_angle(old, Wk, Wl, o, sk);
         next.exact |= std::uint32_t(!(kmath::fabs(old) < limit)) << (o / V);
@@ -582,39 +594,46 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
     }
   }
 
-  // theta_j after moving site k (and l) with spin sk.
+  // theta_j and its tanh (from tanh theta_j = t, for small |theta_j|)
+  // after moving site k (and l) with spin sk; both kernels call these.
   KOKKOS_INLINE_FUNCTION static Real moved_angle(Real old, const Real* Wk, const Real* Wl, int o, Real sk) {
     return old - Real(2) * sk * (flip ? Wk[o] : Wk[o] - Wl[o]);
+  }
+  // (tk, tl: the unit's table entries, tl = 0 for flips.)
+  KOKKOS_INLINE_FUNCTION static Real moved_tanh(Real tk, Real tl, Real sk, const Real& t) {
+    return tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, t);
   }
 
   // Moves site k (and l) of chain c: angles, their tanh (from the bracket,
   // or exactly where |theta| was too large for the update) and the spins.
   KOKKOS_INLINE_FUNCTION void accept(Lanes const& g, Real* th, Real* tt, int c, int k, int l, Real sk,
                                      Pending const& next) const {
-    const Real* Tk = column(m.T, k, g.lane);
-    const Real* Wk = column(m.Wr, k, g.lane);
-    const Real* Tl = flip ? Tk : column(m.T, l, g.lane);
-    const Real* Wl = flip ? Wk : column(m.Wr, l, g.lane);
     // Units that need the exact tanh, one bit per unit of this lane, taken
     // after the loop, so that the loop stays straight code (U > 0).
     std::uint32_t exact = next.exact;
-    for_units<V, U>(g.lane, m.Mp, [&](int o) {
-      if constexpr (Speculative) {
+    if constexpr (Speculative) {
+      for_units<V, U>(g.lane, m.Mp, [&](int o) {
         th[o] = next.th[o / V];
         tt[o] = next.t[o / V];
-        return;
-      }
-      const Real old = th[o];
-      const Real tk = Tk[o], tl = flip ? Real(0) : Tl[o];
-      th[o] = moved_angle(old, Wk, Wl, o, sk);
-      if (kmath::fabs(old) < limit) {
-        tt[o] = tanh_after_move<Real>(flip ? Real(1) : Real(1) - tk * tl, tk - tl, sk, tt[o]);
-      } else if constexpr (U == 0) {
-        tt[o] = kmath::tanh(th[o]);
-      } else {
-        exact |= 1u << (o / V);
-      }
-    });
+      });
+    } else {
+      const Real* Tk = column(m.T, k, g.lane);
+      const Real* Wk = column(m.Wr, k, g.lane);
+      const Real* Tl = flip ? Tk : column(m.T, l, g.lane);
+      const Real* Wl = flip ? Wk : column(m.Wr, l, g.lane);
+      for_units<V, U>(g.lane, m.Mp, [&](int o) {
+        const Real old = th[o];
+        const Real tk = Tk[o], tl = flip ? Real(0) : Tl[o];  // loaded before the store to th
+        th[o] = moved_angle(old, Wk, Wl, o, sk);
+        if (kmath::fabs(old) < limit) {
+          tt[o] = moved_tanh(tk, tl, sk, tt[o]);
+        } else if constexpr (U == 0) {
+          tt[o] = kmath::tanh(th[o]);
+        } else {
+          exact |= 1u << (o / V);
+        }
+      });
+    }
     if constexpr (U > 0) {
       static_assert(U <= 32, "one bit per unit of a lane");
       for (int i = 0; exact != 0; ++i, exact >>= 1)
@@ -746,7 +765,7 @@ bool launch_bounded(Exec const& space, RbmModel<Real> const& m, ChainState<Real>
         .launch(space);
   };
   bool speculated = false;
-  if constexpr (U > 0 && 1 < lanes_per_chain<Exec>) {
+  if constexpr (has_speculative_sampler<Exec, U>) {
     if (speculate)
       run(std::true_type{});
     else

@@ -222,8 +222,7 @@ struct Vmc::Impl {
   void ensure_double() {
     if (model.T.data()) return;
     const auto C = chains.spins.extent(0);
-    model.Wr = Table<double>("nqs::W_sampler", model.Mp, N);
-    model.T = Table<double>("nqs::tanh_2W", model.Mp, N);
+    model = make_model<double>();
     chains.theta = ChainMatrix("nqs::theta", C, model.Mp);
     chains.tanh_theta = ChainMatrix("nqs::tanh_theta", C, model.Mp);
   }
