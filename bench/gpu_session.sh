@@ -119,31 +119,33 @@ print(d, "(precision", a["nqs"].attrs["precision"], ") /nqs datasets identical o
 PY
   done
 fi
+# bench_nqs (10x10 Heisenberg, 16384 chains) on 1, 2, 4 ranks (one per GPU,
+# as many as there are GPUs), double and float: CSV SR_DOUBLE SR_FLOAT [ARGS...].
+bench_nqs_on_ranks() {
+  local csv=$1 sr_double=$2 sr_float=$3
+  shift 3
+  for np in 1 2 4; do
+    [[ $np -le $NGPU ]] || break
+    for precision in double float; do
+      timeout 200 mpirun -np $np --bind-to none "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 \
+        --sr "$([[ $precision == double ]] && echo "$sr_double" || echo "$sr_float")" --precision $precision \
+        --csv "$OUTDIR/$csv" "$@"
+    done
+  done
+}
 if want nqsstrong; then
 # Strong scaling of each GPU sampler kernel: the speculative one runs 25
 # warps per SM (80 registers) against the plain one's 32, so the chains of
 # a rank fill its waves differently (16384 chains on 132 SMs: 4.96 waves of
 # 25 against 3.88 of 32; 8192: 2.48 against 1.94).
 log "nqs sampler strong scaling, sampling only, plain / speculative / automatic, 1..$NGPU GPUs"
-for np in 1 2 4; do
-  [[ $np -le $NGPU ]] || break
-  for precision in double float; do
-    for sampler in plain speculative auto; do
-      timeout 100 mpirun -np $np --bind-to none "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 0 \
-        --precision $precision --sampler $sampler --csv "$OUTDIR/bench_nqs_strong.csv" | grep -E "sweeps alone|ranks="
-    done
-  done
+for sampler in plain speculative auto; do
+  bench_nqs_on_ranks bench_nqs_strong.csv 0 0 --sampler $sampler | grep -E "sweeps alone|ranks="
 done
 fi
 if want nqs; then
 log "nqs benchmark: 10x10 Heisenberg, alpha 2, 16384 chains, on 1, 2, 4 GPUs, double and float samplers"
-for np in 1 2 4; do
-  [[ $np -le $NGPU ]] || break
-  for precision in double float; do
-    timeout 200 mpirun -np $np --bind-to none "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 \
-      --sr "$([[ $precision == double ]] && echo 3 || echo 1)" --precision $precision --csv "$OUTDIR/bench_nqs.csv"
-  done
-done
+bench_nqs_on_ranks bench_nqs.csv 3 1
 fi
 
 if want scales; then
