@@ -9,7 +9,9 @@
 // --sampler forces the GPU sampler kernel (auto: by the acceptance rate, as
 // prism runs it); the CSV records the acceptance rate and the kernel used.
 #include <Kokkos_Core.hpp>
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -76,22 +78,29 @@ int main(int argc, char** argv) {
     c.cg_max_iterations = 100;
     c.precision = precision == "float" ? prism::nqs::Precision::single_precision
                                        : prism::nqs::Precision::double_precision;
-    const int reps = 3;
+    const int reps = 3;  // of the fenced profile
     const auto mode = sampler == "plain"         ? prism::nqs::Speculation::never
                       : sampler == "speculative" ? prism::nqs::Speculation::always
                                                  : prism::nqs::Speculation::automatic;
-    // Seconds per sample() call of a fresh Vmc for deck `d`, averaged over
-    // `reps` calls after a warm-up call (first touch, kernel caches).
+    // Seconds per sample() call of a fresh Vmc, averaged over enough calls
+    // to fill about 0.25 s (at least 3; the same count on every rank) after
+    // a warm-up call (first touch, kernel caches).  A call takes a few ms on
+    // a GPU, so 3 calls alone gave rates that moved by 10 % between runs.
     const auto seconds_per_call = [&](prism::nqs::Vmc& vmc) {
       vmc.set_speculation(mode);
+      const auto timed = [&](int first, int calls) {
+        Kokkos::fence();
+        mpi.barrier();
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int r = first; r < first + calls; ++r) vmc.sample(r);
+        Kokkos::fence();
+        mpi.barrier();
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / calls;
+      };
       vmc.sample(0);
-      Kokkos::fence();
-      mpi.barrier();
-      const auto t0 = std::chrono::steady_clock::now();
-      for (int r = 1; r <= reps; ++r) vmc.sample(r);
-      Kokkos::fence();
-      mpi.barrier();
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
+      const double guess = mpi.max(timed(1, 1));
+      const int calls = int(std::clamp(std::ceil(0.25 / guess), 3.0, 1000.0));
+      return timed(2, calls);
     };
     // Sweeps alone, as the JAX/NetKet figure counts them: the difference
     // between a call with T thermalisation sweeps before its one sample and

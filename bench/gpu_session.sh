@@ -61,6 +61,21 @@ if want variants; then
   ) &
   VARIANT_BUILD=$!
 fi
+# STRONG_VARIANTS: NAME=FLAGS entries as NQS_VARIANTS, built for the nqsstrong
+# section, whose runs (STRONG_SAMPLERS) they repeat on 1..NGPU ranks; a NAME
+# with a source tree .carry/prism-NAME builds that tree.
+STRONG_SAMPLERS="${STRONG_SAMPLERS:-plain speculative auto}"
+if want nqsstrong && [[ -n "${STRONG_VARIANTS:-}" ]]; then
+  (
+    for v in $STRONG_VARIANTS; do
+      src="$ROOT"
+      [[ -d "$ROOT/.carry/prism-${v%%=*}" ]] && src="$ROOT/.carry/prism-${v%%=*}"
+      build_variant "${v%%=*}" "$src" "$(echo "${v#*=}" | tr , ' ')" &
+    done
+    wait
+  ) &
+  STRONG_BUILD=$!
+fi
 
 if want tests; then
 log "unit + physics tests on 1 GPU"
@@ -127,7 +142,7 @@ bench_nqs_on_ranks() {
   for np in 1 2 4; do
     [[ $np -le $NGPU ]] || break
     for precision in double float; do
-      timeout 200 mpirun -np $np --bind-to none "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 \
+      timeout 200 mpirun -np $np --bind-to none "${NQS_BIN:-$B/bench/bench_nqs}" --L 10 --chains 16384 --sweeps 4 \
         --sr "$([[ $precision == double ]] && echo "$sr_double" || echo "$sr_float")" --precision $precision \
         --csv "$OUTDIR/$csv" "$@"
     done
@@ -138,10 +153,20 @@ if want nqsstrong; then
 # warps per SM (80 registers) against the plain one's 32, so the chains of
 # a rank fill its waves differently (16384 chains on 132 SMs: 4.96 waves of
 # 25 against 3.88 of 32; 8192: 2.48 against 1.94).
-log "nqs sampler strong scaling, sampling only, plain / speculative / automatic, 1..$NGPU GPUs"
-for sampler in plain speculative auto; do
-  bench_nqs_on_ranks bench_nqs_strong.csv 0 0 --sampler $sampler | grep -E "sweeps alone|ranks="
+log "nqs sampler strong scaling, sampling only, samplers $STRONG_SAMPLERS, 1..$NGPU GPUs"
+for sampler in $STRONG_SAMPLERS; do
+  bench_nqs_on_ranks bench_nqs_strong.csv 0 0 --sampler $sampler | grep -E "sweeps alone|ranks=|per sample"
 done
+if [[ -n "${STRONG_VARIANTS:-}" ]]; then
+  wait "$STRONG_BUILD"
+  for v in $STRONG_VARIANTS; do
+    for sampler in $STRONG_SAMPLERS; do
+      log "variant ${v%%=*} (${v#*=}), --sampler $sampler"
+      NQS_BIN="/tmp/build-${v%%=*}/bench/bench_nqs" bench_nqs_on_ranks "bench_nqs_strong_${v%%=*}.csv" 0 0 \
+        --sampler $sampler | grep -E "sweeps alone|ranks=|per sample"
+    done
+  done
+fi
 fi
 if want nqs; then
 log "nqs benchmark: 10x10 Heisenberg, alpha 2, 16384 chains, on 1, 2, 4 GPUs, double and float samplers"

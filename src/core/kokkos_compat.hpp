@@ -36,6 +36,14 @@ inline void initialize(int& argc, char* argv[], int device_id) {
 #endif
 }
 
+// Host memory that a GPU copies into asynchronously (page-locked on CUDA).
+// create_mirror_view(PinnedSpace(), v) of a host view is the view itself.
+#ifdef KOKKOS_ENABLE_CUDA
+using PinnedSpace = Kokkos::CudaHostPinnedSpace;
+#else
+using PinnedSpace = Kokkos::HostSpace;
+#endif
+
 inline std::string backend_name() {
   return Kokkos::DefaultExecutionSpace::name();
 }

@@ -115,6 +115,15 @@ struct Vmc::Impl {
   double acceptance = -1;
   Speculation speculation = Speculation::automatic;
   bool speculated = false;  // the last sample() ran the speculative kernel
+  // What sample() brings to the host, allocated once: page-locked on CUDA,
+  // so that the three copies are asynchronous and share one fence (fresh
+  // pageable copies cost about 0.3 ms per call on an H100, BENCHMARKS.md);
+  // on host backends these are the device views themselves.
+  template <class V>
+  using HostCopy = decltype(Kokkos::create_mirror_view(compat::PinnedSpace(), std::declval<V>()));
+  HostCopy<Vector> energy_host;
+  HostCopy<CountVector> accepted_host, proposed_host;
+  std::vector<double> energies;  // sample()'s result
 
   Impl(const Config& c, std::uint64_t s, const MpiContext& m)
       : cfg(c),
@@ -177,6 +186,9 @@ struct Vmc::Impl {
     samples.spins = SpinMatrix("nqs::sample_spins", S, N);
     samples.tanh_theta = Matrix("nqs::sample_tanh", S, M);
     samples.local_energy = Vector("nqs::local_energy", S);
+    energy_host = Kokkos::create_mirror_view(compat::PinnedSpace(), samples.local_energy);
+    accepted_host = Kokkos::create_mirror_view(compat::PinnedSpace(), chains.accepted);
+    proposed_host = Kokkos::create_mirror_view(compat::PinnedSpace(), chains.proposed);
     O = Matrix("nqs::log_derivatives", S, P);
     work_p = Vector("nqs::work_p", P);
     work_s = Vector("nqs::work_s", S);
@@ -250,7 +262,7 @@ struct Vmc::Impl {
     }
   }
 
-  std::vector<double> sample(std::int64_t iteration) {
+  const std::vector<double>& sample(std::int64_t iteration) {
     Exec space;
     const auto t0 = std::chrono::steady_clock::now();
     // Fresh angles each iteration: incremental updates must not drift.
@@ -273,17 +285,19 @@ struct Vmc::Impl {
       kernel_seconds[0] += std::chrono::duration<double>(t1 - t0).count();
       kernel_seconds[1] += std::chrono::duration<double>(t2 - t1).count();
     }
-    auto e = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), samples.local_energy);
+    Kokkos::deep_copy(space, energy_host, samples.local_energy);
+    Kokkos::deep_copy(space, accepted_host, chains.accepted);
+    Kokkos::deep_copy(space, proposed_host, chains.proposed);
+    space.fence();
     std::vector<std::int64_t> counts(2, 0);
-    auto acc = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), chains.accepted);
-    auto prop = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), chains.proposed);
-    for (std::size_t c = 0; c < acc.extent(0); ++c) {
-      counts[0] += acc(c);
-      counts[1] += prop(c);
+    for (std::size_t c = 0; c < accepted_host.extent(0); ++c) {
+      counts[0] += accepted_host(c);
+      counts[1] += proposed_host(c);
     }
     mpi.allreduce_sum(counts);
     acceptance = counts[1] ? double(counts[0]) / double(counts[1]) : 0.0;
-    return std::vector<double>(e.data(), e.data() + e.size());
+    energies.assign(energy_host.data(), energy_host.data() + energy_host.extent(0));
+    return energies;
   }
 
   // y = O^T x summed over all ranks' samples (x has this rank's samples),
@@ -398,7 +412,7 @@ Vmc::~Vmc() = default;
 IterationStats Vmc::step(std::int64_t iteration, Timers& timers) {
   return impl_->step(iteration, timers);
 }
-std::vector<double> Vmc::sample(std::int64_t iteration) {
+const std::vector<double>& Vmc::sample(std::int64_t iteration) {
   return impl_->sample(iteration);
 }
 const std::vector<double>& Vmc::parameters() const {

@@ -52,9 +52,10 @@ class Vmc {
   ~Vmc();
   // One iteration: sample at the current parameters, update them by SR.
   IterationStats step(std::int64_t iteration, Timers& timers);
-  // Sampling alone (no update); returns this rank's local energies.
-  // Collective (the acceptance rate is summed over all ranks).
-  std::vector<double> sample(std::int64_t iteration);
+  // Sampling alone (no update); returns this rank's local energies (valid
+  // until the next call).  Collective (the acceptance rate is summed over
+  // all ranks).
+  const std::vector<double>& sample(std::int64_t iteration);
 
   const std::vector<double>& parameters() const;
   void set_parameters(const std::vector<double>& p);
