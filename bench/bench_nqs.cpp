@@ -124,29 +124,39 @@ int main(int argc, char** argv) {
                      "bench_nqs: warning: the sweep measurement mixed the two sampler kernels "
                      "(acceptance near the threshold); pass --sampler plain or speculative\n");
     }
-    prism::nqs::Vmc vmc(c, 1, mpi);
-    const double call_s = seconds_per_call(vmc);
-    const double samples_per_s = double(chains) * sweeps / call_s;
-    // Local energies: what a call costs beyond its sweeps (fixed costs of
-    // the call included).  A difference lost in timing noise gives NaN.
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    const double sweeps_per_s = sweep_s > 0 ? double(chains) / sweep_s : nan;
-    const double energy_s = call_s - sweeps * sweep_s;
-    const double energies_per_s = sweep_s > 0 && energy_s > 0 ? double(chains) * sweeps / energy_s : nan;
-    // Where the sampling time goes (separate, fenced runs).
-    vmc.profile_kernels(true);
-    for (int r = 1; r <= reps; ++r) vmc.sample(r);
-    const auto ks = vmc.kernel_seconds();
-    vmc.profile_kernels(false);
-    const double acceptance = vmc.acceptance();
-    const bool speculated = vmc.speculated();
-    if (mpi.root())
-      std::printf(
-          "  per sample() call on rank 0: angle refresh %.3f ms, chain sampling %.3f ms, all %.3f ms\n"
-          "  sweeps alone: %.4g samples/s; local energies: %.4g per s; acceptance %.3f, %s sampler\n",
-          1e3 * ks[0] / reps, 1e3 * ks[1] / reps, 1e3 * call_s, sweeps_per_s, energies_per_s, acceptance,
-          speculated ? "speculative" : "plain");
+    double samples_per_s = 0, sweeps_per_s = 0, energies_per_s = 0, acceptance = 0;
+    bool speculated = false;
+    {
+      prism::nqs::Vmc vmc(c, 1, mpi);
+      const double call_s = seconds_per_call(vmc);
+      samples_per_s = double(chains) * sweeps / call_s;
+      // Local energies: what a call costs beyond its sweeps (fixed costs of
+      // the call included).  A difference lost in timing noise gives NaN.
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      sweeps_per_s = sweep_s > 0 ? double(chains) / sweep_s : nan;
+      const double energy_s = call_s - sweeps * sweep_s;
+      energies_per_s = sweep_s > 0 && energy_s > 0 ? double(chains) * sweeps / energy_s : nan;
+      // Where the sampling time goes (separate, fenced runs).
+      vmc.profile_kernels(true);
+      for (int r = 1; r <= reps; ++r) vmc.sample(r);
+      const auto ks = vmc.kernel_seconds();
+      vmc.profile_kernels(false);
+      acceptance = vmc.acceptance();
+      speculated = vmc.speculated();
+      if (mpi.root())
+        std::printf(
+            "  per sample() call on rank 0: angle refresh %.3f ms, chain sampling %.3f ms, all %.3f ms\n"
+            "  sweeps alone: %.4g samples/s; local energies: %.4g per s; acceptance %.3f, %s sampler\n",
+            1e3 * ks[0] / reps, 1e3 * ks[1] / reps, 1e3 * call_s, sweeps_per_s, energies_per_s, acceptance,
+            speculated ? "speculative" : "plain");
+    }
 
+    // SR on a fresh Vmc after one warm-up call, so that its energies do not
+    // depend on how many calls the timings above took, and match on any
+    // number of ranks.
+    prism::nqs::Vmc vmc(c, 1, mpi);
+    vmc.set_speculation(mode);
+    vmc.sample(1);
     prism::Timers timers;
     double sr_s = 0;
     for (int r = 0; r < sr; ++r) {
