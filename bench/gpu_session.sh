@@ -149,10 +149,12 @@ bench_nqs_on_ranks() {
   done
 }
 if want nqsstrong; then
-# Strong scaling of each GPU sampler kernel: the speculative one runs 25
+# Strong scaling of each GPU sampler kernel: the speculative one runs 24
 # warps per SM (80 registers) against the plain one's 32, so the chains of
-# a rank fill its waves differently (16384 chains on 132 SMs: 4.96 waves of
-# 25 against 3.88 of 32; 8192: 2.48 against 1.94).
+# a rank fill its waves differently (16384 chains on 132 SMs: 5.2 waves of
+# 24 against 3.9 of 32; 8192: 2.6 against 1.9).  Measured on 2 H100s
+# (BENCHMARKS.md): 1.87x for the speculative kernel against 1.92x for the
+# plain one, sweeps alone.
 log "nqs sampler strong scaling, sampling only, samplers $STRONG_SAMPLERS, 1..$NGPU GPUs"
 for sampler in $STRONG_SAMPLERS; do
   bench_nqs_on_ranks bench_nqs_strong.csv 0 0 --sampler $sampler | grep -E "sweeps alone|ranks=|per sample"
