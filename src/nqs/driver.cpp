@@ -117,8 +117,8 @@ struct Vmc::Impl {
   bool speculated = false;  // the last sample() ran the speculative kernel
   // What sample() brings to the host, allocated once: page-locked on CUDA,
   // so that the three copies are asynchronous and share one fence (fresh
-  // pageable copies cost about 0.3 ms per call on an H100, BENCHMARKS.md);
-  // on host backends these are the device views themselves.
+  // pageable mirrors made a call 0.25 ms longer than its kernels on an H100,
+  // these 0.08 ms; BENCHMARKS.md); on host backends, the device views.
   template <class V>
   using HostCopy = decltype(Kokkos::create_mirror_view(compat::PinnedSpace(), std::declval<V>()));
   HostCopy<Vector> energy_host;
