@@ -64,7 +64,9 @@ fi
 # STRONG_VARIANTS: NAME=FLAGS entries as NQS_VARIANTS, built for the nqsstrong
 # section, whose runs (STRONG_SAMPLERS) they repeat on 1..NGPU ranks; a NAME
 # with a source tree .carry/prism-NAME builds that tree.
+# STRONG_SR: SR iterations of those runs, double and float (default "0 0").
 STRONG_SAMPLERS="${STRONG_SAMPLERS:-plain speculative auto}"
+STRONG_SR="${STRONG_SR:-0 0}"
 if want nqsstrong && [[ -n "${STRONG_VARIANTS:-}" ]]; then
   (
     for v in $STRONG_VARIANTS; do
@@ -157,14 +159,14 @@ if want nqsstrong; then
 # plain one, sweeps alone.
 log "nqs sampler strong scaling, sampling only, samplers $STRONG_SAMPLERS, 1..$NGPU GPUs"
 for sampler in $STRONG_SAMPLERS; do
-  bench_nqs_on_ranks bench_nqs_strong.csv 0 0 --sampler $sampler | grep -E "sweeps alone|ranks=|per sample"
+  bench_nqs_on_ranks bench_nqs_strong.csv $STRONG_SR --sampler $sampler | grep -E "sweeps alone|ranks=|per sample"
 done
 if [[ -n "${STRONG_VARIANTS:-}" ]]; then
   wait "$STRONG_BUILD"
   for v in $STRONG_VARIANTS; do
     for sampler in $STRONG_SAMPLERS; do
       log "variant ${v%%=*} (${v#*=}), --sampler $sampler"
-      NQS_BIN="/tmp/build-${v%%=*}/bench/bench_nqs" bench_nqs_on_ranks "bench_nqs_strong_${v%%=*}.csv" 0 0 \
+      NQS_BIN="/tmp/build-${v%%=*}/bench/bench_nqs" bench_nqs_on_ranks "bench_nqs_strong_${v%%=*}.csv" $STRONG_SR \
         --sampler $sampler | grep -E "sweeps alone|ranks=|per sample"
     done
   done

@@ -19,8 +19,10 @@
 // tanh is evaluated otherwise; theta itself is updated additively.
 #include <Kokkos_Core.hpp>
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <type_traits>
 
@@ -878,6 +880,22 @@ void fixed_point_projection(Exec const& space, Matrix const& O, Vector const& x,
             sum);
         Kokkos::single(Kokkos::PerTeam(team), [&]() { out(k) = sum; });
       });
+}
+
+// max_s |x(s)|, +inf where some x(s) is not finite (NaN included).
+template <class Exec>
+double max_abs(Exec const& space, Vector const& x) {
+  const double inf = std::numeric_limits<double>::infinity();
+  double m = 0;
+  Kokkos::parallel_reduce(
+      "nqs::max_abs", Kokkos::RangePolicy<Exec>(space, 0, x.extent(0)),
+      KOKKOS_LAMBDA(const int s, double& acc) {
+        const double a = kmath::fabs(x(s));
+        const double v = a <= DBL_MAX ? a : inf;  // false for NaN
+        acc = acc > v ? acc : v;
+      },
+      Kokkos::Max<double>(m));
+  return m;
 }
 
 // Columns per block of row_products: depends on P only, so every rank sums

@@ -105,7 +105,6 @@ struct Vmc::Impl {
   // Work vectors of the SR solve, allocated once.
   Vector work_p, work_s;
   Matrix work_blocks;  // (samples, column blocks) of row_products
-  Vector::HostMirror work_p_host;
   Kokkos::View<std::int64_t*> fixed;
   std::vector<double> last_update;         // warm start of the next CG solve
   bool profile = false;                    // fence and time the sampling kernels
@@ -124,6 +123,10 @@ struct Vmc::Impl {
   HostCopy<Vector> energy_host;
   HostCopy<CountVector> accepted_host, proposed_host;
   std::vector<double> energies;  // sample()'s result
+  // The same for each S-product of the SR solve (the vector in, the
+  // fixed-point sums out), about 70 per SR iteration in the benchmark.
+  HostCopy<Vector> work_p_host;
+  HostCopy<CountVector> fixed_host;
 
   Impl(const Config& c, std::uint64_t s, const MpiContext& m)
       : cfg(c),
@@ -193,8 +196,9 @@ struct Vmc::Impl {
     work_p = Vector("nqs::work_p", P);
     work_s = Vector("nqs::work_s", S);
     work_blocks = Matrix("nqs::work_blocks", S, row_block_count(P));
-    work_p_host = Kokkos::create_mirror_view(work_p);
+    work_p_host = Kokkos::create_mirror_view(compat::PinnedSpace(), work_p);
     fixed = Kokkos::View<std::int64_t*>("nqs::fixed_point", P);
+    fixed_host = Kokkos::create_mirror_view(compat::PinnedSpace(), fixed);
 
     // Initial chains: random spins (TFIM) or a random S^z = 0 state (Heisenberg),
     // from each chain's own counter-based stream.
@@ -304,19 +308,17 @@ struct Vmc::Impl {
   // accumulated exactly in 64-bit fixed point so that the result does not
   // depend on how samples are split over ranks.  |O| <= 2 after centring.
   std::vector<double> project(const Vector& x) {
-    auto xh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
-    double xmax = 0;
-    for (std::size_t s = 0; s < xh.extent(0); ++s)
-      xmax = std::isfinite(xh(s)) ? std::max(xmax, std::fabs(xh(s))) : HUGE_VAL;  // NaN counts as infinite
-    xmax = mpi.max(xmax);
+    Exec space;
+    const double xmax = mpi.max(max_abs(space, x));  // infinite where some x is not finite
     if (xmax == 0) return std::vector<double>(P, 0.0);
     if (!std::isfinite(xmax)) return std::vector<double>(P, std::numeric_limits<double>::quiet_NaN());
     const double bound = 2.0 * xmax * double(cfg.total_samples());    // largest possible |sum|
     const int exponent = std::min(62 - std::ilogb(bound) - 1, 1000);  // finite scale for tiny x
     const double scale = std::ldexp(1.0, exponent);
-    fixed_point_projection(Exec(), O, x, scale, fixed);
-    auto fh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), fixed);
-    std::vector<std::int64_t> sums(fh.data(), fh.data() + P);
+    fixed_point_projection(space, O, x, scale, fixed);
+    Kokkos::deep_copy(space, fixed_host, fixed);
+    space.fence();
+    std::vector<std::int64_t> sums(fixed_host.data(), fixed_host.data() + P);
     mpi.allreduce_sum(sums);
     std::vector<double> out(P);
     for (int k = 0; k < P; ++k) out[k] = double(sums[k]) / scale;
@@ -326,8 +328,9 @@ struct Vmc::Impl {
   // (S + shift) v with S v = Obar^T (Obar v) / Ns.
   std::vector<double> apply_s(const std::vector<double>& v, double shift) {
     for (int k = 0; k < P; ++k) work_p_host(k) = v[k];
-    Kokkos::deep_copy(work_p, work_p_host);
-    row_products(Exec(), O, work_p, work_s, work_blocks);
+    Exec space;
+    Kokkos::deep_copy(space, work_p, work_p_host);  // done before project() fences
+    row_products(space, O, work_p, work_s, work_blocks);
     auto out = project(work_s);
     const double ns = double(cfg.total_samples());
     for (int k = 0; k < P; ++k) out[k] = out[k] / ns + shift * v[k];
