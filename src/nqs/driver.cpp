@@ -329,7 +329,9 @@ struct Vmc::Impl {
   std::vector<double> apply_s(const std::vector<double>& v, double shift) {
     for (int k = 0; k < P; ++k) work_p_host(k) = v[k];
     Exec space;
-    Kokkos::deep_copy(space, work_p, work_p_host);  // done before project() fences
+    // Asynchronous from page-locked memory; complete once project()'s first
+    // reduction (on the same instance, blocking) returns.
+    Kokkos::deep_copy(space, work_p, work_p_host);
     row_products(space, O, work_p, work_s, work_blocks);
     auto out = project(work_s);
     const double ns = double(cfg.total_samples());
