@@ -45,6 +45,15 @@ build_variant() {  # NAME SOURCE CXXFLAGS
     "-DCMAKE_PREFIX_PATH=/tmp/kokkos-cuda;$ROOT/.carry/usr" > "/tmp/build-$1.log" 2>&1 &&
     cmake --build "/tmp/build-$1" -j "$J" --target bench_nqs >> "/tmp/build-$1.log" 2>&1 || echo "variant $1: build failed"
 }
+# A NAME=FLAGS entry (FLAGS comma-separated -D options; NAME alone: none),
+# built from the source tree .carry/prism-NAME where there is one, else
+# from this tree.
+build_entry() {
+  local name=${1%%=*} flags="" src="$ROOT"
+  [[ $1 == *=* ]] && flags=$(echo "${1#*=}" | tr , ' ')
+  [[ -d "$ROOT/.carry/prism-$name" ]] && src="$ROOT/.carry/prism-$name"
+  build_variant "$name" "$src" "$flags"
+}
 VARIANTS=()
 # NQS_VARIANTS: space-separated NAME=FLAGS entries (FLAGS comma-separated -D options);
 # VARIANT_PRECISIONS and VARIANT_SCALES (init scales) choose the runs of each.
@@ -55,27 +64,18 @@ if want variants; then
   VARIANTS+=("${TREES[@]}")
   for v in $NQS_VARIANTS; do VARIANTS+=("${v%%=*}"); done
   (
-    for t in "${TREES[@]}"; do build_variant "$t" "$ROOT/.carry/prism-$t" "" & done
-    for v in $NQS_VARIANTS; do build_variant "${v%%=*}" "$ROOT" "$(echo "${v#*=}" | tr , ' ')" & done
+    for v in "${TREES[@]}" $NQS_VARIANTS; do build_entry "$v" & done
     wait
   ) &
   VARIANT_BUILD=$!
 fi
-# STRONG_VARIANTS: NAME=FLAGS entries as NQS_VARIANTS, built for the nqsstrong
-# section, whose runs (STRONG_SAMPLERS) they repeat on 1..NGPU ranks; a NAME
-# with a source tree .carry/prism-NAME builds that tree.
+# STRONG_VARIANTS: NAME=FLAGS entries (see build_entry), built for the
+# nqsstrong section, whose runs (STRONG_SAMPLERS) they repeat on 1..NGPU ranks.
 # STRONG_SR: SR iterations of those runs, double and float (default "0 0").
 STRONG_SAMPLERS="${STRONG_SAMPLERS:-plain speculative auto}"
 STRONG_SR="${STRONG_SR:-0 0}"
 if want nqsstrong && [[ -n "${STRONG_VARIANTS:-}" ]]; then
-  (
-    for v in $STRONG_VARIANTS; do
-      src="$ROOT"
-      [[ -d "$ROOT/.carry/prism-${v%%=*}" ]] && src="$ROOT/.carry/prism-${v%%=*}"
-      build_variant "${v%%=*}" "$src" "$(echo "${v#*=}" | tr , ' ')" &
-    done
-    wait
-  ) &
+  ( for v in $STRONG_VARIANTS; do build_entry "$v" & done; wait ) &
   STRONG_BUILD=$!
 fi
 

@@ -341,11 +341,11 @@ struct Vmc::Impl {
 
   IterationStats step(std::int64_t iteration, Timers& timers) {
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<double> e_local;
-    {
+    // sample()'s own buffer, read in place.
+    const std::vector<double>& e_local = [&]() -> const std::vector<double>& {
       auto t = timers.scope("sample");
-      e_local = sample(iteration);
-    }
+      return sample(iteration);
+    }();
     IterationStats st;
     {
       auto t = timers.scope("statistics");
