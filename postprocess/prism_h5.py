@@ -1,6 +1,4 @@
 """Small helpers shared by the post-processing scripts (h5py + numpy only)."""
-import sys
-
 import h5py
 import numpy as np
 
@@ -30,10 +28,16 @@ def attrs_of(group):
     return {k: attr_str(v) for k, v in group.attrs.items()}
 
 
-def read_workload(path, name, tool):
-    """(metadata, file, /name group) of a run; exits naming the tool and file
-    when the run has no such workload group."""
-    meta, _, f = read_run(path)
-    if name not in f:
-        sys.exit(f"{tool}: {path} has no /{name} group")
-    return meta, f, f[name]
+def run_metadata(obj):
+    """/metadata attributes of the file an h5py file, group or dataset belongs to."""
+    f = obj.file
+    return attrs_of(f["metadata"]) if "metadata" in f else {}
+
+
+def group_of(file_or_group, name):
+    """/name of a file, or the group itself when given a group."""
+    if isinstance(file_or_group, h5py.File) or file_or_group.name == "/":
+        if name not in file_or_group:
+            raise KeyError(f"{file_or_group.filename} has no /{name} group")
+        return file_or_group[name]
+    return file_or_group

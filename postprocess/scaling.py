@@ -2,9 +2,10 @@
 """Strong and weak scaling plots from several prism runs.
 
 Each run contributes (ranks, wall time of the 'total' phase, slowest rank,
-and the work it did).  Runs whose total work equals that of the 1-rank run
-(or of the fewest-rank run) are a strong-scaling series; runs whose work per
-rank is constant are a weak-scaling series.  Efficiency: strong
+and the work it did, as its workload's module in workloads/ counts it).  Runs
+whose total work equals that of the 1-rank run (or of the fewest-rank run)
+are a strong-scaling series; runs whose work per rank is constant are a
+weak-scaling series.  Efficiency: strong
 T(1) / (n T(n)), weak T(1) / T(n), relative to the fewest ranks present.
 
 usage: scaling.py RUN1.h5 RUN2.h5 ... [-o scaling.png] [--phase total]
@@ -18,17 +19,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+import workloads
 from prism_h5 import read_run
 
 
 def work_of(f):
-    """Work a run did: spin updates (thermo) or samples drawn (nqs)."""
-    if "thermo" in f:
-        a = f["thermo"].attrs
-        return float(a["spin_updates"])
-    if "nqs" in f:
-        a = f["nqs"].attrs
-        return float(a["chains"]) * float(a["samples_per_chain"]) * len(f["nqs/iteration"])
+    """Work a run did: its workload module's count (workloads/__init__.py),
+    else the work_count the run wrote to /timings, else NaN."""
+    found = workloads.found_in(f)
+    if found:
+        return sum(module.work(group) for _, group, module in found)
+    if "timings" in f and "work_count" in f["timings"].attrs:
+        return float(f["timings"].attrs["work_count"])
     return float("nan")
 
 
@@ -44,7 +46,11 @@ def main():
         meta, timings, f = read_run(path)
         if args.phase not in timings:
             sys.exit(f"scaling.py: {path} has no /timings/{args.phase}")
-        rows.append((int(meta["ranks"]), float(timings[args.phase]["max"]), work_of(f), path))
+        work = work_of(f)
+        if not np.isfinite(work) and args.mode == "auto":
+            print(f"scaling.py: {path}: no work count (no post-processing module for its workload); "
+                  "strong/weak cannot be told apart, pass --mode", file=sys.stderr)
+        rows.append((int(meta["ranks"]), float(timings[args.phase]["max"]), work, path))
     rows.sort()
     n = np.array([r[0] for r in rows], dtype=float)
     t = np.array([r[1] for r in rows])

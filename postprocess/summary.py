@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Print the results and timings of a prism HDF5 file.
 
+The results come from the workload's module (workloads/__init__.py holds the
+table); the throughput from the /timings attributes the run wrote.
+
 usage: summary.py RUN.h5
 """
 import argparse
@@ -8,13 +11,38 @@ import sys
 
 import numpy as np
 
-from prism_h5 import attrs_of, read_run
+import workloads
+from prism_h5 import attr_str, read_run
+
+# /timings attributes printed by throughput(); any others are printed as they are.
+WORK_KEYS = ("work_name", "work_count", "work_phase", "work_rate", "flips_per_ns")
+
+
+def throughput(f, timings, out):
+    """The work the run counted and its rate, as /timings records them."""
+    a = {k: attr_str(v) for k, v in f["timings"].attrs.items()} if "timings" in f else {}
+    if "work_name" in a or "work_count" in a:
+        name, phase = a.get("work_name", "work"), a.get("work_phase", "")
+        line = f"  work: {float(a.get('work_count', np.nan)):.6g} {name}"
+        rate = float(a["work_rate"]) if "work_rate" in a else None
+        if rate is None and phase in timings and "work_count" in a and float(timings[phase]["max"]) > 0:
+            rate = float(a["work_count"]) / float(timings[phase]["max"])
+        if rate is not None:
+            where = f"{phase} phase, slowest rank" if phase else "slowest rank"
+            line += f"; {rate:.6g} {name}/s ({where})"
+        print(line, file=out)
+    if "flips_per_ns" in a:
+        print(f"  flips/ns (sweep phase, slowest rank): {float(a['flips_per_ns']):.3f}", file=out)
+    for key, value in a.items():
+        if key not in WORK_KEYS:
+            print(f"  {key}: {value:.6g}" if isinstance(value, float) else f"  {key}: {value}", file=out)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("run", help="prism HDF5 output file")
     args = ap.parse_args()
+    out = sys.stdout
     try:
         meta, timings, f = read_run(args.run)
     except (OSError, KeyError) as err:
@@ -22,47 +50,16 @@ def main():
     print(f"file      {args.run}")
     for key in ("version", "git_hash", "workload", "kokkos_backend", "device", "ranks", "start_time", "end_time"):
         print(f"{key:<15} {meta.get(key, '?')}")
-    if "thermo" in f:
-        g = f["thermo"]
-        a = attrs_of(g)
-        print(f"\nthermo: {a['model']} L={a['L']} J={a['J']} h={a['h']} kernel={a['kernel']} "
-              f"sweeps={a['sweeps']} (+{a['thermalization']} thermalization)")
-        cols = ["temperature", "energy_mean", "energy_err", "specific_heat", "magnetization_abs_mean",
-                "magnetization_err", "susceptibility", "binder"]
-        print("  " + " ".join(f"{c:>14}" for c in cols))
-        data = [np.array(g[c]) for c in cols]
-        for i in range(len(data[0])):
-            print("  " + " ".join(f"{d[i]:>14.6g}" for d in data))
-        acc = np.array(g["swap_acceptance"])
-        if acc.size:
-            print("  swap acceptance per pair: " + " ".join(f"{x:.2f}" for x in acc))
-        print(f"  round trips (all replicas): {int(np.sum(g['round_trips']))}")
-    if "nqs" in f:
-        g = f["nqs"]
-        a = attrs_of(g)
-        print(f"\nnqs: {a['hamiltonian']} on {a['lattice']} ({a['boundary']}) N={a['N']} alpha={a['alpha']} "
-              f"M={a['M']} chains={a['chains']} samples/chain={a['samples_per_chain']} "
-              f"precision={a.get('precision', 'double')}")
-        e = np.array(g["energy_mean"])
-        n = len(e)
-        print(f"  iterations: {n}; next iteration in checkpoint: {int(g['checkpoint'].attrs['next_iteration'])}")
-        cols = ["energy_mean", "energy_err", "energy_variance", "energy_per_site_mean", "acceptance", "r_hat"]
-        print("  " + f"{'iteration':>9} " + " ".join(f"{c:>20}" for c in cols))
-        data = [np.array(g[c]) for c in cols]
-        for i in sorted(set(list(range(0, n, max(1, n // 10))) + [n - 1])):
-            print("  " + f"{i:>9} " + " ".join(f"{d[i]:>20.10g}" for d in data))
-        if "reference_energy" in a:
-            ref = float(a["reference_energy"])
-            tail = e[-min(20, n):]
-            print(f"  reference {ref:.10g}; mean of the last {len(tail)} iterations {tail.mean():.10g} "
-                  f"(relative error {abs((tail.mean() - ref) / ref):.2e})")
-        if "error" in a:
-            print(f"  stopped: {a['error']}")
+    found = workloads.found_in(f)
+    for _, group, module in found:
+        module.summary(group, out)
+    declared = workloads.declared(f)
+    if declared and declared not in {name for name, _, _ in found}:
+        print(f"\n{declared}: no post-processing module for this workload (see postprocess/README.md)")
     print("\ntimings [s]          min        mean         max")
     for phase, t in timings.items():
         print(f"  {phase:<12} {float(t['min']):>10.4f} {float(t['mean']):>11.4f} {float(t['max']):>11.4f}")
-    if "timings" in f and "flips_per_ns" in f["timings"].attrs:
-        print(f"  flips/ns (sweep phase, slowest rank): {float(f['timings'].attrs['flips_per_ns']):.3f}")
+    throughput(f, timings, out)
 
 
 if __name__ == "__main__":
