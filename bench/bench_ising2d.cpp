@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "core/kokkos_compat.hpp"
+#include "kernels/common/kokkos_compat.hpp"
 #include "kernels/thermo/metropolis.hpp"
 #include "kernels/thermo/observables.hpp"
 

@@ -18,7 +18,7 @@
 #include <limits>
 #include <string>
 
-#include "core/kokkos_compat.hpp"
+#include "kernels/common/kokkos_compat.hpp"
 #include "core/mpi_context.hpp"
 #include "core/timers.hpp"
 #include "nqs/driver.hpp"

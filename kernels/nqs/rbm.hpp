@@ -26,7 +26,7 @@
 #include <stdexcept>
 #include <type_traits>
 
-#include "core/kokkos_compat.hpp"
+#include "kernels/common/kokkos_compat.hpp"
 #include "kernels/common/philox.hpp"
 
 namespace prism::nqs {

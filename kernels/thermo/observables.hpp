@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "core/kokkos_compat.hpp"
+#include "kernels/common/kokkos_compat.hpp"
 #include "kernels/thermo/types.hpp"
 
 namespace prism::thermo {

@@ -8,6 +8,16 @@
 
 namespace prism {
 
+namespace {
+// Shortest text that reads back as the same double.
+std::string exact_text(double x) {
+  std::ostringstream o;
+  o.precision(17);
+  o << x;
+  return o.str();
+}
+}  // namespace
+
 Deck::Deck() : table_(std::make_unique<toml::table>()) {}
 Deck::Deck(Deck&&) noexcept = default;
 Deck& Deck::operator=(Deck&&) noexcept = default;
@@ -89,7 +99,30 @@ void Deck::fail(const std::string& section, const std::string& key, const std::s
 const toml::node* Deck::node(const std::string& section, const std::string& key) {
   used_.insert(section + "." + key);
   const auto* sec = table_->get_as<toml::table>(section);
-  return sec ? sec->get(key) : nullptr;
+  const toml::node* n = sec ? sec->get(key) : nullptr;
+  // A union-typed key is recorded as written (its caller interprets it).
+  std::ostringstream text;
+  if (n) text << toml::toml_formatter(*n, toml::format_flags::none);
+  record(section, key, n ? text.str() : "(absent)");
+  return n;
+}
+
+void Deck::record(const std::string& section, const std::string& key, const std::string& value) {
+  effective_[section + "." + key] = value;
+}
+
+std::string Deck::effective_settings(const std::string& section,
+                                     const std::vector<std::string>& excluded) const {
+  std::string out;
+  const std::string prefix = section + ".";
+  for (const auto& [full, value] : effective_) {
+    if (full.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string key = full.substr(prefix.size());
+    bool skip = false;
+    for (const auto& e : excluded) skip = skip || e == key;
+    if (!skip) out += key + " = " + value + "\n";
+  }
+  return out;
 }
 
 std::int64_t Deck::get_int(const std::string& section, const std::string& key,
@@ -97,6 +130,7 @@ std::int64_t Deck::get_int(const std::string& section, const std::string& key,
   const auto* n = node(section, key);
   if (!n) {
     if (!fallback) fail(section, key, "required key is missing");
+    record(section, key, std::to_string(*fallback));
     return *fallback;
   }
   std::int64_t value = 0;
@@ -113,6 +147,7 @@ std::int64_t Deck::get_int(const std::string& section, const std::string& key,
     fail(section, key,
          "must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " +
              std::to_string(value));
+  record(section, key, std::to_string(value));
   return value;
 }
 
@@ -121,6 +156,7 @@ double Deck::get_double(const std::string& section, const std::string& key, std:
   const auto* n = node(section, key);
   if (!n) {
     if (!fallback) fail(section, key, "required key is missing");
+    record(section, key, exact_text(*fallback));
     return *fallback;
   }
   double value = 0;
@@ -143,18 +179,23 @@ double Deck::get_double(const std::string& section, const std::string& key, std:
     r << "must be <= " << *max << ", got " << v.str();
     fail(section, key, r.str());
   }
+  record(section, key, exact_text(value));
   return value;
 }
 
 bool Deck::get_bool(const std::string& section, const std::string& key, std::optional<bool> fallback) {
   const auto* n = node(section, key);
+  bool value = false;
   if (!n) {
     if (!fallback) fail(section, key, "required key is missing");
-    return *fallback;
+    value = *fallback;
+  } else {
+    const auto* b = n->as_boolean();
+    if (!b) fail(section, key, "must be true or false");
+    value = b->get();
   }
-  const auto* b = n->as_boolean();
-  if (!b) fail(section, key, "must be true or false");
-  return b->get();
+  record(section, key, value ? "true" : "false");
+  return value;
 }
 
 std::string Deck::get_string(const std::string& section, const std::string& key,
@@ -178,6 +219,7 @@ std::string Deck::get_string(const std::string& section, const std::string& key,
     }
     if (!ok) fail(section, key, "must be one of " + list + ", got '" + value + "'");
   }
+  record(section, key, "'" + value + "'");
   return value;
 }
 

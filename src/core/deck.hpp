@@ -3,6 +3,7 @@
 // Every getter records the key as used and validates it; errors are thrown as
 // DeckError with the message `DECK:LINE: key 'section.key': rule`.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -57,6 +58,11 @@ class Deck {
   const std::string& path() const { return path_; }
   const std::string& text() const { return text_; }
   std::string resolved() const;  // the deck after overrides, as TOML
+  // Every key of `section` read so far, with the value in effect (the
+  // deck's, an override's or the default), one "key = value" per line in
+  // key order, except the keys in `excluded`.  Two decks that resolve to the
+  // same settings give the same text, however they spell them.
+  std::string effective_settings(const std::string& section, const std::vector<std::string>& excluded) const;
 
  private:
   Deck();
@@ -65,6 +71,8 @@ class Deck {
   std::unique_ptr<toml::table> table_;
   std::set<std::string> used_;
   std::set<std::string> overridden_;
+  std::map<std::string, std::string> effective_;  // "section.key" -> value in effect
+  void record(const std::string& section, const std::string& key, const std::string& value);
 };
 
 }  // namespace prism

@@ -24,29 +24,24 @@ bool H5Reader::exists(const std::string& path) const {
   return H5Lexists(file_, path.c_str(), H5P_DEFAULT) > 0;
 }
 
-template <class T>
-std::vector<T> H5Reader::read(const std::string& path, std::int64_t type) const {
+std::size_t H5Reader::extent(const std::string& path) const {
   if (!exists(path)) throw std::runtime_error(path_ + ": missing dataset " + path);
   const hid_t d = H5Dopen2(file_, path.c_str(), H5P_DEFAULT);
   if (d < 0) throw std::runtime_error(path_ + ": cannot open " + path);
   const hid_t space = H5Dget_space(d);
-  const hssize_t n = H5Sget_simple_extent_npoints(space);
-  std::vector<T> out(n > 0 ? static_cast<std::size_t>(n) : 0);
-  const herr_t rc = n > 0 ? H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) : 0;
-  H5Sclose(space);
+  const hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+  if (space >= 0) H5Sclose(space);
   H5Dclose(d);
-  if (rc < 0 || n < 0) throw std::runtime_error(path_ + ": cannot read " + path);
-  return out;
+  if (n < 0) throw std::runtime_error(path_ + ": cannot read the shape of " + path);
+  return static_cast<std::size_t>(n);
 }
 
-std::vector<double> H5Reader::doubles(const std::string& p) const {
-  return read<double>(p, H5T_NATIVE_DOUBLE);
-}
-std::vector<std::int64_t> H5Reader::int64s(const std::string& p) const {
-  return read<std::int64_t>(p, H5T_NATIVE_INT64);
-}
-std::vector<std::int8_t> H5Reader::int8s(const std::string& p) const {
-  return read<std::int8_t>(p, H5T_NATIVE_INT8);
+void H5Reader::read_raw(const std::string& path, H5Element type, void* out, std::size_t n) const {
+  const hid_t d = H5Dopen2(file_, path.c_str(), H5P_DEFAULT);
+  if (d < 0) throw std::runtime_error(path_ + ": cannot open " + path);
+  const herr_t rc = n > 0 ? H5Dread(d, h5_native_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) : 0;
+  H5Dclose(d);
+  if (rc < 0) throw std::runtime_error(path_ + ": cannot read " + path);
 }
 
 std::int64_t H5Reader::int64_attribute(const std::string& object, const std::string& name) const {
@@ -61,11 +56,13 @@ std::int64_t H5Reader::int64_attribute(const std::string& object, const std::str
 }
 
 bool H5Reader::has_attribute(const std::string& object, const std::string& name) const {
-  return (object == "/" || exists(object)) && H5Aexists_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+  return (object == "/" || exists(object)) &&
+         H5Aexists_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
 }
 
 std::string H5Reader::string_attribute(const std::string& object, const std::string& name) const {
-  if (!has_attribute(object, name)) throw std::runtime_error(path_ + ": missing attribute " + object + ":" + name);
+  if (!has_attribute(object, name))
+    throw std::runtime_error(path_ + ": missing attribute " + object + ":" + name);
   const hid_t a = H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
   const hid_t type = H5Aget_type(a);
   const std::size_t size = H5Tget_size(type);

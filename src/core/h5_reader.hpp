@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "core/h5_types.hpp"
+
 namespace prism {
 
 class H5Reader {
@@ -13,10 +15,15 @@ class H5Reader {
   H5Reader(const H5Reader&) = delete;
   H5Reader& operator=(const H5Reader&) = delete;
 
+  const std::string& path() const { return path_; }
   bool exists(const std::string& path) const;
-  std::vector<double> doubles(const std::string& path) const;
-  std::vector<std::int64_t> int64s(const std::string& path) const;
-  std::vector<std::int8_t> int8s(const std::string& path) const;
+  // A dataset's values converted to T (any type h5_element knows).
+  template <class T>
+  std::vector<T> values(const std::string& path) const {
+    std::vector<T> out(extent(path));
+    read_raw(path, h5_element<T>::value, out.data(), out.size());
+    return out;
+  }
   std::int64_t int64_attribute(const std::string& object, const std::string& name) const;
   bool has_attribute(const std::string& object, const std::string& name) const;
   std::string string_attribute(const std::string& object, const std::string& name) const;
@@ -24,8 +31,8 @@ class H5Reader {
  private:
   std::string path_;
   std::int64_t file_ = -1;
-  template <class T>
-  std::vector<T> read(const std::string& path, std::int64_t type) const;
+  std::size_t extent(const std::string& path) const;  // number of elements
+  void read_raw(const std::string& path, H5Element type, void* out, std::size_t n) const;
 };
 
 }  // namespace prism

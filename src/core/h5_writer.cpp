@@ -50,8 +50,9 @@ void H5Writer::group(const std::string& path) {
   checked(H5Gclose(g), "close group " + path);
 }
 
-void H5Writer::write_raw(const std::string& path, std::int64_t type, const void* data, std::size_t n,
+void H5Writer::write_raw(const std::string& path, H5Element element, const void* data, std::size_t n,
                          const std::vector<std::uint64_t>& dims_in) {
+  const hid_t type = h5_native_type(element);
   group(parent_of(path));
   std::vector<hsize_t> dims(dims_in.begin(), dims_in.end());
   if (dims.empty()) dims.push_back(n);
@@ -71,19 +72,6 @@ void H5Writer::write_raw(const std::string& path, std::int64_t type, const void*
   checked(rc, "write dataset " + path);
 }
 
-void H5Writer::write(const std::string& path, const std::vector<double>& d,
-                     const std::vector<std::uint64_t>& dims) {
-  write_raw(path, H5T_NATIVE_DOUBLE, d.data(), d.size(), dims);
-}
-void H5Writer::write(const std::string& path, const std::vector<std::int64_t>& d,
-                     const std::vector<std::uint64_t>& dims) {
-  write_raw(path, H5T_NATIVE_INT64, d.data(), d.size(), dims);
-}
-void H5Writer::write(const std::string& path, const std::vector<std::int8_t>& d,
-                     const std::vector<std::uint64_t>& dims) {
-  write_raw(path, H5T_NATIVE_INT8, d.data(), d.size(), dims);
-}
-
 void H5Writer::write_scalar(const std::string& path, double value) {
   group(parent_of(path));
   const hid_t space = checked<hid_t>(H5Screate(H5S_SCALAR), "scalar space");
@@ -99,8 +87,8 @@ void H5Writer::write_scalar(const std::string& path, double value) {
 }
 
 namespace {
-void write_attribute(hid_t file, const std::string& object, const std::string& name, hid_t type,
-                     const void* data) {
+void put_attribute(hid_t file, const std::string& object, const std::string& name, hid_t type,
+                   const void* data) {
   const hid_t obj = checked<hid_t>(H5Oopen(file, object.c_str(), H5P_DEFAULT), "open " + object);
   const hid_t space = H5Screate(H5S_SCALAR);
   const hid_t attr = H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
@@ -122,20 +110,17 @@ void H5Writer::attribute(const std::string& object, const std::string& name, con
   H5Tset_cset(type, H5T_CSET_UTF8);
   const char* data = value.empty() ? "" : value.c_str();
   try {
-    write_attribute(file_, object, name, type, data);
+    put_attribute(file_, object, name, type, data);
   } catch (...) {
     H5Tclose(type);
     throw;
   }
   H5Tclose(type);
 }
-void H5Writer::attribute(const std::string& object, const std::string& name, double value) {
+void H5Writer::write_attribute(const std::string& object, const std::string& name, H5Element type,
+                               const void* value) {
   group(object);
-  write_attribute(file_, object, name, H5T_NATIVE_DOUBLE, &value);
-}
-void H5Writer::attribute(const std::string& object, const std::string& name, std::int64_t value) {
-  group(object);
-  write_attribute(file_, object, name, H5T_NATIVE_INT64, &value);
+  put_attribute(file_, object, name, h5_native_type(type), value);
 }
 
 void H5Writer::commit(bool overwrite) {

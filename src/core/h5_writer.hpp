@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/h5_types.hpp"
+
 namespace prism {
 
 class H5Writer {
@@ -16,16 +18,22 @@ class H5Writer {
   H5Writer& operator=(const H5Writer&) = delete;
 
   void group(const std::string& path);  // creates intermediate groups too
-  void write(const std::string& path, const std::vector<double>& data,
-             const std::vector<std::uint64_t>& dims = {});
-  void write(const std::string& path, const std::vector<std::int64_t>& data,
-             const std::vector<std::uint64_t>& dims = {});
-  void write(const std::string& path, const std::vector<std::int8_t>& data,
-             const std::vector<std::uint64_t>& dims = {});
+  // A dataset of any element type h5_element knows; dims default to 1-D.
+  template <class T>
+  void write(const std::string& path, const std::vector<T>& data,
+             const std::vector<std::uint64_t>& dims = {}) {
+    write_raw(path, h5_element<T>::value, data.data(), data.size(), dims);
+  }
   void write_scalar(const std::string& path, double value);
   void attribute(const std::string& object, const std::string& name, const std::string& value);
-  void attribute(const std::string& object, const std::string& name, double value);
-  void attribute(const std::string& object, const std::string& name, std::int64_t value);
+  void attribute(const std::string& object, const std::string& name, const char* value) {
+    attribute(object, name, std::string(value));
+  }
+  template <class T>
+  void attribute(const std::string& object, const std::string& name, T value) {
+    static_assert(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>, "numeric attributes only");
+    write_attribute(object, name, h5_element<T>::value, &value);
+  }
   // Flush, close, fsync, rename PATH.tmp -> PATH.  Without `overwrite` the
   // rename fails if PATH exists by then.
   void commit(bool overwrite);
@@ -35,8 +43,9 @@ class H5Writer {
  private:
   std::string final_, tmp_;
   std::int64_t file_ = -1;
-  void write_raw(const std::string& path, std::int64_t type, const void* data, std::size_t n,
+  void write_raw(const std::string& path, H5Element type, const void* data, std::size_t n,
                  const std::vector<std::uint64_t>& dims);
+  void write_attribute(const std::string& object, const std::string& name, H5Element type, const void* value);
 };
 
 }  // namespace prism

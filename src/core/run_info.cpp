@@ -6,9 +6,9 @@
 #include <ctime>
 
 #include "core/h5_writer.hpp"
-#include "core/kokkos_compat.hpp"
 #include "core/mpi_context.hpp"
 #include "core/timers.hpp"
+#include "kernels/common/kokkos_compat.hpp"
 #include "prism/version.hpp"
 
 namespace prism {

@@ -5,7 +5,6 @@
 // product S v = Obar^T (Obar v) / Ns (one allreduce per product).
 #include <array>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -94,26 +93,5 @@ class Vmc {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-struct Results {
-  std::vector<IterationStats> history;
-  std::vector<double> parameters;
-  Checkpoint checkpoint;  // as of the end of history
-  std::string error;      // non-empty when the run stopped on a non-finite value
-  bool interrupted = false;
-};
-
-struct RunHooks {
-  std::int64_t checkpoint_every = 0;         // 0: only at the end or on a signal
-  std::function<void(const Results&)> save;  // rank 0: write the output file so far
-  std::function<bool()> stop_requested;      // this rank saw SIGTERM/SIGUSR1
-};
-
-// `resume`: results and checkpoint read back from an earlier output file.
-Results run(const Config& cfg, std::uint64_t seed, const MpiContext& mpi, Timers& timers, bool show_progress,
-            const Results* resume = nullptr, const RunHooks* hooks = nullptr);
-void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const Results& res);
-// Reads /nqs history and /nqs/checkpoint back; checks they fit `cfg`.
-Results read_results(const std::string& path, const Config& cfg, std::uint64_t seed);
 
 }  // namespace prism::nqs

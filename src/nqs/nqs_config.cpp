@@ -99,22 +99,6 @@ Config parse_config(Deck& deck) {
   return c;
 }
 
-std::string fingerprint(const Config& c, std::uint64_t seed) {
-  char buf[1024];
-  std::snprintf(
-      buf, sizeof buf,
-      "hamiltonian=%s lattice=%s Lx=%lld Ly=%lld periodic=%d J=%.17g h=%.17g Delta=%.17g marshall=%d "
-      "alpha=%.17g init_scale=%.17g chains=%lld thermalization=%lld sweeps_per_sample=%lld "
-      "samples_per_chain=%lld learning_rate=%.17g decay=%.17g diag_shift=%.17g cg_max=%lld "
-      "cg_tol=%.17g precision=%s seed=%llu",
-      hamiltonian_name(c.hamiltonian), lattice_name(c.lattice), (long long)c.Lx, (long long)c.Ly,
-      int(c.periodic), c.J, c.h, c.Delta, int(c.marshall_sign), c.alpha, c.init_scale, (long long)c.chains,
-      (long long)c.thermalization, (long long)c.sweeps_per_sample, (long long)c.samples_per_chain,
-      c.learning_rate, c.learning_rate_decay, c.diag_shift, (long long)c.cg_max_iterations, c.cg_tolerance,
-      precision_name(c.precision), (unsigned long long)seed);
-  return buf;
-}
-
 Lattice make_lattice(const Config& cfg) {
   Lattice lat;
   const auto Lx = static_cast<std::int32_t>(cfg.Lx), Ly = static_cast<std::int32_t>(cfg.Ly);

@@ -47,9 +47,6 @@ struct Config {
 };
 
 Config parse_config(Deck& deck);
-// Everything that shapes a run's trajectory except its length: a restart
-// must match it exactly (iterations and checkpoint_every may change).
-std::string fingerprint(const Config& c, std::uint64_t seed);
 const char* hamiltonian_name(Hamiltonian h);
 const char* lattice_name(LatticeKind l);
 const char* precision_name(Precision p);

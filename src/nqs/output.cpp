@@ -1,8 +1,9 @@
+#include "nqs/output.hpp"
+
 #include <stdexcept>
 
 #include "core/h5_reader.hpp"
 #include "core/h5_writer.hpp"
-#include "nqs/driver.hpp"
 
 namespace prism::nqs {
 
@@ -63,36 +64,19 @@ void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const R
   const std::string k = g + "/checkpoint";
   out.group(k);
   out.attribute(k, "next_iteration", c.next_iteration);
-  out.attribute(k, "fingerprint", fingerprint(cfg, seed));
   out.write(k + "/parameters", c.parameters);
   out.write(k + "/last_update", c.last_update);
   out.write(k + "/chain_spins", c.chain_spins, {static_cast<std::uint64_t>(cfg.chains), N});
 }
 
-Results read_results(const std::string& path, const Config& cfg, std::uint64_t seed) {
-  H5Reader in(path);
+Results read_results(const H5Reader& in, const Config& cfg) {
   Results r;
+  const std::string& path = in.path();
   const std::string k = "/nqs/checkpoint";
-  if (!in.exists(k)) throw std::runtime_error(path + ": no /nqs/checkpoint to restart from");
-  if (in.has_attribute("/nqs", "error"))
-    throw std::runtime_error(path + ": that run stopped on an error (" +
-                             in.string_attribute("/nqs", "error") + "); it cannot be continued");
-  const std::string stored = in.string_attribute(k, "fingerprint"), wanted = fingerprint(cfg, seed);
-  // Checkpoints from before nqs.precision (and the sampler's current site
-  // choice) would not continue bitwise.
-  if (stored.find(" precision=") == std::string::npos)
-    throw std::runtime_error(path +
-                             ": the checkpoint was written by an older prism whose sampler drew other moves; "
-                             "it cannot be continued by this version");
-  if (stored != wanted)
-    throw std::runtime_error(path +
-                             ": the checkpoint was made with other settings; only nqs.iterations and "
-                             "nqs.checkpoint_every may change on restart.\n  checkpoint: " +
-                             stored + "\n  this deck:  " + wanted);
   r.checkpoint.next_iteration = in.int64_attribute(k, "next_iteration");
-  r.checkpoint.parameters = in.doubles(k + "/parameters");
-  r.checkpoint.last_update = in.doubles(k + "/last_update");
-  r.checkpoint.chain_spins = in.int8s(k + "/chain_spins");
+  r.checkpoint.parameters = in.values<double>(k + "/parameters");
+  r.checkpoint.last_update = in.values<double>(k + "/last_update");
+  r.checkpoint.chain_spins = in.values<std::int8_t>(k + "/chain_spins");
   if (r.checkpoint.parameters.size() != std::size_t(cfg.parameters()))
     throw std::runtime_error(path + ": checkpoint has " + std::to_string(r.checkpoint.parameters.size()) +
                              " parameters, the deck needs " + std::to_string(cfg.parameters()));
@@ -106,10 +90,10 @@ Results read_results(const std::string& path, const Config& cfg, std::uint64_t s
     throw std::runtime_error(path + ": checkpoint is at iteration " +
                              std::to_string(r.checkpoint.next_iteration) +
                              ", beyond nqs.iterations = " + std::to_string(cfg.iterations));
-  const auto e = in.doubles("/nqs/energy_mean"), err = in.doubles("/nqs/energy_err"),
-             var = in.doubles("/nqs/energy_variance"), acc = in.doubles("/nqs/acceptance"),
-             rh = in.doubles("/nqs/r_hat"), tm = in.doubles("/nqs/time");
-  const auto cg = in.int64s("/nqs/cg_iterations");
+  const auto e = in.values<double>("/nqs/energy_mean"), err = in.values<double>("/nqs/energy_err"),
+             var = in.values<double>("/nqs/energy_variance"), acc = in.values<double>("/nqs/acceptance"),
+             rh = in.values<double>("/nqs/r_hat"), tm = in.values<double>("/nqs/time");
+  const auto cg = in.values<std::int64_t>("/nqs/cg_iterations");
   for (const auto* v : {&err, &var, &acc, &rh, &tm})
     if (v->size() != e.size()) throw std::runtime_error(path + ": /nqs history columns differ in length");
   if (cg.size() != e.size() || std::int64_t(e.size()) != r.checkpoint.next_iteration)

@@ -6,24 +6,10 @@
 
 namespace prism::thermo {
 
-BlockAccumulator::BlockAccumulator(std::int64_t temperatures, std::int64_t blocks, std::int64_t samples)
-    : blocks_(blocks),
-      samples_(samples),
-      sums_(static_cast<std::size_t>(temperatures * blocks * kMoments), 0.0),
-      counts_(static_cast<std::size_t>(temperatures * blocks), 0) {
-  if (blocks < 2 || samples < blocks)
-    throw std::invalid_argument("BlockAccumulator: need samples >= blocks >= 2");
-}
-
 void BlockAccumulator::add(std::int64_t t, std::int64_t sample, double e, double m) {
-  const std::int64_t b = sample * blocks_ / samples_;
   const double m2 = m * m;
-  at(t, b, E) += e;
-  at(t, b, E2) += e * e;
-  at(t, b, M) += std::fabs(m);
-  at(t, b, M2) += m2;
-  at(t, b, M4) += m2 * m2;
-  counts_[t * blocks_ + b] += 1;
+  const double values[kMoments] = {e, e * e, std::fabs(m), m2, m2 * m2};
+  sums_.add(t, sample, values);
 }
 
 namespace {
@@ -43,54 +29,54 @@ Derived derive(const Moments& x, double beta, double sites) {
 }  // namespace
 
 BlockAccumulator::Estimate BlockAccumulator::estimate(std::int64_t t, double beta, double sites) const {
-  const std::int64_t nb = blocks_;
+  const std::int64_t nb = sums_.blocks();
+  auto at = [&](std::int64_t t2, std::int64_t b, int k) { return sums_.sum(t2, b, k); };
   std::vector<Moments> block(nb);
   Moments total{0, 0, 0, 0, 0};
   std::int64_t n_total = 0;
   for (std::int64_t b = 0; b < nb; ++b) {
-    const double n = static_cast<double>(counts_[t * nb + b]);
+    const double n = static_cast<double>(sums_.count(t, b));
     block[b] = {at(t, b, E) / n, at(t, b, E2) / n, at(t, b, M) / n, at(t, b, M2) / n, at(t, b, M4) / n};
     total.e += at(t, b, E);
     total.e2 += at(t, b, E2);
     total.m += at(t, b, M);
     total.m2 += at(t, b, M2);
     total.m4 += at(t, b, M4);
-    n_total += counts_[t * nb + b];
+    n_total += sums_.count(t, b);
   }
   const double n = static_cast<double>(n_total);
   const Moments mean{total.e / n, total.e2 / n, total.m / n, total.m2 / n, total.m4 / n};
 
   auto std_error = [&](auto field) {
-    double s = 0;
-    for (const auto& x : block) s += (field(x) - field(mean)) * (field(x) - field(mean));
-    return std::sqrt(s / (nb * (nb - 1.0)));
+    std::vector<double> means(nb);
+    for (std::int64_t b = 0; b < nb; ++b) means[b] = field(block[b]);
+    return block_standard_error(means, field(mean));
   };
   // Jackknife: leave one block out, recompute the derived quantities.
   const Derived full = derive(mean, beta, sites);
-  double vc = 0, vchi = 0, vu = 0;
+  std::vector<double> c(nb), chi(nb), binder(nb);
   for (std::int64_t b = 0; b < nb; ++b) {
-    const double nb_count = static_cast<double>(counts_[t * nb + b]);
+    const double nb_count = static_cast<double>(sums_.count(t, b));
     const double rest = n - nb_count;
     const Moments loo{(total.e - at(t, b, E)) / rest, (total.e2 - at(t, b, E2)) / rest,
                       (total.m - at(t, b, M)) / rest, (total.m2 - at(t, b, M2)) / rest,
                       (total.m4 - at(t, b, M4)) / rest};
     const Derived d = derive(loo, beta, sites);
-    vc += (d.c - full.c) * (d.c - full.c);
-    vchi += (d.chi - full.chi) * (d.chi - full.chi);
-    vu += (d.binder - full.binder) * (d.binder - full.binder);
+    c[b] = d.c;
+    chi[b] = d.chi;
+    binder[b] = d.binder;
   }
-  const double jk = (nb - 1.0) / nb;
   Estimate est;
   est.energy_mean = mean.e;
   est.energy_err = std_error([](const Moments& x) { return x.e; });
   est.magnetization_abs_mean = mean.m;
   est.magnetization_err = std_error([](const Moments& x) { return x.m; });
   est.specific_heat = full.c;
-  est.specific_heat_err = std::sqrt(jk * vc);
+  est.specific_heat_err = jackknife_error(c, full.c);
   est.susceptibility = full.chi;
-  est.susceptibility_err = std::sqrt(jk * vchi);
+  est.susceptibility_err = jackknife_error(chi, full.chi);
   est.binder = full.binder;
-  est.binder_err = std::sqrt(jk * vu);
+  est.binder_err = jackknife_error(binder, full.binder);
   return est;
 }
 

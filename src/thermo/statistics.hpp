@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/statistics.hpp"
+
 namespace prism::thermo {
 
 // Per-temperature block sums of e = E/N and m = M/N moments.  Samples arrive
@@ -11,9 +13,10 @@ namespace prism::thermo {
 // of ranks that produced them.
 class BlockAccumulator {
  public:
-  BlockAccumulator(std::int64_t temperatures, std::int64_t blocks, std::int64_t samples);
+  BlockAccumulator(std::int64_t temperatures, std::int64_t blocks, std::int64_t samples)
+      : sums_(temperatures, blocks, samples, kMoments) {}
   void add(std::int64_t temperature, std::int64_t sample, double e, double m);
-  std::int64_t blocks() const { return blocks_; }
+  std::int64_t blocks() const { return sums_.blocks(); }
 
   struct Estimate {
     double energy_mean, energy_err;
@@ -28,11 +31,7 @@ class BlockAccumulator {
 
  private:
   enum Moment { E, E2, M, M2, M4, kMoments };
-  std::int64_t blocks_, samples_;
-  std::vector<double> sums_;  // [temperature][block][moment]
-  std::vector<std::int64_t> counts_;
-  double& at(std::int64_t t, std::int64_t b, int k) { return sums_[(t * blocks_ + b) * kMoments + k]; }
-  double at(std::int64_t t, std::int64_t b, int k) const { return sums_[(t * blocks_ + b) * kMoments + k]; }
+  BlockSums sums_;  // [temperature][block][moment]
 };
 
 // Log of the Metropolis acceptance of swapping the configurations held at

@@ -1,21 +1,11 @@
 #pragma once
-// Validated, immutable settings of the thermo workload and of the run.
+// Validated, immutable settings of the thermo workload.
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace prism {
 class Deck;
-
-struct RunConfig {
-  std::uint64_t seed = 0;
-  std::string output;  // final HDF5 path
-  bool overwrite = false;
-};
-
-// `cli_output` (from --output) wins over run.output; the default output is the
-// deck's file name with .toml replaced by .h5, in the working directory.
-RunConfig parse_run_config(Deck& deck, const std::string& cli_output);
 
 namespace thermo {
 

@@ -17,6 +17,7 @@
 #include "exact/spin_ed.hpp"
 #include "kernels/nqs/rbm.hpp"
 #include "nqs/driver.hpp"
+#include "nqs/workload.hpp"
 #include "test_env.hpp"
 
 namespace prism::nqs {
@@ -361,8 +362,9 @@ TEST(NqsStatistics, SplitRhatAndErrors) {
 
 double optimise(Config c, std::int64_t iterations, std::uint64_t seed) {
   c.iterations = iterations;
-  Timers timers;
-  const auto res = run(c, seed, *test::world, timers, false);
+  NqsWorkload w(c);
+  test::run_workload(w, seed);
+  const auto& res = w.results();
   EXPECT_TRUE(res.error.empty()) << res.error;
   // Average the last 20 iterations: the variational energy at convergence.
   double e = 0;
@@ -415,8 +417,9 @@ TEST(NqsFailure, NonFiniteEnergyStopsTheRun) {
   c.samples_per_chain = 4;
   c.iterations = 50;
   c.J = 1e308;
-  Timers timers;
-  const auto res = run(c, 4, *test::world, timers, false);
+  NqsWorkload w(c);
+  test::run_workload(w, 4);
+  const auto& res = w.results();
   ASSERT_FALSE(res.error.empty());
   EXPECT_NE(res.error.find("at iteration 0"), std::string::npos) << res.error;
   ASSERT_EQ(res.history.size(), 1u);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/deck.hpp"
+#include "core/run_config.hpp"
 #include "thermo/thermo_config.hpp"
 
 namespace prism {

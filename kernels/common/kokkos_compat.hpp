@@ -71,7 +71,7 @@ inline std::string device_description() {
   if (cudaGetDeviceProperties(&prop, dev) != cudaSuccess) return "CUDA device ?";
   return std::string(prop.name) + " (device " + std::to_string(dev) + " of " + std::to_string(n) + ")";
 #else
-  return "host, " + std::to_string(Kokkos::DefaultExecutionSpace::concurrency()) + " threads";
+  return "host, " + std::to_string(Kokkos::DefaultExecutionSpace().concurrency()) + " threads";
 #endif
 }
 }  // namespace prism::compat

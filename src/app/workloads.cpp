@@ -1,0 +1,24 @@
+#include "app/workloads.hpp"
+
+#include <array>
+
+#include "nqs/workload.hpp"
+#include "thermo/workload.hpp"
+
+namespace prism {
+
+namespace {
+// One row per workload: deck section, one line for --help, factory.
+constexpr std::array kWorkloads = {
+    WorkloadEntry{"thermo", "lattice spin models (Ising 2D/3D, +-J glass) by parallel tempering",
+                  thermo::make_workload},
+    WorkloadEntry{"nqs", "neural-quantum-state variational Monte Carlo (RBM, stochastic reconfiguration)",
+                  nqs::make_workload},
+};
+}  // namespace
+
+std::span<const WorkloadEntry> workload_table() {
+  return kWorkloads;
+}
+
+}  // namespace prism
