@@ -1,5 +1,5 @@
 #pragma once
-// Checkerboard Metropolis sweeps of Ising-type lattices: a generic kernel
+// Checkerboard sweeps (Metropolis or heat bath, by table) of Ising-type lattices: a generic kernel
 // (any dimension, bond disorder, one byte per spin) and a multi-spin coded
 // kernel for the ferromagnetic ising2d model (16 spins per 64-bit word).
 // Both key the random number of a site by (seed; colour-site block, sweep,
@@ -15,15 +15,23 @@
 namespace prism::thermo {
 
 // Host side of the kernels' contract: row r of `table` (a host view) gets the
-// Metropolis thresholds min(1, exp(-beta dE)) * 2^32, dE = 2 s (J f + h), for
-// every spin s and local field f = sum_j J_ij s_j, at the kernels' index
-// (s > 0 ? 4D+1 : 0) + f + 2D.
+// flip probabilities times 2^32 for every spin s and local field
+// f = sum_j J_ij s_j, at the kernels' index (s > 0 ? 4D+1 : 0) + f + 2D, with
+// dE = 2 s (J f + h): Metropolis min(1, exp(-beta dE)), or heat bath
+// 1 / (1 + exp(beta dE)).  Both satisfy detailed balance at beta.
 template <class HostTable>
-void fill_threshold_row(HostTable const& table, std::size_t r, int dim, double beta, double J, double h) {
+void fill_threshold_row(HostTable const& table, std::size_t r, int dim, double beta, double J, double h,
+                        bool heat_bath) {
   for (int up = 0; up < 2; ++up) {
     for (int f = -2 * dim; f <= 2 * dim; ++f) {
       const double dE = 2.0 * (up ? 1.0 : -1.0) * (J * f + h);
-      const double p = dE <= 0 ? 1.0 : std::exp(-beta * dE);
+      double p;
+      if (!heat_bath) {
+        p = dE <= 0 ? 1.0 : std::exp(-beta * dE);
+      } else {
+        const double x = std::exp(-beta * std::fabs(dE));  // in (0, 1]: no overflow
+        p = dE > 0 ? x / (1.0 + x) : 1.0 / (1.0 + x);
+      }
       table(r, up * (4 * dim + 1) + f + 2 * dim) =
           p >= 1.0 ? (std::uint64_t(1) << 32) : static_cast<std::uint64_t>(std::ldexp(p, 32));
     }

@@ -139,4 +139,29 @@ void unpack_multispin(Exec const& space, PackedSpins const& words, int L, Spins 
       });
 }
 
+// The inverse: one byte per site into multi-spin words (restart from a checkpoint).
+template <class Exec>
+void pack_multispin(Exec const& space, Spins const& spins, int L, PackedSpins const& words) {
+  const int W = L / 32;
+  const std::int64_t color_words = std::int64_t(L) * W;
+  Kokkos::parallel_for(
+      "thermo::pack_multispin",
+      RangePolicy64<Exec>(space, 0, std::int64_t(words.extent(0)) * 2 * color_words),
+      KOKKOS_LAMBDA(const std::int64_t t) {
+        const std::int64_t r = t / (2 * color_words);
+        const std::int64_t rest = t - r * 2 * color_words;
+        const int color = static_cast<int>(rest / color_words);
+        const std::int64_t in_color = rest - color * color_words;
+        const int y = static_cast<int>(in_color / W);
+        const int w = static_cast<int>(in_color - std::int64_t(y) * W);
+        std::uint64_t word = 0;
+        for (int n = 0; n < 16; ++n) {
+          const int jj = 16 * w + n;
+          const int x = 2 * jj + ((y + color) & 1);
+          if (spins(r, std::int64_t(y) * L + x) > 0) word |= std::uint64_t(1) << (4 * n);
+        }
+        words(r, rest) = word;
+      });
+}
+
 }  // namespace prism::thermo

@@ -18,6 +18,7 @@ class H5Writer {
   H5Writer& operator=(const H5Writer&) = delete;
 
   void group(const std::string& path);  // creates intermediate groups too
+  bool exists(const std::string& path) const;
   // A dataset of any element type h5_element knows; dims default to 1-D.
   template <class T>
   void write(const std::string& path, const std::vector<T>& data,

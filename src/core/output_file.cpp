@@ -56,7 +56,8 @@ void OutputFile::write(const Workload& w, const TimingTable* timings, const Thro
     }
   }
   w.write(out);
-  if (w.restartable()) out.attribute("/" + w.name() + "/checkpoint", "fingerprint", fingerprint_);
+  const std::string checkpoint = "/" + w.name() + "/checkpoint";
+  if (w.restartable() && out.exists(checkpoint)) out.attribute(checkpoint, "fingerprint", fingerprint_);
   out.commit(may_replace_);
   may_replace_ = true;  // later writes replace our own earlier one
 }

@@ -22,6 +22,20 @@ void BlockSums::add(std::int64_t series, std::int64_t sample, const double* valu
   counts_[series * blocks_ + b] += 1;
 }
 
+void BlockSums::restore(const std::vector<double>& sums, const std::vector<std::int64_t>& counts) {
+  if (sums.size() != sums_.size() || counts.size() != counts_.size())
+    throw std::invalid_argument("block sums of the wrong size");
+  for (double x : sums)
+    if (!std::isfinite(x)) throw std::invalid_argument("block sums are not finite");
+  std::int64_t total = 0;
+  for (auto c : counts) {
+    if (c < 0) throw std::invalid_argument("block counts are negative");
+    total += c;
+  }
+  sums_ = sums;
+  counts_ = counts;
+}
+
 double block_standard_error(const std::vector<double>& block_means, double mean) {
   const double nb = double(block_means.size());
   double s = 0;

@@ -27,6 +27,12 @@ class BlockSums {
     return counts_[series * blocks_ + block];
   }
 
+  // The whole state, for checkpoints: sums [series][block][moment], counts [series][block].
+  const std::vector<double>& all_sums() const { return sums_; }
+  const std::vector<std::int64_t>& all_counts() const { return counts_; }
+  // Throws std::invalid_argument when the sizes do not fit or a value is not finite.
+  void restore(const std::vector<double>& sums, const std::vector<std::int64_t>& counts);
+
  private:
   std::int64_t blocks_, samples_;
   int moments_;

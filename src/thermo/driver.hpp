@@ -1,38 +1,43 @@
 #pragma once
-// Driver of the thermo workload: owns the lattices of this rank's replicas,
-// runs checkerboard Metropolis sweeps, measures, and exchanges temperatures
-// between all replicas (parallel tempering) through src/core.
+// Device side of the thermo workload: the lattices of this rank's replicas
+// in whichever layout the chosen kernel uses, their sweeps, exact integer
+// observables and configurations.  The parallel-tempering loop that drives
+// them is the workload's (workload.cpp).
 #include <cstdint>
+#include <memory>
 #include <vector>
 
-#include "thermo/statistics.hpp"
 #include "thermo/thermo_config.hpp"
 
-namespace prism {
-class MpiContext;
-class Timers;
-class H5Writer;
-}  // namespace prism
-
 namespace prism::thermo {
-
-struct Results {  // complete on rank 0; other ranks hold only the counters
-  std::vector<double> temperature;
-  std::vector<BlockAccumulator::Estimate> estimates;       // per temperature
-  std::vector<std::int64_t> swap_attempts, swap_accepted;  // per neighbouring pair (t, t+1)
-  std::vector<std::int64_t> round_trips;                   // per replica
-  std::vector<std::int64_t> replica_of_temperature;        // at the end
-  std::vector<std::int8_t> configurations;                 // [temperature][site] if saved
-  std::int64_t spin_updates = 0;                           // all ranks, all sweeps
-};
 
 // Couplings (+1/-1) of the model, shape (dim, sites), bond from each site to
 // its +x, +y, +z neighbour: all +1 for the ferromagnets, drawn from
 // disorder_seed for ea3d.
 std::vector<std::int8_t> make_couplings(const Config& cfg);
 
-Results run(const Config& cfg, std::uint64_t seed, const MpiContext& mpi, Timers& timers, bool show_progress);
+class Lattices {
+ public:
+  // `count` replicas, cold start (every spin up).
+  Lattices(const Config& cfg, std::int64_t count);
+  ~Lattices();
+  Lattices(const Lattices&) = delete;
+  Lattices& operator=(const Lattices&) = delete;
 
-void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const Results& res);
+  // The flip probabilities of each local replica at its inverse temperature.
+  void set_temperatures(const std::vector<double>& beta_of_local_replica);
+  // One sweep (both colours) of every local replica; `replica_offset` is the
+  // global index of the first, which keys its random numbers.
+  void sweep(std::uint32_t index, std::uint64_t seed, std::int64_t replica_offset);
+  // (bond sum, magnetisation) of every local replica, interleaved.
+  std::vector<std::int64_t> measure();
+  // One byte (+1/-1) per site, replica-major, and back.
+  std::vector<std::int8_t> configurations();
+  void load_configurations(const std::vector<std::int8_t>& spins);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace prism::thermo

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <sstream>
 
 #include "core/deck.hpp"
 
@@ -26,6 +27,21 @@ const char* model_name(Model m) {
 
 const char* kernel_name(const Config& c) {
   return c.use_multispin() ? "multispin" : "generic";
+}
+
+const char* update_name(UpdateRule r) {
+  return r == UpdateRule::metropolis ? "metropolis" : "heat_bath";
+}
+
+double Config::largest_delta_e() const {
+  return 2.0 * (2.0 * dim() * std::fabs(J) + std::fabs(h));
+}
+
+UpdateRule Config::update_rule(double beta) const {
+  if (update == UpdateChoice::metropolis) return UpdateRule::metropolis;
+  if (update == UpdateChoice::heat_bath) return UpdateRule::heat_bath;
+  // exp(-beta dE_max) > 1/2: Metropolis would accept nearly everything.
+  return beta * largest_delta_e() < std::log(2.0) ? UpdateRule::heat_bath : UpdateRule::metropolis;
 }
 
 namespace {
@@ -73,7 +89,8 @@ std::vector<double> parse_temperatures(Deck& deck) {
   for (std::size_t i = 0; i < t.size(); ++i) {
     if (!(t[i] > 0) || !std::isfinite(t[i]))
       deck.fail("thermo", "temperatures", "every temperature must be finite and > 0");
-    if (t[i] < 1e-6) deck.fail("thermo", "temperatures", "every temperature must be >= 1e-6");
+    if (t[i] < 1e-6 || t[i] > 1e9)
+      deck.fail("thermo", "temperatures", "every temperature must be in [1e-6, 1e9]");
     if (i > 0 && !(t[i] > t[i - 1]))
       deck.fail("thermo", "temperatures", "temperatures must be strictly increasing");
   }
@@ -88,8 +105,9 @@ Config parse_config(Deck& deck) {
   const std::int64_t max_L = c.dim() == 2 ? 65536 : 2048;
   c.L = deck.get_int("thermo", "L", std::nullopt, 4, max_L);
   if (c.L % 2 != 0) deck.fail("thermo", "L", "must be even (checkerboard updates on a periodic lattice)");
-  c.J = deck.get_double("thermo", "J", 1.0);
-  c.h = deck.get_double("thermo", "h", 0.0);
+  // Bounded so that energies, their squares and exp(-beta dE) stay finite.
+  c.J = deck.get_double("thermo", "J", 1.0, -1e6, 1e6);
+  c.h = deck.get_double("thermo", "h", 0.0, -1e6, 1e6);
   c.temperatures = parse_temperatures(deck);
   c.thermalization = deck.get_int("thermo", "thermalization", 1000, 0, 1'000'000'000);
   c.sweeps = deck.get_int("thermo", "sweeps", 10000, 1, 1'000'000'000);
@@ -113,6 +131,24 @@ Config parse_config(Deck& deck) {
                                    : KernelChoice::multispin;
   if (c.kernel == KernelChoice::multispin && !c.multispin_possible())
     deck.fail("thermo", "kernel", "multispin needs model = \"ising2d\" and L a multiple of 32");
+  const auto update = deck.get_string("thermo", "update", "auto", {"auto", "metropolis", "heat_bath"});
+  c.update = update == "auto"         ? UpdateChoice::automatic
+             : update == "metropolis" ? UpdateChoice::metropolis
+                                      : UpdateChoice::heat_bath;
+  // Forced Metropolis where it accepts 99 % of even the largest increase
+  // would give a chain that does not mix and error bars that do not show it.
+  if (c.update == UpdateChoice::metropolis) {
+    for (double T : c.temperatures)
+      if (c.largest_delta_e() / T < 0.01) {
+        std::ostringstream msg;
+        msg << "metropolis accepts more than 99% of all moves at T = " << T << " (largest energy change "
+            << c.largest_delta_e()
+            << "): checkerboard sweeps would flip whole colours and not mix; use update = \"heat_bath\" "
+               "or \"auto\"";
+        deck.fail("thermo", "update", msg.str());
+      }
+  }
+  c.checkpoint_every = deck.get_int("thermo", "checkpoint_every", 0, 0, 1'000'000'000);
   // The sweep index is one 32-bit word of the random-number counter.
   if (c.thermalization + c.sweeps >= (std::int64_t(1) << 32))
     deck.fail("thermo", "sweeps", "thermalization + sweeps must be < 2^32");

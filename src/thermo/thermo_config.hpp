@@ -11,6 +11,15 @@ namespace thermo {
 
 enum class Model { ising2d, ising3d, ea3d };
 enum class KernelChoice { automatic, generic, multispin };
+// How a spin is updated.  Metropolis accepts every move that does not raise
+// the energy, so where nearly every move is accepted (J = h = 0, or T far
+// above the couplings) each checkerboard half-sweep flips nearly its whole
+// colour and the chain does not mix; heat bath (Glauber) flips with
+// probability 1 / (1 + exp(beta dE)) and mixes there.  `automatic` takes heat
+// bath at the temperatures where Metropolis would accept even the largest
+// energy increase with probability above 1/2.
+enum class UpdateChoice { automatic, metropolis, heat_bath };
+enum class UpdateRule { metropolis, heat_bath };
 
 struct Config {
   Model model = Model::ising2d;
@@ -25,6 +34,8 @@ struct Config {
   bool save_configurations = false;
   std::int64_t error_blocks = 32;
   KernelChoice kernel = KernelChoice::automatic;
+  UpdateChoice update = UpdateChoice::automatic;
+  std::int64_t checkpoint_every = 0;  // sweeps between checkpoints (0: at the end and on signals)
 
   int dim() const { return model == Model::ising2d ? 2 : 3; }
   std::int64_t sites() const { return dim() == 2 ? L * L : L * L * L; }
@@ -32,6 +43,10 @@ struct Config {
   // Multi-spin coding packs 16 spins per 64-bit word of one checkerboard
   // colour, so each half-row must hold whole words: ising2d with L % 32 == 0.
   bool multispin_possible() const { return model == Model::ising2d && L % 32 == 0; }
+  // Largest energy change of one flip: 2 (2 dim |J| + |h|).
+  double largest_delta_e() const;
+  // The rule used at inverse temperature beta.
+  UpdateRule update_rule(double beta) const;
   bool use_multispin() const {
     return kernel == KernelChoice::multispin || (kernel == KernelChoice::automatic && multispin_possible());
   }
@@ -40,6 +55,7 @@ struct Config {
 Config parse_config(Deck& deck);
 const char* model_name(Model m);
 const char* kernel_name(const Config& c);
+const char* update_name(UpdateRule r);
 
 }  // namespace thermo
 }  // namespace prism

@@ -8,7 +8,7 @@
 
 #include "core/timers.hpp"
 #include "test_env.hpp"
-#include "thermo/driver.hpp"
+#include "thermo/workload.hpp"
 
 namespace {
 std::set<std::string>* kernel_names = nullptr;
@@ -34,8 +34,8 @@ TEST(Labels, ThermoKernelsArePrefixed) {
     cfg.exchange_every = 1;
     cfg.save_configurations = true;
     cfg.kernel = kernel;
-    prism::Timers timers;
-    prism::thermo::run(cfg, 1, *prism::test::world, timers, false);
+    prism::thermo::ThermoWorkload w(cfg);
+    prism::test::run_workload(w, 1);
   }
   Kokkos::Tools::Experimental::set_begin_parallel_for_callback(nullptr);
   Kokkos::Tools::Experimental::set_begin_parallel_reduce_callback(nullptr);

@@ -15,8 +15,9 @@
 #include "core/mpi_context.hpp"
 #include "core/timers.hpp"
 #include "exact/spin_ed.hpp"
-#include "kernels/nqs/rbm.hpp"
+#include "kernels/nqs/moves.hpp"
 #include "nqs/driver.hpp"
+#include "nqs/inspect.hpp"
 #include "nqs/workload.hpp"
 #include "test_env.hpp"
 
@@ -95,7 +96,7 @@ void check_histogram(Config c) {
   Vmc vmc(c, 77, *test::world);
   vmc.sample(0);
   const int N = int(c.sites());
-  const auto spins = vmc.sample_spins();
+  const auto spins = VmcInspector(vmc).sample_spins();
   std::map<std::uint64_t, double> counts;
   const std::size_t n = spins.size() / N;
   for (std::size_t r = 0; r < n; ++r) {
@@ -189,12 +190,13 @@ void check_tables(Hamiltonian ham, Precision precision, double tol, double tanh_
   c.thermalization = flip ? 200 : 100;  // thousands of accepted moves per chain
   Vmc vmc(c, flip ? 5 : 6, *test::world);
   const auto energies = vmc.sample(0);
-  EXPECT_LT(vmc.angle_drift(), tol);
+  const VmcInspector look(vmc);
+  EXPECT_LT(look.angle_drift(), tol);
   const int N = 8, M = int(c.hidden());
   const auto& p = vmc.parameters();
   const auto lat = make_lattice(c);
-  const auto spins = vmc.sample_spins();
-  const auto tanh = vmc.sample_tanh();
+  const auto spins = look.sample_spins();
+  const auto tanh = look.sample_tanh();
   // a float sampler records float values (proof that it ran in float)
   if (precision == Precision::single_precision)
     for (double t : tanh) EXPECT_EQ(double(float(t)), t);
@@ -209,14 +211,14 @@ void check_tables(Hamiltonian ham, Precision precision, double tol, double tanh_
       EXPECT_NEAR(tanh[row * M + j], std::tanh(th), tanh_tol);
     }
     if (flip) {
-      const auto ratios = vmc.flip_ratios(row);
+      const auto ratios = look.flip_ratios(row);
       for (int k = 0; k < N; ++k) {
         auto f = s;
         f[k] = -f[k];
         EXPECT_NEAR(ratios[k], std::exp(log_psi(p, N, M, f) - base), tol * std::fabs(ratios[k]));
       }
     } else {
-      const auto ratios = vmc.exchange_ratios(row);
+      const auto ratios = look.exchange_ratios(row);
       for (std::size_t e = 0; e < lat.bond_i.size(); ++e) {
         auto f = s;
         if (f[lat.bond_i[e]] == f[lat.bond_j[e]]) continue;
@@ -266,17 +268,18 @@ void check_speculation(Hamiltonian ham, Precision precision, int N, double init_
     plain.set_parameters(p);
     spec.set_parameters(p);
   }
-  plain.set_speculation(Speculation::never);
-  spec.set_speculation(Speculation::always);
+  VmcInspector look_plain(plain), look_spec(spec);
+  look_plain.set_speculation(Speculation::never);
+  look_spec.set_speculation(Speculation::always);
   for (int it = 0; it < 2; ++it) {
     const auto e_plain = plain.sample(it), e_spec = spec.sample(it);
-    EXPECT_FALSE(plain.speculated());
-    EXPECT_EQ(spec.speculated(), gpu);
+    EXPECT_FALSE(look_plain.speculated());
+    EXPECT_EQ(look_spec.speculated(), gpu);
     if (!log_domain || ham == Hamiltonian::heisenberg) EXPECT_GT(spec.acceptance(), 0.0);
     EXPECT_EQ(spec.acceptance(), plain.acceptance());
     EXPECT_EQ(e_spec, e_plain);
-    EXPECT_EQ(spec.sample_spins(), plain.sample_spins());
-    EXPECT_EQ(spec.sample_tanh(), plain.sample_tanh());
+    EXPECT_EQ(look_spec.sample_spins(), look_plain.sample_spins());
+    EXPECT_EQ(look_spec.sample_tanh(), look_plain.sample_tanh());
   }
 }
 TEST(NqsSampler, SpeculativeKernelStoresTheSameBits) {
@@ -301,10 +304,11 @@ TEST(NqsGradients, LogDerivativesMatchFiniteDifferences) {
   Vmc vmc(c, 9, *test::world);
   vmc.sample(0);
   const int N = 6, M = int(c.hidden());
-  const auto spins = vmc.sample_spins();
+  const VmcInspector look(vmc);
+  const auto spins = look.sample_spins();
   const int row = 5;
   std::vector<std::int8_t> s(spins.begin() + row * N, spins.begin() + (row + 1) * N);
-  const auto O = vmc.log_derivatives(row);
+  const auto O = look.log_derivatives(row);
   auto p = vmc.parameters();
   const double eps = 1e-6;
   for (std::size_t k = 0; k < p.size(); ++k) {
@@ -436,7 +440,7 @@ TEST(NqsSampler, FlatWaveFunctionSpreadsOverAllStates) {
   Vmc vmc(c, 12, *test::world);
   vmc.set_parameters(std::vector<double>(vmc.parameters().size(), 0.0));
   vmc.sample(0);
-  const auto spins = vmc.sample_spins();
+  const auto spins = VmcInspector(vmc).sample_spins();
   const std::size_t rows = spins.size() / 6;
   std::vector<int> seen(64, 0);
   for (std::size_t r = 0; r < rows; ++r) {
@@ -464,11 +468,12 @@ void check_log_domain(Precision precision) {
   for (int k = N; k < int(p.size()); ++k) p[k] *= 30.0;
   vmc.set_parameters(p);
   vmc.sample(0);
-  const auto spins = vmc.sample_spins();
+  const VmcInspector look(vmc);
+  const auto spins = look.sample_spins();
   for (int row : {0, 5}) {
     std::vector<std::int8_t> s(spins.begin() + row * N, spins.begin() + (row + 1) * N);
     const double base = log_psi(p, N, M, s);
-    const auto ratios = vmc.flip_ratios(row);
+    const auto ratios = look.flip_ratios(row);
     for (int k = 0; k < N; ++k) {
       auto f = s;
       f[k] = -f[k];
@@ -497,7 +502,7 @@ TEST(NqsSamplerFloat, WideWeightsSampleInDouble) {
   auto p = vmc.parameters();
   const int N = 8, M = int(c.hidden());
   auto all_float = [&]() {
-    const auto t = vmc.sample_tanh();
+    const auto t = VmcInspector(vmc).sample_tanh();
     return std::all_of(t.begin(), t.end(), [](double x) { return double(float(x)) == x; });
   };
   vmc.sample(0);

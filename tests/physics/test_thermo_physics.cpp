@@ -11,13 +11,35 @@
 #include "exact/ising_exact.hpp"
 #include "test_env.hpp"
 #include "thermo/driver.hpp"
+#include "thermo/workload.hpp"
 
 namespace prism::thermo {
 namespace {
 
+// What the tests look at, from a workload run in-process (estimates and
+// configurations on rank 0 only).
+struct Results {
+  std::vector<BlockAccumulator::Estimate> estimates;
+  std::vector<std::int64_t> swap_attempts, swap_accepted, round_trips;
+  std::vector<std::int8_t> configurations;
+  std::string error;
+};
+
 Results run_config(const Config& cfg, std::uint64_t seed) {
-  Timers timers;
-  return run(cfg, seed, *test::world, timers, false);
+  ThermoWorkload w(cfg);
+  test::run_workload(w, seed);
+  Results r;
+  if (test::world->root())
+    for (const auto& e : w.estimates()) {
+      EXPECT_TRUE(e.has_value());
+      r.estimates.push_back(e.value_or(BlockAccumulator::Estimate{}));
+    }
+  r.swap_attempts = w.state().swap_attempts;
+  r.swap_accepted = w.state().swap_accepted;
+  r.round_trips = w.state().trips.round_trips();
+  r.configurations = w.configurations();
+  r.error = w.status().error;
+  return r;
 }
 
 Config base(Model model, int L, std::vector<double> temps, std::int64_t sweeps) {
@@ -164,6 +186,79 @@ TEST(ThermoExchange, SwapsAndRoundTripsHappen) {
   std::int64_t trips = 0;
   for (auto t : res.round_trips) trips += t;
   EXPECT_GT(trips, 10);
+}
+
+// Heat bath samples the same distribution: enumeration again, in a field,
+// with every temperature forced to it.
+TEST(ThermoPhysics, HeatBathMatchesEnumeration) {
+  auto cfg = base(Model::ising2d, 4, {1.5, 2.5, 4.0}, 100000);
+  cfg.h = 0.2;
+  cfg.update = UpdateChoice::heat_bath;
+  const auto res = run_config(cfg, 15);
+  if (test::world->root()) compare_enumeration(cfg, res);
+}
+
+// E|sum of n independent +-1 spins| / n, exactly (binomial sum in logs).
+double free_spin_abs_magnetization(int n) {
+  double sum = 0;
+  for (int k = 0; k <= n; ++k) {
+    const double log_p =
+        std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0) - n * std::log(2.0);
+    sum += std::exp(log_p) * std::abs(2 * k - n);
+  }
+  return sum / n;
+}
+
+// J = 0: free spins.  Checkerboard Metropolis would accept every move and
+// flip whole colours, never mixing (|M|/N = 1 +- 0); the default update takes
+// heat bath there, and every spin is an independent coin.
+TEST(ThermoPhysics, FreeSpinsAtZeroCoupling) {
+  auto cfg = base(Model::ising2d, 32, {0.5, 2.0}, 8000);
+  cfg.J = 0.0;
+  ASSERT_EQ(cfg.update_rule(1.0 / 2.0), UpdateRule::heat_bath);
+  const auto res = run_config(cfg, 16);
+  if (!test::world->root()) return;
+  const double exact_m = free_spin_abs_magnetization(32 * 32);
+  for (std::size_t t = 0; t < 2; ++t) {
+    const auto& e = res.estimates[t];
+    EXPECT_EQ(e.energy_mean, 0.0);
+    EXPECT_GT(e.magnetization_err, 0.0) << "a chain that mixes has an error bar";
+    expect_close(e.magnetization_abs_mean, e.magnetization_err, exact_m, 5, 1e-4, "free |M|/N");
+    // chi/N = beta (<m^2> N - <|m|>^2 N) = beta (1 - 2/pi) for large N
+    expect_close(e.susceptibility, e.susceptibility_err, (1.0 / cfg.temperatures[t]) * (1 - 2 / M_PI), 5,
+                 2e-3, "free chi/N");
+  }
+}
+
+// T = 1e4 and 1e6: high-temperature expansion, E/N = -2 tanh(beta J) + O(beta^3)
+// on the square lattice, |M|/N as for free spins.
+TEST(ThermoPhysics, HighTemperatureExpansion) {
+  auto cfg = base(Model::ising2d, 32, {1e4, 1e6}, 8000);
+  const auto res = run_config(cfg, 17);
+  if (!test::world->root()) return;
+  for (std::size_t t = 0; t < 2; ++t) {
+    const auto& e = res.estimates[t];
+    const double beta = 1.0 / cfg.temperatures[t];
+    expect_close(e.energy_mean, e.energy_err, -2 * std::tanh(beta), 5, 0,
+                 "E/N at T=" + std::to_string(1 / beta));
+    expect_close(e.magnetization_abs_mean, e.magnetization_err, free_spin_abs_magnetization(32 * 32), 5, 1e-4,
+                 "|M|/N at T=" + std::to_string(1 / beta));
+  }
+}
+
+// A field of 1e6 polarises every spin: C/N is 0, not a cancellation residue
+// of <e^2> - <e>^2 at |e| = 1e6.
+TEST(ThermoPhysics, StrongFieldHasNoCancellation) {
+  auto cfg = base(Model::ising2d, 8, {1.0, 5.0}, 2000);
+  cfg.h = 1e6;
+  const auto res = run_config(cfg, 18);
+  if (!test::world->root()) return;
+  EXPECT_TRUE(res.error.empty()) << res.error;
+  for (const auto& e : res.estimates) {
+    EXPECT_EQ(e.specific_heat, 0.0);
+    EXPECT_EQ(e.magnetization_abs_mean, 1.0);
+    EXPECT_NEAR(e.energy_mean, -2.0 - 1e6, 1e-6);
+  }
 }
 
 }  // namespace

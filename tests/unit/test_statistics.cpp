@@ -17,7 +17,7 @@ TEST(Statistics, BinnedErrorOfIndependentSamples) {
   std::mt19937_64 gen(1);
   std::normal_distribution<double> e(-1.0, 0.1), m(0.5, 0.05);
   for (std::int64_t i = 0; i < n; ++i) acc.add(0, i, e(gen), m(gen));
-  const auto est = acc.estimate(0, 2.0, 100.0);
+  const auto est = *acc.estimate(0, 2.0, 100.0);
   EXPECT_NEAR(est.energy_mean, -1.0, 5 * 0.1 / std::sqrt(double(n)));
   EXPECT_NEAR(est.energy_err, 0.1 / std::sqrt(double(n)), 0.3 * 0.1 / std::sqrt(double(n)));
   EXPECT_NEAR(est.specific_heat, 4.0 * 100.0 * 0.01, 5 * est.specific_heat_err);
@@ -37,7 +37,7 @@ TEST(Statistics, BinningSeesAutocorrelation) {
     x = rho * x + std::sqrt(1 - rho * rho) * g(gen);
     acc.add(0, i, x, x);
   }
-  const auto est = acc.estimate(0, 1.0, 1.0);
+  const auto est = *acc.estimate(0, 1.0, 1.0);
   const double naive = 1.0 / std::sqrt(double(n));
   const double expected = naive * std::sqrt((1 + rho) / (1 - rho));  // ~ 9.95 x naive
   EXPECT_GT(est.energy_err, 0.6 * expected);
