@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Builds prism for CUDA on a GPU node, runs the GPU tests and the benchmark
+# suite, and writes every result into OUTDIR.  BENCHMARKS.md quotes its runs.
+#
+#   bench/run_gpu.sh OUTDIR
+#
+# The node needs nvcc (on PATH or in /usr/local/cuda/bin), g++, CMake, Ninja,
+# Open MPI, HDF5, GoogleTest and Python 3 with h5py (and matplotlib for plots).
+# No network: the patched Kokkos sources come from a machine where
+# scripts/setup.sh ran (.deps/src); libraries the node lacks (toml++, CLI11 and
+# Random123 are header-only) can be unpacked with `dpkg -x PKG.deb DIR`.
+#
+# Environment (all optional):
+#   KOKKOS_SOURCES  patched Kokkos + Kokkos Kernels sources (default: .deps/src)
+#   PRISM_DEPS      extra CMake prefixes, ';'-separated (default: .carry/usr if it exists)
+#   WORK            builds and Kokkos installs, reused by the next run (default: /tmp/prism-gpu)
+#
+# OUTDIR gets: node.txt (GPUs, compilers, commit); test_*.txt (unit tests, thermo
+# and nqs physics suites on one GPU, thermo on 2 ranks); rank_independence.txt
+# (/thermo and /nqs bitwise equal on 1 and 2 GPUs); bench_ising2d.csv and
+# bench_nqs.csv (one GPU, 1/2/4 GPUs for nqs, and all host cores with OpenMP);
+# thermo_e2e.txt (prism on the bench deck, one replica per GPU, 1..NGPU GPUs);
+# study/ (the jobs/slurm scaling scripts on 1, 2, 4, 8 GPUs as visible, launched
+# with mpirun, and postprocess/scaling.py's tables and plots).
+# Exit status 1 if a build, test or identity check failed.
+set -uo pipefail
+OUT="${1:?usage: bench/run_gpu.sh OUTDIR}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$ROOT/scripts/common.sh"  # Open MPI as root, find_python
+KOKKOS_SOURCES="${KOKKOS_SOURCES:-$ROOT/.deps/src}"
+[[ -d "$ROOT/.carry/usr" ]] && PRISM_DEPS="${PRISM_DEPS:-$ROOT/.carry/usr}"
+WORK="${WORK:-/tmp/prism-gpu}"
+mkdir -p "$OUT/study" "$WORK" && OUT="$(cd "$OUT" && pwd)"
+export PATH="$PATH:/usr/local/cuda/bin"
+J=$(nproc)
+PY="$(find_python || command -v python3)"
+# GPUs: CUDA_VISIBLE_DEVICES if set, else all; rank r of a node takes the r-th.
+NGPU=$(if [[ -n "${CUDA_VISIBLE_DEVICES:-}" ]]; then tr , '\n' <<< "$CUDA_VISIBLE_DEVICES" | grep -c .; else nvidia-smi -L | wc -l; fi)
+ONE="${CUDA_VISIBLE_DEVICES:-0}" && ONE="${ONE%%,*}"  # single-GPU runs
+MPI=(mpirun --bind-to none)                            # ranks are placed on GPUs by prism
+CPU=(env OMP_NUM_THREADS="$J" OMP_PROC_BIND=spread OMP_PLACES=threads)
+fails=0
+log() { echo "== $* ($(date +%T))"; }
+failed() { echo "FAILED: $*"; fails=$((fails + 1)); }
+
+log "node: $NGPU GPU(s), $J host cores"
+{ nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv
+  nvcc --version | grep release; g++ --version | head -1; cmake --version | head -1; mpirun --version | head -1
+  echo "commit $(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"; } | tee "$OUT/node.txt"
+
+# Kokkos for BACKEND into $WORK/kokkos-BACKEND, then prism into $WORK/prism-BACKEND.
+build() {
+  local backend=$1; shift
+  "$ROOT/scripts/setup.sh" --backend "$backend" --no-apt --source-dir "$KOKKOS_SOURCES" \
+    --prefix "$WORK/kokkos-$backend" --jobs "$J" || exit 1
+  cmake -S "$ROOT" -B "$WORK/prism-$backend" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ \
+    "-DCMAKE_PREFIX_PATH=$WORK/kokkos-$backend${PRISM_DEPS:+;$PRISM_DEPS}" "$@" > "$WORK/$backend.log" 2>&1 &&
+    cmake --build "$WORK/prism-$backend" -j "$J" >> "$WORK/$backend.log" 2>&1 ||
+    { grep -m1 -B5 -A30 -i "error" "$WORK/$backend.log"; echo "prism $backend build failed ($WORK/$backend.log)"; exit 1; }
+}
+log "build: Kokkos and prism for CUDA"
+build cuda
+log "build: Kokkos and prism for OpenMP (the host-core comparison)"
+build openmp -DPRISM_ENABLE_TESTS=OFF
+B="$WORK/prism-cuda" C="$WORK/prism-openmp"
+
+log "tests"
+check() {  # NAME COMMAND...: output in test_NAME.txt
+  local name=$1; shift
+  if "$@" > "$OUT/test_$name.txt" 2>&1; then echo "$name: $(tail -1 "$OUT/test_$name.txt")"
+  else tail -20 "$OUT/test_$name.txt"; failed "test $name"; fi
+}
+check unit "$B/tests/test_unit" --gtest_brief=1
+CUDA_VISIBLE_DEVICES=$ONE check thermo_1gpu "$B/tests/test_thermo" --gtest_brief=1
+CUDA_VISIBLE_DEVICES=$ONE check nqs_1gpu "$B/tests/test_nqs" --gtest_brief=1
+if [[ $NGPU -ge 2 ]]; then
+  check thermo_2gpu "${MPI[@]}" -np 2 "$B/tests/test_thermo" --gtest_brief=1
+  : > "$OUT/rank_independence.txt"
+  for deck_group in "small_pt /thermo" "small_nqs /nqs" "small_nqs_float /nqs"; do
+    read -r deck group <<< "$deck_group"
+    rm -f "$WORK/$deck"-np?.h5  # prism never replaces a file
+    for np in 1 2; do
+      "${MPI[@]}" -np $np "$B/src/prism" --output "$WORK/$deck-np$np.h5" "$ROOT/tests/decks/$deck.toml" \
+        > "$WORK/$deck-np$np.log" 2>&1 || failed "prism $deck on $np GPU(s): $(tail -3 "$WORK/$deck-np$np.log")"
+    done
+    if "$PY" "$ROOT/tests/e2e/compare_h5.py" "$WORK/$deck-np1.h5" "$WORK/$deck-np2.h5" "$group" --ignore "$group/time"
+    then echo "$deck: $group identical on 1 and 2 GPUs"; else failed "$deck: $group differs on 1 and 2 GPUs"; fi \
+      >> "$OUT/rank_independence.txt"
+  done
+  cat "$OUT/rank_independence.txt"
+fi
+
+log "bench_ising2d: one GPU, then all $J host cores"
+CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_ising2d" --L 16384,32768 --sweeps 50 --csv "$OUT/bench_ising2d.csv"
+"${CPU[@]}" "$C/bench/bench_ising2d" --L 16384 --sweeps 20 --csv "$OUT/bench_ising2d.csv"
+
+log "prism on the bench deck: one 16384^2 replica per GPU, 1..$NGPU GPUs"
+for np in $(seq 1 "$NGPU"); do
+  temps=$("$PY" -c "print([round(2.0 + 0.05 * i, 3) for i in range($np)])")
+  rm -f "$WORK/thermo-np$np.h5"
+  "${MPI[@]}" -np "$np" "$B/src/prism" --output "$WORK/thermo-np$np.h5" --set "thermo.temperatures=$temps" \
+    --set thermo.sweeps=400 --set thermo.thermalization=200 --set thermo.exchange_every=10 \
+    "$ROOT/inputs/bench_ising2d_16384.toml" 2>&1 | grep -E '^PERFORMANCE|^[^ ].*rror' | tee -a "$OUT/thermo_e2e.txt"
+done
+
+log "bench_nqs: 10x10 Heisenberg, alpha 2, 16384 chains, on 1, 2, 4 GPUs, then all $J host cores"
+for np in 1 2 4; do
+  [[ $np -le $NGPU ]] || break
+  for precision_sr in "double 3" "float 1"; do
+    read -r precision sr <<< "$precision_sr"
+    "${MPI[@]}" -np $np "$B/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr "$sr" \
+      --precision "$precision" --csv "$OUT/bench_nqs.csv"
+  done
+done
+for precision in double float; do
+  "${CPU[@]}" "$C/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 1 --precision $precision --csv "$OUT/bench_nqs.csv"
+done
+
+log "scaling study: the jobs/slurm scripts on 1, 2, 4, 8 GPUs (as many as visible), launched with mpirun"
+cd "$OUT/study" && rm -f ./*.h5
+for np in 1 2 4 8; do
+  [[ $np -le $NGPU ]] || break
+  export EXE="$B/src/prism" NP=$np LAUNCH="mpirun -np $np --bind-to none" MODE
+  DECK="$ROOT/inputs/bench_ising2d_16384.toml" bash "$ROOT/jobs/slurm/weak_scaling.sbatch"
+  DECK="$ROOT/inputs/ea3d_spin_glass.toml" bash "$ROOT/jobs/slurm/strong_scaling.sbatch"
+  for MODE in strong weak; do DECK="$ROOT/inputs/nqs_heisenberg_10x10.toml" bash "$ROOT/jobs/slurm/nqs_scaling.sbatch"; done
+done 2>&1 | grep -E '^PERFORMANCE|^[^ ].*rror' | tee performance.txt
+for series in weak strong nqs-weak nqs-strong; do
+  "$PY" "$ROOT/postprocess/scaling.py" "$series"-np*.h5 -o "$series.png" 2>&1 | tee "$series.txt"
+done
+
+log "done: results in $OUT"
+[[ $fails -eq 0 ]] || { echo "$fails check(s) FAILED"; exit 1; }
