@@ -1,0 +1,119 @@
+#pragma once
+// Exact, rank-independent reductions over the rows of a matrix (samples,
+// replicas, batch rows) split over ranks: their results have the same bits
+// for any split of the rows over ranks, teams or threads, so a run gives the
+// same numbers on any number of GPUs.
+//   fixed_point_projection  column sums of A(s,k) x(s) in 64-bit fixed point
+//   row_products            y = A v, each row summed in an order fixed by the columns
+//   max_abs                 max |x(s)|, +inf where some x(s) is not finite
+// Labels are "common::..."; a caller times them inside its own regions.
+#include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <cfloat>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <type_traits>
+
+#include "kernels/common/kokkos_compat.hpp"
+
+namespace prism::common {
+
+// Exact, order-independent column sums: out(k) = sum_s round(A(s,k) x(s) scale)
+// in 64-bit integers.  Integer addition is associative, so the result is the
+// same for any split of the rows over ranks, teams or threads.  The caller
+// chooses `scale` so that no sum leaves the int64 range (round half away
+// from zero).
+template <class Exec, class Matrix, class Vector, class Sums>
+void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x, double scale,
+                            Sums const& out) {
+  static_assert(Matrix::rank == 2 && Vector::rank == 1 && Sums::rank == 1);
+  static_assert(std::is_same_v<typename Sums::non_const_value_type, std::int64_t>);
+  static_assert(Kokkos::SpaceAccessibility<Exec, typename Matrix::memory_space>::accessible &&
+                    Kokkos::SpaceAccessibility<Exec, typename Vector::memory_space>::accessible &&
+                    Kokkos::SpaceAccessibility<Exec, typename Sums::memory_space>::accessible,
+                "common::fixed_point_projection: views not reachable from the execution space");
+  const int S = int(A.extent(0));
+  using Team = typename Kokkos::TeamPolicy<Exec>::member_type;
+  Kokkos::parallel_for(
+      "common::fixed_point_projection", Kokkos::TeamPolicy<Exec>(space, int(A.extent(1)), Kokkos::AUTO),
+      KOKKOS_LAMBDA(const Team& team) {
+        const int k = team.league_rank();
+        std::int64_t sum = 0;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, S),
+            [&](const int s, std::int64_t& acc) {
+              const double v = A(s, k) * x(s) * scale;
+              acc += static_cast<std::int64_t>(v >= 0 ? v + 0.5 : v - 0.5);
+            },
+            sum);
+        Kokkos::single(Kokkos::PerTeam(team), [&]() { out(k) = sum; });
+      });
+}
+
+// max_s |x(s)|, +inf where some x(s) is not finite (NaN included); 0 for
+// an empty x.  Exact, so the same for any split (combine ranks with max).
+template <class Exec, class Vector>
+double max_abs(Exec const& space, Vector const& x) {
+  static_assert(Vector::rank == 1);
+  static_assert(Kokkos::SpaceAccessibility<Exec, typename Vector::memory_space>::accessible,
+                "common::max_abs: view not reachable from the execution space");
+  const double inf = std::numeric_limits<double>::infinity();
+  double m = 0;
+  Kokkos::parallel_reduce(
+      "common::max_abs", Kokkos::RangePolicy<Exec>(space, 0, x.extent(0)),
+      KOKKOS_LAMBDA(const int s, double& acc) {
+        const double a = kmath::fabs(x(s));
+        const double v = a <= DBL_MAX ? a : inf;  // false for NaN
+        acc = acc > v ? acc : v;
+      },
+      Kokkos::Max<double>(m));
+  return x.extent(0) > 0 ? m : 0.0;  // the reducer's identity is the lowest double
+}
+
+// Columns per block of row_products: depends on the column count P only, so
+// every rank sums a row in the same order.
+inline int row_block(int P) {
+  return std::max(64, (P + 127) / 128);
+}
+// Blocks per row: the second extent of row_products' `partial`.
+inline int row_block_count(int P) {
+  return (P + row_block(P) - 1) / row_block(P);
+}
+
+// y(s) = sum_k A(s,k) v(k).  The columns are cut into fixed blocks; one
+// thread sums one (row, block) pair, with threads of neighbouring rows
+// reading neighbouring addresses of a LayoutLeft A, and a second pass adds
+// the blocks of each row in order.  The blocks give every GPU enough threads
+// when the rows are split over many ranks; the order depends only on P, so
+// y(s) is the same for any split.  `partial` holds (rows, row_block_count(P)).
+template <class Exec, class Matrix, class Vector, class Out, class Partial>
+void row_products(Exec const& space, Matrix const& A, Vector const& v, Out const& y, Partial const& partial) {
+  static_assert(Matrix::rank == 2 && Vector::rank == 1 && Out::rank == 1 && Partial::rank == 2);
+  static_assert(Kokkos::SpaceAccessibility<Exec, typename Matrix::memory_space>::accessible &&
+                    Kokkos::SpaceAccessibility<Exec, typename Vector::memory_space>::accessible &&
+                    Kokkos::SpaceAccessibility<Exec, typename Out::memory_space>::accessible &&
+                    Kokkos::SpaceAccessibility<Exec, typename Partial::memory_space>::accessible,
+                "common::row_products: views not reachable from the execution space");
+  const int S = int(A.extent(0)), P = int(A.extent(1)), width = row_block(P), blocks = row_block_count(P);
+  if (int(partial.extent(0)) < S || int(partial.extent(1)) < blocks)
+    throw std::invalid_argument("common::row_products: partial must hold (rows, row_block_count(columns))");
+  Kokkos::parallel_for(
+      "common::row_products",
+      Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(space, 0, std::int64_t(S) * blocks),
+      KOKKOS_LAMBDA(const std::int64_t item) {
+        const int s = int(item % S), blk = int(item / S);
+        const int end = blk * width + width < P ? blk * width + width : P;
+        double acc = 0;
+        for (int k = blk * width; k < end; ++k) acc += A(s, k) * v(k);
+        partial(s, blk) = acc;
+      });
+  Kokkos::parallel_for(
+      "common::row_sums", Kokkos::RangePolicy<Exec>(space, 0, S), KOKKOS_LAMBDA(const int s) {
+        double acc = 0;
+        for (int blk = 0; blk < blocks; ++blk) acc += partial(s, blk);
+        y(s) = acc;
+      });
+}
+
+}  // namespace prism::common
