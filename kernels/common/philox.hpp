@@ -10,11 +10,20 @@
 namespace prism::rng {
 
 // Counter word 3 names the stream, so different uses never share numbers.
+// The one table of streams for every workload: a new workload adds its
+// streams here, with numbers not yet taken.  A number, once given, never
+// changes: results are keyed by it.
 enum Stream : std::uint32_t {
-  sweep_color0 = 0,
-  sweep_color1 = 1,
-  replica_exchange = 2,
-  disorder = 3,
+  // thermo
+  sweep_color0 = 0,      // Metropolis sweep of checkerboard colour 0
+  sweep_color1 = 1,      // ... and of colour 1
+  replica_exchange = 2,  // replica-exchange decisions
+  disorder = 3,          // Edwards-Anderson couplings
+  // 4: free
+  // nqs
+  nqs_proposals = 5,           // Metropolis proposals and acceptances of each chain
+  nqs_initial_parameters = 6,  // the RBM's initial parameters
+  nqs_initial_spins = 7,       // each chain's initial spins
 };
 
 struct Draw4 {
