@@ -18,10 +18,11 @@
 #include <limits>
 #include <string>
 
-#include "kernels/common/kokkos_compat.hpp"
 #include "core/mpi_context.hpp"
 #include "core/timers.hpp"
+#include "kernels/common/kokkos_compat.hpp"
 #include "nqs/driver.hpp"
+#include "nqs/inspect.hpp"
 
 int main(int argc, char** argv) {
   int L = 10, sweeps = 4, sr = 3;
@@ -87,7 +88,7 @@ int main(int argc, char** argv) {
     // a warm-up call (first touch, kernel caches).  A call takes a few ms on
     // a GPU, so 3 calls alone gave rates that moved by 10 % between runs.
     const auto seconds_per_call = [&](prism::nqs::Vmc& vmc) {
-      vmc.set_speculation(mode);
+      prism::nqs::VmcInspector(vmc).set_speculation(mode);
       const auto timed = [&](int first, int calls) {
         Kokkos::fence();
         mpi.barrier();
@@ -119,7 +120,8 @@ int main(int argc, char** argv) {
       sweep_s = (t_with - t_without) / T;
       // With --sampler auto each object chooses from its own acceptance; a
       // difference of two kernels' timings would be meaningless.
-      if (with.speculated() != without.speculated() && mpi.root())
+      if (prism::nqs::VmcInspector(with).speculated() != prism::nqs::VmcInspector(without).speculated() &&
+          mpi.root())
         std::fprintf(stderr,
                      "bench_nqs: warning: the sweep measurement mixed the two sampler kernels "
                      "(acceptance near the threshold); pass --sampler plain or speculative\n");
@@ -137,12 +139,13 @@ int main(int argc, char** argv) {
       const double energy_s = call_s - sweeps * sweep_s;
       energies_per_s = sweep_s > 0 && energy_s > 0 ? double(chains) * sweeps / energy_s : nan;
       // Where the sampling time goes (separate, fenced runs).
-      vmc.profile_kernels(true);
+      prism::nqs::VmcInspector look(vmc);
+      look.profile_kernels(true);
       for (int r = 1; r <= reps; ++r) vmc.sample(r);
-      const auto ks = vmc.kernel_seconds();
-      vmc.profile_kernels(false);
+      const auto ks = look.kernel_seconds();
+      look.profile_kernels(false);
       acceptance = vmc.acceptance();
-      speculated = vmc.speculated();
+      speculated = look.speculated();
       if (mpi.root())
         std::printf(
             "  per sample() call on rank 0: angle refresh %.3f ms, chain sampling %.3f ms, all %.3f ms\n"
@@ -155,7 +158,7 @@ int main(int argc, char** argv) {
     // depend on how many calls the timings above took, and match on any
     // number of ranks.
     prism::nqs::Vmc vmc(c, 1, mpi);
-    vmc.set_speculation(mode);
+    prism::nqs::VmcInspector(vmc).set_speculation(mode);
     vmc.sample(1);
     prism::Timers timers;
     double sr_s = 0;

@@ -13,8 +13,14 @@
 #include "core/mpi_context.hpp"
 #include "core/progress.hpp"
 #include "core/timers.hpp"
+#include "kernels/common/kokkos_compat.hpp"
 #include "kernels/common/philox.hpp"
-#include "kernels/nqs/rbm.hpp"
+#include "kernels/common/reductions.hpp"
+#include "kernels/nqs/model.hpp"
+#include "kernels/nqs/sampler.hpp"
+#include "kernels/nqs/sr.hpp"
+#include "kernels/nqs/tuning.hpp"
+#include "nqs/inspect.hpp"
 
 namespace prism::nqs {
 
@@ -115,9 +121,9 @@ struct Vmc::Impl {
   Speculation speculation = Speculation::automatic;
   bool speculated = false;  // the last sample() ran the speculative kernel
   // What sample() brings to the host, allocated once: page-locked on CUDA,
-  // so that the three copies are asynchronous and share one fence (fresh
-  // pageable mirrors made a call 0.25 ms longer than its kernels on an H100,
-  // these 0.08 ms; BENCHMARKS.md); on host backends, the device views.
+  // so that the three copies are asynchronous and share one fence (a fresh
+  // pageable mirror per call costs an allocation and a synchronous copy
+  // each); on host backends, the device views.
   template <class V>
   using HostCopy = decltype(Kokkos::create_mirror_view(compat::PinnedSpace(), std::declval<V>()));
   HostCopy<Vector> energy_host;
@@ -141,7 +147,7 @@ struct Vmc::Impl {
     // Parameters: seeded normal of width init_scale, the same on every rank.
     params_host.resize(P);
     for (int k = 0; k < P; k += 2) {
-      const auto u = rng::philox(seed, static_cast<std::uint32_t>(k), 0, 0, 6);
+      const auto u = rng::philox(seed, static_cast<std::uint32_t>(k), 0, 0, rng::nqs_initial_parameters);
       const double u1 = (u.v[0] + 1.0) * 0x1p-32, u2 = u.v[1] * 0x1p-32;
       const double r = std::sqrt(-2.0 * std::log(u1));
       params_host[k] = cfg.init_scale * r * std::cos(2 * M_PI * u2);
@@ -195,7 +201,7 @@ struct Vmc::Impl {
     O = Matrix("nqs::log_derivatives", S, P);
     work_p = Vector("nqs::work_p", P);
     work_s = Vector("nqs::work_s", S);
-    work_blocks = Matrix("nqs::work_blocks", S, row_block_count(P));
+    work_blocks = Matrix("nqs::work_blocks", S, common::row_block_count(P));
     work_p_host = Kokkos::create_mirror_view(compat::PinnedSpace(), work_p);
     fixed = Kokkos::View<std::int64_t*>("nqs::fixed_point", P);
     fixed_host = Kokkos::create_mirror_view(compat::PinnedSpace(), fixed);
@@ -206,10 +212,14 @@ struct Vmc::Impl {
     for (int c = 0; c < C; ++c) {
       const auto gid = static_cast<std::uint32_t>(mine.begin + c);
       std::vector<std::int8_t> s(N);
-      for (int i = 0; i < N; ++i)
-        s[i] = (model.tfim ? (rng::philox(seed, gid, i, 0, 7).v[0] & 1) : (i < N / 2)) ? 1 : -1;
+      for (int i = 0; i < N; ++i) {
+        const bool up =
+            model.tfim ? (rng::philox(seed, gid, i, 0, rng::nqs_initial_spins).v[0] & 1) != 0 : i < N / 2;
+        s[i] = up ? 1 : -1;
+      }
       if (!model.tfim) {
-        for (int i = N - 1; i > 0; --i) std::swap(s[i], s[rng::philox(seed, gid, i, 1, 7).v[0] % (i + 1)]);
+        for (int i = N - 1; i > 0; --i)
+          std::swap(s[i], s[rng::philox(seed, gid, i, 1, rng::nqs_initial_spins).v[0] % (i + 1)]);
       }
       for (int i = 0; i < N; ++i) hs(c, i) = s[i];
     }
@@ -309,13 +319,13 @@ struct Vmc::Impl {
   // depend on how samples are split over ranks.  |O| <= 2 after centring.
   std::vector<double> project(const Vector& x) {
     Exec space;
-    const double xmax = mpi.max(max_abs(space, x));  // infinite where some x is not finite
+    const double xmax = mpi.max(common::max_abs(space, x));  // infinite where some x is not finite
     if (xmax == 0) return std::vector<double>(P, 0.0);
     if (!std::isfinite(xmax)) return std::vector<double>(P, std::numeric_limits<double>::quiet_NaN());
     const double bound = 2.0 * xmax * double(cfg.total_samples());    // largest possible |sum|
     const int exponent = std::min(62 - std::ilogb(bound) - 1, 1000);  // finite scale for tiny x
     const double scale = std::ldexp(1.0, exponent);
-    fixed_point_projection(space, O, x, scale, fixed);
+    common::fixed_point_projection(space, O, x, scale, fixed);
     Kokkos::deep_copy(space, fixed_host, fixed);
     space.fence();
     std::vector<std::int64_t> sums(fixed_host.data(), fixed_host.data() + P);
@@ -332,7 +342,7 @@ struct Vmc::Impl {
     // Asynchronous from page-locked memory; complete once project()'s first
     // reduction (on the same instance, blocking) returns.
     Kokkos::deep_copy(space, work_p, work_p_host);
-    row_products(space, O, work_p, work_s, work_blocks);
+    common::row_products(space, O, work_p, work_s, work_blocks);
     auto out = project(work_s);
     const double ns = double(cfg.total_samples());
     for (int k = 0; k < P; ++k) out[k] = out[k] / ns + shift * v[k];
@@ -411,6 +421,19 @@ struct Vmc::Impl {
   }
 };
 
+namespace {
+// A host copy of a device matrix, row-major.
+template <class T, class View>
+std::vector<T> row_major(View const& v) {
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
+  std::vector<T> out(h.extent(0) * h.extent(1));
+  for (std::size_t r = 0; r < h.extent(0); ++r)
+    for (std::size_t c = 0; c < h.extent(1); ++c) out[r * h.extent(1) + c] = h(r, c);
+  return out;
+}
+
+}  // namespace
+
 Vmc::Vmc(const Config& cfg, std::uint64_t seed, const MpiContext& mpi)
     : impl_(std::make_unique<Impl>(cfg, seed, mpi)) {}
 Vmc::~Vmc() = default;
@@ -428,53 +451,34 @@ void Vmc::set_parameters(const std::vector<double>& p) {
   impl_->params_host = p;
   impl_->upload_parameters();
 }
-std::vector<std::int8_t> Vmc::sample_spins() const {
-  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), impl_->samples.spins);
-  std::vector<std::int8_t> out(h.extent(0) * h.extent(1));
-  for (std::size_t s = 0; s < h.extent(0); ++s)
-    for (std::size_t i = 0; i < h.extent(1); ++i) out[s * h.extent(1) + i] = h(s, i);
-  return out;
-}
-std::vector<double> Vmc::sample_tanh() const {
-  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), impl_->samples.tanh_theta);
-  std::vector<double> out(h.extent(0) * h.extent(1));
-  for (std::size_t s = 0; s < h.extent(0); ++s)
-    for (std::size_t j = 0; j < h.extent(1); ++j) out[s * h.extent(1) + j] = h(s, j);
-  return out;
-}
 double Vmc::acceptance() const {
   return impl_->acceptance;
 }
 void Vmc::resume_acceptance(double a) {
   impl_->acceptance = a;
 }
-void Vmc::set_speculation(Speculation s) {
-  impl_->speculation = s;
-}
-bool Vmc::speculated() const {
-  return impl_->speculated;
-}
-void Vmc::profile_kernels(bool on) {
-  impl_->profile = on;
-  impl_->kernel_seconds = {};
-}
-std::array<double, 2> Vmc::kernel_seconds() const {
-  return impl_->kernel_seconds;
-}
-double Vmc::angle_drift() const {
+Checkpoint Vmc::checkpoint(std::int64_t next) const {
   auto& I = *impl_;
-  const auto C = I.chains.spins.extent(0);
-  ChainMatrix th("nqs::theta_check", C, I.model.Mp), tt("nqs::tanh_check", C, I.model.Mp);
-  refresh_angles(Exec(), I.model, I.chains.spins, th, tt);
-  auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), th);
-  return I.with_sampler([&](auto&, auto& ch) {
-    auto b = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ch.theta);
-    double d = 0;
-    for (std::size_t c = 0; c < C; ++c)
-      for (int j = 0; j < I.M; ++j) d = std::max(d, std::fabs(a(c, j) - double(b(c, j))));
-    return d;
-  });
+  Checkpoint c;
+  c.next_iteration = next;
+  c.parameters = I.params_host;
+  c.last_update = I.last_update;
+  // chain-major, rank order = chain order
+  c.chain_spins = I.mpi.gather(row_major<std::int8_t>(I.chains.spins));
+  return c;
 }
+
+void Vmc::restore(const Checkpoint& c) {
+  auto& I = *impl_;
+  set_parameters(c.parameters);
+  I.last_update = c.last_update;
+  auto h = Kokkos::create_mirror_view(I.chains.spins);
+  for (std::size_t r = 0; r < h.extent(0); ++r)
+    for (int i = 0; i < I.N; ++i) h(r, i) = c.chain_spins[(I.mine.begin + r) * I.N + i];
+  Kokkos::deep_copy(I.chains.spins, h);
+}
+
+// VmcInspector (nqs/inspect.hpp): tests and benchmarks only.
 
 namespace {
 // Ratios of every single flip (or every bond's exchange, 0 where the bond's
@@ -497,43 +501,54 @@ std::vector<double> device_ratios(RbmModel<Real> const& m, SampleBuffers const& 
 }
 }  // namespace
 
-std::vector<double> Vmc::flip_ratios(int row) const {
-  return impl_->with_sampler([&](auto& m, auto&) { return device_ratios(m, impl_->samples, row, false); });
+std::vector<std::int8_t> VmcInspector::sample_spins() const {
+  return row_major<std::int8_t>(vmc_.impl_->samples.spins);
 }
-std::vector<double> Vmc::exchange_ratios(int row) const {
-  return impl_->with_sampler([&](auto& m, auto&) { return device_ratios(m, impl_->samples, row, true); });
+std::vector<double> VmcInspector::sample_tanh() const {
+  return row_major<double>(vmc_.impl_->samples.tanh_theta);
 }
-std::vector<double> Vmc::log_derivatives(int row) const {
-  auto& I = *impl_;
+std::vector<double> VmcInspector::flip_ratios(int row) const {
+  auto& I = *vmc_.impl_;
+  return I.with_sampler([&](auto& m, auto&) { return device_ratios(m, I.samples, row, false); });
+}
+std::vector<double> VmcInspector::exchange_ratios(int row) const {
+  auto& I = *vmc_.impl_;
+  return I.with_sampler([&](auto& m, auto&) { return device_ratios(m, I.samples, row, true); });
+}
+std::vector<double> VmcInspector::log_derivatives(int row) const {
+  auto& I = *vmc_.impl_;
   build_log_derivatives(Exec(), I.samples, I.N, I.M, I.O);
   auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), I.O);
   std::vector<double> out(I.P);
   for (int k = 0; k < I.P; ++k) out[k] = h(row, k);
   return out;
 }
-
-Checkpoint Vmc::checkpoint(std::int64_t next) const {
-  auto& I = *impl_;
-  Checkpoint c;
-  c.next_iteration = next;
-  c.parameters = I.params_host;
-  c.last_update = I.last_update;
-  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), I.chains.spins);
-  std::vector<std::int8_t> mine(h.extent(0) * h.extent(1));
-  for (std::size_t r = 0; r < h.extent(0); ++r)
-    for (std::size_t i = 0; i < h.extent(1); ++i) mine[r * h.extent(1) + i] = h(r, i);
-  c.chain_spins = I.mpi.gather(mine);  // chain-major, rank order = chain order
-  return c;
+double VmcInspector::angle_drift() const {
+  auto& I = *vmc_.impl_;
+  const auto C = I.chains.spins.extent(0);
+  ChainMatrix th("nqs::theta_check", C, I.model.Mp), tt("nqs::tanh_check", C, I.model.Mp);
+  refresh_angles(Exec(), I.model, I.chains.spins, th, tt);
+  auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), th);
+  return I.with_sampler([&](auto&, auto& ch) {
+    auto b = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ch.theta);
+    double d = 0;
+    for (std::size_t c = 0; c < C; ++c)
+      for (int j = 0; j < I.M; ++j) d = std::max(d, std::fabs(a(c, j) - double(b(c, j))));
+    return d;
+  });
 }
-
-void Vmc::restore(const Checkpoint& c) {
-  auto& I = *impl_;
-  set_parameters(c.parameters);
-  I.last_update = c.last_update;
-  auto h = Kokkos::create_mirror_view(I.chains.spins);
-  for (std::size_t r = 0; r < h.extent(0); ++r)
-    for (int i = 0; i < I.N; ++i) h(r, i) = c.chain_spins[(I.mine.begin + r) * I.N + i];
-  Kokkos::deep_copy(I.chains.spins, h);
+void VmcInspector::set_speculation(Speculation s) {
+  vmc_.impl_->speculation = s;
+}
+bool VmcInspector::speculated() const {
+  return vmc_.impl_->speculated;
+}
+void VmcInspector::profile_kernels(bool on) {
+  vmc_.impl_->profile = on;
+  vmc_.impl_->kernel_seconds = {};
+}
+std::array<double, 2> VmcInspector::kernel_seconds() const {
+  return vmc_.impl_->kernel_seconds;
 }
 
 }  // namespace prism::nqs

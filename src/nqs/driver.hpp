@@ -3,7 +3,6 @@
 // many chains spread over ranks, local energies, and stochastic
 // reconfiguration solved by conjugate gradients with the matrix-free
 // product S v = Obar^T (Obar v) / Ns (one allreduce per product).
-#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -43,7 +42,7 @@ struct Checkpoint {
   std::vector<std::int8_t> chain_spins;  // all chains, chain-major (chains x N); rank 0 only
 };
 
-enum class Speculation { automatic, never, always };
+class VmcInspector;  // nqs/inspect.hpp: tests and benchmarks look inside
 
 class Vmc {
  public:
@@ -58,38 +57,20 @@ class Vmc {
 
   const std::vector<double>& parameters() const;
   void set_parameters(const std::vector<double>& p);
-  // This rank's samples after sample(): spins (samples x N, row-major) and
-  // tanh(theta) (samples x M, row-major).
-  std::vector<std::int8_t> sample_spins() const;
-  std::vector<double> sample_tanh() const;
   // Acceptance rate of the last sample(), over all ranks (< 0 before one).
+  // On GPUs it chooses the sampler kernel of the next sample(): the
+  // speculative one (same results, faster where most proposals are
+  // accepted) from speculation_threshold(move) on.
   double acceptance() const;
   // On a restart: the acceptance of the iteration before the checkpoint, so
   // that the next sample() chooses the kernel an uninterrupted run would.
   void resume_acceptance(double a);
-  // Which GPU sampler sample() runs: the speculative one (same results,
-  // faster where most proposals are accepted) by default when the last
-  // acceptance() was at least speculation_threshold(move); tests and
-  // benchmarks force either.  Host backends have only the plain one.
-  void set_speculation(Speculation s);
-  bool speculated() const;  // the last sample() ran the speculative one
-  // Benchmarks: fence after each sampling kernel and accumulate its seconds,
-  // {angle refresh, chain sampling}, since profile_kernels(true).
-  void profile_kernels(bool on);
-  std::array<double, 2> kernel_seconds() const;
-  // This rank's chains: |theta_incremental - theta_scratch| max after sampling.
-  double angle_drift() const;
-  // psi(s')/psi(s) for sample row `row` and site k (single flip), on device.
-  std::vector<double> flip_ratios(int row) const;
-  // psi(s')/psi(s) for every bond's exchange (0 where the bond's spins are equal).
-  std::vector<double> exchange_ratios(int row) const;
-  // d log psi / d p for sample row `row`, as built for SR.
-  std::vector<double> log_derivatives(int row) const;
   // Collective: the state to continue from iteration `next`.
   Checkpoint checkpoint(std::int64_t next) const;
   void restore(const Checkpoint& c);
 
  private:
+  friend class VmcInspector;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
