@@ -46,7 +46,7 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& opt) {
                        std::string("prism ") + prism::version + " (git " + prism::git_hash + ")");
   app.add_flag("--check", opt.check,
                "validate the deck (and overrides, and --restart's checkpoint) and exit");
-  app.add_option("--output", opt.output, "HDF5 output path (overrides run.output)");
+  auto* output = app.add_option("--output", opt.output, "HDF5 output path (overrides run.output)");
   app.add_option("--restart", opt.restart, "continue a run from the checkpoint in this HDF5 file");
   app.add_option("--set", opt.sets, "override a deck key: section.key=value (repeatable)")
       ->allow_extra_args(false);
@@ -62,6 +62,8 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& opt) {
       "Exit status: 0 success, 1 runtime failure, 2 bad deck, command line, output path or restart.");
   try {
     app.parse(argc, argv);
+    if (output->count() > 0 && opt.output.empty())
+      throw CLI::ValidationError("--output", "the output path is empty");
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
@@ -156,6 +158,17 @@ int main(int argc, char** argv) {
                   run.output.c_str(), opt.restart.empty() ? "" : ", checkpoint OK");
     return 0;
   }
+  // Rank 0 creates and locks PATH.tmp now, so an unwritable target fails
+  // before the run rather than after it.
+  prism::RunInfo info;
+  prism::OutputFile output(run, info, run.overwrite || in_place, loaded->fingerprint);
+  error.clear();
+  if (mpi.root()) try {
+      output.reserve();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  if (prism::any_rank_failed(mpi, error, "prism: error: ")) return kExitDeck;
   // Before Kokkos starts, so a signal during start-up is not lost.
   if (workload.restartable()) prism::install_stop_handlers();
 
@@ -164,12 +177,11 @@ int main(int argc, char** argv) {
   int status = 0;
   {
     prism::Timers timers;
-    auto info = prism::collect_run_info(mpi, argc, argv, opt.deck, loaded->deck.text(),
-                                        loaded->deck.resolved(), workload.name());
+    info = prism::collect_run_info(mpi, argc, argv, opt.deck, loaded->deck.text(), loaded->deck.resolved(),
+                                   workload.name());
     if (mpi.root()) prism::print_banner(info);
     if (!opt.restart.empty() && mpi.root())
       std::printf("restarting from %s at %s\n", opt.restart.c_str(), position.c_str());
-    prism::OutputFile output(run, info, run.overwrite || in_place, loaded->fingerprint);
     prism::RunContext ctx{mpi,
                           run,
                           timers,

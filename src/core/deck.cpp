@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -38,6 +39,8 @@ Deck Deck::from_string(const std::string& text, const std::string& name) {
 }
 
 Deck Deck::from_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw DeckError(path + ":0: is a directory, not a deck");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DeckError(path + ":0: cannot open the deck for reading");
   std::ostringstream buf;
@@ -54,6 +57,8 @@ void Deck::apply_override(const std::string& assignment) {
   const std::string section = assignment.substr(0, dot);
   const std::string key = assignment.substr(dot + 1, eq - dot - 1);
   const std::string value = assignment.substr(eq + 1);
+  if (value.find_first_of("\n\r") != std::string::npos)
+    throw DeckError("--set " + section + "." + key + ": the value must be one line (it holds a line break)");
   toml::table parsed;
   try {
     parsed = toml::parse(std::string_view("v = " + value), std::string_view("--set"));
@@ -61,6 +66,8 @@ void Deck::apply_override(const std::string& assignment) {
     parsed = toml::table{};
     parsed.insert("v", value);  // a bare word such as ising3d is a string
   }
+  if (parsed.size() != 1)
+    throw DeckError("--set " + section + "." + key + ": the value '" + value + "' is not one TOML value");
   auto* sec = table_->get_as<toml::table>(section);
   if (!sec) {
     table_->insert_or_assign(section, toml::table{});
@@ -232,8 +239,14 @@ void Deck::check_unknown(const std::vector<std::string>& known_sections) const {
     if (!known || !sec) {
       std::string list;
       for (const auto& k : known_sections) list += (list.empty() ? "" : ", ") + k;
-      throw DeckError(path_ + ":" + std::to_string(sec_node.source().begin.line) + ": section '" + section +
-                      "': unknown section (known: " + list + ")");
+      // A section that only overrides made is reported at the first of them.
+      std::string where = path_ + ":" + std::to_string(sec_node.source().begin.line);
+      for (const auto& o : overridden_)
+        if (o.rfind(section + ".", 0) == 0 && sec_node.source().begin.line == 0) {
+          where = "--set " + o;
+          break;
+        }
+      throw DeckError(where + ": section '" + section + "': unknown section (known: " + list + ")");
     }
     for (const auto& [key, value] : *sec) {
       const std::string full = section + "." + std::string(key.str());

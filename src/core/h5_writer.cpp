@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <hdf5.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,6 +26,10 @@ std::string parent_of(const std::string& path) {
 }  // namespace
 
 H5Writer::H5Writer(std::string final_path) : final_(std::move(final_path)), tmp_(final_ + ".tmp") {
+  // HDF5 would follow a symbolic link at the .tmp path and truncate its target.
+  struct stat st {};
+  if (::lstat(tmp_.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+    throw std::runtime_error("'" + tmp_ + "' is a symbolic link; refusing to write through it");
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported by our checks
   // 1.8+ object format: attributes beyond 64 KiB (long decks) go to dense storage.
   const hid_t fapl = checked<hid_t>(H5Pcreate(H5P_FILE_ACCESS), "file access list");

@@ -38,9 +38,10 @@ bool finish_run(const MpiContext& mpi, const Workload& w, OutputFile& output, co
   const auto tp = w.throughput();
   const auto st = w.status();
   if (!mpi.root()) return st.error.empty();
-  output.write(w, &table, &tp);
+  const std::string written =
+      st.error.empty() ? (output.write(w, &table, &tp), output.path()) : output.write_failed(w, &table, &tp);
   w.print_summary(stdout);
-  std::printf("\nwrote %s\n", output.path().c_str());
+  std::printf("\nwrote %s\n", written.c_str());
   print_performance(w, tp, table, info);
   if (st.interrupted)
     std::printf(
@@ -49,8 +50,9 @@ bool finish_run(const MpiContext& mpi, const Workload& w, OutputFile& output, co
         stop_signal(), st.position.c_str(), output.path().c_str(), resume_command.c_str());
   std::fflush(stdout);
   if (!st.error.empty())
-    std::fprintf(stderr, "prism: error: %s stopped: %s (results so far written to %s)\n", w.name().c_str(),
-                 st.error.c_str(), output.path().c_str());
+    std::fprintf(stderr, "prism: error: %s stopped: %s (results so far written to %s%s)\n", w.name().c_str(),
+                 st.error.c_str(), written.c_str(),
+                 written == output.path() ? "" : "; the earlier file and its checkpoint are kept");
   return st.error.empty();
 }
 

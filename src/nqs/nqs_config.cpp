@@ -46,9 +46,10 @@ Config parse_config(Deck& deck) {
     if (c.lattice == LatticeKind::square && c.Ly < 3)
       deck.fail(s, "Ly", "a periodic lattice needs at least 3 sites per direction");
   }
-  c.J = deck.get_double(s, "J", 1.0);
-  c.h = deck.get_double(s, "h", 1.0);
-  c.Delta = deck.get_double(s, "Delta", 1.0);
+  // Bounded so that local energies, their variance and the SR matrix stay finite.
+  c.J = deck.get_double(s, "J", 1.0, -1e6, 1e6);
+  c.h = deck.get_double(s, "h", 1.0, -1e6, 1e6);
+  c.Delta = deck.get_double(s, "Delta", 1.0, -1e6, 1e6);
   c.marshall_sign = deck.get_bool(s, "marshall_sign", c.hamiltonian == Hamiltonian::heisenberg && c.J > 0);
   // A real RBM has positive amplitudes: sign structures it cannot carry are refused.
   if (c.hamiltonian == Hamiltonian::heisenberg && c.marshall_sign && c.J < 0)
@@ -69,8 +70,8 @@ Config parse_config(Deck& deck) {
   c.samples_per_chain = deck.get_int(s, "samples_per_chain", 8, 4, 1'000'000);
   c.iterations = deck.get_int(s, "iterations", 100, 1, 100'000'000);
   c.learning_rate = deck.get_double(s, "learning_rate", 0.05, 0.0, 10.0, true);
-  c.learning_rate_decay = deck.get_double(s, "learning_rate_decay", 0.0, 0.0);
-  c.diag_shift = deck.get_double(s, "diag_shift", 0.01, 0.0, std::nullopt, true);
+  c.learning_rate_decay = deck.get_double(s, "learning_rate_decay", 0.0, 0.0, 1e6);
+  c.diag_shift = deck.get_double(s, "diag_shift", 0.01, 0.0, 1e6, true);
   c.cg_max_iterations = deck.get_int(s, "cg_max_iterations", 200, 1, 100'000);
   c.cg_tolerance = deck.get_double(s, "cg_tolerance", 1e-5, 0.0, 1.0, true);
   if (deck.has(s, "reference_energy"))

@@ -1,5 +1,6 @@
 #include "nqs/output.hpp"
 
+#include <cmath>
 #include <stdexcept>
 
 #include "core/h5_reader.hpp"
@@ -86,7 +87,20 @@ Results read_results(const H5Reader& in, const Config& cfg) {
     if (spin != 1 && spin != -1) throw std::runtime_error(path + ": checkpoint chain spins are not +-1");
   if (!r.checkpoint.last_update.empty() && r.checkpoint.last_update.size() != r.checkpoint.parameters.size())
     throw std::runtime_error(path + ": checkpoint last_update has the wrong length");
-  if (r.checkpoint.next_iteration > cfg.iterations)
+  for (double x : r.checkpoint.parameters)
+    if (!std::isfinite(x)) throw std::runtime_error(path + ": checkpoint parameters are not all finite");
+  for (double x : r.checkpoint.last_update)
+    if (!std::isfinite(x)) throw std::runtime_error(path + ": checkpoint last_update is not all finite");
+  // Heisenberg chains live in the S^z = 0 sector: as many up spins as down.
+  if (cfg.hamiltonian == Hamiltonian::heisenberg)
+    for (std::int64_t c = 0; c < cfg.chains; ++c) {
+      int sz = 0;
+      for (std::int64_t i = 0; i < cfg.sites(); ++i) sz += r.checkpoint.chain_spins[c * cfg.sites() + i];
+      if (sz != 0)
+        throw std::runtime_error(path + ": checkpoint chain " + std::to_string(c) +
+                                 " is outside the S^z = 0 sector (total S^z = " + std::to_string(sz) + "/2)");
+    }
+  if (r.checkpoint.next_iteration < 0 || r.checkpoint.next_iteration > cfg.iterations)
     throw std::runtime_error(path + ": checkpoint is at iteration " +
                              std::to_string(r.checkpoint.next_iteration) +
                              ", beyond nqs.iterations = " + std::to_string(cfg.iterations));
@@ -98,6 +112,11 @@ Results read_results(const H5Reader& in, const Config& cfg) {
     if (v->size() != e.size()) throw std::runtime_error(path + ": /nqs history columns differ in length");
   if (cg.size() != e.size() || std::int64_t(e.size()) != r.checkpoint.next_iteration)
     throw std::runtime_error(path + ": history length does not match the checkpoint");
+  for (std::size_t i = 0; i < e.size(); ++i)
+    if (!std::isfinite(e[i]) || !std::isfinite(err[i]) || !std::isfinite(var[i]) || !std::isfinite(acc[i]) ||
+        std::isnan(rh[i]))
+      throw std::runtime_error(path + ": /nqs history has a non-finite value at iteration " +
+                               std::to_string(i));
   for (std::size_t i = 0; i < e.size(); ++i)
     r.history.push_back(IterationStats{e[i], err[i], var[i], acc[i], rh[i], tm[i], cg[i]});
   r.parameters = r.checkpoint.parameters;

@@ -13,6 +13,20 @@
 
 namespace prism::nqs {
 
+namespace {
+// The first quantity of an iteration that is not finite, or "".  R-hat may
+// be infinite (frozen chains that disagree) but not NaN.
+std::string non_finite(const IterationStats& st, const std::vector<double>& parameters) {
+  if (!std::isfinite(st.energy_mean)) return "energy";
+  if (!std::isfinite(st.energy_err)) return "energy error bar";
+  if (!std::isfinite(st.energy_variance)) return "energy variance";
+  if (std::isnan(st.r_hat)) return "R-hat";
+  for (double p : parameters)
+    if (!std::isfinite(p)) return "parameters";
+  return "";
+}
+}  // namespace
+
 std::string NqsWorkload::restore(const H5Reader& in) {
   resume_ = read_results(in, cfg_);
   return "iteration " + std::to_string(resume_->checkpoint.next_iteration);
@@ -50,10 +64,8 @@ void NqsWorkload::run(RunContext& ctx) {
     // Sample, then update the parameters by SR.
     const auto st = vmc->step(it, ctx.timers);
     res_.history.push_back(st);
-    bool finite = std::isfinite(st.energy_mean);
-    for (double p : vmc->parameters()) finite = finite && std::isfinite(p);
-    if (!finite) {
-      res_.error = "non-finite energy or parameters at iteration " + std::to_string(it);
+    if (const std::string bad = non_finite(st, vmc->parameters()); !bad.empty()) {
+      res_.error = "non-finite " + bad + " at iteration " + std::to_string(it);
       ++it;
       break;
     }
