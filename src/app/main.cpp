@@ -207,6 +207,7 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
       std::fprintf(stderr, "prism: error on rank %d: %s\n", mpi.rank(), e.what());
       std::fflush(stderr);
+      output.release();
       mpi.abort(kExitRuntime);
     }
   }

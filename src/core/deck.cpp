@@ -24,7 +24,61 @@ Deck::Deck(Deck&&) noexcept = default;
 Deck& Deck::operator=(Deck&&) noexcept = default;
 Deck::~Deck() = default;
 
+namespace {
+// toml++ 3.3 reaches __builtin_unreachable (undefined behaviour) when it asks
+// whether some non-ASCII characters outside strings are whitespace, so such
+// characters, and NUL bytes, are refused before it sees the text: they may
+// appear only inside quoted strings and comments.  Throws naming the line.
+void check_characters(const std::string& text, const std::string& name) {
+  enum { bare, comment, basic, literal } state = bare;
+  bool multiline = false;
+  std::size_t line = 1;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == 0) throw DeckError(name + ":" + std::to_string(line) + ": the deck holds a NUL byte");
+    auto starts = [&](const char* q) { return text.compare(i, std::char_traits<char>::length(q), q) == 0; };
+    if (c == '\n') {
+      ++line;
+      if (state == comment || (!multiline && state != bare)) state = bare;
+      continue;
+    }
+    switch (state) {
+      case bare:
+        if (c == '#') {
+          state = comment;
+        } else if (c == '"' || c == '\'') {
+          multiline = starts(c == '"' ? "\"\"\"" : "'''");
+          state = c == '"' ? basic : literal;
+          if (multiline) i += 2;
+        } else if (c >= 0x80) {
+          throw DeckError(name + ":" + std::to_string(line) +
+                          ": a non-ASCII character outside a quoted string or comment");
+        }
+        break;
+      case basic:
+        if (c == '\\') {
+          ++i;  // an escaped character, whatever it is
+          if (i < text.size() && text[i] == '\n') ++line;
+        } else if (c == '"' && (!multiline || starts("\"\"\""))) {
+          state = bare;
+          if (multiline) i += 2;
+        }
+        break;
+      case literal:
+        if (c == '\'' && (!multiline || starts("'''"))) {
+          state = bare;
+          if (multiline) i += 2;
+        }
+        break;
+      case comment:
+        break;
+    }
+  }
+}
+}  // namespace
+
 Deck Deck::from_string(const std::string& text, const std::string& name) {
+  check_characters(text, name);
   Deck deck;
   deck.path_ = name;
   deck.text_ = text;
@@ -59,6 +113,7 @@ void Deck::apply_override(const std::string& assignment) {
   const std::string value = assignment.substr(eq + 1);
   if (value.find_first_of("\n\r") != std::string::npos)
     throw DeckError("--set " + section + "." + key + ": the value must be one line (it holds a line break)");
+  check_characters("v = " + value, "--set " + section + "." + key);
   toml::table parsed;
   try {
     parsed = toml::parse(std::string_view("v = " + value), std::string_view("--set"));

@@ -36,6 +36,8 @@ class OutputFile {
   // fails in seconds rather than after the run, and two runs never write the
   // same file.  Throws std::runtime_error with the reason.
   void reserve();
+  // Drops the reservation (and the empty .tmp): before an abort.
+  void release();
 
   // Rank 0.  `timings` and `throughput` are null for checkpoints mid-run.
   void write(const Workload& w, const TimingTable* timings, const Throughput* throughput);
@@ -53,7 +55,6 @@ class OutputFile {
   std::string fingerprint_;
   int lock_fd_ = -1;
   std::uint64_t lock_inode_ = 0;
-  void release();
   void write_to(const std::string& path, bool replace, const Workload& w, const TimingTable* timings,
                 const Throughput* throughput);
 };

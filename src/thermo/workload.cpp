@@ -119,9 +119,9 @@ void ThermoWorkload::run(RunContext& ctx) {
     }
     progress.update(s + 1 - first_sweep_);
     if (s + 1 == total) break;
-    // A signal on any rank stops all of them at the end of an exchange interval.
-    const bool interval_end = R == 1 || (s + 1) % cfg_.exchange_every == 0;
-    if (interval_end && ctx.stop_requested()) {
+    // A signal on any rank stops all of them after this sweep (the exchange
+    // of an interval that ends here is done).
+    if (ctx.stop_requested()) {
       interrupted_ = true;
       save(s + 1);
       return;

@@ -34,7 +34,7 @@ echo "signal and restart: bitwise the uninterrupted run"
 # that file continues bitwise, and a finished run leaves no checkpoint.
 "$PRISM" --output cp.h5 "${long[@]}" --set thermo.checkpoint_every=10000 "$deck" > cp.log 2>&1 &
 pid=$!
-for _ in $(seq 400); do [[ -e cp.h5 ]] && break; sleep 0.01; done
+for _ in $(seq 6000); do [[ -e cp.h5 ]] && break; sleep 0.01; done
 kill -9 $pid 2>/dev/null || true
 wait $pid 2>/dev/null || true
 [[ -e cp.h5 ]] || fail "no checkpoint file appeared"

@@ -106,3 +106,27 @@ TEST(Deck, MissingFileIsAnError) {
 
 }  // namespace
 }  // namespace prism
+
+namespace prism {
+namespace {
+
+// Non-ASCII characters outside strings and comments (which make toml++ 3.3
+// reach undefined behaviour) and NUL bytes are refused with the line; inside
+// strings and comments they are fine.
+TEST(Deck, NonAsciiOutsideStringsIsRefusedWithTheLine) {
+  EXPECT_NE(error_of("[run]\nseed = 3\xc3\xa9\n").find("deck.toml:2: a non-ASCII character"),
+            std::string::npos);
+  EXPECT_NE(error_of("[run]\n\xc3\xbf = 3\n").find("deck.toml:2: a non-ASCII character"), std::string::npos);
+  EXPECT_NE(error_of(std::string("[run]\nseed = 3\0\n", 15)).find("deck.toml:2: the deck holds a NUL byte"),
+            std::string::npos);
+  EXPECT_NE(error_of(kGood, {"run.seed=3\xc3\xa9"}).find("non-ASCII"), std::string::npos);
+  // In a comment, a basic string, a literal string and a multi-line string.
+  const std::string ok = std::string(kGood) +
+                         "# caf\xc3\xa9\n[x]\na = \"caf\xc3\xa9 \\\" # \xc3\xbf\"\nb = 'caf\xc3\xa9'\n"
+                         "c = \"\"\"\ncaf\xc3\xa9\n\"\"\"\n";
+  const auto deck = Deck::from_string(ok, "deck.toml");
+  EXPECT_TRUE(deck.has_section("x"));
+}
+
+}  // namespace
+}  // namespace prism
