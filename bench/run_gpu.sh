@@ -14,11 +14,13 @@
 #   KOKKOS_SOURCES  patched Kokkos + Kokkos Kernels sources (default: .deps/src)
 #   PRISM_DEPS      extra CMake prefixes, ';'-separated (default: .carry/usr if it exists)
 #   WORK            builds and Kokkos installs, reused by the next run (default: /tmp/prism-gpu)
+#   SKIP_STUDY=1    stop before the scaling study
 #
 # OUTDIR gets: node.txt (GPUs, compilers, commit); test_*.txt (unit tests, thermo
 # and nqs physics suites on one GPU, thermo on 2 ranks); rank_independence.txt
 # (/thermo and /nqs bitwise equal on 1 and 2 GPUs); bench_ising2d.csv and
 # bench_nqs.csv (one GPU, 1/2/4 GPUs for nqs, and all host cores with OpenMP);
+# bench_sr.csv (SR's product against a Kokkos Kernels gemv pair, GPU and host);
 # thermo_e2e.txt (prism on the bench deck, one replica per GPU, 1..NGPU GPUs);
 # study/ (the jobs/slurm scaling scripts on 1, 2, 4, 8 GPUs as visible, launched
 # with mpirun, and postprocess/scaling.py's tables and plots).
@@ -73,6 +75,7 @@ check() {  # NAME COMMAND...: output in test_NAME.txt
 check unit "$B/tests/test_unit" --gtest_brief=1
 CUDA_VISIBLE_DEVICES=$ONE check thermo_1gpu "$B/tests/test_thermo" --gtest_brief=1
 CUDA_VISIBLE_DEVICES=$ONE check nqs_1gpu "$B/tests/test_nqs" --gtest_brief=1
+CUDA_VISIBLE_DEVICES=$ONE check common_1gpu "$B/tests/test_common" --gtest_brief=1
 if [[ $NGPU -ge 2 ]]; then
   check thermo_2gpu "${MPI[@]}" -np 2 "$B/tests/test_thermo" --gtest_brief=1
   : > "$OUT/rank_independence.txt"
@@ -116,6 +119,12 @@ for precision in double float; do
   "${CPU[@]}" "$C/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 1 --precision $precision --csv "$OUT/bench_nqs.csv"
 done
 
+log "bench_sr: SR's product against a plain gemv pair (10x10 model on one GPU; 4096 x 1224 on host cores)"
+CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_sr" --rows 65536 --cols 20300 --block 4 --csv "$OUT/bench_sr.csv"
+"${CPU[@]}" "$C/bench/bench_sr" --rows 4096 --cols 1224 --block 8 --csv "$OUT/bench_sr.csv"
+OMP_NUM_THREADS=1 "$C/bench/bench_sr" --rows 4096 --cols 1224 --block 8 --csv "$OUT/bench_sr.csv"
+
+[[ "${SKIP_STUDY:-0}" == 1 ]] && { log "done (no scaling study): results in $OUT"; exit $((fails > 0)); }
 log "scaling study: the jobs/slurm scripts on 1, 2, 4, 8 GPUs (as many as visible), launched with mpirun"
 cd "$OUT/study" && rm -f ./*.h5
 for np in 1 2 4 8; do

@@ -3,7 +3,7 @@
 // replicas, batch rows) split over ranks: their results have the same bits
 // for any split of the rows over ranks, teams or threads, so a run gives the
 // same numbers on any number of GPUs.
-//   fixed_point_projection  column sums of A(s,k) x(s) in 64-bit fixed point
+//   fixed_point_projection  column sums of A(s,k) x(s) in 64-bit fixed point, per block of rows
 //   row_products            y = A v, each row summed in an order fixed by the columns
 //   max_abs                 max |x(s)|, +inf where some x(s) is not finite
 // Labels are "common::..."; a caller times them inside its own regions.
@@ -19,14 +19,19 @@
 
 namespace prism::common {
 
-// Exact, order-independent column sums: out(k) = sum_s round(A(s,k) x(s) scale)
-// in 64-bit integers.  Integer addition is associative, so the result is the
-// same for any split of the rows over ranks, teams or threads.  The caller
-// chooses `scale` so that no sum leaves the int64 range (round half away
-// from zero).
+// Exact, order-independent column sums over blocks of `block` consecutive
+// rows: out(k) = sum_b round(scale * sum_{s in b} A(s,k) x(s)) in 64-bit
+// integers.  Within a block the rows are summed in double, in row order;
+// the blocks' sums are rounded to fixed point and added as integers, which
+// is associative, so the result is the same for any split of whole blocks
+// over ranks, teams or threads.  A block is a unit that never straddles two
+// ranks (one Markov chain's samples); rounding once per block rather than
+// once per element keeps the conversion a small part of the work.  The
+// caller chooses `scale` so that no sum leaves the int64 range (round half
+// away from zero); the row count must be a multiple of `block`.
 template <class Exec, class Matrix, class Vector, class Sums>
 void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x, double scale,
-                            Sums const& out) {
+                            Sums const& out, int block = 1) {
   static_assert(Matrix::rank == 2 && Vector::rank == 1 && Sums::rank == 1);
   static_assert(std::is_same_v<typename Sums::non_const_value_type, std::int64_t>);
   static_assert(Kokkos::SpaceAccessibility<Exec, typename Matrix::memory_space>::accessible &&
@@ -34,6 +39,9 @@ void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x,
                     Kokkos::SpaceAccessibility<Exec, typename Sums::memory_space>::accessible,
                 "common::fixed_point_projection: views not reachable from the execution space");
   const int S = int(A.extent(0));
+  if (block < 1 || S % block != 0)
+    throw std::invalid_argument("common::fixed_point_projection: rows must be whole blocks");
+  const int blocks = S / block;
   using Team = typename Kokkos::TeamPolicy<Exec>::member_type;
   Kokkos::parallel_for(
       "common::fixed_point_projection", Kokkos::TeamPolicy<Exec>(space, int(A.extent(1)), Kokkos::AUTO),
@@ -41,9 +49,11 @@ void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x,
         const int k = team.league_rank();
         std::int64_t sum = 0;
         Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, S),
-            [&](const int s, std::int64_t& acc) {
-              const double v = A(s, k) * x(s) * scale;
+            Kokkos::TeamThreadRange(team, blocks),
+            [&](const int b, std::int64_t& acc) {
+              double partial = 0;
+              for (int s = b * block; s < (b + 1) * block; ++s) partial += A(s, k) * x(s);
+              const double v = partial * scale;
               acc += static_cast<std::int64_t>(v >= 0 ? v + 0.5 : v - 0.5);
             },
             sum);

@@ -316,7 +316,9 @@ struct Vmc::Impl {
 
   // y = O^T x summed over all ranks' samples (x has this rank's samples),
   // accumulated exactly in 64-bit fixed point so that the result does not
-  // depend on how samples are split over ranks.  |O| <= 2 after centring.
+  // depend on how samples are split over ranks: each chain's samples (never
+  // split over ranks) are summed in double, then rounded once.  |O| <= 2
+  // after centring, so |sum| <= 2 max|x| Ns bounds every partial sum too.
   std::vector<double> project(const Vector& x) {
     Exec space;
     const double xmax = mpi.max(common::max_abs(space, x));  // infinite where some x is not finite
@@ -325,7 +327,7 @@ struct Vmc::Impl {
     const double bound = 2.0 * xmax * double(cfg.total_samples());    // largest possible |sum|
     const int exponent = std::min(62 - std::ilogb(bound) - 1, 1000);  // finite scale for tiny x
     const double scale = std::ldexp(1.0, exponent);
-    common::fixed_point_projection(space, O, x, scale, fixed);
+    common::fixed_point_projection(space, O, x, scale, fixed, int(cfg.samples_per_chain));
     Kokkos::deep_copy(space, fixed_host, fixed);
     space.fence();
     std::vector<std::int64_t> sums(fixed_host.data(), fixed_host.data() + P);

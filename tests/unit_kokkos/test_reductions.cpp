@@ -71,10 +71,11 @@ long double sorted_sum(std::vector<long double> terms) {
   return sum;
 }
 
-// The fixed-point column sums of rows [begin, end).
-std::vector<std::int64_t> projection(Data const& d, int begin, int end, double scale) {
+// The fixed-point column sums of rows [begin, end), rounded per `block` rows.
+std::vector<std::int64_t> projection(Data const& d, int begin, int end, double scale, int block = 1) {
   Sums out("test::sums", d.P);
-  common::fixed_point_projection(Exec(), matrix_rows(d, begin, end), vector_of(d.x, begin, end), scale, out);
+  common::fixed_point_projection(Exec(), matrix_rows(d, begin, end), vector_of(d.x, begin, end), scale, out,
+                                 block);
   auto h = host(out);
   return std::vector<std::int64_t>(h.data(), h.data() + d.P);
 }
@@ -126,6 +127,46 @@ TEST(Reductions, FixedPointProjectionIsTheSameForAnySplitOfTheRows) {
     }
     EXPECT_EQ(sum, whole);
   }
+}
+
+// Blocks of rows (a chain's samples) are summed in double in row order and
+// rounded once: exactly that, close to the true sum, and the same for any
+// split of whole blocks over ranks.
+TEST(Reductions, BlockedFixedPointProjection) {
+  const int block = 8;
+  const auto d = random_rows(8 * 97, 23, 3);
+  const double scale = 0x1p44;
+  const auto whole = projection(d, 0, d.S, scale, block);
+  for (int k = 0; k < d.P; ++k) {
+    std::int64_t rounded = 0;
+    std::vector<long double> terms;
+    for (int b = 0; b < d.S / block; ++b) {
+      double partial = 0;
+      for (int s = b * block; s < (b + 1) * block; ++s) {
+        partial += d.A[std::size_t(s) * d.P + k] * d.x[s];
+        terms.push_back((long double)d.A[std::size_t(s) * d.P + k] * d.x[s]);
+      }
+      const double v = partial * scale;
+      rounded += static_cast<std::int64_t>(v >= 0 ? v + 0.5 : v - 0.5);
+    }
+    EXPECT_EQ(whole[k], rounded) << "column " << k;
+    // Half a unit per block plus the double sums' rounding (|terms| <= 100).
+    EXPECT_NEAR(double(whole[k]) / scale, double(sorted_sum(terms)),
+                d.S / block * 0.5 / scale + d.S * 100 * 0x1p-50)
+        << "column " << k;
+  }
+  for (const std::vector<int> cuts : {std::vector<int>{0, 8, 400, 776}, std::vector<int>{0, 256, 512, 776}}) {
+    std::vector<std::int64_t> sum(d.P, 0);
+    for (std::size_t b = cuts.size() - 1; b > 0; --b) {
+      const auto part = projection(d, cuts[b - 1], cuts[b], scale, block);
+      for (int k = 0; k < d.P; ++k) sum[k] += part[k];
+    }
+    EXPECT_EQ(sum, whole);
+  }
+  Sums out("test::sums", d.P);
+  EXPECT_THROW(
+      common::fixed_point_projection(Exec(), matrix_rows(d, 0, 100), vector_of(d.x, 0, 100), scale, out, 8),
+      std::invalid_argument);
 }
 
 TEST(Reductions, RowProductsMatchLongDoubleReference) {
