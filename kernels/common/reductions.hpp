@@ -42,9 +42,39 @@ void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x,
   if (block < 1 || S % block != 0)
     throw std::invalid_argument("common::fixed_point_projection: rows must be whole blocks");
   const int blocks = S / block;
+  const int P = int(A.extent(1));
+  if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Exec::memory_space>::accessible) {
+    // Host: one work item sums kTile columns side by side, so that their
+    // block sums are independent chains of additions the core overlaps.
+    // Each column's blocks and rows are summed in the same order as below.
+    constexpr int kTile = 4;
+    const int tiles = (P + kTile - 1) / kTile;
+    Kokkos::parallel_for(
+        "common::fixed_point_projection", Kokkos::RangePolicy<Exec>(space, 0, tiles),
+        KOKKOS_LAMBDA(const int tile) {
+          const int k0 = tile * kTile, cols = P - k0 < kTile ? P - k0 : kTile;
+          std::int64_t sum[kTile] = {};
+          for (int b = 0; b < blocks; ++b) {
+            double partial[kTile] = {};
+            if (cols == kTile) {  // a compile-time trip count keeps the partials in registers
+              for (int s = b * block; s < (b + 1) * block; ++s)
+                for (int c = 0; c < kTile; ++c) partial[c] += A(s, k0 + c) * x(s);
+            } else {
+              for (int s = b * block; s < (b + 1) * block; ++s)
+                for (int c = 0; c < cols; ++c) partial[c] += A(s, k0 + c) * x(s);
+            }
+            for (int c = 0; c < cols; ++c) {
+              const double v = partial[c] * scale;
+              sum[c] += static_cast<std::int64_t>(v >= 0 ? v + 0.5 : v - 0.5);
+            }
+          }
+          for (int c = 0; c < cols; ++c) out(k0 + c) = sum[c];
+        });
+    return;
+  }
   using Team = typename Kokkos::TeamPolicy<Exec>::member_type;
   Kokkos::parallel_for(
-      "common::fixed_point_projection", Kokkos::TeamPolicy<Exec>(space, int(A.extent(1)), Kokkos::AUTO),
+      "common::fixed_point_projection", Kokkos::TeamPolicy<Exec>(space, P, Kokkos::AUTO),
       KOKKOS_LAMBDA(const Team& team) {
         const int k = team.league_rank();
         std::int64_t sum = 0;
@@ -108,16 +138,39 @@ void row_products(Exec const& space, Matrix const& A, Vector const& v, Out const
   const int S = int(A.extent(0)), P = int(A.extent(1)), width = row_block(P), blocks = row_block_count(P);
   if (int(partial.extent(0)) < S || int(partial.extent(1)) < blocks)
     throw std::invalid_argument("common::row_products: partial must hold (rows, row_block_count(columns))");
-  Kokkos::parallel_for(
-      "common::row_products",
-      Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(space, 0, std::int64_t(S) * blocks),
-      KOKKOS_LAMBDA(const std::int64_t item) {
-        const int s = int(item % S), blk = int(item / S);
-        const int end = blk * width + width < P ? blk * width + width : P;
-        double acc = 0;
-        for (int k = blk * width; k < end; ++k) acc += A(s, k) * v(k);
-        partial(s, blk) = acc;
-      });
+  if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Exec::memory_space>::accessible) {
+    // Host: a work item takes kTile neighbouring rows of one block, so the
+    // innermost loop runs down a column of a LayoutLeft A (contiguous, and
+    // vectorised).  Every row still adds its products in column order, so
+    // the bits are those of the one-row-per-thread loop below.
+    constexpr int kTile = 8;
+    const int tiles = (S + kTile - 1) / kTile;
+    Kokkos::parallel_for(
+        "common::row_products",
+        Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(space, 0, std::int64_t(tiles) * blocks),
+        KOKKOS_LAMBDA(const std::int64_t item) {
+          const int tile = int(item % tiles), blk = int(item / tiles);
+          const int s0 = tile * kTile, rows = S - s0 < kTile ? S - s0 : kTile;
+          const int end = blk * width + width < P ? blk * width + width : P;
+          double acc[kTile] = {};
+          for (int k = blk * width; k < end; ++k) {
+            const double vk = v(k);
+            for (int r = 0; r < rows; ++r) acc[r] += A(s0 + r, k) * vk;
+          }
+          for (int r = 0; r < rows; ++r) partial(s0 + r, blk) = acc[r];
+        });
+  } else {
+    Kokkos::parallel_for(
+        "common::row_products",
+        Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(space, 0, std::int64_t(S) * blocks),
+        KOKKOS_LAMBDA(const std::int64_t item) {
+          const int s = int(item % S), blk = int(item / S);
+          const int end = blk * width + width < P ? blk * width + width : P;
+          double acc = 0;
+          for (int k = blk * width; k < end; ++k) acc += A(s, k) * v(k);
+          partial(s, blk) = acc;
+        });
+  }
   Kokkos::parallel_for(
       "common::row_sums", Kokkos::RangePolicy<Exec>(space, 0, S), KOKKOS_LAMBDA(const int s) {
         double acc = 0;
