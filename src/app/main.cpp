@@ -1,11 +1,11 @@
 // prism: one batch executable.  Command line, MPI and Kokkos lifetimes, and a
 // loop over the workload table (app/workloads.cpp); no workload is named here.
-#include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
 #include <cstdio>
 #include <memory>
 #include <optional>
 
+#include "app/cli.hpp"
 #include "app/workloads.hpp"
 #include "core/checkpoint.hpp"
 #include "core/deck.hpp"
@@ -21,59 +21,9 @@
 
 namespace {
 
-constexpr int kExitDeck = 2;     // bad deck, bad command line, refused output or restart
-constexpr int kExitRuntime = 1;  // failure while running or writing
-
-struct Options {
-  std::string deck, output, restart;
-  std::vector<std::string> sets;
-  bool check = false;
-};
-
-// Returns the exit code if the process should stop now.
-std::optional<int> parse_command_line(int argc, char** argv, Options& opt) {
-  std::string workloads;
-  for (const auto& w : prism::workload_table())
-    workloads += std::string("  [") + w.name + "]  " + w.summary + "\n";
-  CLI::App app{
-      "prism: GPU-parallel statistical physics and machine-learning workloads.\n"
-      "Reads a TOML deck with a [run] section and one workload section, runs it over MPI\n"
-      "ranks (one per GPU) on Kokkos, and writes results and timings to one HDF5 file.\n"
-      "Workloads:\n" +
-          workloads + "See README.md for the deck keys and docs/<workload>.md for how each works.",
-      "prism"};
-  app.set_version_flag("--version",
-                       std::string("prism ") + prism::version + " (git " + prism::git_hash + ")");
-  app.add_flag("--check", opt.check,
-               "validate the deck (and overrides, and --restart's checkpoint) and exit");
-  auto* output = app.add_option("--output", opt.output, "HDF5 output path (overrides run.output)");
-  app.add_option("--restart", opt.restart, "continue a run from the checkpoint in this HDF5 file");
-  app.add_option("--set", opt.sets, "override a deck key: section.key=value (repeatable)")
-      ->allow_extra_args(false);
-  app.add_option("deck", opt.deck, "input deck (TOML)")->required();
-  app.footer(
-      "Examples:\n"
-      "  prism inputs/quickstart.toml\n"
-      "  mpirun -np 2 prism --set thermo.L=64 --output run.h5 inputs/quickstart.toml\n"
-      "  prism --check inputs/ising2d_transition.toml\n"
-      "  prism --restart run.h5 --output run.h5 inputs/nqs_tfim_chain.toml\n"
-      "Signals: SIGTERM or SIGUSR1 make a restartable workload finish its step, write its results\n"
-      "and a checkpoint, and exit 0.\n"
-      "Exit status: 0 success, 1 runtime failure, 2 bad deck, command line, output path or restart.");
-  try {
-    app.parse(argc, argv);
-    if (output->count() > 0 && opt.output.empty())
-      throw CLI::ValidationError("--output", "the output path is empty");
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return kExitDeck;
-  }
-  return std::nullopt;
-}
+using prism::app::kExitDeck;
+using prism::app::kExitRuntime;
+using prism::app::Options;
 
 struct Loaded {
   prism::Deck deck;
@@ -130,7 +80,7 @@ std::string restore(prism::Workload& w, const Options& opt, const std::string& f
 
 int main(int argc, char** argv) {
   Options opt;
-  if (auto code = parse_command_line(argc, argv, opt)) return *code;
+  if (auto code = prism::app::parse_command_line(argc, argv, opt)) return *code;
 
   prism::MpiContext mpi(&argc, &argv);
   // Every rank reads and judges the same deck, and all agree before anyone

@@ -13,6 +13,7 @@
 #include "core/mpi_context.hpp"
 #include "core/progress.hpp"
 #include "core/timers.hpp"
+#include "core/statistics.hpp"
 #include "kernels/common/kokkos_compat.hpp"
 #include "kernels/common/philox.hpp"
 #include "kernels/common/reductions.hpp"
@@ -27,50 +28,12 @@ namespace prism::nqs {
 using Exec = Kokkos::DefaultExecutionSpace;
 
 IterationStats energy_statistics(const std::vector<double>& e, std::int64_t chains, std::int64_t spc) {
+  const auto c = chain_statistics(e, chains, spc);
   IterationStats st;
-  const double ns = double(e.size());
-  double sum = 0;
-  for (double x : e) sum += x;
-  st.energy_mean = sum / ns;
-  double var = 0;
-  for (double x : e) var += (x - st.energy_mean) * (x - st.energy_mean);
-  st.energy_variance = var / ns;
-  // Each chain's mean is one block: their spread gives the error bar.
-  if (chains > 1) {
-    double v = 0;
-    for (std::int64_t c = 0; c < chains; ++c) {
-      double m = 0;
-      for (std::int64_t k = 0; k < spc; ++k) m += e[c * spc + k];
-      m /= double(spc);
-      v += (m - st.energy_mean) * (m - st.energy_mean);
-    }
-    st.energy_err = std::sqrt(v / (chains - 1.0) / chains);
-  } else {
-    st.energy_err = std::sqrt(st.energy_variance / ns);
-  }
-  // Split-R-hat (Gelman et al.): halves of every chain as separate chains.
-  const std::int64_t n = spc / 2, m = 2 * chains;
-  double w = 0, mean_of_means = 0;
-  std::vector<double> means(m);
-  for (std::int64_t h = 0; h < m; ++h) {
-    const std::int64_t start = (h / 2) * spc + (h % 2) * n;
-    double mu = 0;
-    for (std::int64_t k = 0; k < n; ++k) mu += e[start + k];
-    mu /= double(n);
-    double s2 = 0;
-    for (std::int64_t k = 0; k < n; ++k) s2 += (e[start + k] - mu) * (e[start + k] - mu);
-    w += s2 / (n - 1.0);
-    means[h] = mu;
-    mean_of_means += mu;
-  }
-  w /= double(m);
-  mean_of_means /= double(m);
-  double b = 0;
-  for (double mu : means) b += (mu - mean_of_means) * (mu - mean_of_means);
-  b *= double(n) / (m - 1.0);
-  // Frozen chains that disagree (w = 0, b > 0) are not converged.
-  st.r_hat = w > 0 ? std::sqrt(((n - 1.0) / n * w + b / n) / w)
-                   : (b > 0 ? std::numeric_limits<double>::infinity() : 1.0);
+  st.energy_mean = c.mean;
+  st.energy_err = c.error;
+  st.energy_variance = c.variance;
+  st.r_hat = c.r_hat;
   return st;
 }
 

@@ -30,3 +30,22 @@ set -e
 [[ $rc -eq 2 ]] && grep -qF "2 replicas cannot be spread over 3 ranks" "$WORK/stderr" || fail "ranks > replicas: rc=$rc $(cat "$WORK/stderr")"
 [[ ! -e "$WORK/out.h5" ]] || fail "output written after an error"
 echo "$n broken decks rejected as expected"
+# Input that used to be dropped or misreported.
+expect_error() {  # EXPECTED-TEXT prism-arguments...
+  local expect=$1 rc=0; shift
+  "$PRISM" --check "$@" > /dev/null 2> "$WORK/stderr" || rc=$?
+  [[ $rc -eq 2 ]] && grep -qF -- "$expect" "$WORK/stderr" || fail "$*: rc=$rc $(cat "$WORK/stderr")"
+}
+pt="$SRC/tests/decks/small_pt.toml"
+expect_error "the value must be one line" --set $'thermo.sweeps=100\nthermalization=5' "$pt"
+expect_error "--set bogus.x: section 'bogus': unknown section" --set bogus.x=1 "$pt"
+expect_error "is a directory, not a deck" "$SRC/tests"
+expect_error "the output path is empty" --output '' "$pt"
+expect_error "a non-ASCII character outside a quoted string" --set $'thermo.sweeps=1\xc3\xbf' "$pt"
+expect_error "must be <= 1e+06, got 1e+160" --set thermo.J=1e160 "$pt"
+expect_error "must be <= 1e+06, got 1e+300" --set nqs.h=1e300 "$SRC/tests/decks/small_nqs.toml"
+expect_error "metropolis accepts more than 99% of all moves" --set thermo.J=0 --set thermo.update=metropolis "$pt"
+# --check --restart reads the checkpoint: a thermo deck with a file that has none is refused.
+"$PRISM" --output "$WORK/done.h5" --set thermo.sweeps=100 "$pt" > /dev/null 2>&1
+expect_error "no /thermo/checkpoint to restart from" --restart "$WORK/done.h5" --output "$WORK/x.h5" "$pt"
+echo "dropped or misreported input now refused precisely"

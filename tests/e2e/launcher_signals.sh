@@ -11,11 +11,7 @@ checkpointed() {
 }
 cd "$WORK"
 NP=2 EXE="$PRISM" bash "$SRC/jobs/local/run.sh" "$deck" "${long[@]}" > local.log 2>&1 &
-pid=$!
-for _ in $(seq 100); do grep -q "^prism" local.log && break; sleep 0.05; done
-sleep 1
-kill -TERM $pid
-wait $pid || fail "run.sh exited $? after SIGTERM: $(tail -5 local.log)"
+stop_once_started local.log $! TERM 1 || fail "run.sh exited $? after SIGTERM: $(tail -5 local.log)"
 grep -q "continue with" local.log || fail "no clean stop through run.sh: $(tail -5 local.log)"
 checkpointed local.h5 || fail "no checkpoint after SIGTERM to run.sh"
 
@@ -26,11 +22,7 @@ printf '#!/bin/bash\nshift\nexec %s -np 2 --oversubscribe --bind-to none "$@"\n'
 chmod +x bin/srun
 PATH="$WORK/bin:$PATH" SLURM_SUBMIT_DIR="$WORK" SLURM_JOB_ID=1 SLURM_CPUS_PER_TASK=1 EXE="$PRISM" DECK="$deck" \
   OUTPUT="$WORK/batch.h5" bash "$SRC/jobs/slurm/prism_node.sbatch" --set thermo.sweeps=1000000 > batch.log 2>&1 &
-pid=$!
-for _ in $(seq 100); do grep -q "^prism" batch.log && break; sleep 0.05; done
-sleep 1
-kill -USR1 $pid
-wait $pid || fail "prism_node.sbatch exited $? after SIGUSR1: $(tail -5 batch.log)"
+stop_once_started batch.log $! USR1 1 || fail "prism_node.sbatch exited $? after SIGUSR1: $(tail -5 batch.log)"
 grep -q "continue with" batch.log || fail "the warning did not reach the ranks: $(tail -5 batch.log)"
 checkpointed batch.h5 || fail "no checkpoint after the batch shell's SIGUSR1"
 echo "signals through run.sh and the batch script reach prism"

@@ -26,14 +26,8 @@ set -e
 
 # Signal: a long run, SIGUSR1 after a moment, then finish it by restarting.
 "$PRISM" --output sig.h5 --set nqs.iterations=1000000 "$deck" > sig.log 2>&1 &
-pid=$!
-for _ in $(seq 50); do grep -q "^prism" sig.log && break; sleep 0.1; done
-sleep 1
-kill -USR1 $pid
-set +e
-wait $pid
-rc=$?
-set -e
+rc=0
+stop_once_started sig.log $! USR1 1 || rc=$?
 [[ $rc -eq 0 ]] || fail "exit status $rc after SIGUSR1: $(tail -5 sig.log)"
 grep -q "continue with: prism --restart sig.h5 --output sig.h5" sig.log || fail "no restart hint: $(tail -5 sig.log)"
 [[ -s sig.h5 && ! -e sig.h5.tmp ]] || fail "no complete output after the signal"
@@ -51,3 +45,20 @@ set -e
 [[ $rc -eq 2 ]] && grep -q "checkpoint was made with other settings" other.log || fail "mismatched restart: rc=$rc $(cat other.log)"
 [[ ! -e other.h5 ]] || fail "output written after a refused restart"
 echo "mismatched restart refused"
+
+# Checkpoint values are validated: a NaN parameter, a NaN in the history, a
+# chain outside the S^z = 0 sector are each refused with the reason, and the
+# good file is left as it was.
+corrupt() {  # NAME PYTHON-STATEMENT-ON-f EXPECTED-TEXT
+  cp full.h5 "$1.h5"
+  "${PRISM_PYTHON:-python3}" -c "import h5py, numpy as np; f = h5py.File('$1.h5', 'r+'); $2"
+  local sum rc=0
+  sum=$(sha256sum "$1.h5")
+  "$PRISM" --restart "$1.h5" --output "$1.h5" --set nqs.iterations=22 "$deck" > "$1.log" 2>&1 || rc=$?
+  [[ $rc -eq 2 ]] && grep -q "$3" "$1.log" || fail "corrupted checkpoint $1 accepted: rc=$rc $(tail -3 "$1.log")"
+  [[ "$(sha256sum "$1.h5")" == "$sum" ]] || fail "a refused restart changed $1.h5"
+}
+corrupt nanparam "f['nqs/checkpoint/parameters'][3] = np.nan" "parameters are not all finite"
+corrupt nanhistory "f['nqs/energy_mean'][5] = np.nan" "non-finite value at iteration 5"
+corrupt sector "d = f['nqs/checkpoint/chain_spins']; row = d[2]; row[row == -1][:1]; i = int(np.argmax(row == -1)); row[i] = 1; d[2] = row" "outside the S^z = 0 sector"
+echo "corrupted checkpoints refused"

@@ -12,14 +12,8 @@ cd "$WORK"
 mpirun_np 3 "$PRISM" --output full.h5 "${long[@]}" "$deck" > full.log
 
 "$PRISM" --output sig.h5 "${long[@]}" "$deck" > sig.log 2>&1 &
-pid=$!
-for _ in $(seq 100); do grep -q "^prism" sig.log && break; sleep 0.05; done
-sleep 0.5
-kill -USR1 $pid
-set +e
-wait $pid
-rc=$?
-set -e
+rc=0
+stop_once_started sig.log $! USR1 0.5 || rc=$?
 [[ $rc -eq 0 ]] || fail "exit status $rc after SIGUSR1: $(tail -5 sig.log)"
 grep -q "continue with: prism --restart sig.h5 --output sig.h5" sig.log || fail "no restart hint: $(tail -5 sig.log)"
 [[ -s sig.h5 && ! -e sig.h5.tmp ]] || fail "no complete output after the signal"
@@ -46,11 +40,7 @@ cmp full.h5 cp.h5 /thermo || fail "periodic checkpoint + restart differs from th
   fail "a finished run left a checkpoint"
 # Refusals: another model, and spins that are not +-1.
 "$PRISM" --output part.h5 "${long[@]}" "$deck" > part.log 2>&1 &
-pid=$!
-for _ in $(seq 100); do grep -q "^prism" part.log && break; sleep 0.05; done
-sleep 0.3
-kill -TERM $pid
-wait $pid || fail "SIGTERM run failed"
+stop_once_started part.log $! TERM 0.3 || fail "SIGTERM run failed"
 set +e
 "$PRISM" --restart part.h5 --output other.h5 "${long[@]}" --set thermo.L=8 "$deck" > other.log 2>&1
 rc=$?
