@@ -5,7 +5,9 @@
 # checkpoint, and exit 0.  Slurm's --signal=B:USR1@T warning and Ctrl-C on a
 # workstation both arrive here.  Returns CMD's exit status.
 run_forwarding_signals() {
-  "$@" &
+  # A session of its own: Ctrl-C in the terminal reaches this shell only, not
+  # the launcher (mpirun would answer it by killing the ranks).
+  setsid "$@" &
   local step=$! rc
   trap 'echo "forwarding the stop request (SIGUSR1) to the ranks" >&2; kill -USR1 '"$step"' 2>/dev/null' USR1 TERM INT
   while true; do

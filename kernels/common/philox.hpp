@@ -24,6 +24,10 @@ enum Stream : std::uint32_t {
   nqs_proposals = 5,           // Metropolis proposals and acceptances of each chain
   nqs_initial_parameters = 6,  // the RBM's initial parameters
   nqs_initial_spins = 7,       // each chain's initial spins
+  // te
+  te_data = 8,        // the built-in generators' initial values and innovations
+  te_surrogates = 9,  // source surrogates: permutations and circular shifts
+  te_noise = 10,      // noise added to the data (te.noise)
 };
 
 struct Draw4 {

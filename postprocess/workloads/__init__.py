@@ -23,6 +23,7 @@ def _module(name):
 WORKLOADS = {
     "thermo": _module("thermo"),
     "nqs": _module("nqs"),
+    "te": _module("te"),
 }
 
 

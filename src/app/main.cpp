@@ -108,6 +108,9 @@ int main(int argc, char** argv) {
                   run.output.c_str(), opt.restart.empty() ? "" : ", checkpoint OK");
     return 0;
   }
+  // Before PATH.tmp exists and Kokkos starts, so a signal during start-up is
+  // neither lost nor leaves a file behind.
+  if (workload.restartable()) prism::install_stop_handlers();
   // Rank 0 creates and locks PATH.tmp now, so an unwritable target fails
   // before the run rather than after it.
   prism::RunInfo info;
@@ -119,8 +122,6 @@ int main(int argc, char** argv) {
       error = e.what();
     }
   if (prism::any_rank_failed(mpi, error, "prism: error: ")) return kExitDeck;
-  // Before Kokkos starts, so a signal during start-up is not lost.
-  if (workload.restartable()) prism::install_stop_handlers();
 
   const int devices = prism::compat::visible_device_count();
   prism::compat::initialize(argc, argv, devices > 0 ? mpi.local_rank() % devices : 0);

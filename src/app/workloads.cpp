@@ -3,6 +3,7 @@
 #include <array>
 
 #include "nqs/workload.hpp"
+#include "te/workload.hpp"
 #include "thermo/workload.hpp"
 
 namespace prism {
@@ -14,6 +15,9 @@ constexpr std::array kWorkloads = {
                   thermo::make_workload},
     WorkloadEntry{"nqs", "neural-quantum-state variational Monte Carlo (RBM, stochastic reconfiguration)",
                   nqs::make_workload},
+    WorkloadEntry{"te",
+                  "transfer entropy between time series (KSG estimator), TE networks with surrogate tests",
+                  te::make_workload},
 };
 }  // namespace
 

@@ -173,6 +173,13 @@ void Deck::record(const std::string& section, const std::string& key, const std:
   effective_[section + "." + key] = value;
 }
 
+void Deck::record_values(const std::string& section, const std::string& key,
+                         const std::vector<double>& values) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < values.size(); ++i) text += (i ? ", " : "") + exact_text(values[i]);
+  record(section, key, text + "]");
+}
+
 std::string Deck::effective_settings(const std::string& section,
                                      const std::vector<std::string>& excluded) const {
   std::string out;

@@ -63,6 +63,10 @@ class Deck {
   // key order, except the keys in `excluded`.  Two decks that resolve to the
   // same settings give the same text, however they spell them.
   std::string effective_settings(const std::string& section, const std::vector<std::string>& excluded) const;
+  // Replaces the recorded value of a key read through node() by the parsed
+  // values, so that equivalent spellings ([2, 3], [2.0, 3.0], a {min, max,
+  // count} table) fingerprint alike.
+  void record_values(const std::string& section, const std::string& key, const std::vector<double>& values);
 
  private:
   Deck();

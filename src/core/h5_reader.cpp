@@ -36,6 +36,20 @@ std::size_t H5Reader::extent(const std::string& path) const {
   return static_cast<std::size_t>(n);
 }
 
+std::vector<std::uint64_t> H5Reader::shape(const std::string& path) const {
+  if (!exists(path)) throw std::runtime_error(path_ + ": missing dataset " + path);
+  const hid_t d = H5Dopen2(file_, path.c_str(), H5P_DEFAULT);
+  if (d < 0) throw std::runtime_error(path_ + ": cannot open " + path);
+  const hid_t space = H5Dget_space(d);
+  const int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+  std::vector<hsize_t> dims(rank > 0 ? rank : 0);
+  if (rank > 0) H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  if (space >= 0) H5Sclose(space);
+  H5Dclose(d);
+  if (rank < 0) throw std::runtime_error(path_ + ": cannot read the shape of " + path);
+  return std::vector<std::uint64_t>(dims.begin(), dims.end());
+}
+
 void H5Reader::read_raw(const std::string& path, H5Element type, void* out, std::size_t n) const {
   const hid_t d = H5Dopen2(file_, path.c_str(), H5P_DEFAULT);
   if (d < 0) throw std::runtime_error(path_ + ": cannot open " + path);

@@ -32,6 +32,11 @@ class H5Reader {
   std::string path_;
   std::int64_t file_ = -1;
   std::size_t extent(const std::string& path) const;  // number of elements
+ public:
+  // A dataset's dimensions (throws naming the file when it is missing).
+  std::vector<std::uint64_t> shape(const std::string& path) const;
+
+ private:
   void read_raw(const std::string& path, H5Element type, void* out, std::size_t n) const;
 };
 

@@ -34,6 +34,11 @@ H5Writer::H5Writer(std::string final_path) : final_(std::move(final_path)), tmp_
   // 1.8+ object format: attributes beyond 64 KiB (long decks) go to dense storage.
   const hid_t fapl = checked<hid_t>(H5Pcreate(H5P_FILE_ACCESS), "file access list");
   H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+#if H5_VERSION_GE(1, 10, 7)
+  // prism already holds a lock on PATH.tmp; HDF5's own flock() lock would
+  // conflict with it where flock is emulated by fcntl (NFS).
+  H5Pset_file_locking(fapl, false, true);
+#endif
   file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   H5Pclose(fapl);
   checked<hid_t>(file_, "cannot create " + tmp_);

@@ -100,6 +100,10 @@ void OutputFile::reserve() {
   }
   struct stat st {};
   ::fstat(fd, &st);
+  if (st.st_nlink != 1) {  // a hard link planted there: writing would change another file
+    ::close(fd);
+    throw std::runtime_error("'" + tmp + "' has other hard links; refusing to write through it");
+  }
   release();
   lock_fd_ = fd;
   lock_inode_ = static_cast<std::uint64_t>(st.st_ino);

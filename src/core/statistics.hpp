@@ -27,6 +27,11 @@ class BlockSums {
     return counts_[series * blocks_ + block];
   }
 
+  // Samples that map to `block` in a complete run.
+  std::int64_t capacity(std::int64_t block) const {
+    auto first = [&](std::int64_t b) { return (b * samples_ + blocks_ - 1) / blocks_; };  // ceil(b S / B)
+    return first(block + 1) - first(block);
+  }
   // The whole state, for checkpoints: sums [series][block][moment], counts [series][block].
   const std::vector<double>& all_sums() const { return sums_; }
   const std::vector<std::int64_t>& all_counts() const { return counts_; }

@@ -71,7 +71,7 @@ void NqsWorkload::run(RunContext& ctx) {
     }
     progress.update(it + 1 - first);
     // A signal on any rank stops all of them after this iteration.
-    if (ctx.stop_requested()) {
+    if (it + 1 < cfg_.iterations && ctx.stop_requested()) {
       res_.interrupted = true;
       ++it;
       break;

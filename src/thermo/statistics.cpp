@@ -49,9 +49,15 @@ Derived derive(const Moments& x, double beta, double sites) {
 
 std::optional<BlockAccumulator::Estimate> BlockAccumulator::estimate(std::int64_t t, double beta,
                                                                      double sites) const {
-  std::vector<std::int64_t> filled;
-  for (std::int64_t b = 0; b < sums_.blocks(); ++b)
-    if (sums_.count(t, b) > 0) filled.push_back(b);
+  // The blocks that hold samples; of a run stopped early, the full ones
+  // (a part-filled last block would weigh like a full one in the errors).
+  std::vector<std::int64_t> filled, complete;
+  for (std::int64_t b = 0; b < sums_.blocks(); ++b) {
+    if (sums_.count(t, b) == 0) continue;
+    filled.push_back(b);
+    if (sums_.count(t, b) == sums_.capacity(b)) complete.push_back(b);
+  }
+  if (complete.size() >= 2) filled = complete;
   const std::size_t nb = filled.size();
   if (nb < 2) return std::nullopt;
   auto block_moments = [&](std::int64_t b, double n) {

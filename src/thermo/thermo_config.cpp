@@ -94,6 +94,7 @@ std::vector<double> parse_temperatures(Deck& deck) {
     if (i > 0 && !(t[i] > t[i - 1]))
       deck.fail("thermo", "temperatures", "temperatures must be strictly increasing");
   }
+  deck.record_values("thermo", "temperatures", t);
   return t;
 }
 }  // namespace
@@ -149,6 +150,11 @@ Config parse_config(Deck& deck) {
       }
   }
   c.checkpoint_every = deck.get_int("thermo", "checkpoint_every", 0, 0, 1'000'000'000);
+  // Checkpoints gather every lattice to rank 0 through MPI (int counts).
+  if (c.checkpoint_every > 0 && c.sites() * c.replicas() >= (std::int64_t(1) << 31))
+    deck.fail("thermo", "checkpoint_every",
+              "sites * temperatures must be < 2^31 for checkpoints (" + std::to_string(c.sites()) +
+                  " sites x " + std::to_string(c.replicas()) + " temperatures)");
   // The sweep index is one 32-bit word of the random-number counter.
   if (c.thermalization + c.sweeps >= (std::int64_t(1) << 32))
     deck.fail("thermo", "sweeps", "thermalization + sweeps must be < 2^32");

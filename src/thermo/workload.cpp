@@ -26,6 +26,11 @@ State::State(const Config& cfg)
 ThermoWorkload::ThermoWorkload(Config cfg) : cfg_(std::move(cfg)), state_(cfg_) {}
 ThermoWorkload::~ThermoWorkload() = default;
 
+namespace {
+constexpr std::int64_t kStopPoll = 16;                         // sweeps between looks at the stop flag
+constexpr std::int64_t kLargeLattice = std::int64_t(1) << 20;  // sites on a rank
+}  // namespace
+
 bool ThermoWorkload::restartable() const {
   // The checkpoint gathers every lattice to rank 0 through MPI (int counts).
   return cfg_.sites() * cfg_.replicas() < (std::int64_t(1) << 31);
@@ -119,9 +124,12 @@ void ThermoWorkload::run(RunContext& ctx) {
     }
     progress.update(s + 1 - first_sweep_);
     if (s + 1 == total) break;
-    // A signal on any rank stops all of them after this sweep (the exchange
-    // of an interval that ends here is done).
-    if (ctx.stop_requested()) {
+    // A signal on any rank stops all of them at the end of an exchange
+    // interval, or within kStopPoll sweeps; large lattices (where a sweep
+    // dwarfs an allreduce) look after every sweep.
+    const bool poll =
+        (s + 1) % cfg_.exchange_every == 0 || (s + 1) % kStopPoll == 0 || N * mine.count >= kLargeLattice;
+    if (poll && ctx.stop_requested()) {
       interrupted_ = true;
       save(s + 1);
       return;

@@ -12,6 +12,17 @@ checkpointed() {
 cd "$WORK"
 NP=2 EXE="$PRISM" bash "$SRC/jobs/local/run.sh" "$deck" "${long[@]}" > local.log 2>&1 &
 stop_once_started local.log $! TERM 1 || fail "run.sh exited $? after SIGTERM: $(tail -5 local.log)"
+checkpointed local.h5 || fail "no checkpoint after SIGTERM to run.sh"
+# Ctrl-C in a terminal: SIGINT to the whole foreground process group.
+rm -f local.h5
+set -m  # the script gets a process group of its own, as in a terminal
+NP=2 EXE="$PRISM" bash "$SRC/jobs/local/run.sh" "$deck" "${long[@]}" > local.log 2>&1 &
+pid=$!
+set +m
+for _ in $(seq 200); do grep -q "^prism" local.log && break; sleep 0.05; done
+sleep 1
+kill -INT -- -"$pid"
+wait "$pid" || fail "run.sh exited $? after Ctrl-C: $(tail -5 local.log)"
 grep -q "continue with" local.log || fail "no clean stop through run.sh: $(tail -5 local.log)"
 checkpointed local.h5 || fail "no checkpoint after SIGTERM to run.sh"
 
