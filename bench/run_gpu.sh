@@ -124,6 +124,17 @@ CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_sr" --rows 65536 --cols 20300 --block 
 "${CPU[@]}" "$C/bench/bench_sr" --rows 4096 --cols 1224 --block 8 --csv "$OUT/bench_sr.csv"
 OMP_NUM_THREADS=1 "$C/bench/bench_sr" --rows 4096 --cols 1224 --block 8 --csv "$OUT/bench_sr.csv"
 
+log "te: one TE (KSG 1, K = 4) at N = 65536 and N = 10000 on one GPU, then on all $J host cores"
+for n in 65537 10001; do
+  for exe in "$B" "$C"; do
+    [[ $exe == "$C" && $n -gt 20000 ]] && continue
+    rm -f "$WORK/te.h5"
+    CUDA_VISIBLE_DEVICES=$ONE "${CPU[@]}" "$exe/src/prism" --output "$WORK/te.h5" --set te.length=$n --set te.surrogates=0 \
+      --set 'te.pairs=[[0, 1]]' --set te.surrogate=shuffle "$ROOT/inputs/te_pairs.toml" 2>&1 |
+      grep -E '^PERFORMANCE|^s0 |rror' | tee -a "$OUT/te.txt"
+  done
+done
+
 [[ "${SKIP_STUDY:-0}" == 1 ]] && { log "done (no scaling study): results in $OUT"; exit $((fails > 0)); }
 log "scaling study: the jobs/slurm scripts on 1, 2, 4, 8 GPUs (as many as visible), launched with mpirun"
 cd "$OUT/study" && rm -f ./*.h5
