@@ -52,6 +52,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ "$BACKEND" == openmp || "$BACKEND" == cuda ]] || die "--backend must be openmp or cuda, got '$BACKEND'"
 [[ -n "$PREFIX" ]] || PREFIX="$ROOT/.deps/$BACKEND"
+mkdir -p "$SRC_DIR" && SRC_DIR="$(cd "$SRC_DIR" && pwd)"  # nvcc_wrapper is found by absolute path
 mkdir -p "$(dirname "$PREFIX")"
 PREFIX="$(cd "$(dirname "$PREFIX")" && pwd)/$(basename "$PREFIX")"
 

@@ -73,6 +73,24 @@ void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x,
     return;
   }
   using Team = typename Kokkos::TeamPolicy<Exec>::member_type;
+  if (block == 1) {
+    // One term per block: the loop without its inner loop (the common case on GPUs).
+    Kokkos::parallel_for(
+        "common::fixed_point_projection", Kokkos::TeamPolicy<Exec>(space, P, Kokkos::AUTO),
+        KOKKOS_LAMBDA(const Team& team) {
+          const int k = team.league_rank();
+          std::int64_t sum = 0;
+          Kokkos::parallel_reduce(
+              Kokkos::TeamThreadRange(team, S),
+              [&](const int s, std::int64_t& acc) {
+                const double v = A(s, k) * x(s) * scale;
+                acc += static_cast<std::int64_t>(v >= 0 ? v + 0.5 : v - 0.5);
+              },
+              sum);
+          Kokkos::single(Kokkos::PerTeam(team), [&]() { out(k) = sum; });
+        });
+    return;
+  }
   Kokkos::parallel_for(
       "common::fixed_point_projection", Kokkos::TeamPolicy<Exec>(space, P, Kokkos::AUTO),
       KOKKOS_LAMBDA(const Team& team) {

@@ -122,6 +122,8 @@ int main(int argc, char** argv) {
       error = e.what();
     }
   if (prism::any_rank_failed(mpi, error, "prism: error: ")) return kExitDeck;
+  // A workload that cannot stop early is ended by a signal, without its .tmp.
+  if (!workload.restartable()) prism::install_cleanup_handlers(mpi.root() ? run.output + ".tmp" : "");
 
   const int devices = prism::compat::visible_device_count();
   prism::compat::initialize(argc, argv, devices > 0 ? mpi.local_rank() % devices : 0);

@@ -149,7 +149,14 @@ TEST(Reductions, BlockedFixedPointProjection) {
       const double v = partial * scale;
       rounded += static_cast<std::int64_t>(v >= 0 ? v + 0.5 : v - 0.5);
     }
+    // The host reference adds each product in double; a GPU compiler fuses
+    // multiply and add, which may move a block's sum by one unit after
+    // rounding.  Either way the split test below is exact.
+#ifdef KOKKOS_ENABLE_CUDA
+    EXPECT_LE(std::llabs(whole[k] - rounded), d.S / block) << "column " << k;
+#else
     EXPECT_EQ(whole[k], rounded) << "column " << k;
+#endif
     // Half a unit per block plus the double sums' rounding (|terms| <= 100).
     EXPECT_NEAR(double(whole[k]) / scale, double(sorted_sum(terms)),
                 d.S / block * 0.5 / scale + d.S * 100 * 0x1p-50)
