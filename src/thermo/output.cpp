@@ -1,5 +1,6 @@
 // The /thermo group: results (complete or so far), and the checkpoint a
 // stopped run continues from.
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -122,6 +123,19 @@ std::string ThermoWorkload::restore(const H5Reader& in) {
                          in.values<std::int64_t>(k + "/trip_half_trips"));
   } catch (const std::invalid_argument& e) {
     fail(e.what());
+  }
+  // The statistics must be those of the sweeps done: every temperature has
+  // one sample per measured sweep, in the blocks those sweeps map to.
+  const std::int64_t measured = std::max<std::int64_t>(0, next - cfg_.thermalization);
+  const auto& sums = state_.stats.sums();
+  for (std::int64_t t = 0; t < R; ++t) {
+    std::int64_t total = 0;
+    for (std::int64_t b = 0; b < sums.blocks(); ++b) {
+      if (sums.count(t, b) > sums.capacity(b)) fail("block counts exceed the blocks' sizes");
+      total += sums.count(t, b);
+    }
+    if (total != measured || bool(state_.stats.shifted()[t]) != (measured > 0))
+      fail("block counts do not match the " + std::to_string(measured) + " measured sweeps");
   }
   state_.next_sweep = next;
   state_.replica_of_temp = perm;

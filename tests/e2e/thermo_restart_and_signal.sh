@@ -54,4 +54,9 @@ set +e
 rc=$?
 set -e
 [[ $rc -eq 2 ]] && grep -q "spins are not +-1" bad.log || fail "corrupted spins accepted: rc=$rc $(cat bad.log)"
+cp part.h5 bad.h5
+"$PRISM_PYTHON" -c "import h5py; f=h5py.File('bad.h5','r+'); d=f['thermo/checkpoint/block_counts']; d[0]=d[0]+1"
+rc=0
+"$PRISM" --restart bad.h5 --output bad3.h5 "${long[@]}" "$deck" > bad3.log 2>&1 || rc=$?
+[[ $rc -eq 2 ]] && grep -q "block counts" bad3.log || fail "inconsistent block counts accepted: rc=$rc $(cat bad3.log)"
 echo "thermo checkpoints ok"
