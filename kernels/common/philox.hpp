@@ -5,6 +5,7 @@
 #include <Random123/philox.h>
 
 #include <Kokkos_Core.hpp>
+#include <cmath>
 #include <cstdint>
 
 namespace prism::rng {
@@ -47,6 +48,12 @@ KOKKOS_FORCEINLINE_FUNCTION Draw4 philox(std::uint64_t seed, std::uint32_t c0, s
 // Uniform double in [0, 1) from 32 bits (host use: exchange decisions).
 inline double to_unit(std::uint32_t x) {
   return static_cast<double>(x) * 0x1p-32;
+}
+
+// A standard normal from words 0 and 1 of a draw (Box-Muller, host use).
+inline double standard_normal(const Draw4& u) {
+  const double u1 = (u.v[0] + 1.0) * 0x1p-32, u2 = u.v[1] * 0x1p-32;
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2 * M_PI * u2);
 }
 
 }  // namespace prism::rng

@@ -17,11 +17,7 @@ H5Reader::~H5Reader() {
 }
 
 bool H5Reader::exists(const std::string& path) const {
-  // Check each component so a missing group is not an error.
-  std::size_t pos = 0;
-  while ((pos = path.find('/', pos + 1)) != std::string::npos)
-    if (H5Lexists(file_, path.substr(0, pos).c_str(), H5P_DEFAULT) <= 0) return false;
-  return H5Lexists(file_, path.c_str(), H5P_DEFAULT) > 0;
+  return h5_path_exists(file_, path);
 }
 
 std::size_t H5Reader::extent(const std::string& path) const {

@@ -24,4 +24,11 @@ std::int64_t h5_native_type(H5Element e) {
   return -1;
 }
 
+bool h5_path_exists(std::int64_t file, const std::string& path) {
+  std::size_t pos = 0;
+  while ((pos = path.find('/', pos + 1)) != std::string::npos)
+    if (H5Lexists(file, path.substr(0, pos).c_str(), H5P_DEFAULT) <= 0) return false;
+  return H5Lexists(file, path.c_str(), H5P_DEFAULT) > 0;
+}
+
 }  // namespace prism

@@ -3,6 +3,7 @@
 // h5_element<T>::value maps a C++ type to one of them, and the writer and
 // reader turn that into the native HDF5 type in one place (h5_types.cpp).
 #include <cstdint>
+#include <string>
 #include <type_traits>
 
 namespace prism {
@@ -28,5 +29,8 @@ struct h5_element<std::uint64_t> : std::integral_constant<H5Element, H5Element::
 
 // The native HDF5 type id (hid_t) of an element type.
 std::int64_t h5_native_type(H5Element e);
+// Whether `path` names an object in the open file (hid_t) `file`; every
+// component is checked, so a missing group is an answer, not an error.
+bool h5_path_exists(std::int64_t file, const std::string& path);
 
 }  // namespace prism

@@ -52,10 +52,7 @@ H5Writer::~H5Writer() {
 }
 
 bool H5Writer::exists(const std::string& path) const {
-  std::size_t pos = 0;
-  while ((pos = path.find('/', pos + 1)) != std::string::npos)
-    if (H5Lexists(file_, path.substr(0, pos).c_str(), H5P_DEFAULT) <= 0) return false;
-  return H5Lexists(file_, path.c_str(), H5P_DEFAULT) > 0;
+  return h5_path_exists(file_, path);
 }
 
 void H5Writer::group(const std::string& path) {

@@ -14,9 +14,7 @@ namespace {
 
 // Standard normal from the Philox stream keyed by (a, b, c).
 double gaussian(std::uint64_t seed, std::uint32_t a, std::uint32_t b, std::uint32_t c, rng::Stream s) {
-  const auto u = rng::philox(seed, a, b, c, s);
-  const double u1 = (u.v[0] + 1.0) * 0x1p-32, u2 = u.v[1] * 0x1p-32;
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2 * M_PI * u2);
+  return rng::standard_normal(rng::philox(seed, a, b, c, s));
 }
 
 std::vector<std::string> default_names(std::int64_t n) {

@@ -61,10 +61,9 @@ std::vector<double> observation_rows(const Config& cfg, const std::vector<double
   if (cfg.noise > 0)
     for (std::int64_t r = 0; r < n; ++r)
       for (std::int64_t c = 0; c < D; ++c) {
-        const auto u = rng::philox(cfg.data_seed, std::uint32_t(r), std::uint32_t(c), std::uint32_t(r >> 32),
-                                   rng::te_noise);
-        const double u1 = (u.v[0] + 1.0) * 0x1p-32, u2 = u.v[1] * 0x1p-32;
-        rows[r * D + c] += cfg.noise * std::sqrt(-2.0 * std::log(u1)) * std::cos(2 * M_PI * u2);
+        rows[r * D + c] +=
+            cfg.noise * rng::standard_normal(rng::philox(cfg.data_seed, std::uint32_t(r), std::uint32_t(c),
+                                                         std::uint32_t(r >> 32), rng::te_noise));
       }
   return rows;
 }
