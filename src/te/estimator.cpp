@@ -4,7 +4,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <string>
 
+#include "core/host_threads.hpp"
 #include "kernels/common/philox.hpp"
 #include "kernels/te/ksg.hpp"
 
@@ -68,59 +72,134 @@ std::vector<double> observation_rows(const Config& cfg, const std::vector<double
   return rows;
 }
 
-double te_from_counts(const Config& cfg, const Neighbours& c) {
+DigammaTable::DigammaTable(std::int64_t max) : psi_(std::size_t(max + 1), NAN) {
+  for (std::int64_t n = 1; n <= max; ++n) psi_[std::size_t(n)] = digamma(n);
+}
+
+double te_from_counts(const Config& cfg, const Neighbours& c, const DigammaTable& psi) {
   const std::size_t n = c.z.size();
   double sum = 0;
   if (cfg.algorithm == 1) {
-    for (std::size_t i = 0; i < n; ++i)
-      sum += digamma(c.z[i] + 1) - digamma(c.xz[i] + 1) - digamma(c.yz[i] + 1);
+    for (std::size_t i = 0; i < n; ++i) sum += psi(c.z[i] + 1) - psi(c.xz[i] + 1) - psi(c.yz[i] + 1);
     return digamma(cfg.K) + sum / double(n);
   }
   for (std::size_t i = 0; i < n; ++i)
-    sum += digamma(c.z[i]) - digamma(c.xz[i]) + 1.0 / c.xz[i] - digamma(c.yz[i]) + 1.0 / c.yz[i];
+    sum += psi(c.z[i]) - psi(c.xz[i]) + 1.0 / c.xz[i] - psi(c.yz[i]) + 1.0 / c.yz[i];
   return digamma(cfg.K) - 2.0 / double(cfg.K) + sum / double(n);
 }
 
+bool window_search(SearchChoice choice, std::int64_t observations) {
+  // Below a few hundred observations the two searches cost about the same
+  // (docs/performance-notes.md); the window never examines more candidates.
+  constexpr std::int64_t kWindowFrom = 256;
+  return choice == SearchChoice::window || (choice == SearchChoice::automatic && observations >= kWindowFrom);
+}
+
 struct Estimator::Impl {
-  Points points;
-  Points::HostMirror points_host;
-  Radii radii;
+  Shared shared;
+  Shared::HostMirror shared_host;
+  Order order;
+  Order::HostMirror order_host;
+  Sources sources;
+  Sources::HostMirror sources_host;
   Counts counts;
   Counts::HostMirror counts_host;
+  std::vector<double> target;  // the target the shared columns hold
+  bool have_target = false;
 };
 
-Estimator::Estimator(const Config& cfg, std::int64_t length)
-    : impl_(std::make_unique<Impl>()), cfg_(cfg), n_(cfg.observations(length)) {
+Estimator::Estimator(const Config& cfg, std::int64_t length, int threads)
+    : impl_(std::make_unique<Impl>()),
+      cfg_(cfg),
+      n_(cfg.observations(length)),
+      // Enough (estimate, observation) threads to fill a GPU, and sources of
+      // at most 2^21 doubles per batch.
+      batch_(cfg.batch > 0 ? cfg.batch : std::max<std::int64_t>(1, (std::int64_t(1) << 21) / (n_ * cfg.l))),
+      threads_(std::max(1, threads)),
+      window_(window_search(cfg.search, n_)),
+      psi_(n_ + 1) {
   auto& I = *impl_;
-  I.points = Points("te::points", n_, cfg.joint_dims());
-  I.points_host = Kokkos::create_mirror_view(I.points);
-  I.radii = Radii("te::radii", n_, 4);
-  I.counts = Counts("te::counts", n_, 3);
+  I.shared = Shared("te::shared", 1 + cfg.k, n_);
+  I.shared_host = Kokkos::create_mirror_view(I.shared);
+  I.order = Order("te::order", n_);
+  I.order_host = Kokkos::create_mirror_view(I.order);
+  I.sources = Sources("te::sources", batch_, cfg.l, n_);
+  I.sources_host = Kokkos::create_mirror_view(I.sources);
+  I.counts = Counts("te::counts", batch_, 3, n_);
   I.counts_host = Kokkos::create_mirror_view(I.counts);
 }
 Estimator::~Estimator() = default;
 
+std::vector<double> Estimator::estimate(const std::vector<double>& target, std::int64_t count,
+                                        const SourceFn& source) {
+  if (count < 1 || count > batch_) throw std::logic_error("te::Estimator: batch of " + std::to_string(count));
+  auto& I = *impl_;
+  const std::int64_t D = cfg_.joint_dims(), k = cfg_.k, l = cfg_.l, n = n_;
+  // The observation rows of every estimate, one thread each.
+  std::vector<std::vector<double>> rows(count);
+  host_parallel_for(count, threads_, [&](std::int64_t m) {
+    std::vector<double> series;
+    std::vector<std::int64_t> source_rows;
+    source(m, series, source_rows);
+    rows[m] = observation_rows(cfg_, series, target, source_rows);
+  });
+  // The shared columns and the sort (they depend on the target alone).
+  const bool new_target = !I.have_target || I.target != target;
+  if (new_target) {
+    std::vector<std::int64_t> sorted(n);
+    std::iota(sorted.begin(), sorted.end(), 0);
+    const auto& r0 = rows[0];
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [&](std::int64_t a, std::int64_t b) { return r0[a * D + 1] < r0[b * D + 1]; });
+    for (std::int64_t p = 0; p < n; ++p) {
+      I.order_host(p) = sorted[p];
+      for (std::int64_t c = 0; c <= k; ++c) I.shared_host(c, p) = r0[sorted[p] * D + c];
+    }
+    I.target = target;
+    I.have_target = true;
+  }
+  host_parallel_for(count, threads_, [&](std::int64_t m) {
+    for (std::int64_t c = 0; c < l; ++c)
+      for (std::int64_t p = 0; p < n; ++p) I.sources_host(m, c, p) = rows[m][I.order_host(p) * D + 1 + k + c];
+  });
+  Kokkos::DefaultExecutionSpace space;
+  if (new_target) {
+    Kokkos::deep_copy(space, I.shared, I.shared_host);
+    Kokkos::deep_copy(space, I.order, I.order_host);
+  }
+  const auto first = std::make_pair(std::int64_t(0), count);
+  Kokkos::deep_copy(space, Kokkos::subview(I.sources, first, Kokkos::ALL, Kokkos::ALL),
+                    Kokkos::subview(I.sources_host, first, Kokkos::ALL, Kokkos::ALL));
+  ksg_counts(space, window_ ? Search::window : Search::brute, I.shared, I.order, I.sources, count, int(k),
+             int(l), int(cfg_.K), cfg_.algorithm, I.counts);
+  Kokkos::deep_copy(space, Kokkos::subview(I.counts_host, first, Kokkos::ALL, Kokkos::ALL),
+                    Kokkos::subview(I.counts, first, Kokkos::ALL, Kokkos::ALL));
+  space.fence();
+  // Back to observation order, and the digamma sums.
+  std::vector<double> te(count);
+  host_parallel_for(count, threads_, [&](std::int64_t m) {
+    Neighbours c;
+    c.xz.resize(n);
+    c.yz.resize(n);
+    c.z.resize(n);
+    for (std::int64_t p = 0; p < n; ++p) {
+      const std::int64_t r = I.order_host(p);
+      c.xz[r] = I.counts_host(m, 0, p);
+      c.yz[r] = I.counts_host(m, 1, p);
+      c.z[r] = I.counts_host(m, 2, p);
+    }
+    te[m] = te_from_counts(cfg_, c, psi_);
+    if (m == 0) last_ = std::move(c);
+  });
+  return te;
+}
+
 double Estimator::estimate(const std::vector<double>& source, const std::vector<double>& target,
                            const std::vector<std::int64_t>& source_rows) {
-  auto& I = *impl_;
-  const auto rows = observation_rows(cfg_, source, target, source_rows);
-  std::copy(rows.begin(), rows.end(), I.points_host.data());
-  Kokkos::DefaultExecutionSpace space;
-  Kokkos::deep_copy(space, I.points, I.points_host);
-  const int k = int(cfg_.k), l = int(cfg_.l);
-  ksg_radii(space, I.points, k, l, int(cfg_.K), cfg_.algorithm, I.radii);
-  ksg_counts(space, I.points, k, l, cfg_.algorithm, I.radii, I.counts);
-  Kokkos::deep_copy(space, I.counts_host, I.counts);
-  space.fence();
-  last_.xz.resize(n_);
-  last_.yz.resize(n_);
-  last_.z.resize(n_);
-  for (std::int64_t i = 0; i < n_; ++i) {
-    last_.xz[i] = I.counts_host(i, 0);
-    last_.yz[i] = I.counts_host(i, 1);
-    last_.z[i] = I.counts_host(i, 2);
-  }
-  return te_from_counts(cfg_, last_);
+  return estimate(target, 1, [&](std::int64_t, std::vector<double>& series, std::vector<std::int64_t>& rows) {
+    series = source;
+    rows = source_rows;
+  })[0];
 }
 
 double reference_te(const Config& cfg, const std::vector<double>& y, const std::vector<double>& x,
@@ -171,7 +250,7 @@ double reference_te(const Config& cfg, const std::vector<double>& y, const std::
     }
   }
   if (out) *out = c;
-  return te_from_counts(cfg, c);
+  return te_from_counts(cfg, c, DigammaTable(n + 1));
 }
 
 }  // namespace prism::te

@@ -14,6 +14,8 @@ namespace prism::te {
 
 enum class Source { linear, logistic, hdf5, text };
 enum class Surrogate { shuffle, shift };
+// The neighbour search (kernels/te/types.hpp); automatic picks by observation count.
+enum class SearchChoice { automatic, brute, window };
 
 struct Config {
   // Where the series come from.
@@ -36,6 +38,8 @@ struct Config {
   std::int64_t delay = 1;         // source-target delay
   bool normalise = false;         // each observation column to mean 0, standard deviation 1 (as JIDT)
   double noise = 0.0;             // Gaussian noise of this standard deviation added after normalising
+  SearchChoice search = SearchChoice::automatic;
+  std::int64_t batch = 0;  // estimates per device launch; 0: enough to fill a GPU
 
   // What is computed.
   bool matrix = true;                                        // every ordered pair, else `pairs`

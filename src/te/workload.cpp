@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "core/h5_writer.hpp"
+#include "core/host_threads.hpp"
 #include "core/mpi_context.hpp"
 #include "core/progress.hpp"
 #include "core/run_config.hpp"
@@ -72,25 +73,37 @@ void TeWorkload::run(RunContext& ctx) {
     std::optional<Estimator> est;
     {
       auto t = ctx.timers.scope("init");
-      est.emplace(cfg_, data_.length());
+      est.emplace(cfg_, data_.length(), host_cores());
     }
     Progress progress("te", mine.count, "estimates", ctx.show_progress && mpi.root());
     auto t = ctx.timers.scope("estimate");
-    for (std::int64_t u = 0; u < mine.count; ++u) {
-      const std::int64_t unit = mine.begin + u, pair = unit / per_pair, s = unit % per_pair;
+    const std::int64_t observations = est->observations();
+    // The source of unit `unit`: the series itself (s = 0), or surrogate s.
+    auto source = [&](std::int64_t unit, std::vector<double>& series, std::vector<std::int64_t>& rows) {
+      const std::int64_t pair = unit / per_pair, s = unit % per_pair;
       const auto& y = data_.values[pairs_[pair].first];
-      const auto& x = data_.values[pairs_[pair].second];
-      if (s == 0) {
-        values[u] = est->estimate(y, x);
-      } else if (cfg_.surrogate == Surrogate::shuffle) {
-        values[u] = est->estimate(y, x, permutation(ctx.run.seed, pair, s, est->observations()));
-      } else {
+      if (s > 0 && cfg_.surrogate == Surrogate::shift) {
         const std::int64_t n = std::int64_t(y.size()), d = shift_of(ctx.run.seed, pair, s, n);
-        std::vector<double> shifted(n);
-        for (std::int64_t i = 0; i < n; ++i) shifted[i] = y[(i + d) % n];
-        values[u] = est->estimate(shifted, x);
+        series.resize(n);
+        for (std::int64_t i = 0; i < n; ++i) series[i] = y[(i + d) % n];
+        return;
       }
-      progress.update(u + 1);
+      series = y;
+      if (s > 0) rows = permutation(ctx.run.seed, pair, s, observations);
+    };
+    // Batches of consecutive units with one target (pairs run target-major).
+    for (std::int64_t u = 0; u < mine.count;) {
+      const std::int64_t target = pairs_[(mine.begin + u) / per_pair].second;
+      std::int64_t count = 1;
+      while (u + count < mine.count && count < est->batch() &&
+             pairs_[(mine.begin + u + count) / per_pair].second == target)
+        ++count;
+      const auto te = est->estimate(data_.values[target], count,
+                                    [&](std::int64_t m, std::vector<double>& series,
+                                        std::vector<std::int64_t>& rows) { source(mine.begin + u + m, series, rows); });
+      std::copy(te.begin(), te.end(), values.begin() + u);
+      u += count;
+      progress.update(u);
     }
     progress.finish();
   }
@@ -149,6 +162,8 @@ void TeWorkload::write(H5Writer& out) const {
   out.attribute(g, "delay", cfg_.delay);
   out.attribute(g, "normalise", std::int64_t(cfg_.normalise));
   out.attribute(g, "noise", cfg_.noise);
+  out.attribute(g, "search",
+                window_search(cfg_.search, cfg_.observations(data_.length())) ? "window" : "brute");
   out.attribute(g, "mode", cfg_.matrix ? "matrix" : "pairs");
   out.attribute(g, "surrogates", cfg_.surrogates);
   out.attribute(g, "surrogate", cfg_.surrogate == Surrogate::shuffle ? "shuffle" : "shift");
