@@ -14,16 +14,19 @@
 #   KOKKOS_SOURCES  patched Kokkos + Kokkos Kernels sources (default: .deps/src)
 #   PRISM_DEPS      extra CMake prefixes, ';'-separated (default: .carry/usr if it exists)
 #   WORK            builds and Kokkos installs, reused by the next run (default: /tmp/prism-gpu)
-#   SKIP_STUDY=1    stop before the scaling study
+#   PARTS           which parts run (default: "tests thermo nqs sr te te_matrix study")
 #
-# OUTDIR gets: node.txt (GPUs, compilers, commit); test_*.txt (unit tests, thermo
-# and nqs physics suites on one GPU, thermo on 2 ranks); rank_independence.txt
-# (/thermo and /nqs bitwise equal on 1 and 2 GPUs); bench_ising2d.csv and
+# OUTDIR gets: node.txt (GPUs, compilers, commit); test_*.txt (unit tests, thermo,
+# nqs and te physics suites on one GPU, thermo on 2 ranks); rank_independence.txt
+# (/thermo, /nqs and /te bitwise equal on 1 and 2 GPUs); bench_ising2d.csv and
 # bench_nqs.csv (one GPU, 1/2/4 GPUs for nqs, and all host cores with OpenMP);
 # bench_sr.csv (SR's product against a Kokkos Kernels gemv pair, GPU and host);
 # thermo_e2e.txt (prism on the bench deck, one replica per GPU, 1..NGPU GPUs);
 # study/ (the jobs/slurm scaling scripts on 1, 2, 4, 8 GPUs as visible, launched
-# with mpirun, and postprocess/scaling.py's tables and plots).
+# with mpirun, and postprocess/scaling.py's tables and plots); bench_te.csv (one
+# TE by search and N, surrogate batches, GPU and host cores), te_torch.csv (the
+# PyTorch peer on the same card) and te.txt (prism on the peer's data, the
+# 64-series TE matrix with 100 surrogates per pair on 1..2 GPUs).
 # Exit status 1 if a build, test or identity check failed.
 set -uo pipefail
 OUT="${1:?usage: bench/run_gpu.sh OUTDIR}"
@@ -42,6 +45,7 @@ ONE="${CUDA_VISIBLE_DEVICES:-0}" && ONE="${ONE%%,*}"  # single-GPU runs
 MPI=(mpirun --bind-to none)                            # ranks are placed on GPUs by prism
 CPU=(env OMP_NUM_THREADS="$J" OMP_PROC_BIND=spread OMP_PLACES=threads)
 fails=0
+want() { [[ " ${PARTS:-tests thermo nqs sr te te_matrix study} " == *" $1 "* ]]; }
 log() { echo "== $* ($(date +%T))"; }
 failed() { echo "FAILED: $*"; fails=$((fails + 1)); }
 
@@ -66,12 +70,13 @@ log "build: Kokkos and prism for OpenMP (the host-core comparison)"
 build openmp -DPRISM_ENABLE_TESTS=OFF
 B="$WORK/prism-cuda" C="$WORK/prism-openmp"
 
-log "tests"
 check() {  # NAME COMMAND...: output in test_NAME.txt
   local name=$1; shift
   if "$@" > "$OUT/test_$name.txt" 2>&1; then echo "$name: $(tail -1 "$OUT/test_$name.txt")"
   else tail -20 "$OUT/test_$name.txt"; failed "test $name"; fi
 }
+if want tests; then
+log "tests"
 check unit "$B/tests/test_unit" --gtest_brief=1
 CUDA_VISIBLE_DEVICES=$ONE check thermo_1gpu "$B/tests/test_thermo" --gtest_brief=1
 CUDA_VISIBLE_DEVICES=$ONE check nqs_1gpu "$B/tests/test_nqs" --gtest_brief=1
@@ -92,7 +97,9 @@ if [[ $NGPU -ge 2 ]]; then
   done
   cat "$OUT/rank_independence.txt"
 fi
+fi
 
+if want thermo; then
 log "bench_ising2d: one GPU, then all $J host cores"
 CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_ising2d" --L 16384,32768 --sweeps 50 --csv "$OUT/bench_ising2d.csv"
 "${CPU[@]}" "$C/bench/bench_ising2d" --L 16384 --sweeps 20 --csv "$OUT/bench_ising2d.csv"
@@ -105,7 +112,9 @@ for np in $(seq 1 "$NGPU"); do
     --set thermo.sweeps=400 --set thermo.thermalization=200 --set thermo.exchange_every=10 \
     "$ROOT/inputs/bench_ising2d_16384.toml" 2>&1 | grep -E '^PERFORMANCE|^[^ ].*rror' | tee -a "$OUT/thermo_e2e.txt"
 done
+fi
 
+if want nqs; then
 log "bench_nqs: 10x10 Heisenberg, alpha 2, 16384 chains, on 1, 2, 4 GPUs, then all $J host cores"
 for np in 1 2 4; do
   [[ $np -le $NGPU ]] || break
@@ -118,24 +127,53 @@ done
 for precision in double float; do
   "${CPU[@]}" "$C/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 1 --precision $precision --csv "$OUT/bench_nqs.csv"
 done
+fi
 
+if want sr; then
 log "bench_sr: SR's product against a plain gemv pair (10x10 model on one GPU; 4096 x 1224 on host cores)"
 CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_sr" --rows 65536 --cols 20300 --block 4 --csv "$OUT/bench_sr.csv"
 "${CPU[@]}" "$C/bench/bench_sr" --rows 4096 --cols 1224 --block 8 --csv "$OUT/bench_sr.csv"
 OMP_NUM_THREADS=1 "$C/bench/bench_sr" --rows 4096 --cols 1224 --block 8 --csv "$OUT/bench_sr.csv"
+fi
 
-log "te: one TE (KSG 1, K = 4) at N = 65536 and N = 10000 on one GPU, then on all $J host cores"
-for n in 65537 10001; do
-  for exe in "$B" "$C"; do
-    [[ $exe == "$C" && $n -gt 20000 ]] && continue
-    rm -f "$WORK/te.h5"
-    CUDA_VISIBLE_DEVICES=$ONE "${CPU[@]}" "$exe/src/prism" --output "$WORK/te.h5" --set te.length=$n --set te.surrogates=0 \
-      --set 'te.pairs=[[0, 1]]' --set te.surrogate=shuffle "$ROOT/inputs/te_pairs.toml" 2>&1 |
-      grep -E '^PERFORMANCE|^s0 |rror' | tee -a "$OUT/te.txt"
-  done
+if want te; then
+log "te: the suite on one GPU, then one TE by search and N on one GPU and on all $J host cores"
+CUDA_VISIBLE_DEVICES=$ONE check te_1gpu "$B/tests/test_te" --gtest_brief=1
+export CUDA_VISIBLE_DEVICES=$ONE
+"$B/bench/bench_te" --n 128,256,512,1024,4096,10000,65536 --search brute,window --csv "$OUT/bench_te.csv"
+"$B/bench/bench_te" --n 262144,1048576 --search window --repeat 3 --csv "$OUT/bench_te.csv"
+"$B/bench/bench_te" --n 10000 --search window --surrogates 512 --csv "$OUT/bench_te.csv"
+"${CPU[@]}" "$C/bench/bench_te" --n 1024,10000,65536 --search window --repeat 3 --csv "$OUT/bench_te.csv"
+"${CPU[@]}" "$C/bench/bench_te" --n 10000 --search brute --repeat 1 --csv "$OUT/bench_te.csv"
+"${CPU[@]}" "$C/bench/bench_te" --n 10000 --search window --surrogates 64 --repeat 1 --csv "$OUT/bench_te.csv"
+log "te: the PyTorch peer (cdist + topk) on the same card, then prism on the peer's data"
+"$PY" "$ROOT/bench/te_torch_ksg.py" --n 10000,65536 --dir "$WORK" --csv "$OUT/te_torch.csv" 2>&1 | tee -a "$OUT/te.txt"
+for n in 10000 65536; do
+  printf '[run]\nseed = 1\n[te]\nsource = "text"\nfile = "%s"\nmode = "pairs"\npairs = [[0, 1]]\n' \
+    "$WORK/pair$n.txt" > "$WORK/te_pair$n.toml"
+  rm -f "$WORK/te_pair$n.h5"
+  "$B/src/prism" --output "$WORK/te_pair$n.h5" "$WORK/te_pair$n.toml" 2>&1 |
+    grep -E '^PERFORMANCE|^s0 |rror' | sed "s/^/prism N = $n: /" | tee -a "$OUT/te.txt"
 done
+unset CUDA_VISIBLE_DEVICES
+fi
 
-[[ "${SKIP_STUDY:-0}" == 1 ]] && { log "done (no scaling study): results in $OUT"; exit $((fails > 0)); }
+if want te_matrix; then
+log "te: the 64-series TE matrix at N = 10^4 with 100 surrogates per pair, 1..2 GPUs"
+for np in 1 2; do
+  [[ $np -le $NGPU ]] || break
+  rm -f "$WORK/te_matrix-np$np.h5"
+  /usr/bin/time -f "wall %e s" "${MPI[@]}" -np $np "$B/src/prism" --output "$WORK/te_matrix-np$np.h5" \
+    "$ROOT/inputs/bench_te_matrix64.toml" 2>&1 | grep -E '^PERFORMANCE|^wall|rror' | sed "s/^/np $np: /" |
+    tee -a "$OUT/te.txt"
+done
+if [[ $NGPU -ge 2 ]]; then
+  "$PY" "$ROOT/tests/e2e/compare_h5.py" "$WORK/te_matrix-np1.h5" "$WORK/te_matrix-np2.h5" /te &&
+    echo "te matrix: /te identical on 1 and 2 GPUs" | tee -a "$OUT/te.txt" || failed "te matrix differs on 1 and 2 GPUs"
+fi
+fi
+
+want study || { log "done (no scaling study): results in $OUT"; exit $((fails > 0)); }
 log "scaling study: the jobs/slurm scripts on 1, 2, 4, 8 GPUs (as many as visible), launched with mpirun"
 cd "$OUT/study" && rm -f ./*.h5
 for np in 1 2 4 8; do
