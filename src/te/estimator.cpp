@@ -170,8 +170,8 @@ std::vector<double> Estimator::estimate(const std::vector<double>& target, std::
   const auto first = std::make_pair(std::int64_t(0), count);
   Kokkos::deep_copy(space, Kokkos::subview(I.sources, first, Kokkos::ALL, Kokkos::ALL),
                     Kokkos::subview(I.sources_host, first, Kokkos::ALL, Kokkos::ALL));
-  ksg_counts(space, window_ ? Search::window : Search::brute, I.shared, I.order, I.sources, count, int(k),
-             int(l), int(cfg_.K), cfg_.algorithm, I.counts);
+  ksg_counts(space, window_ ? Search::window : Search::brute, I.shared, I.order, I.sources, count,
+             int(cfg_.K), cfg_.algorithm, I.counts);
   Kokkos::deep_copy(space, Kokkos::subview(I.counts_host, first, Kokkos::ALL, Kokkos::ALL),
                     Kokkos::subview(I.counts, first, Kokkos::ALL, Kokkos::ALL));
   space.fence();
