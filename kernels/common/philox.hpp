@@ -29,6 +29,11 @@ enum Stream : std::uint32_t {
   te_data = 8,        // the built-in generators' initial values and innovations
   te_surrogates = 9,  // source surrogates: permutations and circular shifts
   te_noise = 10,      // noise added to the data (te.noise)
+  // classifier
+  classifier_model = 11,    // the generator's class means and widths
+  classifier_samples = 12,  // the generator's labels and features
+  classifier_weights = 13,  // the network's initial weights
+  classifier_batches = 14,  // the minibatch order of each epoch
 };
 
 struct Draw4 {

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "classifier/workload.hpp"
 #include "nqs/workload.hpp"
 #include "te/workload.hpp"
 #include "thermo/workload.hpp"
@@ -18,6 +19,9 @@ constexpr std::array kWorkloads = {
     WorkloadEntry{"te",
                   "transfer entropy between time series (KSG estimator), TE networks with surrogate tests",
                   te::make_workload},
+    WorkloadEntry{"classifier",
+                  "active-inference classifier: recognition MLP, free energy, belief updating, exact data-parallel training",
+                  classifier::make_workload},
 };
 }  // namespace
 

@@ -1,0 +1,200 @@
+#pragma once
+// The recognition network q(class | o) of the classifier workload, a ReLU
+// MLP, and the Gaussian generative model p(o | class) it is judged against,
+// as kernels on any execution space.  One thread per observation: its
+// forward pass (activations kept in a [observation][unit] view), softmax,
+// free energy and exact posterior, and for training its backward pass into
+// one row of a per-observation gradient matrix, which the caller sums with
+// the exact fixed-point reduction (kernels/common/reductions.hpp), so the
+// gradient of a minibatch has the same bits for any split over ranks.
+#include <Kokkos_Core.hpp>
+#include <cstdint>
+
+#include "kernels/common/kokkos_compat.hpp"
+
+namespace prism::classifier {
+
+inline constexpr int kMaxLayers = 8;
+inline constexpr int kMaxClasses = 64;
+
+// The shape of the network: widths[0] features, ..., widths[layers] classes;
+// layer l maps widths[l] -> widths[l + 1] with W_l [out][in] (PyTorch's
+// nn.Linear order) at w_at[l] and b_l at b_at[l] in one parameter vector.
+struct Net {
+  int layers = 0;
+  int widths[kMaxLayers + 1] = {};
+  std::int64_t w_at[kMaxLayers] = {}, b_at[kMaxLayers] = {}, unit_at[kMaxLayers + 1] = {};
+  std::int64_t parameters = 0, units = 0;
+  KOKKOS_INLINE_FUNCTION int features() const { return widths[0]; }
+  KOKKOS_INLINE_FUNCTION int classes() const { return widths[layers]; }
+};
+
+using Params = Kokkos::View<double*>;
+using Rows = Kokkos::View<double**, Kokkos::LayoutRight>;    // [observation][feature or class]
+using Units = Kokkos::View<double**, Kokkos::LayoutLeft>;    // [observation][unit]
+using Grads = Kokkos::View<double**, Kokkos::LayoutLeft>;    // [observation][parameter]
+using Values = Kokkos::View<double*>;
+using Labels = Kokkos::View<std::int32_t*>;
+
+// p(o | s) = N(o; mu_s, diag sigma_s^2) and p(s): per class the means, the
+// inverse variances and log p(s) - sum_d ln(sigma_sd sqrt(2 pi)).
+struct Generative {
+  Rows mu, inv_var;
+  Values log_norm;
+};
+
+// ln p(o | s) + ln p(s) of observation i for every class.
+KOKKOS_INLINE_FUNCTION void log_joint(Generative const& g, Rows const& x, std::int64_t i, int C, double* out) {
+  const int D = int(x.extent(1));
+  for (int s = 0; s < C; ++s) {
+    double q = 0;
+    for (int d = 0; d < D; ++d) {
+      const double r = x(i, d) - g.mu(s, d);
+      q += r * r * g.inv_var(s, d);
+    }
+    out[s] = g.log_norm(s) - 0.5 * q;
+  }
+}
+
+// log sum exp of v[0..C).
+KOKKOS_INLINE_FUNCTION double log_sum_exp(const double* v, int C) {
+  double m = v[0];
+  for (int s = 1; s < C; ++s) m = v[s] > m ? v[s] : m;
+  double sum = 0;
+  for (int s = 0; s < C; ++s) sum += kmath::exp(v[s] - m);
+  return m + kmath::log(sum);
+}
+
+// Forward pass of observation r of x into slot i: units(i, unit_at[l] + j) holds layer l's
+// outputs (ReLU after every layer but the last, whose outputs are logits).
+KOKKOS_INLINE_FUNCTION void forward(Net const& net, Params const& p, Rows const& x, std::int64_t r,
+                                    Units const& units, std::int64_t i) {
+  for (int l = 0; l < net.layers; ++l) {
+    const int in = net.widths[l], out = net.widths[l + 1];
+    const bool relu = l + 1 < net.layers;
+    for (int o = 0; o < out; ++o) {
+      double z = p(net.b_at[l] + o);
+      const std::int64_t w = net.w_at[l] + std::int64_t(o) * in;
+      if (l == 0)
+        for (int j = 0; j < in; ++j) z += p(w + j) * x(r, j);
+      else
+        for (int j = 0; j < in; ++j) z += p(w + j) * units(i, net.unit_at[l] + j);
+      units(i, net.unit_at[l + 1] + o) = relu && z < 0 ? 0.0 : z;
+    }
+  }
+}
+
+// Softmax of the logits into q, and ln q.
+KOKKOS_INLINE_FUNCTION void softmax(Net const& net, Units const& units, std::int64_t i, double* q, double* log_q) {
+  const int C = net.classes();
+  double z[kMaxClasses];
+  for (int s = 0; s < C; ++s) z[s] = units(i, net.unit_at[net.layers] + s);
+  const double lse = log_sum_exp(z, C);
+  for (int s = 0; s < C; ++s) {
+    log_q[s] = z[s] - lse;
+    q[s] = kmath::exp(log_q[s]);
+  }
+}
+
+// F = sum_s q_s (ln q_s - ln p(s) - ln p(o | s)) from q, ln q and the log joint.
+KOKKOS_INLINE_FUNCTION double free_energy(const double* q, const double* log_q, const double* joint, int C) {
+  double f = 0;
+  for (int s = 0; s < C; ++s) f += q[s] * (log_q[s] - joint[s]);
+  return f;
+}
+
+// Per observation of a batch: loss(i) and the gradient row grads(i, :) of
+// cross-entropy on labels, or of the free energy F (amortised inference).
+struct Gradient {
+  Net net;
+  Params p;
+  Generative g;
+  Rows x;
+  Kokkos::View<const std::int64_t*> rows;  // slot i takes observation rows(i)
+  Labels labels;
+  Units units, delta;  // delta: two slots of the widest layer per observation
+  Grads grads;
+  Values loss;
+  bool free_energy_loss;
+  std::int64_t max_width;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t i) const {
+    const std::int64_t r = rows(i);
+    forward(net, p, x, r, units, i);
+    const int C = net.classes();
+    double q[kMaxClasses], log_q[kMaxClasses], joint[kMaxClasses];
+    softmax(net, units, i, q, log_q);
+    // dLoss / dlogits into delta slot 0.
+    if (free_energy_loss) {
+      log_joint(g, x, r, C, joint);
+      // F = sum q (ln q - j): dF/dz_k = q_k (g_k - sum_s q_s g_s), g = ln q - j.
+      double mean = 0;
+      for (int s = 0; s < C; ++s) mean += q[s] * (log_q[s] - joint[s]);
+      loss(i) = mean;
+      for (int s = 0; s < C; ++s) delta(i, s) = q[s] * ((log_q[s] - joint[s]) - mean);
+    } else {
+      const int y = labels(r);
+      loss(i) = -log_q[y];
+      for (int s = 0; s < C; ++s) delta(i, s) = q[s] - (s == y ? 1.0 : 0.0);
+    }
+    // Backward, layer by layer; delta alternates between its two slots.
+    int cur = 0;
+    for (int l = net.layers - 1; l >= 0; --l) {
+      const int in = net.widths[l], out = net.widths[l + 1];
+      const std::int64_t w = net.w_at[l];
+      for (int o = 0; o < out; ++o) grads(i, net.b_at[l] + o) = delta(i, cur * max_width + o);
+      for (int j = 0; j < in; ++j) {
+        const double a = l == 0 ? x(r, j) : units(i, net.unit_at[l] + j);
+        for (int o = 0; o < out; ++o) grads(i, w + std::int64_t(o) * in + j) = delta(i, cur * max_width + o) * a;
+      }
+      if (l == 0) break;
+      // Into the other slot: the inputs' deltas through ReLU'.
+      const int next = 1 - cur;
+      for (int j = 0; j < in; ++j) {
+        double d = 0;
+        if (units(i, net.unit_at[l] + j) > 0)  // ReLU'
+          for (int o = 0; o < out; ++o) d += p(w + std::int64_t(o) * in + j) * delta(i, cur * max_width + o);
+        delta(i, next * max_width + j) = d;
+      }
+      cur = next;
+    }
+  }
+};
+
+// Inference of observation i: q, the exact posterior, F, -ln p(o), the
+// entropy of q and the decision (argmax q).
+struct Infer {
+  Net net;
+  Params p;
+  Generative g;
+  Rows x;
+  std::int64_t first;  // slot i takes observation first + i
+  Units units;
+  Rows q_out, posterior;
+  Values free_energy_out, surprise, entropy;
+  Labels decision;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t i) const {
+    const std::int64_t r = first + i;
+    forward(net, p, x, r, units, i);
+    const int C = net.classes();
+    double q[kMaxClasses], log_q[kMaxClasses], joint[kMaxClasses];
+    softmax(net, units, i, q, log_q);
+    log_joint(g, x, r, C, joint);
+    const double evidence = log_sum_exp(joint, C);  // ln p(o)
+    double h = 0;
+    int best = 0;
+    for (int s = 0; s < C; ++s) {
+      q_out(i, s) = q[s];
+      posterior(i, s) = kmath::exp(joint[s] - evidence);
+      h -= q[s] * log_q[s];
+      if (q[s] > q[best]) best = s;
+    }
+    free_energy_out(i) = free_energy(q, log_q, joint, C);
+    surprise(i) = -evidence;
+    entropy(i) = h;
+    decision(i) = best;
+  }
+};
+
+}  // namespace prism::classifier

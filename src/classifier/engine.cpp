@@ -1,0 +1,278 @@
+#include "classifier/engine.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <stdexcept>
+
+#include "core/mpi_context.hpp"
+#include "kernels/classifier/mlp.hpp"
+#include "kernels/common/reductions.hpp"
+
+namespace prism::classifier {
+
+namespace {
+// A scale for the fixed-point sums of `rows` values of magnitude <= vmax
+// that keeps every partial sum inside int64 (as nqs's SR does).
+double fixed_point_scale(double vmax, std::int64_t rows) {
+  if (!(vmax > 0)) return 1.0;
+  const double bound = 2.0 * vmax * double(std::max<std::int64_t>(rows, 1));
+  return std::ldexp(1.0, std::min(62 - std::ilogb(bound) - 1, 1000));
+}
+}  // namespace
+
+std::vector<double> exact_column_sums(const std::vector<double>& m, std::int64_t columns, std::int64_t total_rows,
+                                      const MpiContext& mpi) {
+  const std::int64_t rows = std::int64_t(m.size()) / columns;
+  std::vector<double> vmax(columns, 0.0);
+  for (std::int64_t i = 0; i < rows; ++i)
+    for (std::int64_t c = 0; c < columns; ++c) vmax[c] = std::max(vmax[c], std::fabs(m[i * columns + c]));
+  std::vector<std::int64_t> sums(columns, 0);
+  std::vector<double> scale(columns), out(columns);
+  for (std::int64_t c = 0; c < columns; ++c) {
+    scale[c] = fixed_point_scale(mpi.max(vmax[c]), total_rows);
+    for (std::int64_t i = 0; i < rows; ++i) sums[c] += std::llround(m[i * columns + c] * scale[c]);
+  }
+  mpi.allreduce_sum(sums);
+  for (std::int64_t c = 0; c < columns; ++c) out[c] = double(sums[c]) / scale[c];
+  return out;
+}
+
+struct Engine::Impl {
+  Net net;
+  Params p;
+  Generative g;
+  Rows x;
+  Labels labels;
+  std::int64_t n = 0, widest = 0;
+  bool has_labels = false;
+  std::vector<std::int32_t> host_labels;
+  // Work space for up to `chunk` observations at once.
+  Units units, delta;
+  Grads grads;  // [chunk][parameters + 1]: the last column holds the loss
+  Values ones;
+  Kokkos::View<std::int64_t*> fixed;
+  Kokkos::View<std::int64_t*> rows;
+};
+
+Engine::Engine(const Config& cfg, const GenerativeModel& model, const Shape& shape)
+    : impl_(std::make_unique<Impl>()), cfg_(cfg), shape_(shape) {
+  auto& I = *impl_;
+  const int layers = int(shape.widths.size()) - 1;
+  if (layers > kMaxLayers || shape.widths.back() > kMaxClasses)
+    throw std::logic_error("classifier: at most 8 layers and 64 classes");
+  I.net.layers = layers;
+  std::int64_t unit = 0, widest = 0;
+  for (int l = 0; l <= layers; ++l) {
+    I.net.widths[l] = int(shape.widths[l]);
+    I.net.unit_at[l] = unit;
+    if (l > 0) unit += shape.widths[l];
+    widest = std::max(widest, shape.widths[l]);
+  }
+  for (int l = 0; l < layers; ++l) {
+    I.net.w_at[l] = shape.w_at[l];
+    I.net.b_at[l] = shape.b_at[l];
+  }
+  I.net.parameters = shape.parameters;
+  I.net.units = unit;
+  I.widest = widest;
+  I.p = Params("classifier::p", shape.parameters);
+  const std::int64_t C = model.classes, D = model.features;
+  I.g.mu = Rows("classifier::mu", C, D);
+  I.g.inv_var = Rows("classifier::inv_var", C, D);
+  I.g.log_norm = Values("classifier::log_norm", C);
+  auto mu = Kokkos::create_mirror_view(I.g.mu);
+  auto iv = Kokkos::create_mirror_view(I.g.inv_var);
+  auto ln = Kokkos::create_mirror_view(I.g.log_norm);
+  const double half_log_2pi = 0.5 * std::log(2 * M_PI);
+  for (std::int64_t s = 0; s < C; ++s) {
+    ln(s) = std::log(model.prior[s]);
+    for (std::int64_t d = 0; d < D; ++d) {
+      const double sg = model.sigma[s * D + d];
+      mu(s, d) = model.mu[s * D + d];
+      iv(s, d) = 1.0 / (sg * sg);
+      ln(s) -= half_log_2pi + std::log(sg);
+    }
+  }
+  Kokkos::deep_copy(I.g.mu, mu);
+  Kokkos::deep_copy(I.g.inv_var, iv);
+  Kokkos::deep_copy(I.g.log_norm, ln);
+  // Gradient rows of ~9 k doubles: 4096 observations per launch is ~300 MB.
+  chunk_ = std::max<std::int64_t>(1, std::min<std::int64_t>(4096, (std::int64_t(1) << 25) / (shape.parameters + 1)));
+  I.units = Units("classifier::units", chunk_, unit);
+  I.delta = Units("classifier::delta", chunk_, 2 * widest);
+  I.grads = Grads("classifier::grads", chunk_, shape.parameters + 1);
+  I.ones = Values("classifier::ones", chunk_);
+  Kokkos::deep_copy(I.ones, 1.0);
+  I.fixed = Kokkos::View<std::int64_t*>("classifier::fixed", shape.parameters + 1);
+  I.rows = Kokkos::View<std::int64_t*>("classifier::rows", chunk_);
+}
+Engine::~Engine() = default;
+
+void Engine::set_parameters(const std::vector<double>& p) {
+  auto h = Kokkos::create_mirror_view(impl_->p);
+  std::copy(p.begin(), p.end(), h.data());
+  Kokkos::deep_copy(impl_->p, h);
+}
+
+void Engine::load(const Dataset& d) {
+  auto& I = *impl_;
+  I.n = d.n;
+  I.x = Rows("classifier::x", d.n, d.features);
+  auto hx = Kokkos::create_mirror_view(I.x);
+  std::copy(d.x.begin(), d.x.end(), hx.data());
+  Kokkos::deep_copy(I.x, hx);
+  I.has_labels = !d.labels.empty();
+  I.host_labels = d.labels;
+  I.labels = Labels("classifier::labels", I.has_labels ? d.n : 0);
+  if (I.has_labels) {
+    auto hl = Kokkos::create_mirror_view(I.labels);
+    std::copy(d.labels.begin(), d.labels.end(), hl.data());
+    Kokkos::deep_copy(I.labels, hl);
+  }
+}
+
+std::vector<double> Engine::gradient(const std::vector<std::int64_t>& rows, const MpiContext& mpi,
+                                     double* mean_loss) {
+  auto& I = *impl_;
+  const std::int64_t total = std::int64_t(rows.size()), P = shape_.parameters;
+  const Block mine = block_partition(total, mpi.size(), mpi.rank());
+  if (mine.count > chunk_) throw std::logic_error("classifier: a rank's share of a minibatch exceeds the work space");
+  Kokkos::DefaultExecutionSpace space;
+  const auto n = std::make_pair(std::int64_t(0), mine.count);
+  auto grads = Kokkos::subview(I.grads, n, Kokkos::ALL);
+  auto loss = Kokkos::subview(I.grads, n, P);
+  if (mine.count > 0) {
+    auto hr = Kokkos::create_mirror_view(I.rows);
+    for (std::int64_t i = 0; i < mine.count; ++i) hr(i) = rows[mine.begin + i];
+    Kokkos::deep_copy(space, I.rows, hr);
+    Kokkos::parallel_for("classifier::gradient",
+                         Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>>(
+                             space, 0, mine.count),
+                         Gradient{I.net, I.p, I.g, I.x, I.rows, I.labels, I.units, I.delta, grads, loss,
+                                  cfg_.loss == Loss::free_energy, I.widest});
+  }
+  // One scale for every rank: from the largest magnitude in any rank's rows.
+  double vmax = 0;
+  if (mine.count > 0) {
+    const std::int64_t count = mine.count;
+    Kokkos::parallel_reduce(
+        "classifier::max_abs",
+        Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>>(space, 0,
+                                                                                            count * (P + 1)),
+        KOKKOS_LAMBDA(const std::int64_t t, double& m) {
+          const double a = kmath::fabs(grads(t % count, t / count));
+          const double v = a <= DBL_MAX ? a : INFINITY;  // NaN and inf count as infinite
+          m = v > m ? v : m;
+        },
+        Kokkos::Max<double>(vmax));
+  }
+  vmax = mpi.max(vmax);
+  if (!std::isfinite(vmax)) throw std::runtime_error("classifier: a non-finite gradient (diverged training?)");
+  const double scale = fixed_point_scale(vmax, total);
+  std::vector<std::int64_t> sums(P + 1, 0);
+  if (mine.count > 0) {
+    common::fixed_point_projection(space, grads, Kokkos::subview(I.ones, n), scale, I.fixed, 1);
+    auto hf = Kokkos::create_mirror_view(I.fixed);
+    Kokkos::deep_copy(space, hf, I.fixed);
+    space.fence();
+    for (std::int64_t k = 0; k <= P; ++k) sums[k] = hf(k);
+  }
+  mpi.allreduce_sum(sums);
+  std::vector<double> g(P);
+  for (std::int64_t k = 0; k < P; ++k) g[k] = double(sums[k]) / scale / double(total);
+  if (mean_loss) *mean_loss = double(sums[P]) / scale / double(total);
+  return g;
+}
+
+std::vector<double> Engine::sample_gradient(std::int64_t row, double* loss) {
+  auto& I = *impl_;
+  const std::int64_t P = shape_.parameters;
+  auto hr = Kokkos::create_mirror_view(I.rows);
+  hr(0) = row;
+  Kokkos::deep_copy(I.rows, hr);
+  auto grads = Kokkos::subview(I.grads, std::make_pair(std::int64_t(0), std::int64_t(1)), Kokkos::ALL);
+  Kokkos::parallel_for("classifier::gradient", Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace>(0, 1),
+                       Gradient{I.net, I.p, I.g, I.x, I.rows, I.labels, I.units, I.delta, grads,
+                                Kokkos::subview(I.grads, std::make_pair(std::int64_t(0), std::int64_t(1)), P),
+                                cfg_.loss == Loss::free_energy, I.widest});
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), grads);
+  std::vector<double> g(P);
+  for (std::int64_t k = 0; k < P; ++k) g[k] = h(0, k);
+  if (loss) *loss = h(0, P);
+  return g;
+}
+
+Sums Engine::evaluate(const MpiContext& mpi) {
+  auto& I = *impl_;
+  const Block mine = block_partition(I.n, mpi.size(), mpi.rank());
+  const std::int64_t C = shape_.widths.back();
+  // Per observation: loss, correct, F, -ln p(o); summed exactly over ranks.
+  std::vector<double> m;
+  m.reserve(std::size_t(mine.count * 4));
+  for (std::int64_t at = 0; at < mine.count; at += chunk_) {
+    const std::int64_t n = std::min(chunk_, mine.count - at);
+    const auto out = infer(mine.begin + at, n);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t r = mine.begin + at + i;
+      const int y = I.has_labels ? I.host_labels[r] : -1;
+      const double loss = cfg_.loss == Loss::free_energy || y < 0
+                              ? out.free_energy[i]
+                              : -std::log(std::max(out.q[i * C + y], 1e-300));
+      m.push_back(loss);
+      m.push_back(y >= 0 && out.decision[i] == y ? 1.0 : 0.0);
+      m.push_back(out.free_energy[i]);
+      m.push_back(out.surprise[i]);
+    }
+  }
+  const auto sums = exact_column_sums(m, 4, I.n, mpi);
+  Sums s;
+  s.loss = sums[0];
+  s.correct = sums[1];
+  s.free_energy = sums[2];
+  s.surprise = sums[3];
+  s.count = I.n;
+  return s;
+}
+
+Inference Engine::infer(std::int64_t first, std::int64_t n) {
+  auto& I = *impl_;
+  const std::int64_t C = shape_.widths.back();
+  Inference out;
+  out.q.resize(n * C);
+  out.posterior.resize(n * C);
+  out.free_energy.resize(n);
+  out.surprise.resize(n);
+  out.entropy.resize(n);
+  out.decision.resize(n);
+  Kokkos::DefaultExecutionSpace space;
+  for (std::int64_t at = 0; at < n; at += chunk_) {
+    const std::int64_t m = std::min(chunk_, n - at);
+    Rows q("classifier::q", m, C), post("classifier::posterior", m, C);
+    Values f("classifier::F", m), sur("classifier::surprise", m), h("classifier::entropy", m);
+    Labels dec("classifier::decision", m);
+    Kokkos::parallel_for("classifier::infer",
+                         Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>>(space, 0, m),
+                         Infer{I.net, I.p, I.g, I.x, first + at, I.units, q, post, f, sur, h, dec});
+    auto hq = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), q);
+    auto hp = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), post);
+    auto hf = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), f);
+    auto hs = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), sur);
+    auto hh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), h);
+    auto hd = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dec);
+    for (std::int64_t i = 0; i < m; ++i) {
+      for (std::int64_t s = 0; s < C; ++s) {
+        out.q[(at + i) * C + s] = hq(i, s);
+        out.posterior[(at + i) * C + s] = hp(i, s);
+      }
+      out.free_energy[at + i] = hf(i);
+      out.surprise[at + i] = hs(i);
+      out.entropy[at + i] = hh(i);
+      out.decision[at + i] = hd(i);
+    }
+  }
+  return out;
+}
+
+}  // namespace prism::classifier

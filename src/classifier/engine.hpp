@@ -1,0 +1,68 @@
+#pragma once
+// The classifier's device side: the network's parameters, the generative
+// model and a dataset on the default execution space, and the three things
+// done with them: per-observation gradients summed exactly (training),
+// per-observation metrics summed exactly (validation), and inference.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "classifier/model.hpp"
+
+namespace prism {
+class MpiContext;
+}
+
+namespace prism::classifier {
+
+// Per-observation outputs of inference, for observations [first, first + n).
+struct Inference {
+  std::vector<double> q, posterior;  // [n][classes]
+  std::vector<double> free_energy, surprise, entropy;
+  std::vector<std::int32_t> decision;
+};
+
+// Sums over a set of observations (exact, the same for any split over ranks).
+struct Sums {
+  double loss = 0, correct = 0, free_energy = 0, surprise = 0;
+  std::int64_t count = 0;
+};
+
+// Column sums of a [rows][columns] host matrix over all ranks' rows, each
+// element rounded once to 64-bit fixed point (one scale per column from the
+// largest magnitude on any rank): the same bits for any split of the rows.
+std::vector<double> exact_column_sums(const std::vector<double>& m, std::int64_t columns, std::int64_t total_rows,
+                                      const MpiContext& mpi);
+
+class Engine {
+ public:
+  Engine(const Config& cfg, const GenerativeModel& model, const Shape& shape);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  void set_parameters(const std::vector<double>& p);
+  // Makes `d` the dataset the calls below read (copied to the device).
+  void load(const Dataset& d);
+
+  // The mean loss gradient (and mean loss) over the observations `rows` of
+  // the loaded dataset, of which this rank takes block_partition's share:
+  // every rank returns the same bits for any number of ranks.
+  std::vector<double> gradient(const std::vector<std::int64_t>& rows, const MpiContext& mpi, double* mean_loss);
+  // Loss, correct decisions (labels needed), F and -ln p(o) summed over all
+  // observations of the loaded dataset, shared over ranks.
+  Sums evaluate(const MpiContext& mpi);
+  // Inference of observations [first, first + n) of the loaded dataset on this rank.
+  Inference infer(std::int64_t first, std::int64_t n);
+  // One observation's per-sample gradient and loss (tests).
+  std::vector<double> sample_gradient(std::int64_t row, double* loss);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  Config cfg_;
+  Shape shape_;
+  std::int64_t chunk_;
+};
+
+}  // namespace prism::classifier
