@@ -14,7 +14,7 @@
 #   KOKKOS_SOURCES  patched Kokkos + Kokkos Kernels sources (default: .deps/src)
 #   PRISM_DEPS      extra CMake prefixes, ';'-separated (default: .carry/usr if it exists)
 #   WORK            builds and Kokkos installs, reused by the next run (default: /tmp/prism-gpu)
-#   PARTS           which parts run (default: "tests thermo nqs sr te te_matrix study")
+#   PARTS           which parts run (default: "tests thermo nqs sr te te_matrix classifier study")
 #
 # OUTDIR gets: node.txt (GPUs, compilers, commit); test_*.txt (unit tests, thermo,
 # nqs and te physics suites on one GPU, thermo on 2 ranks); rank_independence.txt
@@ -26,7 +26,10 @@
 # with mpirun, and postprocess/scaling.py's tables and plots); bench_te.csv (one
 # TE by search and N, surrogate batches, GPU and host cores), te_torch.csv (the
 # PyTorch peer on the same card) and te.txt (prism on the peer's data, the
-# 64-series TE matrix with 100 surrogates per pair on 1..2 GPUs).
+# 64-series TE matrix with 100 surrogates per pair on 1..2 GPUs); bench_classifier.csv,
+# classifier_torch.csv and classifier.txt (inference and a training epoch, prism
+# and PyTorch on the same card) and classifier_torch_reference.h5 (PyTorch's q
+# on prism's weights, for tests/reference/classifier_torch).
 # Exit status 1 if a build, test or identity check failed.
 set -uo pipefail
 OUT="${1:?usage: bench/run_gpu.sh OUTDIR}"
@@ -45,7 +48,7 @@ ONE="${CUDA_VISIBLE_DEVICES:-0}" && ONE="${ONE%%,*}"  # single-GPU runs
 MPI=(mpirun --bind-to none)                            # ranks are placed on GPUs by prism
 CPU=(env OMP_NUM_THREADS="$J" OMP_PROC_BIND=spread OMP_PLACES=threads)
 fails=0
-want() { [[ " ${PARTS:-tests thermo nqs sr te te_matrix study} " == *" $1 "* ]]; }
+want() { [[ " ${PARTS:-tests thermo nqs sr te te_matrix classifier study} " == *" $1 "* ]]; }
 log() { echo "== $* ($(date +%T))"; }
 failed() { echo "FAILED: $*"; fails=$((fails + 1)); }
 
@@ -171,6 +174,17 @@ if [[ $NGPU -ge 2 ]]; then
   "$PY" "$ROOT/tests/e2e/compare_h5.py" "$WORK/te_matrix-np1.h5" "$WORK/te_matrix-np2.h5" /te &&
     echo "te matrix: /te identical on 1 and 2 GPUs" | tee -a "$OUT/te.txt" || failed "te matrix differs on 1 and 2 GPUs"
 fi
+fi
+
+if want classifier; then
+log "classifier: the suite on one GPU, inference and a training epoch of 10^6 samples, the PyTorch peer"
+CUDA_VISIBLE_DEVICES=$ONE check classifier_1gpu "$B/tests/test_classifier" --gtest_brief=1
+CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_classifier" --n 1000000 --batch 1024 --csv "$OUT/bench_classifier.csv" \
+  --reference "$WORK/classifier_reference_in.h5" | tee -a "$OUT/classifier.txt"
+"${CPU[@]}" "$C/bench/bench_classifier" --n 200000 --batch 1024 --csv "$OUT/bench_classifier.csv" | tee -a "$OUT/classifier.txt"
+CUDA_VISIBLE_DEVICES=$ONE "$PY" "$ROOT/bench/classifier_torch.py" --n 1000000 --batch 1024 --csv "$OUT/classifier_torch.csv" \
+  --reference "$WORK/classifier_reference_in.h5" --write "$OUT/classifier_torch_reference.h5" 2>&1 |
+  grep -v Warning | tee -a "$OUT/classifier.txt"
 fi
 
 want study || { log "done (no scaling study): results in $OUT"; exit $((fails > 0)); }

@@ -173,15 +173,20 @@ struct Infer {
   Rows q_out, posterior;
   Values free_energy_out, surprise, entropy;
   Labels decision;
+  // Test hook: logits ln p(o | s) + ln p(s) instead of the network's, so
+  // that q is the exact posterior.
+  bool exact_logits = false;
 
   KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t i) const {
     const std::int64_t r = first + i;
     forward(net, p, x, r, units, i);
     const int C = net.classes();
     double q[kMaxClasses], log_q[kMaxClasses], joint[kMaxClasses];
-    softmax(net, units, i, q, log_q);
     log_joint(g, x, r, C, joint);
     const double evidence = log_sum_exp(joint, C);  // ln p(o)
+    if (exact_logits)
+      for (int s = 0; s < C; ++s) units(i, net.unit_at[net.layers] + s) = joint[s];
+    softmax(net, units, i, q, log_q);
     double h = 0;
     int best = 0;
     for (int s = 0; s < C; ++s) {

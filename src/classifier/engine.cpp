@@ -54,6 +54,11 @@ struct Engine::Impl {
   Values ones;
   Kokkos::View<std::int64_t*> fixed;
   Kokkos::View<std::int64_t*> rows;
+  // Inference work space.
+  Units infer_units;
+  Rows q, post;
+  Values f, sur, h;
+  Labels dec;
 };
 
 Engine::Engine(const Config& cfg, const GenerativeModel& model, const Shape& shape)
@@ -247,20 +252,36 @@ Inference Engine::infer(std::int64_t first, std::int64_t n) {
   out.entropy.resize(n);
   out.decision.resize(n);
   Kokkos::DefaultExecutionSpace space;
-  for (std::int64_t at = 0; at < n; at += chunk_) {
-    const std::int64_t m = std::min(chunk_, n - at);
-    Rows q("classifier::q", m, C), post("classifier::posterior", m, C);
-    Values f("classifier::F", m), sur("classifier::surprise", m), h("classifier::entropy", m);
-    Labels dec("classifier::decision", m);
+  // Work space for up to 2^18 observations per launch, kept between calls.
+  const std::int64_t chunk = std::min<std::int64_t>(n, std::int64_t(1) << 18);
+  if (std::int64_t(I.infer_units.extent(0)) < chunk) {
+    I.infer_units = Units("classifier::infer_units", chunk, I.net.units);
+    I.q = Rows("classifier::q", chunk, C);
+    I.post = Rows("classifier::posterior", chunk, C);
+    I.f = Values("classifier::F", chunk);
+    I.sur = Values("classifier::surprise", chunk);
+    I.h = Values("classifier::entropy", chunk);
+    I.dec = Labels("classifier::decision", chunk);
+  }
+  auto hq = Kokkos::create_mirror_view(I.q);
+  auto hp = Kokkos::create_mirror_view(I.post);
+  auto hf = Kokkos::create_mirror_view(I.f);
+  auto hs = Kokkos::create_mirror_view(I.sur);
+  auto hh = Kokkos::create_mirror_view(I.h);
+  auto hd = Kokkos::create_mirror_view(I.dec);
+  for (std::int64_t at = 0; at < n; at += chunk) {
+    const std::int64_t m = std::min(chunk, n - at);
     Kokkos::parallel_for("classifier::infer",
                          Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>>(space, 0, m),
-                         Infer{I.net, I.p, I.g, I.x, first + at, I.units, q, post, f, sur, h, dec});
-    auto hq = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), q);
-    auto hp = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), post);
-    auto hf = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), f);
-    auto hs = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), sur);
-    auto hh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), h);
-    auto hd = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dec);
+                         Infer{I.net, I.p, I.g, I.x, first + at, I.infer_units, I.q, I.post, I.f, I.sur, I.h, I.dec,
+                               exact_logits_});
+    Kokkos::deep_copy(space, hq, I.q);
+    Kokkos::deep_copy(space, hp, I.post);
+    Kokkos::deep_copy(space, hf, I.f);
+    Kokkos::deep_copy(space, hs, I.sur);
+    Kokkos::deep_copy(space, hh, I.h);
+    Kokkos::deep_copy(space, hd, I.dec);
+    space.fence();
     for (std::int64_t i = 0; i < m; ++i) {
       for (std::int64_t s = 0; s < C; ++s) {
         out.q[(at + i) * C + s] = hq(i, s);

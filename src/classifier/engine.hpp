@@ -56,6 +56,8 @@ class Engine {
   Inference infer(std::int64_t first, std::int64_t n);
   // One observation's per-sample gradient and loss (tests).
   std::vector<double> sample_gradient(std::int64_t row, double* loss);
+  // Test hook: infer with logits ln p(o | s) + ln p(s), so q is the exact posterior.
+  void use_exact_logits(bool on) { exact_logits_ = on; }
 
  private:
   struct Impl;
@@ -63,6 +65,7 @@ class Engine {
   Config cfg_;
   Shape shape_;
   std::int64_t chunk_;
+  bool exact_logits_ = false;
 };
 
 }  // namespace prism::classifier

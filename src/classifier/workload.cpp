@@ -170,8 +170,8 @@ void ClassifierWorkload::infer(RunContext& ctx) {
     auto t = ctx.timers.scope("tracks");
     run_set(tracks_, tracks);
   }
+  // Every rank keeps the same timer phases (they are gathered by phase).
   if (!mpi.root()) return;
-  auto t = ctx.timers.scope("summaries");
   const std::int64_t n = test_.n;
   if (n <= cfg_.keep_per_observation) {
     q_ = test.q;
@@ -407,7 +407,12 @@ std::unique_ptr<Workload> make_workload(Deck& deck) {
     }
   }
   const Shape shape(cfg.widths);
-  auto weights = cfg.weights_file.empty() ? initial_weights(shape, cfg.weight_seed) : read_weights(shape, cfg.weights_file);
+  std::vector<double> weights;
+  try {
+    weights = cfg.weights_file.empty() ? initial_weights(shape, cfg.weight_seed) : read_weights(shape, cfg.weights_file);
+  } catch (const std::exception& e) {
+    deck.fail("classifier", "weights_file", e.what());
+  }
   return std::make_unique<ClassifierWorkload>(std::move(cfg), std::move(model), std::move(train), std::move(validation),
                                               std::move(test), std::move(tracks), std::move(weights));
 }

@@ -1,0 +1,211 @@
+// The active-inference classifier against exact maths: gradients against
+// finite differences, F >= -ln p(o) with equality at the exact posterior,
+// Bayes-optimal accuracy after training, exact belief updating, and clean
+// errors on bad data.  Runs on the default execution space.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "classifier/engine.hpp"
+#include "classifier/model.hpp"
+#include "classifier/workload.hpp"
+#include "core/deck.hpp"
+#include "core/h5_writer.hpp"
+#include "core/mpi_context.hpp"
+#include "test_env.hpp"
+
+namespace prism::classifier {
+namespace {
+
+Config small_config() {
+  Config c;
+  c.widths = {20, 32, 16, 5};
+  c.separation = 0.6;
+  return c;
+}
+
+// Backpropagation equals central finite differences of the per-sample loss
+// for every parameter of every layer (weights and biases), for both losses.
+TEST(ClassifierMaths, GradientsEqualFiniteDifferences) {
+  for (const auto loss : {Loss::cross_entropy, Loss::free_energy}) {
+    Config cfg = small_config();
+    cfg.widths = {6, 7, 5, 4};
+    cfg.prior = {0.4, 0.3, 0.2, 0.1};
+    cfg.loss = loss;
+    const auto model = generate_model(cfg);
+    const auto data = generate(cfg, model, 0, 8);
+    const Shape shape(cfg.widths);
+    auto w = initial_weights(shape, 5);
+    Engine e(cfg, model, shape);
+    e.load(data);
+    for (std::int64_t row : {0, 3, 7}) {
+      e.set_parameters(w);
+      double f0 = 0;
+      const auto g = e.sample_gradient(row, &f0);
+      double worst = 0;
+      for (std::int64_t k = 0; k < shape.parameters; ++k) {
+        const double h = 1e-6 * std::max(1.0, std::fabs(w[k]));
+        auto v = w;
+        double up = 0, down = 0;
+        v[k] = w[k] + h;
+        e.set_parameters(v);
+        e.sample_gradient(row, &up);
+        v[k] = w[k] - h;
+        e.set_parameters(v);
+        e.sample_gradient(row, &down);
+        const double fd = (up - down) / (2 * h);
+        worst = std::max(worst, std::fabs(fd - g[k]) / std::max(1.0, std::fabs(fd)));
+      }
+      EXPECT_LT(worst, 1e-7) << (loss == Loss::free_energy ? "free energy" : "cross-entropy") << ", row " << row;
+      EXPECT_TRUE(std::isfinite(f0));
+    }
+  }
+}
+
+// F >= -ln p(o) for any network; F = -ln p(o) when q is the exact posterior.
+TEST(ClassifierMaths, FreeEnergyBoundsTheSurprise) {
+  Config cfg = small_config();
+  const auto model = generate_model(cfg);
+  const auto data = generate(cfg, model, 2, 500);
+  const Shape shape(cfg.widths);
+  Engine e(cfg, model, shape);
+  e.set_parameters(initial_weights(shape, 9));
+  e.load(data);
+  auto out = e.infer(0, data.n);
+  for (std::int64_t i = 0; i < data.n; ++i) {
+    EXPECT_GE(out.free_energy[i], out.surprise[i] - 1e-9 * std::fabs(out.surprise[i])) << i;
+    // The exact posterior and -ln p(o) agree with a host evaluation.
+    const auto ex = exact_posterior(model, &data.x[i * cfg.features()]);
+    EXPECT_NEAR(out.surprise[i], ex.surprise, 1e-10 * std::fabs(ex.surprise));
+    for (std::int64_t s = 0; s < cfg.classes(); ++s) EXPECT_NEAR(out.posterior[i * 5 + s], ex.posterior[s], 1e-12);
+  }
+  e.use_exact_logits(true);
+  out = e.infer(0, data.n);
+  for (std::int64_t i = 0; i < data.n; ++i) {
+    EXPECT_NEAR(out.free_energy[i], out.surprise[i], 1e-12 * std::fabs(out.surprise[i])) << i;
+    EXPECT_NEAR(out.q[i * 5 + 2], out.posterior[i * 5 + 2], 1e-14);
+  }
+}
+
+// With identity transitions, T frames of the exact update equal one update
+// with the product of the frames' likelihoods.
+TEST(ClassifierMaths, BeliefUpdatingMultipliesLikelihoods) {
+  Config cfg = small_config();
+  cfg.tracks = 3;
+  cfg.frames = 6;
+  const auto model = generate_model(cfg);
+  const auto tracks = generate_tracks(cfg, model);
+  const std::int64_t C = cfg.classes(), D = cfg.features();
+  for (std::int64_t t = 0; t < cfg.tracks; ++t) {
+    std::vector<double> belief = model.prior, log_product(C, 0.0);
+    for (std::int64_t f = 0; f < cfg.frames; ++f) {
+      const double* o = &tracks.x[(t * cfg.frames + f) * D];
+      const auto ex = exact_posterior(model, o);
+      belief = predict(update_belief(belief, ex.posterior.data(), model.prior), {});
+      const auto j = model.log_joint(o);
+      for (std::int64_t s = 0; s < C; ++s) log_product[s] += j[s] - std::log(model.prior[s]);
+    }
+    std::vector<double> expected(C);
+    double mx = -INFINITY, total = 0;
+    for (std::int64_t s = 0; s < C; ++s) mx = std::max(mx, expected[s] = std::log(model.prior[s]) + log_product[s]);
+    for (auto& v : expected) total += v = std::exp(v - mx);
+    for (std::int64_t s = 0; s < C; ++s) EXPECT_NEAR(belief[s], expected[s] / total, 1e-12) << "track " << t;
+  }
+}
+
+// Trained on the generator's data, the network's accuracy is within 1 % of
+// the Bayes-optimal decision's on the same test set, and its mean F within
+// 0.05 nats of the mean -ln p(o).
+TEST(ClassifierPhysics, TrainingReachesTheBayesOptimum) {
+  Config cfg = small_config();
+  cfg.train_samples = 40000;
+  cfg.validation_samples = 4000;
+  cfg.test_samples = 20000;
+  cfg.tracks = 0;
+  cfg.epochs = 20;
+  cfg.learning_rate = 3e-3;
+  const auto model = generate_model(cfg);
+  ClassifierWorkload w(cfg, model, generate(cfg, model, 0, cfg.train_samples),
+                       generate(cfg, model, 1, cfg.validation_samples), generate(cfg, model, 2, cfg.test_samples),
+                       Dataset{}, initial_weights(Shape(cfg.widths), cfg.weight_seed));
+  test::run_workload(w, 1);
+  if (!test::world->root()) return;
+  EXPECT_GT(w.bayes_accuracy(), 0.85);  // the problem is neither trivial ...
+  EXPECT_LT(w.bayes_accuracy(), 0.99);  // ... nor hopeless
+  EXPECT_GT(w.accuracy(), w.bayes_accuracy() - 0.01);
+  EXPECT_NEAR(w.mean_free_energy(), w.mean_surprise(), 0.05);
+  EXPECT_GE(w.mean_free_energy(), w.mean_surprise());
+}
+
+// Bad data: each a DeckError naming the file and what is wrong.
+TEST(ClassifierInput, BadDataFilesAreRefused) {
+  const auto dir = std::filesystem::temp_directory_path() / ("prism_classifier_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const Config cfg = small_config();
+  const auto model = generate_model(cfg);
+  auto write = [&](const std::string& name, auto fill) {
+    const auto path = (dir / name).string();
+    std::filesystem::remove(path);
+    H5Writer out(path);
+    fill(out);
+    out.commit(true);
+    return path;
+  };
+  const auto model_file = write("model.h5", [&](H5Writer& out) {
+    out.write("/mu", model.mu, {5, 20});
+    out.write("/sigma", model.sigma, {5, 20});
+  });
+  auto features = [&](std::uint64_t n, std::uint64_t d, double bad) {
+    std::vector<double> x(n * d, 0.5);
+    x[3] = bad;
+    return x;
+  };
+  struct Case {
+    std::string file, expect;
+  };
+  const std::vector<Case> cases{
+      {write("width.h5", [&](H5Writer& o) { o.write("/features", features(10, 19, 0.1), {10, 19}); }),
+       "/features must be [N][20]"},
+      {write("nan.h5", [&](H5Writer& o) { o.write("/features", features(10, 20, NAN), {10, 20}); }),
+       "value 3 is not finite"},
+      {write("labels.h5",
+             [&](H5Writer& o) {
+               o.write("/features", features(10, 20, 0.1), {10, 20});
+               o.write("/labels", std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 0, 0, 0, 0});
+             }),
+       "label 5 of observation 5 is outside 0..4"},
+  };
+  for (const auto& c : cases) {
+    auto deck = Deck::from_string("[classifier]\nwidths = [20, 32, 16, 5]\nsource = \"hdf5\"\nmode = \"train\"\n"
+                                  "validation_samples = 2\nfile = \"" + c.file + "\"\nmodel_file = \"" + model_file + "\"\n",
+                                  "bad.toml");
+    try {
+      make_workload(deck);
+      ADD_FAILURE() << "accepted " << c.file;
+    } catch (const DeckError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.expect), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(c.file), std::string::npos) << e.what();
+    }
+  }
+  // Weights of another architecture.
+  const auto weights = write("weights.h5", [&](H5Writer& o) {
+    o.group("/classifier/weights");
+    o.write("/classifier/weights/W0", std::vector<double>(32 * 21, 0.0), {32, 21});
+    o.write("/classifier/weights/b0", std::vector<double>(32, 0.0));
+  });
+  auto deck = Deck::from_string("[classifier]\nwidths = [20, 32, 16, 5]\nmode = \"infer\"\nweights_file = \"" +
+                                    weights + "\"\n",
+                                "bad.toml");
+  try {
+    make_workload(deck);
+    ADD_FAILURE() << "accepted weights of another architecture";
+  } catch (const DeckError& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 0 is not 20 -> 32"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace prism::classifier
