@@ -101,8 +101,8 @@ def main():
                         o[f"classifier/weights/{k}"] = h5[f"classifier/weights/{k}"][...]
                     for k, v in out.items():
                         o[k] = v
-                    o.attrs["torch"] = torch.__version__
-                    o.attrs["device"] = name
+                    o.attrs["torch"] = str(torch.__version__)
+                    o.attrs["device"] = str(name)
     fresh = not os.path.exists(a.csv)
     with open(a.csv, "a", newline="") as f:
         w = csv.writer(f)

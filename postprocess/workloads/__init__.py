@@ -24,6 +24,7 @@ WORKLOADS = {
     "thermo": _module("thermo"),
     "nqs": _module("nqs"),
     "te": _module("te"),
+    "classifier": _module("classifier"),
 }
 
 

@@ -202,10 +202,14 @@ std::vector<double> Engine::sample_gradient(std::int64_t row, double* loss) {
                        Gradient{I.net, I.p, I.g, I.x, I.rows, I.labels, I.units, I.delta, grads,
                                 Kokkos::subview(I.grads, std::make_pair(std::int64_t(0), std::int64_t(1)), P),
                                 cfg_.loss == Loss::free_energy, I.widest});
-  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), grads);
-  std::vector<double> g(P);
-  for (std::int64_t k = 0; k < P; ++k) g[k] = h(0, k);
-  if (loss) *loss = h(0, P);
+  // Row 0 of a LayoutLeft matrix is strided: gather it into a contiguous view first.
+  Values row0("classifier::row0", P + 1);
+  Kokkos::parallel_for(
+      "classifier::row0", Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace>(0, P + 1),
+      KOKKOS_LAMBDA(const std::int64_t k) { row0(k) = grads(0, k); });
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), row0);
+  std::vector<double> g(h.data(), h.data() + P);
+  if (loss) *loss = h(P);
   return g;
 }
 

@@ -12,6 +12,7 @@
 #include "classifier/model.hpp"
 #include "classifier/workload.hpp"
 #include "core/deck.hpp"
+#include "core/h5_reader.hpp"
 #include "core/h5_writer.hpp"
 #include "core/mpi_context.hpp"
 #include "test_env.hpp"
@@ -137,6 +138,36 @@ TEST(ClassifierPhysics, TrainingReachesTheBayesOptimum) {
   EXPECT_GT(w.accuracy(), w.bayes_accuracy() - 0.01);
   EXPECT_NEAR(w.mean_free_energy(), w.mean_surprise(), 0.05);
   EXPECT_GE(w.mean_free_energy(), w.mean_surprise());
+}
+
+// Inference equals PyTorch's on the same weights and observations
+// (tests/reference/classifier_torch: 1e-12 against float64, 1e-6 against float32).
+TEST(ClassifierMaths, InferenceEqualsPyTorch) {
+  const std::string file = std::string(PRISM_SOURCE_DIR) + "/tests/reference/classifier_torch/reference.h5";
+  Config cfg;  // the default 100-64-32-16-5 network
+  const Shape shape(cfg.widths);
+  const auto weights = read_weights(shape, file);
+  H5Reader in(file);
+  Dataset d;
+  d.features = cfg.features();
+  d.x = in.values<double>("/features");
+  d.n = std::int64_t(d.x.size()) / d.features;
+  ASSERT_EQ(d.n, 256);
+  const auto q64 = in.values<double>("/torch_q64"), q32 = in.values<double>("/torch_q32");
+  Engine e(cfg, generate_model(cfg), shape);
+  e.set_parameters(weights);
+  e.load(d);
+  const auto out = e.infer(0, d.n);
+  double worst64 = 0, worst32 = 0;
+  for (std::size_t k = 0; k < out.q.size(); ++k) {
+    worst64 = std::max(worst64, std::fabs(out.q[k] - q64[k]));
+    worst32 = std::max(worst32, std::fabs(out.q[k] - q32[k]));
+  }
+  EXPECT_LT(worst64, 1e-12);
+  EXPECT_LT(worst32, 1e-6);
+  // The observations are the generator's: the reference is reproducible.
+  const auto again = generate(cfg, generate_model(cfg), 2, 256);
+  EXPECT_EQ(again.x, d.x);
 }
 
 // Bad data: each a DeckError naming the file and what is wrong.
