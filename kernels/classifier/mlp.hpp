@@ -103,61 +103,78 @@ KOKKOS_INLINE_FUNCTION double free_energy(const double* q, const double* log_q, 
   return f;
 }
 
-// Per observation of a batch: loss(i) and the gradient row grads(i, :) of
-// cross-entropy on labels, or of the free energy F (amortised inference).
-struct Gradient {
+// Per observation of a batch: loss(i) and the deltas dLoss/dz of every
+// layer's outputs (at the units' offsets), for cross-entropy on labels or
+// the free energy F (amortised inference).  The gradient rows are then
+// written by GradientRows, one thread per (observation, parameter), so the
+// per-observation thread does not serialise ~10^4 stores.
+struct Backward {
   Net net;
   Params p;
   Generative g;
   Rows x;
   Kokkos::View<const std::int64_t*> rows;  // slot i takes observation rows(i)
   Labels labels;
-  Units units, delta;  // delta: two slots of the widest layer per observation
-  Grads grads;
+  Units units, delta;  // delta: [observation][unit], like units
   Values loss;
   bool free_energy_loss;
-  std::int64_t max_width;
 
   KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t i) const {
     const std::int64_t r = rows(i);
     forward(net, p, x, r, units, i);
     const int C = net.classes();
+    const std::int64_t top = net.unit_at[net.layers];
     double q[kMaxClasses], log_q[kMaxClasses], joint[kMaxClasses];
     softmax(net, units, i, q, log_q);
-    // dLoss / dlogits into delta slot 0.
     if (free_energy_loss) {
       log_joint(g, x, r, C, joint);
       // F = sum q (ln q - j): dF/dz_k = q_k (g_k - sum_s q_s g_s), g = ln q - j.
       double mean = 0;
       for (int s = 0; s < C; ++s) mean += q[s] * (log_q[s] - joint[s]);
       loss(i) = mean;
-      for (int s = 0; s < C; ++s) delta(i, s) = q[s] * ((log_q[s] - joint[s]) - mean);
+      for (int s = 0; s < C; ++s) delta(i, top + s) = q[s] * ((log_q[s] - joint[s]) - mean);
     } else {
       const int y = labels(r);
       loss(i) = -log_q[y];
-      for (int s = 0; s < C; ++s) delta(i, s) = q[s] - (s == y ? 1.0 : 0.0);
+      for (int s = 0; s < C; ++s) delta(i, top + s) = q[s] - (s == y ? 1.0 : 0.0);
     }
-    // Backward, layer by layer; delta alternates between its two slots.
-    int cur = 0;
-    for (int l = net.layers - 1; l >= 0; --l) {
+    // Layer l's input deltas through ReLU', from its output deltas.
+    for (int l = net.layers - 1; l >= 1; --l) {
       const int in = net.widths[l], out = net.widths[l + 1];
       const std::int64_t w = net.w_at[l];
-      for (int o = 0; o < out; ++o) grads(i, net.b_at[l] + o) = delta(i, cur * max_width + o);
-      for (int j = 0; j < in; ++j) {
-        const double a = l == 0 ? x(r, j) : units(i, net.unit_at[l] + j);
-        for (int o = 0; o < out; ++o) grads(i, w + std::int64_t(o) * in + j) = delta(i, cur * max_width + o) * a;
-      }
-      if (l == 0) break;
-      // Into the other slot: the inputs' deltas through ReLU'.
-      const int next = 1 - cur;
       for (int j = 0; j < in; ++j) {
         double d = 0;
-        if (units(i, net.unit_at[l] + j) > 0)  // ReLU'
-          for (int o = 0; o < out; ++o) d += p(w + std::int64_t(o) * in + j) * delta(i, cur * max_width + o);
-        delta(i, next * max_width + j) = d;
+        if (units(i, net.unit_at[l] + j) > 0)
+          for (int o = 0; o < out; ++o) d += p(w + std::int64_t(o) * in + j) * delta(i, net.unit_at[l + 1] + o);
+        delta(i, net.unit_at[l] + j) = d;
       }
-      cur = next;
     }
+  }
+};
+
+// grads(i, k) for parameter k of observation slot i: delta_o a_j for the
+// weight W_l[o][j], delta_o for the bias b_l[o].  Thread t = k * count + i,
+// so neighbouring threads write neighbouring addresses of a LayoutLeft matrix.
+struct GradientRows {
+  Net net;
+  Rows x;
+  Kokkos::View<const std::int64_t*> rows;
+  Units units, delta;
+  Grads grads;
+  std::int64_t count;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t t) const {
+    const std::int64_t i = t % count, k = t / count;
+    int l = 0;
+    while (l + 1 < net.layers && k >= net.w_at[l + 1]) ++l;
+    const int in = net.widths[l];
+    if (k >= net.b_at[l]) {
+      grads(i, k) = delta(i, net.unit_at[l + 1] + (k - net.b_at[l]));
+      return;
+    }
+    const std::int64_t o = (k - net.w_at[l]) / in, j = (k - net.w_at[l]) % in;
+    const double a = l == 0 ? x(rows(i), j) : units(i, net.unit_at[l] + j);
+    grads(i, k) = delta(i, net.unit_at[l + 1] + o) * a;
   }
 };
 

@@ -115,7 +115,9 @@ Config parse_config(Deck& deck) {
   if (c.mode == Mode::infer && c.weights_file.empty())
     deck.fail(s, "weights_file", "mode = \"infer\" needs trained weights (a prism output with /classifier/weights)");
 
-  if (c.trains()) {
+  // Training keys are read in every mode, so that one deck trains and, with
+  // mode = "infer" and weights_file, infers.
+  {
     c.loss = deck.get_string(s, "loss", "cross_entropy", {"cross_entropy", "free_energy"}) == "free_energy"
                  ? Loss::free_energy
                  : Loss::cross_entropy;

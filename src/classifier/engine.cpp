@@ -106,7 +106,7 @@ Engine::Engine(const Config& cfg, const GenerativeModel& model, const Shape& sha
   // Gradient rows of ~9 k doubles: 4096 observations per launch is ~300 MB.
   chunk_ = std::max<std::int64_t>(1, std::min<std::int64_t>(4096, (std::int64_t(1) << 25) / (shape.parameters + 1)));
   I.units = Units("classifier::units", chunk_, unit);
-  I.delta = Units("classifier::delta", chunk_, 2 * widest);
+  I.delta = Units("classifier::delta", chunk_, unit);
   I.grads = Grads("classifier::grads", chunk_, shape.parameters + 1);
   I.ones = Values("classifier::ones", chunk_);
   Kokkos::deep_copy(I.ones, 1.0);
@@ -138,6 +138,20 @@ void Engine::load(const Dataset& d) {
   }
 }
 
+void Engine::launch_gradient(std::int64_t count) {
+  auto& I = *impl_;
+  const std::int64_t P = shape_.parameters;
+  using Range = Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>>;
+  Kokkos::DefaultExecutionSpace space;
+  const auto n = std::make_pair(std::int64_t(0), count);
+  auto grads = Kokkos::subview(I.grads, n, Kokkos::ALL);
+  Kokkos::parallel_for("classifier::backward", Range(space, 0, count),
+                       Backward{I.net, I.p, I.g, I.x, I.rows, I.labels, I.units, I.delta,
+                                Kokkos::subview(I.grads, n, P), cfg_.loss == Loss::free_energy});
+  Kokkos::parallel_for("classifier::gradient_rows", Range(space, 0, count * P),
+                       GradientRows{I.net, I.x, I.rows, I.units, I.delta, grads, count});
+}
+
 std::vector<double> Engine::gradient(const std::vector<std::int64_t>& rows, const MpiContext& mpi,
                                      double* mean_loss) {
   auto& I = *impl_;
@@ -147,16 +161,11 @@ std::vector<double> Engine::gradient(const std::vector<std::int64_t>& rows, cons
   Kokkos::DefaultExecutionSpace space;
   const auto n = std::make_pair(std::int64_t(0), mine.count);
   auto grads = Kokkos::subview(I.grads, n, Kokkos::ALL);
-  auto loss = Kokkos::subview(I.grads, n, P);
   if (mine.count > 0) {
     auto hr = Kokkos::create_mirror_view(I.rows);
     for (std::int64_t i = 0; i < mine.count; ++i) hr(i) = rows[mine.begin + i];
     Kokkos::deep_copy(space, I.rows, hr);
-    Kokkos::parallel_for("classifier::gradient",
-                         Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>>(
-                             space, 0, mine.count),
-                         Gradient{I.net, I.p, I.g, I.x, I.rows, I.labels, I.units, I.delta, grads, loss,
-                                  cfg_.loss == Loss::free_energy, I.widest});
+    launch_gradient(mine.count);
   }
   // One scale for every rank: from the largest magnitude in any rank's rows.
   double vmax = 0;
@@ -198,10 +207,7 @@ std::vector<double> Engine::sample_gradient(std::int64_t row, double* loss) {
   hr(0) = row;
   Kokkos::deep_copy(I.rows, hr);
   auto grads = Kokkos::subview(I.grads, std::make_pair(std::int64_t(0), std::int64_t(1)), Kokkos::ALL);
-  Kokkos::parallel_for("classifier::gradient", Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace>(0, 1),
-                       Gradient{I.net, I.p, I.g, I.x, I.rows, I.labels, I.units, I.delta, grads,
-                                Kokkos::subview(I.grads, std::make_pair(std::int64_t(0), std::int64_t(1)), P),
-                                cfg_.loss == Loss::free_energy, I.widest});
+  launch_gradient(1);
   // Row 0 of a LayoutLeft matrix is strided: gather it into a contiguous view first.
   Values row0("classifier::row0", P + 1);
   Kokkos::parallel_for(

@@ -60,6 +60,8 @@ class Engine {
   void use_exact_logits(bool on) { exact_logits_ = on; }
 
  private:
+  // Losses and gradient rows of the first `count` slots of the rows view.
+  void launch_gradient(std::int64_t count);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   Config cfg_;

@@ -29,27 +29,33 @@ std::vector<double> random_series(std::size_t n, std::uint64_t seed, bool intege
   return v;
 }
 
+// An estimator setting and whether the data have ties (integer values).
+struct Case {
+  int algorithm;
+  std::int64_t K, k, k_tau, l, l_tau, delay;
+  bool integers;
+  Config config() const {
+    Config cfg;
+    cfg.algorithm = algorithm;
+    cfg.K = K;
+    cfg.k = k;
+    cfg.k_tau = k_tau;
+    cfg.l = l;
+    cfg.l_tau = l_tau;
+    cfg.delay = delay;
+    return cfg;
+  }
+};
+
 // The device search gives the same integer counts, and so the same TE to the
 // bit, as a plain host loop over the definition: both algorithms, ties, and
 // every embedding option.
 TEST(TeEstimator, DeviceCountsEqualTheDefinition) {
-  struct Case {
-    int algorithm;
-    std::int64_t K, k, k_tau, l, l_tau, delay;
-    bool integers;
-  };
   for (const Case c :
        {Case{1, 4, 1, 1, 1, 1, 1, false}, Case{2, 4, 1, 1, 1, 1, 1, false}, Case{1, 4, 1, 1, 1, 1, 1, true},
         Case{2, 3, 1, 1, 1, 1, 1, true}, Case{1, 5, 2, 2, 2, 1, 2, false}, Case{2, 6, 3, 1, 2, 3, 1, false},
         Case{1, 1, 2, 3, 1, 1, 4, true}}) {
-    Config cfg;
-    cfg.algorithm = c.algorithm;
-    cfg.K = c.K;
-    cfg.k = c.k;
-    cfg.k_tau = c.k_tau;
-    cfg.l = c.l;
-    cfg.l_tau = c.l_tau;
-    cfg.delay = c.delay;
+    Config cfg = c.config();
     const auto y = random_series(400, 1, c.integers), x = random_series(400, 2, c.integers);
     Neighbours ref;
     const double expected = reference_te(cfg, y, x, &ref);
@@ -71,23 +77,11 @@ TEST(TeEstimator, DeviceCountsEqualTheDefinition) {
 // algorithms, ties, every embedding and small and large K; and the values do
 // not depend on the batch size or the number of host threads.
 TEST(TeEstimator, WindowSearchEqualsBruteForceInBatches) {
-  struct Case {
-    int algorithm;
-    std::int64_t K, k, k_tau, l, l_tau, delay;
-    bool integers;
-  };
   const std::int64_t length = 1500;
   for (const Case c :
        {Case{1, 4, 1, 1, 1, 1, 1, false}, Case{2, 4, 1, 1, 1, 1, 1, false}, Case{1, 4, 1, 1, 1, 1, 1, true},
         Case{2, 3, 1, 1, 1, 1, 1, true}, Case{1, 12, 2, 2, 2, 1, 2, true}, Case{2, 9, 3, 1, 2, 3, 1, false}}) {
-    Config cfg;
-    cfg.algorithm = c.algorithm;
-    cfg.K = c.K;
-    cfg.k = c.k;
-    cfg.k_tau = c.k_tau;
-    cfg.l = c.l;
-    cfg.l_tau = c.l_tau;
-    cfg.delay = c.delay;
+    Config cfg = c.config();
     const auto x = random_series(length, 7, c.integers);
     const std::vector<std::vector<double>> sources{random_series(length, 8, c.integers),
                                                    random_series(length, 9, c.integers), x};
