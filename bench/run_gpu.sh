@@ -14,6 +14,7 @@
 #   KOKKOS_SOURCES  patched Kokkos + Kokkos Kernels sources (default: .deps/src)
 #   PRISM_DEPS      extra CMake prefixes, ';'-separated (default: .carry/usr if it exists)
 #   WORK            builds and Kokkos installs, reused by the next run (default: /tmp/prism-gpu)
+#   SKIP_OPENMP=1   no OpenMP build and no host-core figures
 #   PARTS           which parts run (default: "tests thermo nqs sr te te_matrix classifier study")
 #
 # OUTDIR gets: node.txt (GPUs, compilers, commit); test_*.txt (unit tests, thermo,
@@ -69,8 +70,10 @@ build() {
 }
 log "build: Kokkos and prism for CUDA"
 build cuda
-log "build: Kokkos and prism for OpenMP (the host-core comparison)"
-build openmp -DPRISM_ENABLE_TESTS=OFF
+if [[ "${SKIP_OPENMP:-0}" != 1 ]]; then
+  log "build: Kokkos and prism for OpenMP (the host-core comparison)"
+  build openmp -DPRISM_ENABLE_TESTS=OFF
+fi
 B="$WORK/prism-cuda" C="$WORK/prism-openmp"
 
 check() {  # NAME COMMAND...: output in test_NAME.txt
@@ -181,7 +184,8 @@ log "classifier: the suite on one GPU, inference and a training epoch of 10^6 sa
 CUDA_VISIBLE_DEVICES=$ONE check classifier_1gpu "$B/tests/test_classifier" --gtest_brief=1
 CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_classifier" --n 1000000 --batch 1024 --csv "$OUT/bench_classifier.csv" \
   --reference "$WORK/classifier_reference_in.h5" | tee -a "$OUT/classifier.txt"
-"${CPU[@]}" "$C/bench/bench_classifier" --n 200000 --batch 1024 --csv "$OUT/bench_classifier.csv" | tee -a "$OUT/classifier.txt"
+[[ "${SKIP_OPENMP:-0}" == 1 ]] ||
+  "${CPU[@]}" "$C/bench/bench_classifier" --n 200000 --batch 1024 --csv "$OUT/bench_classifier.csv" | tee -a "$OUT/classifier.txt"
 CUDA_VISIBLE_DEVICES=$ONE "$PY" "$ROOT/bench/classifier_torch.py" --n 1000000 --batch 1024 --csv "$OUT/classifier_torch.csv" \
   --reference "$WORK/classifier_reference_in.h5" --write "$OUT/classifier_torch_reference.h5" 2>&1 |
   grep -v Warning | tee -a "$OUT/classifier.txt"

@@ -252,15 +252,26 @@ Sums Engine::evaluate(const MpiContext& mpi) {
 }
 
 Inference Engine::infer(std::int64_t first, std::int64_t n) {
+  Inference out;
+  infer_chunks(first, n, &out);
+  return out;
+}
+
+void Engine::infer_on_device(std::int64_t first, std::int64_t n) {
+  infer_chunks(first, n, nullptr);
+}
+
+void Engine::infer_chunks(std::int64_t first, std::int64_t n, Inference* out) {
   auto& I = *impl_;
   const std::int64_t C = shape_.widths.back();
-  Inference out;
-  out.q.resize(n * C);
-  out.posterior.resize(n * C);
-  out.free_energy.resize(n);
-  out.surprise.resize(n);
-  out.entropy.resize(n);
-  out.decision.resize(n);
+  if (out) {
+    out->q.resize(n * C);
+    out->posterior.resize(n * C);
+    out->free_energy.resize(n);
+    out->surprise.resize(n);
+    out->entropy.resize(n);
+    out->decision.resize(n);
+  }
   Kokkos::DefaultExecutionSpace space;
   // Work space for up to 2^18 observations per launch, kept between calls.
   const std::int64_t chunk = std::min<std::int64_t>(n, std::int64_t(1) << 18);
@@ -285,6 +296,7 @@ Inference Engine::infer(std::int64_t first, std::int64_t n) {
                          Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>>(space, 0, m),
                          Infer{I.net, I.p, I.g, I.x, first + at, I.infer_units, I.q, I.post, I.f, I.sur, I.h, I.dec,
                                exact_logits_});
+    if (!out) continue;
     Kokkos::deep_copy(space, hq, I.q);
     Kokkos::deep_copy(space, hp, I.post);
     Kokkos::deep_copy(space, hf, I.f);
@@ -294,16 +306,16 @@ Inference Engine::infer(std::int64_t first, std::int64_t n) {
     space.fence();
     for (std::int64_t i = 0; i < m; ++i) {
       for (std::int64_t s = 0; s < C; ++s) {
-        out.q[(at + i) * C + s] = hq(i, s);
-        out.posterior[(at + i) * C + s] = hp(i, s);
+        out->q[(at + i) * C + s] = hq(i, s);
+        out->posterior[(at + i) * C + s] = hp(i, s);
       }
-      out.free_energy[at + i] = hf(i);
-      out.surprise[at + i] = hs(i);
-      out.entropy[at + i] = hh(i);
-      out.decision[at + i] = hd(i);
+      out->free_energy[at + i] = hf(i);
+      out->surprise[at + i] = hs(i);
+      out->entropy[at + i] = hh(i);
+      out->decision[at + i] = hd(i);
     }
   }
-  return out;
+  space.fence();
 }
 
 }  // namespace prism::classifier

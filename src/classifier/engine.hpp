@@ -54,6 +54,8 @@ class Engine {
   Sums evaluate(const MpiContext& mpi);
   // Inference of observations [first, first + n) of the loaded dataset on this rank.
   Inference infer(std::int64_t first, std::int64_t n);
+  // The same, leaving the results on the device (benchmarks).
+  void infer_on_device(std::int64_t first, std::int64_t n);
   // One observation's per-sample gradient and loss (tests).
   std::vector<double> sample_gradient(std::int64_t row, double* loss);
   // Test hook: infer with logits ln p(o | s) + ln p(s), so q is the exact posterior.
@@ -62,6 +64,7 @@ class Engine {
  private:
   // Losses and gradient rows of the first `count` slots of the rows view.
   void launch_gradient(std::int64_t count);
+  void infer_chunks(std::int64_t first, std::int64_t n, Inference* out);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   Config cfg_;
