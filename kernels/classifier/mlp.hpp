@@ -30,12 +30,7 @@ struct Net {
 };
 
 using Params = Kokkos::View<double*>;
-using Rows = Kokkos::View<double**, Kokkos::LayoutRight>;    // [observation][class], [class][feature]
-// [observation][feature] in the execution space's own layout: column-major
-// on GPUs, where the threads of neighbouring observations then read
-// neighbouring addresses; row-major on host cores, where one thread walks
-// one observation's features.
-using Features = Kokkos::View<double**, Kokkos::DefaultExecutionSpace::array_layout>;
+using Rows = Kokkos::View<double**, Kokkos::LayoutRight>;    // [observation][feature or class]
 using Units = Kokkos::View<double**, Kokkos::LayoutLeft>;    // [observation][unit]
 using Grads = Kokkos::View<double**, Kokkos::LayoutLeft>;    // [observation][parameter]
 using Values = Kokkos::View<double*>;
@@ -49,7 +44,7 @@ struct Generative {
 };
 
 // ln p(o | s) + ln p(s) of observation i for every class.
-KOKKOS_INLINE_FUNCTION void log_joint(Generative const& g, Features const& x, std::int64_t i, int C, double* out) {
+KOKKOS_INLINE_FUNCTION void log_joint(Generative const& g, Rows const& x, std::int64_t i, int C, double* out) {
   const int D = int(x.extent(1));
   for (int s = 0; s < C; ++s) {
     double q = 0;
@@ -72,7 +67,7 @@ KOKKOS_INLINE_FUNCTION double log_sum_exp(const double* v, int C) {
 
 // Forward pass of observation r of x into slot i: units(i, unit_at[l] + j) holds layer l's
 // outputs (ReLU after every layer but the last, whose outputs are logits).
-KOKKOS_INLINE_FUNCTION void forward(Net const& net, Params const& p, Features const& x, std::int64_t r,
+KOKKOS_INLINE_FUNCTION void forward(Net const& net, Params const& p, Rows const& x, std::int64_t r,
                                     Units const& units, std::int64_t i) {
   for (int l = 0; l < net.layers; ++l) {
     const int in = net.widths[l], out = net.widths[l + 1];
@@ -117,7 +112,7 @@ struct Backward {
   Net net;
   Params p;
   Generative g;
-  Features x;
+  Rows x;
   Kokkos::View<const std::int64_t*> rows;  // slot i takes observation rows(i)
   Labels labels;
   Units units, delta;  // delta: [observation][unit], like units
@@ -162,7 +157,7 @@ struct Backward {
 // so neighbouring threads write neighbouring addresses of a LayoutLeft matrix.
 struct GradientRows {
   Net net;
-  Features x;
+  Rows x;
   Kokkos::View<const std::int64_t*> rows;
   Units units, delta;
   Grads grads;
@@ -189,7 +184,7 @@ struct Infer {
   Net net;
   Params p;
   Generative g;
-  Features x;
+  Rows x;
   std::int64_t first;  // slot i takes observation first + i
   Units units;
   Rows q_out, posterior;

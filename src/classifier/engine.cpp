@@ -43,7 +43,7 @@ struct Engine::Impl {
   Net net;
   Params p;
   Generative g;
-  Features x;
+  Rows x;
   Labels labels;
   std::int64_t n = 0, widest = 0;
   bool has_labels = false;
@@ -124,10 +124,9 @@ void Engine::set_parameters(const std::vector<double>& p) {
 void Engine::load(const Dataset& d) {
   auto& I = *impl_;
   I.n = d.n;
-  I.x = Features("classifier::x", d.n, d.features);
+  I.x = Rows("classifier::x", d.n, d.features);
   auto hx = Kokkos::create_mirror_view(I.x);
-  for (std::int64_t i = 0; i < d.n; ++i)
-    for (std::int64_t f = 0; f < d.features; ++f) hx(i, f) = d.x[i * d.features + f];
+  std::copy(d.x.begin(), d.x.end(), hx.data());
   Kokkos::deep_copy(I.x, hx);
   I.has_labels = !d.labels.empty();
   I.host_labels = d.labels;
