@@ -6,7 +6,8 @@
 // weights and prism's q for them, which bench/classifier_torch.py compares
 // against PyTorch.  One CSV row per measurement to --csv.
 //
-//   bench_classifier [--n 1000000] [--batch 1024] [--csv FILE] [--reference FILE]
+//   bench_classifier [--n 1000000] [--batch 1024] [--precision double|float] [--csv FILE] [--reference FILE]
+// (--precision: the inference network's; training is double.)
 #include <Kokkos_Core.hpp>
 #include <chrono>
 #include <cstdio>
@@ -28,7 +29,7 @@ using namespace prism::classifier;
 int main(int argc, char** argv) {
   MpiContext mpi(&argc, &argv);
   std::int64_t n = 1'000'000, batch = 1024;
-  std::string csv = "bench_classifier.csv", reference;
+  std::string csv = "bench_classifier.csv", reference, precision = "double";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--n")
@@ -37,10 +38,15 @@ int main(int argc, char** argv) {
       batch = std::stoll(argv[i + 1]);
     else if (a == "--csv")
       csv = argv[i + 1];
+    else if (a == "--precision")
+      precision = argv[i + 1];
     else if (a == "--reference")
       reference = argv[i + 1];
     else {
-      std::fprintf(stderr, "usage: bench_classifier [--n 1000000] [--batch 1024] [--csv F] [--reference F]\n");
+      std::fprintf(
+          stderr,
+          "usage: bench_classifier [--n 1000000] [--batch 1024] [--precision double|float] [--csv F] "
+          "[--reference F]\n");
       return 2;
     }
   }
@@ -48,6 +54,7 @@ int main(int argc, char** argv) {
   {
     Config cfg;
     cfg.batch = batch;
+    cfg.float_inference = precision == "float";
     cfg.epochs = 1;
     const auto model = generate_model(cfg);
     const auto data = generate(cfg, model, 2, n);
@@ -66,8 +73,8 @@ int main(int argc, char** argv) {
       std::printf("%-28s %10lld samples  %9.4f s  %12.4g samples/s  (%s, %d rank(s))\n", what,
                   static_cast<long long>(n), s, double(n) / s, device.c_str(), mpi.size());
       std::fflush(stdout);
-      out << date << "," << compat::backend_name() << ",\"" << device << "\"," << mpi.size() << "," << what << ","
-          << n << "," << batch << "," << s << "," << double(n) / s << "\n";
+      out << date << "," << compat::backend_name() << ",\"" << device << "\"," << mpi.size() << "," << what
+          << "," << n << "," << batch << "," << s << "," << double(n) / s << "\n";
     };
     {
       Engine e(cfg, model, shape);
@@ -77,10 +84,12 @@ int main(int argc, char** argv) {
       Kokkos::fence();
       auto t0 = std::chrono::steady_clock::now();
       e.infer_on_device(0, n);
-      row("inference, on device", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      row(cfg.float_inference ? "inference float, on device" : "inference, on device",
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       t0 = std::chrono::steady_clock::now();
       const auto r = e.infer(0, n);
-      row("inference, to host", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      row(cfg.float_inference ? "inference float, to host" : "inference, to host",
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       if (!reference.empty() && mpi.root()) {
         const std::int64_t m = std::min<std::int64_t>(n, 256), D = cfg.features(), C = cfg.classes();
         H5Writer h5(reference);
@@ -88,14 +97,16 @@ int main(int argc, char** argv) {
         for (std::size_t l = 0; l < shape.w_at.size(); ++l) {
           const auto in = std::uint64_t(shape.widths[l]), o = std::uint64_t(shape.widths[l + 1]);
           h5.write("/classifier/weights/W" + std::to_string(l),
-                   std::vector<double>(weights.begin() + shape.w_at[l], weights.begin() + shape.b_at[l]), {o, in});
+                   std::vector<double>(weights.begin() + shape.w_at[l], weights.begin() + shape.b_at[l]),
+                   {o, in});
           h5.write("/classifier/weights/b" + std::to_string(l),
                    std::vector<double>(weights.begin() + shape.b_at[l], weights.begin() + shape.b_at[l] + o));
         }
         h5.write("/classifier/widths", cfg.widths);
         h5.write("/features", std::vector<double>(data.x.begin(), data.x.begin() + m * D),
                  {std::uint64_t(m), std::uint64_t(D)});
-        h5.write("/prism_q", std::vector<double>(r.q.begin(), r.q.begin() + m * C), {std::uint64_t(m), std::uint64_t(C)});
+        h5.write("/prism_q", std::vector<double>(r.q.begin(), r.q.begin() + m * C),
+                 {std::uint64_t(m), std::uint64_t(C)});
         h5.commit(true);
       }
     }
@@ -103,7 +114,8 @@ int main(int argc, char** argv) {
       Config c = cfg;
       c.mode = Mode::train;
       c.validation_samples = 1000;
-      ClassifierWorkload w(c, model, data, generate(c, model, 1, c.validation_samples), Dataset{}, Dataset{}, weights);
+      ClassifierWorkload w(c, model, data, generate(c, model, 1, c.validation_samples), Dataset{}, Dataset{},
+                           weights);
       RunConfig run;
       Timers timers;
       RunContext ctx{mpi, run, timers, false, [] { return false; }, [] {}};

@@ -103,9 +103,10 @@ int main(int argc, char** argv) {
         };
         double te = 0;
         const double s = median_seconds(repeat, [&] { te = est.estimate(x, count, source)[0]; });
-        std::printf("N = %8lld  %-6s  %6lld estimate(s) per call  %10.3f ms  %12.1f estimates/s  TE %.6f  (%s)\n",
-                    static_cast<long long>(n), search.c_str(), static_cast<long long>(count), s * 1e3,
-                    double(count) / s, te, device.c_str());
+        std::printf(
+            "N = %8lld  %-6s  %6lld estimate(s) per call  %10.3f ms  %12.1f estimates/s  TE %.6f  (%s)\n",
+            static_cast<long long>(n), search.c_str(), static_cast<long long>(count), s * 1e3,
+            double(count) / s, te, device.c_str());
         std::fflush(stdout);
         out << date << "," << prism::compat::backend_name() << ",\"" << device << "\"," << n << "," << search
             << "," << count << "," << s << "," << te << "," << double(count) / s << "\n";

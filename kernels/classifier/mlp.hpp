@@ -30,9 +30,9 @@ struct Net {
 };
 
 using Params = Kokkos::View<double*>;
-using Rows = Kokkos::View<double**, Kokkos::LayoutRight>;    // [observation][feature or class]
-using Units = Kokkos::View<double**, Kokkos::LayoutLeft>;    // [observation][unit]
-using Grads = Kokkos::View<double**, Kokkos::LayoutLeft>;    // [observation][parameter]
+using Rows = Kokkos::View<double**, Kokkos::LayoutRight>;  // [observation][feature or class]
+using Units = Kokkos::View<double**, Kokkos::LayoutLeft>;  // [observation][unit]
+using Grads = Kokkos::View<double**, Kokkos::LayoutLeft>;  // [observation][parameter]
 using Values = Kokkos::View<double*>;
 using Labels = Kokkos::View<std::int32_t*>;
 
@@ -44,7 +44,8 @@ struct Generative {
 };
 
 // ln p(o | s) + ln p(s) of observation i for every class.
-KOKKOS_INLINE_FUNCTION void log_joint(Generative const& g, Rows const& x, std::int64_t i, int C, double* out) {
+KOKKOS_INLINE_FUNCTION void log_joint(Generative const& g, Rows const& x, std::int64_t i, int C,
+                                      double* out) {
   const int D = int(x.extent(1));
   for (int s = 0; s < C; ++s) {
     double q = 0;
@@ -67,25 +68,30 @@ KOKKOS_INLINE_FUNCTION double log_sum_exp(const double* v, int C) {
 
 // Forward pass of observation r of x into slot i: units(i, unit_at[l] + j) holds layer l's
 // outputs (ReLU after every layer but the last, whose outputs are logits).
-KOKKOS_INLINE_FUNCTION void forward(Net const& net, Params const& p, Rows const& x, std::int64_t r,
-                                    Units const& units, std::int64_t i) {
+// The sums are taken in the units' type (double, or float for float inference).
+template <class P, class X, class U>
+KOKKOS_INLINE_FUNCTION void forward(Net const& net, P const& p, X const& x, std::int64_t r, U const& units,
+                                    std::int64_t i) {
+  using Real = typename U::non_const_value_type;
   for (int l = 0; l < net.layers; ++l) {
     const int in = net.widths[l], out = net.widths[l + 1];
     const bool relu = l + 1 < net.layers;
     for (int o = 0; o < out; ++o) {
-      double z = p(net.b_at[l] + o);
+      Real z = p(net.b_at[l] + o);
       const std::int64_t w = net.w_at[l] + std::int64_t(o) * in;
       if (l == 0)
         for (int j = 0; j < in; ++j) z += p(w + j) * x(r, j);
       else
         for (int j = 0; j < in; ++j) z += p(w + j) * units(i, net.unit_at[l] + j);
-      units(i, net.unit_at[l + 1] + o) = relu && z < 0 ? 0.0 : z;
+      units(i, net.unit_at[l + 1] + o) = relu && z < 0 ? Real(0) : z;
     }
   }
 }
 
-// Softmax of the logits into q, and ln q.
-KOKKOS_INLINE_FUNCTION void softmax(Net const& net, Units const& units, std::int64_t i, double* q, double* log_q) {
+// Softmax of the logits into q, and ln q, in double.
+template <class U>
+KOKKOS_INLINE_FUNCTION void softmax(Net const& net, U const& units, std::int64_t i, double* q,
+                                    double* log_q) {
   const int C = net.classes();
   double z[kMaxClasses];
   for (int s = 0; s < C; ++s) z[s] = units(i, net.unit_at[net.layers] + s);
@@ -145,7 +151,8 @@ struct Backward {
       for (int j = 0; j < in; ++j) {
         double d = 0;
         if (units(i, net.unit_at[l] + j) > 0)
-          for (int o = 0; o < out; ++o) d += p(w + std::int64_t(o) * in + j) * delta(i, net.unit_at[l + 1] + o);
+          for (int o = 0; o < out; ++o)
+            d += p(w + std::int64_t(o) * in + j) * delta(i, net.unit_at[l + 1] + o);
         delta(i, net.unit_at[l] + j) = d;
       }
     }
@@ -179,14 +186,18 @@ struct GradientRows {
 };
 
 // Inference of observation i: q, the exact posterior, F, -ln p(o), the
-// entropy of q and the decision (argmax q).
+// entropy of q and the decision (argmax q).  The network runs in Real
+// (float or double) on features of that type; its logits, softmax, the
+// Gaussian log likelihoods (from the double features) and F are double.
+template <class Real>
 struct Infer {
   Net net;
-  Params p;
+  Kokkos::View<Real*> p;
   Generative g;
-  Rows x;
-  std::int64_t first;  // slot i takes observation first + i
-  Units units;
+  Rows x;                                            // double features: the exact posterior
+  Kokkos::View<Real**, Kokkos::LayoutRight> x_real;  // the network's features
+  std::int64_t first;                                // slot i takes observation first + i
+  Kokkos::View<Real**, Kokkos::LayoutLeft> units;
   Rows q_out, posterior;
   Values free_energy_out, surprise, entropy;
   Labels decision;
@@ -196,13 +207,13 @@ struct Infer {
 
   KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t i) const {
     const std::int64_t r = first + i;
-    forward(net, p, x, r, units, i);
+    forward(net, p, x_real, r, units, i);
     const int C = net.classes();
     double q[kMaxClasses], log_q[kMaxClasses], joint[kMaxClasses];
     log_joint(g, x, r, C, joint);
     const double evidence = log_sum_exp(joint, C);  // ln p(o)
     if (exact_logits)
-      for (int s = 0; s < C; ++s) units(i, net.unit_at[net.layers] + s) = joint[s];
+      for (int s = 0; s < C; ++s) units(i, net.unit_at[net.layers] + s) = Real(joint[s]);
     softmax(net, units, i, q, log_q);
     double h = 0;
     int best = 0;

@@ -181,7 +181,8 @@ void ksg_counts(Exec const& space, Search search, Shared const& shared, Order co
   else if (K <= 8)
     launch(KsgCounts<8, GeneralGeometry>{shared, order, sources, counts, n, K, algorithm, window});
   else
-    launch(KsgCounts<kMaxNeighbours, GeneralGeometry>{shared, order, sources, counts, n, K, algorithm, window});
+    launch(
+        KsgCounts<kMaxNeighbours, GeneralGeometry>{shared, order, sources, counts, n, K, algorithm, window});
 }
 
 }  // namespace prism::te

@@ -31,7 +31,8 @@ std::vector<double> numbers(Deck& deck, const char* key, const char* what) {
   if (!arr) deck.fail(kSection, key, std::string("must be an array of ") + what);
   for (const auto& item : *arr) {
     const auto v = item.value<double>();
-    if (!v || !std::isfinite(*v)) deck.fail(kSection, key, std::string("every entry must be a finite ") + what);
+    if (!v || !std::isfinite(*v))
+      deck.fail(kSection, key, std::string("every entry must be a finite ") + what);
     out.push_back(*v);
   }
   return out;
@@ -75,11 +76,13 @@ Config parse_config(Deck& deck) {
     if (!(p > 0)) deck.fail(s, "prior", "every probability must be > 0");
     total += p;
   }
-  if (std::fabs(total - 1) > 1e-9) deck.fail(s, "prior", "must sum to 1 (sums to " + std::to_string(total) + ")");
+  if (std::fabs(total - 1) > 1e-9)
+    deck.fail(s, "prior", "must sum to 1 (sums to " + std::to_string(total) + ")");
   if (deck.has(s, "transitions")) {
     c.transitions = numbers(deck, "transitions", "probability");
     if (std::int64_t(c.transitions.size()) != C * C)
-      deck.fail(s, "transitions", "needs classes x classes = " + std::to_string(C * C) + " entries, row-major [from][to]");
+      deck.fail(s, "transitions",
+                "needs classes x classes = " + std::to_string(C * C) + " entries, row-major [from][to]");
     for (std::int64_t a = 0; a < C; ++a) {
       double row = 0;
       for (std::int64_t b = 0; b < C; ++b) {
@@ -103,7 +106,8 @@ Config parse_config(Deck& deck) {
     c.tracks = deck.get_int(s, "tracks", 100, 0, 100'000'000);
     c.frames = deck.get_int(s, "frames", 10, 1, 100'000);
     c.switch_probability = deck.get_double(s, "switch_probability", 0.0, 0.0, 1.0);
-    if (c.trains() && c.train_samples < 1) deck.fail(s, "train_samples", "training needs at least one sample");
+    if (c.trains() && c.train_samples < 1)
+      deck.fail(s, "train_samples", "training needs at least one sample");
     if (c.trains() && c.validation_samples < 1)
       deck.fail(s, "validation_samples", "training needs a validation set (early stopping)");
   } else {
@@ -111,9 +115,11 @@ Config parse_config(Deck& deck) {
     c.model_file = path_near_deck(deck, deck.get_string(s, "model_file", std::nullopt));
     c.validation_samples = deck.get_int(s, "validation_samples", 0, 0, 1'000'000'000);
   }
-  if (deck.has(s, "weights_file")) c.weights_file = path_near_deck(deck, deck.get_string(s, "weights_file", ""));
+  if (deck.has(s, "weights_file"))
+    c.weights_file = path_near_deck(deck, deck.get_string(s, "weights_file", ""));
   if (c.mode == Mode::infer && c.weights_file.empty())
-    deck.fail(s, "weights_file", "mode = \"infer\" needs trained weights (a prism output with /classifier/weights)");
+    deck.fail(s, "weights_file",
+              "mode = \"infer\" needs trained weights (a prism output with /classifier/weights)");
 
   // Training keys are read in every mode, so that one deck trains and, with
   // mode = "infer" and weights_file, infers.
@@ -135,6 +141,7 @@ Config parse_config(Deck& deck) {
                      ? Schedule::constant
                      : Schedule::cosine;
   }
+  c.float_inference = deck.get_string(s, "precision", "float", {"float", "double"}) == "float";
   c.weight_seed = static_cast<std::uint64_t>(deck.get_int(s, "weight_seed", 1, 0, INT64_MAX));
   c.keep_per_observation = deck.get_int(s, "keep_per_observation", 1'000'000, 0, INT64_MAX);
   c.calibration_bins = deck.get_int(s, "calibration_bins", 10, 1, 1000);

@@ -26,11 +26,11 @@ struct Config {
 
   // Data: the built-in generator, or an HDF5 file.
   bool generated = true;
-  std::string file;                 // hdf5: features [N][D], optional labels [N], track_id [N], frame [N]
-  std::string model_file;           // optional: the generative model (mu, sigma, prior) from HDF5
-  std::string weights_file;         // optional: initial / inference weights (the /classifier/weights layout)
-  std::uint64_t data_seed = 1;      // generator: model and samples
-  double separation = 0.25;         // generator: spread of the class means (feature units)
+  std::string file;             // hdf5: features [N][D], optional labels [N], track_id [N], frame [N]
+  std::string model_file;       // optional: the generative model (mu, sigma, prior) from HDF5
+  std::string weights_file;     // optional: initial / inference weights (the /classifier/weights layout)
+  std::uint64_t data_seed = 1;  // generator: model and samples
+  double separation = 0.25;     // generator: spread of the class means (feature units)
   std::int64_t train_samples = 20000, validation_samples = 4000, test_samples = 20000;
   std::int64_t tracks = 100, frames = 10;  // generator: tracks of the infer set
   double switch_probability = 0.0;         // generator: per-frame class change in tracks
@@ -42,6 +42,8 @@ struct Config {
   Schedule schedule = Schedule::cosine;
   std::uint64_t weight_seed = 1;  // initial weights and the minibatch order
 
+  // Inference: the network in float (logits, softmax, likelihoods and F in double), or all in double.
+  bool float_inference = true;
   // Inference output: per-observation datasets up to this many observations (then summaries only).
   std::int64_t keep_per_observation = 1'000'000;
   std::int64_t calibration_bins = 10;

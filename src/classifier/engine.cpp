@@ -22,8 +22,8 @@ double fixed_point_scale(double vmax, std::int64_t rows) {
 }
 }  // namespace
 
-std::vector<double> exact_column_sums(const std::vector<double>& m, std::int64_t columns, std::int64_t total_rows,
-                                      const MpiContext& mpi) {
+std::vector<double> exact_column_sums(const std::vector<double>& m, std::int64_t columns,
+                                      std::int64_t total_rows, const MpiContext& mpi) {
   const std::int64_t rows = std::int64_t(m.size()) / columns;
   std::vector<double> vmax(columns, 0.0);
   for (std::int64_t i = 0; i < rows; ++i)
@@ -54,8 +54,11 @@ struct Engine::Impl {
   Values ones;
   Kokkos::View<std::int64_t*> fixed;
   Kokkos::View<std::int64_t*> rows;
-  // Inference work space.
+  // Inference work space; the float copies of the weights and features.
   Units infer_units;
+  Kokkos::View<float**, Kokkos::LayoutLeft> infer_units_f;
+  Kokkos::View<float*> p_f;
+  Kokkos::View<float**, Kokkos::LayoutRight> x_f;
   Rows q, post;
   Values f, sur, h;
   Labels dec;
@@ -104,7 +107,8 @@ Engine::Engine(const Config& cfg, const GenerativeModel& model, const Shape& sha
   Kokkos::deep_copy(I.g.inv_var, iv);
   Kokkos::deep_copy(I.g.log_norm, ln);
   // Gradient rows of ~9 k doubles: 4096 observations per launch is ~300 MB.
-  chunk_ = std::max<std::int64_t>(1, std::min<std::int64_t>(4096, (std::int64_t(1) << 25) / (shape.parameters + 1)));
+  chunk_ = std::max<std::int64_t>(
+      1, std::min<std::int64_t>(4096, (std::int64_t(1) << 25) / (shape.parameters + 1)));
   I.units = Units("classifier::units", chunk_, unit);
   I.delta = Units("classifier::delta", chunk_, unit);
   I.grads = Grads("classifier::grads", chunk_, shape.parameters + 1);
@@ -116,9 +120,18 @@ Engine::Engine(const Config& cfg, const GenerativeModel& model, const Shape& sha
 Engine::~Engine() = default;
 
 void Engine::set_parameters(const std::vector<double>& p) {
-  auto h = Kokkos::create_mirror_view(impl_->p);
+  auto& I = *impl_;
+  auto h = Kokkos::create_mirror_view(I.p);
   std::copy(p.begin(), p.end(), h.data());
-  Kokkos::deep_copy(impl_->p, h);
+  Kokkos::deep_copy(I.p, h);
+  if (cfg_.float_inference) {
+    if (I.p_f.extent(0) != I.p.extent(0)) I.p_f = Kokkos::View<float*>("classifier::p_f", I.p.extent(0));
+    auto pf = I.p_f;
+    auto pd = I.p;
+    Kokkos::parallel_for(
+        "classifier::p_f", Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace>(0, pd.extent(0)),
+        KOKKOS_LAMBDA(const std::int64_t k) { pf(k) = float(pd(k)); });
+  }
 }
 
 void Engine::load(const Dataset& d) {
@@ -128,6 +141,16 @@ void Engine::load(const Dataset& d) {
   auto hx = Kokkos::create_mirror_view(I.x);
   std::copy(d.x.begin(), d.x.end(), hx.data());
   Kokkos::deep_copy(I.x, hx);
+  if (cfg_.float_inference) {
+    I.x_f = Kokkos::View<float**, Kokkos::LayoutRight>("classifier::x_f", d.n, d.features);
+    auto xf = I.x_f;
+    auto xd = I.x;
+    Kokkos::parallel_for(
+        "classifier::x_f", Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace>(0, d.n),
+        KOKKOS_LAMBDA(const std::int64_t i) {
+          for (std::int64_t f = 0; f < std::int64_t(xd.extent(1)); ++f) xf(i, f) = float(xd(i, f));
+        });
+  }
   I.has_labels = !d.labels.empty();
   I.host_labels = d.labels;
   I.labels = Labels("classifier::labels", I.has_labels ? d.n : 0);
@@ -157,7 +180,8 @@ std::vector<double> Engine::gradient(const std::vector<std::int64_t>& rows, cons
   auto& I = *impl_;
   const std::int64_t total = std::int64_t(rows.size()), P = shape_.parameters;
   const Block mine = block_partition(total, mpi.size(), mpi.rank());
-  if (mine.count > chunk_) throw std::logic_error("classifier: a rank's share of a minibatch exceeds the work space");
+  if (mine.count > chunk_)
+    throw std::logic_error("classifier: a rank's share of a minibatch exceeds the work space");
   Kokkos::DefaultExecutionSpace space;
   const auto n = std::make_pair(std::int64_t(0), mine.count);
   auto grads = Kokkos::subview(I.grads, n, Kokkos::ALL);
@@ -183,7 +207,8 @@ std::vector<double> Engine::gradient(const std::vector<std::int64_t>& rows, cons
         Kokkos::Max<double>(vmax));
   }
   vmax = mpi.max(vmax);
-  if (!std::isfinite(vmax)) throw std::runtime_error("classifier: a non-finite gradient (diverged training?)");
+  if (!std::isfinite(vmax))
+    throw std::runtime_error("classifier: a non-finite gradient (diverged training?)");
   const double scale = fixed_point_scale(vmax, total);
   std::vector<std::int64_t> sums(P + 1, 0);
   if (mine.count > 0) {
@@ -275,8 +300,12 @@ void Engine::infer_chunks(std::int64_t first, std::int64_t n, Inference* out) {
   Kokkos::DefaultExecutionSpace space;
   // Work space for up to 2^18 observations per launch, kept between calls.
   const std::int64_t chunk = std::min<std::int64_t>(n, std::int64_t(1) << 18);
-  if (std::int64_t(I.infer_units.extent(0)) < chunk) {
-    I.infer_units = Units("classifier::infer_units", chunk, I.net.units);
+  if (std::int64_t(I.q.extent(0)) < chunk) {
+    if (cfg_.float_inference)
+      I.infer_units_f =
+          Kokkos::View<float**, Kokkos::LayoutLeft>("classifier::infer_units_f", chunk, I.net.units);
+    else
+      I.infer_units = Units("classifier::infer_units", chunk, I.net.units);
     I.q = Rows("classifier::q", chunk, C);
     I.post = Rows("classifier::posterior", chunk, C);
     I.f = Values("classifier::F", chunk);
@@ -292,10 +321,16 @@ void Engine::infer_chunks(std::int64_t first, std::int64_t n, Inference* out) {
   auto hd = Kokkos::create_mirror_view(I.dec);
   for (std::int64_t at = 0; at < n; at += chunk) {
     const std::int64_t m = std::min(chunk, n - at);
-    Kokkos::parallel_for("classifier::infer",
-                         Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>>(space, 0, m),
-                         Infer{I.net, I.p, I.g, I.x, first + at, I.infer_units, I.q, I.post, I.f, I.sur, I.h, I.dec,
-                               exact_logits_});
+    const Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>> range(space, 0,
+                                                                                                    m);
+    if (cfg_.float_inference)
+      Kokkos::parallel_for("classifier::infer", range,
+                           Infer<float>{I.net, I.p_f, I.g, I.x, I.x_f, first + at, I.infer_units_f, I.q,
+                                        I.post, I.f, I.sur, I.h, I.dec, exact_logits_});
+    else
+      Kokkos::parallel_for("classifier::infer", range,
+                           Infer<double>{I.net, I.p, I.g, I.x, I.x, first + at, I.infer_units, I.q, I.post,
+                                         I.f, I.sur, I.h, I.dec, exact_logits_});
     if (!out) continue;
     Kokkos::deep_copy(space, hq, I.q);
     Kokkos::deep_copy(space, hp, I.post);

@@ -31,8 +31,8 @@ struct Sums {
 // Column sums of a [rows][columns] host matrix over all ranks' rows, each
 // element rounded once to 64-bit fixed point (one scale per column from the
 // largest magnitude on any rank): the same bits for any split of the rows.
-std::vector<double> exact_column_sums(const std::vector<double>& m, std::int64_t columns, std::int64_t total_rows,
-                                      const MpiContext& mpi);
+std::vector<double> exact_column_sums(const std::vector<double>& m, std::int64_t columns,
+                                      std::int64_t total_rows, const MpiContext& mpi);
 
 class Engine {
  public:
@@ -48,7 +48,8 @@ class Engine {
   // The mean loss gradient (and mean loss) over the observations `rows` of
   // the loaded dataset, of which this rank takes block_partition's share:
   // every rank returns the same bits for any number of ranks.
-  std::vector<double> gradient(const std::vector<std::int64_t>& rows, const MpiContext& mpi, double* mean_loss);
+  std::vector<double> gradient(const std::vector<std::int64_t>& rows, const MpiContext& mpi,
+                               double* mean_loss);
   // Loss, correct decisions (labels needed), F and -ln p(o) summed over all
   // observations of the loaded dataset, shared over ranks.
   Sums evaluate(const MpiContext& mpi);

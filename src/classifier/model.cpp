@@ -29,9 +29,9 @@ void add_observation(Dataset& d, const GenerativeModel& m, int label, std::uint6
                      std::int64_t i) {
   for (std::int64_t f = 0; f < m.features; ++f)
     d.x.push_back(m.mu[label * m.features + f] +
-                  m.sigma[label * m.features + f] *
-                      normal(seed, std::uint32_t(i), std::uint32_t(i >> 32), std::uint32_t(f) << 3 | set,
-                             rng::classifier_samples));
+                  m.sigma[label * m.features + f] * normal(seed, std::uint32_t(i), std::uint32_t(i >> 32),
+                                                           std::uint32_t(f) << 3 | set,
+                                                           rng::classifier_samples));
   d.labels.push_back(label);
 }
 }  // namespace
@@ -57,10 +57,10 @@ GenerativeModel generate_model(const Config& cfg) {
   m.prior = cfg.prior;
   for (std::int64_t s = 0; s < m.classes; ++s)
     for (std::int64_t f = 0; f < m.features; ++f) {
-      m.mu.push_back(cfg.separation * normal(cfg.data_seed, std::uint32_t(s), std::uint32_t(f), 0,
-                                             rng::classifier_model));
-      m.sigma.push_back(0.9 + 0.2 * uniform(cfg.data_seed, std::uint32_t(s), std::uint32_t(f), 1,
-                                             rng::classifier_model));
+      m.mu.push_back(cfg.separation *
+                     normal(cfg.data_seed, std::uint32_t(s), std::uint32_t(f), 0, rng::classifier_model));
+      m.sigma.push_back(
+          0.9 + 0.2 * uniform(cfg.data_seed, std::uint32_t(s), std::uint32_t(f), 1, rng::classifier_model));
     }
   return m;
 }
@@ -135,19 +135,22 @@ GenerativeModel read_model(const Config& cfg, Deck& deck) {
   m.mu = finite_values(*in, "/mu", n, shape);
   m.sigma = finite_values(*in, "/sigma", n, shape);
   for (std::size_t i = 0; i < m.sigma.size(); ++i)
-    if (!(m.sigma[i] > 0)) throw DeckError(cfg.model_file + ": /sigma: value " + std::to_string(i) + " is not > 0");
+    if (!(m.sigma[i] > 0))
+      throw DeckError(cfg.model_file + ": /sigma: value " + std::to_string(i) + " is not > 0");
   return m;
 }
 
 Dataset read_dataset(const Config& cfg, Deck& deck, const GenerativeModel& m) {
   auto in = open(deck, "file", cfg.file);
-  if (!in->exists("/features")) deck.fail("classifier", "file", "'" + cfg.file + "' has no dataset /features");
+  if (!in->exists("/features"))
+    deck.fail("classifier", "file", "'" + cfg.file + "' has no dataset /features");
   const auto shape = in->shape("/features");
   if (shape.size() != 2 || std::int64_t(shape[1]) != m.features)
     throw DeckError(cfg.file + ": /features must be [N][" + std::to_string(m.features) +
                     "] (the first of classifier.widths); it is " +
-                    (shape.size() == 2 ? "[" + std::to_string(shape[0]) + "][" + std::to_string(shape[1]) + "]"
-                                       : std::to_string(shape.size()) + "-dimensional"));
+                    (shape.size() == 2
+                         ? "[" + std::to_string(shape[0]) + "][" + std::to_string(shape[1]) + "]"
+                         : std::to_string(shape.size()) + "-dimensional"));
   Dataset d;
   d.n = std::int64_t(shape[0]);
   d.features = m.features;
@@ -196,7 +199,8 @@ std::vector<double> initial_weights(const Shape& shape, std::uint64_t seed) {
     const double bound = 1.0 / std::sqrt(double(shape.widths[l]));
     const std::int64_t end = shape.b_at[l] + shape.widths[l + 1];
     for (std::int64_t k = shape.w_at[l]; k < end; ++k)
-      p[k] = bound * (2 * uniform(seed, std::uint32_t(k), std::uint32_t(k >> 32), 0, rng::classifier_weights) - 1);
+      p[k] = bound *
+             (2 * uniform(seed, std::uint32_t(k), std::uint32_t(k >> 32), 0, rng::classifier_weights) - 1);
   }
   return p;
 }
@@ -206,21 +210,23 @@ std::vector<double> read_weights(const Shape& shape, const std::string& file) {
   std::vector<double> p(shape.parameters);
   const std::size_t layers = shape.w_at.size();
   for (std::size_t l = 0;; ++l) {
-    const std::string W = "/classifier/weights/W" + std::to_string(l), b = "/classifier/weights/b" + std::to_string(l);
+    const std::string W = "/classifier/weights/W" + std::to_string(l),
+                      b = "/classifier/weights/b" + std::to_string(l);
     if (l == layers) {
       if (in.exists(W))
-        throw DeckError(file + ": has more layers than classifier.widths gives (" + std::to_string(layers) + ")");
+        throw DeckError(file + ": has more layers than classifier.widths gives (" + std::to_string(layers) +
+                        ")");
       break;
     }
     if (!in.exists(W) || !in.exists(b))
-      throw DeckError(file + ": no " + W + " and " + b + " (classifier.widths gives " + std::to_string(layers) +
-                      " layers)");
+      throw DeckError(file + ": no " + W + " and " + b + " (classifier.widths gives " +
+                      std::to_string(layers) + " layers)");
     const auto sw = in.shape(W), sb = in.shape(b);
     const auto out = std::uint64_t(shape.widths[l + 1]), inw = std::uint64_t(shape.widths[l]);
     if (sw.size() != 2 || sw[0] != out || sw[1] != inw || sb.size() != 1 || sb[0] != out)
       throw DeckError(file + ": layer " + std::to_string(l) + " is not " + std::to_string(inw) + " -> " +
-                      std::to_string(out) + " as classifier.widths gives (W" + std::to_string(l) + " must be [" +
-                      std::to_string(out) + "][" + std::to_string(inw) + "])");
+                      std::to_string(out) + " as classifier.widths gives (W" + std::to_string(l) +
+                      " must be [" + std::to_string(out) + "][" + std::to_string(inw) + "])");
     const auto wv = in.values<double>(W), bv = in.values<double>(b);
     for (double v : wv)
       if (!std::isfinite(v)) throw DeckError(file + ": " + W + " holds a non-finite weight");

@@ -16,7 +16,8 @@
 
 namespace prism::classifier {
 
-std::vector<double> update_belief(const std::vector<double>& prior, const double* q, const std::vector<double>& p0) {
+std::vector<double> update_belief(const std::vector<double>& prior, const double* q,
+                                  const std::vector<double>& p0) {
   std::vector<double> b(prior.size());
   double total = 0;
   for (std::size_t s = 0; s < b.size(); ++s) total += b[s] = q[s] / p0[s] * prior[s];
@@ -62,7 +63,8 @@ void ClassifierWorkload::train(RunContext& ctx) {
     engine->set_parameters(weights_);
   }
   const std::int64_t n = train_.n, P = shape_.parameters;
-  const std::int64_t steps_per_epoch = (n + cfg_.batch - 1) / cfg_.batch, total_steps = steps_per_epoch * cfg_.epochs;
+  const std::int64_t steps_per_epoch = (n + cfg_.batch - 1) / cfg_.batch,
+                     total_steps = steps_per_epoch * cfg_.epochs;
   std::vector<double> m(P, 0.0), v(P, 0.0), best = weights_;
   double best_loss = INFINITY;
   std::int64_t step = 0, since_best = 0;
@@ -76,8 +78,8 @@ void ClassifierWorkload::train(RunContext& ctx) {
       std::vector<std::int64_t> order(n);
       std::iota(order.begin(), order.end(), 0);
       for (std::int64_t i = n - 1; i > 0; --i) {
-        const auto u = rng::philox(cfg_.weight_seed, std::uint32_t(i), std::uint32_t(i >> 32), std::uint32_t(epoch),
-                                   rng::classifier_batches);
+        const auto u = rng::philox(cfg_.weight_seed, std::uint32_t(i), std::uint32_t(i >> 32),
+                                   std::uint32_t(epoch), rng::classifier_batches);
         std::swap(order[i], order[(std::uint64_t(u.v[0]) << 32 | u.v[1]) % std::uint64_t(i + 1)]);
       }
       double loss_sum = 0;
@@ -88,11 +90,13 @@ void ClassifierWorkload::train(RunContext& ctx) {
         const auto g = engine->gradient(rows, mpi, &loss);
         loss_sum += loss * double(rows.size());
         // AdamW (decoupled weight decay, as torch.optim.AdamW), cosine schedule per step.
-        const double lr = cfg_.schedule == Schedule::cosine
-                              ? cfg_.learning_rate * 0.5 * (1 + std::cos(M_PI * double(step) / double(total_steps)))
-                              : cfg_.learning_rate;
+        const double lr =
+            cfg_.schedule == Schedule::cosine
+                ? cfg_.learning_rate * 0.5 * (1 + std::cos(M_PI * double(step) / double(total_steps)))
+                : cfg_.learning_rate;
         e.learning_rate = lr;
-        const double c1 = 1 - std::pow(cfg_.beta1, double(step + 1)), c2 = 1 - std::pow(cfg_.beta2, double(step + 1));
+        const double c1 = 1 - std::pow(cfg_.beta1, double(step + 1)),
+                     c2 = 1 - std::pow(cfg_.beta2, double(step + 1));
         for (std::int64_t k = 0; k < P; ++k) {
           m[k] = cfg_.beta1 * m[k] + (1 - cfg_.beta1) * g[k];
           v[k] = cfg_.beta2 * v[k] + (1 - cfg_.beta2) * g[k] * g[k];
@@ -204,7 +208,8 @@ void ClassifierWorkload::infer(RunContext& ctx) {
       bayes_right += bayes == y;
       ++confusion_[y * C + d];
       const double conf = test.q[i * C + d];
-      const auto bin = std::min<std::int64_t>(cfg_.calibration_bins - 1, std::int64_t(conf * double(cfg_.calibration_bins)));
+      const auto bin = std::min<std::int64_t>(cfg_.calibration_bins - 1,
+                                              std::int64_t(conf * double(cfg_.calibration_bins)));
       calibration_confidence_[bin] += conf;
       calibration_accuracy_[bin] += d == y;
       ++calibration_count_[bin];
@@ -263,7 +268,8 @@ void ClassifierWorkload::write(H5Writer& out) const {
   for (std::size_t l = 0; l < shape_.w_at.size(); ++l) {
     const auto in = std::uint64_t(shape_.widths[l]), o = std::uint64_t(shape_.widths[l + 1]);
     out.write(g + "/weights/W" + std::to_string(l),
-              std::vector<double>(weights_.begin() + shape_.w_at[l], weights_.begin() + shape_.b_at[l]), {o, in});
+              std::vector<double>(weights_.begin() + shape_.w_at[l], weights_.begin() + shape_.b_at[l]),
+              {o, in});
     out.write(g + "/weights/b" + std::to_string(l),
               std::vector<double>(weights_.begin() + shape_.b_at[l], weights_.begin() + shape_.b_at[l] + o));
   }
@@ -301,6 +307,7 @@ void ClassifierWorkload::write(H5Writer& out) const {
     const std::string i = g + "/inference";
     out.group(i);
     out.attribute(i, "observations", test_.n);
+    out.attribute(i, "precision", cfg_.float_inference ? "float" : "double");
     out.attribute(i, "accuracy", accuracy_);
     out.attribute(i, "bayes_accuracy", bayes_accuracy_);
     out.attribute(i, "mean_free_energy", mean_free_energy_);
@@ -323,7 +330,8 @@ void ClassifierWorkload::write(H5Writer& out) const {
     }
     if (tracks_.n > 0) {
       const std::string k = g + "/tracks";
-      const auto frames = std::uint64_t(tracks_.frame.back() + 1), T = std::uint64_t(tracks_.track.back() + 1);
+      const auto frames = std::uint64_t(tracks_.frame.back() + 1),
+                 T = std::uint64_t(tracks_.track.back() + 1);
       out.group(k);
       out.attribute(k, "final_accuracy", track_accuracy_);
       out.attribute(k, "exact_final_accuracy", exact_track_accuracy_);
@@ -341,25 +349,35 @@ void ClassifierWorkload::write(H5Writer& out) const {
 
 Throughput ClassifierWorkload::throughput() const {
   if (cfg_.mode == Mode::infer)
-    return {"observations", double(observations_inferred_), "infer", "observations_per_s", 1.0,
+    return {"observations",
+            double(observations_inferred_),
+            "infer",
+            "observations_per_s",
+            1.0,
             {{"classes", std::to_string(model_.classes)}}};
-  return {"samples", double(samples_trained_), "train", "samples_per_s", 1.0,
-          {{"parameters", std::to_string(shape_.parameters)}, {"batch", std::to_string(cfg_.batch)}}};
+  return {
+      "samples", double(samples_trained_),
+      "train",   "samples_per_s",
+      1.0,       {{"parameters", std::to_string(shape_.parameters)}, {"batch", std::to_string(cfg_.batch)}}};
 }
 
 void ClassifierWorkload::print_summary(std::FILE* out) const {
   if (!history_.empty()) {
     const auto& e = history_[std::size_t(std::max<std::int64_t>(0, best_epoch_))];
-    std::fprintf(out, "\ntraining: %zu epochs, best %lld: validation loss %.5f, accuracy %.4f, F %.4f, -ln p(o) %.4f\n",
-                 history_.size(), static_cast<long long>(best_epoch_ + 1), e.validation_loss, e.validation_accuracy,
-                 e.validation_free_energy, e.validation_surprise);
+    std::fprintf(
+        out,
+        "\ntraining: %zu epochs, best %lld: validation loss %.5f, accuracy %.4f, F %.4f, -ln p(o) %.4f\n",
+        history_.size(), static_cast<long long>(best_epoch_ + 1), e.validation_loss, e.validation_accuracy,
+        e.validation_free_energy, e.validation_surprise);
   }
   if (cfg_.infers())
-    std::fprintf(out,
-                 "inference: %lld observations, accuracy %.4f (Bayes-optimal %.4f), mean F %.4f, mean -ln p(o) %.4f\n",
-                 static_cast<long long>(test_.n), accuracy_, bayes_accuracy_, mean_free_energy_, mean_surprise_);
+    std::fprintf(
+        out,
+        "inference: %lld observations, accuracy %.4f (Bayes-optimal %.4f), mean F %.4f, mean -ln p(o) %.4f\n",
+        static_cast<long long>(test_.n), accuracy_, bayes_accuracy_, mean_free_energy_, mean_surprise_);
   if (tracks_.n > 0)
-    std::fprintf(out, "tracks: final-frame accuracy %.4f (exact update %.4f)\n", track_accuracy_, exact_track_accuracy_);
+    std::fprintf(out, "tracks: final-frame accuracy %.4f (exact update %.4f)\n", track_accuracy_,
+                 exact_track_accuracy_);
 }
 
 RunStatus ClassifierWorkload::status() const {
@@ -409,12 +427,14 @@ std::unique_ptr<Workload> make_workload(Deck& deck) {
   const Shape shape(cfg.widths);
   std::vector<double> weights;
   try {
-    weights = cfg.weights_file.empty() ? initial_weights(shape, cfg.weight_seed) : read_weights(shape, cfg.weights_file);
+    weights = cfg.weights_file.empty() ? initial_weights(shape, cfg.weight_seed)
+                                       : read_weights(shape, cfg.weights_file);
   } catch (const std::exception& e) {
     deck.fail("classifier", "weights_file", e.what());
   }
-  return std::make_unique<ClassifierWorkload>(std::move(cfg), std::move(model), std::move(train), std::move(validation),
-                                              std::move(test), std::move(tracks), std::move(weights));
+  return std::make_unique<ClassifierWorkload>(std::move(cfg), std::move(model), std::move(train),
+                                              std::move(validation), std::move(test), std::move(tracks),
+                                              std::move(weights));
 }
 
 }  // namespace prism::classifier

@@ -23,7 +23,8 @@ struct Epoch {
 // One frame's belief from the previous frame's prediction `prior` and the
 // frame's class scores `q` (a network's q, or the exact posterior), both
 // made under the training prior p0: b(s) ∝ q(s) / p0(s) * prior(s).
-std::vector<double> update_belief(const std::vector<double>& prior, const double* q, const std::vector<double>& p0);
+std::vector<double> update_belief(const std::vector<double>& prior, const double* q,
+                                  const std::vector<double>& p0);
 // The next frame's prior: prior'(t) = sum_s b(s) T[s][t] (identity when T is empty).
 std::vector<double> predict(const std::vector<double>& belief, const std::vector<double>& transitions);
 

@@ -100,8 +100,9 @@ Config parse_config(Deck& deck) {
   c.normalise = deck.get_bool(s, "normalise", false);
   c.noise = deck.get_double(s, "noise", 0.0, 0.0, 1e6);
   const auto search = deck.get_string(s, "search", "auto", {"auto", "brute", "window"});
-  c.search = search == "brute" ? SearchChoice::brute : search == "window" ? SearchChoice::window
-                                                                          : SearchChoice::automatic;
+  c.search = search == "brute"    ? SearchChoice::brute
+             : search == "window" ? SearchChoice::window
+                                  : SearchChoice::automatic;
   c.batch = deck.get_int(s, "batch", 0, 0, 1'000'000);
   c.matrix = deck.get_string(s, "mode", "matrix", {"matrix", "pairs"}) == "matrix";
   if (!c.matrix) {

@@ -98,9 +98,11 @@ void TeWorkload::run(RunContext& ctx) {
       while (u + count < mine.count && count < est->batch() &&
              pairs_[(mine.begin + u + count) / per_pair].second == target)
         ++count;
-      const auto te = est->estimate(data_.values[target], count,
-                                    [&](std::int64_t m, std::vector<double>& series,
-                                        std::vector<std::int64_t>& rows) { source(mine.begin + u + m, series, rows); });
+      const auto te =
+          est->estimate(data_.values[target], count,
+                        [&](std::int64_t m, std::vector<double>& series, std::vector<std::int64_t>& rows) {
+                          source(mine.begin + u + m, series, rows);
+                        });
       std::copy(te.begin(), te.end(), values.begin() + u);
       u += count;
       progress.update(u);

@@ -59,34 +59,41 @@ TEST(ClassifierMaths, GradientsEqualFiniteDifferences) {
         const double fd = (up - down) / (2 * h);
         worst = std::max(worst, std::fabs(fd - g[k]) / std::max(1.0, std::fabs(fd)));
       }
-      EXPECT_LT(worst, 1e-7) << (loss == Loss::free_energy ? "free energy" : "cross-entropy") << ", row " << row;
+      EXPECT_LT(worst, 1e-7) << (loss == Loss::free_energy ? "free energy" : "cross-entropy") << ", row "
+                             << row;
       EXPECT_TRUE(std::isfinite(f0));
     }
   }
 }
 
-// F >= -ln p(o) for any network; F = -ln p(o) when q is the exact posterior.
+// F >= -ln p(o) for any network (float and double inference); F = -ln p(o)
+// when q is the exact posterior (double).
 TEST(ClassifierMaths, FreeEnergyBoundsTheSurprise) {
-  Config cfg = small_config();
-  const auto model = generate_model(cfg);
-  const auto data = generate(cfg, model, 2, 500);
-  const Shape shape(cfg.widths);
-  Engine e(cfg, model, shape);
-  e.set_parameters(initial_weights(shape, 9));
-  e.load(data);
-  auto out = e.infer(0, data.n);
-  for (std::int64_t i = 0; i < data.n; ++i) {
-    EXPECT_GE(out.free_energy[i], out.surprise[i] - 1e-9 * std::fabs(out.surprise[i])) << i;
-    // The exact posterior and -ln p(o) agree with a host evaluation.
-    const auto ex = exact_posterior(model, &data.x[i * cfg.features()]);
-    EXPECT_NEAR(out.surprise[i], ex.surprise, 1e-10 * std::fabs(ex.surprise));
-    for (std::int64_t s = 0; s < cfg.classes(); ++s) EXPECT_NEAR(out.posterior[i * 5 + s], ex.posterior[s], 1e-12);
-  }
-  e.use_exact_logits(true);
-  out = e.infer(0, data.n);
-  for (std::int64_t i = 0; i < data.n; ++i) {
-    EXPECT_NEAR(out.free_energy[i], out.surprise[i], 1e-12 * std::fabs(out.surprise[i])) << i;
-    EXPECT_NEAR(out.q[i * 5 + 2], out.posterior[i * 5 + 2], 1e-14);
+  for (const bool single : {true, false}) {
+    Config cfg = small_config();
+    cfg.float_inference = single;
+    const auto model = generate_model(cfg);
+    const auto data = generate(cfg, model, 2, 500);
+    const Shape shape(cfg.widths);
+    Engine e(cfg, model, shape);
+    e.set_parameters(initial_weights(shape, 9));
+    e.load(data);
+    auto out = e.infer(0, data.n);
+    for (std::int64_t i = 0; i < data.n; ++i) {
+      EXPECT_GE(out.free_energy[i], out.surprise[i] - 1e-9 * std::fabs(out.surprise[i])) << i;
+      // The exact posterior and -ln p(o) agree with a host evaluation.
+      const auto ex = exact_posterior(model, &data.x[i * cfg.features()]);
+      EXPECT_NEAR(out.surprise[i], ex.surprise, 1e-10 * std::fabs(ex.surprise));
+      for (std::int64_t s = 0; s < cfg.classes(); ++s)
+        EXPECT_NEAR(out.posterior[i * 5 + s], ex.posterior[s], 1e-12);
+    }
+    if (single) continue;
+    e.use_exact_logits(true);
+    out = e.infer(0, data.n);
+    for (std::int64_t i = 0; i < data.n; ++i) {
+      EXPECT_NEAR(out.free_energy[i], out.surprise[i], 1e-12 * std::fabs(out.surprise[i])) << i;
+      EXPECT_NEAR(out.q[i * 5 + 2], out.posterior[i * 5 + 2], 1e-14);
+    }
   }
 }
 
@@ -110,7 +117,8 @@ TEST(ClassifierMaths, BeliefUpdatingMultipliesLikelihoods) {
     }
     std::vector<double> expected(C);
     double mx = -INFINITY, total = 0;
-    for (std::int64_t s = 0; s < C; ++s) mx = std::max(mx, expected[s] = std::log(model.prior[s]) + log_product[s]);
+    for (std::int64_t s = 0; s < C; ++s)
+      mx = std::max(mx, expected[s] = std::log(model.prior[s]) + log_product[s]);
     for (auto& v : expected) total += v = std::exp(v - mx);
     for (std::int64_t s = 0; s < C; ++s) EXPECT_NEAR(belief[s], expected[s] / total, 1e-12) << "track " << t;
   }
@@ -129,8 +137,9 @@ TEST(ClassifierPhysics, TrainingReachesTheBayesOptimum) {
   cfg.learning_rate = 3e-3;
   const auto model = generate_model(cfg);
   ClassifierWorkload w(cfg, model, generate(cfg, model, 0, cfg.train_samples),
-                       generate(cfg, model, 1, cfg.validation_samples), generate(cfg, model, 2, cfg.test_samples),
-                       Dataset{}, initial_weights(Shape(cfg.widths), cfg.weight_seed));
+                       generate(cfg, model, 1, cfg.validation_samples),
+                       generate(cfg, model, 2, cfg.test_samples), Dataset{},
+                       initial_weights(Shape(cfg.widths), cfg.weight_seed));
   test::run_workload(w, 1);
   if (!test::world->root()) return;
   EXPECT_GT(w.bayes_accuracy(), 0.85);  // the problem is neither trivial ...
@@ -141,7 +150,8 @@ TEST(ClassifierPhysics, TrainingReachesTheBayesOptimum) {
 }
 
 // Inference equals PyTorch's on the same weights and observations
-// (tests/reference/classifier_torch: 1e-12 against float64, 1e-6 against float32).
+// (tests/reference/classifier_torch): double inference against float64 to
+// 1e-12, float inference against float32 to 1e-6.
 TEST(ClassifierMaths, InferenceEqualsPyTorch) {
   const std::string file = std::string(PRISM_SOURCE_DIR) + "/tests/reference/classifier_torch/reference.h5";
   Config cfg;  // the default 100-64-32-16-5 network
@@ -154,17 +164,17 @@ TEST(ClassifierMaths, InferenceEqualsPyTorch) {
   d.n = std::int64_t(d.x.size()) / d.features;
   ASSERT_EQ(d.n, 256);
   const auto q64 = in.values<double>("/torch_q64"), q32 = in.values<double>("/torch_q32");
-  Engine e(cfg, generate_model(cfg), shape);
-  e.set_parameters(weights);
-  e.load(d);
-  const auto out = e.infer(0, d.n);
-  double worst64 = 0, worst32 = 0;
-  for (std::size_t k = 0; k < out.q.size(); ++k) {
-    worst64 = std::max(worst64, std::fabs(out.q[k] - q64[k]));
-    worst32 = std::max(worst32, std::fabs(out.q[k] - q32[k]));
+  for (const bool single : {false, true}) {
+    cfg.float_inference = single;
+    Engine e(cfg, generate_model(cfg), shape);
+    e.set_parameters(weights);
+    e.load(d);
+    const auto out = e.infer(0, d.n);
+    const auto& ref = single ? q32 : q64;
+    double worst = 0;
+    for (std::size_t k = 0; k < out.q.size(); ++k) worst = std::max(worst, std::fabs(out.q[k] - ref[k]));
+    EXPECT_LT(worst, single ? 1e-6 : 1e-12) << (single ? "float" : "double");
   }
-  EXPECT_LT(worst64, 1e-12);
-  EXPECT_LT(worst32, 1e-6);
   // The observations are the generator's: the reference is reproducible.
   const auto again = generate(cfg, generate_model(cfg), 2, 256);
   EXPECT_EQ(again.x, d.x);
@@ -172,7 +182,8 @@ TEST(ClassifierMaths, InferenceEqualsPyTorch) {
 
 // Bad data: each a DeckError naming the file and what is wrong.
 TEST(ClassifierInput, BadDataFilesAreRefused) {
-  const auto dir = std::filesystem::temp_directory_path() / ("prism_classifier_" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("prism_classifier_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const Config cfg = small_config();
   const auto model = generate_model(cfg);
@@ -197,9 +208,15 @@ TEST(ClassifierInput, BadDataFilesAreRefused) {
     std::string file, expect;
   };
   const std::vector<Case> cases{
-      {write("width.h5", [&](H5Writer& o) { o.write("/features", features(10, 19, 0.1), {10, 19}); }),
+      {write("width.h5",
+             [&](H5Writer& o) {
+               o.write("/features", features(10, 19, 0.1), {10, 19});
+             }),
        "/features must be [N][20]"},
-      {write("nan.h5", [&](H5Writer& o) { o.write("/features", features(10, 20, NAN), {10, 20}); }),
+      {write("nan.h5",
+             [&](H5Writer& o) {
+               o.write("/features", features(10, 20, NAN), {10, 20});
+             }),
        "value 3 is not finite"},
       {write("labels.h5",
              [&](H5Writer& o) {
@@ -209,9 +226,11 @@ TEST(ClassifierInput, BadDataFilesAreRefused) {
        "label 5 of observation 5 is outside 0..4"},
   };
   for (const auto& c : cases) {
-    auto deck = Deck::from_string("[classifier]\nwidths = [20, 32, 16, 5]\nsource = \"hdf5\"\nmode = \"train\"\n"
-                                  "validation_samples = 2\nfile = \"" + c.file + "\"\nmodel_file = \"" + model_file + "\"\n",
-                                  "bad.toml");
+    auto deck = Deck::from_string(
+        "[classifier]\nwidths = [20, 32, 16, 5]\nsource = \"hdf5\"\nmode = \"train\"\n"
+        "validation_samples = 2\nfile = \"" +
+            c.file + "\"\nmodel_file = \"" + model_file + "\"\n",
+        "bad.toml");
     try {
       make_workload(deck);
       ADD_FAILURE() << "accepted " << c.file;
@@ -226,9 +245,9 @@ TEST(ClassifierInput, BadDataFilesAreRefused) {
     o.write("/classifier/weights/W0", std::vector<double>(32 * 21, 0.0), {32, 21});
     o.write("/classifier/weights/b0", std::vector<double>(32, 0.0));
   });
-  auto deck = Deck::from_string("[classifier]\nwidths = [20, 32, 16, 5]\nmode = \"infer\"\nweights_file = \"" +
-                                    weights + "\"\n",
-                                "bad.toml");
+  auto deck = Deck::from_string(
+      "[classifier]\nwidths = [20, 32, 16, 5]\nmode = \"infer\"\nweights_file = \"" + weights + "\"\n",
+      "bad.toml");
   try {
     make_workload(deck);
     ADD_FAILURE() << "accepted weights of another architecture";

@@ -78,9 +78,9 @@ TEST(TeEstimator, DeviceCountsEqualTheDefinition) {
 // not depend on the batch size or the number of host threads.
 TEST(TeEstimator, WindowSearchEqualsBruteForceInBatches) {
   const std::int64_t length = 1500;
-  for (const Case c :
-       {Case{1, 4, 1, 1, 1, 1, 1, false}, Case{2, 4, 1, 1, 1, 1, 1, false}, Case{1, 4, 1, 1, 1, 1, 1, true},
-        Case{2, 3, 1, 1, 1, 1, 1, true}, Case{1, 12, 2, 2, 2, 1, 2, true}, Case{2, 9, 3, 1, 2, 3, 1, false}}) {
+  for (const Case c : {Case{1, 4, 1, 1, 1, 1, 1, false}, Case{2, 4, 1, 1, 1, 1, 1, false},
+                       Case{1, 4, 1, 1, 1, 1, 1, true}, Case{2, 3, 1, 1, 1, 1, 1, true},
+                       Case{1, 12, 2, 2, 2, 1, 2, true}, Case{2, 9, 3, 1, 2, 3, 1, false}}) {
     Config cfg = c.config();
     const auto x = random_series(length, 7, c.integers);
     const std::vector<std::vector<double>> sources{random_series(length, 8, c.integers),
