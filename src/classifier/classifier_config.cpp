@@ -60,6 +60,8 @@ Config parse_config(Deck& deck) {
       c.widths.push_back(std::int64_t(v));
     }
     if (c.widths.back() < 2) deck.fail(s, "widths", "the last width (the classes) must be at least 2");
+    if (c.widths.size() > 9) deck.fail(s, "widths", "at most 9 entries (8 layers)");
+    if (c.widths.back() > 64) deck.fail(s, "widths", "at most 64 classes (the last width)");
     deck.record_values(s, "widths", w);
   }
   const std::int64_t C = c.classes();

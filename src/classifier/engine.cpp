@@ -26,17 +26,31 @@ std::vector<double> exact_column_sums(const std::vector<double>& m, std::int64_t
                                       std::int64_t total_rows, const MpiContext& mpi) {
   const std::int64_t rows = std::int64_t(m.size()) / columns;
   std::vector<double> vmax(columns, 0.0);
+  // A non-finite value (NaN included) makes its column's maximum infinite.
   for (std::int64_t i = 0; i < rows; ++i)
-    for (std::int64_t c = 0; c < columns; ++c) vmax[c] = std::max(vmax[c], std::fabs(m[i * columns + c]));
+    for (std::int64_t c = 0; c < columns; ++c) {
+      const double a = std::fabs(m[i * columns + c]);
+      vmax[c] = std::max(vmax[c], a <= DBL_MAX ? a : INFINITY);
+    }
   std::vector<std::int64_t> sums(columns, 0);
   std::vector<double> scale(columns), out(columns);
+  std::vector<bool> finite(columns);
   for (std::int64_t c = 0; c < columns; ++c) {
-    scale[c] = fixed_point_scale(mpi.max(vmax[c]), total_rows);
-    for (std::int64_t i = 0; i < rows; ++i) sums[c] += std::llround(m[i * columns + c] * scale[c]);
+    const double g = mpi.max(vmax[c]);
+    finite[c] = std::isfinite(g);
+    scale[c] = finite[c] ? fixed_point_scale(g, total_rows) : 1.0;
+    if (finite[c])
+      for (std::int64_t i = 0; i < rows; ++i) sums[c] += std::llround(m[i * columns + c] * scale[c]);
   }
   mpi.allreduce_sum(sums);
-  for (std::int64_t c = 0; c < columns; ++c) out[c] = double(sums[c]) / scale[c];
+  for (std::int64_t c = 0; c < columns; ++c) out[c] = finite[c] ? double(sums[c]) / scale[c] : NAN;
   return out;
+}
+
+std::int64_t max_batch(const Shape& shape) {
+  // Gradient rows of ~9 k doubles: 4096 observations per launch is ~300 MB.
+  return std::max<std::int64_t>(
+      1, std::min<std::int64_t>(4096, (std::int64_t(1) << 25) / (shape.parameters + 1)));
 }
 
 struct Engine::Impl {
@@ -106,9 +120,7 @@ Engine::Engine(const Config& cfg, const GenerativeModel& model, const Shape& sha
   Kokkos::deep_copy(I.g.mu, mu);
   Kokkos::deep_copy(I.g.inv_var, iv);
   Kokkos::deep_copy(I.g.log_norm, ln);
-  // Gradient rows of ~9 k doubles: 4096 observations per launch is ~300 MB.
-  chunk_ = std::max<std::int64_t>(
-      1, std::min<std::int64_t>(4096, (std::int64_t(1) << 25) / (shape.parameters + 1)));
+  chunk_ = max_batch(shape);
   I.units = Units("classifier::units", chunk_, unit);
   I.delta = Units("classifier::delta", chunk_, unit);
   I.grads = Grads("classifier::grads", chunk_, shape.parameters + 1);

@@ -34,6 +34,10 @@ struct Sums {
 std::vector<double> exact_column_sums(const std::vector<double>& m, std::int64_t columns,
                                       std::int64_t total_rows, const MpiContext& mpi);
 
+// The largest minibatch the gradient work space holds (one rank may get a
+// whole minibatch, so decks are checked against this for any rank count).
+std::int64_t max_batch(const Shape& shape);
+
 class Engine {
  public:
   Engine(const Config& cfg, const GenerativeModel& model, const Shape& shape);

@@ -176,6 +176,10 @@ Dataset read_dataset(const Config& cfg, Deck& deck, const GenerativeModel& m) {
     d.frame = in->values<std::int64_t>("/frame");
     if (d.track.size() != shape[0] || d.frame.size() != shape[0])
       throw DeckError(cfg.file + ": /track_id and /frame need one value per observation");
+    for (std::size_t i = 0; i < d.track.size(); ++i)
+      if (d.track[i] < 0 || d.frame[i] < 0)
+        throw DeckError(cfg.file + ": /track_id and /frame must be >= 0 (observation " + std::to_string(i) +
+                        ")");
     for (std::size_t i = 1; i < d.track.size(); ++i)
       if (d.track[i] < d.track[i - 1] || (d.track[i] == d.track[i - 1] && d.frame[i] <= d.frame[i - 1]))
         throw DeckError(cfg.file + ": observations must be ordered by (track_id, frame); observation " +
@@ -230,6 +234,8 @@ std::vector<double> read_weights(const Shape& shape, const std::string& file) {
     const auto wv = in.values<double>(W), bv = in.values<double>(b);
     for (double v : wv)
       if (!std::isfinite(v)) throw DeckError(file + ": " + W + " holds a non-finite weight");
+    for (double v : bv)
+      if (!std::isfinite(v)) throw DeckError(file + ": " + b + " holds a non-finite bias");
     std::copy(wv.begin(), wv.end(), p.begin() + shape.w_at[l]);
     std::copy(bv.begin(), bv.end(), p.begin() + shape.b_at[l]);
   }

@@ -46,7 +46,8 @@ ClassifierWorkload::ClassifierWorkload(Config cfg, GenerativeModel model, Datase
       weights_(std::move(weights)) {}
 
 std::int64_t ClassifierWorkload::units() const {
-  return cfg_.trains() ? cfg_.epochs : test_.n;
+  // Ranks share each minibatch's observations (and the inferred ones).
+  return cfg_.trains() ? train_.n : test_.n;
 }
 
 void ClassifierWorkload::run(RunContext& ctx) {
@@ -335,7 +336,12 @@ void ClassifierWorkload::write(H5Writer& out) const {
       out.group(k);
       out.attribute(k, "final_accuracy", track_accuracy_);
       out.attribute(k, "exact_final_accuracy", exact_track_accuracy_);
-      if (std::uint64_t(tracks_.n) == T * frames) {
+      // A [tracks][frames] grid only when every track has frames 0, 1, ..., frames - 1 in order.
+      bool grid = std::uint64_t(tracks_.n) == T * frames;
+      for (std::int64_t i = 0; grid && i < tracks_.n; ++i)
+        grid = std::uint64_t(tracks_.track[i]) == std::uint64_t(i) / frames &&
+               std::uint64_t(tracks_.frame[i]) == std::uint64_t(i) % frames;
+      if (grid) {
         out.write(k + "/network_belief", network_belief_, {T, frames, std::uint64_t(C)});
         out.write(k + "/exact_belief", exact_belief_, {T, frames, std::uint64_t(C)});
       } else {
@@ -425,6 +431,9 @@ std::unique_ptr<Workload> make_workload(Deck& deck) {
     }
   }
   const Shape shape(cfg.widths);
+  if (cfg.trains() && cfg.batch > max_batch(shape))
+    deck.fail("classifier", "batch",
+              "at most " + std::to_string(max_batch(shape)) + " for this network (the gradient work space)");
   std::vector<double> weights;
   try {
     weights = cfg.weights_file.empty() ? initial_weights(shape, cfg.weight_seed)

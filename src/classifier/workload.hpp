@@ -35,8 +35,8 @@ class ClassifierWorkload final : public Workload {
 
   std::string name() const override { return "classifier"; }
   std::int64_t units() const override;
-  std::string units_key() const override { return cfg_.trains() ? "epochs" : "test_samples"; }
-  std::string units_name() const override { return cfg_.trains() ? "epochs" : "observations"; }
+  std::string units_key() const override { return cfg_.trains() ? "train_samples" : "test_samples"; }
+  std::string units_name() const override { return "observations"; }
 
   void run(RunContext& ctx) override;
   void write(H5Writer& out) const override;

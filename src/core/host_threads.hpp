@@ -29,15 +29,21 @@ void host_parallel_for(std::int64_t count, int threads, F&& fn) {
   std::mutex guard;
   std::vector<std::thread> pool;
   pool.reserve(n);
-  for (int t = 0; t < n; ++t)
-    pool.emplace_back([&, t] {
-      try {
-        for (std::int64_t i = t; i < count; i += n) fn(i);
-      } catch (...) {
-        const std::lock_guard<std::mutex> lock(guard);
-        if (!error) error = std::current_exception();
-      }
-    });
+  auto work = [&](int t) {
+    try {
+      for (std::int64_t i = t; i < count; i += n) fn(i);
+    } catch (...) {
+      const std::lock_guard<std::mutex> lock(guard);
+      if (!error) error = std::current_exception();
+    }
+  };
+  try {
+    for (int t = 1; t < n; ++t) pool.emplace_back(work, t);
+  } catch (...) {  // no thread to be had: the started ones finish, this thread does the rest
+    const std::lock_guard<std::mutex> lock(guard);
+    if (!error) error = std::current_exception();
+  }
+  work(0);
   for (auto& th : pool) th.join();
   if (error) std::rethrow_exception(error);
 }

@@ -115,8 +115,11 @@ Estimator::Estimator(const Config& cfg, std::int64_t length, int threads)
       cfg_(cfg),
       n_(cfg.observations(length)),
       // Enough (estimate, observation) threads to fill a GPU, and sources of
-      // at most 2^21 doubles per batch.
-      batch_(cfg.batch > 0 ? cfg.batch : std::max<std::int64_t>(1, (std::int64_t(1) << 21) / (n_ * cfg.l))),
+      // at most 2^21 doubles per batch; a deck's te.batch at most 2^24
+      // doubles (128 MB of sources, as much again for the counts).
+      batch_(cfg.batch > 0
+                 ? std::min(cfg.batch, std::max<std::int64_t>(1, (std::int64_t(1) << 24) / (n_ * cfg.l)))
+                 : std::max<std::int64_t>(1, (std::int64_t(1) << 21) / (n_ * cfg.l))),
       threads_(std::max(1, threads)),
       window_(window_search(cfg.search, n_)),
       psi_(n_ + 1) {

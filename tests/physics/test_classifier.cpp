@@ -66,6 +66,40 @@ TEST(ClassifierMaths, GradientsEqualFiniteDifferences) {
   }
 }
 
+// The minibatch gradient (rows summed in fixed point, this rank's share of
+// the world) is the mean of the per-observation gradients, for both losses.
+TEST(ClassifierMaths, MinibatchGradientIsTheMeanOfTheRows) {
+  for (const auto loss : {Loss::cross_entropy, Loss::free_energy}) {
+    Config cfg = small_config();
+    cfg.loss = loss;
+    const auto model = generate_model(cfg);
+    const auto data = generate(cfg, model, 0, 64);
+    const Shape shape(cfg.widths);
+    Engine e(cfg, model, shape);
+    e.set_parameters(initial_weights(shape, 3));
+    e.load(data);
+    const std::vector<std::int64_t> rows{5, 17, 2, 40, 33, 9, 63};
+    double mean_loss = 0;
+    const auto g = e.gradient(rows, *test::world, &mean_loss);
+    std::vector<double> expected(shape.parameters, 0.0);
+    double expected_loss = 0;
+    for (auto r : rows) {
+      double l = 0;
+      const auto gr = e.sample_gradient(r, &l);
+      for (std::int64_t k = 0; k < shape.parameters; ++k) expected[k] += gr[k] / double(rows.size());
+      expected_loss += l / double(rows.size());
+    }
+    double worst = 0, largest = 0;
+    for (std::int64_t k = 0; k < shape.parameters; ++k) {
+      worst = std::max(worst, std::fabs(g[k] - expected[k]));
+      largest = std::max(largest, std::fabs(expected[k]));
+    }
+    EXPECT_GT(largest, 1e-3);
+    EXPECT_LT(worst, 1e-13 * largest) << (loss == Loss::free_energy ? "free energy" : "cross-entropy");
+    EXPECT_NEAR(mean_loss, expected_loss, 1e-12 * std::fabs(expected_loss));
+  }
+}
+
 // F >= -ln p(o) for any network (float and double inference); F = -ln p(o)
 // when q is the exact posterior (double).
 TEST(ClassifierMaths, FreeEnergyBoundsTheSurprise) {

@@ -120,6 +120,23 @@ TEST(TeEstimator, WindowSearchEqualsBruteForceInBatches) {
   }
 }
 
+// One estimator moving between targets (A, B, A, as a matrix run does)
+// gives the values of fresh estimators: the cached sort follows the target.
+TEST(TeEstimator, SwitchingTargetsKeepsValues) {
+  Config cfg;
+  const std::int64_t length = 600;
+  const auto a = random_series(length, 11, false), b = random_series(length, 12, false),
+             c = random_series(length, 13, true);
+  Estimator shared(cfg, length);
+  const double ab = shared.estimate(b, a), ba = shared.estimate(a, b), cb = shared.estimate(c, b),
+               ca = shared.estimate(c, a);
+  EXPECT_EQ(ab, Estimator(cfg, length).estimate(b, a));
+  EXPECT_EQ(ba, Estimator(cfg, length).estimate(a, b));
+  EXPECT_EQ(cb, Estimator(cfg, length).estimate(c, b));
+  EXPECT_EQ(ca, Estimator(cfg, length).estimate(c, a));
+  EXPECT_NE(ab, ba);
+}
+
 TEST(TeEstimator, DigammaAtIntegers) {
   const double euler = 0.57721566490153286;
   double harmonic = 0;
