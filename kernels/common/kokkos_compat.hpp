@@ -82,16 +82,20 @@ namespace prism::kmath {
 using Kokkos::cosh;
 using Kokkos::exp;
 using Kokkos::fabs;
+using Kokkos::fmax;
 using Kokkos::log;
 using Kokkos::log1p;
+using Kokkos::pow;
 using Kokkos::sinh;
 using Kokkos::tanh;
 #else
 using Kokkos::Experimental::cosh;
 using Kokkos::Experimental::exp;
 using Kokkos::Experimental::fabs;
+using Kokkos::Experimental::fmax;
 using Kokkos::Experimental::log;
 using Kokkos::Experimental::log1p;
+using Kokkos::Experimental::pow;
 using Kokkos::Experimental::sinh;
 using Kokkos::Experimental::tanh;
 #endif

@@ -34,6 +34,9 @@ enum Stream : std::uint32_t {
   classifier_samples = 12,  // the generator's labels and features
   classifier_weights = 13,  // the network's initial weights
   classifier_batches = 14,  // the minibatch order of each epoch
+  // policy
+  policy_agents = 15,  // each agent's world, observations and sampled actions
+  policy_model = 16,   // the random model's arrays
 };
 
 struct Draw4 {

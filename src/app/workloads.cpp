@@ -4,6 +4,7 @@
 
 #include "classifier/workload.hpp"
 #include "nqs/workload.hpp"
+#include "policy/workload.hpp"
 #include "te/workload.hpp"
 #include "thermo/workload.hpp"
 
@@ -22,6 +23,9 @@ constexpr std::array kWorkloads = {
     WorkloadEntry{"classifier",
                   "active-inference classifier: recognition MLP, free energy, belief updating, exact data-parallel training",
                   classifier::make_workload},
+    WorkloadEntry{"policy",
+                  "active-inference agents choosing policies by expected free energy (pymdp conventions)",
+                  policy::make_workload},
 };
 }  // namespace
 

@@ -1,0 +1,166 @@
+#include "policy/model.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "kernels/common/philox.hpp"
+
+namespace prism::policy {
+
+std::int64_t Model::joint(std::int64_t m) const {
+  std::int64_t j = 1;
+  for (auto f : deps[m]) j *= Ns[f];
+  return j;
+}
+
+std::vector<std::int64_t> all_policies(const std::vector<std::int64_t>& Nu, std::int64_t policy_len) {
+  const std::int64_t F = std::int64_t(Nu.size()), digits = F * policy_len;
+  std::int64_t count = 1;
+  for (std::int64_t d = 0; d < digits; ++d) count *= Nu[d % F];
+  std::vector<std::int64_t> out(std::size_t(count * digits));
+  for (std::int64_t k = 0; k < count; ++k) {
+    std::int64_t rest = k;
+    for (std::int64_t d = digits - 1; d >= 0; --d) {  // the last digit varies fastest
+      out[k * digits + d] = rest % Nu[d % F];
+      rest /= Nu[d % F];
+    }
+  }
+  return out;
+}
+
+namespace {
+void finish(Model& m) {
+  m.policies = all_policies(m.Nu, m.policy_len);
+  const std::int64_t P = std::int64_t(m.policies.size()) / (m.policy_len * std::int64_t(m.Nu.size()));
+  m.E.assign(std::size_t(P), 1.0 / double(P));
+}
+}  // namespace
+
+Model tmaze(const Config& cfg) {
+  // Locations 0 centre, 1 left arm, 2 right arm, 3 cue; contexts 0 (reward
+  // left), 1 (reward right).  Every location is one move from every other.
+  Model m;
+  m.Ns = {4, 2};
+  m.Nu = {4, 1};
+  m.No = {4, 3, 3};
+  m.deps = {{0}, {0, 1}, {0, 1}};
+  m.factor_names = {"location", "context"};
+  m.modality_names = {"location", "reward", "cue"};
+  m.policy_len = cfg.policy_len;
+  m.A.resize(3);
+  m.A[0].assign(16, 0.0);
+  for (int l = 0; l < 4; ++l) m.A[0][l * 4 + l] = 1;
+  m.A[1].assign(3 * 8, 0.0);
+  m.A[2].assign(3 * 8, 0.0);
+  const double r = cfg.reward_probability, pun = cfg.punishment_probability, v = cfg.cue_validity;
+  for (int l = 0; l < 4; ++l)
+    for (int c = 0; c < 2; ++c) {
+      const int j = l * 2 + c;
+      auto A1 = [&](int o) -> double& { return m.A[1][o * 8 + j]; };
+      auto A2 = [&](int o) -> double& { return m.A[2][o * 8 + j]; };
+      if (l == 1 || l == 2) {
+        const bool right_arm = l == c + 1;
+        A1(right_arm ? 1 : 2) = right_arm ? r : pun;
+        A1(0) = right_arm ? 1 - r : 1 - pun;
+      } else {
+        A1(0) = 1;
+      }
+      if (l == 3) {
+        A2(c + 1) = v;
+        A2(2 - c) = 1 - v;
+      } else {
+        A2(0) = 1;
+      }
+    }
+  m.B.resize(2);
+  m.B[0].assign(4 * 4 * 4, 0.0);
+  for (int from = 0; from < 4; ++from)
+    for (int a = 0; a < 4; ++a) m.B[0][(a * 4 + from) * 4 + a] = 1;  // [next][previous][control]
+  m.B[1] = {1, 0, 0, 1};
+  m.C = {{0, 0, 0, 0}, {0, cfg.reward, cfg.punishment}, {0, 0, 0}};
+  m.D = {{1, 0, 0, 0}, {0.5, 0.5}};
+  m.success_modality = 1;
+  m.success_outcome = 1;
+  finish(m);
+  return m;
+}
+
+Model random_model(const Config& cfg) {
+  Model m;
+  m.Ns = cfg.states;
+  m.Nu = cfg.controls;
+  m.No = cfg.observations;
+  const std::int64_t F = std::int64_t(m.Ns.size()), M = std::int64_t(m.No.size());
+  m.policy_len = cfg.policy_len;
+  auto u = [&](std::uint32_t a, std::uint32_t b, std::uint32_t c) {
+    return rng::to_unit(rng::philox(cfg.model_seed, a, b, c, rng::policy_model).v[0]);
+  };
+  // Columns of probabilities u^4 / sum: uneven, as likelihoods of a learnt model are.
+  auto column = [&](std::vector<double>& v, std::int64_t rows, std::int64_t cols, std::uint32_t tag) {
+    v.assign(std::size_t(rows * cols), 0.0);
+    for (std::int64_t c = 0; c < cols; ++c) {
+      double total = 0;
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const double x = std::pow(u(tag, std::uint32_t(c), std::uint32_t(r)) + 1e-3, 4);
+        v[r * cols + c] = x;
+        total += x;
+      }
+      for (std::int64_t r = 0; r < rows; ++r) v[r * cols + c] /= total;
+    }
+  };
+  for (std::int64_t f = 0; f < F; ++f) m.factor_names.push_back("factor" + std::to_string(f));
+  for (std::int64_t o = 0; o < M; ++o) m.modality_names.push_back("modality" + std::to_string(o));
+  m.A.resize(M);
+  m.C.resize(M);
+  for (std::int64_t o = 0; o < M; ++o) {
+    m.deps.emplace_back();
+    for (std::int64_t f = 0; f < F; ++f) m.deps.back().push_back(f);
+    column(m.A[o], m.No[o], m.joint(o), std::uint32_t(o) << 8 | 1);
+    for (std::int64_t k = 0; k < m.No[o]; ++k)
+      m.C[o].push_back(cfg.preference_scale *
+                       rng::standard_normal(rng::philox(cfg.model_seed, std::uint32_t(o), std::uint32_t(k), 3,
+                                                        rng::policy_model)));
+  }
+  m.B.resize(F);
+  m.D.resize(F);
+  for (std::int64_t f = 0; f < F; ++f) {
+    column(m.B[f], m.Ns[f], m.Ns[f] * m.Nu[f], std::uint32_t(f) << 8 | 2);
+    std::vector<double> d;
+    column(d, m.Ns[f], 1, std::uint32_t(f) << 8 | 4);
+    m.D[f] = d;
+  }
+  finish(m);
+  return m;
+}
+
+void validate(const Model& m) {
+  auto bad = [](const std::string& what) { throw std::invalid_argument(what); };
+  auto probabilities = [&](const std::vector<double>& v, std::int64_t rows, std::int64_t cols,
+                           const std::string& name) {
+    for (std::int64_t c = 0; c < cols; ++c) {
+      double total = 0;
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const double x = v[r * cols + c];
+        if (!std::isfinite(x) || x < 0)
+          bad(name + ": entry [" + std::to_string(r) + "] of column " + std::to_string(c) + " is " +
+              std::to_string(x) + "; probabilities are finite and >= 0");
+        total += x;
+      }
+      if (std::fabs(total - 1) > 1e-6)
+        bad(name + ": column " + std::to_string(c) + " sums to " + std::to_string(total) + ", not 1");
+    }
+  };
+  for (std::size_t o = 0; o < m.A.size(); ++o)
+    probabilities(m.A[o], m.No[o], m.joint(o), "A[" + std::to_string(o) + "]");
+  for (std::size_t f = 0; f < m.B.size(); ++f)
+    probabilities(m.B[f], m.Ns[f], m.Ns[f] * m.Nu[f], "B[" + std::to_string(f) + "]");
+  for (std::size_t f = 0; f < m.D.size(); ++f)
+    probabilities(m.D[f], m.Ns[f], 1, "D[" + std::to_string(f) + "]");
+  probabilities(m.E, std::int64_t(m.E.size()), 1, "E");
+  for (std::size_t o = 0; o < m.C.size(); ++o)
+    for (std::size_t k = 0; k < m.C[o].size(); ++k)
+      if (!std::isfinite(m.C[o][k]))
+        bad("C[" + std::to_string(o) + "]: entry " + std::to_string(k) + " is not finite");
+}
+
+}  // namespace prism::policy

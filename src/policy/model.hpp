@@ -1,0 +1,40 @@
+#pragma once
+// The discrete generative model of the policy workload, in pymdp 1.0's
+// layout: A[m] [outcome][states of its factors...] (first factor slowest),
+// B[f] [next][previous][control], C[m] log-preferences, D[f], E over
+// policies, and the policies themselves (every sequence of policy_len
+// control tuples, the last factor of the last step varying fastest).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "policy/policy_config.hpp"
+
+namespace prism::policy {
+
+struct Model {
+  std::vector<std::int64_t> Ns, Nu, No;
+  std::vector<std::vector<std::int64_t>> deps;  // A_dependencies: the factors of each modality
+  std::vector<std::vector<double>> A, B, C, D;
+  std::vector<double> E;
+  std::vector<std::int64_t> policies;  // [policy][step][factor]
+  std::int64_t policy_len = 1;
+  std::vector<std::string> factor_names, modality_names;
+  int success_modality = -1, success_outcome = 0;
+
+  std::int64_t joint(std::int64_t m) const;  // states of modality m's factors, jointly
+  std::int64_t policy_count() const { return std::int64_t(E.size()); }
+};
+
+// pymdp's construct_policies order.
+std::vector<std::int64_t> all_policies(const std::vector<std::int64_t>& Nu, std::int64_t policy_len);
+
+// The four-location T-maze (docs/policy.md) and a random model.
+Model tmaze(const Config& cfg);
+Model random_model(const Config& cfg);
+
+// Throws std::invalid_argument naming the array and index: A and B columns
+// must be probabilities summing to 1, C finite, D and E probabilities.
+void validate(const Model& m);
+
+}  // namespace prism::policy

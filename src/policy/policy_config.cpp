@@ -1,0 +1,80 @@
+#include "policy/policy_config.hpp"
+
+#include <toml++/toml.h>
+
+#include <cmath>
+
+#include "core/deck.hpp"
+
+namespace prism::policy {
+
+namespace {
+const std::string kSection = "policy";
+
+std::vector<std::int64_t> sizes(Deck& deck, const char* key, std::vector<std::int64_t> fallback,
+                                std::int64_t max) {
+  const auto* n = deck.node(kSection, key);
+  if (!n) return fallback;
+  const auto* arr = n->as_array();
+  if (!arr || arr->empty() || arr->size() > 6)
+    deck.fail(kSection, key, "must be an array of 1 to 6 integers");
+  std::vector<std::int64_t> out;
+  std::vector<double> recorded;
+  for (const auto& item : *arr) {
+    const auto v = item.value<std::int64_t>();
+    if (!v || *v < 1 || *v > max)
+      deck.fail(kSection, key, "every entry must be an integer from 1 to " + std::to_string(max));
+    out.push_back(*v);
+    recorded.push_back(double(*v));
+  }
+  deck.record_values(kSection, key, recorded);
+  return out;
+}
+}  // namespace
+
+Config parse_config(Deck& deck) {
+  Config c;
+  const auto& s = kSection;
+  c.task = deck.get_string(s, "task", "tmaze", {"tmaze", "random"}) == "tmaze" ? Task::tmaze : Task::random;
+  c.agents = deck.get_int(s, "agents", 1024, 1, 1'000'000'000);
+  c.steps = deck.get_int(s, "steps", 3, 1, 1'000'000);
+  c.policy_len = deck.get_int(s, "policy_len", 2, 1, 8);
+  c.gamma = deck.get_double(s, "gamma", 1.0, 0.0, 1e6);
+  c.alpha = deck.get_double(s, "alpha", 1.0, 0.0, 1e6);
+  c.stochastic = deck.get_string(s, "action_selection", "deterministic", {"deterministic", "stochastic"}) ==
+                 "stochastic";
+  c.marginal = deck.get_string(s, "sampling_mode", "full", {"full", "marginal"}) == "marginal";
+  c.num_iter = deck.get_int(s, "num_iter", 16, 1, 10'000);
+  c.use_utility = deck.get_bool(s, "use_utility", true);
+  c.use_states_info_gain = deck.get_bool(s, "use_states_info_gain", true);
+  c.trace_agents = deck.get_int(s, "trace_agents", 4, 0, 100'000);
+  if (c.task == Task::tmaze) {
+    c.cue_validity = deck.get_double(s, "cue_validity", 0.95, 0.0, 1.0);
+    c.reward_probability = deck.get_double(s, "reward_probability", 1.0, 0.0, 1.0);
+    c.punishment_probability = deck.get_double(s, "punishment_probability", 1.0, 0.0, 1.0);
+    c.reward = deck.get_double(s, "reward", 2.0, -1e6, 1e6);
+    c.punishment = deck.get_double(s, "punishment", -3.0, -1e6, 1e6);
+    c.reward_condition = deck.get_int(s, "reward_condition", -1, -1, 1);
+  } else {
+    c.states = sizes(deck, "states", {4}, 1024);
+    c.controls = sizes(deck, "controls", std::vector<std::int64_t>(c.states.size(), 2), 64);
+    c.observations = sizes(deck, "observations", {3}, 1024);
+    if (c.controls.size() != c.states.size())
+      deck.fail(s, "controls",
+                "needs one entry per hidden-state factor (" + std::to_string(c.states.size()) + ")");
+    if (c.observations.size() > 8) deck.fail(s, "observations", "at most 8 modalities");
+    c.model_seed = static_cast<std::uint64_t>(deck.get_int(s, "model_seed", 1, 0, INT64_MAX));
+    c.preference_scale = deck.get_double(s, "preference_scale", 1.0, 0.0, 1e6);
+  }
+  // The policies: (prod controls)^policy_len of them.
+  double policies = 1;
+  const std::vector<std::int64_t> nu = c.task == Task::tmaze ? std::vector<std::int64_t>{4, 1} : c.controls;
+  for (std::int64_t t = 0; t < c.policy_len; ++t)
+    for (auto u : nu) policies *= double(u);
+  if (policies > 65536)
+    deck.fail(s, "policy_len",
+              "gives " + std::to_string(std::int64_t(policies)) + " policies; at most 65536");
+  return c;
+}
+
+}  // namespace prism::policy

@@ -1,0 +1,41 @@
+#pragma once
+// Validated settings of the policy workload: batched active-inference
+// agents on discrete generative models (pymdp 1.0 conventions), each in its
+// own environment, choosing actions by expected free energy.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace prism {
+class Deck;
+}
+
+namespace prism::policy {
+
+enum class Task { tmaze, random };
+
+struct Config {
+  Task task = Task::tmaze;
+  std::int64_t agents = 1024, steps = 3;
+  std::int64_t policy_len = 2;
+  double gamma = 1.0, alpha = 1.0;  // policy precision, action precision (pymdp's defaults)
+  bool stochastic = false;          // action_selection: "deterministic" (argmax) or "stochastic"
+  bool marginal = false;            // sampling_mode: "full" (a policy's first step) or "marginal"
+  std::int64_t num_iter = 16;       // fixed-point iterations of multi-factor state inference
+  bool use_utility = true, use_states_info_gain = true;
+  std::int64_t trace_agents = 4;  // agents whose full traces are written
+
+  // T-maze (four locations, every location one move from every other).
+  double cue_validity = 0.95, reward_probability = 1.0, punishment_probability = 1.0;
+  double reward = 2.0, punishment = -3.0;  // C of the reward modality: [0, reward, punishment]
+  std::int64_t reward_condition = -1;      // 0 left, 1 right, -1: drawn per agent
+
+  // Random model (its own generative process).
+  std::vector<std::int64_t> states{4}, observations{3}, controls{2};
+  std::uint64_t model_seed = 1;
+  double preference_scale = 1.0;  // C_m entries ~ preference_scale * N(0, 1)
+};
+
+Config parse_config(Deck& deck);
+
+}  // namespace prism::policy

@@ -1,0 +1,281 @@
+#include "policy/workload.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "core/deck.hpp"
+#include "core/h5_writer.hpp"
+#include "core/mpi_context.hpp"
+#include "core/progress.hpp"
+#include "core/run_config.hpp"
+#include "core/timers.hpp"
+#include "kernels/policy/agent.hpp"
+
+namespace prism::policy {
+
+PolicyWorkload::PolicyWorkload(Config cfg, Model model) : cfg_(std::move(cfg)), model_(std::move(model)) {}
+
+namespace {
+// The parameter vector and its offsets.
+Spec make_spec(const Config& cfg, const Model& m, std::vector<double>& params) {
+  Spec sp;
+  sp.F = int(m.Ns.size());
+  sp.M = int(m.No.size());
+  sp.T = int(m.policy_len);
+  sp.P = m.policy_count();
+  sp.num_iter = int(cfg.num_iter);
+  sp.gamma = cfg.gamma;
+  sp.alpha = cfg.alpha;
+  sp.stochastic = cfg.stochastic;
+  sp.marginal = cfg.marginal;
+  sp.use_utility = cfg.use_utility;
+  sp.use_info = cfg.use_states_info_gain;
+  sp.success_modality = m.success_modality;
+  sp.success_outcome = m.success_outcome;
+  auto append = [&](const std::vector<double>& v) {
+    const std::int64_t at = std::int64_t(params.size());
+    params.insert(params.end(), v.begin(), v.end());
+    return at;
+  };
+  std::int64_t ll = 0;
+  for (int o = 0; o < sp.M; ++o) {
+    sp.No[o] = int(m.No[o]);
+    sp.ndeps[o] = int(m.deps[o].size());
+    for (int k = 0; k < sp.ndeps[o]; ++k) sp.deps[o][k] = int(m.deps[o][k]);
+    sp.joint[o] = m.joint(o);
+    sp.a_at[o] = append(m.A[o]);
+    std::vector<double> h(std::size_t(sp.joint[o]), 0.0);  // H[A_m(. | s)]
+    for (std::int64_t j = 0; j < sp.joint[o]; ++j)
+      for (std::int64_t k = 0; k < m.No[o]; ++k) h[j] -= xlogx(m.A[o][k * sp.joint[o] + j]);
+    sp.ha_at[o] = append(h);
+    sp.c_at[o] = append(m.C[o]);
+    sp.ll_at[o] = ll;
+    ll += sp.joint[o];
+  }
+  std::int64_t s_at = 0;
+  for (int f = 0; f < sp.F; ++f) {
+    sp.Ns[f] = int(m.Ns[f]);
+    sp.Nu[f] = int(m.Nu[f]);
+    sp.b_at[f] = append(m.B[f]);
+    sp.d_at[f] = append(m.D[f]);
+    sp.s_at[f] = s_at;
+    s_at += m.Ns[f];
+  }
+  // The world starts where the model believes, except for a T-maze's fixed context.
+  for (int f = 0; f < sp.F; ++f) {
+    std::vector<double> d = m.D[f];
+    if (cfg.task == Task::tmaze && f == 1 && cfg.reward_condition >= 0)
+      d = {0.0, 0.0}, d[cfg.reward_condition] = 1;
+    sp.world_d_at[f] = append(d);
+  }
+  sp.e_at = append(m.E);
+  sp.S = s_at;
+  sp.LL = ll;
+  return sp;
+}
+}  // namespace
+
+void PolicyWorkload::run(RunContext& ctx) {
+  const auto& mpi = ctx.mpi;
+  const Block mine = block_partition(cfg_.agents, mpi.size(), mpi.rank());
+  const std::int64_t n = mine.count, T = cfg_.steps;
+  std::vector<double> host_params;
+  const Spec sp = make_spec(cfg_, model_, host_params);
+  const std::int64_t traced =
+      std::max<std::int64_t>(0, std::min(cfg_.trace_agents, mine.begin + n) - mine.begin);
+  std::vector<double> beliefs, q_pi, neg_efe;
+  std::vector<std::int32_t> actions, observations, world;
+  std::vector<double> chosen(n * T), vfe(n * T), h_pi(n * T), success(n * T);
+  { auto t = ctx.timers.scope("init"); }
+  {
+    auto t = ctx.timers.scope("steps");
+    Params p("policy::params", host_params.size());
+    auto hp = Kokkos::create_mirror_view(p);
+    std::copy(host_params.begin(), host_params.end(), hp.data());
+    Kokkos::deep_copy(p, hp);
+    Policies pol("policy::policies", sp.P, sp.T, sp.F);
+    auto hpol = Kokkos::create_mirror_view(pol);
+    for (std::int64_t k = 0; k < sp.P; ++k)
+      for (int s = 0; s < sp.T; ++s)
+        for (int f = 0; f < sp.F; ++f) hpol(k, s, f) = int(model_.policies[(k * sp.T + s) * sp.F + f]);
+    Kokkos::deep_copy(pol, hpol);
+    const std::int64_t rows = std::max<std::int64_t>(n, 1);
+    AgentStep step{sp,
+                   p,
+                   pol,
+                   mine.begin,
+                   0,
+                   ctx.run.seed,
+                   PerAgent("policy::qs", rows, sp.S),
+                   PerAgent("policy::prior", rows, sp.S),
+                   PerAgent("policy::scratch", rows, sp.LL + 3 * sp.S),
+                   PerAgent("policy::q_pi", rows, sp.P),
+                   PerAgent("policy::neg_efe", rows, sp.P),
+                   PerAgentInt("policy::world", rows, sp.F),
+                   PerAgentInt("policy::obs", rows, sp.M),
+                   PerAgentInt("policy::action", rows, sp.F),
+                   PerAgent("policy::chosen", rows, T),
+                   PerAgent("policy::vfe", rows, T),
+                   PerAgent("policy::entropy_pi", rows, T),
+                   PerAgent("policy::success", rows, T)};
+    Progress progress("policy", T, "steps", ctx.show_progress && mpi.root());
+    for (std::int64_t s = 0; s < T; ++s) {
+      step.step = s;
+      if (n > 0)
+        Kokkos::parallel_for(
+            "policy::step",
+            Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>>(0, n), step);
+      // Traces of this rank's traced agents.
+      if (traced > 0) {
+        auto qs = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), step.qs);
+        auto qp = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), step.q_pi);
+        auto ne = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), step.neg_efe);
+        auto ac = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), step.action);
+        auto ob = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), step.obs);
+        auto wo = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), step.world);
+        for (std::int64_t a = 0; a < traced; ++a) {
+          for (std::int64_t k = 0; k < sp.S; ++k) beliefs.push_back(qs(a, k));
+          for (std::int64_t k = 0; k < sp.P; ++k) {
+            q_pi.push_back(qp(a, k));
+            neg_efe.push_back(ne(a, k));
+          }
+          for (int f = 0; f < sp.F; ++f) actions.push_back(ac(a, f));
+          for (int f = 0; f < sp.F; ++f) world.push_back(wo(a, f));
+          for (int o = 0; o < sp.M; ++o) observations.push_back(ob(a, o));
+        }
+      }
+      progress.update(s + 1);
+    }
+    progress.finish();
+    auto copy = [&](const PerAgent& v, std::vector<double>& out) {
+      auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
+      for (std::int64_t a = 0; a < n; ++a)
+        for (std::int64_t s = 0; s < T; ++s) out[a * T + s] = h(a, s);
+    };
+    copy(step.chosen, chosen);
+    copy(step.vfe, vfe);
+    copy(step.entropy_pi, h_pi);
+    copy(step.success, success);
+  }
+  agent_steps_ = cfg_.agents * T;
+  // To rank 0 in agent order.  Traces are collected step-major per rank; reorder to [agent][step].
+  auto reorder = [&](const auto& v, std::int64_t width) {
+    std::decay_t<decltype(v)> out(v.size());
+    for (std::int64_t s = 0; s < T; ++s)
+      for (std::int64_t a = 0; a < traced; ++a)
+        for (std::int64_t k = 0; k < width; ++k)
+          out[(a * T + s) * width + k] = v[(s * traced + a) * width + k];
+    return out;
+  };
+  trace_.chosen_neg_efe = mpi.gather(chosen);
+  trace_.free_energy = mpi.gather(vfe);
+  trace_.policy_entropy = mpi.gather(h_pi);
+  trace_.success = mpi.gather(success);
+  trace_.beliefs = mpi.gather(reorder(beliefs, sp.S));
+  trace_.q_pi = mpi.gather(reorder(q_pi, sp.P));
+  trace_.neg_efe = mpi.gather(reorder(neg_efe, sp.P));
+  auto ints = [&](const std::vector<std::int32_t>& v, std::int64_t width) {
+    const auto r = reorder(v, width);
+    std::vector<std::int64_t> wide(r.begin(), r.end());
+    const auto all = mpi.gather(wide);
+    return std::vector<std::int32_t>(all.begin(), all.end());
+  };
+  trace_.actions = ints(actions, sp.F);
+  trace_.world = ints(world, sp.F);
+  trace_.observations = ints(observations, sp.M);
+  trace_.traced = std::min(cfg_.trace_agents, cfg_.agents);
+}
+
+void PolicyWorkload::write(H5Writer& out) const {
+  const std::string g = "/policy";
+  const std::int64_t T = cfg_.steps, A = cfg_.agents,
+                     S = std::int64_t(trace_.beliefs.size()) / std::max<std::int64_t>(1, trace_.traced * T);
+  out.group(g);
+  out.attribute(g, "task", cfg_.task == Task::tmaze ? "tmaze" : "random");
+  out.attribute(g, "agents", A);
+  out.attribute(g, "steps", T);
+  out.attribute(g, "policy_len", model_.policy_len);
+  out.attribute(g, "policies", model_.policy_count());
+  out.attribute(g, "gamma", cfg_.gamma);
+  out.attribute(g, "alpha", cfg_.alpha);
+  out.attribute(g, "action_selection", cfg_.stochastic ? "stochastic" : "deterministic");
+  out.attribute(g, "sampling_mode", cfg_.marginal ? "marginal" : "full");
+  out.attribute(g, "num_iter", cfg_.num_iter);
+  out.attribute(g, "traced_agents", trace_.traced);
+  // Per step, over agents (in agent order): G of the chosen policy, F of q(s), H[q(pi)], success.
+  std::vector<double> g_mean(T, 0.0), f_mean(T, 0.0), h_mean(T, 0.0), success(T, 0.0);
+  for (std::int64_t a = 0; a < A; ++a)
+    for (std::int64_t s = 0; s < T; ++s) {
+      g_mean[s] -= trace_.chosen_neg_efe[a * T + s] / double(A);
+      f_mean[s] += trace_.free_energy[a * T + s] / double(A);
+      h_mean[s] += trace_.policy_entropy[a * T + s] / double(A);
+      success[s] += trace_.success[a * T + s] / double(A);
+    }
+  out.write(g + "/G_chosen_mean", g_mean);
+  out.write(g + "/free_energy_mean", f_mean);
+  out.write(g + "/policy_entropy_mean", h_mean);
+  if (model_.success_modality >= 0) out.write(g + "/success_rate", success);
+  const auto n = std::uint64_t(trace_.traced), t = std::uint64_t(T), P = std::uint64_t(model_.policy_count());
+  if (n > 0) {
+    out.write(g + "/trace/beliefs", trace_.beliefs, {n, t, std::uint64_t(S)});
+    out.write(g + "/trace/q_pi", trace_.q_pi, {n, t, P});
+    std::vector<double> G(trace_.neg_efe.size());
+    for (std::size_t k = 0; k < G.size(); ++k) G[k] = -trace_.neg_efe[k];
+    out.write(g + "/trace/G", G, {n, t, P});
+    const auto F = std::uint64_t(model_.Ns.size()), M = std::uint64_t(model_.No.size());
+    out.write(g + "/trace/actions", trace_.actions, {n, t, F});
+    out.write(g + "/trace/world", trace_.world, {n, t, F});
+    out.write(g + "/trace/observations", trace_.observations, {n, t, M});
+  }
+  out.write(g + "/model/policies", model_.policies,
+            {P, std::uint64_t(model_.policy_len), std::uint64_t(model_.Ns.size())});
+  for (std::size_t o = 0; o < model_.A.size(); ++o) {
+    out.write(g + "/model/A" + std::to_string(o), model_.A[o]);
+    out.write(g + "/model/C" + std::to_string(o), model_.C[o]);
+  }
+  for (std::size_t f = 0; f < model_.B.size(); ++f) {
+    out.write(g + "/model/B" + std::to_string(f), model_.B[f]);
+    out.write(g + "/model/D" + std::to_string(f), model_.D[f]);
+  }
+}
+
+Throughput PolicyWorkload::throughput() const {
+  return {"agent_steps", double(agent_steps_),
+          "steps",       "agent_steps_per_s",
+          1.0,           {{"policies", std::to_string(model_.policy_count())}}};
+}
+
+void PolicyWorkload::print_summary(std::FILE* out) const {
+  const std::int64_t T = cfg_.steps, A = cfg_.agents;
+  std::fprintf(
+      out, "\n%lld agents, %lld policies; per step: mean G of the chosen policy, mean F, mean H[q(pi)]%s\n",
+      static_cast<long long>(A), static_cast<long long>(model_.policy_count()),
+      model_.success_modality >= 0 ? ", success rate" : "");
+  for (std::int64_t s = 0; s < T && s < 50; ++s) {
+    double g = 0, f = 0, h = 0, ok = 0;
+    for (std::int64_t a = 0; a < A; ++a) {
+      g -= trace_.chosen_neg_efe[a * T + s] / double(A);
+      f += trace_.free_energy[a * T + s] / double(A);
+      h += trace_.policy_entropy[a * T + s] / double(A);
+      ok += trace_.success[a * T + s] / double(A);
+    }
+    std::fprintf(out, "  step %3lld  G %10.5f  F %10.5f  H %8.5f", static_cast<long long>(s), g, f, h);
+    if (model_.success_modality >= 0) std::fprintf(out, "  success %.4f", ok);
+    std::fprintf(out, "\n");
+  }
+}
+
+std::unique_ptr<Workload> make_workload(Deck& deck) {
+  auto cfg = parse_config(deck);
+  Model m = cfg.task == Task::tmaze ? tmaze(cfg) : random_model(cfg);
+  try {
+    validate(m);
+  } catch (const std::invalid_argument& e) {
+    deck.fail("policy", "task", e.what());
+  }
+  return std::make_unique<PolicyWorkload>(std::move(cfg), std::move(m));
+}
+
+}  // namespace prism::policy

@@ -1,0 +1,51 @@
+#pragma once
+// policy as a prism workload: a batch of active-inference agents, each in its
+// own world (the model's own generative process), stepped T times: state
+// inference, expected free energy of every policy, q(pi), action.  Agents
+// are the work units, split over ranks; each agent's random numbers are
+// keyed by (seed, agent, step), so trajectories do not depend on the split.
+#include <memory>
+
+#include "core/workload.hpp"
+#include "policy/model.hpp"
+#include "policy/policy_config.hpp"
+
+namespace prism::policy {
+
+// Per agent and step (rank 0 after run(), agents in order).
+struct Trace {
+  std::vector<double> chosen_neg_efe, free_energy, policy_entropy, success;  // [agent][step]
+  // The first trace_agents agents: [agent][step][...].
+  std::vector<double> beliefs, q_pi, neg_efe;
+  std::vector<std::int32_t> actions, observations, world;
+  std::int64_t traced = 0;
+};
+
+class PolicyWorkload final : public Workload {
+ public:
+  PolicyWorkload(Config cfg, Model model);
+
+  std::string name() const override { return "policy"; }
+  std::int64_t units() const override { return cfg_.agents; }
+  std::string units_key() const override { return "agents"; }
+  std::string units_name() const override { return "agents"; }
+
+  void run(RunContext& ctx) override;
+  void write(H5Writer& out) const override;
+  Throughput throughput() const override;
+  void print_summary(std::FILE* out) const override;
+  RunStatus status() const override { return {}; }
+
+  const Trace& trace() const { return trace_; }
+  const Model& model() const { return model_; }
+
+ private:
+  const Config cfg_;
+  const Model model_;
+  Trace trace_;
+  std::int64_t agent_steps_ = 0;
+};
+
+std::unique_ptr<Workload> make_workload(Deck& deck);
+
+}  // namespace prism::policy

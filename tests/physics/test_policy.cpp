@@ -1,0 +1,274 @@
+// Active-inference agents against their definitions: state posteriors,
+// negative expected free energy per policy and q(pi) recomputed on the host
+// from the agents' own observations and actions, for one and two hidden
+// factors; the T-maze's behaviour and success rate; bad models.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/mpi_context.hpp"
+#include "policy/model.hpp"
+#include "policy/workload.hpp"
+#include "test_env.hpp"
+
+namespace prism::policy {
+namespace {
+
+constexpr double kEps = 2.220446049250313e-16;
+double ln(double x) {
+  return std::log(std::max(x, kEps));
+}
+
+// Joint states of all factors in row-major order (first factor slowest).
+std::vector<std::int64_t> decode(const Model& m, std::int64_t j) {
+  std::vector<std::int64_t> s(m.Ns.size());
+  for (std::int64_t f = std::int64_t(m.Ns.size()) - 1; f >= 0; --f) {
+    s[f] = j % m.Ns[f];
+    j /= m.Ns[f];
+  }
+  return s;
+}
+std::int64_t total_joint(const Model& m) {
+  std::int64_t n = 1;
+  for (auto v : m.Ns) n *= v;
+  return n;
+}
+// A_m[o | joint state s] (A's dependencies are every factor in these models, or a subset).
+double A(const Model& m, std::size_t o, std::int64_t obs, const std::vector<std::int64_t>& s) {
+  std::int64_t j = 0;
+  for (auto d : m.deps[o]) j = j * m.Ns[d] + s[d];
+  return m.A[o][obs * m.joint(o) + j];
+}
+double B(const Model& m, std::size_t f, std::int64_t next, std::int64_t prev, std::int64_t u) {
+  return m.B[f][(next * m.Ns[f] + prev) * m.Nu[f] + u];
+}
+// prod_f q_f(s_f)
+double product(const std::vector<std::vector<double>>& q, const std::vector<std::int64_t>& s,
+               std::int64_t skip = -1) {
+  double w = 1;
+  for (std::size_t f = 0; f < q.size(); ++f)
+    if (std::int64_t(f) != skip) w *= q[f][s[f]];
+  return w;
+}
+
+// The posterior from the definitions: Bayes for one factor; for several,
+// num_iter synchronous mean-field updates from uniform beliefs.
+std::vector<std::vector<double>> posterior(const Model& m, const std::vector<std::vector<double>>& prior,
+                                           const std::vector<std::int64_t>& obs, int num_iter) {
+  const std::size_t F = m.Ns.size();
+  const std::int64_t J = total_joint(m);
+  auto loglik = [&](const std::vector<std::int64_t>& s) {
+    double v = 0;
+    for (std::size_t o = 0; o < m.No.size(); ++o) v += ln(A(m, o, obs[o], s));
+    return v;
+  };
+  std::vector<std::vector<double>> q(F);
+  for (std::size_t f = 0; f < F; ++f) q[f].assign(m.Ns[f], 1.0 / double(m.Ns[f]));
+  const int iterations = F == 1 ? 1 : num_iter;
+  for (int it = 0; it < iterations; ++it) {
+    std::vector<std::vector<double>> logq(F);
+    for (std::size_t f = 0; f < F; ++f)
+      for (std::int64_t s = 0; s < m.Ns[f]; ++s) logq[f].push_back(ln(prior[f][s]));
+    for (std::int64_t j = 0; j < J; ++j) {
+      const auto s = decode(m, j);
+      const double l = loglik(s);
+      for (std::size_t f = 0; f < F; ++f) logq[f][s[f]] += product(q, s, std::int64_t(f)) * l;
+    }
+    for (std::size_t f = 0; f < F; ++f) {
+      const double mx = *std::max_element(logq[f].begin(), logq[f].end());
+      double sum = 0;
+      for (auto& v : logq[f]) sum += v = std::exp(v - mx);
+      for (std::int64_t s = 0; s < m.Ns[f]; ++s) q[f][s] = logq[f][s] / sum;
+    }
+  }
+  return q;
+}
+
+// -G of policy k from beliefs q: per step, the predicted states by B, the
+// predicted outcomes over the joint states, entropy minus expected
+// entropy of A, plus the utility.
+double neg_efe(const Model& m, std::vector<std::vector<double>> q, std::int64_t k) {
+  const std::size_t F = m.Ns.size();
+  const std::int64_t J = total_joint(m);
+  double value = 0;
+  for (std::int64_t t = 0; t < m.policy_len; ++t) {
+    std::vector<std::vector<double>> next(F);
+    for (std::size_t f = 0; f < F; ++f) {
+      const auto u = m.policies[(k * m.policy_len + t) * std::int64_t(F) + std::int64_t(f)];
+      next[f].assign(m.Ns[f], 0.0);
+      for (std::int64_t a = 0; a < m.Ns[f]; ++a)
+        for (std::int64_t b = 0; b < m.Ns[f]; ++b) next[f][a] += B(m, f, a, b, u) * q[f][b];
+    }
+    for (std::size_t o = 0; o < m.No.size(); ++o) {
+      std::vector<double> qo(m.No[o], 0.0);
+      double expected_entropy = 0;
+      for (std::int64_t j = 0; j < J; ++j) {
+        const auto s = decode(m, j);
+        // Weight of this joint state restricted to the modality's factors.
+        double w = 1;
+        for (auto d : m.deps[o]) w *= next[d][s[d]];
+        // Each restricted state appears prod of the other factors' sizes times: count it once.
+        bool first = true;
+        for (std::size_t f = 0; f < F; ++f)
+          if (std::find(m.deps[o].begin(), m.deps[o].end(), std::int64_t(f)) == m.deps[o].end() && s[f] != 0)
+            first = false;
+        if (!first) continue;
+        double h = 0;
+        for (std::int64_t x = 0; x < m.No[o]; ++x) {
+          const double a = A(m, o, x, s);
+          qo[x] += w * a;
+          h -= a == 0 ? 0.0 : a * ln(a);
+        }
+        expected_entropy += w * h;
+      }
+      double entropy = 0, utility = 0;
+      for (std::int64_t x = 0; x < m.No[o]; ++x) {
+        entropy -= qo[x] == 0 ? 0.0 : qo[x] * ln(qo[x]);
+        utility += qo[x] * m.C[o][x];
+      }
+      value += entropy - expected_entropy + utility;
+    }
+    q = next;
+  }
+  return value;
+}
+
+// Every traced agent's posterior, -G per policy and q(pi) at every step
+// equal the host's evaluation of the definitions from its observations and
+// actions; its action is the first step of the most probable policy.
+void check_against_definitions(Config cfg) {
+  cfg.task = Task::random;
+  cfg.agents = 6;
+  cfg.trace_agents = 6;
+  cfg.steps = 4;
+  PolicyWorkload w(cfg, random_model(cfg));
+  test::run_workload(w, 11);
+  if (!test::world->root()) return;
+  const auto& m = w.model();
+  const auto& tr = w.trace();
+  const std::int64_t F = std::int64_t(m.Ns.size()), M = std::int64_t(m.No.size()), P = m.policy_count(),
+                     T = cfg.steps;
+  std::int64_t S = 0;
+  for (auto v : m.Ns) S += v;
+  for (std::int64_t a = 0; a < cfg.agents; ++a) {
+    std::vector<std::vector<double>> q_prev;
+    for (std::int64_t t = 0; t < T; ++t) {
+      const std::int64_t at = a * T + t;
+      std::vector<std::vector<double>> prior(F);
+      for (std::int64_t f = 0; f < F; ++f) {
+        if (t == 0) {
+          prior[f] = m.D[f];
+          continue;
+        }
+        const auto u = tr.actions[(at - 1) * F + f];
+        prior[f].assign(m.Ns[f], 0.0);
+        for (std::int64_t x = 0; x < m.Ns[f]; ++x)
+          for (std::int64_t y = 0; y < m.Ns[f]; ++y) prior[f][x] += B(m, f, x, y, u) * q_prev[f][y];
+      }
+      std::vector<std::int64_t> obs(tr.observations.begin() + at * M, tr.observations.begin() + (at + 1) * M);
+      const auto q = posterior(m, prior, obs, int(cfg.num_iter));
+      std::int64_t k = 0;
+      for (std::int64_t f = 0; f < F; ++f)
+        for (std::int64_t s = 0; s < m.Ns[f]; ++s, ++k)
+          EXPECT_NEAR(tr.beliefs[at * S + k], q[f][s], 1e-12) << "agent " << a << " step " << t;
+      std::vector<double> logits(P);
+      double mx = -1e300, total = 0, qsum = 0;
+      for (std::int64_t p = 0; p < P; ++p) {
+        const double v = neg_efe(m, q, p);
+        EXPECT_NEAR(tr.neg_efe[at * P + p], v, 1e-11 * std::max(1.0, std::fabs(v))) << "policy " << p;
+        logits[p] = cfg.gamma * v + ln(m.E[p]);
+        mx = std::max(mx, logits[p]);
+      }
+      for (auto& v : logits) total += v = std::exp(v - mx);
+      std::int64_t best = 0;
+      for (std::int64_t p = 0; p < P; ++p) {
+        EXPECT_NEAR(tr.q_pi[at * P + p], logits[p] / total, 1e-12);
+        qsum += tr.q_pi[at * P + p];
+        if (tr.q_pi[at * P + p] > tr.q_pi[at * P + best]) best = p;
+      }
+      EXPECT_NEAR(qsum, 1.0, 1e-13);
+      for (std::int64_t f = 0; f < F; ++f)
+        EXPECT_EQ(tr.actions[at * F + f], m.policies[(best * m.policy_len) * F + f])
+            << "agent " << a << " step " << t;
+      q_prev = q;
+    }
+  }
+}
+
+TEST(PolicyMaths, OneFactorEqualsBayesAndTheDefinitions) {
+  Config cfg;
+  cfg.states = {5};
+  cfg.controls = {3};
+  cfg.observations = {4, 3};
+  cfg.policy_len = 2;
+  cfg.gamma = 2.0;
+  check_against_definitions(cfg);
+}
+
+TEST(PolicyMaths, TwoFactorsEqualTheFixedPointDefinition) {
+  Config cfg;
+  cfg.states = {3, 2};
+  cfg.controls = {2, 2};
+  cfg.observations = {4, 2};
+  cfg.policy_len = 2;
+  cfg.model_seed = 7;
+  check_against_definitions(cfg);
+}
+
+// T-maze, cue validity 1: every agent visits the cue, then the rewarded arm,
+// and is rewarded; validity 0.9: the success rate is 0.9 within 4 sigma.
+TEST(PolicyPhysics, TMazeAgentsReadTheCueThenCollect) {
+  for (const double validity : {1.0, 0.9}) {
+    Config cfg;
+    cfg.cue_validity = validity;
+    cfg.agents = 3000;
+    cfg.trace_agents = 50;
+    cfg.steps = 3;
+    PolicyWorkload w(cfg, tmaze(cfg));
+    test::run_workload(w, 5);
+    if (!test::world->root()) continue;
+    const auto& tr = w.trace();
+    double success = 0;
+    for (std::int64_t a = 0; a < cfg.agents; ++a) success += tr.success[a * 3 + 2];
+    success /= double(cfg.agents);
+    if (validity == 1.0) {
+      EXPECT_EQ(success, 1.0);
+      for (std::int64_t a = 0; a < tr.traced; ++a) {
+        EXPECT_EQ(tr.actions[(a * 3 + 0) * 2], 3) << "agent " << a << " goes to the cue first";
+        EXPECT_EQ(tr.actions[(a * 3 + 1) * 2], 1 + tr.world[(a * 3 + 1) * 2 + 1])
+            << "then to the rewarded arm";
+      }
+    } else {
+      EXPECT_NEAR(success, validity, 4 * std::sqrt(validity * (1 - validity) / double(cfg.agents)));
+    }
+  }
+}
+
+TEST(PolicyInput, BadModelsNameTheArray) {
+  Config cfg;
+  cfg.task = Task::random;
+  auto expect = [](Model m, const std::string& what) {
+    try {
+      validate(m);
+      ADD_FAILURE() << "accepted: " << what;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  auto m = random_model(cfg);
+  m.A[0][1] += 0.1;
+  expect(m, "A[0]: column 1 sums to");
+  m = random_model(cfg);
+  m.B[0][0] = -0.5;
+  expect(m, "B[0]: entry [0] of column 0 is");
+  m = random_model(cfg);
+  m.D[0][2] = NAN;
+  expect(m, "D[0]: entry [2]");
+  m = random_model(cfg);
+  m.C[0][1] = INFINITY;
+  expect(m, "C[0]: entry 1 is not finite");
+}
+
+}  // namespace
+}  // namespace prism::policy
