@@ -14,7 +14,8 @@
 // process), sampled with Philox keyed by (seed, agent, step), so an agent's
 // trajectory does not depend on which rank or thread runs it (draws 0-5:
 // the factors' states, 6-13: the modalities' observations, 15: the action).
-// One thread per agent; its working arrays are rows of [agent][...] views.
+// One thread per agent; its working arrays are rows of [agent][...] views
+// (scratch: log-likelihoods LL, ln q S, the rollout 2 S, joint weights).
 #include <Kokkos_Core.hpp>
 #include <cstdint>
 
@@ -39,6 +40,7 @@ struct Spec {
   std::int64_t b_at[kMaxFactors] = {}, d_at[kMaxFactors] = {}, s_at[kMaxFactors] = {};
   std::int64_t world_d_at[kMaxFactors] = {};  // the world's initial-state distribution
   std::int64_t e_at = 0, S = 0, LL = 0;       // E's offset; total states; total log-likelihood scratch
+  std::int64_t max_joint = 0;                 // the largest joint of a modality
   int num_iter = 16;
   double gamma = 1.0, alpha = 1.0;
   bool stochastic = false, marginal = false, use_utility = true, use_info = true;
@@ -231,12 +233,16 @@ struct AgentStep {
           }
         }
         for (int m = 0; m < sp.M; ++m) {
+          // The predicted joint state's probabilities, once per modality and step.
+          const std::int64_t w_at = sp.LL + 3 * sp.S;
           double h_expected = 0, h_outcomes = 0, utility = 0;
-          for (std::int64_t j = 0; j < sp.joint[m]; ++j)
-            h_expected += weight(row, next, m, j, -1) * p(sp.ha_at[m] + j);
+          for (std::int64_t j = 0; j < sp.joint[m]; ++j) {
+            row(w_at + j) = weight(row, next, m, j, -1);
+            h_expected += row(w_at + j) * p(sp.ha_at[m] + j);
+          }
           for (int o = 0; o < sp.No[m]; ++o) {
             double qo = 0;
-            for (std::int64_t j = 0; j < sp.joint[m]; ++j) qo += A(m, o, j) * weight(row, next, m, j, -1);
+            for (std::int64_t j = 0; j < sp.joint[m]; ++j) qo += A(m, o, j) * row(w_at + j);
             h_outcomes -= xlogx(qo);
             utility += qo * p(sp.c_at[m] + o);
           }

@@ -53,6 +53,7 @@ Spec make_spec(const Config& cfg, const Model& m, std::vector<double>& params) {
     sp.c_at[o] = append(m.C[o]);
     sp.ll_at[o] = ll;
     ll += sp.joint[o];
+    sp.max_joint = std::max(sp.max_joint, sp.joint[o]);
   }
   std::int64_t s_at = 0;
   for (int f = 0; f < sp.F; ++f) {
@@ -110,7 +111,7 @@ void PolicyWorkload::run(RunContext& ctx) {
                    ctx.run.seed,
                    PerAgent("policy::qs", rows, sp.S),
                    PerAgent("policy::prior", rows, sp.S),
-                   PerAgent("policy::scratch", rows, sp.LL + 3 * sp.S),
+                   PerAgent("policy::scratch", rows, sp.LL + 3 * sp.S + sp.max_joint),
                    PerAgent("policy::q_pi", rows, sp.P),
                    PerAgent("policy::neg_efe", rows, sp.P),
                    PerAgentInt("policy::world", rows, sp.F),
