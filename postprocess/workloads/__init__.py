@@ -25,6 +25,7 @@ WORKLOADS = {
     "nqs": _module("nqs"),
     "te": _module("te"),
     "classifier": _module("classifier"),
+    "policy": _module("policy"),
 }
 
 
