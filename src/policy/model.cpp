@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "core/h5_reader.hpp"
 #include "kernels/common/philox.hpp"
 
 namespace prism::policy {
@@ -32,7 +33,7 @@ namespace {
 void finish(Model& m) {
   m.policies = all_policies(m.Nu, m.policy_len);
   const std::int64_t P = std::int64_t(m.policies.size()) / (m.policy_len * std::int64_t(m.Nu.size()));
-  m.E.assign(std::size_t(P), 1.0 / double(P));
+  if (m.E.empty()) m.E.assign(std::size_t(P), 1.0 / double(P));
 }
 }  // namespace
 
@@ -79,6 +80,11 @@ Model tmaze(const Config& cfg) {
   m.B[1] = {1, 0, 0, 1};
   m.C = {{0, 0, 0, 0}, {0, cfg.reward, cfg.punishment}, {0, 0, 0}};
   m.D = {{1, 0, 0, 0}, {0.5, 0.5}};
+  if (cfg.reward_condition >= 0) {
+    m.world_D = m.D;
+    m.world_D[1] = {0.0, 0.0};
+    m.world_D[1][cfg.reward_condition] = 1;
+  }
   m.success_modality = 1;
   m.success_outcome = 1;
   finish(m);
@@ -130,6 +136,100 @@ Model random_model(const Config& cfg) {
     m.D[f] = d;
   }
   finish(m);
+  return m;
+}
+
+Model read_model(const Config& cfg) {
+  auto bad = [&](const std::string& what) -> void { throw std::invalid_argument(cfg.file + ": " + what); };
+  H5Reader in(cfg.file);
+  Model m;
+  m.policy_len = cfg.policy_len;
+  auto shape_text = [](const std::vector<std::uint64_t>& v) {
+    std::string t;
+    for (auto x : v) t += "[" + std::to_string(x) + "]";
+    return t;
+  };
+  // Factors from B<f> [next][previous][control].
+  for (int f = 0; in.exists("/B" + std::to_string(f)); ++f) {
+    const std::string name = "B" + std::to_string(f);
+    const auto sh = in.shape("/" + name);
+    if (sh.size() != 3 || sh[0] != sh[1])
+      bad("/" + name + " is " + shape_text(sh) + "; [states][states][controls] is needed");
+    m.Ns.push_back(std::int64_t(sh[0]));
+    m.Nu.push_back(std::int64_t(sh[2]));
+    m.B.push_back(in.values<double>("/" + name));
+    m.factor_names.push_back("factor" + std::to_string(f));
+  }
+  if (m.Ns.empty()) bad("no /B0 (transitions of the first hidden-state factor)");
+  if (m.Ns.size() > 6) bad("at most 6 hidden-state factors");
+  const auto F = std::int64_t(m.Ns.size());
+  for (int o = 0; in.exists("/A" + std::to_string(o)); ++o) {
+    const std::string name = "A" + std::to_string(o);
+    std::vector<std::int64_t> deps;
+    if (in.exists("/" + name + "_dependencies")) {
+      deps = in.values<std::int64_t>("/" + name + "_dependencies");
+      for (auto d : deps)
+        if (d < 0 || d >= F)
+          bad("/" + name + "_dependencies names factor " + std::to_string(d) + " of " + std::to_string(F));
+    } else {
+      for (std::int64_t f = 0; f < F; ++f) deps.push_back(f);
+    }
+    const auto sh = in.shape("/" + name);
+    bool ok = sh.size() == deps.size() + 1;
+    for (std::size_t k = 0; ok && k < deps.size(); ++k) ok = sh[k + 1] == std::uint64_t(m.Ns[deps[k]]);
+    if (!ok) {
+      std::string want = "[outcomes]";
+      for (auto d : deps) want += "[" + std::to_string(m.Ns[d]) + "]";
+      bad("/" + name + " is " + shape_text(sh) + "; " + want +
+          " is needed (the states of its factors, from the B arrays)");
+    }
+    m.No.push_back(std::int64_t(sh[0]));
+    m.deps.push_back(deps);
+    m.A.push_back(in.values<double>("/" + name));
+    m.modality_names.push_back("modality" + std::to_string(o));
+    const std::string c = "/C" + std::to_string(o);
+    if (in.exists(c)) {
+      m.C.push_back(in.values<double>(c));
+      if (m.C.back().size() != sh[0]) bad(c + " needs " + std::to_string(sh[0]) + " entries");
+    } else {
+      m.C.emplace_back(sh[0], 1.0 / double(sh[0]));  // pymdp's default
+    }
+  }
+  if (m.No.empty()) bad("no /A0 (likelihood of the first modality)");
+  if (m.No.size() > 8) bad("at most 8 modalities");
+  for (std::int64_t f = 0; f < F; ++f) {
+    for (const char* prefix : {"/D", "/world_D"}) {
+      const std::string d = prefix + std::to_string(f);
+      if (!in.exists(d)) continue;
+      auto v = in.values<double>(d);
+      if (std::int64_t(v.size()) != m.Ns[f]) bad(d + " needs " + std::to_string(m.Ns[f]) + " entries");
+      (prefix[1] == 'D' ? m.D : m.world_D).push_back(v);
+    }
+    if (std::int64_t(m.D.size()) == f) m.D.emplace_back(m.Ns[f], 1.0 / double(m.Ns[f]));
+    if (!m.world_D.empty() && std::int64_t(m.world_D.size()) != f + 1)
+      bad("/world_D" + std::to_string(f) + " is missing (every factor's or none)");
+  }
+  double policies = 1;
+  for (std::int64_t t = 0; t < m.policy_len; ++t)
+    for (auto u : m.Nu) policies *= double(u);
+  if (policies > 65536)
+    bad(std::to_string(std::int64_t(policies)) + " policies with this policy_len; at most 65536");
+  for (auto u : m.Nu)
+    if (u > 64) bad("at most 64 controls per factor");
+  if (in.exists("/success")) {  // [modality, outcome]: the observation that counts as success
+    const auto v = in.values<std::int64_t>("/success");
+    if (v.size() != 2 || v[0] < 0 || v[0] >= std::int64_t(m.No.size()) || v[1] < 0 || v[1] >= m.No[v[0]])
+      bad("/success must be [modality, outcome] of an existing outcome");
+    m.success_modality = int(v[0]);
+    m.success_outcome = int(v[1]);
+  }
+  finish(m);
+  if (in.exists("/E")) {
+    m.E = in.values<double>("/E");
+    if (m.E.size() != std::size_t(policies))
+      bad("/E needs one entry per policy (" + std::to_string(std::int64_t(policies)) + ")");
+  }
+  validate(m);
   return m;
 }
 

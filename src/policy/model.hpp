@@ -17,7 +17,8 @@ struct Model {
   std::vector<std::vector<std::int64_t>> deps;  // A_dependencies: the factors of each modality
   std::vector<std::vector<double>> A, B, C, D;
   std::vector<double> E;
-  std::vector<std::int64_t> policies;  // [policy][step][factor]
+  std::vector<std::vector<double>> world_D;  // the world's initial states, if not D
+  std::vector<std::int64_t> policies;        // [policy][step][factor]
   std::int64_t policy_len = 1;
   std::vector<std::string> factor_names, modality_names;
   int success_modality = -1, success_outcome = 0;
@@ -32,6 +33,9 @@ std::vector<std::int64_t> all_policies(const std::vector<std::int64_t>& Nu, std:
 // The four-location T-maze (docs/policy.md) and a random model.
 Model tmaze(const Config& cfg);
 Model random_model(const Config& cfg);
+// A model from cfg.file (layout in docs/policy.md); throws std::invalid_argument
+// naming the file and the dataset.
+Model read_model(const Config& cfg);
 
 // Throws std::invalid_argument naming the array and index: A and B columns
 // must be probabilities summing to 1, C finite, D and E probabilities.

@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "core/deck.hpp"
 
@@ -35,7 +36,8 @@ std::vector<std::int64_t> sizes(Deck& deck, const char* key, std::vector<std::in
 Config parse_config(Deck& deck) {
   Config c;
   const auto& s = kSection;
-  c.task = deck.get_string(s, "task", "tmaze", {"tmaze", "random"}) == "tmaze" ? Task::tmaze : Task::random;
+  const auto task = deck.get_string(s, "task", "tmaze", {"tmaze", "random", "hdf5"});
+  c.task = task == "tmaze" ? Task::tmaze : task == "random" ? Task::random : Task::hdf5;
   c.agents = deck.get_int(s, "agents", 1024, 1, 1'000'000'000);
   c.steps = deck.get_int(s, "steps", 3, 1, 1'000'000);
   c.policy_len = deck.get_int(s, "policy_len", 2, 1, 8);
@@ -55,6 +57,10 @@ Config parse_config(Deck& deck) {
     c.reward = deck.get_double(s, "reward", 2.0, -1e6, 1e6);
     c.punishment = deck.get_double(s, "punishment", -3.0, -1e6, 1e6);
     c.reward_condition = deck.get_int(s, "reward_condition", -1, -1, 1);
+  } else if (c.task == Task::hdf5) {
+    c.file = deck.get_string(s, "file", std::nullopt);
+    const auto folder = std::filesystem::path(deck.path()).parent_path();
+    if (std::filesystem::path(c.file).is_relative() && !folder.empty()) c.file = (folder / c.file).string();
   } else {
     c.states = sizes(deck, "states", {4}, 1024);
     c.controls = sizes(deck, "controls", std::vector<std::int64_t>(c.states.size(), 2), 64);
@@ -66,7 +72,8 @@ Config parse_config(Deck& deck) {
     c.model_seed = static_cast<std::uint64_t>(deck.get_int(s, "model_seed", 1, 0, INT64_MAX));
     c.preference_scale = deck.get_double(s, "preference_scale", 1.0, 0.0, 1e6);
   }
-  // The policies: (prod controls)^policy_len of them.
+  // The policies: (prod controls)^policy_len of them (an HDF5 model is checked when read).
+  if (c.task == Task::hdf5) return c;
   double policies = 1;
   const std::vector<std::int64_t> nu = c.task == Task::tmaze ? std::vector<std::int64_t>{4, 1} : c.controls;
   for (std::int64_t t = 0; t < c.policy_len; ++t)

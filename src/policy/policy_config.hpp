@@ -12,7 +12,7 @@ class Deck;
 
 namespace prism::policy {
 
-enum class Task { tmaze, random };
+enum class Task { tmaze, random, hdf5 };
 
 struct Config {
   Task task = Task::tmaze;
@@ -29,6 +29,9 @@ struct Config {
   double cue_validity = 0.95, reward_probability = 1.0, punishment_probability = 1.0;
   double reward = 2.0, punishment = -3.0;  // C of the reward modality: [0, reward, punishment]
   std::int64_t reward_condition = -1;      // 0 left, 1 right, -1: drawn per agent
+
+  // A model (and its world) from an HDF5 file (docs/policy.md).
+  std::string file;
 
   // Random model (its own generative process).
   std::vector<std::int64_t> states{4}, observations{3}, controls{2};

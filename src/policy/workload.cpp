@@ -64,12 +64,9 @@ Spec make_spec(const Config& cfg, const Model& m, std::vector<double>& params) {
     sp.s_at[f] = s_at;
     s_at += m.Ns[f];
   }
-  // The world starts where the model believes, except for a T-maze's fixed context.
+  // The world starts where the model believes, unless the model says otherwise.
   for (int f = 0; f < sp.F; ++f) {
-    std::vector<double> d = m.D[f];
-    if (cfg.task == Task::tmaze && f == 1 && cfg.reward_condition >= 0)
-      d = {0.0, 0.0}, d[cfg.reward_condition] = 1;
-    sp.world_d_at[f] = append(d);
+    sp.world_d_at[f] = append(m.world_D.empty() ? m.D[f] : m.world_D[f]);
   }
   sp.e_at = append(m.E);
   sp.S = s_at;
@@ -194,7 +191,10 @@ void PolicyWorkload::write(H5Writer& out) const {
   const std::int64_t T = cfg_.steps, A = cfg_.agents,
                      S = std::int64_t(trace_.beliefs.size()) / std::max<std::int64_t>(1, trace_.traced * T);
   out.group(g);
-  out.attribute(g, "task", cfg_.task == Task::tmaze ? "tmaze" : "random");
+  out.attribute(g, "task",
+                cfg_.task == Task::tmaze    ? "tmaze"
+                : cfg_.task == Task::random ? "random"
+                                            : "hdf5");
   out.attribute(g, "agents", A);
   out.attribute(g, "steps", T);
   out.attribute(g, "policy_len", model_.policy_len);
@@ -270,11 +270,12 @@ void PolicyWorkload::print_summary(std::FILE* out) const {
 
 std::unique_ptr<Workload> make_workload(Deck& deck) {
   auto cfg = parse_config(deck);
-  Model m = cfg.task == Task::tmaze ? tmaze(cfg) : random_model(cfg);
+  Model m;
   try {
+    m = cfg.task == Task::tmaze ? tmaze(cfg) : cfg.task == Task::random ? random_model(cfg) : read_model(cfg);
     validate(m);
-  } catch (const std::invalid_argument& e) {
-    deck.fail("policy", "task", e.what());
+  } catch (const std::exception& e) {
+    deck.fail("policy", cfg.task == Task::hdf5 ? "file" : "task", e.what());
   }
   return std::make_unique<PolicyWorkload>(std::move(cfg), std::move(m));
 }

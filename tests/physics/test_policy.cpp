@@ -3,10 +3,15 @@
 // from the agents' own observations and actions, for one and two hidden
 // factors; the T-maze's behaviour and success rate; bad models.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <functional>
+#include <numeric>
 
+#include "core/h5_writer.hpp"
 #include "core/mpi_context.hpp"
 #include "policy/model.hpp"
 #include "policy/workload.hpp"
@@ -243,6 +248,69 @@ TEST(PolicyPhysics, TMazeAgentsReadTheCueThenCollect) {
       EXPECT_NEAR(success, validity, 4 * std::sqrt(validity * (1 - validity) / double(cfg.agents)));
     }
   }
+}
+
+// Writes model m in the HDF5 layout of docs/policy.md.
+std::string write_model(const Model& m, const std::string& name, bool break_shape = false) {
+  const auto path =
+      (std::filesystem::temp_directory_path() / (name + std::to_string(::getpid()) + ".h5")).string();
+  std::filesystem::remove(path);
+  H5Writer out(path);
+  for (std::size_t o = 0; o < m.A.size(); ++o) {
+    std::vector<std::uint64_t> dims{std::uint64_t(m.No[o])};
+    for (auto d : m.deps[o]) dims.push_back(std::uint64_t(m.Ns[d]));
+    if (break_shape && o == 1) dims.back() += 1;
+    std::vector<double> a = m.A[o];
+    a.resize(std::size_t(std::accumulate(dims.begin(), dims.end(), std::uint64_t(1), std::multiplies<>())),
+             0.0);
+    out.write("/A" + std::to_string(o), a, dims);
+    out.write("/A" + std::to_string(o) + "_dependencies", m.deps[o]);
+    out.write("/C" + std::to_string(o), m.C[o]);
+  }
+  for (std::size_t f = 0; f < m.B.size(); ++f) {
+    out.write("/B" + std::to_string(f), m.B[f],
+              {std::uint64_t(m.Ns[f]), std::uint64_t(m.Ns[f]), std::uint64_t(m.Nu[f])});
+    out.write("/D" + std::to_string(f), m.D[f]);
+  }
+  if (m.success_modality >= 0)
+    out.write("/success", std::vector<std::int64_t>{m.success_modality, m.success_outcome});
+  out.commit(true);
+  return path;
+}
+
+// A T-maze read from HDF5 runs exactly as the built-in one.
+TEST(PolicyInput, ModelFromHdf5EqualsTheBuiltIn) {
+  Config cfg;
+  cfg.agents = 40;
+  cfg.trace_agents = 40;
+  const auto builtin = tmaze(cfg);
+  Config from_file = cfg;
+  from_file.task = Task::hdf5;
+  from_file.file = write_model(builtin, "prism_tmaze_");
+  const auto read = read_model(from_file);
+  EXPECT_EQ(read.A, builtin.A);
+  EXPECT_EQ(read.B, builtin.B);
+  EXPECT_EQ(read.deps, builtin.deps);
+  EXPECT_EQ(read.policies, builtin.policies);
+  PolicyWorkload a(cfg, builtin), b(from_file, read);
+  test::run_workload(a, 3);
+  test::run_workload(b, 3);
+  if (test::world->root()) {
+    EXPECT_EQ(a.trace().actions, b.trace().actions);
+    EXPECT_EQ(a.trace().q_pi, b.trace().q_pi);
+    EXPECT_EQ(a.trace().success, b.trace().success);
+  }
+  from_file.file = write_model(builtin, "prism_tmaze_bad_", true);
+  try {
+    read_model(from_file);
+    ADD_FAILURE() << "accepted a wrong shape";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("/A1 is [3][4][3]; [outcomes][4][2] is needed"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find(from_file.file), std::string::npos);
+  }
+  std::filesystem::remove(from_file.file);
+  std::filesystem::remove(write_model(builtin, "prism_tmaze_"));
 }
 
 TEST(PolicyInput, BadModelsNameTheArray) {
