@@ -24,24 +24,6 @@ const char* mode_name(Mode m) {
 namespace {
 const std::string kSection = "classifier";
 
-std::vector<double> numbers(Deck& deck, const char* key, const char* what) {
-  std::vector<double> out;
-  const auto* n = deck.node(kSection, key);
-  const auto* arr = n ? n->as_array() : nullptr;
-  if (!arr) deck.fail(kSection, key, std::string("must be an array of ") + what);
-  for (const auto& item : *arr) {
-    const auto v = item.value<double>();
-    if (!v || !std::isfinite(*v))
-      deck.fail(kSection, key, std::string("every entry must be a finite ") + what);
-    out.push_back(*v);
-  }
-  return out;
-}
-
-std::string path_near_deck(Deck& deck, const std::string& file) {
-  const auto folder = std::filesystem::path(deck.path()).parent_path();
-  return std::filesystem::path(file).is_relative() && !folder.empty() ? (folder / file).string() : file;
-}
 }  // namespace
 
 Config parse_config(Deck& deck) {
@@ -51,7 +33,7 @@ Config parse_config(Deck& deck) {
   c.mode = mode == "train" ? Mode::train : mode == "infer" ? Mode::infer : Mode::train_then_infer;
 
   if (deck.has(s, "widths")) {
-    const auto w = numbers(deck, "widths", "integer width");
+    const auto w = deck.get_numbers(s, "widths", "integer width");
     if (w.size() < 2) deck.fail(s, "widths", "needs at least [features, classes]");
     c.widths.clear();
     for (double v : w) {
@@ -62,12 +44,10 @@ Config parse_config(Deck& deck) {
     if (c.widths.back() < 2) deck.fail(s, "widths", "the last width (the classes) must be at least 2");
     if (c.widths.size() > 9) deck.fail(s, "widths", "at most 9 entries (8 layers)");
     if (c.widths.back() > 64) deck.fail(s, "widths", "at most 64 classes (the last width)");
-    deck.record_values(s, "widths", w);
   }
   const std::int64_t C = c.classes();
   if (deck.has(s, "prior")) {
-    c.prior = numbers(deck, "prior", "probability");
-    deck.record_values(s, "prior", c.prior);
+    c.prior = deck.get_numbers(s, "prior", "probability");
   } else if (C != 5) {
     c.prior.assign(std::size_t(C), 1.0 / double(C));
   }
@@ -81,7 +61,7 @@ Config parse_config(Deck& deck) {
   if (std::fabs(total - 1) > 1e-9)
     deck.fail(s, "prior", "must sum to 1 (sums to " + std::to_string(total) + ")");
   if (deck.has(s, "transitions")) {
-    c.transitions = numbers(deck, "transitions", "probability");
+    c.transitions = deck.get_numbers(s, "transitions", "probability");
     if (std::int64_t(c.transitions.size()) != C * C)
       deck.fail(s, "transitions",
                 "needs classes x classes = " + std::to_string(C * C) + " entries, row-major [from][to]");
@@ -94,7 +74,6 @@ Config parse_config(Deck& deck) {
       if (std::fabs(row - 1) > 1e-9)
         deck.fail(s, "transitions", "row " + std::to_string(a) + " must sum to 1");
     }
-    deck.record_values(s, "transitions", c.transitions);
   }
 
   const auto source = deck.get_string(s, "source", "generator", {"generator", "hdf5"});
@@ -113,12 +92,11 @@ Config parse_config(Deck& deck) {
     if (c.trains() && c.validation_samples < 1)
       deck.fail(s, "validation_samples", "training needs a validation set (early stopping)");
   } else {
-    c.file = path_near_deck(deck, deck.get_string(s, "file", std::nullopt));
-    c.model_file = path_near_deck(deck, deck.get_string(s, "model_file", std::nullopt));
+    c.file = deck.get_path(s, "file", std::nullopt);
+    c.model_file = deck.get_path(s, "model_file", std::nullopt);
     c.validation_samples = deck.get_int(s, "validation_samples", 0, 0, 1'000'000'000);
   }
-  if (deck.has(s, "weights_file"))
-    c.weights_file = path_near_deck(deck, deck.get_string(s, "weights_file", ""));
+  if (deck.has(s, "weights_file")) c.weights_file = deck.get_path(s, "weights_file", "");
   if (c.mode == Mode::infer && c.weights_file.empty())
     deck.fail(s, "weights_file",
               "mode = \"infer\" needs trained weights (a prism output with /classifier/weights)");

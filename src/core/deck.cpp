@@ -141,6 +141,29 @@ bool Deck::has(const std::string& section, const std::string& key) const {
   return sec && sec->get(key) != nullptr;
 }
 
+std::string Deck::get_path(const std::string& section, const std::string& key,
+                           std::optional<std::string> fallback) {
+  const std::string file = get_string(section, key, std::move(fallback));
+  if (file.empty()) return file;
+  const auto folder = std::filesystem::path(path_).parent_path();
+  return std::filesystem::path(file).is_relative() && !folder.empty() ? (folder / file).string() : file;
+}
+
+std::vector<double> Deck::get_numbers(const std::string& section, const std::string& key,
+                                      const std::string& what) {
+  const auto* n = node(section, key);
+  const auto* arr = n ? n->as_array() : nullptr;
+  if (!arr) fail(section, key, "must be an array of " + what + "s");
+  std::vector<double> out;
+  for (const auto& item : *arr) {
+    const auto v = item.value<double>();
+    if (!v || !std::isfinite(*v)) fail(section, key, "every entry must be a finite " + what);
+    out.push_back(*v);
+  }
+  record_values(section, key, out);
+  return out;
+}
+
 std::string Deck::location(const std::string& section, const std::string& key) const {
   const std::string full = section + "." + key;
   if (overridden_.count(full)) return "--set " + full;

@@ -46,6 +46,12 @@ class Deck {
   bool get_bool(const std::string& section, const std::string& key, std::optional<bool> fallback);
   std::string get_string(const std::string& section, const std::string& key,
                          std::optional<std::string> fallback, const std::vector<std::string>& choices = {});
+  // A file named by a string key: relative paths are relative to the deck's folder.
+  std::string get_path(const std::string& section, const std::string& key,
+                       std::optional<std::string> fallback);
+  // An array of finite numbers (`what` names an entry in the error); the values are recorded.
+  std::vector<double> get_numbers(const std::string& section, const std::string& key,
+                                  const std::string& what);
   // The node itself, for keys whose type is a union (array or table).
   const toml::node* node(const std::string& section, const std::string& key);
 

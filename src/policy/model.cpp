@@ -91,6 +91,39 @@ Model tmaze(const Config& cfg) {
   return m;
 }
 
+Model grid(const Config& cfg) {
+  Model m;
+  const std::int64_t R = cfg.rows, Cn = cfg.cols, N = R * Cn;
+  m.Ns = {N};
+  m.Nu = {5};
+  m.No = {N};
+  m.deps = {{0}};
+  m.factor_names = {"cell"};
+  m.modality_names = {"cell"};
+  m.policy_len = cfg.policy_len;
+  m.A = {std::vector<double>(std::size_t(N * N), 0.0)};
+  for (std::int64_t c = 0; c < N; ++c) m.A[0][c * N + c] = 1;
+  m.B = {std::vector<double>(std::size_t(N * N * 5), 0.0)};
+  const std::int64_t dr[5] = {-1, 0, 1, 0, 0}, dc[5] = {0, 1, 0, -1, 0};
+  for (std::int64_t c = 0; c < N; ++c)
+    for (int a = 0; a < 5; ++a) {
+      const std::int64_t r = c / Cn + dr[a], k = c % Cn + dc[a];
+      const std::int64_t next = r >= 0 && r < R && k >= 0 && k < Cn ? r * Cn + k : c;
+      m.B[0][(next * N + c) * 5 + a] = 1;
+    }
+  m.C = {std::vector<double>(std::size_t(N))};
+  for (std::int64_t c = 0; c < N; ++c) {
+    const std::int64_t d = std::abs(c / Cn - cfg.goal / Cn) + std::abs(c % Cn - cfg.goal % Cn);
+    m.C[0][c] = c == cfg.goal ? cfg.goal_reward : -cfg.distance_cost * double(d);
+  }
+  m.D = {std::vector<double>(std::size_t(N), 0.0)};
+  m.D[0][cfg.start] = 1;
+  m.success_modality = 0;
+  m.success_outcome = int(cfg.goal);
+  finish(m);
+  return m;
+}
+
 Model random_model(const Config& cfg) {
   Model m;
   m.Ns = cfg.states;

@@ -32,6 +32,9 @@ std::vector<std::int64_t> all_policies(const std::vector<std::int64_t>& Nu, std:
 
 // The four-location T-maze (docs/policy.md) and a random model.
 Model tmaze(const Config& cfg);
+// Grid foraging: one factor (the cell), location observed exactly, moves
+// 0 up, 1 right, 2 down, 3 left, 4 stay (off the grid: stay).
+Model grid(const Config& cfg);
 Model random_model(const Config& cfg);
 // A model from cfg.file (layout in docs/policy.md); throws std::invalid_argument
 // naming the file and the dataset.

@@ -14,21 +14,15 @@ const std::string kSection = "policy";
 
 std::vector<std::int64_t> sizes(Deck& deck, const char* key, std::vector<std::int64_t> fallback,
                                 std::int64_t max) {
-  const auto* n = deck.node(kSection, key);
-  if (!n) return fallback;
-  const auto* arr = n->as_array();
-  if (!arr || arr->empty() || arr->size() > 6)
-    deck.fail(kSection, key, "must be an array of 1 to 6 integers");
+  if (!deck.has(kSection, key)) return fallback;
+  const auto v = deck.get_numbers(kSection, key, "integer");
+  if (v.empty() || v.size() > 6) deck.fail(kSection, key, "must be an array of 1 to 6 integers");
   std::vector<std::int64_t> out;
-  std::vector<double> recorded;
-  for (const auto& item : *arr) {
-    const auto v = item.value<std::int64_t>();
-    if (!v || *v < 1 || *v > max)
+  for (double x : v) {
+    if (x != std::floor(x) || x < 1 || x > double(max))
       deck.fail(kSection, key, "every entry must be an integer from 1 to " + std::to_string(max));
-    out.push_back(*v);
-    recorded.push_back(double(*v));
+    out.push_back(std::int64_t(x));
   }
-  deck.record_values(kSection, key, recorded);
   return out;
 }
 }  // namespace
@@ -36,8 +30,11 @@ std::vector<std::int64_t> sizes(Deck& deck, const char* key, std::vector<std::in
 Config parse_config(Deck& deck) {
   Config c;
   const auto& s = kSection;
-  const auto task = deck.get_string(s, "task", "tmaze", {"tmaze", "random", "hdf5"});
-  c.task = task == "tmaze" ? Task::tmaze : task == "random" ? Task::random : Task::hdf5;
+  const auto task = deck.get_string(s, "task", "tmaze", {"tmaze", "grid", "random", "hdf5"});
+  c.task = task == "tmaze"    ? Task::tmaze
+           : task == "grid"   ? Task::grid
+           : task == "random" ? Task::random
+                              : Task::hdf5;
   c.agents = deck.get_int(s, "agents", 1024, 1, 1'000'000'000);
   c.steps = deck.get_int(s, "steps", 3, 1, 1'000'000);
   c.policy_len = deck.get_int(s, "policy_len", 2, 1, 8);
@@ -57,10 +54,15 @@ Config parse_config(Deck& deck) {
     c.reward = deck.get_double(s, "reward", 2.0, -1e6, 1e6);
     c.punishment = deck.get_double(s, "punishment", -3.0, -1e6, 1e6);
     c.reward_condition = deck.get_int(s, "reward_condition", -1, -1, 1);
+  } else if (c.task == Task::grid) {
+    c.rows = deck.get_int(s, "rows", 5, 1, 32);
+    c.cols = deck.get_int(s, "cols", 5, 1, 32);
+    c.start = deck.get_int(s, "start", 0, 0, c.rows * c.cols - 1);
+    c.goal = deck.get_int(s, "goal", c.rows * c.cols - 1, 0, c.rows * c.cols - 1);
+    c.goal_reward = deck.get_double(s, "goal_reward", 4.0, -1e6, 1e6);
+    c.distance_cost = deck.get_double(s, "distance_cost", 1.0, -1e6, 1e6);
   } else if (c.task == Task::hdf5) {
-    c.file = deck.get_string(s, "file", std::nullopt);
-    const auto folder = std::filesystem::path(deck.path()).parent_path();
-    if (std::filesystem::path(c.file).is_relative() && !folder.empty()) c.file = (folder / c.file).string();
+    c.file = deck.get_path(s, "file", std::nullopt);
   } else {
     c.states = sizes(deck, "states", {4}, 1024);
     c.controls = sizes(deck, "controls", std::vector<std::int64_t>(c.states.size(), 2), 64);
@@ -75,7 +77,9 @@ Config parse_config(Deck& deck) {
   // The policies: (prod controls)^policy_len of them (an HDF5 model is checked when read).
   if (c.task == Task::hdf5) return c;
   double policies = 1;
-  const std::vector<std::int64_t> nu = c.task == Task::tmaze ? std::vector<std::int64_t>{4, 1} : c.controls;
+  const std::vector<std::int64_t> nu = c.task == Task::tmaze  ? std::vector<std::int64_t>{4, 1}
+                                       : c.task == Task::grid ? std::vector<std::int64_t>{5}
+                                                              : c.controls;
   for (std::int64_t t = 0; t < c.policy_len; ++t)
     for (auto u : nu) policies *= double(u);
   if (policies > 65536)

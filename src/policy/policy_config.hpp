@@ -12,7 +12,7 @@ class Deck;
 
 namespace prism::policy {
 
-enum class Task { tmaze, random, hdf5 };
+enum class Task { tmaze, grid, random, hdf5 };
 
 struct Config {
   Task task = Task::tmaze;
@@ -29,6 +29,12 @@ struct Config {
   double cue_validity = 0.95, reward_probability = 1.0, punishment_probability = 1.0;
   double reward = 2.0, punishment = -3.0;  // C of the reward modality: [0, reward, punishment]
   std::int64_t reward_condition = -1;      // 0 left, 1 right, -1: drawn per agent
+
+  // Grid foraging: a rows x cols grid, moves up/right/down/left/stay; the
+  // agent starts at `start` and prefers the cell `goal` (cells row-major).
+  std::int64_t rows = 5, cols = 5, start = 0, goal = 24;
+  double goal_reward = 4.0,
+         distance_cost = 1.0;  // C: goal_reward at the goal, -distance_cost x Manhattan distance elsewhere
 
   // A model (and its world) from an HDF5 file (docs/policy.md).
   std::string file;

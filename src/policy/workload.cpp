@@ -272,7 +272,10 @@ std::unique_ptr<Workload> make_workload(Deck& deck) {
   auto cfg = parse_config(deck);
   Model m;
   try {
-    m = cfg.task == Task::tmaze ? tmaze(cfg) : cfg.task == Task::random ? random_model(cfg) : read_model(cfg);
+    m = cfg.task == Task::tmaze    ? tmaze(cfg)
+        : cfg.task == Task::grid   ? grid(cfg)
+        : cfg.task == Task::random ? random_model(cfg)
+                                   : read_model(cfg);
     validate(m);
   } catch (const std::exception& e) {
     deck.fail("policy", cfg.task == Task::hdf5 ? "file" : "task", e.what());

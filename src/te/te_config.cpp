@@ -79,11 +79,8 @@ Config parse_config(Deck& deck) {
                   "series index " + std::to_string(std::max(a, b)) +
                       " is beyond te.series = " + std::to_string(c.series));
   } else {
-    c.file = deck.get_string(s, "file", std::nullopt);
+    c.file = deck.get_path(s, "file", std::nullopt);
     if (c.file.empty()) deck.fail(s, "file", "must not be empty");
-    // A relative path is relative to the deck's folder.
-    const auto folder = std::filesystem::path(deck.path()).parent_path();
-    if (std::filesystem::path(c.file).is_relative() && !folder.empty()) c.file = (folder / c.file).string();
     if (c.source == Source::hdf5) {
       c.dataset = deck.get_string(s, "dataset", std::nullopt);
       c.time_major =

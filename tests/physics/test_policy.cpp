@@ -313,6 +313,31 @@ TEST(PolicyInput, ModelFromHdf5EqualsTheBuiltIn) {
   std::filesystem::remove(write_model(builtin, "prism_tmaze_"));
 }
 
+// Grid foraging, deterministic: the agent walks a shortest path and is at
+// the goal after exactly the Manhattan distance in moves, then stays.
+TEST(PolicyPhysics, GridAgentsWalkAShortestPath) {
+  Config cfg;
+  cfg.task = Task::grid;
+  cfg.rows = 4;
+  cfg.cols = 5;
+  cfg.start = 1 * 5 + 0;
+  cfg.goal = 3 * 5 + 4;  // 2 rows and 4 columns away: 6 moves
+  cfg.policy_len = 2;
+  cfg.agents = 3;
+  cfg.trace_agents = 1;
+  cfg.steps = 9;
+  PolicyWorkload w(cfg, grid(cfg));
+  test::run_workload(w, 1);
+  if (!test::world->root()) return;
+  const auto& tr = w.trace();
+  for (std::int64_t s = 0; s < cfg.steps; ++s) EXPECT_EQ(tr.success[s], s >= 6 ? 1.0 : 0.0) << "step " << s;
+  for (std::int64_t s = 0; s + 1 < cfg.steps; ++s) {
+    const int here = tr.world[s], there = tr.world[s + 1];
+    const int moved = std::abs(here / 5 - there / 5) + std::abs(here % 5 - there % 5);
+    EXPECT_EQ(moved, s < 6 ? 1 : 0) << "step " << s;
+  }
+}
+
 TEST(PolicyInput, BadModelsNameTheArray) {
   Config cfg;
   cfg.task = Task::random;
