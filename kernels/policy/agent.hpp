@@ -41,6 +41,13 @@ struct Spec {
   std::int64_t world_d_at[kMaxFactors] = {};  // the world's initial-state distribution
   std::int64_t e_at = 0, S = 0, LL = 0;       // E's offset; total states; total log-likelihood scratch
   std::int64_t max_joint = 0;                 // the largest joint of a modality
+  // Dirichlet learning of A and B (pymdp's rule): each agent's own A, H[A], B
+  // and concentrations pA, pB, at these offsets of its row of `learned`.
+  bool learn_A = false, learn_B = false;
+  double learning_rate = 1.0;
+  std::int64_t la_at[kMaxModalities] = {}, lha_at[kMaxModalities] = {}, pa_at[kMaxModalities] = {};
+  std::int64_t lb_at[kMaxFactors] = {}, pb_at[kMaxFactors] = {};
+  std::int64_t learned = 0;  // the row's length
   int num_iter = 16;
   double gamma = 1.0, alpha = 1.0;
   bool stochastic = false, marginal = false, use_utility = true, use_info = true;
@@ -93,15 +100,22 @@ struct AgentStep {
   // Per agent: beliefs q(s) and the prior of this step, scratch, the world's
   // state, observations, action; q(pi) and -G per policy.
   PerAgent qs, prior, scratch, q_pi, neg_efe;
+  PerAgent qs_prev, learned;  // the last step's beliefs; learnt parameters (empty without learning)
   PerAgentInt world, obs, action;
   // Per agent and step: -G of the chosen policy, F of q(s), H[q(pi)], success.
   PerAgent chosen, vfe, entropy_pi, success;
 
-  KOKKOS_INLINE_FUNCTION double A(int m, int o, std::int64_t j) const {
-    return p(sp.a_at[m] + o * sp.joint[m] + j);
+  // The agent's model (its own copy when it learns); the world always uses p.
+  KOKKOS_INLINE_FUNCTION double A(std::int64_t i, int m, int o, std::int64_t j) const {
+    const std::int64_t k = o * sp.joint[m] + j;
+    return sp.learn_A ? learned(i, sp.la_at[m] + k) : p(sp.a_at[m] + k);
   }
-  KOKKOS_INLINE_FUNCTION double B(int f, int next, int prev, int u) const {
-    return p(sp.b_at[f] + (std::int64_t(next) * sp.Ns[f] + prev) * sp.Nu[f] + u);
+  KOKKOS_INLINE_FUNCTION double HA(std::int64_t i, int m, std::int64_t j) const {
+    return sp.learn_A ? learned(i, sp.lha_at[m] + j) : p(sp.ha_at[m] + j);
+  }
+  KOKKOS_INLINE_FUNCTION double B(std::int64_t i, int f, int next, int prev, int u) const {
+    const std::int64_t k = (std::int64_t(next) * sp.Ns[f] + prev) * sp.Nu[f] + u;
+    return sp.learn_B ? learned(i, sp.lb_at[f] + k) : p(sp.b_at[f] + k);
   }
   // prod_i q_{deps_i}(s_{deps_i}(j)) from the state vector `q` (a row of some view, offset s_at).
   template <class Row>
@@ -144,20 +158,65 @@ struct AgentStep {
         if (step == 0)
           v = p(sp.d_at[f] + s);
         else
-          for (int r = 0; r < sp.Ns[f]; ++r) v += B(f, s, r, action(i, f)) * qs(i, sp.s_at[f] + r);
+          for (int r = 0; r < sp.Ns[f]; ++r) v += B(i, f, s, r, action(i, f)) * qs(i, sp.s_at[f] + r);
         prior(i, sp.s_at[f] + s) = v;
       }
     infer_states(i);
     record_free_energy(i);
     evaluate_policies(i);
+    // pymdp's online order: learning after policy inference, before the action.
+    if (step > 0 && (sp.learn_A || sp.learn_B)) learn(i);
     choose(i, agent);
+    for (std::int64_t s = 0; s < sp.S; ++s) qs_prev(i, s) = qs(i, s);
+  }
+
+  // pA_m += lr onehot(o_m) x prod q(s); pB_f += lr q_t(s') q_{t-1}(s) onehot(a_{t-1});
+  // then A, B = the concentrations (clipped at eps) normalised over their first axis.
+  KOKKOS_INLINE_FUNCTION void learn(std::int64_t i) const {
+    auto q = Kokkos::subview(qs, i, Kokkos::ALL);
+    if (sp.learn_A)
+      for (int m = 0; m < sp.M; ++m) {
+        const std::int64_t J = sp.joint[m];
+        for (std::int64_t j = 0; j < J; ++j) {
+          learned(i, sp.pa_at[m] + obs(i, m) * J + j) += sp.learning_rate * weight(q, 0, m, j, -1);
+          double total = 0;
+          for (int o = 0; o < sp.No[m]; ++o)
+            total += kmath::fmax(learned(i, sp.pa_at[m] + o * J + j), kMinval);
+          double h = 0;
+          for (int o = 0; o < sp.No[m]; ++o) {
+            const double a = kmath::fmax(learned(i, sp.pa_at[m] + o * J + j), kMinval) / total;
+            learned(i, sp.la_at[m] + o * J + j) = a;
+            h -= xlogx(a);
+          }
+          learned(i, sp.lha_at[m] + j) = h;
+        }
+      }
+    if (sp.learn_B)
+      for (int f = 0; f < sp.F; ++f) {
+        const int n = sp.Ns[f], U = sp.Nu[f], a = action(i, f);
+        for (int next = 0; next < n; ++next)
+          for (int prev = 0; prev < n; ++prev)
+            learned(i, sp.pb_at[f] + (std::int64_t(next) * n + prev) * U + a) +=
+                sp.learning_rate * qs(i, sp.s_at[f] + next) * qs_prev(i, sp.s_at[f] + prev);
+        for (int prev = 0; prev < n; ++prev)
+          for (int u = 0; u < U; ++u) {
+            double total = 0;
+            for (int next = 0; next < n; ++next)
+              total +=
+                  kmath::fmax(learned(i, sp.pb_at[f] + (std::int64_t(next) * n + prev) * U + u), kMinval);
+            for (int next = 0; next < n; ++next) {
+              const std::int64_t k = (std::int64_t(next) * n + prev) * U + u;
+              learned(i, sp.lb_at[f] + k) = kmath::fmax(learned(i, sp.pb_at[f] + k), kMinval) / total;
+            }
+          }
+      }
   }
 
   // ln max(A_m[o_m, j], eps) into the scratch, per modality.
   KOKKOS_INLINE_FUNCTION void log_likelihoods(std::int64_t i) const {
     for (int m = 0; m < sp.M; ++m)
       for (std::int64_t j = 0; j < sp.joint[m]; ++j)
-        scratch(i, sp.ll_at[m] + j) = log_stable(A(m, obs(i, m), j));
+        scratch(i, sp.ll_at[m] + j) = log_stable(A(i, m, obs(i, m), j));
   }
 
   KOKKOS_INLINE_FUNCTION void softmax_into_qs(std::int64_t i, std::int64_t logq_at) const {
@@ -228,7 +287,7 @@ struct AgentStep {
           const int u = policies(k, t, f);
           for (int s = 0; s < sp.Ns[f]; ++s) {
             double v = 0;
-            for (int r = 0; r < sp.Ns[f]; ++r) v += B(f, s, r, u) * row(cur + sp.s_at[f] + r);
+            for (int r = 0; r < sp.Ns[f]; ++r) v += B(i, f, s, r, u) * row(cur + sp.s_at[f] + r);
             row(next + sp.s_at[f] + s) = v;
           }
         }
@@ -238,11 +297,11 @@ struct AgentStep {
           double h_expected = 0, h_outcomes = 0, utility = 0;
           for (std::int64_t j = 0; j < sp.joint[m]; ++j) {
             row(w_at + j) = weight(row, next, m, j, -1);
-            h_expected += row(w_at + j) * p(sp.ha_at[m] + j);
+            h_expected += row(w_at + j) * HA(i, m, j);
           }
           for (int o = 0; o < sp.No[m]; ++o) {
             double qo = 0;
-            for (std::int64_t j = 0; j < sp.joint[m]; ++j) qo += A(m, o, j) * row(w_at + j);
+            for (std::int64_t j = 0; j < sp.joint[m]; ++j) qo += A(i, m, o, j) * row(w_at + j);
             h_outcomes -= xlogx(qo);
             utility += qo * p(sp.c_at[m] + o);
           }

@@ -24,6 +24,10 @@ struct Config {
   std::int64_t num_iter = 16;       // fixed-point iterations of multi-factor state inference
   bool use_utility = true, use_states_info_gain = true;
   std::int64_t trace_agents = 4;  // agents whose full traces are written
+  // Dirichlet learning (pymdp's online rule): concentrations start at
+  // prior_concentration x the model's A and B.
+  bool learn_A = false, learn_B = false;
+  double learning_rate = 1.0, prior_concentration = 1.0;
 
   // T-maze (four locations, every location one move from every other).
   double cue_validity = 0.95, reward_probability = 1.0, punishment_probability = 1.0;

@@ -71,6 +71,25 @@ Spec make_spec(const Config& cfg, const Model& m, std::vector<double>& params) {
   sp.e_at = append(m.E);
   sp.S = s_at;
   sp.LL = ll;
+  // Each agent's learnt A, H[A], pA and B, pB (offsets into its row of `learned`).
+  sp.learn_A = cfg.learn_A;
+  sp.learn_B = cfg.learn_B;
+  sp.learning_rate = cfg.learning_rate;
+  std::int64_t at = 0;
+  for (int o = 0; o < sp.M && sp.learn_A; ++o) {
+    const std::int64_t size = sp.No[o] * sp.joint[o];
+    sp.la_at[o] = at;
+    sp.pa_at[o] = at + size;
+    sp.lha_at[o] = at + 2 * size;
+    at += 2 * size + sp.joint[o];
+  }
+  for (int f = 0; f < sp.F && sp.learn_B; ++f) {
+    const std::int64_t size = std::int64_t(sp.Ns[f]) * sp.Ns[f] * sp.Nu[f];
+    sp.lb_at[f] = at;
+    sp.pb_at[f] = at + size;
+    at += 2 * size;
+  }
+  sp.learned = at;
   return sp;
 }
 }  // namespace
@@ -111,6 +130,8 @@ void PolicyWorkload::run(RunContext& ctx) {
                    PerAgent("policy::scratch", rows, sp.LL + 3 * sp.S + sp.max_joint),
                    PerAgent("policy::q_pi", rows, sp.P),
                    PerAgent("policy::neg_efe", rows, sp.P),
+                   PerAgent("policy::qs_prev", rows, sp.S),
+                   PerAgent("policy::learned", sp.learned > 0 ? rows : 0, sp.learned),
                    PerAgentInt("policy::world", rows, sp.F),
                    PerAgentInt("policy::obs", rows, sp.M),
                    PerAgentInt("policy::action", rows, sp.F),
@@ -118,6 +139,32 @@ void PolicyWorkload::run(RunContext& ctx) {
                    PerAgent("policy::vfe", rows, T),
                    PerAgent("policy::entropy_pi", rows, T),
                    PerAgent("policy::success", rows, T)};
+    if (sp.learned > 0) {
+      // Every agent starts from the model: A, B, and concentrations c A, c B.
+      auto learned = step.learned;
+      const double c = cfg_.prior_concentration;
+      Kokkos::parallel_for(
+          "policy::learn_init",
+          Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>>(0, n),
+          KOKKOS_LAMBDA(const std::int64_t i) {
+            for (int o = 0; o < sp.M && sp.learn_A; ++o) {
+              const std::int64_t size = sp.No[o] * sp.joint[o];
+              for (std::int64_t k = 0; k < size; ++k) {
+                learned(i, sp.la_at[o] + k) = p(sp.a_at[o] + k);
+                learned(i, sp.pa_at[o] + k) = c * p(sp.a_at[o] + k);
+              }
+              for (std::int64_t j = 0; j < sp.joint[o]; ++j)
+                learned(i, sp.lha_at[o] + j) = p(sp.ha_at[o] + j);
+            }
+            for (int f = 0; f < sp.F && sp.learn_B; ++f) {
+              const std::int64_t size = std::int64_t(sp.Ns[f]) * sp.Ns[f] * sp.Nu[f];
+              for (std::int64_t k = 0; k < size; ++k) {
+                learned(i, sp.lb_at[f] + k) = p(sp.b_at[f] + k);
+                learned(i, sp.pb_at[f] + k) = c * p(sp.b_at[f] + k);
+              }
+            }
+          });
+    }
     Progress progress("policy", T, "steps", ctx.show_progress && mpi.root());
     for (std::int64_t s = 0; s < T; ++s) {
       step.step = s;

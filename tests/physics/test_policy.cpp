@@ -158,6 +158,13 @@ void check_against_definitions(Config cfg) {
   for (auto v : m.Ns) S += v;
   for (std::int64_t a = 0; a < cfg.agents; ++a) {
     std::vector<std::vector<double>> q_prev;
+    // The agent's own model, and its Dirichlet concentrations when it learns.
+    Model own = m;
+    auto pA = m.A, pB = m.B;
+    for (auto& v : pA)
+      for (auto& x : v) x *= cfg.prior_concentration;
+    for (auto& v : pB)
+      for (auto& x : v) x *= cfg.prior_concentration;
     for (std::int64_t t = 0; t < T; ++t) {
       const std::int64_t at = a * T + t;
       std::vector<std::vector<double>> prior(F);
@@ -169,10 +176,10 @@ void check_against_definitions(Config cfg) {
         const auto u = tr.actions[(at - 1) * F + f];
         prior[f].assign(m.Ns[f], 0.0);
         for (std::int64_t x = 0; x < m.Ns[f]; ++x)
-          for (std::int64_t y = 0; y < m.Ns[f]; ++y) prior[f][x] += B(m, f, x, y, u) * q_prev[f][y];
+          for (std::int64_t y = 0; y < m.Ns[f]; ++y) prior[f][x] += B(own, f, x, y, u) * q_prev[f][y];
       }
       std::vector<std::int64_t> obs(tr.observations.begin() + at * M, tr.observations.begin() + (at + 1) * M);
-      const auto q = posterior(m, prior, obs, int(cfg.num_iter));
+      const auto q = posterior(own, prior, obs, int(cfg.num_iter));
       std::int64_t k = 0;
       for (std::int64_t f = 0; f < F; ++f)
         for (std::int64_t s = 0; s < m.Ns[f]; ++s, ++k)
@@ -180,7 +187,7 @@ void check_against_definitions(Config cfg) {
       std::vector<double> logits(P);
       double mx = -1e300, total = 0, qsum = 0;
       for (std::int64_t p = 0; p < P; ++p) {
-        const double v = neg_efe(m, q, p);
+        const double v = neg_efe(own, q, p);
         EXPECT_NEAR(tr.neg_efe[at * P + p], v, 1e-11 * std::max(1.0, std::fabs(v))) << "policy " << p;
         logits[p] = cfg.gamma * v + ln(m.E[p]);
         mx = std::max(mx, logits[p]);
@@ -196,6 +203,44 @@ void check_against_definitions(Config cfg) {
       for (std::int64_t f = 0; f < F; ++f)
         EXPECT_EQ(tr.actions[at * F + f], m.policies[(best * m.policy_len) * F + f])
             << "agent " << a << " step " << t;
+      // pymdp's online learning, after policy inference (from step 1).
+      if (t > 0 && (cfg.learn_A || cfg.learn_B)) {
+        if (cfg.learn_A)
+          for (std::int64_t o = 0; o < M; ++o) {
+            const std::int64_t J = own.joint(o);
+            for (std::int64_t j = 0; j < J; ++j) {
+              std::vector<std::int64_t> s(F, 0);
+              std::int64_t rest = j;
+              for (std::int64_t k = std::int64_t(own.deps[o].size()) - 1; k >= 0; --k) {
+                s[own.deps[o][k]] = rest % own.Ns[own.deps[o][k]];
+                rest /= own.Ns[own.deps[o][k]];
+              }
+              double w = 1;
+              for (auto d : own.deps[o]) w *= q[d][s[d]];
+              pA[o][obs[o] * J + j] += cfg.learning_rate * w;
+            }
+            for (std::int64_t j = 0; j < J; ++j) {
+              double total = 0;
+              for (std::int64_t x = 0; x < own.No[o]; ++x) total += std::max(pA[o][x * J + j], kEps);
+              for (std::int64_t x = 0; x < own.No[o]; ++x)
+                own.A[o][x * J + j] = std::max(pA[o][x * J + j], kEps) / total;
+            }
+          }
+        if (cfg.learn_B)
+          for (std::int64_t f = 0; f < F; ++f) {
+            const std::int64_t n = own.Ns[f], U = own.Nu[f], u = tr.actions[(at - 1) * F + f];
+            for (std::int64_t x = 0; x < n; ++x)
+              for (std::int64_t y = 0; y < n; ++y)
+                pB[f][(x * n + y) * U + u] += cfg.learning_rate * q[f][x] * q_prev[f][y];
+            for (std::int64_t y = 0; y < n; ++y)
+              for (std::int64_t v = 0; v < U; ++v) {
+                double total = 0;
+                for (std::int64_t x = 0; x < n; ++x) total += std::max(pB[f][(x * n + y) * U + v], kEps);
+                for (std::int64_t x = 0; x < n; ++x)
+                  own.B[f][(x * n + y) * U + v] = std::max(pB[f][(x * n + y) * U + v], kEps) / total;
+              }
+          }
+      }
       q_prev = q;
     }
   }
@@ -218,6 +263,21 @@ TEST(PolicyMaths, TwoFactorsEqualTheFixedPointDefinition) {
   cfg.observations = {4, 2};
   cfg.policy_len = 2;
   cfg.model_seed = 7;
+  check_against_definitions(cfg);
+}
+
+// With Dirichlet learning of A and B (pymdp's online rule), the same
+// agreement, with the host updating each agent's own model.
+TEST(PolicyMaths, LearningFollowsTheDirichletRule) {
+  Config cfg;
+  cfg.states = {3, 2};
+  cfg.controls = {2, 2};
+  cfg.observations = {4, 2};
+  cfg.policy_len = 1;
+  cfg.model_seed = 5;
+  cfg.learn_A = cfg.learn_B = true;
+  cfg.learning_rate = 0.7;
+  cfg.prior_concentration = 3.0;
   check_against_definitions(cfg);
 }
 
