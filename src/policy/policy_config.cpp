@@ -49,10 +49,9 @@ Config parse_config(Deck& deck) {
   c.trace_agents = deck.get_int(s, "trace_agents", 4, 0, 100'000);
   c.learn_A = deck.get_bool(s, "learn_A", false);
   c.learn_B = deck.get_bool(s, "learn_B", false);
-  if (c.learn_A || c.learn_B) {
-    c.learning_rate = deck.get_double(s, "learning_rate", 1.0, 0.0, 1e6);
-    c.prior_concentration = deck.get_double(s, "prior_concentration", 1.0, 0.0, 1e12, true);
-  }
+  // Read with learning off too, so that one deck runs with and without it.
+  c.learning_rate = deck.get_double(s, "learning_rate", 1.0, 0.0, 1e6);
+  c.prior_concentration = deck.get_double(s, "prior_concentration", 1.0, 0.0, 1e12, true);
   if (c.task == Task::tmaze) {
     c.cue_validity = deck.get_double(s, "cue_validity", 0.95, 0.0, 1.0);
     c.reward_probability = deck.get_double(s, "reward_probability", 1.0, 0.0, 1.0);
