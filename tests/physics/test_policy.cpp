@@ -398,6 +398,47 @@ TEST(PolicyPhysics, GridAgentsWalkAShortestPath) {
   }
 }
 
+// G does not depend on how the hidden states are numbered: the grid with its
+// cells relabelled (A's columns, B's rows and columns, D permuted; outcomes
+// and preferences unchanged) gives the same G, q(pi), actions and
+// observations, and the beliefs permuted.
+TEST(PolicyMaths, ExpectedFreeEnergyIgnoresStateLabels) {
+  Config cfg;
+  cfg.task = Task::grid;
+  cfg.rows = 3;
+  cfg.cols = 4;
+  cfg.start = 1;
+  cfg.goal = 10;
+  cfg.agents = 2;
+  cfg.trace_agents = 2;
+  cfg.steps = 5;
+  const Model m = grid(cfg);
+  const std::int64_t N = m.Ns[0];
+  std::vector<std::int64_t> sigma(N);                               // new label of state s
+  for (std::int64_t s = 0; s < N; ++s) sigma[s] = (5 * s + 3) % N;  // 5 is coprime with 12
+  Model r = m;
+  for (std::int64_t o = 0; o < N; ++o)
+    for (std::int64_t s = 0; s < N; ++s) r.A[0][o * N + sigma[s]] = m.A[0][o * N + s];
+  for (std::int64_t x = 0; x < N; ++x)
+    for (std::int64_t y = 0; y < N; ++y)
+      for (std::int64_t a = 0; a < 5; ++a)
+        r.B[0][(sigma[x] * N + sigma[y]) * 5 + a] = m.B[0][(x * N + y) * 5 + a];
+  for (std::int64_t s = 0; s < N; ++s) r.D[0][sigma[s]] = m.D[0][s];
+  PolicyWorkload a(cfg, m), b(cfg, r);
+  test::run_workload(a, 4);
+  test::run_workload(b, 4);
+  if (!test::world->root()) return;
+  const auto &ta = a.trace(), &tb = b.trace();
+  ASSERT_EQ(ta.neg_efe.size(), tb.neg_efe.size());
+  for (std::size_t k = 0; k < ta.neg_efe.size(); ++k) EXPECT_NEAR(ta.neg_efe[k], tb.neg_efe[k], 1e-12);
+  for (std::size_t k = 0; k < ta.q_pi.size(); ++k) EXPECT_NEAR(ta.q_pi[k], tb.q_pi[k], 1e-12);
+  EXPECT_EQ(ta.actions, tb.actions);
+  EXPECT_EQ(ta.observations, tb.observations);
+  for (std::size_t row = 0; row < ta.beliefs.size() / N; ++row)
+    for (std::int64_t s = 0; s < N; ++s)
+      EXPECT_NEAR(tb.beliefs[row * N + sigma[s]], ta.beliefs[row * N + s], 1e-12);
+}
+
 TEST(PolicyInput, BadModelsNameTheArray) {
   Config cfg;
   cfg.task = Task::random;
