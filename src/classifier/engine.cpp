@@ -121,12 +121,18 @@ Engine::Engine(const Config& cfg, const GenerativeModel& model, const Shape& sha
   Kokkos::deep_copy(I.g.inv_var, iv);
   Kokkos::deep_copy(I.g.log_norm, ln);
   chunk_ = max_batch(shape);
-  I.units = Units("classifier::units", chunk_, unit);
-  I.delta = Units("classifier::delta", chunk_, unit);
-  I.grads = Grads("classifier::grads", chunk_, shape.parameters + 1);
+}
+
+void Engine::ensure_gradient_space() {
+  // Allocated on the first gradient only: an engine that only infers needs none of it.
+  auto& I = *impl_;
+  if (I.grads.extent(0) > 0) return;
+  I.units = Units("classifier::units", chunk_, I.net.units);
+  I.delta = Units("classifier::delta", chunk_, I.net.units);
+  I.grads = Grads("classifier::grads", chunk_, shape_.parameters + 1);
   I.ones = Values("classifier::ones", chunk_);
   Kokkos::deep_copy(I.ones, 1.0);
-  I.fixed = Kokkos::View<std::int64_t*>("classifier::fixed", shape.parameters + 1);
+  I.fixed = Kokkos::View<std::int64_t*>("classifier::fixed", shape_.parameters + 1);
   I.rows = Kokkos::View<std::int64_t*>("classifier::rows", chunk_);
 }
 Engine::~Engine() = default;
@@ -194,6 +200,7 @@ std::vector<double> Engine::gradient(const std::vector<std::int64_t>& rows, cons
   const Block mine = block_partition(total, mpi.size(), mpi.rank());
   if (mine.count > chunk_)
     throw std::logic_error("classifier: a rank's share of a minibatch exceeds the work space");
+  ensure_gradient_space();
   Kokkos::DefaultExecutionSpace space;
   const auto n = std::make_pair(std::int64_t(0), mine.count);
   auto grads = Kokkos::subview(I.grads, n, Kokkos::ALL);
@@ -238,6 +245,7 @@ std::vector<double> Engine::gradient(const std::vector<std::int64_t>& rows, cons
 }
 
 std::vector<double> Engine::sample_gradient(std::int64_t row, double* loss) {
+  ensure_gradient_space();
   auto& I = *impl_;
   const std::int64_t P = shape_.parameters;
   auto hr = Kokkos::create_mirror_view(I.rows);

@@ -69,6 +69,7 @@ class Engine {
  private:
   // Losses and gradient rows of the first `count` slots of the rows view.
   void launch_gradient(std::int64_t count);
+  void ensure_gradient_space();
   void infer_chunks(std::int64_t first, std::int64_t n, Inference* out);
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -57,11 +57,18 @@ void ClassifierWorkload::run(RunContext& ctx) {
 
 void ClassifierWorkload::train(RunContext& ctx) {
   const auto& mpi = ctx.mpi;
-  std::optional<Engine> engine;
+  // One engine per dataset, each loaded once: the trainer (double only) and
+  // the validator (the inference precision of the deck).
+  std::optional<Engine> engine, validator;
   {
     auto t = ctx.timers.scope("init");
-    engine.emplace(cfg_, model_, shape_);
+    Config double_only = cfg_;
+    double_only.float_inference = false;
+    engine.emplace(double_only, model_, shape_);
     engine->set_parameters(weights_);
+    engine->load(train_);
+    validator.emplace(cfg_, model_, shape_);
+    validator->load(validation_);
   }
   const std::int64_t n = train_.n, P = shape_.parameters;
   const std::int64_t steps_per_epoch = (n + cfg_.batch - 1) / cfg_.batch,
@@ -74,7 +81,6 @@ void ClassifierWorkload::train(RunContext& ctx) {
     Epoch e;
     {
       auto t = ctx.timers.scope("train");
-      engine->load(train_);
       // The epoch's order: a Fisher-Yates shuffle keyed by (weight_seed, epoch), the same on every rank.
       std::vector<std::int64_t> order(n);
       std::iota(order.begin(), order.end(), 0);
@@ -111,8 +117,8 @@ void ClassifierWorkload::train(RunContext& ctx) {
     }
     {
       auto t = ctx.timers.scope("validate");
-      engine->load(validation_);
-      const auto s = engine->evaluate(mpi);
+      validator->set_parameters(weights_);
+      const auto s = validator->evaluate(mpi);
       const double N = double(std::max<std::int64_t>(1, s.count));
       e.validation_loss = s.loss / N;
       e.validation_accuracy = s.correct / N;
