@@ -245,6 +245,7 @@ struct AgentStep {
     // Synchronous fixed-point iterations from uniform beliefs.
     for (int f = 0; f < sp.F; ++f)
       for (int s = 0; s < sp.Ns[f]; ++s) qs(i, sp.s_at[f] + s) = 1.0 / sp.Ns[f];
+    const auto q = Kokkos::subview(qs, i, Kokkos::ALL);
     for (int it = 0; it < sp.num_iter; ++it) {
       for (int f = 0; f < sp.F; ++f)
         for (int s = 0; s < sp.Ns[f]; ++s)
@@ -253,7 +254,7 @@ struct AgentStep {
         for (int k = 0; k < sp.ndeps[m]; ++k) {
           const int f = sp.deps[m][k];
           for (std::int64_t j = 0; j < sp.joint[m]; ++j) {
-            const double w = weight(Kokkos::subview(qs, i, Kokkos::ALL), 0, m, j, f);
+            const double w = weight(q, 0, m, j, f);
             scratch(i, logq_at + sp.s_at[f] + state_of(sp, m, j, k)) += w * scratch(i, sp.ll_at[m] + j);
           }
         }

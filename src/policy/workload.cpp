@@ -3,6 +3,7 @@
 #include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 
 #include "core/deck.hpp"
@@ -105,9 +106,10 @@ void PolicyWorkload::run(RunContext& ctx) {
   std::vector<double> beliefs, q_pi, neg_efe;
   std::vector<std::int32_t> actions, observations, world;
   std::vector<double> chosen(n * T), vfe(n * T), h_pi(n * T), success(n * T);
-  { auto t = ctx.timers.scope("init"); }
   {
-    auto t = ctx.timers.scope("steps");
+    // The model, the policies and the agents' arrays on the device.
+    std::optional<Timers::Scope> init;
+    init.emplace(ctx.timers, "init");
     Params p("policy::params", host_params.size());
     auto hp = Kokkos::create_mirror_view(p);
     std::copy(host_params.begin(), host_params.end(), hp.data());
@@ -165,6 +167,8 @@ void PolicyWorkload::run(RunContext& ctx) {
             }
           });
     }
+    init.reset();
+    auto t = ctx.timers.scope("steps");
     Progress progress("policy", T, "steps", ctx.show_progress && mpi.root());
     for (std::int64_t s = 0; s < T; ++s) {
       step.step = s;
@@ -252,19 +256,11 @@ void PolicyWorkload::write(H5Writer& out) const {
   out.attribute(g, "sampling_mode", cfg_.marginal ? "marginal" : "full");
   out.attribute(g, "num_iter", cfg_.num_iter);
   out.attribute(g, "traced_agents", trace_.traced);
-  // Per step, over agents (in agent order): G of the chosen policy, F of q(s), H[q(pi)], success.
-  std::vector<double> g_mean(T, 0.0), f_mean(T, 0.0), h_mean(T, 0.0), success(T, 0.0);
-  for (std::int64_t a = 0; a < A; ++a)
-    for (std::int64_t s = 0; s < T; ++s) {
-      g_mean[s] -= trace_.chosen_neg_efe[a * T + s] / double(A);
-      f_mean[s] += trace_.free_energy[a * T + s] / double(A);
-      h_mean[s] += trace_.policy_entropy[a * T + s] / double(A);
-      success[s] += trace_.success[a * T + s] / double(A);
-    }
-  out.write(g + "/G_chosen_mean", g_mean);
-  out.write(g + "/free_energy_mean", f_mean);
-  out.write(g + "/policy_entropy_mean", h_mean);
-  if (model_.success_modality >= 0) out.write(g + "/success_rate", success);
+  const auto means = step_means();
+  out.write(g + "/G_chosen_mean", means.G);
+  out.write(g + "/free_energy_mean", means.F);
+  out.write(g + "/policy_entropy_mean", means.H);
+  if (model_.success_modality >= 0) out.write(g + "/success_rate", means.success);
   const auto n = std::uint64_t(trace_.traced), t = std::uint64_t(T), P = std::uint64_t(model_.policy_count());
   if (n > 0) {
     out.write(g + "/trace/beliefs", trace_.beliefs, {n, t, std::uint64_t(S)});
@@ -289,6 +285,21 @@ void PolicyWorkload::write(H5Writer& out) const {
   }
 }
 
+PolicyWorkload::StepMeans PolicyWorkload::step_means() const {
+  // Over agents, in agent order (the same on any number of ranks).
+  const std::int64_t T = cfg_.steps, A = cfg_.agents;
+  StepMeans m{std::vector<double>(T, 0.0), std::vector<double>(T, 0.0), std::vector<double>(T, 0.0),
+              std::vector<double>(T, 0.0)};
+  for (std::int64_t a = 0; a < A; ++a)
+    for (std::int64_t s = 0; s < T; ++s) {
+      m.G[s] -= trace_.chosen_neg_efe[a * T + s] / double(A);
+      m.F[s] += trace_.free_energy[a * T + s] / double(A);
+      m.H[s] += trace_.policy_entropy[a * T + s] / double(A);
+      m.success[s] += trace_.success[a * T + s] / double(A);
+    }
+  return m;
+}
+
 Throughput PolicyWorkload::throughput() const {
   return {"agent_steps", double(agent_steps_),
           "steps",       "agent_steps_per_s",
@@ -301,16 +312,11 @@ void PolicyWorkload::print_summary(std::FILE* out) const {
       out, "\n%lld agents, %lld policies; per step: mean G of the chosen policy, mean F, mean H[q(pi)]%s\n",
       static_cast<long long>(A), static_cast<long long>(model_.policy_count()),
       model_.success_modality >= 0 ? ", success rate" : "");
+  const auto means = step_means();
   for (std::int64_t s = 0; s < T && s < 50; ++s) {
-    double g = 0, f = 0, h = 0, ok = 0;
-    for (std::int64_t a = 0; a < A; ++a) {
-      g -= trace_.chosen_neg_efe[a * T + s] / double(A);
-      f += trace_.free_energy[a * T + s] / double(A);
-      h += trace_.policy_entropy[a * T + s] / double(A);
-      ok += trace_.success[a * T + s] / double(A);
-    }
-    std::fprintf(out, "  step %3lld  G %10.5f  F %10.5f  H %8.5f", static_cast<long long>(s), g, f, h);
-    if (model_.success_modality >= 0) std::fprintf(out, "  success %.4f", ok);
+    std::fprintf(out, "  step %3lld  G %10.5f  F %10.5f  H %8.5f", static_cast<long long>(s), means.G[s],
+                 means.F[s], means.H[s]);
+    if (model_.success_modality >= 0) std::fprintf(out, "  success %.4f", means.success[s]);
     std::fprintf(out, "\n");
   }
 }

@@ -37,6 +37,11 @@ class PolicyWorkload final : public Workload {
   RunStatus status() const override { return {}; }
 
   const Trace& trace() const { return trace_; }
+  // Per step, over agents: G of the chosen policy, F of q(s), H[q(pi)], success (rank 0).
+  struct StepMeans {
+    std::vector<double> G, F, H, success;
+  };
+  StepMeans step_means() const;
   const Model& model() const { return model_; }
 
  private:
