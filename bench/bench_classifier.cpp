@@ -1,13 +1,14 @@
 // Cost of the classifier on the default execution space: inference of N
 // observations (the 100-64-32-16-5 network, softmax, free energy, exact
-// posterior; left on the device, and copied to the host) and one training epoch of N
-// samples (AdamW, minibatch gradients summed in fixed point), double
-// precision.  With --reference FILE it also writes 256 observations, the
+// posterior; float and double, the fused tile kernel and the general one;
+// left on the device (best of three), and copied to the host) and one
+// training epoch of N samples (AdamW, minibatch gradients summed in fixed
+// point), double precision.  With --reference FILE it also writes 256 observations, the
 // weights and prism's q for them, which bench/classifier_torch.py compares
 // against PyTorch.  One CSV row per measurement to --csv.
 //
 //   bench_classifier [--n 1000000] [--batch 1024] [--precision double|float] [--csv FILE] [--reference FILE]
-// (--precision: the inference network's; training is double.)
+// (--precision: of the inference written by --reference; training is double.)
 #include <Kokkos_Core.hpp>
 #include <chrono>
 #include <cstdio>
@@ -76,39 +77,52 @@ int main(int argc, char** argv) {
       out << date << "," << compat::backend_name() << ",\"" << device << "\"," << mpi.size() << "," << what
           << "," << n << "," << batch << "," << s << "," << double(n) / s << "\n";
     };
-    {
-      Engine e(cfg, model, shape);
-      e.set_parameters(weights);
-      e.load(data);
-      e.infer(0, std::min<std::int64_t>(n, 4096));  // warm-up
-      Kokkos::fence();
-      auto t0 = std::chrono::steady_clock::now();
-      e.infer_on_device(0, n);
-      row(cfg.float_inference ? "inference float, on device" : "inference, on device",
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      t0 = std::chrono::steady_clock::now();
-      const auto r = e.infer(0, n);
-      row(cfg.float_inference ? "inference float, to host" : "inference, to host",
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      if (!reference.empty() && mpi.root()) {
-        const std::int64_t m = std::min<std::int64_t>(n, 256), D = cfg.features(), C = cfg.classes();
-        H5Writer h5(reference);
-        h5.group("/classifier/weights");
-        for (std::size_t l = 0; l < shape.w_at.size(); ++l) {
-          const auto in = std::uint64_t(shape.widths[l]), o = std::uint64_t(shape.widths[l + 1]);
-          h5.write("/classifier/weights/W" + std::to_string(l),
-                   std::vector<double>(weights.begin() + shape.w_at[l], weights.begin() + shape.b_at[l]),
-                   {o, in});
-          h5.write("/classifier/weights/b" + std::to_string(l),
-                   std::vector<double>(weights.begin() + shape.b_at[l], weights.begin() + shape.b_at[l] + o));
+    // Inference in both precisions, with the fused tile kernel and the general one.
+    Inference r;
+    for (const bool single : {true, false})
+      for (const bool generic : {false, true}) {
+        Config c = cfg;
+        c.float_inference = single;
+        Engine e(c, model, shape);
+        e.set_parameters(weights);
+        e.load(data);
+        e.use_generic_kernel(generic);
+        const std::string what = std::string("inference ") + (single ? "float" : "double") +
+                                 (e.tile_kernel() ? " tile" : " general");
+        e.infer(0, std::min<std::int64_t>(n, 4096));  // warm-up
+        Kokkos::fence();
+        double best = 1e300;
+        for (int rep = 0; rep < 3; ++rep) {
+          const auto t0 = std::chrono::steady_clock::now();
+          e.infer_on_device(0, n);
+          best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         }
-        h5.write("/classifier/widths", cfg.widths);
-        h5.write("/features", std::vector<double>(data.x.begin(), data.x.begin() + m * D),
-                 {std::uint64_t(m), std::uint64_t(D)});
-        h5.write("/prism_q", std::vector<double>(r.q.begin(), r.q.begin() + m * C),
-                 {std::uint64_t(m), std::uint64_t(C)});
-        h5.commit(true);
+        row((what + ", on device").c_str(), best);
+        if (generic) continue;
+        const auto t0 = std::chrono::steady_clock::now();
+        auto res = e.infer(0, n);
+        row((what + ", to host").c_str(),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        if (single == cfg.float_inference) r = std::move(res);
       }
+    if (!reference.empty() && mpi.root()) {
+      const std::int64_t m = std::min<std::int64_t>(n, 256), D = cfg.features(), C = cfg.classes();
+      H5Writer h5(reference);
+      h5.group("/classifier/weights");
+      for (std::size_t l = 0; l < shape.w_at.size(); ++l) {
+        const auto in = std::uint64_t(shape.widths[l]), o = std::uint64_t(shape.widths[l + 1]);
+        h5.write("/classifier/weights/W" + std::to_string(l),
+                 std::vector<double>(weights.begin() + shape.w_at[l], weights.begin() + shape.b_at[l]),
+                 {o, in});
+        h5.write("/classifier/weights/b" + std::to_string(l),
+                 std::vector<double>(weights.begin() + shape.b_at[l], weights.begin() + shape.b_at[l] + o));
+      }
+      h5.write("/classifier/widths", cfg.widths);
+      h5.write("/features", std::vector<double>(data.x.begin(), data.x.begin() + m * D),
+               {std::uint64_t(m), std::uint64_t(D)});
+      h5.write("/prism_q", std::vector<double>(r.q.begin(), r.q.begin() + m * C),
+               {std::uint64_t(m), std::uint64_t(C)});
+      h5.commit(true);
     }
     {
       Config c = cfg;

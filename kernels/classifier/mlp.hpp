@@ -68,7 +68,8 @@ KOKKOS_INLINE_FUNCTION double log_sum_exp(const double* v, int C) {
 
 // Forward pass of observation r of x into slot i: units(i, unit_at[l] + j) holds layer l's
 // outputs (ReLU after every layer but the last, whose outputs are logits).
-// The sums are taken in the units' type (double, or float for float inference).
+// The sums are taken in the units' type (double, or float for float
+// inference, the features rounded to it).
 template <class P, class X, class U>
 KOKKOS_INLINE_FUNCTION void forward(Net const& net, P const& p, X const& x, std::int64_t r, U const& units,
                                     std::int64_t i) {
@@ -80,7 +81,7 @@ KOKKOS_INLINE_FUNCTION void forward(Net const& net, P const& p, X const& x, std:
       Real z = p(net.b_at[l] + o);
       const std::int64_t w = net.w_at[l] + std::int64_t(o) * in;
       if (l == 0)
-        for (int j = 0; j < in; ++j) z += p(w + j) * x(r, j);
+        for (int j = 0; j < in; ++j) z += p(w + j) * Real(x(r, j));
       else
         for (int j = 0; j < in; ++j) z += p(w + j) * units(i, net.unit_at[l] + j);
       units(i, net.unit_at[l + 1] + o) = relu && z < 0 ? Real(0) : z;
@@ -185,48 +186,65 @@ struct GradientRows {
   }
 };
 
-// Inference of observation i: q, the exact posterior, F, -ln p(o), the
-// entropy of q and the decision (argmax q).  The network runs in Real
-// (float or double) on features of that type; its logits, softmax, the
-// Gaussian log likelihoods (from the double features) and F are double.
+// Per-observation outputs of inference, slots [0, count).
+struct InferOutputs {
+  Rows q, posterior;
+  Values free_energy, surprise, entropy;
+  Labels decision;
+};
+
+// Outputs of slot i from its logits z (in double) and its log joint
+// ln p(o | s) + ln p(s): q, the exact posterior, F, -ln p(o), the entropy of
+// q and the decision (argmax q); shared by both inference kernels.
+KOKKOS_INLINE_FUNCTION void infer_outputs(const InferOutputs& out, std::int64_t i, const double* z,
+                                          const double* joint, int C) {
+  double q[kMaxClasses], log_q[kMaxClasses];
+  const double lse = log_sum_exp(z, C), evidence = log_sum_exp(joint, C);
+  double h = 0;
+  int best = 0;
+  for (int s = 0; s < C; ++s) {
+    log_q[s] = z[s] - lse;
+    q[s] = kmath::exp(log_q[s]);
+  }
+  for (int s = 0; s < C; ++s) {
+    out.q(i, s) = q[s];
+    out.posterior(i, s) = kmath::exp(joint[s] - evidence);
+    h -= q[s] * log_q[s];
+    if (q[s] > q[best]) best = s;
+  }
+  out.free_energy(i) = free_energy(q, log_q, joint, C);
+  out.surprise(i) = -evidence;
+  out.entropy(i) = h;
+  out.decision(i) = best;
+}
+
+// Inference of observation first + i into slot i, for any network shape
+// (kernels/classifier/infer_tile.hpp is the fused kernel of the default
+// one).  The network runs in Real (float or double) on Real(x); its logits,
+// softmax, the Gaussian log likelihoods (from the double features) and F
+// are double.
 template <class Real>
 struct Infer {
   Net net;
   Kokkos::View<Real*> p;
   Generative g;
-  Rows x;                                            // double features: the exact posterior
-  Kokkos::View<Real**, Kokkos::LayoutRight> x_real;  // the network's features
-  std::int64_t first;                                // slot i takes observation first + i
+  Rows x;
+  std::int64_t first;
   Kokkos::View<Real**, Kokkos::LayoutLeft> units;
-  Rows q_out, posterior;
-  Values free_energy_out, surprise, entropy;
-  Labels decision;
+  InferOutputs out;
   // Test hook: logits ln p(o | s) + ln p(s) instead of the network's, so
   // that q is the exact posterior.
   bool exact_logits = false;
 
   KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t i) const {
     const std::int64_t r = first + i;
-    forward(net, p, x_real, r, units, i);
+    forward(net, p, x, r, units, i);
     const int C = net.classes();
-    double q[kMaxClasses], log_q[kMaxClasses], joint[kMaxClasses];
+    double z[kMaxClasses], joint[kMaxClasses];
     log_joint(g, x, r, C, joint);
-    const double evidence = log_sum_exp(joint, C);  // ln p(o)
-    if (exact_logits)
-      for (int s = 0; s < C; ++s) units(i, net.unit_at[net.layers] + s) = Real(joint[s]);
-    softmax(net, units, i, q, log_q);
-    double h = 0;
-    int best = 0;
-    for (int s = 0; s < C; ++s) {
-      q_out(i, s) = q[s];
-      posterior(i, s) = kmath::exp(joint[s] - evidence);
-      h -= q[s] * log_q[s];
-      if (q[s] > q[best]) best = s;
-    }
-    free_energy_out(i) = free_energy(q, log_q, joint, C);
-    surprise(i) = -evidence;
-    entropy(i) = h;
-    decision(i) = best;
+    for (int s = 0; s < C; ++s)
+      z[s] = exact_logits ? double(Real(joint[s])) : double(units(i, net.unit_at[net.layers] + s));
+    infer_outputs(out, i, z, joint, C);
   }
 };
 

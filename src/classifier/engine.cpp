@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "core/mpi_context.hpp"
+#include "kernels/classifier/infer_tile.hpp"
 #include "kernels/classifier/mlp.hpp"
 #include "kernels/common/reductions.hpp"
 
@@ -68,15 +69,35 @@ struct Engine::Impl {
   Values ones;
   Kokkos::View<std::int64_t*> fixed;
   Kokkos::View<std::int64_t*> rows;
-  // Inference work space; the float copies of the weights and features.
+  // Inference: work space of the general kernel, the float copy of the
+  // weights, and the tile kernel's transposed weights and Gaussian constants.
   Units infer_units;
   Kokkos::View<float**, Kokkos::LayoutLeft> infer_units_f;
   Kokkos::View<float*> p_f;
-  Kokkos::View<float**, Kokkos::LayoutRight> x_f;
-  Rows q, post;
-  Values f, sur, h;
-  Labels dec;
+  Kokkos::View<double*> tile_p, gauss;
+  Kokkos::View<float*> tile_p_f;
+  InferOutputs out;
 };
+
+namespace {
+using DefaultTile = TileLayout<100, 64, 32, 16, 5>;
+
+// The parameters in the tile kernel's order (W_l transposed to [in][out], then b_l).
+std::vector<double> tile_order(const std::vector<double>& p) {
+  using L = DefaultTile;
+  std::vector<double> t(L::size);
+  std::int64_t at = 0;
+  for (int l = 0; l < 4; ++l) {
+    const int in = L::widths[l], out = L::widths[l + 1];
+    for (int o = 0; o < out; ++o)
+      for (int j = 0; j < in; ++j) t[L::w_at[l] + j * out + o] = p[at + std::int64_t(o) * in + j];
+    at += std::int64_t(in) * out;
+    for (int o = 0; o < out; ++o) t[L::b_at[l] + o] = p[at + o];
+    at += out;
+  }
+  return t;
+}
+}  // namespace
 
 Engine::Engine(const Config& cfg, const GenerativeModel& model, const Shape& shape)
     : impl_(std::make_unique<Impl>()), cfg_(cfg), shape_(shape) {
@@ -120,6 +141,15 @@ Engine::Engine(const Config& cfg, const GenerativeModel& model, const Shape& sha
   Kokkos::deep_copy(I.g.mu, mu);
   Kokkos::deep_copy(I.g.inv_var, iv);
   Kokkos::deep_copy(I.g.log_norm, ln);
+  I.gauss = Kokkos::View<double*>("classifier::gauss", 2 * C * D);
+  auto hg = Kokkos::create_mirror_view(I.gauss);
+  for (std::int64_t d = 0; d < D; ++d)
+    for (std::int64_t s = 0; s < C; ++s) {
+      hg(2 * (d * C + s)) = mu(s, d);
+      hg(2 * (d * C + s) + 1) = iv(s, d);
+    }
+  Kokkos::deep_copy(I.gauss, hg);
+  tile_ = default_tile_shape(I.net);
   chunk_ = max_batch(shape);
 }
 
@@ -150,6 +180,20 @@ void Engine::set_parameters(const std::vector<double>& p) {
         "classifier::p_f", Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace>(0, pd.extent(0)),
         KOKKOS_LAMBDA(const std::int64_t k) { pf(k) = float(pd(k)); });
   }
+  if (tile_) {
+    const auto t = tile_order(p);
+    if (cfg_.float_inference) {
+      I.tile_p_f = Kokkos::View<float*>("classifier::tile_p_f", t.size());
+      auto h = Kokkos::create_mirror_view(I.tile_p_f);
+      for (std::size_t k = 0; k < t.size(); ++k) h(k) = float(t[k]);
+      Kokkos::deep_copy(I.tile_p_f, h);
+    } else {
+      I.tile_p = Kokkos::View<double*>("classifier::tile_p", t.size());
+      auto h = Kokkos::create_mirror_view(I.tile_p);
+      std::copy(t.begin(), t.end(), h.data());
+      Kokkos::deep_copy(I.tile_p, h);
+    }
+  }
 }
 
 void Engine::load(const Dataset& d) {
@@ -159,16 +203,6 @@ void Engine::load(const Dataset& d) {
   auto hx = Kokkos::create_mirror_view(I.x);
   std::copy(d.x.begin(), d.x.end(), hx.data());
   Kokkos::deep_copy(I.x, hx);
-  if (cfg_.float_inference) {
-    I.x_f = Kokkos::View<float**, Kokkos::LayoutRight>("classifier::x_f", d.n, d.features);
-    auto xf = I.x_f;
-    auto xd = I.x;
-    Kokkos::parallel_for(
-        "classifier::x_f", Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace>(0, d.n),
-        KOKKOS_LAMBDA(const std::int64_t i) {
-          for (std::int64_t f = 0; f < std::int64_t(xd.extent(1)); ++f) xf(i, f) = float(xd(i, f));
-        });
-  }
   I.has_labels = !d.labels.empty();
   I.host_labels = d.labels;
   I.labels = Labels("classifier::labels", I.has_labels ? d.n : 0);
@@ -320,44 +354,55 @@ void Engine::infer_chunks(std::int64_t first, std::int64_t n, Inference* out) {
   Kokkos::DefaultExecutionSpace space;
   // Work space for up to 2^18 observations per launch, kept between calls.
   const std::int64_t chunk = std::min<std::int64_t>(n, std::int64_t(1) << 18);
-  if (std::int64_t(I.q.extent(0)) < chunk) {
+  const bool tile = tile_ && !generic_kernel_;
+  auto& o = I.out;
+  if (std::int64_t(o.q.extent(0)) < chunk) {
+    o.q = Rows("classifier::q", chunk, C);
+    o.posterior = Rows("classifier::posterior", chunk, C);
+    o.free_energy = Values("classifier::F", chunk);
+    o.surprise = Values("classifier::surprise", chunk);
+    o.entropy = Values("classifier::entropy", chunk);
+    o.decision = Labels("classifier::decision", chunk);
+  }
+  if (!tile && std::int64_t(std::max(I.infer_units.extent(0), I.infer_units_f.extent(0))) < chunk) {
     if (cfg_.float_inference)
       I.infer_units_f =
           Kokkos::View<float**, Kokkos::LayoutLeft>("classifier::infer_units_f", chunk, I.net.units);
     else
       I.infer_units = Units("classifier::infer_units", chunk, I.net.units);
-    I.q = Rows("classifier::q", chunk, C);
-    I.post = Rows("classifier::posterior", chunk, C);
-    I.f = Values("classifier::F", chunk);
-    I.sur = Values("classifier::surprise", chunk);
-    I.h = Values("classifier::entropy", chunk);
-    I.dec = Labels("classifier::decision", chunk);
   }
-  auto hq = Kokkos::create_mirror_view(I.q);
-  auto hp = Kokkos::create_mirror_view(I.post);
-  auto hf = Kokkos::create_mirror_view(I.f);
-  auto hs = Kokkos::create_mirror_view(I.sur);
-  auto hh = Kokkos::create_mirror_view(I.h);
-  auto hd = Kokkos::create_mirror_view(I.dec);
+  auto hq = Kokkos::create_mirror_view(o.q);
+  auto hp = Kokkos::create_mirror_view(o.posterior);
+  auto hf = Kokkos::create_mirror_view(o.free_energy);
+  auto hs = Kokkos::create_mirror_view(o.surprise);
+  auto hh = Kokkos::create_mirror_view(o.entropy);
+  auto hd = Kokkos::create_mirror_view(o.decision);
   for (std::int64_t at = 0; at < n; at += chunk) {
     const std::int64_t m = std::min(chunk, n - at);
     const Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>> range(space, 0,
                                                                                                     m);
-    if (cfg_.float_inference)
-      Kokkos::parallel_for("classifier::infer", range,
-                           Infer<float>{I.net, I.p_f, I.g, I.x, I.x_f, first + at, I.infer_units_f, I.q,
-                                        I.post, I.f, I.sur, I.h, I.dec, exact_logits_});
+    if (tile && cfg_.float_inference)
+      InferTile<float, 100, 64, 32, 16, 5>{I.tile_p_f, I.gauss, I.g.log_norm, I.x, first + at,
+                                           m,          o,       exact_logits_}
+          .launch(space);
+    else if (tile)
+      InferTile<double, 100, 64, 32, 16, 5>{I.tile_p, I.gauss, I.g.log_norm, I.x, first + at,
+                                            m,        o,       exact_logits_}
+          .launch(space);
+    else if (cfg_.float_inference)
+      Kokkos::parallel_for(
+          "classifier::infer", range,
+          Infer<float>{I.net, I.p_f, I.g, I.x, first + at, I.infer_units_f, o, exact_logits_});
     else
       Kokkos::parallel_for("classifier::infer", range,
-                           Infer<double>{I.net, I.p, I.g, I.x, I.x, first + at, I.infer_units, I.q, I.post,
-                                         I.f, I.sur, I.h, I.dec, exact_logits_});
+                           Infer<double>{I.net, I.p, I.g, I.x, first + at, I.infer_units, o, exact_logits_});
     if (!out) continue;
-    Kokkos::deep_copy(space, hq, I.q);
-    Kokkos::deep_copy(space, hp, I.post);
-    Kokkos::deep_copy(space, hf, I.f);
-    Kokkos::deep_copy(space, hs, I.sur);
-    Kokkos::deep_copy(space, hh, I.h);
-    Kokkos::deep_copy(space, hd, I.dec);
+    Kokkos::deep_copy(space, hq, o.q);
+    Kokkos::deep_copy(space, hp, o.posterior);
+    Kokkos::deep_copy(space, hf, o.free_energy);
+    Kokkos::deep_copy(space, hs, o.surprise);
+    Kokkos::deep_copy(space, hh, o.entropy);
+    Kokkos::deep_copy(space, hd, o.decision);
     space.fence();
     for (std::int64_t i = 0; i < m; ++i) {
       for (std::int64_t s = 0; s < C; ++s) {

@@ -65,6 +65,10 @@ class Engine {
   std::vector<double> sample_gradient(std::int64_t row, double* loss);
   // Test hook: infer with logits ln p(o | s) + ln p(s), so q is the exact posterior.
   void use_exact_logits(bool on) { exact_logits_ = on; }
+  // Test and benchmark hook: the general inference kernel even where the fused tile kernel applies.
+  void use_generic_kernel(bool on) { generic_kernel_ = on; }
+  // Whether inference uses the fused tile kernel (the default 100-64-32-16-5 network).
+  bool tile_kernel() const { return tile_ && !generic_kernel_; }
 
  private:
   // Losses and gradient rows of the first `count` slots of the rows view.
@@ -76,7 +80,7 @@ class Engine {
   Config cfg_;
   Shape shape_;
   std::int64_t chunk_;
-  bool exact_logits_ = false;
+  bool exact_logits_ = false, generic_kernel_ = false, tile_ = false;
 };
 
 }  // namespace prism::classifier

@@ -214,6 +214,45 @@ TEST(ClassifierMaths, InferenceEqualsPyTorch) {
   EXPECT_EQ(again.x, d.x);
 }
 
+// The fused tile kernel of the default network gives the general kernel's
+// outputs (same sums in the same order), in both precisions, with the
+// network's logits and with the exact-posterior hook, over a count of
+// observations that leaves a partial tile.
+TEST(ClassifierMaths, FusedInferenceEqualsTheGeneralKernel) {
+  Config cfg;  // the default 100-64-32-16-5 network
+  const auto model = generate_model(cfg);
+  const auto data = generate(cfg, model, 2, 1000);
+  const Shape shape(cfg.widths);
+  const auto weights = initial_weights(shape, 4);
+  for (const bool single : {false, true})
+    for (const bool exact : {false, true}) {
+      cfg.float_inference = single;
+      Engine e(cfg, model, shape);
+      e.set_parameters(weights);
+      e.load(data);
+      e.use_exact_logits(exact);
+      ASSERT_TRUE(e.tile_kernel());
+      const auto tile = e.infer(3, data.n - 3);
+      e.use_generic_kernel(true);
+      ASSERT_FALSE(e.tile_kernel());
+      const auto general = e.infer(3, data.n - 3);
+      const double tol = single ? 1e-6 : 1e-12;
+      const std::string what = std::string(single ? "float" : "double") + (exact ? ", exact logits" : "");
+      for (std::size_t k = 0; k < tile.q.size(); ++k) {
+        ASSERT_NEAR(tile.q[k], general.q[k], tol) << what << " " << k;
+        ASSERT_NEAR(tile.posterior[k], general.posterior[k], 1e-12) << what << " " << k;
+      }
+      for (std::size_t i = 0; i < tile.free_energy.size(); ++i) {
+        ASSERT_NEAR(tile.free_energy[i], general.free_energy[i],
+                    tol * (1 + std::fabs(general.free_energy[i])))
+            << what << " " << i;
+        ASSERT_NEAR(tile.surprise[i], general.surprise[i], 1e-12 * std::fabs(general.surprise[i])) << what;
+        ASSERT_NEAR(tile.entropy[i], general.entropy[i], tol) << what << " " << i;
+        ASSERT_EQ(tile.decision[i], general.decision[i]) << what << " " << i;
+      }
+    }
+}
+
 // Bad data: each a DeckError naming the file and what is wrong.
 TEST(ClassifierInput, BadDataFilesAreRefused) {
   const auto dir =
