@@ -80,15 +80,18 @@ int main(int argc, char** argv) {
     // Inference in both precisions, with the fused tile kernel and the general one.
     Inference r;
     for (const bool single : {true, false})
-      for (const bool generic : {false, true}) {
+      for (const int kernel : {0, 1, 2}) {  // tile, general, tile with two observations per thread
+        const bool generic = kernel == 1;
+        if (kernel == 2 && !single) continue;
         Config c = cfg;
         c.float_inference = single;
         Engine e(c, model, shape);
         e.set_parameters(weights);
         e.load(data);
         e.use_generic_kernel(generic);
+        e.use_tile_observations(kernel == 2 ? 2 : 1);
         const std::string what = std::string("inference ") + (single ? "float" : "double") +
-                                 (e.tile_kernel() ? " tile" : " general");
+                                 (e.tile_kernel() ? (kernel == 2 ? " tile x2" : " tile") : " general");
         e.infer(0, std::min<std::int64_t>(n, 4096));  // warm-up
         Kokkos::fence();
         double best = 1e300;
@@ -98,7 +101,7 @@ int main(int argc, char** argv) {
           best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         }
         row((what + ", on device").c_str(), best);
-        if (generic) continue;
+        if (kernel != 0) continue;
         const auto t0 = std::chrono::steady_clock::now();
         auto res = e.infer(0, n);
         row((what + ", to host").c_str(),

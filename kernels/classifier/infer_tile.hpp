@@ -56,6 +56,7 @@ struct InferTile {
   static_assert(H1 % Pack<Real>::n == 0 && H2 % Pack<Real>::n == 0 && H3 % Pack<Real>::n == 0,
                 "hidden widths must fill whole 16-byte packs");
   static_assert(C <= kMaxClasses, "too many classes");
+  static_assert(D % 2 == 0, "the features are read in pairs");
 
   Kokkos::View<const Real*> pt;       // TileLayout order
   Kokkos::View<const double*> gauss;  // [D][C][2]: mu_sd, 1 / sigma_sd^2
@@ -81,28 +82,31 @@ struct InferTile {
       PRISM_UNROLL
       for (int s = 0; s < C; ++s) g[k][s] = 0;
     }
-    for (int d = 0; d < D; ++d) {
-      double xd[K];
-      Real xr[K];
-      for (int k = 0; k < K; ++k) {
-        xd[k] = x(first + r[k], d);
-        xr[k] = Real(xd[k]);
-      }
-      const Pack<Real>* wd = reinterpret_cast<const Pack<Real>*>(w + L::w0 + d * H1);
+    // The features two at a time: one 16-byte load per observation.
+    const Pack<double>* xr[K];
+    for (int k = 0; k < K; ++k) xr[k] = reinterpret_cast<const Pack<double>*>(&x(first + r[k], 0));
+    for (int d2 = 0; d2 < D / 2; ++d2) {
+      Pack<double> xp[K];
+      for (int k = 0; k < K; ++k) xp[k] = xr[k][d2];
       PRISM_UNROLL
-      for (int o = 0; o < H1 / Pack<Real>::n; ++o) {
-        const Pack<Real> p = wd[o];
+      for (int e2 = 0; e2 < 2; ++e2) {
+        const int d = 2 * d2 + e2;
+        const Pack<Real>* wd = reinterpret_cast<const Pack<Real>*>(w + L::w0 + d * H1);
         PRISM_UNROLL
-        for (int e = 0; e < Pack<Real>::n; ++e)
-          for (int k = 0; k < K; ++k) h1[k][o * Pack<Real>::n + e] += p.v[e] * xr[k];
-      }
-      const Pack<double>* gd = reinterpret_cast<const Pack<double>*>(gs + 2 * C * d);
-      PRISM_UNROLL
-      for (int s = 0; s < C; ++s) {
-        const Pack<double> m = gd[s];
-        for (int k = 0; k < K; ++k) {
-          const double dr = xd[k] - m.v[0];
-          g[k][s] += dr * dr * m.v[1];
+        for (int o = 0; o < H1 / Pack<Real>::n; ++o) {
+          const Pack<Real> p = wd[o];
+          PRISM_UNROLL
+          for (int e = 0; e < Pack<Real>::n; ++e)
+            for (int k = 0; k < K; ++k) h1[k][o * Pack<Real>::n + e] += p.v[e] * Real(xp[k].v[e2]);
+        }
+        const Pack<double>* gd = reinterpret_cast<const Pack<double>*>(gs + 2 * C * d);
+        PRISM_UNROLL
+        for (int s = 0; s < C; ++s) {
+          const Pack<double> m = gd[s];
+          for (int k = 0; k < K; ++k) {
+            const double dr = xp[k].v[e2] - m.v[0];
+            g[k][s] += dr * dr * m.v[1];
+          }
         }
       }
     }
@@ -184,8 +188,12 @@ struct InferTile {
         Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Exec::memory_space>::accessible;
     const int team = host ? 1 : kTile / K;
     const std::int64_t tiles = (n + kTile - 1) / kTile;
+    // About as many teams as are resident at once (a quarter of the thread
+    // slots, as registers and scratch allow), each looping over tiles, so the
+    // weights are staged once per team rather than once per tile.
     const std::int64_t league = std::max<std::int64_t>(
-        1, std::min<std::int64_t>(tiles, std::max<std::int64_t>(1, space.concurrency() / team)));
+        1, std::min<std::int64_t>(tiles,
+                                  std::max<std::int64_t>(1, space.concurrency() / (host ? 1 : 4 * team))));
     // Kokkos 3.4 caps level-0 scratch below the 48 KiB a block may use without opting in.
     stage = !host && scratch_bytes + 16 + sizeof(double) * (team + 2) <= 48 * 1024;
     Policy policy(space, league, team, 1);

@@ -1,10 +1,10 @@
 #pragma once
 // The recognition network q(class | o) of the classifier workload, a ReLU
 // MLP, and the Gaussian generative model p(o | class) it is judged against,
-// as kernels on any execution space.  One thread per observation: its
-// forward pass (activations kept in a [observation][unit] view), softmax,
-// free energy and exact posterior, and for training its backward pass into
-// one row of a per-observation gradient matrix, which the caller sums with
+// as kernels on any execution space: per observation its forward pass
+// (activations kept in a [observation][unit] view), softmax, free energy
+// and exact posterior, and for training its backward pass into one row of a
+// per-observation gradient matrix, which the caller sums with
 // the exact fixed-point reduction (kernels/common/reductions.hpp), so the
 // gradient of a minibatch has the same bits for any split over ranks.
 #include <Kokkos_Core.hpp>
@@ -66,27 +66,30 @@ KOKKOS_INLINE_FUNCTION double log_sum_exp(const double* v, int C) {
   return m + kmath::log(sum);
 }
 
-// Forward pass of observation r of x into slot i: units(i, unit_at[l] + j) holds layer l's
+// Forward pass of observation r of x into slot i (forward_unit: unit o of
+// layer l alone): units(i, unit_at[l] + j) holds layer l's
 // outputs (ReLU after every layer but the last, whose outputs are logits).
 // The sums are taken in the units' type (double, or float for float
 // inference, the features rounded to it).
 template <class P, class X, class U>
+KOKKOS_INLINE_FUNCTION void forward_unit(Net const& net, P const& p, X const& x, std::int64_t r,
+                                         U const& units, std::int64_t i, int l, int o) {
+  using Real = typename U::non_const_value_type;
+  const int in = net.widths[l];
+  Real z = p(net.b_at[l] + o);
+  const std::int64_t w = net.w_at[l] + std::int64_t(o) * in;
+  if (l == 0)
+    for (int j = 0; j < in; ++j) z += p(w + j) * Real(x(r, j));
+  else
+    for (int j = 0; j < in; ++j) z += p(w + j) * units(i, net.unit_at[l] + j);
+  units(i, net.unit_at[l + 1] + o) = l + 1 < net.layers && z < 0 ? Real(0) : z;
+}
+
+template <class P, class X, class U>
 KOKKOS_INLINE_FUNCTION void forward(Net const& net, P const& p, X const& x, std::int64_t r, U const& units,
                                     std::int64_t i) {
-  using Real = typename U::non_const_value_type;
-  for (int l = 0; l < net.layers; ++l) {
-    const int in = net.widths[l], out = net.widths[l + 1];
-    const bool relu = l + 1 < net.layers;
-    for (int o = 0; o < out; ++o) {
-      Real z = p(net.b_at[l] + o);
-      const std::int64_t w = net.w_at[l] + std::int64_t(o) * in;
-      if (l == 0)
-        for (int j = 0; j < in; ++j) z += p(w + j) * Real(x(r, j));
-      else
-        for (int j = 0; j < in; ++j) z += p(w + j) * units(i, net.unit_at[l] + j);
-      units(i, net.unit_at[l + 1] + o) = relu && z < 0 ? Real(0) : z;
-    }
-  }
+  for (int l = 0; l < net.layers; ++l)
+    for (int o = 0; o < net.widths[l + 1]; ++o) forward_unit(net, p, x, r, units, i, l, o);
 }
 
 // Softmax of the logits into q, and ln q, in double.
@@ -112,10 +115,14 @@ KOKKOS_INLINE_FUNCTION double free_energy(const double* q, const double* log_q, 
 
 // Per observation of a batch: loss(i) and the deltas dLoss/dz of every
 // layer's outputs (at the units' offsets), for cross-entropy on labels or
-// the free energy F (amortised inference).  The gradient rows are then
-// written by GradientRows, one thread per (observation, parameter), so the
-// per-observation thread does not serialise ~10^4 stores.
+// the free energy F (amortised inference).  One team per observation slot,
+// its threads sharing each layer's units (forward) or inputs (backward),
+// every unit's sum taken by one thread in a fixed order, so the team size
+// does not change a bit.  The gradient rows are then written by
+// GradientRows, one thread per (observation, parameter).
 struct Backward {
+  using Policy = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace>;
+  using Member = typename Policy::member_type;
   Net net;
   Params p;
   Generative g;
@@ -126,36 +133,51 @@ struct Backward {
   Values loss;
   bool free_energy_loss;
 
-  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t i) const {
-    const std::int64_t r = rows(i);
-    forward(net, p, x, r, units, i);
-    const int C = net.classes();
-    const std::int64_t top = net.unit_at[net.layers];
-    double q[kMaxClasses], log_q[kMaxClasses], joint[kMaxClasses];
-    softmax(net, units, i, q, log_q);
-    if (free_energy_loss) {
-      log_joint(g, x, r, C, joint);
-      // F = sum q (ln q - j): dF/dz_k = q_k (g_k - sum_s q_s g_s), g = ln q - j.
-      double mean = 0;
-      for (int s = 0; s < C; ++s) mean += q[s] * (log_q[s] - joint[s]);
-      loss(i) = mean;
-      for (int s = 0; s < C; ++s) delta(i, top + s) = q[s] * ((log_q[s] - joint[s]) - mean);
-    } else {
-      const int y = labels(r);
-      loss(i) = -log_q[y];
-      for (int s = 0; s < C; ++s) delta(i, top + s) = q[s] - (s == y ? 1.0 : 0.0);
+  // Teams of one warp on a GPU (the widest default layer is 64 units), one thread on a host.
+  static Policy policy(const Kokkos::DefaultExecutionSpace& space, std::int64_t count) {
+    constexpr bool host = Kokkos::SpaceAccessibility<Kokkos::HostSpace,
+                                                     Kokkos::DefaultExecutionSpace::memory_space>::accessible;
+    return Policy(space, int(count), host ? 1 : 32, 1);
+  }
+
+  KOKKOS_INLINE_FUNCTION void operator()(const Member& m) const {
+    const std::int64_t i = m.league_rank(), r = rows(i);
+    for (int l = 0; l < net.layers; ++l) {
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(m, net.widths[l + 1]),
+                           [&](const int o) { forward_unit(net, p, x, r, units, i, l, o); });
+      m.team_barrier();
     }
+    Kokkos::single(Kokkos::PerTeam(m), [&]() {
+      const int C = net.classes();
+      const std::int64_t top = net.unit_at[net.layers];
+      double q[kMaxClasses], log_q[kMaxClasses], joint[kMaxClasses];
+      softmax(net, units, i, q, log_q);
+      if (free_energy_loss) {
+        log_joint(g, x, r, C, joint);
+        // F = sum q (ln q - j): dF/dz_k = q_k (g_k - sum_s q_s g_s), g = ln q - j.
+        double mean = 0;
+        for (int s = 0; s < C; ++s) mean += q[s] * (log_q[s] - joint[s]);
+        loss(i) = mean;
+        for (int s = 0; s < C; ++s) delta(i, top + s) = q[s] * ((log_q[s] - joint[s]) - mean);
+      } else {
+        const int y = labels(r);
+        loss(i) = -log_q[y];
+        for (int s = 0; s < C; ++s) delta(i, top + s) = q[s] - (s == y ? 1.0 : 0.0);
+      }
+    });
+    m.team_barrier();
     // Layer l's input deltas through ReLU', from its output deltas.
     for (int l = net.layers - 1; l >= 1; --l) {
       const int in = net.widths[l], out = net.widths[l + 1];
       const std::int64_t w = net.w_at[l];
-      for (int j = 0; j < in; ++j) {
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(m, in), [&](const int j) {
         double d = 0;
         if (units(i, net.unit_at[l] + j) > 0)
           for (int o = 0; o < out; ++o)
             d += p(w + std::int64_t(o) * in + j) * delta(i, net.unit_at[l + 1] + o);
         delta(i, net.unit_at[l] + j) = d;
-      }
+      });
+      m.team_barrier();
     }
   }
 };

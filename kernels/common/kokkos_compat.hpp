@@ -3,6 +3,7 @@
 #include <Kokkos_Core.hpp>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 #ifdef KOKKOS_ENABLE_CUDA
 #include <cuda_runtime.h>
@@ -43,6 +44,17 @@ using PinnedSpace = Kokkos::CudaHostPinnedSpace;
 #else
 using PinnedSpace = Kokkos::HostSpace;
 #endif
+
+// A host mirror of v whose contents are not zero-filled first (v itself
+// where v is host memory): for buffers that a deep_copy overwrites.  Kokkos
+// 3.4 has no create_mirror_view(WithoutInitializing, v).
+template <class V>
+typename V::HostMirror uninitialized_mirror(const V& v) {
+  if constexpr (std::is_same_v<typename V::memory_space, typename V::HostMirror::memory_space>)
+    return v;
+  else
+    return typename V::HostMirror(Kokkos::view_alloc(Kokkos::WithoutInitializing, v.label()), v.layout());
+}
 
 inline std::string backend_name() {
   return Kokkos::DefaultExecutionSpace::name();

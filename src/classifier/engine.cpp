@@ -5,6 +5,7 @@
 #include <cfloat>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
 #include "core/mpi_context.hpp"
 #include "kernels/classifier/infer_tile.hpp"
@@ -220,7 +221,7 @@ void Engine::launch_gradient(std::int64_t count) {
   Kokkos::DefaultExecutionSpace space;
   const auto n = std::make_pair(std::int64_t(0), count);
   auto grads = Kokkos::subview(I.grads, n, Kokkos::ALL);
-  Kokkos::parallel_for("classifier::backward", Range(space, 0, count),
+  Kokkos::parallel_for("classifier::backward", Backward::policy(space, count),
                        Backward{I.net, I.p, I.g, I.x, I.rows, I.labels, I.units, I.delta,
                                 Kokkos::subview(I.grads, n, P), cfg_.loss == Loss::free_energy});
   Kokkos::parallel_for("classifier::gradient_rows", Range(space, 0, count * P),
@@ -239,7 +240,7 @@ std::vector<double> Engine::gradient(const std::vector<std::int64_t>& rows, cons
   const auto n = std::make_pair(std::int64_t(0), mine.count);
   auto grads = Kokkos::subview(I.grads, n, Kokkos::ALL);
   if (mine.count > 0) {
-    auto hr = Kokkos::create_mirror_view(I.rows);
+    auto hr = compat::uninitialized_mirror(I.rows);
     for (std::int64_t i = 0; i < mine.count; ++i) hr(i) = rows[mine.begin + i];
     Kokkos::deep_copy(space, I.rows, hr);
     launch_gradient(mine.count);
@@ -266,7 +267,7 @@ std::vector<double> Engine::gradient(const std::vector<std::int64_t>& rows, cons
   std::vector<std::int64_t> sums(P + 1, 0);
   if (mine.count > 0) {
     common::fixed_point_projection(space, grads, Kokkos::subview(I.ones, n), scale, I.fixed, 1);
-    auto hf = Kokkos::create_mirror_view(I.fixed);
+    auto hf = compat::uninitialized_mirror(I.fixed);
     Kokkos::deep_copy(space, hf, I.fixed);
     space.fence();
     for (std::int64_t k = 0; k <= P; ++k) sums[k] = hf(k);
@@ -282,7 +283,7 @@ std::vector<double> Engine::sample_gradient(std::int64_t row, double* loss) {
   ensure_gradient_space();
   auto& I = *impl_;
   const std::int64_t P = shape_.parameters;
-  auto hr = Kokkos::create_mirror_view(I.rows);
+  auto hr = compat::uninitialized_mirror(I.rows);
   hr(0) = row;
   Kokkos::deep_copy(I.rows, hr);
   auto grads = Kokkos::subview(I.grads, std::make_pair(std::int64_t(0), std::int64_t(1)), Kokkos::ALL);
@@ -371,24 +372,23 @@ void Engine::infer_chunks(std::int64_t first, std::int64_t n, Inference* out) {
     else
       I.infer_units = Units("classifier::infer_units", chunk, I.net.units);
   }
-  auto hq = Kokkos::create_mirror_view(o.q);
-  auto hp = Kokkos::create_mirror_view(o.posterior);
-  auto hf = Kokkos::create_mirror_view(o.free_energy);
-  auto hs = Kokkos::create_mirror_view(o.surprise);
-  auto hh = Kokkos::create_mirror_view(o.entropy);
-  auto hd = Kokkos::create_mirror_view(o.decision);
+  typename Rows::HostMirror hq, hp;
+  typename Values::HostMirror hf, hs, hh;
+  typename Labels::HostMirror hd;
   for (std::int64_t at = 0; at < n; at += chunk) {
     const std::int64_t m = std::min(chunk, n - at);
     const Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>> range(space, 0,
                                                                                                     m);
-    if (tile && cfg_.float_inference)
-      InferTile<float, 100, 64, 32, 16, 5>{I.tile_p_f, I.gauss, I.g.log_norm, I.x, first + at,
-                                           m,          o,       exact_logits_}
-          .launch(space);
+    const auto run_tile = [&](auto kernel, auto p) {
+      typename decltype(kernel)::type{p, I.gauss, I.g.log_norm, I.x, first + at, m, o, exact_logits_}.launch(
+          space);
+    };
+    if (tile && cfg_.float_inference && tile_observations_ == 2)
+      run_tile(std::type_identity<InferTile<float, 100, 64, 32, 16, 5, 2>>{}, I.tile_p_f);
+    else if (tile && cfg_.float_inference)
+      run_tile(std::type_identity<InferTile<float, 100, 64, 32, 16, 5>>{}, I.tile_p_f);
     else if (tile)
-      InferTile<double, 100, 64, 32, 16, 5>{I.tile_p, I.gauss, I.g.log_norm, I.x, first + at,
-                                            m,        o,       exact_logits_}
-          .launch(space);
+      run_tile(std::type_identity<InferTile<double, 100, 64, 32, 16, 5>>{}, I.tile_p);
     else if (cfg_.float_inference)
       Kokkos::parallel_for(
           "classifier::infer", range,
@@ -397,6 +397,14 @@ void Engine::infer_chunks(std::int64_t first, std::int64_t n, Inference* out) {
       Kokkos::parallel_for("classifier::infer", range,
                            Infer<double>{I.net, I.p, I.g, I.x, first + at, I.infer_units, o, exact_logits_});
     if (!out) continue;
+    if (at == 0) {  // host copies, not zero-filled: they are overwritten
+      hq = compat::uninitialized_mirror(o.q);
+      hp = compat::uninitialized_mirror(o.posterior);
+      hf = compat::uninitialized_mirror(o.free_energy);
+      hs = compat::uninitialized_mirror(o.surprise);
+      hh = compat::uninitialized_mirror(o.entropy);
+      hd = compat::uninitialized_mirror(o.decision);
+    }
     Kokkos::deep_copy(space, hq, o.q);
     Kokkos::deep_copy(space, hp, o.posterior);
     Kokkos::deep_copy(space, hf, o.free_energy);

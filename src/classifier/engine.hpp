@@ -69,6 +69,8 @@ class Engine {
   void use_generic_kernel(bool on) { generic_kernel_ = on; }
   // Whether inference uses the fused tile kernel (the default 100-64-32-16-5 network).
   bool tile_kernel() const { return tile_ && !generic_kernel_; }
+  // Benchmark hook: observations per thread of the float tile kernel (1 or 2).
+  void use_tile_observations(int k) { tile_observations_ = k == 2 ? 2 : 1; }
 
  private:
   // Losses and gradient rows of the first `count` slots of the rows view.
@@ -81,6 +83,7 @@ class Engine {
   Shape shape_;
   std::int64_t chunk_;
   bool exact_logits_ = false, generic_kernel_ = false, tile_ = false;
+  int tile_observations_ = 1;
 };
 
 }  // namespace prism::classifier

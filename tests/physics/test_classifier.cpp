@@ -233,6 +233,13 @@ TEST(ClassifierMaths, FusedInferenceEqualsTheGeneralKernel) {
       e.use_exact_logits(exact);
       ASSERT_TRUE(e.tile_kernel());
       const auto tile = e.infer(3, data.n - 3);
+      if (single) {  // two observations per thread: the same outputs
+        e.use_tile_observations(2);
+        const auto pairs = e.infer(3, data.n - 3);
+        EXPECT_EQ(pairs.q, tile.q);
+        EXPECT_EQ(pairs.free_energy, tile.free_energy);
+        e.use_tile_observations(1);
+      }
       e.use_generic_kernel(true);
       ASSERT_FALSE(e.tile_kernel());
       const auto general = e.infer(3, data.n - 3);
