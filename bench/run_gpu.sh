@@ -15,7 +15,7 @@
 #   PRISM_DEPS      extra CMake prefixes, ';'-separated (default: .carry/usr if it exists)
 #   WORK            builds and Kokkos installs, reused by the next run (default: /tmp/prism-gpu)
 #   SKIP_OPENMP=1   no OpenMP build and no host-core figures
-#   PARTS           which parts run (default: "tests thermo nqs sr te te_matrix classifier study")
+#   PARTS           which parts run (default: "tests thermo nqs sr te te_matrix classifier policy study")
 #
 # OUTDIR gets: node.txt (GPUs, compilers, commit); test_*.txt (unit tests, thermo,
 # nqs and te physics suites on one GPU, thermo on 2 ranks); rank_independence.txt
@@ -49,7 +49,7 @@ ONE="${CUDA_VISIBLE_DEVICES:-0}" && ONE="${ONE%%,*}"  # single-GPU runs
 MPI=(mpirun --bind-to none)                            # ranks are placed on GPUs by prism
 CPU=(env OMP_NUM_THREADS="$J" OMP_PROC_BIND=spread OMP_PLACES=threads)
 fails=0
-want() { [[ " ${PARTS:-tests thermo nqs sr te te_matrix classifier study} " == *" $1 "* ]]; }
+want() { [[ " ${PARTS:-tests thermo nqs sr te te_matrix classifier policy study} " == *" $1 "* ]]; }
 log() { echo "== $* ($(date +%T))"; }
 failed() { echo "FAILED: $*"; fails=$((fails + 1)); }
 
@@ -176,6 +176,27 @@ done
 if [[ $NGPU -ge 2 ]]; then
   "$PY" "$ROOT/tests/e2e/compare_h5.py" "$WORK/te_matrix-np1.h5" "$WORK/te_matrix-np2.h5" /te &&
     echo "te matrix: /te identical on 1 and 2 GPUs" | tee -a "$OUT/te.txt" || failed "te matrix differs on 1 and 2 GPUs"
+fi
+fi
+
+if want policy; then
+log "policy: the suite on one GPU; the issue's benchmark model (obs [16,8], states [32,4], controls [4,1], 64 policies)"
+CUDA_VISIBLE_DEVICES=$ONE check policy_1gpu "$B/tests/test_policy" --gtest_brief=1
+for agents_steps in "1 200" "1024 20" "16384 10"; do
+  read -r agents steps <<< "$agents_steps"
+  rm -f "$WORK/policy-$agents.h5"
+  CUDA_VISIBLE_DEVICES=$ONE "$B/src/prism" --output "$WORK/policy-$agents.h5" --set 'policy.states=[32,4]' \
+    --set 'policy.controls=[4,1]' --set 'policy.observations=[16,8]' --set policy.policy_len=3 \
+    --set policy.agents=$agents --set policy.steps=$steps --set policy.action_selection=deterministic \
+    --set policy.learn_A=false --set policy.learn_B=false --set policy.trace_agents=0 \
+    "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^PERFORMANCE|rror' | tee -a "$OUT/policy.txt"
+done
+if [[ -d "$ROOT/.carry/py/pymdp" ]]; then
+  log "policy: pymdp (JAX) beside it, and its reference outputs"
+  (cd "$ROOT" && CUDA_VISIBLE_DEVICES=$ONE PYTHONPATH="$ROOT/.carry/py" "$PY" bench/policy_pymdp.py --bench \
+    --csv "$OUT/policy_pymdp.csv" 2>&1 | tail -20 | tee -a "$OUT/policy.txt")
+  (cd "$ROOT" && CUDA_VISIBLE_DEVICES=$ONE PYTHONPATH="$ROOT/.carry/py" "$PY" bench/policy_pymdp.py \
+    --reference "$OUT/policy_reference" 2>&1 | tail -20 | tee -a "$OUT/policy.txt")
 fi
 fi
 

@@ -14,8 +14,16 @@
 // process), sampled with Philox keyed by (seed, agent, step), so an agent's
 // trajectory does not depend on which rank or thread runs it (draws 0-5:
 // the factors' states, 6-13: the modalities' observations, 15: the action).
-// One thread per agent; its working arrays are rows of [agent][...] views
-// (scratch: log-likelihoods LL, ln q S, the rollout 2 S, joint weights).
+// One team per agent.  The team's threads share each phase's independent
+// items (states, joint states, outcomes, policy-tree nodes), and every sum
+// is taken by one thread in a fixed order, so the bits do not depend on the
+// team size (one thread on a host backend, a few warps on a GPU).  Policies
+// are scored on their prefix tree: policies that begin with the same
+// controls share the rollout and the -G terms of those steps, so each
+// distinct prefix is evaluated once, level by level.  The agent's working
+// arrays are rows of [agent][...] views (layout in Spec: log-likelihoods,
+// ln q, and per tree node its factor marginals, predicted outcomes,
+// expected ambiguity and accumulated -G).
 #include <Kokkos_Core.hpp>
 #include <cstdint>
 
@@ -41,6 +49,11 @@ struct Spec {
   std::int64_t world_d_at[kMaxFactors] = {};  // the world's initial-state distribution
   std::int64_t e_at = 0, S = 0, LL = 0;       // E's offset; total states; total log-likelihood scratch
   std::int64_t max_joint = 0;                 // the largest joint of a modality
+  // The policy tree: N nodes (distinct non-empty prefixes), level t (prefixes
+  // of length t + 1) at nodes [level_at[t], level_at[t + 1]); outcomes of
+  // modality m at o_at[m] of a node's O outcomes; scratch row offsets.
+  std::int64_t N = 0, O = 0, o_at[kMaxModalities] = {};
+  std::int64_t logq_at = 0, nq_at = 0, nqo_at = 0, nh_at = 0, nv_at = 0, row = 0;
   // Dirichlet learning of A and B (pymdp's rule): each agent's own A, H[A], B
   // and concentrations pA, pB, at these offsets of its row of `learned`.
   bool learn_A = false, learn_B = false;
@@ -91,19 +104,71 @@ KOKKOS_INLINE_FUNCTION double uniform(std::uint64_t seed, std::int64_t agent, st
   return double(d.v[0]) * 0x1p-32;
 }
 
+// Visits the joint states j of modality m in ascending order, with
+// dependency k_fixed held at state s (k_fixed = -1: every j), calling
+// fn(j, digits) with the states of its dependencies (first slowest).
+template <class Fn>
+KOKKOS_INLINE_FUNCTION void for_joint(Spec const& sp, int m, int k_fixed, int s, Fn&& fn) {
+  const int nd = sp.ndeps[m];
+  int digit[kMaxFactors] = {};
+  std::int64_t stride[kMaxFactors] = {}, st = 1;
+  for (int k = nd - 1; k >= 0; --k) {
+    stride[k] = st;
+    st *= sp.Ns[sp.deps[m][k]];
+  }
+  std::int64_t j = 0;
+  if (k_fixed >= 0) {
+    digit[k_fixed] = s;
+    j = s * stride[k_fixed];
+  }
+  while (true) {
+    fn(j, digit);
+    int k = nd - 1;
+    for (; k >= 0; --k) {
+      if (k == k_fixed) continue;
+      if (++digit[k] < sp.Ns[sp.deps[m][k]]) {
+        j += stride[k];
+        break;
+      }
+      j -= stride[k] * (digit[k] - 1);
+      digit[k] = 0;
+    }
+    if (k < 0) return;
+  }
+}
+
+// Device views of the policy tree (built on the host by the workload).
+struct PolicyTree {
+  Kokkos::View<const int*> parent;                         // [node]: -1 for level 0 (parent: q(s))
+  Kokkos::View<const int**, Kokkos::LayoutRight> control;  // [node][factor]: the control of its last step
+  Kokkos::View<const int*> leaf;                           // [policy]: its node at the last level
+  Kokkos::View<const std::int64_t*> level_at;              // [T + 1]
+};
+
 struct AgentStep {
+  using Policy = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>>;
+  using Member = typename Policy::member_type;
   Spec sp;
   Params p;
   Policies policies;
+  PolicyTree tree;
   std::int64_t first_agent, step;
   std::uint64_t seed;
-  // Per agent: beliefs q(s) and the prior of this step, scratch, the world's
-  // state, observations, action; q(pi) and -G per policy.
+  // Per agent: beliefs q(s) and the prior of this step, scratch (Spec's
+  // layout), the world's state, observations, action; q(pi) and -G per policy.
   PerAgent qs, prior, scratch, q_pi, neg_efe;
   PerAgent qs_prev, learned;  // the last step's beliefs; learnt parameters (empty without learning)
   PerAgentInt world, obs, action;
   // Per agent and step: -G of the chosen policy, F of q(s), H[q(pi)], success.
   PerAgent chosen, vfe, entropy_pi, success;
+
+  // Teams: one thread on a host backend; on a GPU two warps when agents are
+  // many, eight when they are few (the tree's levels give the work).
+  static Policy policy(const Kokkos::DefaultExecutionSpace& space, std::int64_t agents) {
+    constexpr bool host = Kokkos::SpaceAccessibility<Kokkos::HostSpace,
+                                                     Kokkos::DefaultExecutionSpace::memory_space>::accessible;
+    return Policy(space, agents, host ? 1 : agents >= 4096 ? 64 : 256, 1);
+  }
 
   // The agent's model (its own copy when it learns); the world always uses p.
   KOKKOS_INLINE_FUNCTION double A(std::int64_t i, int m, int o, std::int64_t j) const {
@@ -117,22 +182,57 @@ struct AgentStep {
     const std::int64_t k = (std::int64_t(next) * sp.Ns[f] + prev) * sp.Nu[f] + u;
     return sp.learn_B ? learned(i, sp.lb_at[f] + k) : p(sp.b_at[f] + k);
   }
-  // prod_i q_{deps_i}(s_{deps_i}(j)) from the state vector `q` (a row of some view, offset s_at).
+  // prod over modality m's dependencies (last first, skipping factor `skip`)
+  // of q(base + s_at[d] + state), for the dependency states `digit`.
   template <class Row>
-  KOKKOS_INLINE_FUNCTION double weight(Row const& q, std::int64_t base, int m, std::int64_t j,
+  KOKKOS_INLINE_FUNCTION double weight(Row const& q, std::int64_t base, int m, const int* digit,
                                        int skip) const {
     double w = 1;
     for (int k = sp.ndeps[m] - 1; k >= 0; --k) {
-      const int d = sp.deps[m][k], n = sp.Ns[d];
-      if (d != skip) w *= q(base + sp.s_at[d] + j % n);
-      j /= n;
+      const int d = sp.deps[m][k];
+      if (d != skip) w *= q(base + sp.s_at[d] + digit[k]);
     }
     return w;
   }
+  // The factor of state index s of the concatenated state vector.
+  KOKKOS_INLINE_FUNCTION int factor_of(std::int64_t s) const {
+    int f = 0;
+    while (f + 1 < sp.F && s >= sp.s_at[f + 1]) ++f;
+    return f;
+  }
 
-  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t i) const {
-    const std::int64_t agent = first_agent + i;
-    // The world: its state at step 0 from D, else moved by the last action; then observations.
+  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
+    const std::int64_t i = team.league_rank(), agent = first_agent + i;
+    Kokkos::single(Kokkos::PerTeam(team), [&]() { sample_world(i, agent); });
+    team.team_barrier();
+    // The prior: D at step 0, else B(last action) q(s); and ln A_m[o_m, .].
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.S), [&](const std::int64_t k) {
+      const int f = factor_of(k), s = int(k - sp.s_at[f]);
+      double v = 0;
+      if (step == 0)
+        v = p(sp.d_at[f] + s);
+      else
+        for (int r = 0; r < sp.Ns[f]; ++r) v += B(i, f, s, r, action(i, f)) * qs(i, sp.s_at[f] + r);
+      prior(i, k) = v;
+    });
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.LL), [&](const std::int64_t k) {
+      int m = 0;
+      while (m + 1 < sp.M && k >= sp.ll_at[m + 1]) ++m;
+      scratch(i, k) = log_stable(A(i, m, obs(i, m), k - sp.ll_at[m]));
+    });
+    team.team_barrier();
+    infer_states(team, i);
+    Kokkos::single(Kokkos::PerTeam(team), [&]() { record_free_energy(i); });
+    evaluate_policies(team, i);
+    // pymdp's online order: learning after policy inference, before the action.
+    if (step > 0 && (sp.learn_A || sp.learn_B)) learn(team, i);
+    Kokkos::single(Kokkos::PerTeam(team), [&]() { choose(i, agent); });
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.S),
+                         [&](const std::int64_t s) { qs_prev(i, s) = qs(i, s); });
+  }
+
+  // The world: its state at step 0 from D, else moved by the last action; then observations.
+  KOKKOS_INLINE_FUNCTION void sample_world(std::int64_t i, std::int64_t agent) const {
     for (int f = 0; f < sp.F; ++f) {
       const double u = uniform(seed, agent, step, std::uint32_t(f));
       int s;
@@ -151,114 +251,101 @@ struct AgentStep {
       const double u = uniform(seed, agent, step, 6 + std::uint32_t(m));
       obs(i, m) = categorical(&p(sp.a_at[m] + j), sp.No[m], sp.joint[m], u);
     }
-    // The prior: D at step 0, else B(last action) q(s).
-    for (int f = 0; f < sp.F; ++f)
-      for (int s = 0; s < sp.Ns[f]; ++s) {
-        double v = 0;
-        if (step == 0)
-          v = p(sp.d_at[f] + s);
-        else
-          for (int r = 0; r < sp.Ns[f]; ++r) v += B(i, f, s, r, action(i, f)) * qs(i, sp.s_at[f] + r);
-        prior(i, sp.s_at[f] + s) = v;
-      }
-    infer_states(i);
-    record_free_energy(i);
-    evaluate_policies(i);
-    // pymdp's online order: learning after policy inference, before the action.
-    if (step > 0 && (sp.learn_A || sp.learn_B)) learn(i);
-    choose(i, agent);
-    for (std::int64_t s = 0; s < sp.S; ++s) qs_prev(i, s) = qs(i, s);
   }
 
   // pA_m += lr onehot(o_m) x prod q(s); pB_f += lr q_t(s') q_{t-1}(s) onehot(a_{t-1});
   // then A, B = the concentrations (clipped at eps) normalised over their first axis.
-  KOKKOS_INLINE_FUNCTION void learn(std::int64_t i) const {
+  KOKKOS_INLINE_FUNCTION void learn(const Member& team, std::int64_t i) const {
     auto q = Kokkos::subview(qs, i, Kokkos::ALL);
-    if (sp.learn_A)
-      for (int m = 0; m < sp.M; ++m) {
-        const std::int64_t J = sp.joint[m];
-        for (std::int64_t j = 0; j < J; ++j) {
-          learned(i, sp.pa_at[m] + obs(i, m) * J + j) += sp.learning_rate * weight(q, 0, m, j, -1);
-          double total = 0;
-          for (int o = 0; o < sp.No[m]; ++o)
-            total += kmath::fmax(learned(i, sp.pa_at[m] + o * J + j), kMinval);
-          double h = 0;
-          for (int o = 0; o < sp.No[m]; ++o) {
-            const double a = kmath::fmax(learned(i, sp.pa_at[m] + o * J + j), kMinval) / total;
-            learned(i, sp.la_at[m] + o * J + j) = a;
-            h -= xlogx(a);
-          }
-          learned(i, sp.lha_at[m] + j) = h;
+    for (int m = 0; m < sp.M && sp.learn_A; ++m) {
+      const std::int64_t J = sp.joint[m];
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, J), [&](const std::int64_t j) {
+        int digit[kMaxFactors];
+        for (std::int64_t r = j, k = sp.ndeps[m] - 1; k >= 0; --k) {
+          digit[k] = int(r % sp.Ns[sp.deps[m][k]]);
+          r /= sp.Ns[sp.deps[m][k]];
         }
-      }
-    if (sp.learn_B)
-      for (int f = 0; f < sp.F; ++f) {
-        const int n = sp.Ns[f], U = sp.Nu[f], a = action(i, f);
-        for (int next = 0; next < n; ++next)
-          for (int prev = 0; prev < n; ++prev)
-            learned(i, sp.pb_at[f] + (std::int64_t(next) * n + prev) * U + a) +=
-                sp.learning_rate * qs(i, sp.s_at[f] + next) * qs_prev(i, sp.s_at[f] + prev);
-        for (int prev = 0; prev < n; ++prev)
-          for (int u = 0; u < U; ++u) {
-            double total = 0;
-            for (int next = 0; next < n; ++next)
-              total +=
-                  kmath::fmax(learned(i, sp.pb_at[f] + (std::int64_t(next) * n + prev) * U + u), kMinval);
-            for (int next = 0; next < n; ++next) {
-              const std::int64_t k = (std::int64_t(next) * n + prev) * U + u;
-              learned(i, sp.lb_at[f] + k) = kmath::fmax(learned(i, sp.pb_at[f] + k), kMinval) / total;
-            }
-          }
-      }
-  }
-
-  // ln max(A_m[o_m, j], eps) into the scratch, per modality.
-  KOKKOS_INLINE_FUNCTION void log_likelihoods(std::int64_t i) const {
-    for (int m = 0; m < sp.M; ++m)
-      for (std::int64_t j = 0; j < sp.joint[m]; ++j)
-        scratch(i, sp.ll_at[m] + j) = log_stable(A(i, m, obs(i, m), j));
-  }
-
-  KOKKOS_INLINE_FUNCTION void softmax_into_qs(std::int64_t i, std::int64_t logq_at) const {
-    for (int f = 0; f < sp.F; ++f) {
-      double mx = scratch(i, logq_at + sp.s_at[f]);
-      for (int s = 1; s < sp.Ns[f]; ++s) mx = kmath::fmax(mx, scratch(i, logq_at + sp.s_at[f] + s));
-      double sum = 0;
-      for (int s = 0; s < sp.Ns[f]; ++s) sum += kmath::exp(scratch(i, logq_at + sp.s_at[f] + s) - mx);
-      for (int s = 0; s < sp.Ns[f]; ++s)
-        qs(i, sp.s_at[f] + s) = kmath::exp(scratch(i, logq_at + sp.s_at[f] + s) - mx) / sum;
+        learned(i, sp.pa_at[m] + obs(i, m) * J + j) += sp.learning_rate * weight(q, 0, m, digit, -1);
+        double total = 0;
+        for (int o = 0; o < sp.No[m]; ++o) total += kmath::fmax(learned(i, sp.pa_at[m] + o * J + j), kMinval);
+        double h = 0;
+        for (int o = 0; o < sp.No[m]; ++o) {
+          const double a = kmath::fmax(learned(i, sp.pa_at[m] + o * J + j), kMinval) / total;
+          learned(i, sp.la_at[m] + o * J + j) = a;
+          h -= xlogx(a);
+        }
+        learned(i, sp.lha_at[m] + j) = h;
+      });
     }
+    for (int f = 0; f < sp.F && sp.learn_B; ++f) {
+      const int n = sp.Ns[f], U = sp.Nu[f], a = action(i, f);
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, n), [&](const int prev) {
+        for (int next = 0; next < n; ++next)
+          learned(i, sp.pb_at[f] + (std::int64_t(next) * n + prev) * U + a) +=
+              sp.learning_rate * qs(i, sp.s_at[f] + next) * qs_prev(i, sp.s_at[f] + prev);
+        for (int u = 0; u < U; ++u) {
+          double total = 0;
+          for (int next = 0; next < n; ++next)
+            total += kmath::fmax(learned(i, sp.pb_at[f] + (std::int64_t(next) * n + prev) * U + u), kMinval);
+          for (int next = 0; next < n; ++next) {
+            const std::int64_t k = (std::int64_t(next) * n + prev) * U + u;
+            learned(i, sp.lb_at[f] + k) = kmath::fmax(learned(i, sp.pb_at[f] + k), kMinval) / total;
+          }
+        }
+      });
+    }
+    team.team_barrier();
   }
 
-  KOKKOS_INLINE_FUNCTION void infer_states(std::int64_t i) const {
-    log_likelihoods(i);
-    const std::int64_t logq_at = sp.LL;  // scratch: ln q (S), then the rollout (2 S)
+  // q(s) = softmax of ln q in the scratch, factor by factor (one thread each).
+  KOKKOS_INLINE_FUNCTION void softmax_into_qs(const Member& team, std::int64_t i) const {
+    const std::int64_t at = sp.logq_at;
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.F), [&](const int f) {
+      double mx = scratch(i, at + sp.s_at[f]);
+      for (int s = 1; s < sp.Ns[f]; ++s) mx = kmath::fmax(mx, scratch(i, at + sp.s_at[f] + s));
+      double sum = 0;
+      for (int s = 0; s < sp.Ns[f]; ++s) sum += kmath::exp(scratch(i, at + sp.s_at[f] + s) - mx);
+      for (int s = 0; s < sp.Ns[f]; ++s)
+        qs(i, sp.s_at[f] + s) = kmath::exp(scratch(i, at + sp.s_at[f] + s) - mx) / sum;
+    });
+    team.team_barrier();
+  }
+
+  KOKKOS_INLINE_FUNCTION void infer_states(const Member& team, std::int64_t i) const {
+    const std::int64_t at = sp.logq_at;
     if (sp.F == 1) {
-      for (int s = 0; s < sp.Ns[0]; ++s) {
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.Ns[0]), [&](const int s) {
         double v = log_stable(prior(i, s));
         for (int m = 0; m < sp.M; ++m) v += scratch(i, sp.ll_at[m] + s);
-        scratch(i, logq_at + s) = v;
-      }
-      softmax_into_qs(i, logq_at);
+        scratch(i, at + s) = v;
+      });
+      team.team_barrier();
+      softmax_into_qs(team, i);
       return;
     }
-    // Synchronous fixed-point iterations from uniform beliefs.
-    for (int f = 0; f < sp.F; ++f)
-      for (int s = 0; s < sp.Ns[f]; ++s) qs(i, sp.s_at[f] + s) = 1.0 / sp.Ns[f];
+    // Synchronous fixed-point iterations from uniform beliefs: ln q_f(s) =
+    // ln prior_f(s) + sum over the modalities on f of E_{q of the others}[ln A].
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.S), [&](const std::int64_t k) {
+      const int f = factor_of(k);
+      qs(i, k) = 1.0 / sp.Ns[f];
+    });
+    team.team_barrier();
     const auto q = Kokkos::subview(qs, i, Kokkos::ALL);
     for (int it = 0; it < sp.num_iter; ++it) {
-      for (int f = 0; f < sp.F; ++f)
-        for (int s = 0; s < sp.Ns[f]; ++s)
-          scratch(i, logq_at + sp.s_at[f] + s) = log_stable(prior(i, sp.s_at[f] + s));
-      for (int m = 0; m < sp.M; ++m)
-        for (int k = 0; k < sp.ndeps[m]; ++k) {
-          const int f = sp.deps[m][k];
-          for (std::int64_t j = 0; j < sp.joint[m]; ++j) {
-            const double w = weight(q, 0, m, j, f);
-            scratch(i, logq_at + sp.s_at[f] + state_of(sp, m, j, k)) += w * scratch(i, sp.ll_at[m] + j);
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.S), [&](const std::int64_t kk) {
+        const int f = factor_of(kk), s = int(kk - sp.s_at[f]);
+        double v = log_stable(prior(i, kk));
+        for (int m = 0; m < sp.M; ++m)
+          for (int k = 0; k < sp.ndeps[m]; ++k) {
+            if (sp.deps[m][k] != f) continue;
+            for_joint(sp, m, k, s, [&](std::int64_t j, const int* digit) {
+              v += weight(q, 0, m, digit, f) * scratch(i, sp.ll_at[m] + j);
+            });
           }
-        }
-      softmax_into_qs(i, logq_at);
+        scratch(i, at + kk) = v;
+      });
+      team.team_barrier();
+      softmax_into_qs(team, i);
     }
   }
 
@@ -271,59 +358,92 @@ struct AgentStep {
     }
     auto q = Kokkos::subview(qs, i, Kokkos::ALL);
     for (int m = 0; m < sp.M; ++m)
-      for (std::int64_t j = 0; j < sp.joint[m]; ++j)
-        f_energy -= weight(q, 0, m, j, -1) * scratch(i, sp.ll_at[m] + j);
+      for_joint(sp, m, -1, 0, [&](std::int64_t j, const int* digit) {
+        f_energy -= weight(q, 0, m, digit, -1) * scratch(i, sp.ll_at[m] + j);
+      });
     vfe(i, step) = f_energy;
   }
 
-  KOKKOS_INLINE_FUNCTION void evaluate_policies(std::int64_t i) const {
+  // -G of every tree node, level by level: the node's factor marginals (B of
+  // its control times its parent's), its predicted outcomes and expected
+  // ambiguity per modality, then -G = the parent's + this step's info gain
+  // and utility; q(pi) from the leaves.
+  KOKKOS_INLINE_FUNCTION void evaluate_policies(const Member& team, std::int64_t i) const {
     auto row = Kokkos::subview(scratch, i, Kokkos::ALL);
-    const std::int64_t cur = sp.LL + sp.S, next = cur + sp.S;
-    double mx = -1e300;
-    for (std::int64_t k = 0; k < sp.P; ++k) {
-      for (std::int64_t s = 0; s < sp.S; ++s) row(cur + s) = qs(i, s);
-      double value = 0;
-      for (int t = 0; t < sp.T; ++t) {
-        for (int f = 0; f < sp.F; ++f) {
-          const int u = policies(k, t, f);
-          for (int s = 0; s < sp.Ns[f]; ++s) {
-            double v = 0;
-            for (int r = 0; r < sp.Ns[f]; ++r) v += B(i, f, s, r, u) * row(cur + sp.s_at[f] + r);
-            row(next + sp.s_at[f] + s) = v;
-          }
+    const std::int64_t S = sp.S, O = sp.O, M = sp.M;
+    for (int t = 0; t < sp.T; ++t) {
+      const std::int64_t first = tree.level_at(t), count = tree.level_at(t + 1) - first;
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count * S), [&](const std::int64_t k) {
+        const std::int64_t n = first + k / S, s = k % S;
+        const int f = factor_of(s), u = tree.control(n, f), parent = tree.parent(n);
+        const std::int64_t from = parent < 0 ? -1 : sp.nq_at + parent * S;
+        double v = 0;
+        for (int r = 0; r < sp.Ns[f]; ++r)
+          v += B(i, f, int(s - sp.s_at[f]), r, u) *
+               (from < 0 ? qs(i, sp.s_at[f] + r) : row(from + sp.s_at[f] + r));
+        row(sp.nq_at + n * S + s) = v;
+      });
+      team.team_barrier();
+      // Per node and modality: No[m] predicted outcomes and one expected ambiguity.
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count * (O + M)), [&](const std::int64_t k) {
+        const std::int64_t n = first + k / (O + M), r = k % (O + M);
+        const std::int64_t base = sp.nq_at + n * S;
+        if (r < O) {
+          int m = 0;
+          while (m + 1 < sp.M && r >= sp.o_at[m + 1]) ++m;
+          const int o = int(r - sp.o_at[m]);
+          double qo = 0;
+          for_joint(sp, m, -1, 0, [&](std::int64_t j, const int* digit) {
+            qo += A(i, m, o, j) * weight(row, base, m, digit, -1);
+          });
+          row(sp.nqo_at + n * O + r) = qo;
+        } else {
+          const int m = int(r - O);
+          double h = 0;
+          for_joint(sp, m, -1, 0, [&](std::int64_t j, const int* digit) {
+            h += weight(row, base, m, digit, -1) * HA(i, m, j);
+          });
+          row(sp.nh_at + n * M + m) = h;
         }
+      });
+      team.team_barrier();
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](const std::int64_t k) {
+        const std::int64_t n = first + k;
+        const int parent = tree.parent(n);
+        double value = parent < 0 ? 0.0 : row(sp.nv_at + parent);
         for (int m = 0; m < sp.M; ++m) {
-          // The predicted joint state's probabilities, once per modality and step.
-          const std::int64_t w_at = sp.LL + 3 * sp.S;
-          double h_expected = 0, h_outcomes = 0, utility = 0;
-          for (std::int64_t j = 0; j < sp.joint[m]; ++j) {
-            row(w_at + j) = weight(row, next, m, j, -1);
-            h_expected += row(w_at + j) * HA(i, m, j);
-          }
+          double h_outcomes = 0, utility = 0;
           for (int o = 0; o < sp.No[m]; ++o) {
-            double qo = 0;
-            for (std::int64_t j = 0; j < sp.joint[m]; ++j) qo += A(i, m, o, j) * row(w_at + j);
+            const double qo = row(sp.nqo_at + n * O + sp.o_at[m] + o);
             h_outcomes -= xlogx(qo);
             utility += qo * p(sp.c_at[m] + o);
           }
-          if (sp.use_info) value += h_outcomes - h_expected;
+          if (sp.use_info) value += h_outcomes - row(sp.nh_at + n * M + m);
           if (sp.use_utility) value += utility;
         }
-        for (std::int64_t s = 0; s < sp.S; ++s) row(cur + s) = row(next + s);
-      }
+        row(sp.nv_at + n) = value;
+      });
+      team.team_barrier();
+    }
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.P), [&](const std::int64_t k) {
+      const double value = row(sp.nv_at + tree.leaf(k));
       neg_efe(i, k) = value;
-      const double logit = sp.gamma * value + log_stable(p(sp.e_at + k));
-      q_pi(i, k) = logit;
-      mx = logit > mx ? logit : mx;
-    }
-    double sum = 0;
-    for (std::int64_t k = 0; k < sp.P; ++k) sum += kmath::exp(q_pi(i, k) - mx);
-    double h = 0;
-    for (std::int64_t k = 0; k < sp.P; ++k) {
-      q_pi(i, k) = kmath::exp(q_pi(i, k) - mx) / sum;
-      h -= xlogx(q_pi(i, k));
-    }
-    entropy_pi(i, step) = h;
+      q_pi(i, k) = sp.gamma * value + log_stable(p(sp.e_at + k));
+    });
+    team.team_barrier();
+    Kokkos::single(Kokkos::PerTeam(team), [&]() {
+      double mx = -1e300;
+      for (std::int64_t k = 0; k < sp.P; ++k) mx = q_pi(i, k) > mx ? q_pi(i, k) : mx;
+      double sum = 0;
+      for (std::int64_t k = 0; k < sp.P; ++k) sum += kmath::exp(q_pi(i, k) - mx);
+      double h = 0;
+      for (std::int64_t k = 0; k < sp.P; ++k) {
+        q_pi(i, k) = kmath::exp(q_pi(i, k) - mx) / sum;
+        h -= xlogx(q_pi(i, k));
+      }
+      entropy_pi(i, step) = h;
+    });
+    team.team_barrier();
   }
 
   KOKKOS_INLINE_FUNCTION void choose(std::int64_t i, std::int64_t agent) const {

@@ -3,6 +3,7 @@
 #include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <optional>
 #include <stdexcept>
 
@@ -91,7 +92,42 @@ Spec make_spec(const Config& cfg, const Model& m, std::vector<double>& params) {
     at += 2 * size;
   }
   sp.learned = at;
+  for (int o = 0; o < sp.M; ++o) {
+    sp.o_at[o] = sp.O;
+    sp.O += sp.No[o];
+  }
   return sp;
+}
+
+// The policies' prefix tree: level t holds the distinct prefixes of length
+// t + 1 in order of first appearance; a node's parent is its prefix one step
+// shorter, its control the last step's.
+struct HostTree {
+  std::vector<int> parent, control, leaf;
+  std::vector<std::int64_t> level_at;
+};
+
+HostTree policy_tree(const Model& m) {
+  const std::int64_t P = m.policy_count(), T = m.policy_len, F = std::int64_t(m.Ns.size());
+  HostTree tr;
+  std::vector<int> node_of(std::size_t(P), -1);  // each policy's node at the current level
+  tr.level_at.push_back(0);
+  for (std::int64_t t = 0; t < T; ++t) {
+    std::map<std::pair<int, std::vector<std::int64_t>>, int> index;  // (parent, control) -> node
+    for (std::int64_t k = 0; k < P; ++k) {
+      const auto* c = &m.policies[std::size_t((k * T + t) * F)];
+      const std::pair<int, std::vector<std::int64_t>> key{node_of[k], {c, c + F}};
+      auto [it, fresh] = index.emplace(key, int(tr.parent.size()));
+      if (fresh) {
+        tr.parent.push_back(node_of[k]);
+        tr.control.insert(tr.control.end(), c, c + F);
+      }
+      node_of[k] = it->second;
+    }
+    tr.level_at.push_back(std::int64_t(tr.parent.size()));
+  }
+  tr.leaf = node_of;
+  return tr;
 }
 }  // namespace
 
@@ -100,7 +136,15 @@ void PolicyWorkload::run(RunContext& ctx) {
   const Block mine = block_partition(cfg_.agents, mpi.size(), mpi.rank());
   const std::int64_t n = mine.count, T = cfg_.steps;
   std::vector<double> host_params;
-  const Spec sp = make_spec(cfg_, model_, host_params);
+  Spec sp = make_spec(cfg_, model_, host_params);
+  const HostTree host_tree = policy_tree(model_);
+  sp.N = std::int64_t(host_tree.parent.size());
+  sp.logq_at = sp.LL;
+  sp.nq_at = sp.logq_at + sp.S;
+  sp.nqo_at = sp.nq_at + sp.N * sp.S;
+  sp.nh_at = sp.nqo_at + sp.N * sp.O;
+  sp.nv_at = sp.nh_at + sp.N * sp.M;
+  sp.row = sp.nv_at + sp.N;
   const std::int64_t traced =
       std::max<std::int64_t>(0, std::min(cfg_.trace_agents, mine.begin + n) - mine.begin);
   std::vector<double> beliefs, q_pi, neg_efe;
@@ -120,16 +164,36 @@ void PolicyWorkload::run(RunContext& ctx) {
       for (int s = 0; s < sp.T; ++s)
         for (int f = 0; f < sp.F; ++f) hpol(k, s, f) = int(model_.policies[(k * sp.T + s) * sp.F + f]);
     Kokkos::deep_copy(pol, hpol);
+    auto to_device = [](const std::string& label, const auto& v) {
+      using T = typename std::decay_t<decltype(v)>::value_type;
+      Kokkos::View<T*> d(label, v.size());
+      auto h = Kokkos::create_mirror_view(d);
+      std::copy(v.begin(), v.end(), h.data());
+      Kokkos::deep_copy(d, h);
+      return d;
+    };
+    PolicyTree tree;
+    tree.parent = to_device("policy::tree_parent", host_tree.parent);
+    tree.leaf = to_device("policy::tree_leaf", host_tree.leaf);
+    tree.level_at = to_device("policy::tree_level_at", host_tree.level_at);
+    {
+      Kokkos::View<int**, Kokkos::LayoutRight> control("policy::tree_control", sp.N, sp.F);
+      auto h = Kokkos::create_mirror_view(control);
+      std::copy(host_tree.control.begin(), host_tree.control.end(), h.data());
+      Kokkos::deep_copy(control, h);
+      tree.control = control;
+    }
     const std::int64_t rows = std::max<std::int64_t>(n, 1);
     AgentStep step{sp,
                    p,
                    pol,
+                   tree,
                    mine.begin,
                    0,
                    ctx.run.seed,
                    PerAgent("policy::qs", rows, sp.S),
                    PerAgent("policy::prior", rows, sp.S),
-                   PerAgent("policy::scratch", rows, sp.LL + 3 * sp.S + sp.max_joint),
+                   PerAgent("policy::scratch", rows, sp.row),
                    PerAgent("policy::q_pi", rows, sp.P),
                    PerAgent("policy::neg_efe", rows, sp.P),
                    PerAgent("policy::qs_prev", rows, sp.S),
@@ -173,9 +237,7 @@ void PolicyWorkload::run(RunContext& ctx) {
     for (std::int64_t s = 0; s < T; ++s) {
       step.step = s;
       if (n > 0)
-        Kokkos::parallel_for(
-            "policy::step",
-            Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>>(0, n), step);
+        Kokkos::parallel_for("policy::step", AgentStep::policy(Kokkos::DefaultExecutionSpace(), n), step);
       // Traces of this rank's traced agents.
       if (traced > 0) {
         auto qs = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), step.qs);
