@@ -46,6 +46,7 @@ struct Spec {
   std::int64_t a_at[kMaxModalities] = {}, ha_at[kMaxModalities] = {}, c_at[kMaxModalities] = {};
   std::int64_t ll_at[kMaxModalities] = {};  // per-agent log-likelihood scratch
   std::int64_t b_at[kMaxFactors] = {}, d_at[kMaxFactors] = {}, s_at[kMaxFactors] = {};
+  std::int64_t bt_at[kMaxFactors] = {};       // B transposed, [control][previous][next], for rollouts
   std::int64_t world_d_at[kMaxFactors] = {};  // the world's initial-state distribution
   std::int64_t e_at = 0, S = 0, LL = 0;       // E's offset; total states; total log-likelihood scratch
   std::int64_t max_joint = 0;                 // the largest joint of a modality
@@ -104,28 +105,28 @@ KOKKOS_INLINE_FUNCTION double uniform(std::uint64_t seed, std::int64_t agent, st
   return double(d.v[0]) * 0x1p-32;
 }
 
-// Visits the joint states j of modality m in ascending order, with
-// dependency k_fixed held at state s (k_fixed = -1: every j), calling
-// fn(j, digits) with the states of its dependencies (first slowest).
+// Visits the joint states j of modality m in ascending order, with the
+// dependencies k whose bit is set in `fixed` held at preset[k] and the
+// others running over all their states, calling fn(j, digits) with the
+// states of its dependencies (first slowest).
 template <class Fn>
-KOKKOS_INLINE_FUNCTION void for_joint(Spec const& sp, int m, int k_fixed, int s, Fn&& fn) {
+KOKKOS_INLINE_FUNCTION void for_joint(Spec const& sp, int m, unsigned fixed, const int* preset, Fn&& fn) {
   const int nd = sp.ndeps[m];
   int digit[kMaxFactors] = {};
-  std::int64_t stride[kMaxFactors] = {}, st = 1;
+  std::int64_t stride[kMaxFactors] = {}, st = 1, j = 0;
   for (int k = nd - 1; k >= 0; --k) {
     stride[k] = st;
     st *= sp.Ns[sp.deps[m][k]];
-  }
-  std::int64_t j = 0;
-  if (k_fixed >= 0) {
-    digit[k_fixed] = s;
-    j = s * stride[k_fixed];
+    if (fixed >> k & 1u) {
+      digit[k] = preset[k];
+      j += digit[k] * stride[k];
+    }
   }
   while (true) {
     fn(j, digit);
     int k = nd - 1;
     for (; k >= 0; --k) {
-      if (k == k_fixed) continue;
+      if (fixed >> k & 1u) continue;
       if (++digit[k] < sp.Ns[sp.deps[m][k]]) {
         j += stride[k];
         break;
@@ -143,6 +144,12 @@ struct PolicyTree {
   Kokkos::View<const int**, Kokkos::LayoutRight> control;  // [node][factor]: the control of its last step
   Kokkos::View<const int*> leaf;                           // [policy]: its node at the last level
   Kokkos::View<const std::int64_t*> level_at;              // [T + 1]
+  // Per level, the factors whose marginal is the same at every node of the
+  // level (bit f: every policy has given f the same controls so far); per
+  // level and modality, the scratch offset of A and H[A] contracted over
+  // those factors' marginals, [joint of the other dependencies][No + 1].
+  Kokkos::View<const unsigned*> shared;                            // [T]
+  Kokkos::View<const std::int64_t**, Kokkos::LayoutRight> ctr_at;  // [T][M + 1]
 };
 
 struct AgentStep {
@@ -181,6 +188,28 @@ struct AgentStep {
   KOKKOS_INLINE_FUNCTION double B(std::int64_t i, int f, int next, int prev, int u) const {
     const std::int64_t k = (std::int64_t(next) * sp.Ns[f] + prev) * sp.Nu[f] + u;
     return sp.learn_B ? learned(i, sp.lb_at[f] + k) : p(sp.b_at[f] + k);
+  }
+  // B[next][prev][u], read where neighbouring `next` are neighbouring addresses.
+  KOKKOS_INLINE_FUNCTION double B_next(std::int64_t i, int f, int next, int prev, int u) const {
+    if (sp.learn_B) return B(i, f, next, prev, u);
+    return p(sp.bt_at[f] + (std::int64_t(u) * sp.Ns[f] + prev) * sp.Ns[f] + next);
+  }
+  // Which dependencies k of modality m belong to the factor set `factors` (bit f).
+  KOKKOS_INLINE_FUNCTION unsigned dep_mask(int m, unsigned factors) const {
+    unsigned mask = 0;
+    for (int k = 0; k < sp.ndeps[m]; ++k)
+      if (factors >> sp.deps[m][k] & 1u) mask |= 1u << k;
+    return mask;
+  }
+  // prod over the dependencies k of modality m in `deps_mask` (last first) of
+  // q(base + s_at[d] + state).
+  template <class Row>
+  KOKKOS_INLINE_FUNCTION double weight_of(Row const& q, std::int64_t base, int m, const int* digit,
+                                          unsigned deps_mask) const {
+    double w = 1;
+    for (int k = sp.ndeps[m] - 1; k >= 0; --k)
+      if (deps_mask >> k & 1u) w *= q(base + sp.s_at[sp.deps[m][k]] + digit[k]);
+    return w;
   }
   // prod over modality m's dependencies (last first, skipping factor `skip`)
   // of q(base + s_at[d] + state), for the dependency states `digit`.
@@ -338,7 +367,9 @@ struct AgentStep {
         for (int m = 0; m < sp.M; ++m)
           for (int k = 0; k < sp.ndeps[m]; ++k) {
             if (sp.deps[m][k] != f) continue;
-            for_joint(sp, m, k, s, [&](std::int64_t j, const int* digit) {
+            int preset[kMaxFactors] = {};
+            preset[k] = s;
+            for_joint(sp, m, 1u << k, preset, [&](std::int64_t j, const int* digit) {
               v += weight(q, 0, m, digit, f) * scratch(i, sp.ll_at[m] + j);
             });
           }
@@ -358,7 +389,7 @@ struct AgentStep {
     }
     auto q = Kokkos::subview(qs, i, Kokkos::ALL);
     for (int m = 0; m < sp.M; ++m)
-      for_joint(sp, m, -1, 0, [&](std::int64_t j, const int* digit) {
+      for_joint(sp, m, 0u, nullptr, [&](std::int64_t j, const int* digit) {
         f_energy -= weight(q, 0, m, digit, -1) * scratch(i, sp.ll_at[m] + j);
       });
     vfe(i, step) = f_energy;
@@ -379,32 +410,61 @@ struct AgentStep {
         const std::int64_t from = parent < 0 ? -1 : sp.nq_at + parent * S;
         double v = 0;
         for (int r = 0; r < sp.Ns[f]; ++r)
-          v += B(i, f, int(s - sp.s_at[f]), r, u) *
+          v += B_next(i, f, int(s - sp.s_at[f]), r, u) *
                (from < 0 ? qs(i, sp.s_at[f] + r) : row(from + sp.s_at[f] + r));
         row(sp.nq_at + n * S + s) = v;
       });
       team.team_barrier();
+      // A_m and H[A_m] contracted over the level's shared factors (the same
+      // marginals at every node: those of its first node).
+      const unsigned shared = tree.shared(t);
+      const std::int64_t c0 = tree.ctr_at(t, 0), csize = tree.ctr_at(t, sp.M) - c0;
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, csize), [&](const std::int64_t k) {
+        int m = 0;
+        while (m + 1 < sp.M && c0 + k >= tree.ctr_at(t, m + 1)) ++m;
+        const std::int64_t local = c0 + k - tree.ctr_at(t, m);
+        const int r = int(local % (sp.No[m] + 1));
+        std::int64_t jn = local / (sp.No[m] + 1);
+        const unsigned own = dep_mask(m, ~shared), common = dep_mask(m, shared);
+        int preset[kMaxFactors] = {};
+        for (int d = sp.ndeps[m] - 1; d >= 0; --d)
+          if (own >> d & 1u) {
+            preset[d] = int(jn % sp.Ns[sp.deps[m][d]]);
+            jn /= sp.Ns[sp.deps[m][d]];
+          }
+        const std::int64_t base = sp.nq_at + first * S;
+        double v = 0;
+        for_joint(sp, m, own, preset, [&](std::int64_t j, const int* digit) {
+          v += (r < sp.No[m] ? A(i, m, r, j) : HA(i, m, j)) * weight_of(row, base, m, digit, common);
+        });
+        row(c0 + k) = v;
+      });
+      team.team_barrier();
       // Per node and modality: No[m] predicted outcomes and one expected ambiguity.
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count * (O + M)), [&](const std::int64_t k) {
-        const std::int64_t n = first + k / (O + M), r = k % (O + M);
-        const std::int64_t base = sp.nq_at + n * S;
-        if (r < O) {
-          int m = 0;
-          while (m + 1 < sp.M && r >= sp.o_at[m + 1]) ++m;
-          const int o = int(r - sp.o_at[m]);
-          double qo = 0;
-          for_joint(sp, m, -1, 0, [&](std::int64_t j, const int* digit) {
-            qo += A(i, m, o, j) * weight(row, base, m, digit, -1);
-          });
-          row(sp.nqo_at + n * O + r) = qo;
+        const std::int64_t n = first + k / (O + M), r0 = k % (O + M);
+        int m = 0;
+        std::int64_t r = r0;
+        if (r0 < O) {
+          while (m + 1 < sp.M && r0 >= sp.o_at[m + 1]) ++m;
+          r = r0 - sp.o_at[m];
         } else {
-          const int m = int(r - O);
-          double h = 0;
-          for_joint(sp, m, -1, 0, [&](std::int64_t j, const int* digit) {
-            h += weight(row, base, m, digit, -1) * HA(i, m, j);
-          });
-          row(sp.nh_at + n * M + m) = h;
+          m = int(r0 - O);
+          r = sp.No[m];
         }
+        const unsigned own = dep_mask(m, ~shared);
+        const std::int64_t base = sp.nq_at + n * S, c = tree.ctr_at(t, m), width = sp.No[m] + 1;
+        double v = 0;
+        std::int64_t jn = 0;  // the visits run through the own dependencies' joint states in order
+        const int zeros[kMaxFactors] = {};
+        for_joint(sp, m, dep_mask(m, shared), zeros, [&](std::int64_t, const int* digit) {
+          v += row(c + jn * width + r) * weight_of(row, base, m, digit, own);
+          ++jn;
+        });
+        if (r0 < O)
+          row(sp.nqo_at + n * O + r0) = v;
+        else
+          row(sp.nh_at + n * M + m) = v;
       });
       team.team_barrier();
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](const std::int64_t k) {

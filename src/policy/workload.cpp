@@ -62,6 +62,12 @@ Spec make_spec(const Config& cfg, const Model& m, std::vector<double>& params) {
     sp.Ns[f] = int(m.Ns[f]);
     sp.Nu[f] = int(m.Nu[f]);
     sp.b_at[f] = append(m.B[f]);
+    std::vector<double> bt(m.B[f].size());
+    for (std::int64_t next = 0; next < sp.Ns[f]; ++next)
+      for (std::int64_t prev = 0; prev < sp.Ns[f]; ++prev)
+        for (std::int64_t u = 0; u < sp.Nu[f]; ++u)
+          bt[(u * sp.Ns[f] + prev) * sp.Ns[f] + next] = m.B[f][(next * sp.Ns[f] + prev) * sp.Nu[f] + u];
+    sp.bt_at[f] = append(bt);
     sp.d_at[f] = append(m.D[f]);
     sp.s_at[f] = s_at;
     s_at += m.Ns[f];
@@ -105,6 +111,7 @@ Spec make_spec(const Config& cfg, const Model& m, std::vector<double>& params) {
 struct HostTree {
   std::vector<int> parent, control, leaf;
   std::vector<std::int64_t> level_at;
+  std::vector<unsigned> shared;  // per level: factors with one marginal across the level
 };
 
 HostTree policy_tree(const Model& m) {
@@ -125,6 +132,12 @@ HostTree policy_tree(const Model& m) {
       node_of[k] = it->second;
     }
     tr.level_at.push_back(std::int64_t(tr.parent.size()));
+    // Shared at level t: shared at t - 1 and one control across the level.
+    unsigned shared = t == 0 ? (1u << F) - 1u : tr.shared.back();
+    for (std::int64_t f = 0; f < F; ++f)
+      for (std::int64_t n = tr.level_at[t]; n < tr.level_at[t + 1]; ++n)
+        if (tr.control[n * F + f] != tr.control[tr.level_at[t] * F + f]) shared &= ~(1u << f);
+    tr.shared.push_back(shared);
   }
   tr.leaf = node_of;
   return tr;
@@ -144,7 +157,19 @@ void PolicyWorkload::run(RunContext& ctx) {
   sp.nqo_at = sp.nq_at + sp.N * sp.S;
   sp.nh_at = sp.nqo_at + sp.N * sp.O;
   sp.nv_at = sp.nh_at + sp.N * sp.M;
-  sp.row = sp.nv_at + sp.N;
+  // Per level and modality: A and H[A] contracted over the level's shared factors.
+  std::vector<std::int64_t> ctr_at;
+  std::int64_t at = sp.nv_at + sp.N;
+  for (std::int64_t t = 0; t < sp.T; ++t)
+    for (int o = 0; o <= sp.M; ++o) {
+      ctr_at.push_back(at);
+      if (o == sp.M) break;
+      std::int64_t own = 1;
+      for (int k = 0; k < sp.ndeps[o]; ++k)
+        if (!(host_tree.shared[t] >> sp.deps[o][k] & 1u)) own *= sp.Ns[sp.deps[o][k]];
+      at += own * (sp.No[o] + 1);
+    }
+  sp.row = at;
   const std::int64_t traced =
       std::max<std::int64_t>(0, std::min(cfg_.trace_agents, mine.begin + n) - mine.begin);
   std::vector<double> beliefs, q_pi, neg_efe;
@@ -176,6 +201,14 @@ void PolicyWorkload::run(RunContext& ctx) {
     tree.parent = to_device("policy::tree_parent", host_tree.parent);
     tree.leaf = to_device("policy::tree_leaf", host_tree.leaf);
     tree.level_at = to_device("policy::tree_level_at", host_tree.level_at);
+    tree.shared = to_device("policy::tree_shared", host_tree.shared);
+    {
+      Kokkos::View<std::int64_t**, Kokkos::LayoutRight> c("policy::tree_ctr_at", sp.T, sp.M + 1);
+      auto h = Kokkos::create_mirror_view(c);
+      std::copy(ctr_at.begin(), ctr_at.end(), h.data());
+      Kokkos::deep_copy(c, h);
+      tree.ctr_at = c;
+    }
     {
       Kokkos::View<int**, Kokkos::LayoutRight> control("policy::tree_control", sp.N, sp.F);
       auto h = Kokkos::create_mirror_view(control);
