@@ -159,6 +159,8 @@ struct AgentStep {
   Params p;
   Policies policies;
   PolicyTree tree;
+  Kokkos::View<const int**, Kokkos::LayoutRight>
+      given;  // [step][modality]: replaces the world's draws if not empty
   std::int64_t first_agent, step;
   std::uint64_t seed;
   // Per agent: beliefs q(s) and the prior of this step, scratch (Spec's
@@ -278,7 +280,8 @@ struct AgentStep {
       std::int64_t j = 0;
       for (int k = 0; k < sp.ndeps[m]; ++k) j = j * sp.Ns[sp.deps[m][k]] + world(i, sp.deps[m][k]);
       const double u = uniform(seed, agent, step, 6 + std::uint32_t(m));
-      obs(i, m) = categorical(&p(sp.a_at[m] + j), sp.No[m], sp.joint[m], u);
+      obs(i, m) =
+          given.extent(0) > 0 ? given(step, m) : categorical(&p(sp.a_at[m] + j), sp.No[m], sp.joint[m], u);
     }
   }
 

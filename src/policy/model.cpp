@@ -256,6 +256,18 @@ Model read_model(const Config& cfg) {
     m.success_modality = int(v[0]);
     m.success_outcome = int(v[1]);
   }
+  if (in.exists("/observations")) {  // [step][modality]
+    m.given_obs = in.values<std::int64_t>("/observations");
+    const std::int64_t M = std::int64_t(m.No.size());
+    if (m.given_obs.empty() || std::int64_t(m.given_obs.size()) % M != 0)
+      bad("/observations must be [steps][" + std::to_string(M) + "] (one outcome per modality)");
+    m.given_steps = std::int64_t(m.given_obs.size()) / M;
+    for (std::size_t k = 0; k < m.given_obs.size(); ++k)
+      if (m.given_obs[k] < 0 || m.given_obs[k] >= m.No[k % M])
+        bad("/observations: step " + std::to_string(k / M) + ", modality " + std::to_string(k % M) + ": " +
+            std::to_string(m.given_obs[k]) + " is not an outcome (0.." + std::to_string(m.No[k % M] - 1) +
+            ")");
+  }
   finish(m);
   if (in.exists("/E")) {
     m.E = in.values<double>("/E");

@@ -22,6 +22,10 @@ struct Model {
   std::int64_t policy_len = 1;
   std::vector<std::string> factor_names, modality_names;
   int success_modality = -1, success_outcome = 0;
+  // Observations given for every agent, [step][modality] (an HDF5 model's
+  // /observations: a recorded sequence replayed instead of the world's draws).
+  std::vector<std::int64_t> given_obs;
+  std::int64_t given_steps = 0;
 
   std::int64_t joint(std::int64_t m) const;  // states of modality m's factors, jointly
   std::int64_t policy_count() const { return std::int64_t(E.size()); }

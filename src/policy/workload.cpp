@@ -197,6 +197,12 @@ void PolicyWorkload::run(RunContext& ctx) {
       Kokkos::deep_copy(d, h);
       return d;
     };
+    Kokkos::View<int**, Kokkos::LayoutRight> given("policy::given_obs", model_.given_steps, sp.M);
+    {
+      auto h = Kokkos::create_mirror_view(given);
+      std::copy(model_.given_obs.begin(), model_.given_obs.end(), h.data());
+      Kokkos::deep_copy(given, h);
+    }
     PolicyTree tree;
     tree.parent = to_device("policy::tree_parent", host_tree.parent);
     tree.leaf = to_device("policy::tree_leaf", host_tree.leaf);
@@ -221,6 +227,7 @@ void PolicyWorkload::run(RunContext& ctx) {
                    p,
                    pol,
                    tree,
+                   given,
                    mine.begin,
                    0,
                    ctx.run.seed,
@@ -428,6 +435,10 @@ std::unique_ptr<Workload> make_workload(Deck& deck) {
   } catch (const std::exception& e) {
     deck.fail("policy", cfg.task == Task::hdf5 ? "file" : "task", e.what());
   }
+  if (m.given_steps > 0 && cfg.steps > m.given_steps)
+    deck.fail("policy", "steps",
+              "the model file's /observations cover " + std::to_string(m.given_steps) +
+                  " steps, fewer than " + std::to_string(cfg.steps));
   return std::make_unique<PolicyWorkload>(std::move(cfg), std::move(m));
 }
 
