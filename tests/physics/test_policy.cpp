@@ -11,6 +11,7 @@
 #include <functional>
 #include <numeric>
 
+#include "core/h5_reader.hpp"
 #include "core/h5_writer.hpp"
 #include "core/mpi_context.hpp"
 #include "policy/model.hpp"
@@ -349,6 +350,8 @@ std::string write_model(const Model& m, const std::string& name, bool break_shap
   }
   if (m.success_modality >= 0)
     out.write("/success", std::vector<std::int64_t>{m.success_modality, m.success_outcome});
+  if (m.given_steps > 0)
+    out.write("/observations", m.given_obs, {std::uint64_t(m.given_steps), std::uint64_t(m.No.size())});
   out.commit(true);
   return path;
 }
@@ -386,6 +389,41 @@ TEST(PolicyInput, ModelFromHdf5EqualsTheBuiltIn) {
   }
   std::filesystem::remove(from_file.file);
   std::filesystem::remove(write_model(builtin, "prism_tmaze_"));
+}
+
+// A model file's /observations reach every agent in place of the world's
+// draws; an outcome out of range names the step and modality.
+TEST(PolicyInput, RecordedObservationsAreReplayed) {
+  Config cfg;
+  cfg.agents = 5;
+  cfg.trace_agents = 5;
+  cfg.steps = 3;
+  auto m = tmaze(cfg);
+  m.given_obs = {0, 0, 0, 3, 0, 2, 1, 1, 0};  // centre; cue (says right); left arm, rewarded
+  m.given_steps = 3;
+  Config from_file = cfg;
+  from_file.task = Task::hdf5;
+  from_file.file = write_model(m, "prism_tmaze_obs_");
+  const auto read = read_model(from_file);
+  EXPECT_EQ(read.given_obs, m.given_obs);
+  PolicyWorkload w(from_file, read);
+  test::run_workload(w, 2);
+  if (test::world->root()) {
+    const auto& obs = w.trace().observations;
+    ASSERT_EQ(obs.size(), std::size_t(5 * 3 * 3));
+    for (std::size_t k = 0; k < obs.size(); ++k) EXPECT_EQ(obs[k], m.given_obs[k % 9]) << k;
+  }
+  m.given_obs[5] = 3;  // step 1, modality 2 (the cue has 3 outcomes)
+  from_file.file = write_model(m, "prism_tmaze_obs_");
+  try {
+    read_model(from_file);
+    ADD_FAILURE() << "accepted an outcome out of range";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("/observations: step 1, modality 2: 3 is not an outcome"),
+              std::string::npos)
+        << e.what();
+  }
+  std::filesystem::remove(from_file.file);
 }
 
 // Grid foraging, deterministic: the agent walks a shortest path and is at
