@@ -356,6 +356,60 @@ std::string write_model(const Model& m, const std::string& name, bool break_shap
   return path;
 }
 
+// pymdp 1.0 (JAX, float64) itself, on seeded random models given a fixed
+// observation sequence (tests/reference/policy_pymdp, written on the GPU
+// machine by bench/policy_pymdp.py --reference): posteriors, -G per policy,
+// q(pi), the free energy and the actions equal pymdp's to 1e-10.
+TEST(PolicyMaths, EqualsPymdp) {
+  const std::string dir = std::string(PRISM_SOURCE_DIR) + "/tests/reference/policy_pymdp/";
+  int models = 0;
+  for (const std::string name : {"one", "one_2mod", "two", "two_u1", "two_deps", "bench"}) {
+    SCOPED_TRACE(name);
+    H5Reader ref(dir + "reference_" + name + ".h5");
+    const auto obs = ref.values<std::int64_t>("/obs");
+    const auto policies = ref.values<std::int64_t>("/policies");
+    Config cfg;
+    cfg.task = Task::hdf5;
+    cfg.file = dir + "model_" + name + ".h5";
+    cfg.agents = 1;
+    cfg.trace_agents = 1;
+    cfg.policy_len = ref.int64_attribute("/", "policy_len");
+    cfg.steps = ref.int64_attribute("/", "steps");
+    const Model m = read_model(cfg);
+    ASSERT_EQ(m.policies, policies);
+    ASSERT_EQ(m.given_obs, obs);
+    PolicyWorkload w(cfg, m);
+    test::run_workload(w, 1);
+    if (!test::world->root()) continue;
+    const auto& tr = w.trace();
+    const std::int64_t T = cfg.steps, P = m.policy_count(), F = std::int64_t(m.Ns.size());
+    const std::int64_t S = std::accumulate(m.Ns.begin(), m.Ns.end(), std::int64_t(0));
+    const auto neg_efe = ref.values<double>("/neg_efe"), q_pi = ref.values<double>("/q_pi");
+    const auto vfe = ref.values<double>("/vfe");
+    const auto action = ref.values<std::int64_t>("/action");
+    for (std::int64_t t = 0; t < T; ++t) {
+      std::int64_t at = 0;
+      for (std::int64_t f = 0; f < F; ++f) {
+        const auto qs = ref.values<double>("/qs" + std::to_string(f));
+        for (std::int64_t s = 0; s < m.Ns[f]; ++s)
+          EXPECT_NEAR(tr.beliefs[t * S + at + s], qs[t * m.Ns[f] + s], 1e-10)
+              << "step " << t << " factor " << f;
+        at += m.Ns[f];
+        EXPECT_EQ(tr.actions[t * F + f], action[t * F + f]) << "step " << t;
+      }
+      for (std::int64_t k = 0; k < P; ++k) {
+        EXPECT_NEAR(tr.neg_efe[t * P + k], neg_efe[t * P + k],
+                    1e-10 * std::max(1.0, std::fabs(neg_efe[t * P + k])))
+            << "step " << t << " policy " << k;
+        EXPECT_NEAR(tr.q_pi[t * P + k], q_pi[t * P + k], 1e-10) << "step " << t << " policy " << k;
+      }
+      EXPECT_NEAR(tr.free_energy[t], vfe[t], 1e-10 * std::max(1.0, std::fabs(vfe[t]))) << "step " << t;
+    }
+    ++models;
+  }
+  if (test::world->root()) EXPECT_EQ(models, 6);
+}
+
 // A T-maze read from HDF5 runs exactly as the built-in one.
 TEST(PolicyInput, ModelFromHdf5EqualsTheBuiltIn) {
   Config cfg;
