@@ -53,8 +53,7 @@ struct InferTile {
   using Member = typename Policy::member_type;
   using Scratch = Kokkos::View<double*, typename Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
   static constexpr int kTile = 128;  // observations per tile
-  static_assert(H1 % Pack<Real>::n == 0 && H2 % Pack<Real>::n == 0 && H3 % Pack<Real>::n == 0,
-                "hidden widths must fill whole 16-byte packs");
+  static_assert(H1 % Pack<Real>::n == 0, "the first hidden width must fill whole 16-byte packs");
   static_assert(C <= kMaxClasses, "too many classes");
   static_assert(D % 2 == 0, "the features are read in pairs");
 
@@ -115,16 +114,7 @@ struct InferTile {
     Real h3[K][H3];
     layer<H2, H3, L::w2, L::b2>(w, h2, h3);
     Real z[K][C];
-    for (int k = 0; k < K; ++k) PRISM_UNROLL
-    for (int o = 0; o < C; ++o) z[k][o] = w[L::b3 + o];
-    PRISM_UNROLL
-    for (int j = 0; j < H3; ++j) {
-      Real a[K];
-      for (int k = 0; k < K; ++k) a[k] = h3[k][j] < 0 ? Real(0) : h3[k][j];
-      PRISM_UNROLL
-      for (int o = 0; o < C; ++o)
-        for (int k = 0; k < K; ++k) z[k][o] += w[L::w3 + j * C + o] * a[k];
-    }
+    layer<H3, C, L::w3, L::b3>(w, h3, z);
     for (int k = 0; k < K; ++k) {
       if (slot + k >= n) break;
       double joint[C], logits[C];
@@ -136,22 +126,29 @@ struct InferTile {
     }
   }
 
-  // out = W in + b, with ReLU applied to the inputs (the previous layer's outputs).
+  // out = W in + b, with ReLU applied to the inputs (the previous layer's
+  // outputs); the weights read in 16-byte packs where OUT fills them.
   template <int IN, int OUT, int W, int B>
   KOKKOS_INLINE_FUNCTION static void layer(const Real* w, const Real (&in)[K][IN], Real (&out)[K][OUT]) {
+    constexpr int n = OUT % Pack<Real>::n == 0 ? Pack<Real>::n : 1;
     for (int k = 0; k < K; ++k) PRISM_UNROLL
     for (int o = 0; o < OUT; ++o) out[k][o] = w[B + o];
     PRISM_UNROLL
     for (int j = 0; j < IN; ++j) {
       Real a[K];
       for (int k = 0; k < K; ++k) a[k] = in[k][j] < 0 ? Real(0) : in[k][j];
-      const Pack<Real>* wj = reinterpret_cast<const Pack<Real>*>(w + W + j * OUT);
       PRISM_UNROLL
-      for (int o = 0; o < OUT / Pack<Real>::n; ++o) {
-        const Pack<Real> p = wj[o];
+      for (int o = 0; o < OUT / n; ++o) {
+        Real v[n];
+        if constexpr (n > 1) {
+          const Pack<Real> p = reinterpret_cast<const Pack<Real>*>(w + W + j * OUT)[o];
+          for (int e = 0; e < n; ++e) v[e] = p.v[e];
+        } else {
+          v[0] = w[W + j * OUT + o];
+        }
         PRISM_UNROLL
-        for (int e = 0; e < Pack<Real>::n; ++e)
-          for (int k = 0; k < K; ++k) out[k][o * Pack<Real>::n + e] += p.v[e] * a[k];
+        for (int e = 0; e < n; ++e)
+          for (int k = 0; k < K; ++k) out[k][o * n + e] += v[e] * a[k];
       }
     }
   }
@@ -184,8 +181,7 @@ struct InferTile {
   // Launches the kernel on `space`: teams of 128 threads (one on a host
   // backend) looping over tiles, the weights in scratch where they fit.
   void launch(const Exec& space) {
-    constexpr bool host =
-        Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Exec::memory_space>::accessible;
+    constexpr bool host = compat::kHostBackend;
     const int team = host ? 1 : kTile / K;
     const std::int64_t tiles = (n + kTile - 1) / kTile;
     // About as many teams as are resident at once (a quarter of the thread

@@ -135,9 +135,7 @@ struct Backward {
 
   // Teams of one warp on a GPU (the widest default layer is 64 units), one thread on a host.
   static Policy policy(const Kokkos::DefaultExecutionSpace& space, std::int64_t count) {
-    constexpr bool host = Kokkos::SpaceAccessibility<Kokkos::HostSpace,
-                                                     Kokkos::DefaultExecutionSpace::memory_space>::accessible;
-    return Policy(space, int(count), host ? 1 : 32, 1);
+    return Policy(space, int(count), compat::kHostBackend ? 1 : 32, 1);
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& m) const {

@@ -1,7 +1,9 @@
 #pragma once
 // The one place where Kokkos 3.4 and 4.x differ for prism.
 #include <Kokkos_Core.hpp>
+#include <algorithm>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 
@@ -55,6 +57,25 @@ typename V::HostMirror uninitialized_mirror(const V& v) {
   else
     return typename V::HostMirror(Kokkos::view_alloc(Kokkos::WithoutInitializing, v.label()), v.layout());
 }
+
+// Copies the host values v (row-major, converted to the view's value type)
+// into the view d, which must have exactly as many elements.
+template <class V, class Vec>
+void copy_from_host(const V& d, const Vec& v) {
+  static_assert(V::rank <= 1 || std::is_same_v<typename V::array_layout, Kokkos::LayoutRight>,
+                "host data is row-major");
+  if (std::size_t(d.size()) != std::size_t(v.size()))
+    throw std::logic_error("copy_from_host: " + d.label() + " has " + std::to_string(d.size()) +
+                           " elements, the host data " + std::to_string(v.size()));
+  auto h = uninitialized_mirror(d);
+  std::copy(v.begin(), v.end(), h.data());
+  Kokkos::deep_copy(d, h);
+}
+
+// Whether the default execution space runs on the host (OpenMP, Serial):
+// team kernels then use one-thread teams.
+inline constexpr bool kHostBackend =
+    Kokkos::SpaceAccessibility<Kokkos::HostSpace, Kokkos::DefaultExecutionSpace::memory_space>::accessible;
 
 inline std::string backend_name() {
   return Kokkos::DefaultExecutionSpace::name();

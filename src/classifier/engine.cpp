@@ -61,7 +61,7 @@ struct Engine::Impl {
   Generative g;
   Rows x;
   Labels labels;
-  std::int64_t n = 0, widest = 0;
+  std::int64_t n = 0;
   bool has_labels = false;
   std::vector<std::int32_t> host_labels;
   // Work space for up to `chunk` observations at once.
@@ -71,7 +71,10 @@ struct Engine::Impl {
   Kokkos::View<std::int64_t*> fixed;
   Kokkos::View<std::int64_t*> rows;
   // Inference: work space of the general kernel, the float copy of the
-  // weights, and the tile kernel's transposed weights and Gaussian constants.
+  // weights, and the tile kernel's transposed weights and Gaussian constants;
+  // the weights as last set, from which the copies are made when stale.
+  std::vector<double> host_p;
+  bool tile_stale = true, general_stale = true;
   Units infer_units;
   Kokkos::View<float**, Kokkos::LayoutLeft> infer_units_f;
   Kokkos::View<float*> p_f;
@@ -107,12 +110,11 @@ Engine::Engine(const Config& cfg, const GenerativeModel& model, const Shape& sha
   if (layers > kMaxLayers || shape.widths.back() > kMaxClasses)
     throw std::logic_error("classifier: at most 8 layers and 64 classes");
   I.net.layers = layers;
-  std::int64_t unit = 0, widest = 0;
+  std::int64_t unit = 0;
   for (int l = 0; l <= layers; ++l) {
     I.net.widths[l] = int(shape.widths[l]);
     I.net.unit_at[l] = unit;
     if (l > 0) unit += shape.widths[l];
-    widest = std::max(widest, shape.widths[l]);
   }
   for (int l = 0; l < layers; ++l) {
     I.net.w_at[l] = shape.w_at[l];
@@ -120,7 +122,6 @@ Engine::Engine(const Config& cfg, const GenerativeModel& model, const Shape& sha
   }
   I.net.parameters = shape.parameters;
   I.net.units = unit;
-  I.widest = widest;
   I.p = Params("classifier::p", shape.parameters);
   const std::int64_t C = model.classes, D = model.features;
   I.g.mu = Rows("classifier::mu", C, D);
@@ -170,48 +171,43 @@ Engine::~Engine() = default;
 
 void Engine::set_parameters(const std::vector<double>& p) {
   auto& I = *impl_;
-  auto h = Kokkos::create_mirror_view(I.p);
-  std::copy(p.begin(), p.end(), h.data());
-  Kokkos::deep_copy(I.p, h);
-  if (cfg_.float_inference) {
-    if (I.p_f.extent(0) != I.p.extent(0)) I.p_f = Kokkos::View<float*>("classifier::p_f", I.p.extent(0));
-    auto pf = I.p_f;
-    auto pd = I.p;
-    Kokkos::parallel_for(
-        "classifier::p_f", Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace>(0, pd.extent(0)),
-        KOKKOS_LAMBDA(const std::int64_t k) { pf(k) = float(pd(k)); });
-  }
-  if (tile_) {
-    const auto t = tile_order(p);
+  compat::copy_from_host(I.p, p);
+  // The inference copies are made when inference next runs: a trainer sets
+  // parameters every minibatch and never infers.
+  I.host_p = p;
+  I.tile_stale = I.general_stale = true;
+}
+
+void Engine::refresh_inference_copies(bool tile) {
+  auto& I = *impl_;
+  if (tile && I.tile_stale) {
+    const auto t = tile_order(I.host_p);
     if (cfg_.float_inference) {
-      I.tile_p_f = Kokkos::View<float*>("classifier::tile_p_f", t.size());
-      auto h = Kokkos::create_mirror_view(I.tile_p_f);
-      for (std::size_t k = 0; k < t.size(); ++k) h(k) = float(t[k]);
-      Kokkos::deep_copy(I.tile_p_f, h);
+      if (I.tile_p_f.extent(0) != t.size())
+        I.tile_p_f = Kokkos::View<float*>("classifier::tile_p_f", t.size());
+      compat::copy_from_host(I.tile_p_f, t);
     } else {
-      I.tile_p = Kokkos::View<double*>("classifier::tile_p", t.size());
-      auto h = Kokkos::create_mirror_view(I.tile_p);
-      std::copy(t.begin(), t.end(), h.data());
-      Kokkos::deep_copy(I.tile_p, h);
+      if (I.tile_p.extent(0) != t.size()) I.tile_p = Kokkos::View<double*>("classifier::tile_p", t.size());
+      compat::copy_from_host(I.tile_p, t);
     }
+    I.tile_stale = false;
   }
+  if (!tile && I.general_stale && cfg_.float_inference) {
+    if (I.p_f.extent(0) != I.p.extent(0)) I.p_f = Kokkos::View<float*>("classifier::p_f", I.p.extent(0));
+    compat::copy_from_host(I.p_f, I.host_p);
+  }
+  if (!tile) I.general_stale = false;
 }
 
 void Engine::load(const Dataset& d) {
   auto& I = *impl_;
   I.n = d.n;
   I.x = Rows("classifier::x", d.n, d.features);
-  auto hx = Kokkos::create_mirror_view(I.x);
-  std::copy(d.x.begin(), d.x.end(), hx.data());
-  Kokkos::deep_copy(I.x, hx);
+  compat::copy_from_host(I.x, d.x);
   I.has_labels = !d.labels.empty();
   I.host_labels = d.labels;
   I.labels = Labels("classifier::labels", I.has_labels ? d.n : 0);
-  if (I.has_labels) {
-    auto hl = Kokkos::create_mirror_view(I.labels);
-    std::copy(d.labels.begin(), d.labels.end(), hl.data());
-    Kokkos::deep_copy(I.labels, hl);
-  }
+  if (I.has_labels) compat::copy_from_host(I.labels, d.labels);
 }
 
 void Engine::launch_gradient(std::int64_t count) {
@@ -356,6 +352,7 @@ void Engine::infer_chunks(std::int64_t first, std::int64_t n, Inference* out) {
   // Work space for up to 2^18 observations per launch, kept between calls.
   const std::int64_t chunk = std::min<std::int64_t>(n, std::int64_t(1) << 18);
   const bool tile = tile_ && !generic_kernel_;
+  refresh_inference_copies(tile);
   auto& o = I.out;
   if (std::int64_t(o.q.extent(0)) < chunk) {
     o.q = Rows("classifier::q", chunk, C);

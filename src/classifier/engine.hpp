@@ -76,6 +76,9 @@ class Engine {
   // Losses and gradient rows of the first `count` slots of the rows view.
   void launch_gradient(std::int64_t count);
   void ensure_gradient_space();
+  // The copies of the weights that the chosen inference kernel reads, made
+  // again only after set_parameters.
+  void refresh_inference_copies(bool tile);
   void infer_chunks(std::int64_t first, std::int64_t n, Inference* out);
   struct Impl;
   std::unique_ptr<Impl> impl_;
