@@ -80,12 +80,6 @@ KOKKOS_INLINE_FUNCTION double xlogx(double x) {
   return x == 0 ? 0.0 : x * log_stable(x);
 }
 
-// The state of factor d in joint index j of modality m (first dependency slowest).
-KOKKOS_INLINE_FUNCTION int state_of(Spec const& sp, int m, std::int64_t j, int k) {
-  for (int i = sp.ndeps[m] - 1; i > k; --i) j /= sp.Ns[sp.deps[m][i]];
-  return int(j % sp.Ns[sp.deps[m][k]]);
-}
-
 // Index (0..n-1) drawn from weights w (need not sum to 1) at uniform u in [0, 1).
 KOKKOS_INLINE_FUNCTION int categorical(const double* w, int n, std::int64_t stride, double u) {
   double total = 0;
@@ -174,9 +168,7 @@ struct AgentStep {
   // Teams: one thread on a host backend; on a GPU two warps when agents are
   // many, eight when they are few (the tree's levels give the work).
   static Policy policy(const Kokkos::DefaultExecutionSpace& space, std::int64_t agents) {
-    constexpr bool host = Kokkos::SpaceAccessibility<Kokkos::HostSpace,
-                                                     Kokkos::DefaultExecutionSpace::memory_space>::accessible;
-    return Policy(space, agents, host ? 1 : agents >= 4096 ? 64 : 256, 1);
+    return Policy(space, agents, compat::kHostBackend ? 1 : agents >= 4096 ? 64 : 256, 1);
   }
 
   // The agent's model (its own copy when it learns); the world always uses p.
@@ -204,25 +196,13 @@ struct AgentStep {
     return mask;
   }
   // prod over the dependencies k of modality m in `deps_mask` (last first) of
-  // q(base + s_at[d] + state).
+  // q(base + s_at[d] + state), for the dependency states `digit`.
   template <class Row>
-  KOKKOS_INLINE_FUNCTION double weight_of(Row const& q, std::int64_t base, int m, const int* digit,
-                                          unsigned deps_mask) const {
+  KOKKOS_INLINE_FUNCTION double weight(Row const& q, std::int64_t base, int m, const int* digit,
+                                       unsigned deps_mask) const {
     double w = 1;
     for (int k = sp.ndeps[m] - 1; k >= 0; --k)
       if (deps_mask >> k & 1u) w *= q(base + sp.s_at[sp.deps[m][k]] + digit[k]);
-    return w;
-  }
-  // prod over modality m's dependencies (last first, skipping factor `skip`)
-  // of q(base + s_at[d] + state), for the dependency states `digit`.
-  template <class Row>
-  KOKKOS_INLINE_FUNCTION double weight(Row const& q, std::int64_t base, int m, const int* digit,
-                                       int skip) const {
-    double w = 1;
-    for (int k = sp.ndeps[m] - 1; k >= 0; --k) {
-      const int d = sp.deps[m][k];
-      if (d != skip) w *= q(base + sp.s_at[d] + digit[k]);
-    }
     return w;
   }
   // The factor of state index s of the concatenated state vector.
@@ -297,7 +277,7 @@ struct AgentStep {
           digit[k] = int(r % sp.Ns[sp.deps[m][k]]);
           r /= sp.Ns[sp.deps[m][k]];
         }
-        learned(i, sp.pa_at[m] + obs(i, m) * J + j) += sp.learning_rate * weight(q, 0, m, digit, -1);
+        learned(i, sp.pa_at[m] + obs(i, m) * J + j) += sp.learning_rate * weight(q, 0, m, digit, ~0u);
         double total = 0;
         for (int o = 0; o < sp.No[m]; ++o) total += kmath::fmax(learned(i, sp.pa_at[m] + o * J + j), kMinval);
         double h = 0;
@@ -373,7 +353,7 @@ struct AgentStep {
             int preset[kMaxFactors] = {};
             preset[k] = s;
             for_joint(sp, m, 1u << k, preset, [&](std::int64_t j, const int* digit) {
-              v += weight(q, 0, m, digit, f) * scratch(i, sp.ll_at[m] + j);
+              v += weight(q, 0, m, digit, ~(1u << k)) * scratch(i, sp.ll_at[m] + j);
             });
           }
         scratch(i, at + kk) = v;
@@ -393,7 +373,7 @@ struct AgentStep {
     auto q = Kokkos::subview(qs, i, Kokkos::ALL);
     for (int m = 0; m < sp.M; ++m)
       for_joint(sp, m, 0u, nullptr, [&](std::int64_t j, const int* digit) {
-        f_energy -= weight(q, 0, m, digit, -1) * scratch(i, sp.ll_at[m] + j);
+        f_energy -= weight(q, 0, m, digit, ~0u) * scratch(i, sp.ll_at[m] + j);
       });
     vfe(i, step) = f_energy;
   }
@@ -438,7 +418,7 @@ struct AgentStep {
         const std::int64_t base = sp.nq_at + first * S;
         double v = 0;
         for_joint(sp, m, own, preset, [&](std::int64_t j, const int* digit) {
-          v += (r < sp.No[m] ? A(i, m, r, j) : HA(i, m, j)) * weight_of(row, base, m, digit, common);
+          v += (r < sp.No[m] ? A(i, m, r, j) : HA(i, m, j)) * weight(row, base, m, digit, common);
         });
         row(c0 + k) = v;
       });
@@ -461,7 +441,7 @@ struct AgentStep {
         std::int64_t jn = 0;  // the visits run through the own dependencies' joint states in order
         const int zeros[kMaxFactors] = {};
         for_joint(sp, m, dep_mask(m, shared), zeros, [&](std::int64_t, const int* digit) {
-          v += row(c + jn * width + r) * weight_of(row, base, m, digit, own);
+          v += row(c + jn * width + r) * weight(row, base, m, digit, own);
           ++jn;
         });
         if (r0 < O)

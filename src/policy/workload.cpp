@@ -20,8 +20,48 @@ namespace prism::policy {
 PolicyWorkload::PolicyWorkload(Config cfg, Model model) : cfg_(std::move(cfg)), model_(std::move(model)) {}
 
 namespace {
+// The policies' prefix tree: level t holds the distinct prefixes of length
+// t + 1 in order of first appearance; a node's parent is its prefix one step
+// shorter, its control the last step's.
+struct HostTree {
+  std::vector<int> parent, control, leaf;
+  std::vector<std::int64_t> level_at;
+  std::vector<unsigned> shared;      // per level: factors with one marginal across the level
+  std::vector<std::int64_t> ctr_at;  // [level][modality + 1]: scratch offsets of the contractions
+};
+
+HostTree policy_tree(const Model& m) {
+  const std::int64_t P = m.policy_count(), T = m.policy_len, F = std::int64_t(m.Ns.size());
+  HostTree tr;
+  std::vector<int> node_of(std::size_t(P), -1);  // each policy's node at the current level
+  tr.level_at.push_back(0);
+  for (std::int64_t t = 0; t < T; ++t) {
+    std::map<std::pair<int, std::vector<std::int64_t>>, int> index;  // (parent, control) -> node
+    for (std::int64_t k = 0; k < P; ++k) {
+      const auto* c = &m.policies[std::size_t((k * T + t) * F)];
+      const std::pair<int, std::vector<std::int64_t>> key{node_of[k], {c, c + F}};
+      auto [it, fresh] = index.emplace(key, int(tr.parent.size()));
+      if (fresh) {
+        tr.parent.push_back(node_of[k]);
+        tr.control.insert(tr.control.end(), c, c + F);
+      }
+      node_of[k] = it->second;
+    }
+    tr.level_at.push_back(std::int64_t(tr.parent.size()));
+    // Shared at level t: shared at t - 1 and one control across the level.
+    unsigned shared = t == 0 ? (1u << F) - 1u : tr.shared.back();
+    for (std::int64_t f = 0; f < F; ++f)
+      for (std::int64_t n = tr.level_at[t]; n < tr.level_at[t + 1]; ++n)
+        if (tr.control[n * F + f] != tr.control[tr.level_at[t] * F + f]) shared &= ~(1u << f);
+    tr.shared.push_back(shared);
+  }
+  tr.leaf = node_of;
+  return tr;
+}
 // The parameter vector and its offsets.
-Spec make_spec(const Config& cfg, const Model& m, std::vector<double>& params) {
+// The parameter vector, the offsets into it and into an agent's scratch row
+// (which depend on the policy tree: its contraction offsets go into tr).
+Spec make_spec(const Config& cfg, const Model& m, HostTree& tr, std::vector<double>& params) {
   Spec sp;
   sp.F = int(m.Ns.size());
   sp.M = int(m.No.size());
@@ -102,46 +142,28 @@ Spec make_spec(const Config& cfg, const Model& m, std::vector<double>& params) {
     sp.o_at[o] = sp.O;
     sp.O += sp.No[o];
   }
+  sp.N = std::int64_t(tr.parent.size());
+  sp.logq_at = sp.LL;
+  sp.nq_at = sp.logq_at + sp.S;
+  sp.nqo_at = sp.nq_at + sp.N * sp.S;
+  sp.nh_at = sp.nqo_at + sp.N * sp.O;
+  sp.nv_at = sp.nh_at + sp.N * sp.M;
+  // Per level and modality: A and H[A] contracted over the level's shared factors.
+  std::int64_t row = sp.nv_at + sp.N;
+  tr.ctr_at.clear();
+  for (std::int64_t t = 0; t < sp.T; ++t)
+    for (int o = 0; o <= sp.M; ++o) {
+      tr.ctr_at.push_back(row);
+      if (o == sp.M) break;
+      std::int64_t own = 1;
+      for (int k = 0; k < sp.ndeps[o]; ++k)
+        if (!(tr.shared[t] >> sp.deps[o][k] & 1u)) own *= sp.Ns[sp.deps[o][k]];
+      row += own * (sp.No[o] + 1);
+    }
+  sp.row = row;
   return sp;
 }
 
-// The policies' prefix tree: level t holds the distinct prefixes of length
-// t + 1 in order of first appearance; a node's parent is its prefix one step
-// shorter, its control the last step's.
-struct HostTree {
-  std::vector<int> parent, control, leaf;
-  std::vector<std::int64_t> level_at;
-  std::vector<unsigned> shared;  // per level: factors with one marginal across the level
-};
-
-HostTree policy_tree(const Model& m) {
-  const std::int64_t P = m.policy_count(), T = m.policy_len, F = std::int64_t(m.Ns.size());
-  HostTree tr;
-  std::vector<int> node_of(std::size_t(P), -1);  // each policy's node at the current level
-  tr.level_at.push_back(0);
-  for (std::int64_t t = 0; t < T; ++t) {
-    std::map<std::pair<int, std::vector<std::int64_t>>, int> index;  // (parent, control) -> node
-    for (std::int64_t k = 0; k < P; ++k) {
-      const auto* c = &m.policies[std::size_t((k * T + t) * F)];
-      const std::pair<int, std::vector<std::int64_t>> key{node_of[k], {c, c + F}};
-      auto [it, fresh] = index.emplace(key, int(tr.parent.size()));
-      if (fresh) {
-        tr.parent.push_back(node_of[k]);
-        tr.control.insert(tr.control.end(), c, c + F);
-      }
-      node_of[k] = it->second;
-    }
-    tr.level_at.push_back(std::int64_t(tr.parent.size()));
-    // Shared at level t: shared at t - 1 and one control across the level.
-    unsigned shared = t == 0 ? (1u << F) - 1u : tr.shared.back();
-    for (std::int64_t f = 0; f < F; ++f)
-      for (std::int64_t n = tr.level_at[t]; n < tr.level_at[t + 1]; ++n)
-        if (tr.control[n * F + f] != tr.control[tr.level_at[t] * F + f]) shared &= ~(1u << f);
-    tr.shared.push_back(shared);
-  }
-  tr.leaf = node_of;
-  return tr;
-}
 }  // namespace
 
 void PolicyWorkload::run(RunContext& ctx) {
@@ -149,27 +171,8 @@ void PolicyWorkload::run(RunContext& ctx) {
   const Block mine = block_partition(cfg_.agents, mpi.size(), mpi.rank());
   const std::int64_t n = mine.count, T = cfg_.steps;
   std::vector<double> host_params;
-  Spec sp = make_spec(cfg_, model_, host_params);
-  const HostTree host_tree = policy_tree(model_);
-  sp.N = std::int64_t(host_tree.parent.size());
-  sp.logq_at = sp.LL;
-  sp.nq_at = sp.logq_at + sp.S;
-  sp.nqo_at = sp.nq_at + sp.N * sp.S;
-  sp.nh_at = sp.nqo_at + sp.N * sp.O;
-  sp.nv_at = sp.nh_at + sp.N * sp.M;
-  // Per level and modality: A and H[A] contracted over the level's shared factors.
-  std::vector<std::int64_t> ctr_at;
-  std::int64_t at = sp.nv_at + sp.N;
-  for (std::int64_t t = 0; t < sp.T; ++t)
-    for (int o = 0; o <= sp.M; ++o) {
-      ctr_at.push_back(at);
-      if (o == sp.M) break;
-      std::int64_t own = 1;
-      for (int k = 0; k < sp.ndeps[o]; ++k)
-        if (!(host_tree.shared[t] >> sp.deps[o][k] & 1u)) own *= sp.Ns[sp.deps[o][k]];
-      at += own * (sp.No[o] + 1);
-    }
-  sp.row = at;
+  HostTree host_tree = policy_tree(model_);
+  const Spec sp = make_spec(cfg_, model_, host_tree, host_params);
   const std::int64_t traced =
       std::max<std::int64_t>(0, std::min(cfg_.trace_agents, mine.begin + n) - mine.begin);
   std::vector<double> beliefs, q_pi, neg_efe;
@@ -180,48 +183,27 @@ void PolicyWorkload::run(RunContext& ctx) {
     std::optional<Timers::Scope> init;
     init.emplace(ctx.timers, "init");
     Params p("policy::params", host_params.size());
-    auto hp = Kokkos::create_mirror_view(p);
-    std::copy(host_params.begin(), host_params.end(), hp.data());
-    Kokkos::deep_copy(p, hp);
+    compat::copy_from_host(p, host_params);
     Policies pol("policy::policies", sp.P, sp.T, sp.F);
-    auto hpol = Kokkos::create_mirror_view(pol);
-    for (std::int64_t k = 0; k < sp.P; ++k)
-      for (int s = 0; s < sp.T; ++s)
-        for (int f = 0; f < sp.F; ++f) hpol(k, s, f) = int(model_.policies[(k * sp.T + s) * sp.F + f]);
-    Kokkos::deep_copy(pol, hpol);
+    compat::copy_from_host(pol, model_.policies);
+    Kokkos::View<int**, Kokkos::LayoutRight> given("policy::given_obs", model_.given_steps, sp.M);
+    compat::copy_from_host(given, model_.given_obs);
     auto to_device = [](const std::string& label, const auto& v) {
-      using T = typename std::decay_t<decltype(v)>::value_type;
-      Kokkos::View<T*> d(label, v.size());
-      auto h = Kokkos::create_mirror_view(d);
-      std::copy(v.begin(), v.end(), h.data());
-      Kokkos::deep_copy(d, h);
+      Kokkos::View<typename std::decay_t<decltype(v)>::value_type*> d(label, v.size());
+      compat::copy_from_host(d, v);
       return d;
     };
-    Kokkos::View<int**, Kokkos::LayoutRight> given("policy::given_obs", model_.given_steps, sp.M);
-    {
-      auto h = Kokkos::create_mirror_view(given);
-      std::copy(model_.given_obs.begin(), model_.given_obs.end(), h.data());
-      Kokkos::deep_copy(given, h);
-    }
     PolicyTree tree;
     tree.parent = to_device("policy::tree_parent", host_tree.parent);
     tree.leaf = to_device("policy::tree_leaf", host_tree.leaf);
     tree.level_at = to_device("policy::tree_level_at", host_tree.level_at);
     tree.shared = to_device("policy::tree_shared", host_tree.shared);
-    {
-      Kokkos::View<std::int64_t**, Kokkos::LayoutRight> c("policy::tree_ctr_at", sp.T, sp.M + 1);
-      auto h = Kokkos::create_mirror_view(c);
-      std::copy(ctr_at.begin(), ctr_at.end(), h.data());
-      Kokkos::deep_copy(c, h);
-      tree.ctr_at = c;
-    }
-    {
-      Kokkos::View<int**, Kokkos::LayoutRight> control("policy::tree_control", sp.N, sp.F);
-      auto h = Kokkos::create_mirror_view(control);
-      std::copy(host_tree.control.begin(), host_tree.control.end(), h.data());
-      Kokkos::deep_copy(control, h);
-      tree.control = control;
-    }
+    Kokkos::View<std::int64_t**, Kokkos::LayoutRight> ctr_at("policy::tree_ctr_at", sp.T, sp.M + 1);
+    compat::copy_from_host(ctr_at, host_tree.ctr_at);
+    tree.ctr_at = ctr_at;
+    Kokkos::View<int**, Kokkos::LayoutRight> control("policy::tree_control", sp.N, sp.F);
+    compat::copy_from_host(control, host_tree.control);
+    tree.control = control;
     const std::int64_t rows = std::max<std::int64_t>(n, 1);
     AgentStep step{sp,
                    p,
