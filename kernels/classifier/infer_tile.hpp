@@ -45,14 +45,17 @@ struct alignas(16) Pack {
   Real v[n];
 };
 
-template <class Real, int D, int H1, int H2, int H3, int C, int K = 1>
+// K: observations per thread; MinBlocks: teams per SM the register
+// allocation must allow (0: the compiler's choice).
+template <class Real, int D, int H1, int H2, int H3, int C, int K = 1, int MinBlocks = 0>
 struct InferTile {
   using L = TileLayout<D, H1, H2, H3, C>;
   using Exec = Kokkos::DefaultExecutionSpace;
-  using Policy = Kokkos::TeamPolicy<Exec, Kokkos::IndexType<std::int64_t>>;
+  static constexpr int kTile = 128;  // observations per tile
+  using Policy = Kokkos::TeamPolicy<Exec, Kokkos::IndexType<std::int64_t>,
+                                    Kokkos::LaunchBounds<MinBlocks ? kTile / K : 0, MinBlocks>>;
   using Member = typename Policy::member_type;
   using Scratch = Kokkos::View<double*, typename Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
-  static constexpr int kTile = 128;  // observations per tile
   static_assert(H1 % Pack<Real>::n == 0, "the first hidden width must fill whole 16-byte packs");
   static_assert(C <= kMaxClasses, "too many classes");
   static_assert(D % 2 == 0, "the features are read in pairs");
@@ -122,7 +125,7 @@ struct InferTile {
         joint[s] = log_norm(s) - 0.5 * g[k][s];
         logits[s] = exact_logits ? double(Real(joint[s])) : double(z[k][s]);
       }
-      infer_outputs(out, slot + k, logits, joint, C);
+      infer_outputs<C>(out, slot + k, logits, joint, C);
     }
   }
 

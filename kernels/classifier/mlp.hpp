@@ -215,12 +215,15 @@ struct InferOutputs {
 
 // Outputs of slot i from its logits z (in double) and its log joint
 // ln p(o | s) + ln p(s): q, the exact posterior, F, -ln p(o), the entropy of
-// q and the decision (argmax q); shared by both inference kernels.
+// q and the decision (argmax q); shared by both inference kernels.  N bounds
+// C: the tile kernel passes its class count, so that the work arrays live in
+// registers rather than in a stack frame.
+template <int N = kMaxClasses>
 KOKKOS_INLINE_FUNCTION void infer_outputs(const InferOutputs& out, std::int64_t i, const double* z,
                                           const double* joint, int C) {
-  double q[kMaxClasses], log_q[kMaxClasses];
+  double q[N], log_q[N];
   const double lse = log_sum_exp(z, C), evidence = log_sum_exp(joint, C);
-  double h = 0;
+  double h = 0, q_best = -1;  // the largest q so far: no array indexed by a run-time value
   int best = 0;
   for (int s = 0; s < C; ++s) {
     log_q[s] = z[s] - lse;
@@ -230,7 +233,10 @@ KOKKOS_INLINE_FUNCTION void infer_outputs(const InferOutputs& out, std::int64_t 
     out.q(i, s) = q[s];
     out.posterior(i, s) = kmath::exp(joint[s] - evidence);
     h -= q[s] * log_q[s];
-    if (q[s] > q[best]) best = s;
+    if (q[s] > q_best) {
+      q_best = q[s];
+      best = s;
+    }
   }
   out.free_energy(i) = free_energy(q, log_q, joint, C);
   out.surprise(i) = -evidence;
