@@ -80,8 +80,7 @@ int main(int argc, char** argv) {
     // Inference in both precisions, with the fused tile kernel and the general one.
     Inference r;
     for (const bool single : {true, false})
-      // tile, general, tile with two observations per thread, tile with registers for four teams per SM
-      for (const int kernel : {0, 1, 2, 3}) {
+      for (const int kernel : {0, 1, 2}) {  // tile, general, tile with two observations per thread
         const bool generic = kernel == 1;
         if (kernel >= 2 && !single) continue;
         Config c = cfg;
@@ -91,8 +90,7 @@ int main(int argc, char** argv) {
         e.load(data);
         e.use_generic_kernel(generic);
         e.use_tile_observations(kernel == 2 ? 2 : 1);
-        e.use_tile_min_blocks(kernel == 3);
-        const char* variant[] = {" tile", " general", " tile x2", " tile 4/SM"};
+        const char* variant[] = {" tile", " general", " tile x2"};
         const std::string what =
             std::string("inference ") + (single ? "float" : "double") + (e.tile_kernel() ? variant[kernel] : " general");
         e.infer(0, std::min<std::int64_t>(n, 4096));  // warm-up

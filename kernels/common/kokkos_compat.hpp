@@ -112,6 +112,7 @@ inline std::string device_description() {
 // Device math: Kokkos::Experimental in 3.4, Kokkos:: in 4.x.
 namespace prism::kmath {
 #if KOKKOS_VERSION >= 40000
+using Kokkos::cos;
 using Kokkos::cosh;
 using Kokkos::exp;
 using Kokkos::fabs;
@@ -119,9 +120,12 @@ using Kokkos::fmax;
 using Kokkos::log;
 using Kokkos::log1p;
 using Kokkos::pow;
+using Kokkos::sin;
 using Kokkos::sinh;
+using Kokkos::sqrt;
 using Kokkos::tanh;
 #else
+using Kokkos::Experimental::cos;
 using Kokkos::Experimental::cosh;
 using Kokkos::Experimental::exp;
 using Kokkos::Experimental::fabs;
@@ -129,7 +133,9 @@ using Kokkos::Experimental::fmax;
 using Kokkos::Experimental::log;
 using Kokkos::Experimental::log1p;
 using Kokkos::Experimental::pow;
+using Kokkos::Experimental::sin;
 using Kokkos::Experimental::sinh;
+using Kokkos::Experimental::sqrt;
 using Kokkos::Experimental::tanh;
 #endif
 }  // namespace prism::kmath

@@ -35,8 +35,9 @@ enum Stream : std::uint32_t {
   classifier_weights = 13,  // the network's initial weights
   classifier_batches = 14,  // the minibatch order of each epoch
   // policy
-  policy_agents = 15,  // each agent's world, observations and sampled actions
-  policy_model = 16,   // the random model's arrays
+  policy_agents = 15,    // each agent's world, observations and sampled actions
+  policy_model = 16,     // the random model's arrays
+  policy_gaussian = 17,  // linear-Gaussian agents: world and observation noise, sampled policies
 };
 
 struct Draw4 {

@@ -68,6 +68,8 @@ def _chosen_policy(a, q_pi, actions0, policies):
         return [int(np.argmax(q_pi))], "chosen policy"
     if policies is None or actions0 is None:
         return [], ""
+    if policies.ndim == 2:  # the Gaussian form
+        return [int(k) for k in np.nonzero(policies[:, 0] == int(actions0))[0]], "policies starting with the action taken"
     match = np.all(policies[:, 0, :] == np.asarray(actions0)[None, :], axis=1)
     return [int(k) for k in np.nonzero(match)[0]], "policies starting with the action taken"
 
@@ -82,11 +84,20 @@ def _fmt_tuple(v, names=None):
 def summary(group, out):
     g = group
     a = attrs_of(g)
-    print(f"\npolicy: task {a.get('task', '?')}, {a.get('agents', '?')} agents x {a.get('steps', '?')} steps, "
-          f"{a.get('policies', '?')} policies of length {a.get('policy_len', '?')}, gamma={a.get('gamma', '?')}, "
-          f"alpha={a.get('alpha', '?')}, {a.get('action_selection', '?')} action selection "
-          f"({a.get('sampling_mode', '?')} sampling), num_iter={a.get('num_iter', '?')}, "
-          f"traced agents {a.get('traced_agents', 0)}", file=out)
+    if a.get("model") == "gaussian":
+        m = _sub(g, "model")
+        dims = (f"{m['dynamics'].shape[0]} states, {m['control_matrix'].shape[1]} controls, "
+                f"{m['observation_matrix'].shape[0]} observation dimensions" if m is not None else "")
+        print(f"\npolicy: linear-Gaussian agents ({dims}), {a.get('agents', '?')} agents x {a.get('steps', '?')} "
+              f"steps, {a.get('policies', '?')} policies ({a.get('policy_set', '?')}) of length "
+              f"{a.get('policy_len', '?')}, gamma={a.get('gamma', '?')}, {a.get('action_selection', '?')} action "
+              f"selection, traced agents {a.get('traced_agents', 0)}", file=out)
+    else:
+        print(f"\npolicy: task {a.get('task', '?')}, {a.get('agents', '?')} agents x {a.get('steps', '?')} steps, "
+              f"{a.get('policies', '?')} policies of length {a.get('policy_len', '?')}, gamma={a.get('gamma', '?')}, "
+              f"alpha={a.get('alpha', '?')}, {a.get('action_selection', '?')} action selection "
+              f"({a.get('sampling_mode', '?')} sampling), num_iter={a.get('num_iter', '?')}, "
+              f"traced agents {a.get('traced_agents', 0)}", file=out)
     sizes = _factor_sizes(g)
     model = _sub(g, "model")
     if sizes:
@@ -114,6 +125,9 @@ def summary(group, out):
     t = _sub(g, "trace")
     if t is None or "actions" not in t:
         return
+    if a.get("model") == "gaussian":
+        _gaussian_traces(t, model, out)
+        return
     actions, obs = np.array(t["actions"]), _array(t, "observations")
     world = _array(t, "world")
     n, T = actions.shape[0], actions.shape[1]
@@ -136,6 +150,55 @@ def summary(group, out):
             o = _fmt_tuple(obs[i, s], obs_names) if obs is not None else "-"
             w = _fmt_tuple(world[i, s], world_names) if world is not None else "-"
             print(f"    {s:>6} {act:>16} {o:>22} {w:>16}", file=out)
+
+
+def _vec(v):
+    return "(" + ",".join(f"{x:.3f}" for x in np.atleast_1d(v)) + ")"
+
+
+def _gaussian_traces(t, model, out):
+    """Traced linear-Gaussian agents: the action taken, the observation, the
+    belief (mean, standard deviations) and the world state per step."""
+    actions, obs = np.array(t["actions"]), np.array(t["observations"])
+    mean, cov, world = np.array(t["belief_mean"]), np.array(t["belief_covariance"]), np.array(t["world"])
+    values = np.array(model["actions"]) if model is not None and "actions" in model else None
+    n, T = actions.shape
+    shown = min(n, TRACED_SHOWN)
+    print(f"  traced agents (first {shown} of {n}): per step the observation, the belief after it "
+          "(mean +- standard deviation) and the world state, then the action taken", file=out)
+    for i in range(shown):
+        print(f"    agent {i}:", file=out)
+        print(f"    {'step':>6} {'observation':>22} {'belief mean':>24} {'+-':>22} {'world':>22} {'action':>12}",
+              file=out)
+        for s in _steps_shown(T):
+            sd = np.sqrt(np.diag(cov[i, s]))
+            act = _vec(values[actions[i, s]]) if values is not None else str(int(actions[i, s]))
+            print(f"    {s:>6} {_vec(obs[i, s]):>22} {_vec(mean[i, s]):>24} {_vec(sd):>22} "
+                  f"{_vec(world[i, s]):>22} {act:>12}", file=out)
+
+
+def _plot_gaussian_beliefs(ax, g):
+    t = g["trace"]
+    mean, cov, world = np.array(t["belief_mean"]), np.array(t["belief_covariance"]), np.array(t["world"])
+    n, T, _ = mean.shape
+    steps = np.arange(T)
+    for i in range(min(n, TRACED_SHOWN)):
+        sd = np.sqrt(cov[i, :, 0, 0])
+        ax.fill_between(steps, mean[i, :, 0] - 2 * sd, mean[i, :, 0] + 2 * sd, color=f"C{i}", alpha=0.15)
+        ax.plot(steps, mean[i, :, 0], "-", color=f"C{i}", lw=1.3, label=f"agent {i}: belief mean +- 2 sd")
+        ax.plot(steps, world[i, :, 0], "o", color=f"C{i}", ms=3.5, label=f"agent {i}: world")
+    model = _sub(g, "model")
+    if model is not None and "observation_matrix" in model and "preferred_mean" in model:
+        C = np.array(model["observation_matrix"])
+        if C.shape[0] == 1 and C[0, 0] != 0 and np.count_nonzero(C) == 1:
+            ax.axhline(float(np.array(model["preferred_mean"])[0]) / C[0, 0], color="k", lw=0.8, ls="--",
+                       label="preferred")
+    ax.set_xlabel("step")
+    ax.set_ylabel("state component 0")
+    ax.grid(alpha=0.3)
+    _step_ticks(ax, T)
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title("Kalman belief and world, traced agents")
 
 
 def work(group):
@@ -240,8 +303,11 @@ def _plot_policy_G(ax, g, a):
     ax.set_xlabel("policy")
     ax.set_ylabel("G (expected free energy)")
     if policies is not None and P <= 32:
-        labels = ["|".join(",".join(str(int(u)) for u in step) if policies.shape[2] > 1 else str(int(step[0]))
-                          for step in policies[k]) for k in range(P)]
+        if policies.ndim == 2:  # the Gaussian form: [policy][step] action indices
+            labels = ["|".join(str(int(u)) for u in policies[k]) for k in range(P)]
+        else:
+            labels = ["|".join(",".join(str(int(u)) for u in step) if policies.shape[2] > 1
+                               else str(int(step[0])) for step in policies[k]) for k in range(P)]
         ax.set_xticks(range(P), labels, rotation=90, fontsize=7)
         ax.set_xlabel("policy (controls per step, steps separated by |)")
     ax.grid(alpha=0.3, axis="y")
@@ -282,6 +348,8 @@ def plot(file_or_group, output):
         panels.append(lambda ax: _plot_success(ax, g))
     if t is not None and "beliefs" in t and t["beliefs"].shape[0] > 0:
         panels.append(lambda ax: _plot_beliefs(ax, g, a))
+    if t is not None and "belief_mean" in t and t["belief_mean"].shape[0] > 0:
+        panels.append(lambda ax: _plot_gaussian_beliefs(ax, g))
     if t is not None and "G" in t and t["G"].shape[0] > 0 and t["G"].shape[1] > 0:
         panels.append(lambda ax: _plot_policy_G(ax, g, a))
     if any(name in g for name in ("G_chosen_mean", "free_energy_mean", "policy_entropy_mean")):
@@ -297,7 +365,7 @@ def plot(file_or_group, output):
         ax.axis("off")
     if not panels:
         axes[0].text(0.5, 0.5, "no per-step or trace data in /policy", ha="center", va="center")
-    fig.suptitle(f"prism policy: {a.get('task', '?')}, {a.get('agents', '?')} agents x {a.get('steps', '?')} steps, "
+    fig.suptitle(f"prism policy: {a.get('task', 'linear-Gaussian' if a.get('model') == 'gaussian' else '?')}, {a.get('agents', '?')} agents x {a.get('steps', '?')} steps, "
                  f"{a.get('policies', '?')} policies, {a.get('action_selection', '?')} "
                  f"({meta.get('kokkos_backend', '?')}, {meta.get('ranks', '?')} ranks)")
     fig.tight_layout()

@@ -71,8 +71,6 @@ class Engine {
   bool tile_kernel() const { return tile_ && !generic_kernel_; }
   // Benchmark hook: observations per thread of the float tile kernel (1 or 2).
   void use_tile_observations(int k) { tile_observations_ = k == 2 ? 2 : 1; }
-  // Benchmark hook: the float tile kernel with registers bounded for four teams per SM.
-  void use_tile_min_blocks(bool on) { tile_min_blocks_ = on; }
 
  private:
   // Losses and gradient rows of the first `count` slots of the rows view.
@@ -89,7 +87,6 @@ class Engine {
   std::int64_t chunk_;
   bool exact_logits_ = false, generic_kernel_ = false, tile_ = false;
   int tile_observations_ = 1;
-  bool tile_min_blocks_ = false;
 };
 
 }  // namespace prism::classifier

@@ -14,6 +14,7 @@
 #include "core/run_config.hpp"
 #include "core/timers.hpp"
 #include "kernels/policy/agent.hpp"
+#include "policy/gaussian.hpp"
 
 namespace prism::policy {
 
@@ -326,8 +327,10 @@ void PolicyWorkload::write(H5Writer& out) const {
   const std::int64_t T = cfg_.steps, A = cfg_.agents,
                      S = std::int64_t(trace_.beliefs.size()) / std::max<std::int64_t>(1, trace_.traced * T);
   out.group(g);
+  out.attribute(g, "model", "discrete");
   out.attribute(g, "task",
                 cfg_.task == Task::tmaze    ? "tmaze"
+                : cfg_.task == Task::grid   ? "grid"
                 : cfg_.task == Task::random ? "random"
                                             : "hdf5");
   out.attribute(g, "agents", A);
@@ -406,6 +409,8 @@ void PolicyWorkload::print_summary(std::FILE* out) const {
 }
 
 std::unique_ptr<Workload> make_workload(Deck& deck) {
+  if (deck.get_string("policy", "model", "discrete", {"discrete", "gaussian"}) == "gaussian")
+    return make_gaussian_workload(deck);
   auto cfg = parse_config(deck);
   Model m;
   try {

@@ -11,9 +11,12 @@
 #include <functional>
 #include <numeric>
 
+#include "core/deck.hpp"
 #include "core/h5_reader.hpp"
 #include "core/h5_writer.hpp"
 #include "core/mpi_context.hpp"
+#include "kernels/common/philox.hpp"
+#include "policy/gaussian.hpp"
 #include "policy/model.hpp"
 #include "policy/workload.hpp"
 #include "test_env.hpp"
@@ -569,6 +572,308 @@ TEST(PolicyInput, BadModelsNameTheArray) {
   m = random_model(cfg);
   m.C[0][1] = INFINITY;
   expect(m, "C[0]: entry 1 is not finite");
+}
+
+// ---- The continuous form: linear-Gaussian agents ----
+
+// Small dense matrices for the host references (row-major, r x c).
+struct Mat {
+  int r = 0, c = 0;
+  std::vector<double> v;
+  Mat(int rows, int cols, std::vector<double> values = {}) : r(rows), c(cols), v(std::move(values)) {
+    if (v.empty()) v.assign(std::size_t(r * c), 0.0);
+  }
+  double& operator()(int i, int j) { return v[std::size_t(i * c + j)]; }
+  double operator()(int i, int j) const { return v[std::size_t(i * c + j)]; }
+};
+Mat operator*(const Mat& a, const Mat& b) {
+  Mat out(a.r, b.c);
+  for (int i = 0; i < a.r; ++i)
+    for (int j = 0; j < b.c; ++j)
+      for (int l = 0; l < a.c; ++l) out(i, j) += a(i, l) * b(l, j);
+  return out;
+}
+Mat operator+(Mat a, const Mat& b) {
+  for (std::size_t k = 0; k < a.v.size(); ++k) a.v[k] += b.v[k];
+  return a;
+}
+Mat operator-(Mat a, const Mat& b) {
+  for (std::size_t k = 0; k < a.v.size(); ++k) a.v[k] -= b.v[k];
+  return a;
+}
+Mat transpose(const Mat& a) {
+  Mat out(a.c, a.r);
+  for (int i = 0; i < a.r; ++i)
+    for (int j = 0; j < a.c; ++j) out(j, i) = a(i, j);
+  return out;
+}
+// Inverse and determinant by Gauss-Jordan elimination with partial pivoting.
+Mat inverse(Mat a, double* det = nullptr) {
+  const int n = a.r;
+  Mat inv(n, n);
+  for (int i = 0; i < n; ++i) inv(i, i) = 1;
+  double dt = 1;
+  for (int col = 0; col < n; ++col) {
+    int piv = col;
+    for (int i = col + 1; i < n; ++i)
+      if (std::fabs(a(i, col)) > std::fabs(a(piv, col))) piv = i;
+    if (piv != col) {
+      dt = -dt;
+      for (int j = 0; j < n; ++j) {
+        std::swap(a(col, j), a(piv, j));
+        std::swap(inv(col, j), inv(piv, j));
+      }
+    }
+    const double p = a(col, col);
+    dt *= p;
+    for (int j = 0; j < n; ++j) {
+      a(col, j) /= p;
+      inv(col, j) /= p;
+    }
+    for (int i = 0; i < n; ++i) {
+      if (i == col) continue;
+      const double f = a(i, col);
+      for (int j = 0; j < n; ++j) {
+        a(i, j) -= f * a(col, j);
+        inv(i, j) -= f * inv(col, j);
+      }
+    }
+  }
+  if (det) *det = dt;
+  return inv;
+}
+double log_normal_density(const Mat& x, const Mat& mean, const Mat& cov) {
+  double det = 0;
+  const Mat diff = x - mean, q = transpose(diff) * inverse(cov, &det) * diff;
+  return -0.5 * (double(x.r) * std::log(2 * M_PI) + std::log(det) + q(0, 0));
+}
+
+// A three-state, two-control, two-observation model with correlated noises
+// (every matrix general: no structure for a wrong formula to hide behind).
+GaussConfig gaussian_model() {
+  GaussConfig c;
+  c.n = 3;
+  c.k = 2;
+  c.d = 2;
+  c.A = {0.9, 0.2, 0.0, -0.1, 0.95, 0.1, 0.05, 0.0, 0.8};
+  c.B = {0.5, 0.0, 0.1, 0.3, 0.0, 0.4};
+  c.Q = {0.02, 0.005, 0.0, 0.005, 0.03, 0.004, 0.0, 0.004, 0.01};
+  c.C = {1.0, 0.0, 0.5, 0.0, 1.0, -0.3};
+  c.R = {0.1, 0.02, 0.02, 0.05};
+  c.mu = {1.0, -0.5};
+  c.Sigma = {0.2, 0.05, 0.05, 0.3};
+  c.m0 = {0.1, -0.2, 0.3};
+  c.P0 = {0.3, 0.05, 0.0, 0.05, 0.2, 0.02, 0.0, 0.02, 0.1};
+  c.actions = {1, 0, 0, 1, -1, 0, 0, -1, 0.5, 0.5};
+  c.policy_len = 2;
+  c.constant_policies = false;  // 25 policies
+  c.gamma = 2.0;
+  return c;
+}
+
+// Every traced agent's belief is the Kalman filter's (written here in the
+// information form, a different formula from the kernel's gain and Joseph
+// update) for its own observations and actions; F is -ln p(o_t | o_<t);
+// G per policy is the definition's, with every predicted observation
+// density formed in full; q(pi) is softmax(-gamma G) and the action the
+// first of the most probable policy.
+TEST(PolicyGaussian, BeliefsAreTheKalmanFilterAndGIsTheDefinition) {
+  auto cfg = gaussian_model();
+  cfg.agents = 5;
+  cfg.trace_agents = 5;
+  cfg.steps = 6;
+  GaussianPolicyWorkload w(cfg);
+  test::run_workload(w, 21);
+  if (!test::world->root()) return;
+  const auto& tr = w.trace();
+  const int n = cfg.n, d = cfg.d, k = cfg.k, H = int(cfg.policy_len);
+  const auto policies = cfg.policies();
+  const std::int64_t P = std::int64_t(policies.size()) / H, T = cfg.steps;
+  const Mat A(n, n, cfg.A), B(n, k, cfg.B), Q(n, n, cfg.Q), C(d, n, cfg.C), R(d, d, cfg.R), mu(d, 1, cfg.mu),
+      Sigma(d, d, cfg.Sigma), Rinv = inverse(R), Ct = transpose(C);
+  double det_R = 0, det_Sigma = 0;
+  inverse(R, &det_R);
+  const Mat Sigma_inv = inverse(Sigma, &det_Sigma);
+  auto action = [&](int a) {
+    return Mat(k, 1, {cfg.actions.begin() + a * k, cfg.actions.begin() + (a + 1) * k});
+  };
+  for (std::int64_t a = 0; a < cfg.agents; ++a) {
+    Mat m(n, 1, cfg.m0), Pm(n, n, cfg.P0);
+    for (std::int64_t t = 0; t < T; ++t) {
+      const std::int64_t at = a * T + t;
+      if (t > 0) {
+        const Mat u = action(tr.actions[at - 1]);
+        m = A * m + B * u;
+        Pm = A * Pm * transpose(A) + Q;
+      }
+      const Mat o(d, 1, {tr.observations.begin() + at * d, tr.observations.begin() + (at + 1) * d});
+      EXPECT_NEAR(tr.free_energy[at], -log_normal_density(o, C * m, C * Pm * Ct + R), 1e-10)
+          << "agent " << a << " step " << t;
+      const Mat prior_inv = inverse(Pm);
+      Pm = inverse(prior_inv + Ct * Rinv * C);
+      m = Pm * (prior_inv * m + Ct * Rinv * o);
+      for (int i = 0; i < n; ++i) {
+        EXPECT_NEAR(tr.mean[at * n + i], m(i, 0), 1e-11) << "agent " << a << " step " << t;
+        for (int j = 0; j < n; ++j) EXPECT_NEAR(tr.cov[(at * n + i) * n + j], Pm(i, j), 1e-12);
+      }
+      // G: sum over the horizon of KL(predicted || preferred) + H[N(0, R)].
+      std::vector<double> G(static_cast<std::size_t>(P));
+      double top = -1e300;
+      for (std::int64_t pi = 0; pi < P; ++pi) {
+        Mat mt = m, Pt = Pm;
+        double g = 0;
+        for (int tau = 0; tau < H; ++tau) {
+          mt = A * mt + B * action(policies[pi * H + tau]);
+          Pt = A * Pt * transpose(A) + Q;
+          const Mat So = C * Pt * Ct + R, diff = mu - C * mt;
+          double det_So = 0;
+          inverse(So, &det_So);
+          double trace = 0;
+          const Mat M = Sigma_inv * So;
+          for (int i = 0; i < d; ++i) trace += M(i, i);
+          g += 0.5 * (trace + (transpose(diff) * Sigma_inv * diff)(0, 0) - d + std::log(det_Sigma / det_So));
+          g += 0.5 * (d * std::log(2 * M_PI * M_E) + std::log(det_R));
+        }
+        G[pi] = g;
+        top = std::max(top, -cfg.gamma * g);
+        EXPECT_NEAR(tr.G[at * P + pi], g, 1e-10 * std::max(1.0, std::fabs(g))) << "policy " << pi;
+      }
+      double total = 0;
+      for (auto g : G) total += std::exp(-cfg.gamma * g - top);
+      std::int64_t best = 0;
+      for (std::int64_t pi = 0; pi < P; ++pi) {
+        EXPECT_NEAR(tr.q_pi[at * P + pi], std::exp(-cfg.gamma * G[pi] - top) / total, 1e-12);
+        if (G[pi] < G[best]) best = pi;
+      }
+      EXPECT_EQ(tr.actions[at], policies[best * H]) << "agent " << a << " step " << t;
+    }
+  }
+}
+
+// G from the closed form equals a Monte Carlo estimate of its definition:
+// worlds drawn from the agent's belief and rolled forward with process and
+// observation noise, the risk as the mean of ln q(o_tau) - ln p*(o_tau) and
+// the ambiguity as the mean of -ln p(o_tau | s_tau).  A wrong predicted
+// mean or covariance would make the sampled observations disagree with the
+// density the closed form uses, and the two would differ.
+TEST(PolicyGaussian, ExpectedFreeEnergyEqualsMonteCarlo) {
+  auto cfg = gaussian_model();
+  cfg.agents = 1;
+  cfg.trace_agents = 1;
+  cfg.steps = 2;
+  GaussianPolicyWorkload w(cfg);
+  test::run_workload(w, 5);
+  if (!test::world->root()) return;
+  const auto& tr = w.trace();
+  const int n = cfg.n, d = cfg.d, k = cfg.k, H = int(cfg.policy_len);
+  const auto policies = cfg.policies();
+  const std::int64_t P = std::int64_t(policies.size()) / H, at = 1;  // the second step
+  const Mat A(n, n, cfg.A), B(n, k, cfg.B), Q(n, n, cfg.Q), C(d, n, cfg.C), R(d, d, cfg.R), mu(d, 1, cfg.mu),
+      Sigma(d, d, cfg.Sigma), Ct = transpose(C);
+  const Mat m(n, 1, {tr.mean.begin() + at * n, tr.mean.begin() + (at + 1) * n}),
+      Pm(n, n, {tr.cov.begin() + at * n * n, tr.cov.begin() + (at + 1) * n * n});
+  // Cholesky factors for sampling, by the textbook recursion.
+  auto chol = [](const Mat& S) {
+    Mat L(S.r, S.c);
+    for (int i = 0; i < S.r; ++i)
+      for (int j = 0; j <= i; ++j) {
+        double v = S(i, j);
+        for (int l = 0; l < j; ++l) v -= L(i, l) * L(j, l);
+        L(i, j) = i == j ? std::sqrt(v) : v / L(j, j);
+      }
+    return L;
+  };
+  const Mat L0 = chol(Pm), LQ = chol(Q), LR = chol(R);
+  std::uint64_t counter = 0;
+  auto gaussian = [&](const Mat& L) {
+    Mat z(L.r, 1);
+    for (int i = 0; i < L.r; ++i)
+      z(i, 0) =
+          rng::standard_normal(rng::philox(77, std::uint32_t(counter), std::uint32_t(counter >> 32), 0, 0)),
+           ++counter;
+    return L * z;
+  };
+  const int samples = 100000;
+  for (std::int64_t pi = 0; pi < P; pi += 3) {
+    // The predicted observation densities q(o_tau | pi), for ln q.
+    std::vector<Mat> mean_o, cov_o;
+    Mat mt = m, Pt = Pm;
+    for (int tau = 0; tau < H; ++tau) {
+      mt = A * mt + B * Mat(k, 1,
+                            {cfg.actions.begin() + policies[pi * H + tau] * k,
+                             cfg.actions.begin() + (policies[pi * H + tau] + 1) * k});
+      Pt = A * Pt * transpose(A) + Q;
+      mean_o.push_back(C * mt);
+      cov_o.push_back(C * Pt * Ct + R);
+    }
+    double sum = 0, sum2 = 0;
+    for (int smp = 0; smp < samples; ++smp) {
+      Mat s = m + gaussian(L0);
+      double g = 0;
+      for (int tau = 0; tau < H; ++tau) {
+        const int u = policies[pi * H + tau];
+        s = A * s + B * Mat(k, 1, {cfg.actions.begin() + u * k, cfg.actions.begin() + (u + 1) * k}) +
+            gaussian(LQ);
+        const Mat o = C * s + gaussian(LR);
+        g += log_normal_density(o, mean_o[tau], cov_o[tau]) - log_normal_density(o, mu, Sigma) -
+             log_normal_density(o, C * s, R);
+      }
+      sum += g;
+      sum2 += g * g;
+    }
+    const double mean = sum / samples, se = std::sqrt((sum2 / samples - mean * mean) / samples);
+    const double closed = tr.G[at * P + pi];
+    EXPECT_LT(se, 0.02 * std::fabs(closed)) << "policy " << pi << ": the estimate is too noisy to test";
+    EXPECT_NEAR(mean, closed, 4.5 * se) << "policy " << pi << " (standard error " << se << ")";
+  }
+}
+
+// Agents of the built-in task drive the point mass to the preferred
+// position: by the last step most worlds are within the success radius.
+TEST(PolicyGaussian, BuiltInAgentsReachThePreferredPosition) {
+  GaussConfig cfg;
+  cfg.agents = 200;
+  cfg.steps = 12;
+  cfg.trace_agents = 0;
+  GaussianPolicyWorkload w(cfg);
+  test::run_workload(w, 3);
+  if (!test::world->root()) return;
+  const auto& tr = w.trace();
+  double first = 0, last = 0;
+  for (std::int64_t a = 0; a < cfg.agents; ++a) {
+    first += tr.success[a * cfg.steps] / double(cfg.agents);
+    last += tr.success[a * cfg.steps + cfg.steps - 1] / double(cfg.agents);
+  }
+  EXPECT_LT(first, 0.05);
+  EXPECT_GT(last, 0.3);
+}
+
+// Bad continuous models: the deck key, its line and the rule.
+TEST(PolicyGaussian, BadModelsNameTheKey) {
+  const std::string head = "[policy]\nmodel = \"gaussian\"\n";
+  auto expect = [&](const std::string& body, const std::string& what) {
+    auto deck = Deck::from_string(head + body, "bad.toml");
+    try {
+      make_workload(deck);
+      ADD_FAILURE() << "accepted: " << body;
+    } catch (const DeckError& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  expect("process_noise = [[0.1, 0.2], [0.0, 0.1]]\n",
+         "bad.toml:3: key 'policy.process_noise': must be symmetric: entry [1][0]");
+  expect("observation_noise = [[-0.1]]\n", "key 'policy.observation_noise': must be positive definite");
+  expect("dynamics = [[1, 0], [0, 1], [1, 1]]\n", "key 'policy.dynamics': must be square, not 3 x 2");
+  expect("control_matrix = [[1], [2], [3]]\n", "key 'policy.control_matrix': must be 2 x 1, not 3 x 1");
+  expect("dynamics = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]\n",
+         "key 'policy.control_matrix': must be given: the built-in default is for 2 states");
+  expect("observation_matrix = [[1, 0], [0, 1]]\n", "key 'policy.observation_noise': must be given");
+  expect("actions = [[1], [0, 2]]\n", "key 'policy.actions': row 1 has 2 entries, row 0 has 1");
+  expect("initial_mean = [0, 1, 2]\n", "key 'policy.initial_mean': must have 2 entries");
+  expect("preferred_covariance = [[nan]]\n",
+         "key 'policy.preferred_covariance': entry [0][0] must be a finite");
+  auto deck = Deck::from_string("[policy]\nmodel = \"kalman\"\n", "bad.toml");
+  EXPECT_THROW(make_workload(deck), DeckError);
 }
 
 }  // namespace

@@ -1,0 +1,58 @@
+#pragma once
+// The policy workload's continuous form (model = "gaussian"): agents with
+// linear-Gaussian worlds, Kalman-filter beliefs and the closed-form expected
+// free energy of every policy (kernels/policy/gaussian.hpp; docs/policy.md).
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/workload.hpp"
+#include "policy/gaussian_config.hpp"
+
+namespace prism::policy {
+
+// The rules of a usable model (sizes, finite entries, symmetric positive-
+// definite covariances, at most 65536 policies): the first one broken, as
+// (deck key, rule), or an empty key.
+std::pair<std::string, std::string> first_problem(const GaussConfig& c);
+// Throws std::invalid_argument "key: rule" for the first broken rule.
+void validate(const GaussConfig& c);
+
+// Per agent and step (rank 0 after run(), agents in order).
+struct GaussTrace {
+  std::vector<double> chosen_G, free_energy, policy_entropy, success;  // [agent][step]
+  // The first trace_agents agents: [agent][step][...].
+  std::vector<double> mean, cov, world, observations, q_pi, G;
+  std::vector<std::int32_t> actions;
+  std::int64_t traced = 0;
+};
+
+class GaussianPolicyWorkload final : public Workload {
+ public:
+  explicit GaussianPolicyWorkload(GaussConfig cfg);
+
+  std::string name() const override { return "policy"; }
+  std::int64_t units() const override { return cfg_.agents; }
+  std::string units_key() const override { return "agents"; }
+  std::string units_name() const override { return "agents"; }
+
+  void run(RunContext& ctx) override;
+  void write(H5Writer& out) const override;
+  Throughput throughput() const override;
+  void print_summary(std::FILE* out) const override;
+
+  const GaussTrace& trace() const { return trace_; }
+  const GaussConfig& config() const { return cfg_; }
+
+ private:
+  const GaussConfig cfg_;
+  const std::vector<int> policies_;
+  GaussTrace trace_;
+  std::int64_t agent_steps_ = 0;
+};
+
+std::unique_ptr<Workload> make_gaussian_workload(Deck& deck);
+
+}  // namespace prism::policy
