@@ -191,6 +191,13 @@ for agents_steps in "1 200" "1024 20" "16384 10"; do
     --set policy.learn_A=false --set policy.learn_B=false --set policy.trace_agents=0 \
     "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^PERFORMANCE|rror' | tee -a "$OUT/policy.txt"
 done
+log "policy: the linear-Gaussian form, 2^20 agents, 5 and 125 policies of three steps"
+for set in constant all; do
+  CUDA_VISIBLE_DEVICES=$ONE "$B/src/prism" --output "$WORK/policy-gaussian.h5" --set policy.agents=1048576 \
+    --set policy.trace_agents=0 --set policy.policies=$set "$ROOT/inputs/policy_gaussian.toml" 2>&1 |
+    grep -E '^PERFORMANCE|rror' | tee -a "$OUT/policy.txt"
+  rm -f "$WORK/policy-gaussian.h5"
+done
 if [[ -d "$ROOT/.carry/py/pymdp" ]]; then
   log "policy: pymdp (JAX) beside it, and its reference outputs"
   (cd "$ROOT" && CUDA_VISIBLE_DEVICES=$ONE PYTHONPATH="$ROOT/.carry/py" "$PY" bench/policy_pymdp.py --bench \
