@@ -13,6 +13,7 @@
 #include "core/run_config.hpp"
 #include "core/timers.hpp"
 #include "kernels/policy/gaussian.hpp"
+#include "policy/agent_rows.hpp"
 
 namespace prism::policy {
 
@@ -142,7 +143,7 @@ void GaussianPolicyWorkload::run(RunContext& ctx) {
       std::max<std::int64_t>(0, std::min(cfg_.trace_agents, mine.begin + n) - mine.begin);
   std::vector<double> t_mean, t_cov, t_world, t_obs, t_q, t_G;
   std::vector<std::int32_t> t_actions;
-  std::vector<double> chosen(n * T), vfe(n * T), h_pi(n * T), success(n * T);
+  std::vector<double> chosen, vfe, h_pi, success;
   {
     std::optional<Timers::Scope> init;
     init.emplace(ctx.timers, "init");
@@ -199,26 +200,14 @@ void GaussianPolicyWorkload::run(RunContext& ctx) {
       progress.update(s + 1);
     }
     progress.finish();
-    auto copy = [&](const GaussView& v, std::vector<double>& out) {
-      auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
-      for (std::int64_t a = 0; a < n; ++a)
-        for (std::int64_t s = 0; s < T; ++s) out[a * T + s] = h(a, s);
-    };
-    copy(step.chosen, chosen);
-    copy(step.vfe, vfe);
-    copy(step.entropy_pi, h_pi);
-    copy(step.success, success);
+    chosen = host_rows(step.chosen, n, T);
+    vfe = host_rows(step.vfe, n, T);
+    h_pi = host_rows(step.entropy_pi, n, T);
+    success = host_rows(step.success, n, T);
   }
   agent_steps_ = cfg_.agents * T;
   // Traces were collected step-major on each rank; to [agent][step][...] and to rank 0.
-  auto reorder = [&](const auto& v, std::int64_t width) {
-    std::decay_t<decltype(v)> out(v.size());
-    for (std::int64_t s = 0; s < T; ++s)
-      for (std::int64_t a = 0; a < traced; ++a)
-        for (std::int64_t k = 0; k < width; ++k)
-          out[(a * T + s) * width + k] = v[(s * traced + a) * width + k];
-    return out;
-  };
+  auto reorder = [&](const auto& v, std::int64_t width) { return agent_major(v, T, traced, width); };
   trace_.chosen_G = mpi.gather(chosen);
   trace_.free_energy = mpi.gather(vfe);
   trace_.policy_entropy = mpi.gather(h_pi);
@@ -234,16 +223,6 @@ void GaussianPolicyWorkload::run(RunContext& ctx) {
   trace_.actions.assign(all.begin(), all.end());
   trace_.traced = std::min(cfg_.trace_agents, cfg_.agents);
 }
-
-namespace {
-// Per step, over agents in agent order (the same on any number of ranks).
-std::vector<double> step_mean(const std::vector<double>& v, std::int64_t A, std::int64_t T, double sign = 1) {
-  std::vector<double> m(std::size_t(T), 0.0);
-  for (std::int64_t a = 0; a < A; ++a)
-    for (std::int64_t s = 0; s < T; ++s) m[s] += sign * v[a * T + s] / double(A);
-  return m;
-}
-}  // namespace
 
 void GaussianPolicyWorkload::write(H5Writer& out) const {
   const std::string g = "/policy";
@@ -261,10 +240,10 @@ void GaussianPolicyWorkload::write(H5Writer& out) const {
   out.attribute(g, "policy_set", cfg_.constant_policies ? "constant" : "all");
   out.attribute(g, "success_radius", cfg_.success_radius);
   out.attribute(g, "traced_agents", trace_.traced);
-  out.write(g + "/G_chosen_mean", step_mean(trace_.chosen_G, A, T));
-  out.write(g + "/free_energy_mean", step_mean(trace_.free_energy, A, T));
-  out.write(g + "/policy_entropy_mean", step_mean(trace_.policy_entropy, A, T));
-  out.write(g + "/success_rate", step_mean(trace_.success, A, T));
+  out.write(g + "/G_chosen_mean", mean_over_agents(trace_.chosen_G, A, T));
+  out.write(g + "/free_energy_mean", mean_over_agents(trace_.free_energy, A, T));
+  out.write(g + "/policy_entropy_mean", mean_over_agents(trace_.policy_entropy, A, T));
+  out.write(g + "/success_rate", mean_over_agents(trace_.success, A, T));
   const auto n = std::uint64_t(trace_.traced), t = std::uint64_t(T), N = std::uint64_t(cfg_.n),
              D = std::uint64_t(cfg_.d);
   if (n > 0) {
@@ -304,8 +283,8 @@ void GaussianPolicyWorkload::print_summary(std::FILE* out) const {
                static_cast<long long>(A),
                static_cast<long long>(policies_.size() / std::size_t(cfg_.policy_len)),
                static_cast<long long>(cfg_.policy_len));
-  const auto G = step_mean(trace_.chosen_G, A, T), F = step_mean(trace_.free_energy, A, T),
-             H = step_mean(trace_.policy_entropy, A, T), S = step_mean(trace_.success, A, T);
+  const auto G = mean_over_agents(trace_.chosen_G, A, T), F = mean_over_agents(trace_.free_energy, A, T),
+             H = mean_over_agents(trace_.policy_entropy, A, T), S = mean_over_agents(trace_.success, A, T);
   for (std::int64_t s = 0; s < T && s < 50; ++s)
     std::fprintf(out, "  step %3lld  G %10.5f  F %10.5f  H %8.5f  success %.4f\n", static_cast<long long>(s),
                  G[s], F[s], H[s], S[s]);

@@ -14,6 +14,7 @@
 #include "core/run_config.hpp"
 #include "core/timers.hpp"
 #include "kernels/policy/agent.hpp"
+#include "policy/agent_rows.hpp"
 #include "policy/gaussian.hpp"
 
 namespace prism::policy {
@@ -178,7 +179,7 @@ void PolicyWorkload::run(RunContext& ctx) {
       std::max<std::int64_t>(0, std::min(cfg_.trace_agents, mine.begin + n) - mine.begin);
   std::vector<double> beliefs, q_pi, neg_efe;
   std::vector<std::int32_t> actions, observations, world;
-  std::vector<double> chosen(n * T), vfe(n * T), h_pi(n * T), success(n * T);
+  std::vector<double> chosen, vfe, h_pi, success;
   {
     // The model, the policies and the agents' arrays on the device.
     std::optional<Timers::Scope> init;
@@ -283,26 +284,14 @@ void PolicyWorkload::run(RunContext& ctx) {
       progress.update(s + 1);
     }
     progress.finish();
-    auto copy = [&](const PerAgent& v, std::vector<double>& out) {
-      auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
-      for (std::int64_t a = 0; a < n; ++a)
-        for (std::int64_t s = 0; s < T; ++s) out[a * T + s] = h(a, s);
-    };
-    copy(step.chosen, chosen);
-    copy(step.vfe, vfe);
-    copy(step.entropy_pi, h_pi);
-    copy(step.success, success);
+    chosen = host_rows(step.chosen, n, T);
+    vfe = host_rows(step.vfe, n, T);
+    h_pi = host_rows(step.entropy_pi, n, T);
+    success = host_rows(step.success, n, T);
   }
   agent_steps_ = cfg_.agents * T;
   // To rank 0 in agent order.  Traces are collected step-major per rank; reorder to [agent][step].
-  auto reorder = [&](const auto& v, std::int64_t width) {
-    std::decay_t<decltype(v)> out(v.size());
-    for (std::int64_t s = 0; s < T; ++s)
-      for (std::int64_t a = 0; a < traced; ++a)
-        for (std::int64_t k = 0; k < width; ++k)
-          out[(a * T + s) * width + k] = v[(s * traced + a) * width + k];
-    return out;
-  };
+  auto reorder = [&](const auto& v, std::int64_t width) { return agent_major(v, T, traced, width); };
   trace_.chosen_neg_efe = mpi.gather(chosen);
   trace_.free_energy = mpi.gather(vfe);
   trace_.policy_entropy = mpi.gather(h_pi);
@@ -373,18 +362,9 @@ void PolicyWorkload::write(H5Writer& out) const {
 }
 
 PolicyWorkload::StepMeans PolicyWorkload::step_means() const {
-  // Over agents, in agent order (the same on any number of ranks).
   const std::int64_t T = cfg_.steps, A = cfg_.agents;
-  StepMeans m{std::vector<double>(T, 0.0), std::vector<double>(T, 0.0), std::vector<double>(T, 0.0),
-              std::vector<double>(T, 0.0)};
-  for (std::int64_t a = 0; a < A; ++a)
-    for (std::int64_t s = 0; s < T; ++s) {
-      m.G[s] -= trace_.chosen_neg_efe[a * T + s] / double(A);
-      m.F[s] += trace_.free_energy[a * T + s] / double(A);
-      m.H[s] += trace_.policy_entropy[a * T + s] / double(A);
-      m.success[s] += trace_.success[a * T + s] / double(A);
-    }
-  return m;
+  return {mean_over_agents(trace_.chosen_neg_efe, A, T, -1.0), mean_over_agents(trace_.free_energy, A, T),
+          mean_over_agents(trace_.policy_entropy, A, T), mean_over_agents(trace_.success, A, T)};
 }
 
 Throughput PolicyWorkload::throughput() const {
