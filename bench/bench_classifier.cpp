@@ -91,8 +91,8 @@ int main(int argc, char** argv) {
         e.use_generic_kernel(generic);
         e.use_tile_observations(kernel == 2 ? 2 : 1);
         const char* variant[] = {" tile", " general", " tile x2"};
-        const std::string what =
-            std::string("inference ") + (single ? "float" : "double") + (e.tile_kernel() ? variant[kernel] : " general");
+        const std::string what = std::string("inference ") + (single ? "float" : "double") +
+                                 (e.tile_kernel() ? variant[kernel] : " general");
         e.infer(0, std::min<std::int64_t>(n, 4096));  // warm-up
         Kokkos::fence();
         double best = 1e300;
