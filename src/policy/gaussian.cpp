@@ -70,7 +70,8 @@ std::pair<std::string, std::string> first_problem(const GaussConfig& c) {
   double policies = c.constant_policies ? double(c.action_count())
                                         : std::pow(double(c.action_count()), double(c.policy_len));
   if (policies > 65536)
-    return {"policy_len", "gives " + std::to_string(std::int64_t(policies)) + " policies; at most 65536"};
+    return {"policy_len", "gives " + std::to_string(c.action_count()) + "^" + std::to_string(c.policy_len) +
+                              " policies with policies = \"all\"; at most 65536"};
   return {"", ""};
 }
 

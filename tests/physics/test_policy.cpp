@@ -870,6 +870,7 @@ TEST(PolicyGaussian, BadModelsNameTheKey) {
   expect("observation_matrix = [[1, 0], [0, 1]]\n", "key 'policy.observation_noise': must be given");
   expect("actions = [[1], [0, 2]]\n", "key 'policy.actions': row 1 has 2 entries, row 0 has 1");
   expect("initial_mean = [0, 1, 2]\n", "key 'policy.initial_mean': must have 2 entries");
+  expect("policies = \"all\"\npolicy_len = 9\n", "key 'policy.policy_len': gives 5^9 policies");
   expect("preferred_covariance = [[nan]]\n",
          "key 'policy.preferred_covariance': entry [0][0] must be a finite");
   auto deck = Deck::from_string("[policy]\nmodel = \"kalman\"\n", "bad.toml");
