@@ -81,7 +81,6 @@ struct InferGemm {
     for (std::int64_t tile = m.league_rank(); tile < tiles; tile += m.league_size()) {
       const std::int64_t begin = tile * kTile;
       float acc[8][8];
-#pragma unroll
       for (int i = 0; i < 8; ++i)
 #pragma unroll
         for (int j = 0; j < 8; ++j) acc[i][j] = rest[8 * cg + j];
@@ -123,7 +122,6 @@ struct InferGemm {
       }
       // Second layer: inputs j of the group's 8 observations from lane group + j / 8.
       float acc2[8][4];
-#pragma unroll
       for (int i = 0; i < 8; ++i)
 #pragma unroll
         for (int o = 0; o < 4; ++o) acc2[i][o] = rest[L::b1 - L::b0 + 4 * cg + o];
