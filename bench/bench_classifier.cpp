@@ -80,9 +80,7 @@ int main(int argc, char** argv) {
     // Inference in both precisions, with the fused tile kernel and the general one.
     Inference r;
     for (const bool single : {true, false})
-      // the fastest tile kernel, the general one, InferTile with two and with one observation per
-      // thread, the register-tiled kernel with three teams per SM
-      for (const int kernel : {0, 1, 2, 3, 4}) {
+      for (const int kernel : {0, 1, 2}) {  // tile, general, tile with two observations per thread
         const bool generic = kernel == 1;
         if (kernel >= 2 && !single) continue;
         Config c = cfg;
@@ -91,11 +89,8 @@ int main(int argc, char** argv) {
         e.set_parameters(weights);
         e.load(data);
         e.use_generic_kernel(generic);
-        e.use_tile_variant(kernel == 2   ? Engine::TileVariant::two_per_thread
-                           : kernel == 3 ? Engine::TileVariant::one_per_thread
-                           : kernel == 4 ? Engine::TileVariant::tiled_three_per_sm
-                                         : Engine::TileVariant::fastest);
-        const char* variant[] = {" tile", " general", " tile x2", " tile x1", " tile 3/SM"};
+        e.use_tile_observations(kernel == 2 ? 2 : 1);
+        const char* variant[] = {" tile", " general", " tile x2"};
         const std::string what = std::string("inference ") + (single ? "float" : "double") +
                                  (e.tile_kernel() ? variant[kernel] : " general");
         e.infer(0, std::min<std::int64_t>(n, 4096));  // warm-up

@@ -8,7 +8,6 @@
 #include <type_traits>
 
 #include "core/mpi_context.hpp"
-#include "kernels/classifier/infer_gemm.hpp"
 #include "kernels/classifier/infer_tile.hpp"
 #include "kernels/classifier/mlp.hpp"
 #include "kernels/common/reductions.hpp"
@@ -381,14 +380,8 @@ void Engine::infer_chunks(std::int64_t first, std::int64_t n, Inference* out) {
       typename decltype(kernel)::type{p, I.gauss, I.g.log_norm, I.x, first + at, m, o, exact_logits_}.launch(
           space);
     };
-    if (tile && cfg_.float_inference && tile_variant_ == TileVariant::two_per_thread)
+    if (tile && cfg_.float_inference && tile_observations_ == 2)
       run_tile(std::type_identity<InferTile<float, 100, 64, 32, 16, 5, 2>>{}, I.tile_p_f);
-#if defined(KOKKOS_ENABLE_CUDA)
-    else if (tile && cfg_.float_inference && tile_variant_ == TileVariant::fastest)
-      InferGemm<4>{I.tile_p_f, I.gauss, I.g.log_norm, I.x, first + at, m, o, exact_logits_}.launch(space);
-    else if (tile && cfg_.float_inference && tile_variant_ == TileVariant::tiled_three_per_sm)
-      InferGemm<3>{I.tile_p_f, I.gauss, I.g.log_norm, I.x, first + at, m, o, exact_logits_}.launch(space);
-#endif
     else if (tile &&
              cfg_.float_inference)  // registers bounded for four teams per SM (docs/performance-notes.md)
       run_tile(std::type_identity<InferTile<float, 100, 64, 32, 16, 5, 1, 4>>{}, I.tile_p_f);

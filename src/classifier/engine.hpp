@@ -69,14 +69,8 @@ class Engine {
   void use_generic_kernel(bool on) { generic_kernel_ = on; }
   // Whether inference uses the fused tile kernel (the default 100-64-32-16-5 network).
   bool tile_kernel() const { return tile_ && !generic_kernel_; }
-  // Test and benchmark hook: which float tile kernel runs.  fastest: the
-  // register-tiled one on CUDA (kernels/classifier/infer_gemm.hpp), one
-  // observation per thread elsewhere; tiled_three_per_sm: the
-  // register-tiled one with registers for three teams per SM instead of
-  // four; one_per_thread, two_per_thread: InferTile with one or two
-  // observations per thread.
-  enum class TileVariant { fastest, tiled_three_per_sm, one_per_thread, two_per_thread };
-  void use_tile_variant(TileVariant v) { tile_variant_ = v; }
+  // Benchmark hook: observations per thread of the float tile kernel (1 or 2).
+  void use_tile_observations(int k) { tile_observations_ = k == 2 ? 2 : 1; }
 
  private:
   // Losses and gradient rows of the first `count` slots of the rows view.
@@ -92,7 +86,7 @@ class Engine {
   Shape shape_;
   std::int64_t chunk_;
   bool exact_logits_ = false, generic_kernel_ = false, tile_ = false;
-  TileVariant tile_variant_ = TileVariant::fastest;
+  int tile_observations_ = 1;
 };
 
 }  // namespace prism::classifier
