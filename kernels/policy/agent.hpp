@@ -183,11 +183,6 @@ struct AgentStep {
     const std::int64_t k = (std::int64_t(next) * sp.Ns[f] + prev) * sp.Nu[f] + u;
     return sp.learn_B ? learned(i, sp.lb_at[f] + k) : p(sp.b_at[f] + k);
   }
-  // B[next][prev][u], read where neighbouring `next` are neighbouring addresses.
-  KOKKOS_INLINE_FUNCTION double B_next(std::int64_t i, int f, int next, int prev, int u) const {
-    if (sp.learn_B) return B(i, f, next, prev, u);
-    return p(sp.bt_at[f] + (std::int64_t(u) * sp.Ns[f] + prev) * sp.Ns[f] + next);
-  }
   // Which dependencies k of modality m belong to the factor set `factors` (bit f).
   KOKKOS_INLINE_FUNCTION unsigned dep_mask(int m, unsigned factors) const {
     unsigned mask = 0;
@@ -350,6 +345,15 @@ struct AgentStep {
         for (int m = 0; m < sp.M; ++m)
           for (int k = 0; k < sp.ndeps[m]; ++k) {
             if (sp.deps[m][k] != f) continue;
+            if (sp.ndeps[m] == 2) {
+              // Two dependencies: the other's states in order, the same
+              // terms as the general walk below without its bookkeeping.
+              const int other = sp.deps[m][1 - k], n_other = sp.Ns[other];
+              const std::int64_t step_s = k == 0 ? n_other : 1, step_o = k == 0 ? 1 : sp.Ns[f];
+              const std::int64_t at_ll = sp.ll_at[m] + s * step_s, at_q = sp.s_at[other];
+              for (int o = 0; o < n_other; ++o) v += q(at_q + o) * scratch(i, at_ll + o * step_o);
+              continue;
+            }
             int preset[kMaxFactors] = {};
             preset[k] = s;
             for_joint(sp, m, 1u << k, preset, [&](std::int64_t j, const int* digit) {
@@ -389,12 +393,18 @@ struct AgentStep {
       const std::int64_t first = tree.level_at(t), count = tree.level_at(t + 1) - first;
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count * S), [&](const std::int64_t k) {
         const std::int64_t n = first + k / S, s = k % S;
-        const int f = factor_of(s), u = tree.control(n, f), parent = tree.parent(n);
-        const std::int64_t from = parent < 0 ? -1 : sp.nq_at + parent * S;
+        const int f = factor_of(s), u = tree.control(n, f), parent = tree.parent(n), ns = sp.Ns[f];
+        const int next = int(s - sp.s_at[f]);
+        // The parent's marginal of f (q(s) itself at the first level), and
+        // B[next][.][u] with neighbouring `next` at neighbouring addresses.
+        const double* from = parent < 0 ? &qs(i, sp.s_at[f]) : &row(sp.nq_at + parent * S + sp.s_at[f]);
         double v = 0;
-        for (int r = 0; r < sp.Ns[f]; ++r)
-          v += B_next(i, f, int(s - sp.s_at[f]), r, u) *
-               (from < 0 ? qs(i, sp.s_at[f] + r) : row(from + sp.s_at[f] + r));
+        if (sp.learn_B) {
+          for (int r = 0; r < ns; ++r) v += B(i, f, next, r, u) * from[r];
+        } else {
+          const double* bt = &p(sp.bt_at[f] + std::int64_t(u) * ns * ns + next);
+          for (int r = 0; r < ns; ++r) v += bt[std::int64_t(r) * ns] * from[r];
+        }
         row(sp.nq_at + n * S + s) = v;
       });
       team.team_barrier();
@@ -417,9 +427,31 @@ struct AgentStep {
           }
         const std::int64_t base = sp.nq_at + first * S;
         double v = 0;
-        for_joint(sp, m, own, preset, [&](std::int64_t j, const int* digit) {
-          v += (r < sp.No[m] ? A(i, m, r, j) : HA(i, m, j)) * weight(row, base, m, digit, common);
-        });
+        if (common != 0 && (common & (common - 1)) == 0) {
+          // One shared dependency: its states in order, the own ones fixed;
+          // the same terms in the same order as the general walk below.
+          std::int64_t j0 = 0, stride = 1, step_c = 0;
+          int dc = 0;
+          for (int d = sp.ndeps[m] - 1; d >= 0; --d) {
+            if (common >> d & 1u) {
+              dc = d;
+              step_c = stride;
+            } else {
+              j0 += preset[d] * stride;
+            }
+            stride *= sp.Ns[sp.deps[m][d]];
+          }
+          const int fc = sp.deps[m][dc];
+          const double* q = &row(base + sp.s_at[fc]);
+          for (int x = 0; x < sp.Ns[fc]; ++x) {
+            const std::int64_t j = j0 + x * step_c;
+            v += (r < sp.No[m] ? A(i, m, r, j) : HA(i, m, j)) * q[x];
+          }
+        } else {
+          for_joint(sp, m, own, preset, [&](std::int64_t j, const int* digit) {
+            v += (r < sp.No[m] ? A(i, m, r, j) : HA(i, m, j)) * weight(row, base, m, digit, common);
+          });
+        }
         row(c0 + k) = v;
       });
       team.team_barrier();
@@ -438,12 +470,26 @@ struct AgentStep {
         const unsigned own = dep_mask(m, ~shared);
         const std::int64_t base = sp.nq_at + n * S, c = tree.ctr_at(t, m), width = sp.No[m] + 1;
         double v = 0;
-        std::int64_t jn = 0;  // the visits run through the own dependencies' joint states in order
-        const int zeros[kMaxFactors] = {};
-        for_joint(sp, m, dep_mask(m, shared), zeros, [&](std::int64_t, const int* digit) {
-          v += row(c + jn * width + r) * weight(row, base, m, digit, own);
-          ++jn;
-        });
+        if ((own & (own - 1)) == 0) {
+          // At most one own dependency: a dot product over its states, the
+          // same terms in the same order as the general walk below.
+          if (own == 0) {
+            v += row(c + r) * 1.0;
+          } else {
+            int d = 0;
+            while (!(own >> d & 1u)) ++d;
+            const int f = sp.deps[m][d];
+            const double *a = &row(c + r), *q = &row(base + sp.s_at[f]);
+            for (int x = 0; x < sp.Ns[f]; ++x) v += a[x * width] * q[x];
+          }
+        } else {
+          std::int64_t jn = 0;  // the visits run through the own dependencies' joint states in order
+          const int zeros[kMaxFactors] = {};
+          for_joint(sp, m, dep_mask(m, shared), zeros, [&](std::int64_t, const int* digit) {
+            v += row(c + jn * width + r) * weight(row, base, m, digit, own);
+            ++jn;
+          });
+        }
         if (r0 < O)
           row(sp.nqo_at + n * O + r0) = v;
         else
