@@ -55,6 +55,10 @@ struct Spec {
   // modality m at o_at[m] of a node's O outcomes; scratch row offsets.
   std::int64_t N = 0, O = 0, o_at[kMaxModalities] = {};
   std::int64_t logq_at = 0, nq_at = 0, nqo_at = 0, nh_at = 0, nv_at = 0, row = 0;
+  // Work space: per factor a maximum and a sum (red_at, 2 F, at least 2),
+  // and one weight per joint state of every modality or one term per policy
+  // (w_at, the larger of LL and P).
+  std::int64_t red_at = 0, w_at = 0;
   // Dirichlet learning of A and B (pymdp's rule): each agent's own A, H[A], B
   // and concentrations pA, pB, at these offsets of its row of `learned`.
   bool learn_A = false, learn_B = false;
@@ -228,7 +232,7 @@ struct AgentStep {
     });
     team.team_barrier();
     infer_states(team, i);
-    Kokkos::single(Kokkos::PerTeam(team), [&]() { record_free_energy(i); });
+    record_free_energy(team, i);
     evaluate_policies(team, i);
     // pymdp's online order: learning after policy inference, before the action.
     if (step > 0 && (sp.learn_A || sp.learn_B)) learn(team, i);
@@ -304,16 +308,29 @@ struct AgentStep {
     team.team_barrier();
   }
 
-  // q(s) = softmax of ln q in the scratch, factor by factor (one thread each).
+  // q(s) = softmax of ln q in the scratch, per factor. The exponentials are
+  // taken in parallel; each factor's maximum and sum are one thread's, in
+  // state order, so the result does not depend on the team size.
   KOKKOS_INLINE_FUNCTION void softmax_into_qs(const Member& team, std::int64_t i) const {
-    const std::int64_t at = sp.logq_at;
+    const std::int64_t at = sp.logq_at, red = sp.red_at;
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.F), [&](const int f) {
       double mx = scratch(i, at + sp.s_at[f]);
       for (int s = 1; s < sp.Ns[f]; ++s) mx = kmath::fmax(mx, scratch(i, at + sp.s_at[f] + s));
+      scratch(i, red + f) = mx;
+    });
+    team.team_barrier();
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.S), [&](const std::int64_t k) {
+      scratch(i, at + k) = kmath::exp(scratch(i, at + k) - scratch(i, red + factor_of(k)));
+    });
+    team.team_barrier();
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.F), [&](const int f) {
       double sum = 0;
-      for (int s = 0; s < sp.Ns[f]; ++s) sum += kmath::exp(scratch(i, at + sp.s_at[f] + s) - mx);
-      for (int s = 0; s < sp.Ns[f]; ++s)
-        qs(i, sp.s_at[f] + s) = kmath::exp(scratch(i, at + sp.s_at[f] + s) - mx) / sum;
+      for (int s = 0; s < sp.Ns[f]; ++s) sum += scratch(i, at + sp.s_at[f] + s);
+      scratch(i, red + sp.F + f) = sum;
+    });
+    team.team_barrier();
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.S), [&](const std::int64_t k) {
+      qs(i, k) = scratch(i, at + k) / scratch(i, red + sp.F + factor_of(k));
     });
     team.team_barrier();
   }
@@ -367,19 +384,31 @@ struct AgentStep {
     }
   }
 
-  // F = sum q ln q - sum q ln prior - sum_m E_q[ln A_m[o_m, .]].
-  KOKKOS_INLINE_FUNCTION void record_free_energy(std::int64_t i) const {
-    double f_energy = 0;
-    for (std::int64_t s = 0; s < sp.S; ++s) {
-      const double q = qs(i, s);
-      f_energy += xlogx(q) - q * log_stable(prior(i, s));
-    }
+  // F = sum q ln q - sum q ln prior - sum_m E_q[ln A_m[o_m, .]]: the
+  // weights prod q of every joint state in parallel, the sum by one thread
+  // in a fixed order.
+  KOKKOS_INLINE_FUNCTION void record_free_energy(const Member& team, std::int64_t i) const {
     auto q = Kokkos::subview(qs, i, Kokkos::ALL);
-    for (int m = 0; m < sp.M; ++m)
-      for_joint(sp, m, 0u, nullptr, [&](std::int64_t j, const int* digit) {
-        f_energy -= weight(q, 0, m, digit, ~0u) * scratch(i, sp.ll_at[m] + j);
-      });
-    vfe(i, step) = f_energy;
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.LL), [&](const std::int64_t k) {
+      int m = 0;
+      while (m + 1 < sp.M && k >= sp.ll_at[m + 1]) ++m;
+      int digit[kMaxFactors];
+      for (std::int64_t r = k - sp.ll_at[m], d = sp.ndeps[m] - 1; d >= 0; --d) {
+        digit[d] = int(r % sp.Ns[sp.deps[m][d]]);
+        r /= sp.Ns[sp.deps[m][d]];
+      }
+      scratch(i, sp.w_at + k) = weight(q, 0, m, digit, ~0u);
+    });
+    team.team_barrier();
+    Kokkos::single(Kokkos::PerTeam(team), [&]() {
+      double f_energy = 0;
+      for (std::int64_t s = 0; s < sp.S; ++s) {
+        const double qv = qs(i, s);
+        f_energy += xlogx(qv) - qv * log_stable(prior(i, s));
+      }
+      for (std::int64_t k = 0; k < sp.LL; ++k) f_energy -= scratch(i, sp.w_at + k) * scratch(i, k);
+      vfe(i, step) = f_energy;
+    });
   }
 
   // -G of every tree node, level by level: the node's factor marginals (B of
@@ -520,16 +549,32 @@ struct AgentStep {
       q_pi(i, k) = sp.gamma * value + log_stable(p(sp.e_at + k));
     });
     team.team_barrier();
+    // q(pi) = softmax: exponentials and entropy terms in parallel, the
+    // maximum and the sums by one thread in policy order.
+    const std::int64_t red = sp.red_at, w = sp.w_at;
     Kokkos::single(Kokkos::PerTeam(team), [&]() {
       double mx = -1e300;
       for (std::int64_t k = 0; k < sp.P; ++k) mx = q_pi(i, k) > mx ? q_pi(i, k) : mx;
+      row(red) = mx;
+    });
+    team.team_barrier();
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.P),
+                         [&](const std::int64_t k) { q_pi(i, k) = kmath::exp(q_pi(i, k) - row(red)); });
+    team.team_barrier();
+    Kokkos::single(Kokkos::PerTeam(team), [&]() {
       double sum = 0;
-      for (std::int64_t k = 0; k < sp.P; ++k) sum += kmath::exp(q_pi(i, k) - mx);
+      for (std::int64_t k = 0; k < sp.P; ++k) sum += q_pi(i, k);
+      row(red + 1) = sum;
+    });
+    team.team_barrier();
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.P), [&](const std::int64_t k) {
+      q_pi(i, k) = q_pi(i, k) / row(red + 1);
+      row(w + k) = xlogx(q_pi(i, k));
+    });
+    team.team_barrier();
+    Kokkos::single(Kokkos::PerTeam(team), [&]() {
       double h = 0;
-      for (std::int64_t k = 0; k < sp.P; ++k) {
-        q_pi(i, k) = kmath::exp(q_pi(i, k) - mx) / sum;
-        h -= xlogx(q_pi(i, k));
-      }
+      for (std::int64_t k = 0; k < sp.P; ++k) h -= row(w + k);
       entropy_pi(i, step) = h;
     });
     team.team_barrier();
