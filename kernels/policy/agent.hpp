@@ -171,8 +171,10 @@ struct AgentStep {
 
   // Teams: one thread on a host backend; on a GPU two warps when agents are
   // many, eight when they are few (the tree's levels give the work).
-  static Policy policy(const Kokkos::DefaultExecutionSpace& space, std::int64_t agents) {
-    return Policy(space, agents, compat::kHostBackend ? 1 : agents >= 4096 ? 64 : 256, 1);
+  // `team` > 0 overrides the GPU's choice (the deck's policy.team_size); the
+  // results do not depend on it.
+  static Policy policy(const Kokkos::DefaultExecutionSpace& space, std::int64_t agents, int team = 0) {
+    return Policy(space, agents, compat::kHostBackend ? 1 : team > 0 ? team : agents >= 4096 ? 64 : 256, 1);
   }
 
   // The agent's model (its own copy when it learns); the world always uses p.

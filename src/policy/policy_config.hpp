@@ -24,6 +24,7 @@ struct Config {
   std::int64_t num_iter = 16;       // fixed-point iterations of multi-factor state inference
   bool use_utility = true, use_states_info_gain = true;
   std::int64_t trace_agents = 4;  // agents whose full traces are written
+  std::int64_t team_size = 0;     // GPU threads per agent (0: chosen by the agent count)
   // Dirichlet learning (pymdp's online rule): concentrations start at
   // prior_concentration x the model's A and B.
   bool learn_A = false, learn_B = false;

@@ -263,7 +263,8 @@ void PolicyWorkload::run(RunContext& ctx) {
     for (std::int64_t s = 0; s < T; ++s) {
       step.step = s;
       if (n > 0)
-        Kokkos::parallel_for("policy::step", AgentStep::policy(Kokkos::DefaultExecutionSpace(), n), step);
+        Kokkos::parallel_for(
+            "policy::step", AgentStep::policy(Kokkos::DefaultExecutionSpace(), n, int(cfg_.team_size)), step);
       // Traces of this rank's traced agents.
       if (traced > 0) {
         auto qs = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), step.qs);
