@@ -395,8 +395,8 @@ struct AgentStep {
       int m = 0;
       while (m + 1 < sp.M && k >= sp.ll_at[m + 1]) ++m;
       int digit[kMaxFactors];
-      for (std::int64_t r = k - sp.ll_at[m], d = sp.ndeps[m] - 1; d >= 0; --d) {
-        digit[d] = int(r % sp.Ns[sp.deps[m][d]]);
+      for (int r = int(k - sp.ll_at[m]), d = sp.ndeps[m] - 1; d >= 0; --d) {
+        digit[d] = r % sp.Ns[sp.deps[m][d]];
         r /= sp.Ns[sp.deps[m][d]];
       }
       scratch(i, sp.w_at + k) = weight(q, 0, m, digit, ~0u);
@@ -423,7 +423,8 @@ struct AgentStep {
     for (int t = 0; t < sp.T; ++t) {
       const std::int64_t first = tree.level_at(t), count = tree.level_at(t + 1) - first;
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count * S), [&](const std::int64_t k) {
-        const std::int64_t n = first + k / S, s = k % S;
+        // 32-bit division: a 64-bit one costs a GPU tens of instructions per item.
+        const std::int64_t n = first + int(k) / int(S), s = int(k) % int(S);
         const int f = factor_of(s), u = tree.control(n, f), parent = tree.parent(n), ns = sp.Ns[f];
         const int next = int(s - sp.s_at[f]);
         // The parent's marginal of f (q(s) itself at the first level), and
@@ -447,13 +448,13 @@ struct AgentStep {
         int m = 0;
         while (m + 1 < sp.M && c0 + k >= tree.ctr_at(t, m + 1)) ++m;
         const std::int64_t local = c0 + k - tree.ctr_at(t, m);
-        const int r = int(local % (sp.No[m] + 1));
-        std::int64_t jn = local / (sp.No[m] + 1);
+        const int r = int(local) % (sp.No[m] + 1);
+        int jn = int(local) / (sp.No[m] + 1);
         const unsigned own = dep_mask(m, ~shared), common = dep_mask(m, shared);
         int preset[kMaxFactors] = {};
         for (int d = sp.ndeps[m] - 1; d >= 0; --d)
           if (own >> d & 1u) {
-            preset[d] = int(jn % sp.Ns[sp.deps[m][d]]);
+            preset[d] = jn % sp.Ns[sp.deps[m][d]];
             jn /= sp.Ns[sp.deps[m][d]];
           }
         const std::int64_t base = sp.nq_at + first * S;
@@ -488,7 +489,7 @@ struct AgentStep {
       team.team_barrier();
       // Per node and modality: No[m] predicted outcomes and one expected ambiguity.
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count * (O + M)), [&](const std::int64_t k) {
-        const std::int64_t n = first + k / (O + M), r0 = k % (O + M);
+        const std::int64_t n = first + int(k) / int(O + M), r0 = int(k) % int(O + M);
         int m = 0;
         std::int64_t r = r0;
         if (r0 < O) {
