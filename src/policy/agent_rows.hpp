@@ -8,7 +8,16 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/mpi_context.hpp"
+
 namespace prism::policy {
+
+// Per agent and step, [agent][step], on rank 0 in agent order: the chosen
+// policy's value (-G in the discrete form, G in the Gaussian one), F of
+// q(s), H[q(pi)] and success.
+struct StepRows {
+  std::vector<double> chosen, free_energy, policy_entropy, success;
+};
 
 // The first n rows of a [agent][step] view, T steps each, as one host vector.
 template <class View>
@@ -18,6 +27,14 @@ std::vector<double> host_rows(const View& v, std::int64_t n, std::int64_t T) {
   for (std::int64_t a = 0; a < n; ++a)
     for (std::int64_t s = 0; s < T; ++s) out[a * T + s] = h(a, s);
   return out;
+}
+
+// The first n rows (T steps each) of four [agent][step] device views, gathered on rank 0.
+template <class View>
+StepRows gather_rows(const MpiContext& mpi, const View& chosen, const View& vfe, const View& entropy,
+                     const View& success, std::int64_t n, std::int64_t T) {
+  return {mpi.gather(host_rows(chosen, n, T)), mpi.gather(host_rows(vfe, n, T)),
+          mpi.gather(host_rows(entropy, n, T)), mpi.gather(host_rows(success, n, T))};
 }
 
 // [step][agent][width] (as traces are collected, step by step) to [agent][step][width].

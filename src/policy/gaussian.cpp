@@ -144,7 +144,6 @@ void GaussianPolicyWorkload::run(RunContext& ctx) {
       std::max<std::int64_t>(0, std::min(cfg_.trace_agents, mine.begin + n) - mine.begin);
   std::vector<double> t_mean, t_cov, t_world, t_obs, t_q, t_G;
   std::vector<std::int32_t> t_actions;
-  std::vector<double> chosen, vfe, h_pi, success;
   {
     std::optional<Timers::Scope> init;
     init.emplace(ctx.timers, "init");
@@ -201,18 +200,12 @@ void GaussianPolicyWorkload::run(RunContext& ctx) {
       progress.update(s + 1);
     }
     progress.finish();
-    chosen = host_rows(step.chosen, n, T);
-    vfe = host_rows(step.vfe, n, T);
-    h_pi = host_rows(step.entropy_pi, n, T);
-    success = host_rows(step.success, n, T);
+    static_cast<StepRows&>(trace_) =
+        gather_rows(mpi, step.chosen, step.vfe, step.entropy_pi, step.success, n, T);
   }
   agent_steps_ = cfg_.agents * T;
   // Traces were collected step-major on each rank; to [agent][step][...] and to rank 0.
   auto reorder = [&](const auto& v, std::int64_t width) { return agent_major(v, T, traced, width); };
-  trace_.chosen_G = mpi.gather(chosen);
-  trace_.free_energy = mpi.gather(vfe);
-  trace_.policy_entropy = mpi.gather(h_pi);
-  trace_.success = mpi.gather(success);
   trace_.mean = mpi.gather(reorder(t_mean, N));
   trace_.cov = mpi.gather(reorder(t_cov, N * N));
   trace_.world = mpi.gather(reorder(t_world, N));
@@ -241,7 +234,7 @@ void GaussianPolicyWorkload::write(H5Writer& out) const {
   out.attribute(g, "policy_set", cfg_.constant_policies ? "constant" : "all");
   out.attribute(g, "success_radius", cfg_.success_radius);
   out.attribute(g, "traced_agents", trace_.traced);
-  out.write(g + "/G_chosen_mean", mean_over_agents(trace_.chosen_G, A, T));
+  out.write(g + "/G_chosen_mean", mean_over_agents(trace_.chosen, A, T));
   out.write(g + "/free_energy_mean", mean_over_agents(trace_.free_energy, A, T));
   out.write(g + "/policy_entropy_mean", mean_over_agents(trace_.policy_entropy, A, T));
   out.write(g + "/success_rate", mean_over_agents(trace_.success, A, T));
@@ -284,7 +277,7 @@ void GaussianPolicyWorkload::print_summary(std::FILE* out) const {
                static_cast<long long>(A),
                static_cast<long long>(policies_.size() / std::size_t(cfg_.policy_len)),
                static_cast<long long>(cfg_.policy_len));
-  const auto G = mean_over_agents(trace_.chosen_G, A, T), F = mean_over_agents(trace_.free_energy, A, T),
+  const auto G = mean_over_agents(trace_.chosen, A, T), F = mean_over_agents(trace_.free_energy, A, T),
              H = mean_over_agents(trace_.policy_entropy, A, T), S = mean_over_agents(trace_.success, A, T);
   for (std::int64_t s = 0; s < T && s < 50; ++s)
     std::fprintf(out, "  step %3lld  G %10.5f  F %10.5f  H %8.5f  success %.4f\n", static_cast<long long>(s),

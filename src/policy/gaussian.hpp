@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/workload.hpp"
+#include "policy/agent_rows.hpp"
 #include "policy/gaussian_config.hpp"
 
 namespace prism::policy {
@@ -20,10 +21,10 @@ std::pair<std::string, std::string> first_problem(const GaussConfig& c);
 // Throws std::invalid_argument "key: rule" for the first broken rule.
 void validate(const GaussConfig& c);
 
-// Per agent and step (rank 0 after run(), agents in order).
-struct GaussTrace {
-  std::vector<double> chosen_G, free_energy, policy_entropy, success;  // [agent][step]
-  // The first trace_agents agents: [agent][step][...].
+// Per agent and step (rank 0 after run(), agents in order): StepRows
+// (chosen: G of the chosen policy), and for the first trace_agents agents
+// [agent][step][...]:
+struct GaussTrace : StepRows {
   std::vector<double> mean, cov, world, observations, q_pi, G;
   std::vector<std::int32_t> actions;
   std::int64_t traced = 0;

@@ -181,7 +181,6 @@ void PolicyWorkload::run(RunContext& ctx) {
       std::max<std::int64_t>(0, std::min(cfg_.trace_agents, mine.begin + n) - mine.begin);
   std::vector<double> beliefs, q_pi, neg_efe;
   std::vector<std::int32_t> actions, observations, world;
-  std::vector<double> chosen, vfe, h_pi, success;
   {
     // The model, the policies and the agents' arrays on the device.
     std::optional<Timers::Scope> init;
@@ -287,18 +286,12 @@ void PolicyWorkload::run(RunContext& ctx) {
       progress.update(s + 1);
     }
     progress.finish();
-    chosen = host_rows(step.chosen, n, T);
-    vfe = host_rows(step.vfe, n, T);
-    h_pi = host_rows(step.entropy_pi, n, T);
-    success = host_rows(step.success, n, T);
+    static_cast<StepRows&>(trace_) =
+        gather_rows(mpi, step.chosen, step.vfe, step.entropy_pi, step.success, n, T);
   }
   agent_steps_ = cfg_.agents * T;
   // To rank 0 in agent order.  Traces are collected step-major per rank; reorder to [agent][step].
   auto reorder = [&](const auto& v, std::int64_t width) { return agent_major(v, T, traced, width); };
-  trace_.chosen_neg_efe = mpi.gather(chosen);
-  trace_.free_energy = mpi.gather(vfe);
-  trace_.policy_entropy = mpi.gather(h_pi);
-  trace_.success = mpi.gather(success);
   trace_.beliefs = mpi.gather(reorder(beliefs, sp.S));
   trace_.q_pi = mpi.gather(reorder(q_pi, sp.P));
   trace_.neg_efe = mpi.gather(reorder(neg_efe, sp.P));
@@ -366,7 +359,7 @@ void PolicyWorkload::write(H5Writer& out) const {
 
 PolicyWorkload::StepMeans PolicyWorkload::step_means() const {
   const std::int64_t T = cfg_.steps, A = cfg_.agents;
-  return {mean_over_agents(trace_.chosen_neg_efe, A, T, -1.0), mean_over_agents(trace_.free_energy, A, T),
+  return {mean_over_agents(trace_.chosen, A, T, -1.0), mean_over_agents(trace_.free_energy, A, T),
           mean_over_agents(trace_.policy_entropy, A, T), mean_over_agents(trace_.success, A, T)};
 }
 

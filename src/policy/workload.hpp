@@ -7,15 +7,16 @@
 #include <memory>
 
 #include "core/workload.hpp"
+#include "policy/agent_rows.hpp"
 #include "policy/model.hpp"
 #include "policy/policy_config.hpp"
 
 namespace prism::policy {
 
-// Per agent and step (rank 0 after run(), agents in order).
-struct Trace {
-  std::vector<double> chosen_neg_efe, free_energy, policy_entropy, success;  // [agent][step]
-  // The first trace_agents agents: [agent][step][...].
+// Per agent and step (rank 0 after run(), agents in order): StepRows
+// (chosen: -G of the chosen policy), and for the first trace_agents agents
+// [agent][step][...]:
+struct Trace : StepRows {
   std::vector<double> beliefs, q_pi, neg_efe;
   std::vector<std::int32_t> actions, observations, world;
   std::int64_t traced = 0;
