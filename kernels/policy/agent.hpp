@@ -169,12 +169,14 @@ struct AgentStep {
   // Per agent and step: -G of the chosen policy, F of q(s), H[q(pi)], success.
   PerAgent chosen, vfe, entropy_pi, success;
 
-  // Teams: one thread on a host backend; on a GPU two warps when agents are
-  // many, eight when they are few (the tree's levels give the work).
-  // `team` > 0 overrides the GPU's choice (the deck's policy.team_size); the
-  // results do not depend on it.
+  // Teams: one thread on a host backend; on a GPU one warp when agents are
+  // many (4096 and more), two from 256, eight below (the fastest of 32, 64,
+  // 128 and 256 threads measured at 16 384, 1 024 and 1 agents on an H200,
+  // docs/performance-notes.md). `team` > 0 overrides the choice (the deck's
+  // policy.team_size); the results do not depend on it.
   static Policy policy(const Kokkos::DefaultExecutionSpace& space, std::int64_t agents, int team = 0) {
-    return Policy(space, agents, compat::kHostBackend ? 1 : team > 0 ? team : agents >= 4096 ? 64 : 256, 1);
+    const int automatic = agents >= 4096 ? 32 : agents >= 256 ? 64 : 256;
+    return Policy(space, agents, compat::kHostBackend ? 1 : team > 0 ? team : automatic, 1);
   }
 
   // The agent's model (its own copy when it learns); the world always uses p.
