@@ -382,8 +382,8 @@ void Engine::infer_chunks(std::int64_t first, std::int64_t n, Inference* out) {
     };
     if (tile && cfg_.float_inference && tile_observations_ == 2)
       run_tile(std::type_identity<InferTile<float, 100, 64, 32, 16, 5, 2>>{}, I.tile_p_f);
-    else if (tile &&
-             cfg_.float_inference)  // registers bounded for four teams per SM (docs/performance-notes.md)
+    // The float tile kernel with registers bounded for four teams per SM (docs/performance-notes.md).
+    else if (tile && cfg_.float_inference)
       run_tile(std::type_identity<InferTile<float, 100, 64, 32, 16, 5, 1, 4>>{}, I.tile_p_f);
     else if (tile)
       run_tile(std::type_identity<InferTile<double, 100, 64, 32, 16, 5>>{}, I.tile_p);
