@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/deck.hpp"
+#include "policy/policy_config.hpp"
 
 namespace prism::policy {
 
@@ -86,14 +87,9 @@ std::vector<double> read_vector(Deck& deck, const char* key, const std::vector<d
 GaussConfig parse_gaussian(Deck& deck) {
   GaussConfig c;
   const auto& s = kSection;
-  c.agents = deck.get_int(s, "agents", 1024, 1, 1'000'000'000);
+  read_agent_settings(deck, c);
   c.steps = deck.get_int(s, "steps", 20, 1, 1'000'000);
   c.policy_len = deck.get_int(s, "policy_len", 3, 1, 64);
-  c.gamma = deck.get_double(s, "gamma", 1.0, 0.0, 1e6);
-  c.alpha = deck.get_double(s, "alpha", 1.0, 0.0, 1e6);
-  c.stochastic = deck.get_string(s, "action_selection", "deterministic", {"deterministic", "stochastic"}) ==
-                 "stochastic";
-  c.trace_agents = deck.get_int(s, "trace_agents", 4, 0, 100'000);
   c.constant_policies = deck.get_string(s, "policies", "constant", {"constant", "all"}) == "constant";
   c.success_radius = deck.get_double(s, "success_radius", 0.2, 0.0, 1e12);
   // Shapes follow the dynamics (n states), the control matrix (k) and the

@@ -6,9 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace prism {
-class Deck;
-}
+#include "policy/policy_config.hpp"
 
 namespace prism::policy {
 
@@ -17,10 +15,8 @@ inline constexpr int kMaxGaussDim = 8;  // state, observation and control dimens
 // Settings and model; the defaults are the built-in task: a point mass on a
 // line (position, velocity; time step 0.5) pushed by one of five
 // accelerations, its position observed in noise, preferring position 1.
-struct GaussConfig {
-  std::int64_t agents = 1024, steps = 20, policy_len = 3, trace_agents = 4;
-  double gamma = 1.0, alpha = 1.0;
-  bool stochastic = false;
+struct GaussConfig : AgentSettings {
+  std::int64_t steps = 20, policy_len = 3;
   bool constant_policies = true;  // "constant": each action held over the horizon; "all": every sequence
   double success_radius = 0.2;
   int n = 2, k = 1, d = 1;                             // state, control, observation dimensions

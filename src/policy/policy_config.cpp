@@ -27,6 +27,16 @@ std::vector<std::int64_t> sizes(Deck& deck, const char* key, std::vector<std::in
 }
 }  // namespace
 
+void read_agent_settings(Deck& deck, AgentSettings& a) {
+  const auto& s = kSection;
+  a.agents = deck.get_int(s, "agents", 1024, 1, 1'000'000'000);
+  a.gamma = deck.get_double(s, "gamma", 1.0, 0.0, 1e6);
+  a.alpha = deck.get_double(s, "alpha", 1.0, 0.0, 1e6);
+  a.stochastic = deck.get_string(s, "action_selection", "deterministic", {"deterministic", "stochastic"}) ==
+                 "stochastic";
+  a.trace_agents = deck.get_int(s, "trace_agents", 4, 0, 100'000);
+}
+
 Config parse_config(Deck& deck) {
   Config c;
   const auto& s = kSection;
@@ -35,18 +45,13 @@ Config parse_config(Deck& deck) {
            : task == "grid"   ? Task::grid
            : task == "random" ? Task::random
                               : Task::hdf5;
-  c.agents = deck.get_int(s, "agents", 1024, 1, 1'000'000'000);
+  read_agent_settings(deck, c);
   c.steps = deck.get_int(s, "steps", 3, 1, 1'000'000);
   c.policy_len = deck.get_int(s, "policy_len", 2, 1, 8);
-  c.gamma = deck.get_double(s, "gamma", 1.0, 0.0, 1e6);
-  c.alpha = deck.get_double(s, "alpha", 1.0, 0.0, 1e6);
-  c.stochastic = deck.get_string(s, "action_selection", "deterministic", {"deterministic", "stochastic"}) ==
-                 "stochastic";
   c.marginal = deck.get_string(s, "sampling_mode", "full", {"full", "marginal"}) == "marginal";
   c.num_iter = deck.get_int(s, "num_iter", 16, 1, 10'000);
   c.use_utility = deck.get_bool(s, "use_utility", true);
   c.use_states_info_gain = deck.get_bool(s, "use_states_info_gain", true);
-  c.trace_agents = deck.get_int(s, "trace_agents", 4, 0, 100'000);
   c.team_size = deck.get_int(s, "team_size", 0, 0, 1024);
   if (c.team_size % 32 != 0) deck.fail(s, "team_size", "must be 0 (automatic) or a multiple of 32");
   c.learn_A = deck.get_bool(s, "learn_A", false);

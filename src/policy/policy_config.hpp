@@ -14,17 +14,24 @@ namespace prism::policy {
 
 enum class Task { tmaze, grid, random, hdf5 };
 
-struct Config {
-  Task task = Task::tmaze;
-  std::int64_t agents = 1024, steps = 3;
-  std::int64_t policy_len = 2;
+// The keys both forms (discrete and linear-Gaussian) read alike.
+struct AgentSettings {
+  std::int64_t agents = 1024;
   double gamma = 1.0, alpha = 1.0;  // policy precision, action precision (pymdp's defaults)
   bool stochastic = false;          // action_selection: "deterministic" (argmax) or "stochastic"
-  bool marginal = false;            // sampling_mode: "full" (a policy's first step) or "marginal"
-  std::int64_t num_iter = 16;       // fixed-point iterations of multi-factor state inference
+  std::int64_t trace_agents = 4;    // agents whose full traces are written
+};
+// Reads them from the [policy] section.
+void read_agent_settings(Deck& deck, AgentSettings& a);
+
+struct Config : AgentSettings {
+  Task task = Task::tmaze;
+  std::int64_t steps = 3;
+  std::int64_t policy_len = 2;
+  bool marginal = false;       // sampling_mode: "full" (a policy's first step) or "marginal"
+  std::int64_t num_iter = 16;  // fixed-point iterations of multi-factor state inference
   bool use_utility = true, use_states_info_gain = true;
-  std::int64_t trace_agents = 4;  // agents whose full traces are written
-  std::int64_t team_size = 0;     // GPU threads per agent (0: chosen by the agent count)
+  std::int64_t team_size = 0;  // GPU threads per agent (0: chosen by the agent count)
   // Dirichlet learning (pymdp's online rule): concentrations start at
   // prior_concentration x the model's A and B.
   bool learn_A = false, learn_B = false;
