@@ -1,0 +1,353 @@
+#!/usr/bin/env python3
+"""The gnn workload's model in PyTorch/e3nn, its HDF5 weights layout, and references.
+
+prism's `gnn` evaluates an E(3)-equivariant interatomic potential built from
+e3nn modules.  This script is the PyTorch side of it:
+
+  * `build_model(arch)` makes the model from e3nn modules (o3.Linear,
+    o3.TensorProduct, o3.spherical_harmonics, nn.FullyConnectedNet, nn.Gate);
+  * `write_prism(model, path)` / `read_prism(path)` convert it to and from
+    prism's HDF5 weights file (the layout is in docs/gnn.md);
+  * `reference` writes a seeded random model, test structures (extended XYZ)
+    and the model's energies, forces and virials on them in float64 and
+    float32, plus e3nn's spherical harmonics and Wigner 3j tables, for
+    tests/reference/gnn;
+  * `bench` times the model (forward, and forward + forces by autograd) and
+    one e3nn convolution layer on a GPU, for BENCHMARKS.md.
+
+The model (all sizes from the architecture):
+
+  edge i <- j, d = r_j - r_i (+ periodic image), r = |d| < r_cut
+  Y(d)  = o3.spherical_harmonics(0..lmax, d, normalize=True, normalization="component")
+  B_n(r) = sqrt(2/r_cut) sin(n pi r / r_cut) / r * u(r / r_cut),  n = 1..n_basis
+  u(x)  = 1 - (p+1)(p+2)/2 x^p + p(p+2) x^(p+1) - p(p+1)/2 x^(p+2)   (x < 1)
+  h0_i  = Linear(S x0e -> C x0e)(one_hot(species_i))
+  layer t:  w_e = FullyConnectedNet([n_basis, *radial_hidden, numel], silu)(B(r_e))
+            m_i = sum_j TP(h_j, Y(d_ij), w_e) / avg_num_neighbors
+            z_i = Linear(m_i) + Linear_sc(h_i);  h_i <- Gate(z_i)
+  energy:   e_i = Linear(h_i -> 1x0e) + shift[species_i],  E = sum_i e_i
+
+TP has one "uvu" path for every input irrep (mul x l1), harmonic l2 and
+output irrep l3 of l1 x l2 that the hidden irreps contain, in that loop
+order, each path its own output block.  Gate: silu on the scalars, sigmoid
+gates (one per gated irrep copy) on the l > 0 irreps.
+
+torch and e3nn are imported only by the commands that need them.
+"""
+import argparse
+import math
+import sys
+
+import h5py
+import numpy as np
+
+FORMAT = "prism-gnn-1"
+
+
+# --------------------------------------------------------------------------
+# architecture and model
+# --------------------------------------------------------------------------
+def default_arch(**over):
+    arch = dict(species=[1, 8], r_cut=4.0, n_basis=8, envelope_p=6, lmax=2,
+                hidden="8x0e+4x1o+2x2e", radial_hidden=[16], layers=2,
+                avg_num_neighbors=12.0)
+    arch.update(over)
+    return arch
+
+
+def build_model(arch):
+    import torch
+    from e3nn import nn as enn
+    from e3nn import o3
+
+    class Layer(torch.nn.Module):
+        def __init__(self, irreps_in, sh, hidden):
+            super().__init__()
+            targets = [ir for _, ir in hidden]
+            out, instr = [], []
+            for i1, (mul, ir1) in enumerate(irreps_in):
+                for i2, (_, ir2) in enumerate(sh):
+                    for ir3 in ir1 * ir2:
+                        if ir3 in targets:
+                            instr.append((i1, i2, len(out), "uvu", True))
+                            out.append((mul, ir3))
+            self.tp = o3.TensorProduct(irreps_in, sh, o3.Irreps(out), instr,
+                                       shared_weights=False, internal_weights=False)
+            self.fc = enn.FullyConnectedNet([arch["n_basis"]] + list(arch["radial_hidden"]) +
+                                            [self.tp.weight_numel], torch.nn.functional.silu)
+            scalars = o3.Irreps([(m, ir) for m, ir in hidden if ir.l == 0])
+            gated = o3.Irreps([(m, ir) for m, ir in hidden if ir.l > 0])
+            self.gate = enn.Gate(scalars, [torch.nn.functional.silu],
+                                 o3.Irreps(f"{gated.num_irreps}x0e"), [torch.sigmoid], gated)
+            self.lin = o3.Linear(self.tp.irreps_out, self.gate.irreps_in)
+            self.sc = o3.Linear(irreps_in, self.gate.irreps_in)
+            self.irreps_out = self.gate.irreps_out
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.arch = dict(arch)
+            S = len(arch["species"])
+            hidden = o3.Irreps(arch["hidden"])
+            self.sh = o3.Irreps.spherical_harmonics(arch["lmax"])
+            C = sum(m for m, ir in hidden if ir.l == 0)
+            self.embed = o3.Linear(f"{S}x0e", f"{C}x0e")
+            irreps = self.embed.irreps_out
+            self.layers = torch.nn.ModuleList()
+            for _ in range(arch["layers"]):
+                layer = Layer(irreps, self.sh, hidden)
+                self.layers.append(layer)
+                irreps = layer.irreps_out
+            self.readout = o3.Linear(irreps, "1x0e")
+            self.register_buffer("shift", torch.zeros(S))
+
+        def basis(self, r):
+            rc, nb, p = self.arch["r_cut"], self.arch["n_basis"], self.arch["envelope_p"]
+            n = torch.arange(1, nb + 1, dtype=r.dtype, device=r.device)
+            b = math.sqrt(2.0 / rc) * torch.sin(n * math.pi * r[:, None] / rc) / r[:, None]
+            x = r / rc
+            u = (1 - (p + 1) * (p + 2) / 2 * x**p + p * (p + 2) * x**(p + 1)
+                 - p * (p + 1) / 2 * x**(p + 2)) * (x < 1)
+            return b * u[:, None]
+
+        def forward(self, pos, species, src, dst, shift_vec, keep=None):
+            """Per-atom energies.  Edge e: receiver src[e], sender dst[e]."""
+            d = pos[dst] - pos[src] + shift_vec
+            r = d.norm(dim=1)
+            Y = o3.spherical_harmonics(self.sh, d, normalize=True, normalization="component")
+            B = self.basis(r)
+            onehot = torch.nn.functional.one_hot(species, len(self.arch["species"])).to(pos.dtype)
+            h = self.embed(onehot)
+            for layer in self.layers:
+                msg = layer.tp(h[dst], Y, layer.fc(B))
+                m = torch.zeros(h.shape[0], msg.shape[1], dtype=h.dtype, device=h.device)
+                m = m.index_add(0, src, msg) / self.arch["avg_num_neighbors"]
+                h = layer.gate(layer.lin(m) + layer.sc(h))
+                if keep is not None:
+                    keep.append(h.detach().clone())
+            return self.readout(h)[:, 0] + self.shift[species]
+
+    return Model()
+
+
+def act_constants(model):
+    """normalize2mom constants e3nn applies to silu and sigmoid (per run, from its fixed sample)."""
+    import torch
+    one = torch.ones(1, dtype=torch.float64)
+    gate = model.layers[0].gate
+    silu = float(gate.act_scalars.acts[0](one) / torch.nn.functional.silu(one))
+    sig = float(gate.act_gates.acts[0](one) / torch.sigmoid(one))
+    fc_act = model.layers[0].fc[0].act
+    fc = float(fc_act(one) / torch.nn.functional.silu(one))
+    return silu, sig, fc
+
+
+# --------------------------------------------------------------------------
+# prism's HDF5 weights file
+# --------------------------------------------------------------------------
+def write_prism(model, path):
+    a = model.arch
+    silu, sig, fc = act_constants(model)
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["species"] = np.asarray(a["species"], dtype=np.int64)
+        for k in ("r_cut", "avg_num_neighbors"):
+            f.attrs[k] = float(a[k])
+        for k in ("n_basis", "envelope_p", "lmax", "layers"):
+            f.attrs[k] = int(a[k])
+        f.attrs["hidden"] = a["hidden"]
+        f.attrs["radial_hidden"] = np.asarray(a["radial_hidden"], dtype=np.int64)
+        f.attrs["gate_silu_cst"] = silu
+        f.attrs["gate_sigmoid_cst"] = sig
+        f.attrs["radial_silu_cst"] = fc
+        put = lambda name, t: f.create_dataset(name, data=t.detach().cpu().double().numpy())
+        put("embed", model.embed.weight)
+        for t, layer in enumerate(model.layers):
+            g = f"layer{t}"
+            f.create_group(g).attrs["tp_irreps_out"] = str(layer.tp.irreps_out)
+            f[g].attrs["gate_irreps_in"] = str(layer.gate.irreps_in)
+            f[g].attrs["irreps_out"] = str(layer.irreps_out)
+            for k, lin in enumerate(layer.fc):
+                put(f"{g}/radial{k}", lin.weight)
+            put(f"{g}/linear", layer.lin.weight)
+            put(f"{g}/self", layer.sc.weight)
+        put("readout", model.readout.weight)
+        put("shift", model.shift)
+
+
+def read_prism(path):
+    import torch
+    with h5py.File(path, "r") as f:
+        if f.attrs.get("format") != FORMAT:
+            sys.exit(f"{path}: not a prism gnn weights file (format attribute != {FORMAT})")
+        arch = default_arch(
+            species=[int(z) for z in f.attrs["species"]], r_cut=float(f.attrs["r_cut"]),
+            n_basis=int(f.attrs["n_basis"]), envelope_p=int(f.attrs["envelope_p"]),
+            lmax=int(f.attrs["lmax"]), hidden=str(f.attrs["hidden"]),
+            radial_hidden=[int(h) for h in f.attrs["radial_hidden"]], layers=int(f.attrs["layers"]),
+            avg_num_neighbors=float(f.attrs["avg_num_neighbors"]))
+        model = build_model(arch)
+        get = lambda name: torch.from_numpy(f[name][...])
+        with torch.no_grad():
+            model.embed.weight.copy_(get("embed"))
+            for t, layer in enumerate(model.layers):
+                for k, lin in enumerate(layer.fc):
+                    lin.weight.copy_(get(f"layer{t}/radial{k}"))
+                layer.lin.weight.copy_(get(f"layer{t}/linear"))
+                layer.sc.weight.copy_(get(f"layer{t}/self"))
+            model.readout.weight.copy_(get("readout"))
+            model.shift.copy_(get("shift"))
+    return model
+
+
+# --------------------------------------------------------------------------
+# structures, neighbours, energies and forces
+# --------------------------------------------------------------------------
+SYMBOLS = {1: "H", 6: "C", 7: "N", 8: "O"}
+
+
+def neighbours(pos, cell, pbc, rc):
+    """All (i, j, image) with |r_j + image - r_i| < rc, by brute force over images."""
+    n = len(pos)
+    if pbc:
+        inv = np.linalg.inv(cell)
+        # images needed along each lattice vector: rc over the plane spacing
+        spacing = 1.0 / np.linalg.norm(inv, axis=0)
+        reach = [int(math.ceil(rc / s)) for s in spacing]
+        images = np.array([(a, b, c) for a in range(-reach[0], reach[0] + 1)
+                           for b in range(-reach[1], reach[1] + 1) for c in range(-reach[2], reach[2] + 1)])
+    else:
+        images = np.zeros((1, 3), dtype=int)
+    src, dst, shifts = [], [], []
+    for img in images:
+        sv = img @ cell if pbc else np.zeros(3)
+        d = pos[None, :, :] + sv - pos[:, None, :]
+        r = np.linalg.norm(d, axis=2)
+        ok = r < rc
+        if not img.any():
+            np.fill_diagonal(ok, False)
+        i, j = np.nonzero(ok)
+        src.append(i), dst.append(j), shifts.append(np.repeat(sv[None], len(i), axis=0))
+    return np.concatenate(src), np.concatenate(dst), np.concatenate(shifts)
+
+
+def evaluate(model, s, dtype):
+    """Energy, per-atom energies, forces (-dE/dr) and virial (-dE/d strain)."""
+    import copy
+    import torch
+    model = copy.deepcopy(model).to(dtype)
+    zs = model.arch["species"]
+    species = torch.tensor([zs.index(z) for z in s["z"]])
+    src, dst, sh = neighbours(s["pos"], s["cell"], s["pbc"], model.arch["r_cut"])
+    pos = torch.tensor(s["pos"], dtype=dtype, requires_grad=True)
+    strain = torch.zeros(3, 3, dtype=dtype, requires_grad=True)
+    eye = torch.eye(3, dtype=dtype) + strain
+    keep = []
+    e = model(pos @ eye, species, torch.tensor(src), torch.tensor(dst),
+              torch.tensor(sh, dtype=dtype) @ eye, keep)
+    E = e.sum()
+    gpos, gstrain = torch.autograd.grad(E, [pos, strain])
+    return dict(energy=E.item(), atom_energies=e.detach().numpy(), forces=-gpos.numpy(),
+                virial=-gstrain.numpy(), n_edges=len(src), features=[k.numpy() for k in keep])
+
+
+def write_extxyz(path, structures):
+    with open(path, "w") as f:
+        for s in structures:
+            f.write(f"{len(s['pos'])}\n")
+            lattice = ""
+            if s["pbc"]:
+                lattice = 'Lattice="' + " ".join(f"{x:.17g}" for x in s["cell"].ravel()) + '" '
+            pbc = "T T T" if s["pbc"] else "F F F"
+            f.write(f'{lattice}Properties=species:S:1:pos:R:3 pbc="{pbc}" name={s["name"]}\n')
+            for z, p in zip(s["z"], s["pos"]):
+                f.write(f"{SYMBOLS[z]} {p[0]:.17g} {p[1]:.17g} {p[2]:.17g}\n")
+
+
+def random_positions(rng, n, box, dmin):
+    """n points in the box (rows = lattice vectors), no two closer than dmin (with images)."""
+    pts = []
+    while len(pts) < n:
+        p = rng.random(3) @ box
+        ok = True
+        for q in pts:
+            d = p - q
+            frac = np.linalg.solve(box.T, d)
+            d = (frac - np.round(frac)) @ box
+            ok = ok and np.linalg.norm(d) >= dmin
+        if ok:
+            pts.append(p)
+    return np.array(pts)
+
+
+def test_structures(seed):
+    rng = np.random.default_rng(seed)
+    out = []
+    # a molecule-like cluster, open boundaries
+    pos = random_positions(rng, 7, np.eye(3) * 3.2, 0.9)
+    out.append(dict(name="cluster", z=list(rng.choice([1, 8], 7)), pos=pos, cell=np.zeros((3, 3)), pbc=False))
+    # a triclinic cell thinner than the cutoff: images of atoms, and of each atom itself
+    cell = np.array([[3.1, 0.0, 0.0], [0.7, 3.4, 0.0], [-0.4, 0.5, 3.6]])
+    pos = random_positions(rng, 5, cell, 1.0)
+    out.append(dict(name="triclinic", z=list(rng.choice([1, 8], 5)), pos=pos, cell=cell, pbc=True))
+    # a cubic cell wider than the cutoff
+    cell = np.eye(3) * 8.5
+    pos = random_positions(rng, 24, cell, 1.1)
+    out.append(dict(name="cubic", z=list(rng.choice([1, 8], 24)), pos=pos, cell=cell, pbc=True))
+    return out
+
+
+def cmd_reference(args):
+    import torch
+    from e3nn import __version__ as e3nn_version
+    from e3nn import o3
+    torch.set_default_dtype(torch.float64)
+    torch.manual_seed(args.seed)
+    model = build_model(default_arch(layers=args.layers))
+    with torch.no_grad():
+        model.shift.copy_(torch.tensor([-0.5, -2.0]))
+    write_prism(model, f"{args.out}/model.h5")
+    model = read_prism(f"{args.out}/model.h5")  # what prism reads is what is evaluated
+    structs = test_structures(args.seed)
+    write_extxyz(f"{args.out}/structures.xyz", structs)
+    with h5py.File(f"{args.out}/reference.h5", "w") as f:
+        f.attrs["e3nn_version"] = str(e3nn_version)
+        f.attrs["torch_version"] = str(torch.__version__)
+        f.attrs["made_by"] = "tools/gnn_e3nn.py reference"
+        vec = torch.randn(20, 3)
+        f["sh/vectors"] = vec.numpy()
+        f["sh/values"] = o3.spherical_harmonics(list(range(4)), vec, normalize=True,
+                                                normalization="component").numpy()
+        for l1 in range(4):
+            for l2 in range(4):
+                for l3 in range(abs(l1 - l2), min(l1 + l2, 3) + 1):
+                    f[f"w3j/{l1}_{l2}_{l3}"] = o3.wigner_3j(l1, l2, l3).numpy()
+        for s in structs:
+            g = f.create_group(f"structures/{s['name']}")
+            for k in ("pos", "cell", "z"):
+                g[k] = np.asarray(s[k])
+            g.attrs["pbc"] = int(s["pbc"])
+            for dtype, tag in ((torch.float64, ""), (torch.float32, "_f32")):
+                r = evaluate(model, s, dtype)
+                for k in ("energy", "atom_energies", "forces", "virial", "n_edges"):
+                    g[k + tag] = r[k]
+                if not tag:
+                    for t, h in enumerate(r["features"]):
+                        g[f"features{t}"] = h
+            print(f"{s['name']}: {len(s['pos'])} atoms, {g['n_edges'][()]} edges, "
+                  f"E = {g['energy'][()]:.15g} (float32 {g['energy_f32'][()]:.8g})")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("reference", help="seeded model, test structures and e3nn's answers")
+    r.add_argument("out")
+    r.add_argument("--seed", type=int, default=7)
+    r.add_argument("--layers", type=int, default=2)
+    args = p.parse_args()
+    {"reference": cmd_reference}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
