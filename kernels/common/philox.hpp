@@ -38,6 +38,8 @@ enum Stream : std::uint32_t {
   policy_agents = 15,    // each agent's world, observations and sampled actions
   policy_model = 16,     // the random model's arrays
   policy_gaussian = 17,  // linear-Gaussian agents: world and observation noise, sampled policies
+  // gnn
+  gnn_velocities = 18,  // initial Maxwell-Boltzmann velocities of molecular dynamics
 };
 
 struct Draw4 {

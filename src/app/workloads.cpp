@@ -3,6 +3,7 @@
 #include <array>
 
 #include "classifier/workload.hpp"
+#include "gnn/workload.hpp"
 #include "nqs/workload.hpp"
 #include "policy/workload.hpp"
 #include "te/workload.hpp"
@@ -26,6 +27,9 @@ constexpr std::array kWorkloads = {
     WorkloadEntry{"policy",
                   "active-inference agents choosing policies by expected free energy (pymdp conventions)",
                   policy::make_workload},
+    WorkloadEntry{"gnn",
+                  "E(3)-equivariant interatomic potential (e3nn conventions): energies, forces, virials, NVE dynamics",
+                  gnn::make_workload},
 };
 }  // namespace
 

@@ -77,13 +77,86 @@ std::string H5Reader::string_attribute(const std::string& object, const std::str
   const hid_t type = H5Aget_type(a);
   const std::size_t size = H5Tget_size(type);
   std::string out(size, '\0');
-  // prism writes fixed-length strings; read with the stored type (no conversion).
-  const herr_t rc = H5Tis_variable_str(type) > 0 ? -1 : H5Aread(a, type, out.data());
+  herr_t rc = -1;
+  if (H5Tis_variable_str(type) > 0) {
+    // h5py writes Python str attributes as variable-length strings.
+    char* text = nullptr;
+    const hid_t mem = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mem, H5T_VARIABLE);
+    H5Tset_cset(mem, H5Tget_cset(type));
+    rc = H5Aread(a, mem, &text);
+    out = rc >= 0 && text ? std::string(text) : std::string();
+    if (text) H5free_memory(text);
+    H5Tclose(mem);
+  } else {
+    // prism writes fixed-length strings; read with the stored type (no conversion).
+    rc = H5Aread(a, type, out.data());
+  }
   H5Tclose(type);
   H5Aclose(a);
   if (rc < 0) throw std::runtime_error(path_ + ": cannot read attribute " + object + ":" + name);
   while (!out.empty() && out.back() == '\0') out.pop_back();
   return out;
+}
+
+double H5Reader::double_attribute(const std::string& object, const std::string& name) const {
+  if (!has_attribute(object, name))
+    throw std::runtime_error(path_ + ": missing attribute " + object + ":" + name);
+  const hid_t a = H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
+  if (a < 0) throw std::runtime_error(path_ + ": cannot open attribute " + object + ":" + name);
+  const hid_t space = H5Aget_space(a);
+  const hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+  if (space >= 0) H5Sclose(space);
+  double value = 0;
+  const herr_t rc = n == 1 ? H5Aread(a, H5T_NATIVE_DOUBLE, &value) : -1;
+  H5Aclose(a);
+  if (rc < 0) throw std::runtime_error(path_ + ": attribute " + object + ":" + name + " is not one number");
+  return value;
+}
+
+std::vector<std::int64_t> H5Reader::int64_array_attribute(const std::string& object,
+                                                          const std::string& name) const {
+  if (!has_attribute(object, name))
+    throw std::runtime_error(path_ + ": missing attribute " + object + ":" + name);
+  const hid_t a = H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
+  if (a < 0) throw std::runtime_error(path_ + ": cannot open attribute " + object + ":" + name);
+  const hid_t space = H5Aget_space(a);
+  const hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+  if (space >= 0) H5Sclose(space);
+  // Sized from the stored extent, so an array attribute cannot overrun the buffer.
+  std::vector<std::int64_t> out(n > 0 ? std::size_t(n) : 0);
+  const herr_t rc = n < 0 ? -1 : n == 0 ? 0 : H5Aread(a, H5T_NATIVE_INT64, out.data());
+  H5Aclose(a);
+  if (rc < 0) throw std::runtime_error(path_ + ": cannot read attribute " + object + ":" + name);
+  return out;
+}
+
+std::vector<std::string> H5Reader::members(const std::string& group) const {
+  if (group != "/" && !exists(group)) throw std::runtime_error(path_ + ": missing group " + group);
+  const hid_t g = H5Gopen2(file_, group.c_str(), H5P_DEFAULT);
+  if (g < 0) throw std::runtime_error(path_ + ": " + group + " is not a group");
+  H5G_info_t info;
+  if (H5Gget_info(g, &info) < 0) {
+    H5Gclose(g);
+    throw std::runtime_error(path_ + ": cannot list " + group);
+  }
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    // First call sizes the name, second fills it; the name index gives a
+    // stable order whatever the creation order was.
+    const ssize_t len = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    std::string name(len > 0 ? std::size_t(len) : 0, '\0');
+    const ssize_t got = len > 0 ? H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(),
+                                                     name.size() + 1, H5P_DEFAULT)
+                                : -1;
+    if (got != len) {
+      H5Gclose(g);
+      throw std::runtime_error(path_ + ": cannot list " + group);
+    }
+    names.push_back(std::move(name));
+  }
+  H5Gclose(g);
+  return names;
 }
 
 }  // namespace prism

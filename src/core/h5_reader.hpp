@@ -26,7 +26,14 @@ class H5Reader {
   }
   std::int64_t int64_attribute(const std::string& object, const std::string& name) const;
   bool has_attribute(const std::string& object, const std::string& name) const;
+  // Fixed- or variable-length (as h5py writes them) string attributes.
   std::string string_attribute(const std::string& object, const std::string& name) const;
+  double double_attribute(const std::string& object, const std::string& name) const;
+  // Every element of an integer attribute, scalar or array, converted to int64.
+  std::vector<std::int64_t> int64_array_attribute(const std::string& object, const std::string& name) const;
+  // The names of a group's members in ascending name order (HDF5's name index:
+  // byte-wise, so "B" before "a"); throws naming the file when `group` is not a group.
+  std::vector<std::string> members(const std::string& group) const;
 
  private:
   std::string path_;

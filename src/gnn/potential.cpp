@@ -1,0 +1,526 @@
+#include "gnn/potential.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+#include "kernels/common/kokkos_compat.hpp"
+#include "kernels/gnn/layers.hpp"
+#include "kernels/gnn/neighbours.hpp"
+
+namespace prism::gnn {
+
+namespace {
+using Exec = Kokkos::DefaultExecutionSpace;
+using Team = Kokkos::TeamPolicy<Exec>::member_type;
+template <class Real>
+using Rows = Kokkos::View<Real**, Kokkos::LayoutRight>;
+
+template <class T, class V = Kokkos::View<T*>>
+V upload(const std::string& label, const std::vector<T>& values) {
+  V v(label, values.size());
+  auto h = Kokkos::create_mirror_view(v);
+  for (std::size_t k = 0; k < values.size(); ++k) h(k) = values[k];
+  Kokkos::deep_copy(v, h);
+  return v;
+}
+template <int N>
+Kokkos::View<int* [N]> upload_rows(const std::string& label, const std::vector<std::array<int, N>>& rows) {
+  Kokkos::View<int* [N]> v(label, rows.size());
+  auto h = Kokkos::create_mirror_view(v);
+  for (std::size_t k = 0; k < rows.size(); ++k)
+    for (int a = 0; a < N; ++a) h(k, a) = rows[k][a];
+  Kokkos::deep_copy(v, h);
+  return v;
+} template <class Real>
+std::vector<Real> cast(const std::vector<double>& v, double scale = 1.0) {
+  std::vector<Real> out(v.size());
+  for (std::size_t k = 0; k < v.size(); ++k) out[k] = Real(v[k] * scale);
+  return out;
+}
+
+template <class Real>
+DevLinear<Real> device_linear(const Linear& lin, const std::string& name) {
+  DevLinear<Real> d;
+  d.in_dim = irreps_dim(lin.in);
+  d.out_dim = irreps_dim(lin.out);
+  auto blocks = [](const Irreps& irreps, std::vector<int>& of_elem, std::vector<std::array<int, 4>>& info) {
+    const auto off = block_offsets(irreps);
+    for (std::size_t b = 0; b < irreps.size(); ++b) {
+      info.push_back({off[b], irreps[b].dim(), irreps[b].mul, 0});
+      for (int e = 0; e < irreps[b].mul * irreps[b].dim(); ++e) of_elem.push_back(int(b));
+    }
+  };
+  std::vector<int> out_block, in_block;
+  std::vector<std::array<int, 4>> out_info, in_info;
+  blocks(lin.out, out_block, out_info);
+  blocks(lin.in, in_block, in_info);
+  std::vector<int> by_out, by_out_begin{0}, by_in, by_in_begin{0};
+  for (std::size_t b = 0; b < lin.out.size(); ++b) {
+    for (std::size_t p = 0; p < lin.paths.size(); ++p)
+      if (lin.paths[p].out_block == int(b)) by_out.push_back(int(p));
+    by_out_begin.push_back(int(by_out.size()));
+  }
+  for (std::size_t b = 0; b < lin.in.size(); ++b) {
+    for (std::size_t p = 0; p < lin.paths.size(); ++p)
+      if (lin.paths[p].in_block == int(b)) by_in.push_back(int(p));
+    by_in_begin.push_back(int(by_in.size()));
+  }
+  std::vector<std::array<int, 6>> path;
+  std::vector<Real> alpha;
+  for (const auto& p : lin.paths) {
+    path.push_back({p.in_offset, p.out_offset, p.mul_in, p.mul_out, p.dim, int(p.w_offset)});
+    alpha.push_back(Real(p.alpha));
+  }
+  d.out_block = upload(name + "::out_block", out_block);
+  d.out_info = upload_rows<4>(name + "::out_info", out_info);
+  d.by_out_begin = upload(name + "::by_out_begin", by_out_begin);
+  d.by_out = upload(name + "::by_out", by_out);
+  d.in_block = upload(name + "::in_block", in_block);
+  d.in_info = upload_rows<4>(name + "::in_info", in_info);
+  d.by_in_begin = upload(name + "::by_in_begin", by_in_begin);
+  d.by_in = upload(name + "::by_in", by_in);
+  d.path = upload_rows<6>(name + "::path", path);
+  d.alpha = upload(name + "::alpha", alpha);
+  d.w = upload(name + "::w", cast<Real>(lin.weight));
+  return d;
+}
+
+template <class Real>
+DevLayer<Real> device_layer(const Layer& L, const std::string& name) {
+  DevLayer<Real> d;
+  d.in_dim = irreps_dim(L.in);
+  d.tp_dim = irreps_dim(L.tp_out);
+  d.gate_dim = irreps_dim(L.gate_in);
+  d.out_dim = irreps_dim(L.out);
+  d.numel = int(L.tp_numel);
+  d.scalars = L.scalars;
+  d.gates = L.gates;
+  std::vector<std::array<int, 9>> tp;
+  std::vector<Real> pw;
+  std::vector<int> item_path;
+  for (std::size_t p = 0; p < L.tp.size(); ++p) {
+    const auto& t = L.tp[p];
+    tp.push_back({t.in_offset, 2 * t.l1 + 1, t.sh_offset, t.out_offset, 2 * t.l3 + 1, int(t.w_offset),
+                  t.cg_begin, t.cg_end, t.l2});
+    pw.push_back(Real(t.path_weight));
+    for (int u = 0; u < t.mul; ++u) item_path.push_back(int(p));
+  }
+  std::vector<std::array<int, 3>> cg_index;
+  std::vector<double> cg;
+  for (const auto& c : L.cg) {
+    cg_index.push_back({c.i, c.j, c.k});
+    cg.push_back(c.c);
+  }
+  std::vector<std::array<int, 2>> channel;
+  std::vector<int> by_in, by_in_begin{0};
+  for (std::size_t b = 0; b < L.in.size(); ++b) {
+    for (int u = 0; u < L.in[b].mul; ++u) channel.push_back({int(b), u});
+    for (std::size_t p = 0; p < L.tp.size(); ++p)
+      if (L.tp[p].in_block == int(b)) by_in.push_back(int(p));
+    by_in_begin.push_back(int(by_in.size()));
+  }
+  d.tp = upload_rows<9>(name + "::tp", tp);
+  d.tp_weight = upload(name + "::tp_weight", pw);
+  d.cg_index = upload_rows<3>(name + "::cg_index", cg_index);
+  d.cg = upload(name + "::cg", cast<Real>(cg));
+  d.item_path = upload(name + "::item_path", item_path);
+  d.channel = upload_rows<2>(name + "::channel", channel);
+  d.tp_by_in_begin = upload(name + "::tp_by_in_begin", by_in_begin);
+  d.tp_by_in = upload(name + "::tp_by_in", by_in);
+  d.radial_layers = int(L.radial.size());
+  if (d.radial_layers + 1 > 8) throw std::invalid_argument("gnn: at most 6 hidden radial layers");
+  std::vector<Real> radial;
+  int hidden_off = 0;
+  for (int k = 0; k < d.radial_layers; ++k) {
+    d.radial_width[k] = L.radial_widths[k];
+    d.radial_offset[k] = int(radial.size());
+    // e3nn's FullyConnectedNet divides each weight matrix by sqrt(fan-in).
+    const auto w = cast<Real>(L.radial[k], 1.0 / std::sqrt(double(L.radial_widths[k])));
+    radial.insert(radial.end(), w.begin(), w.end());
+    if (k >= 1 && k + 1 < d.radial_layers) hidden_off += L.radial_widths[k];
+  }
+  d.radial_width[d.radial_layers] = L.radial_widths.back();
+  d.last_hidden_offset = d.radial_layers > 1 ? hidden_off : -1;
+  d.radial = upload(name + "::radial", radial);
+  // Gated elements: [scalars .. out_dim) of the output; gate g multiplies copy g.
+  std::vector<int> gate_of;
+  std::vector<std::array<int, 2>> gate_range;
+  int gate = 0;
+  for (std::size_t b = 1; b < L.out.size(); ++b)
+    for (int u = 0; u < L.out[b].mul; ++u, ++gate) {
+      gate_range.push_back({int(gate_of.size()), int(gate_of.size()) + L.out[b].dim()});
+      for (int m = 0; m < L.out[b].dim(); ++m) gate_of.push_back(gate);
+    }
+  if (gate != L.gates) throw std::logic_error("gnn: gate count mismatch");
+  d.gate_of = upload(name + "::gate_of", gate_of);
+  d.gate_range = upload_rows<2>(name + "::gate_range", gate_range);
+  d.linear = device_linear<Real>(L.linear, name + "::linear");
+  d.self = device_linear<Real>(L.self, name + "::self");
+  return d;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+template <class Real>
+struct Potential<Real>::Device {
+  DevCommon<Real> common;
+  std::vector<DevLayer<Real>> layers;
+  Kokkos::View<Real*> embed, readout,
+      shift;  // embed [S][C] and readout [C] with e3nn's 1/sqrt(fan-in) applied
+};
+
+template <class Real>
+Potential<Real>::Potential(const Model& model, int team_size)
+    : model_(model), dev_(std::make_unique<Device>()) {
+  team_size_ = team_size > 0 ? team_size : (Kokkos::DefaultExecutionSpace().concurrency() > 1024 ? 64 : 1);
+  if constexpr (std::is_same_v<Exec, Kokkos::DefaultHostExecutionSpace>) team_size_ = 1;
+  auto& c = dev_->common;
+  c.species = int(model.species.size());
+  c.channels = model.hidden[0].mul;
+  c.lmax = model.lmax;
+  c.n_sh = (model.lmax + 1) * (model.lmax + 1);
+  c.n_basis = model.n_basis;
+  c.envelope_p = model.envelope_p;
+  c.r_cut = Real(model.r_cut);
+  c.inv_avg = Real(1.0 / model.avg_num_neighbors);
+  c.silu_cst = Real(model.gate_silu_cst);
+  c.sigmoid_cst = Real(model.gate_sigmoid_cst);
+  c.radial_cst = Real(model.radial_silu_cst);
+  for (std::size_t t = 0; t < model.layers.size(); ++t)
+    dev_->layers.push_back(device_layer<Real>(model.layers[t], "gnn::layer" + std::to_string(t)));
+  dev_->embed = upload("gnn::embed", cast<Real>(model.embed.weight, model.embed.paths[0].alpha));
+  // The readout reads the scalar block only (the one 0e block of the last layer's output).
+  std::vector<double> readout(c.channels, 0.0);
+  for (const auto& p : model.readout.paths)
+    for (int u = 0; u < p.mul_in; ++u)
+      readout[p.in_offset + u] = model.readout.weight[p.w_offset + u] * p.alpha;
+  dev_->readout = upload("gnn::readout", cast<Real>(readout));
+  dev_->shift = upload("gnn::shift", cast<Real>(model.shift));
+}
+
+template <class Real>
+Potential<Real>::~Potential() = default;
+
+template <class Real>
+Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_features) const {
+  Evaluation out;
+  const std::int64_t n = s.atoms();
+  const auto& c = dev_->common;
+  const int C = c.channels, team = team_size_;
+  auto t0 = std::chrono::steady_clock::now();
+
+  Kokkos::View<double* [3]> pos("gnn::pos", n);
+  Kokkos::View<int*> species("gnn::species", n);
+  {
+    auto hp = Kokkos::create_mirror_view(pos);
+    auto hs = Kokkos::create_mirror_view(species);
+    for (std::int64_t i = 0; i < n; ++i) {
+      for (int a = 0; a < 3; ++a) hp(i, a) = s.pos[3 * i + a];
+      hs(i) = model_.species_index(s.z[i]);
+      if (hs(i) < 0) throw std::invalid_argument("gnn: species not in the model");
+    }
+    Kokkos::deep_copy(pos, hp);
+    Kokkos::deep_copy(species, hs);
+  }
+  const bool pbc = s.pbc[0] || s.pbc[1] || s.pbc[2];
+  const NeighbourList nl = build_neighbours(pos, s.cell, pbc, model_.r_cut);
+  out.edges = nl.edges;
+  out.closest = nl.closest;
+  out.closest_i = nl.closest_i;
+  out.closest_j = nl.closest_j;
+  Kokkos::View<Real* [3]> dvec("gnn::dvec", nl.edges);
+  {
+    auto d = nl.d;
+    Kokkos::parallel_for(
+        "gnn::edge_vectors", Kokkos::RangePolicy<Exec>(0, nl.edges), KOKKOS_LAMBDA(std::int64_t e) {
+          for (int a = 0; a < 3; ++a) dvec(e, a) = Real(d(e, a));
+        });
+  }
+  Kokkos::fence();
+  out.seconds_neighbours = seconds_since(t0);
+  t0 = std::chrono::steady_clock::now();
+
+  // Forward: h[0] the embedding, then every layer; z kept for the backward pass.
+  const int L = int(dev_->layers.size());
+  std::vector<Rows<Real>> h(L + 1), z(L);
+  h[0] = Rows<Real>("gnn::h0", n, C);
+  {
+    auto h0 = h[0];
+    auto embed = dev_->embed;
+    Kokkos::parallel_for(
+        "gnn::embed", Kokkos::RangePolicy<Exec>(0, n), KOKKOS_LAMBDA(std::int64_t i) {
+          for (int w = 0; w < C; ++w) h0(i, w) = embed(species(i) * C + w);
+        });
+  }
+  const auto row = nl.row;
+  const auto nbr = nl.nbr;
+  for (int t = 0; t < L; ++t) {
+    const auto Ld = dev_->layers[t];
+    h[t + 1] = Rows<Real>("gnn::h", n, Ld.out_dim);
+    z[t] = Rows<Real>("gnn::z", n, Ld.gate_dim);
+    const auto hin = h[t], hout = h[t + 1], zt = z[t];
+    const std::size_t scratch = EdgeScratch<Real>::count(c, Ld, team) * sizeof(Real);
+    Kokkos::TeamPolicy<Exec> policy(n, team);
+    policy.set_scratch_size(0, Kokkos::PerTeam(scratch));
+    Kokkos::parallel_for(
+        "gnn::layer_forward", policy, KOKKOS_LAMBDA(const Team& m) {
+          const std::int64_t i = m.league_rank();
+          EdgeScratch<Real> sc(static_cast<Real*>(m.team_scratch(0).get_shmem(scratch)), c, Ld, team);
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.tp_dim), [&](int x) { sc.acc[x] = 0; });
+          m.team_barrier();
+          for (std::int64_t e = row(i); e < row(i + 1); ++e) {
+            const int j = nbr(e);
+            Kokkos::single(Kokkos::PerTeam(m), [&]() {
+              const Real d[3] = {dvec(e, 0), dvec(e, 1), dvec(e, 2)};
+              spherical_harmonics(c.lmax, d, sc.Y, static_cast<Real*>(nullptr));
+              const Real r = kmath::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+              radial_basis(c.n_basis, c.envelope_p, c.r_cut, r, sc.B, static_cast<Real*>(nullptr));
+            });
+            m.team_barrier();
+            radial_hidden(m, c, Ld, sc);
+            Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.numel), [&](int q) {
+              const int p = Ld.item_path(q);
+              const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
+                        d3 = Ld.tp(p, 4);
+              const int u = q - Ld.tp(p, 5);
+              const Real pw = Ld.tp_weight(p) * radial_out(Ld, sc, q);
+              for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k)
+                sc.acc[oo + u * d3 + Ld.cg_index(k, 2)] +=
+                    pw * Ld.cg(k) * hin(j, io + u * d1 + Ld.cg_index(k, 0)) * sc.Y[so + Ld.cg_index(k, 1)];
+            });
+            m.team_barrier();
+          }
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.tp_dim), [&](int x) { sc.acc[x] *= c.inv_avg; });
+          m.team_barrier();
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.gate_dim), [&](int o) {
+            const Real v = Ld.linear.apply(o, sc.acc) + Ld.self.apply(o, &hin(i, 0));
+            zt(i, o) = v;
+            sc.vec[o] = v;
+          });
+          m.team_barrier();
+          const int S = Ld.scalars, G = Ld.gates;
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.out_dim), [&](int o) {
+            if (o < S)
+              hout(i, o) = c.silu_cst * silu(sc.vec[o]);
+            else
+              hout(i, o) = sc.vec[S + G + (o - S)] * c.sigmoid_cst * sigmoid(sc.vec[S + Ld.gate_of(o - S)]);
+          });
+        });
+  }
+  // Per-atom energies, summed on the host in atom order.
+  Kokkos::View<double*> ei("gnn::atom_energy", n);
+  {
+    auto hl = h[L];
+    auto readout = dev_->readout;
+    auto shift = dev_->shift;
+    Kokkos::parallel_for(
+        "gnn::readout", Kokkos::RangePolicy<Exec>(0, n), KOKKOS_LAMBDA(std::int64_t i) {
+          Real e = 0;
+          for (int w = 0; w < C; ++w) e += readout(w) * hl(i, w);
+          ei(i) = double(e + shift(species(i)));
+        });
+    auto he = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ei);
+    out.atom_energies.assign(he.data(), he.data() + n);
+    out.energy = 0;
+    for (double e : out.atom_energies) out.energy += e;
+  }
+  if (keep_features)
+    for (int t = 1; t <= L; ++t) {
+      auto hh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), h[t]);
+      out.features.emplace_back(hh.data(), hh.data() + hh.size());
+    }
+  out.seconds_forward = seconds_since(t0);
+  if (!forces) return out;
+  t0 = std::chrono::steady_clock::now();
+
+  // Backward.  gh = dE/dh of the current layer's output.
+  Kokkos::View<Real* [3]> gedge("gnn::edge_gradient", nl.edges);
+  Rows<Real> gh("gnn::gh", n, dev_->layers[L - 1].out_dim);
+  {
+    auto readout = dev_->readout;
+    Kokkos::parallel_for(
+        "gnn::readout_backward", Kokkos::RangePolicy<Exec>(0, n), KOKKOS_LAMBDA(std::int64_t i) {
+          for (int w = 0; w < C; ++w) gh(i, w) = readout(w);
+        });
+  }
+  for (int t = L - 1; t >= 0; --t) {
+    const auto Ld = dev_->layers[t];
+    const auto hin = h[t], zt = z[t];
+    const bool need_gh = t > 0;  // the embedding does not depend on positions
+    Rows<Real> gm("gnn::gm", n, Ld.tp_dim), ghin("gnn::ghin", n, need_gh ? Ld.in_dim : 0);
+    {
+      // Gate and the two linears, transposed, per atom.
+      const std::size_t scratch = std::size_t(Ld.gate_dim + 1) * sizeof(Real);
+      Kokkos::TeamPolicy<Exec> policy(n, team);
+      policy.set_scratch_size(0, Kokkos::PerTeam(scratch));
+      const auto ghl = gh;
+      Kokkos::parallel_for(
+          "gnn::gate_backward", policy, KOKKOS_LAMBDA(const Team& m) {
+            const std::int64_t i = m.league_rank();
+            Real* gz = static_cast<Real*>(m.team_scratch(0).get_shmem(scratch));
+            const int S = Ld.scalars, G = Ld.gates;
+            Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.gate_dim), [&](int o) {
+              Real g;
+              if (o < S) {
+                g = ghl(i, o) * c.silu_cst * silu_prime(zt(i, o));
+              } else if (o < S + G) {
+                const int k = o - S;
+                Real s = 0;
+                for (int x = Ld.gate_range(k, 0); x < Ld.gate_range(k, 1); ++x)
+                  s += ghl(i, S + x) * zt(i, S + G + x);
+                const Real sg = sigmoid(zt(i, o));
+                g = s * c.sigmoid_cst * sg * (1 - sg);
+              } else {
+                const int x = o - S - G;
+                g = ghl(i, S + x) * c.sigmoid_cst * sigmoid(zt(i, S + Ld.gate_of(x)));
+              }
+              gz[o] = g;
+            });
+            m.team_barrier();
+            Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.tp_dim),
+                                 [&](int x) { gm(i, x) = Ld.linear.apply_t(x, gz); });
+            if (need_gh)
+              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.in_dim),
+                                   [&](int x) { ghin(i, x) = Ld.self.apply_t(x, gz); });
+          });
+    }
+    {
+      const std::size_t scratch = EdgeScratch<Real>::count(c, Ld, team) * sizeof(Real);
+      Kokkos::TeamPolicy<Exec> policy(n, team);
+      policy.set_scratch_size(0, Kokkos::PerTeam(scratch));
+      const int nch = int(Ld.channel.extent(0));
+      Kokkos::parallel_for(
+          "gnn::layer_backward", policy, KOKKOS_LAMBDA(const Team& m) {
+            const std::int64_t i = m.league_rank();
+            EdgeScratch<Real> sc(static_cast<Real*>(m.team_scratch(0).get_shmem(scratch)), c, Ld, team);
+            const int me = m.team_rank();
+            if (need_gh)
+              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.in_dim), [&](int x) { sc.acc[x] = 0; });
+            for (int k = 0; k < 16; ++k) sc.gYpart[me * 16 + k] = 0;
+            m.team_barrier();
+            for (std::int64_t e = row(i); e < row(i + 1); ++e) {
+              const int j = nbr(e);
+              Kokkos::single(Kokkos::PerTeam(m), [&]() {
+                const Real d[3] = {dvec(e, 0), dvec(e, 1), dvec(e, 2)};
+                spherical_harmonics(c.lmax, d, sc.Y, sc.dY);
+                const Real r = kmath::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+                radial_basis(c.n_basis, c.envelope_p, c.r_cut, r, sc.B, sc.dB);
+                sc.vec[0] = r;
+              });
+              m.team_barrier();
+              radial_hidden(m, c, Ld, sc);
+              // Per weight q: dE/dw_q, and this thread's share of dE/dY.
+              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.numel), [&](int q) {
+                const int p = Ld.item_path(q);
+                const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
+                          d3 = Ld.tp(p, 4);
+                const int u = q - Ld.tp(p, 5);
+                const Real w = radial_out(Ld, sc, q);
+                const Real pw = Ld.tp_weight(p) * c.inv_avg;
+                Real gw = 0;
+                for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k) {
+                  const Real a = Ld.cg(k) * gm(i, oo + u * d3 + Ld.cg_index(k, 2)) *
+                                 hin(j, io + u * d1 + Ld.cg_index(k, 0));
+                  gw += a * sc.Y[so + Ld.cg_index(k, 1)];
+                  sc.gYpart[me * 16 + so + Ld.cg_index(k, 1)] += pw * w * a;
+                }
+                sc.w[q] = w;
+                sc.gw[q] = pw * gw;
+              });
+              m.team_barrier();
+              // dE/dh_i through the reverse edge j <- i: same weights, harmonics of parity (-1)^l2.
+              if (need_gh)
+                Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nch), [&](int ch) {
+                  const int b = Ld.channel(ch, 0), u = Ld.channel(ch, 1);
+                  for (int x = Ld.tp_by_in_begin(b); x < Ld.tp_by_in_begin(b + 1); ++x) {
+                    const int p = Ld.tp_by_in(x);
+                    const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
+                              d3 = Ld.tp(p, 4);
+                    const Real sign = Ld.tp(p, 8) % 2 ? Real(-1) : Real(1);
+                    const Real pw = sign * Ld.tp_weight(p) * c.inv_avg * sc.w[Ld.tp(p, 5) + u];
+                    for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k)
+                      sc.acc[io + u * d1 + Ld.cg_index(k, 0)] += pw * Ld.cg(k) *
+                                                                 sc.Y[so + Ld.cg_index(k, 1)] *
+                                                                 gm(j, oo + u * d3 + Ld.cg_index(k, 2));
+                  }
+                });
+              // Radial MLP backward, from dE/dw to dE/dB.
+              for (int k = Ld.radial_layers - 1; k >= 0; --k) {
+                const int nin = Ld.radial_width[k], nout = Ld.radial_width[k + 1];
+                const Real* W = Ld.radial.data() + Ld.radial_offset[k];
+                int in_off = 0, out_off = 0;  // offsets of hidden layers k and k + 1 in pre/post
+                for (int x = 1; x < k; ++x) in_off += Ld.radial_width[x];
+                out_off = k >= 1 ? in_off + Ld.radial_width[k] : 0;
+                const Real* gout = k == Ld.radial_layers - 1 ? sc.gw : sc.gpre + out_off;
+                Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nin), [&](int a) {
+                  Real g = 0;
+                  for (int o = 0; o < nout; ++o) g += W[a * nout + o] * gout[o];
+                  if (k == 0)
+                    sc.gB[a] = g;
+                  else
+                    sc.gpre[in_off + a] = g * c.radial_cst * silu_prime(sc.pre[in_off + a]);
+                });
+                m.team_barrier();
+              }
+              Kokkos::single(Kokkos::PerTeam(m), [&]() {
+                const Real r = sc.vec[0];
+                Real gr = 0;
+                for (int k = 0; k < c.n_basis; ++k) gr += sc.gB[k] * sc.dB[k];
+                Real g[3];
+                for (int a = 0; a < 3; ++a) g[a] = gr * dvec(e, a) / r;
+                for (int y = 0; y < c.n_sh; ++y) {
+                  Real gy = 0;
+                  for (int x = 0; x < team; ++x) {
+                    gy += sc.gYpart[x * 16 + y];
+                    sc.gYpart[x * 16 + y] = 0;
+                  }
+                  for (int a = 0; a < 3; ++a) g[a] += gy * sc.dY[3 * y + a];
+                }
+                for (int a = 0; a < 3; ++a) gedge(e, a) += g[a];
+              });
+              m.team_barrier();
+            }
+            if (need_gh)
+              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.in_dim),
+                                   [&](int x) { ghin(i, x) += sc.acc[x]; });
+          });
+    }
+    gh = ghin;
+  }
+  // F_k = sum over k's edges e of g(e) - g(rev e); virial -sum_e d_e (x) g_e per atom.
+  Kokkos::View<double* [3]> f("gnn::forces", n);
+  Kokkos::View<double* [9]> vir("gnn::virial", n);
+  {
+    const auto rev = nl.rev;
+    const auto d = nl.d;
+    Kokkos::parallel_for(
+        "gnn::forces", Kokkos::RangePolicy<Exec>(0, n), KOKKOS_LAMBDA(std::int64_t i) {
+          double fi[3] = {0, 0, 0}, v[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+          for (std::int64_t e = row(i); e < row(i + 1); ++e) {
+            for (int a = 0; a < 3; ++a) fi[a] += double(gedge(e, a)) - double(gedge(rev(e), a));
+            for (int a = 0; a < 3; ++a)
+              for (int b = 0; b < 3; ++b) v[3 * a + b] -= d(e, a) * double(gedge(e, b));
+          }
+          for (int a = 0; a < 3; ++a) f(i, a) = fi[a];
+          for (int k = 0; k < 9; ++k) vir(i, k) = v[k];
+        });
+  }
+  auto hf = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), f);
+  auto hv = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), vir);
+  out.forces.assign(hf.data(), hf.data() + 3 * n);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (int k = 0; k < 9; ++k) out.virial[k] += hv(i, k);
+  out.seconds_backward = seconds_since(t0);
+  return out;
+}
+
+template class Potential<float>;
+template class Potential<double>;
+
+}  // namespace prism::gnn

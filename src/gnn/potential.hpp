@@ -1,0 +1,51 @@
+#pragma once
+// The gnn potential on the device: energies, forces and virials of one
+// structure at a time, in float or double (Real).  Construction copies the
+// model into device views; evaluate() builds the neighbour list, runs the
+// layers forward and, with forces, backward.
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "gnn/model.hpp"
+#include "gnn/structures.hpp"
+
+namespace prism::gnn {
+
+struct Evaluation {
+  double energy = 0;
+  std::vector<double> atom_energies;  // [N]
+  std::vector<double> forces;         // [N][3]: -dE/dr (empty without forces)
+  std::array<double, 9> virial{};     // -dE/d(strain), row-major (zero without forces or open boundaries)
+  std::int64_t edges = 0;
+  double closest = 0;  // shortest interatomic distance found within r_cut
+  std::int64_t closest_i = -1, closest_j = -1;
+  std::vector<std::vector<double>> features;  // [layer][N * dim], when asked (tests)
+  double seconds_neighbours = 0, seconds_forward = 0, seconds_backward = 0;
+};
+
+template <class Real>
+class Potential {
+ public:
+  // team_size 0: automatic (1 on host backends, 64 on GPUs).
+  explicit Potential(const Model& model, int team_size = 0);
+  ~Potential();
+  Potential(const Potential&) = delete;
+  Potential& operator=(const Potential&) = delete;
+
+  // The structure's species must all be in the model (the workload checks).
+  Evaluation evaluate(const Structure& s, bool forces, bool keep_features = false) const;
+  const Model& model() const { return model_; }
+
+ private:
+  struct Device;
+  Model model_;
+  int team_size_ = 1;
+  std::unique_ptr<Device> dev_;
+};
+
+extern template class Potential<float>;
+extern template class Potential<double>;
+
+}  // namespace prism::gnn

@@ -1,0 +1,277 @@
+// The gnn potential against e3nn and against its own definition: harmonics
+// and coupling tables, equality with the PyTorch/e3nn model of
+// tools/gnn_e3nn.py (tests/reference/gnn), forces as the gradient of the
+// energy, E(3) invariance, periodic images.  Runs on the default execution
+// space (a GPU in a CUDA build).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "core/h5_reader.hpp"
+#include "gnn/model.hpp"
+#include "gnn/potential.hpp"
+#include "gnn/structures.hpp"
+#include "gnn/workload.hpp"
+#include "kernels/gnn/geometry.hpp"
+
+namespace prism::gnn {
+namespace {
+
+const std::string kRef = std::string(PRISM_SOURCE_DIR) + "/tests/reference/gnn/";
+
+double max_abs(const std::vector<double>& v) {
+  double m = 0;
+  for (double x : v) m = std::max(m, std::abs(x));
+  return m;
+}
+
+TEST(GnnMath, SphericalHarmonicsEqualE3nn) {
+  H5Reader ref(kRef + "reference.h5");
+  const auto vec = ref.values<double>("/sh/vectors");
+  const auto val = ref.values<double>("/sh/values");
+  const std::size_t n = vec.size() / 3;
+  ASSERT_EQ(val.size(), n * 16);
+  for (std::size_t k = 0; k < n; ++k) {
+    double Y[16];
+    spherical_harmonics(3, &vec[3 * k], Y, static_cast<double*>(nullptr));
+    for (int m = 0; m < 16; ++m)
+      EXPECT_NEAR(Y[m], val[16 * k + m], 1e-13) << "vector " << k << " component " << m;
+  }
+}
+
+TEST(GnnMath, HarmonicsGradientsAreDerivatives) {
+  std::mt19937_64 gen(3);
+  std::normal_distribution<double> g;
+  for (int trial = 0; trial < 10; ++trial) {
+    double d[3] = {g(gen), g(gen), g(gen)}, Y[16], G[48];
+    spherical_harmonics(3, d, Y, G);
+    for (int a = 0; a < 3; ++a) {
+      const double h = 1e-6;
+      double dp[3] = {d[0], d[1], d[2]}, dm[3] = {d[0], d[1], d[2]}, Yp[16], Ym[16];
+      dp[a] += h;
+      dm[a] -= h;
+      spherical_harmonics(3, dp, Yp, static_cast<double*>(nullptr));
+      spherical_harmonics(3, dm, Ym, static_cast<double*>(nullptr));
+      for (int m = 0; m < 16; ++m) EXPECT_NEAR(G[3 * m + a], (Yp[m] - Ym[m]) / (2 * h), 1e-7);
+    }
+    double B[8], dB[8];
+    const double r = std::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]) * 0.8, h = 1e-6;
+    radial_basis(8, 6, 4.0, r, B, dB);
+    double Bp[8], Bm[8];
+    radial_basis(8, 6, 4.0, r + h, Bp, static_cast<double*>(nullptr));
+    radial_basis(8, 6, 4.0, r - h, Bm, static_cast<double*>(nullptr));
+    for (int k = 0; k < 8; ++k) EXPECT_NEAR(dB[k], (Bp[k] - Bm[k]) / (2 * h), 1e-6 * (1 + std::abs(dB[k])));
+  }
+}
+
+TEST(GnnMath, ClebschGordanEqualE3nnAndAreOrthogonal) {
+  H5Reader ref(kRef + "reference.h5");
+  int tables = 0;
+  for (int l1 = 0; l1 <= 3; ++l1)
+    for (int l2 = 0; l2 <= 3; ++l2)
+      for (int l3 = std::abs(l1 - l2); l3 <= std::min(l1 + l2, 3); ++l3) {
+        const auto want = ref.values<double>("/w3j/" + std::to_string(l1) + "_" + std::to_string(l2) + "_" +
+                                             std::to_string(l3));
+        const auto got = wigner_3j(l1, l2, l3);
+        ASSERT_EQ(got.size(), want.size());
+        for (std::size_t x = 0; x < got.size(); ++x)
+          EXPECT_NEAR(got[x], want[x], 1e-14) << l1 << " " << l2 << " " << l3 << " entry " << x;
+        // Orthogonality: sum_ij C_ijk C_ijk' = delta_kk' / (2 l3 + 1).
+        const int n12 = (2 * l1 + 1) * (2 * l2 + 1), n3 = 2 * l3 + 1;
+        for (int k = 0; k < n3; ++k)
+          for (int k2 = 0; k2 < n3; ++k2) {
+            double s = 0;
+            for (int ij = 0; ij < n12; ++ij) s += got[ij * n3 + k] * got[ij * n3 + k2];
+            EXPECT_NEAR(s, k == k2 ? 1.0 / n3 : 0.0, 1e-14);
+          }
+        ++tables;
+      }
+  EXPECT_EQ(tables, 34);
+}
+
+std::vector<Structure> reference_structures() {
+  return read_structures_h5(kRef + "reference.h5");
+}
+
+template <class Real>
+void expect_equal_to_e3nn(double tol_energy, double tol_force, const std::string& tag) {
+  const Model model = read_model(kRef + "model.h5");
+  Potential<Real> pot(model);
+  H5Reader ref(kRef + "reference.h5");
+  for (const auto& s : reference_structures()) {
+    SCOPED_TRACE(s.name + tag);
+    const std::string g = "/structures/" + s.name + "/";
+    const auto ev = pot.evaluate(s, true, true);
+    EXPECT_EQ(ev.edges, ref.values<std::int64_t>(g + "n_edges" + tag)[0]);
+    const double e = ref.values<double>(g + "energy" + tag)[0];
+    EXPECT_NEAR(ev.energy, e, tol_energy * std::abs(e));
+    const auto f = ref.values<double>(g + "forces" + tag);
+    const double fs = max_abs(f);
+    ASSERT_EQ(ev.forces.size(), f.size());
+    for (std::size_t x = 0; x < f.size(); ++x)
+      EXPECT_NEAR(ev.forces[x], f[x], tol_force * fs) << "force " << x;
+    const auto ae = ref.values<double>(g + "atom_energies" + tag);
+    for (std::size_t i = 0; i < ae.size(); ++i)
+      EXPECT_NEAR(ev.atom_energies[i], ae[i], tol_energy * (1 + std::abs(ae[i])));
+    const auto v = ref.values<double>(g + "virial" + tag);
+    const double vs = max_abs(v);
+    for (int k = 0; k < 9; ++k) EXPECT_NEAR(ev.virial[k], v[k], tol_force * vs) << "virial " << k;
+    if (tag.empty())
+      for (std::size_t t = 0; t < ev.features.size(); ++t) {
+        const auto h = ref.values<double>(g + "features" + std::to_string(t));
+        ASSERT_EQ(h.size(), ev.features[t].size());
+        for (std::size_t x = 0; x < h.size(); ++x)
+          ASSERT_NEAR(ev.features[t][x], h[x], 1e-11) << "layer " << t;
+      }
+  }
+}
+
+TEST(GnnModel, DoubleEqualsE3nn) {
+  expect_equal_to_e3nn<double>(1e-10, 1e-10, "");
+}
+
+TEST(GnnModel, FloatEqualsE3nnFloat32) {
+  expect_equal_to_e3nn<float>(1e-5, 1e-5, "_f32");
+}
+
+TEST(GnnModel, ForcesAreMinusTheEnergyGradient) {
+  const Model model = read_model(kRef + "model.h5");
+  Potential<double> pot(model);
+  for (const auto& s : reference_structures()) {
+    if (s.atoms() > 8) continue;
+    SCOPED_TRACE(s.name);
+    const auto ev = pot.evaluate(s, true);
+    const double fs = max_abs(ev.forces);
+    for (std::int64_t i = 0; i < s.atoms(); ++i)
+      for (int a = 0; a < 3; ++a) {
+        const double h = 1e-4;
+        Structure p = s, m = s;
+        p.pos[3 * i + a] += h;
+        m.pos[3 * i + a] -= h;
+        const double fd = -(pot.evaluate(p, false).energy - pot.evaluate(m, false).energy) / (2 * h);
+        EXPECT_NEAR(ev.forces[3 * i + a], fd, 1e-7 * fs) << "atom " << i << " axis " << a;
+      }
+  }
+}
+
+// A random orthogonal matrix (a rotation, or with reflect a rotation times -1).
+std::array<double, 9> random_orthogonal(std::uint64_t seed, bool reflect) {
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<double> g;
+  double q[4] = {g(gen), g(gen), g(gen), g(gen)};
+  const double n = std::sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
+  for (double& x : q) x /= n;
+  const double w = q[0], x = q[1], y = q[2], z = q[3];
+  std::array<double, 9> R{1 - 2 * (y * y + z * z), 2 * (x * y - z * w),     2 * (x * z + y * w),
+                          2 * (x * y + z * w),     1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
+                          2 * (x * z - y * w),     2 * (y * z + x * w),     1 - 2 * (x * x + y * y)};
+  if (reflect)
+    for (double& v : R) v = -v;
+  return R;
+}
+
+// Row vectors times R^T: x' = R x.
+std::vector<double> transform(const std::vector<double>& v, const std::array<double, 9>& R,
+                              const double t[3]) {
+  std::vector<double> out(v.size());
+  for (std::size_t i = 0; i < v.size() / 3; ++i)
+    for (int a = 0; a < 3; ++a) {
+      out[3 * i + a] = t[a];
+      for (int b = 0; b < 3; ++b) out[3 * i + a] += R[3 * a + b] * v[3 * i + b];
+    }
+  return out;
+}
+
+TEST(GnnModel, EnergyInvariantForcesEquivariantUnderE3) {
+  const Model model = read_model(kRef + "model.h5");
+  Potential<double> pot(model);
+  for (const auto& s : reference_structures()) {
+    SCOPED_TRACE(s.name);
+    const auto ev = pot.evaluate(s, true);
+    const double fs = max_abs(ev.forces);
+    for (int reflect = 0; reflect < 2; ++reflect) {
+      const auto R = random_orthogonal(11 + reflect, reflect);
+      const double shift[3] = {0.37, -1.2, 2.5}, none[3] = {0, 0, 0};
+      Structure r = s;
+      r.pos = transform(s.pos, R, shift);
+      if (s.pbc[0]) {
+        const std::vector<double> cell(s.cell.begin(), s.cell.end());
+        const auto rc = transform(cell, R, none);
+        std::copy(rc.begin(), rc.end(), r.cell.begin());
+      }
+      const auto er = pot.evaluate(r, true);
+      EXPECT_EQ(er.edges, ev.edges);
+      EXPECT_NEAR(er.energy, ev.energy, 1e-12 * std::abs(ev.energy));
+      const auto fr = transform(ev.forces, R, none);
+      for (std::size_t x = 0; x < fr.size(); ++x) EXPECT_NEAR(er.forces[x], fr[x], 1e-12 * fs);
+    }
+    // A permutation of the atoms permutes the forces.
+    Structure p = s;
+    const std::int64_t n = s.atoms();
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t from = (i * 11 + 3) % n;  // a permutation: no n here is a multiple of 11
+      p.z[i] = s.z[from];
+      for (int a = 0; a < 3; ++a) p.pos[3 * i + a] = s.pos[3 * from + a];
+    }
+    ASSERT_NE(n % 11, 0);
+    const auto ep = pot.evaluate(p, true);
+    EXPECT_NEAR(ep.energy, ev.energy, 1e-12 * std::abs(ev.energy));
+    for (std::int64_t i = 0; i < n; ++i)
+      for (int a = 0; a < 3; ++a)
+        EXPECT_NEAR(ep.forces[3 * i + a], ev.forces[3 * ((i * 11 + 3) % n) + a], 1e-12 * fs);
+  }
+}
+
+TEST(GnnModel, SupercellHasEightTimesTheEnergyAndTheSameForces) {
+  const Model model = read_model(kRef + "model.h5");
+  Potential<double> pot(model);
+  for (const auto& s : reference_structures()) {
+    if (!s.pbc[0]) continue;
+    SCOPED_TRACE(s.name);
+    const auto ev = pot.evaluate(s, true);
+    const Structure big = replicate(s, {2, 2, 2});
+    const auto eb = pot.evaluate(big, true);
+    EXPECT_EQ(eb.edges, 8 * ev.edges);
+    EXPECT_NEAR(eb.energy, 8 * ev.energy, 1e-12 * std::abs(8 * ev.energy));
+    const double fs = max_abs(ev.forces);
+    const std::int64_t n = s.atoms();
+    // Every copy's atom equals the original's (replicate keeps atom order within each image).
+    for (std::int64_t c = 0; c < 8; ++c)
+      for (std::int64_t i = 0; i < n; ++i)
+        for (int a = 0; a < 3; ++a)
+          EXPECT_NEAR(eb.forces[3 * (c * n + i) + a], ev.forces[3 * i + a], 1e-12 * fs);
+    for (int k = 0; k < 9; ++k)
+      EXPECT_NEAR(eb.virial[k], 8 * ev.virial[k], 1e-11 * (1 + std::abs(8 * ev.virial[k])));
+  }
+}
+
+TEST(GnnModel, ClosestPairFindsImagesAndOpenBoundaries) {
+  for (const auto& s : reference_structures()) {
+    const auto far = closest_pair(s, 0.5);
+    EXPECT_EQ(far.i, -1) << s.name;
+    // Brute force over images -1..1 (enough for these cells at 3 Angstrom).
+    double best = 1e9;
+    const int reach = s.pbc[0] ? 2 : 0;
+    for (std::int64_t i = 0; i < s.atoms(); ++i)
+      for (std::int64_t j = 0; j < s.atoms(); ++j)
+        for (int a = -reach; a <= reach; ++a)
+          for (int b = -reach; b <= reach; ++b)
+            for (int c = -reach; c <= reach; ++c) {
+              if (i == j && !a && !b && !c) continue;
+              double r2 = 0;
+              for (int k = 0; k < 3; ++k) {
+                const double d = s.pos[3 * j + k] + a * s.cell[k] + b * s.cell[3 + k] + c * s.cell[6 + k] -
+                                 s.pos[3 * i + k];
+                r2 += d * d;
+              }
+              best = std::min(best, std::sqrt(r2));
+            }
+    const auto near = closest_pair(s, 3.0);
+    ASSERT_GE(near.i, 0) << s.name;
+    EXPECT_NEAR(near.distance, best, 1e-12) << s.name;
+  }
+}
+
+}  // namespace
+}  // namespace prism::gnn
