@@ -308,6 +308,11 @@ def cmd_reference(args):
         model.shift.copy_(torch.tensor([-0.5, -2.0]))
     write_prism(model, f"{args.out}/model.h5")
     model = read_prism(f"{args.out}/model.h5")  # what prism reads is what is evaluated
+    # For prism's bad-input test: the same weights under another architecture's attributes.
+    import shutil
+    shutil.copy(f"{args.out}/model.h5", f"{args.out}/model_other_arch.h5")
+    with h5py.File(f"{args.out}/model_other_arch.h5", "a") as f:
+        f.attrs["hidden"] = "8x0e+2x1o+2x2e"
     structs = test_structures(args.seed)
     write_extxyz(f"{args.out}/structures.xyz", structs)
     with h5py.File(f"{args.out}/reference.h5", "w") as f:
@@ -338,6 +343,106 @@ def cmd_reference(args):
                   f"E = {g['energy'][()]:.15g} (float32 {g['energy_f32'][()]:.8g})")
 
 
+def jittered_lattice(n, a, jitter, seed):
+    """n^3 atoms on a cubic lattice of spacing a, each moved by up to jitter*a per axis."""
+    rng = np.random.default_rng(seed)
+    g = np.stack(np.meshgrid(np.arange(n), np.arange(n), np.arange(n), indexing="ij"), -1).reshape(-1, 3)
+    pos = (g + rng.uniform(-jitter, jitter, g.shape)) * a
+    z = rng.choice([1, 8], len(pos))
+    return dict(name=f"lattice{n}", z=list(z), pos=pos, cell=np.eye(3) * n * a, pbc=True)
+
+
+def lattice_edges(s, n, a, jitter, rc, device):
+    """Edges of a jittered cubic lattice through lattice offsets (no O(N^2) search), on the GPU."""
+    import torch
+    pos = torch.tensor(s["pos"], device=device)
+    L = n * a
+    K = int(math.ceil((rc + 2 * jitter * a) / a))
+    idx = torch.arange(n**3, device=device)
+    g = torch.stack([idx // (n * n), idx // n % n, idx % n], 1)
+    src, dst, sh = [], [], []
+    for ox in range(-K, K + 1):
+        for oy in range(-K, K + 1):
+            for oz in range(-K, K + 1):
+                if ox == oy == oz == 0:
+                    continue
+                o = torch.tensor([ox, oy, oz], device=device)
+                t = g + o
+                img = torch.div(t, n, rounding_mode="floor")
+                t = t - img * n
+                j = (t[:, 0] * n + t[:, 1]) * n + t[:, 2]
+                d = pos[j] + img * L - pos
+                ok = d.norm(dim=1) < rc
+                src.append(idx[ok]), dst.append(j[ok]), sh.append((img * L)[ok])
+    return torch.cat(src), torch.cat(dst), torch.cat(sh)
+
+
+def cmd_bench(args):
+    """Files for prism's bench_gnn and e3nn's timings of the same model on the same structures."""
+    import time
+    import torch
+    torch.manual_seed(args.seed)
+    arch = default_arch(hidden=args.hidden, layers=args.layers, r_cut=args.r_cut,
+                        radial_hidden=[args.radial], avg_num_neighbors=args.avg)
+    torch.set_default_dtype(torch.float64)
+    write_prism(build_model(arch), f"{args.out}/bench_model.h5")
+    model = read_prism(f"{args.out}/bench_model.h5")
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    rows = []
+    with h5py.File(f"{args.out}/bench_structures.h5", "w") as f:
+        for n in args.sizes:
+            s = jittered_lattice(n, args.spacing, 0.1, args.seed)
+            g = f.create_group(f"structures/{s['name']}")
+            g["pos"], g["z"], g["cell"] = s["pos"], np.asarray(s["z"]), s["cell"]
+            g.attrs["pbc"] = 1
+    if args.no_e3nn:
+        return
+    for n in args.sizes:
+        s = jittered_lattice(n, args.spacing, 0.1, args.seed)
+        for dtype in (torch.float32, torch.float64):
+            m = read_prism(f"{args.out}/bench_model.h5").to(device=dev, dtype=dtype)
+            src, dst, sh = lattice_edges(s, n, args.spacing, 0.1, args.r_cut, dev)
+            sh = sh.to(dtype)
+            species = torch.tensor([arch["species"].index(z) for z in s["z"]], device=dev)
+            pos0 = torch.tensor(s["pos"], dtype=dtype, device=dev)
+
+            def forward():
+                with torch.no_grad():
+                    return m(pos0, species, src, dst, sh).sum()
+
+            def forces():
+                pos = pos0.clone().requires_grad_(True)
+                E = m(pos, species, src, dst, sh).sum()
+                return torch.autograd.grad(E, pos)[0]
+
+            for name, fn in (("forward", forward), ("forces", forces)):
+                try:
+                    fn()
+                    torch.cuda.synchronize()
+                    times = []
+                    for _ in range(args.reps):
+                        t0 = time.perf_counter()
+                        fn()
+                        torch.cuda.synchronize()
+                        times.append(time.perf_counter() - t0)
+                    t = float(np.median(times))
+                except torch.OutOfMemoryError:
+                    t = float("nan")
+                    torch.cuda.empty_cache()
+                rows.append((n**3, len(src), str(dtype).split(".")[-1], name, t))
+                print(f"e3nn {n**3} atoms {len(src)} edges {dtype} {name}: {t * 1e3:.2f} ms "
+                      f"({len(src) / t / 1e6:.1f} M edges/s)", flush=True)
+            del m
+            torch.cuda.empty_cache()
+    with open(f"{args.out}/gnn_e3nn.csv", "w") as f:
+        f.write(f"# e3nn {__import__('e3nn').__version__}, torch {torch.__version__}, "
+                f"{torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}; median of {args.reps}; "
+                "edges from lattice offsets, on the device; timings exclude the neighbour search\n")
+        f.write("atoms,edges,dtype,what,seconds\n")
+        for r in rows:
+            f.write(",".join(str(x) for x in r) + "\n")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -345,8 +450,20 @@ def main():
     r.add_argument("out")
     r.add_argument("--seed", type=int, default=7)
     r.add_argument("--layers", type=int, default=2)
+    b = sub.add_parser("bench", help="bench model and structures; e3nn's timings on them")
+    b.add_argument("out")
+    b.add_argument("--sizes", type=int, nargs="+", default=[22, 46], help="lattice edge n (n^3 atoms)")
+    b.add_argument("--spacing", type=float, default=1.7)
+    b.add_argument("--hidden", default="32x0e+16x1o+8x2e")
+    b.add_argument("--layers", type=int, default=3)
+    b.add_argument("--radial", type=int, default=64)
+    b.add_argument("--r-cut", type=float, default=4.0)
+    b.add_argument("--avg", type=float, default=54.0)
+    b.add_argument("--reps", type=int, default=5)
+    b.add_argument("--seed", type=int, default=1)
+    b.add_argument("--no-e3nn", action="store_true", help="write the files only")
     args = p.parse_args()
-    {"reference": cmd_reference}[args.cmd](args)
+    {"reference": cmd_reference, "bench": cmd_bench}[args.cmd](args)
 
 
 if __name__ == "__main__":

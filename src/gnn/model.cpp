@@ -318,7 +318,7 @@ Model read_model(const std::string& path) {
          {std::pair{"tp_irreps_out", &L.tp_out}, {"gate_irreps_in", &L.gate_in}, {"irreps_out", &L.out}})
       if (in.has_attribute(g, attr) && in.string_attribute(g, attr) != irreps_string(*irreps))
         fail(g + ":" + attr + " is \"" + in.string_attribute(g, attr) + "\" where this architecture has \"" +
-             irreps_string(*irreps) + "\"");
+             irreps_string(*irreps) + "\": the file's weights are of another architecture");
     for (std::size_t k = 0; k < L.radial.size(); ++k)
       take(g + "/radial" + std::to_string(k), L.radial[k],
            {std::uint64_t(L.radial_widths[k]), std::uint64_t(L.radial_widths[k + 1])});
