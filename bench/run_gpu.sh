@@ -15,7 +15,7 @@
 #   PRISM_DEPS      extra CMake prefixes, ';'-separated (default: .carry/usr if it exists)
 #   WORK            builds and Kokkos installs, reused by the next run (default: /tmp/prism-gpu)
 #   SKIP_OPENMP=1   no OpenMP build and no host-core figures
-#   PARTS           which parts run (default: "tests thermo nqs sr te te_matrix classifier policy study")
+#   PARTS           which parts run (default: "tests thermo nqs sr te te_matrix classifier policy gnn study")
 #
 # OUTDIR gets: node.txt (GPUs, compilers, commit); test_*.txt (unit tests, thermo,
 # nqs and te physics suites on one GPU, thermo on 2 ranks); rank_independence.txt
@@ -49,7 +49,7 @@ ONE="${CUDA_VISIBLE_DEVICES:-0}" && ONE="${ONE%%,*}"  # single-GPU runs
 MPI=(mpirun --bind-to none)                            # ranks are placed on GPUs by prism
 CPU=(env OMP_NUM_THREADS="$J" OMP_PROC_BIND=spread OMP_PLACES=threads)
 fails=0
-want() { [[ " ${PARTS:-tests thermo nqs sr te te_matrix classifier policy study} " == *" $1 "* ]]; }
+want() { [[ " ${PARTS:-tests thermo nqs sr te te_matrix classifier policy gnn study} " == *" $1 "* ]]; }
 log() { echo "== $* ($(date +%T))"; }
 failed() { echo "FAILED: $*"; fails=$((fails + 1)); }
 
@@ -217,6 +217,22 @@ CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_classifier" --n 1000000 --batch 1024 -
 CUDA_VISIBLE_DEVICES=$ONE "$PY" "$ROOT/bench/classifier_torch.py" --n 1000000 --batch 1024 --csv "$OUT/classifier_torch.csv" \
   --reference "$WORK/classifier_reference_in.h5" --write "$OUT/classifier_torch_reference.h5" 2>&1 |
   grep -v Warning | tee -a "$OUT/classifier.txt"
+fi
+
+if want gnn; then
+log "gnn: the suite on one GPU; prism and e3nn on one model and the same structures"
+mkdir -p "$OUT/gnn"
+CUDA_VISIBLE_DEVICES=$ONE check gnn_1gpu "$B/tests/test_gnn" --gtest_brief=1
+CUDA_VISIBLE_DEVICES=$ONE "$PY" "$ROOT/tools/gnn_e3nn.py" bench "$OUT/gnn" --sizes ${GNN_SIZES:-22 46} 2>&1 |
+  tee "$OUT/gnn/e3nn.txt" || failed "e3nn bench"
+CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_gnn" --model "$OUT/gnn/bench_model.h5" \
+  --structures "$OUT/gnn/bench_structures.h5" --csv "$OUT/gnn/bench_gnn.csv" 2>&1 | tee "$OUT/gnn/prism.txt" ||
+  failed "bench_gnn"
+# A million atoms (100^3 sites), prism only: e3nn's per-edge tensors do not fit.
+"$PY" "$ROOT/tools/gnn_e3nn.py" bench "$WORK/gnn_big" --sizes ${GNN_BIG:-100} --no-e3nn > /dev/null 2>&1
+CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_gnn" --model "$OUT/gnn/bench_model.h5" --reps 3 \
+  --structures "$WORK/gnn_big/bench_structures.h5" --csv "$OUT/gnn/bench_gnn_big.csv" 2>&1 |
+  tee -a "$OUT/gnn/prism.txt" || failed "bench_gnn (large)"
 fi
 
 want study || { log "done (no scaling study): results in $OUT"; exit $((fails > 0)); }
