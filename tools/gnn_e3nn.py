@@ -379,8 +379,10 @@ def lattice_edges(s, n, a, jitter, rc, device):
 
 def cmd_bench(args):
     """Files for prism's bench_gnn and e3nn's timings of the same model on the same structures."""
+    import os
     import time
     import torch
+    os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(args.seed)
     arch = default_arch(hidden=args.hidden, layers=args.layers, r_cut=args.r_cut,
                         radial_hidden=[args.radial], avg_num_neighbors=args.avg)

@@ -267,9 +267,13 @@ NeighbourList build_neighbours(const Kokkos::View<const double* [3]>& pos, const
     auto span = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
                                                     Kokkos::subview(nl.row, std::make_pair(i, i + 2)));
     const auto edges = std::make_pair(span(0), span(1));
-    auto hd =
-        Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Kokkos::subview(nl.d, edges, Kokkos::ALL));
-    auto hn = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Kokkos::subview(nl.nbr, edges));
+    // Contiguous copies first: a strided subview has no direct device-to-host copy.
+    Kokkos::View<double* [3]> d("gnn::closest_d", edges.second - edges.first);
+    Kokkos::View<int*> j("gnn::closest_j", edges.second - edges.first);
+    Kokkos::deep_copy(d, Kokkos::subview(nl.d, edges, Kokkos::ALL));
+    Kokkos::deep_copy(j, Kokkos::subview(nl.nbr, edges));
+    auto hd = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d);
+    auto hn = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), j);
     double best = INFINITY;
     for (std::int64_t e = 0; e < span(1) - span(0); ++e) {
       const double r = std::sqrt(hd(e, 0) * hd(e, 0) + hd(e, 1) * hd(e, 1) + hd(e, 2) * hd(e, 2));
