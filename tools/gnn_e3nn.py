@@ -301,6 +301,8 @@ def cmd_reference(args):
     import torch
     from e3nn import __version__ as e3nn_version
     from e3nn import o3
+    import os
+    os.makedirs(args.out, exist_ok=True)
     torch.set_default_dtype(torch.float64)
     torch.manual_seed(args.seed)
     model = build_model(default_arch(layers=args.layers))
