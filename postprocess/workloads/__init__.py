@@ -26,6 +26,7 @@ WORKLOADS = {
     "te": _module("te"),
     "classifier": _module("classifier"),
     "policy": _module("policy"),
+    "gnn": _module("gnn"),
 }
 
 
