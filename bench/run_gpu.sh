@@ -230,7 +230,7 @@ CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_gnn" --model "$OUT/gnn/bench_model.h5"
   failed "bench_gnn"
 # A million atoms (100^3 sites), prism only: e3nn's per-edge tensors do not fit.
 "$PY" "$ROOT/tools/gnn_e3nn.py" bench "$WORK/gnn_big" --sizes ${GNN_BIG:-100} --no-e3nn > /dev/null 2>&1
-CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_gnn" --model "$OUT/gnn/bench_model.h5" --reps 3 \
+CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_gnn" --model "$OUT/gnn/bench_model.h5" --reps 3 --precision float \
   --structures "$WORK/gnn_big/bench_structures.h5" --csv "$OUT/gnn/bench_gnn_big.csv" 2>&1 |
   tee -a "$OUT/gnn/prism.txt" || failed "bench_gnn (large)"
 fi

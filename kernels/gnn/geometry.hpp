@@ -82,11 +82,12 @@ KOKKOS_INLINE_FUNCTION void spherical_harmonics(int lmax, const Real d[3], Real*
   }
 }
 
-// B_n(r) = sqrt(2 / rc) sin(n pi r / rc) / r * u(r / rc), n = 1 .. nb, and
-// dB_n/dr in dB when non-null.  u(x) = 1 - (p+1)(p+2)/2 x^p + p(p+2) x^(p+1)
-// - p(p+1)/2 x^(p+2) for x < 1, else 0: smooth to second order at the cutoff.
+// B_n(r) = sqrt(2 / rc) sin(n pi r / rc) / r * u(r / rc) for one n >= 1, and
+// dB_n/dr in *dB when non-null.  u(x) = 1 - (p+1)(p+2)/2 x^p + p(p+2)
+// x^(p+1) - p(p+1)/2 x^(p+2) for x < 1, else 0: smooth to second order at
+// the cutoff.  One term per call, so the threads of a team share the basis.
 template <class Real>
-KOKKOS_INLINE_FUNCTION void radial_basis(int nb, int p, Real rc, Real r, Real* B, Real* dB) {
+KOKKOS_INLINE_FUNCTION Real radial_term(int n, int p, Real rc, Real r, Real* dB) {
   const Real x = r / rc;
   Real u = 0, du = 0;
   if (x < 1) {
@@ -98,13 +99,18 @@ KOKKOS_INLINE_FUNCTION void radial_basis(int nb, int p, Real rc, Real r, Real* B
   }
   const Real pi = Real(3.14159265358979323846);
   const Real pre = kmath::sqrt(Real(2) / rc);
-  for (int n = 1; n <= nb; ++n) {
-    const Real a = n * pi / rc;
-    const Real s = kmath::sin(a * r), c = kmath::cos(a * r);
-    const Real f = pre * s / r;
-    B[n - 1] = f * u;
-    if (dB) dB[n - 1] = pre * (a * c * r - s) / (r * r) * u + f * du;
-  }
+  const Real a = n * pi / rc;
+  const Real sn = kmath::sin(a * r);
+  const Real f = pre * sn / r;
+  if (dB) *dB = pre * (a * kmath::cos(a * r) * r - sn) / (r * r) * u + f * du;
+  return f * u;
+}
+
+// All nb terms: B[n-1] (and dB[n-1] when dB is non-null), n = 1 .. nb.
+template <class Real>
+KOKKOS_INLINE_FUNCTION void radial_basis(int nb, int p, Real rc, Real r, Real* B, Real* dB) {
+  for (int n = 1; n <= nb; ++n)
+    B[n - 1] = radial_term(n, p, rc, r, dB ? dB + n - 1 : static_cast<Real*>(nullptr));
 }
 
 }  // namespace prism::gnn

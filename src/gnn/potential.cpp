@@ -276,11 +276,15 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
           m.team_barrier();
           for (std::int64_t e = row(i); e < row(i + 1); ++e) {
             const int j = nbr(e);
-            Kokkos::single(Kokkos::PerTeam(m), [&]() {
+            // Harmonics on one thread, the radial terms on the others.
+            Kokkos::parallel_for(Kokkos::TeamThreadRange(m, c.n_basis + 1), [&](int k) {
               const Real d[3] = {dvec(e, 0), dvec(e, 1), dvec(e, 2)};
-              spherical_harmonics(c.lmax, d, sc.Y, static_cast<Real*>(nullptr));
-              const Real r = kmath::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
-              radial_basis(c.n_basis, c.envelope_p, c.r_cut, r, sc.B, static_cast<Real*>(nullptr));
+              if (k == c.n_basis) {
+                spherical_harmonics(c.lmax, d, sc.Y, static_cast<Real*>(nullptr));
+              } else {
+                const Real r = kmath::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+                sc.B[k] = radial_term(k + 1, c.envelope_p, c.r_cut, r, static_cast<Real*>(nullptr));
+              }
             });
             m.team_barrier();
             radial_hidden(m, c, Ld, sc);
@@ -406,12 +410,15 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
             m.team_barrier();
             for (std::int64_t e = row(i); e < row(i + 1); ++e) {
               const int j = nbr(e);
-              Kokkos::single(Kokkos::PerTeam(m), [&]() {
+              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, c.n_basis + 1), [&](int k) {
                 const Real d[3] = {dvec(e, 0), dvec(e, 1), dvec(e, 2)};
-                spherical_harmonics(c.lmax, d, sc.Y, sc.dY);
                 const Real r = kmath::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
-                radial_basis(c.n_basis, c.envelope_p, c.r_cut, r, sc.B, sc.dB);
-                sc.vec[0] = r;
+                if (k == c.n_basis) {
+                  spherical_harmonics(c.lmax, d, sc.Y, sc.dY);
+                  sc.vec[0] = r;
+                } else {
+                  sc.B[k] = radial_term(k + 1, c.envelope_p, c.r_cut, r, sc.dB + k);
+                }
               });
               m.team_barrier();
               radial_hidden(m, c, Ld, sc);
@@ -468,20 +475,24 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
                 });
                 m.team_barrier();
               }
+              // dE/dY summed over the threads' shares, one harmonic per thread.
+              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, c.n_sh), [&](int y) {
+                Real gy = 0;
+                for (int x = 0; x < team; ++x) {
+                  gy += sc.gYpart[x * 16 + y];
+                  sc.gYpart[x * 16 + y] = 0;
+                }
+                sc.vec[4 + y] = gy;
+              });
+              m.team_barrier();
               Kokkos::single(Kokkos::PerTeam(m), [&]() {
                 const Real r = sc.vec[0];
                 Real gr = 0;
                 for (int k = 0; k < c.n_basis; ++k) gr += sc.gB[k] * sc.dB[k];
                 Real g[3];
                 for (int a = 0; a < 3; ++a) g[a] = gr * dvec(e, a) / r;
-                for (int y = 0; y < c.n_sh; ++y) {
-                  Real gy = 0;
-                  for (int x = 0; x < team; ++x) {
-                    gy += sc.gYpart[x * 16 + y];
-                    sc.gYpart[x * 16 + y] = 0;
-                  }
-                  for (int a = 0; a < 3; ++a) g[a] += gy * sc.dY[3 * y + a];
-                }
+                for (int y = 0; y < c.n_sh; ++y)
+                  for (int a = 0; a < 3; ++a) g[a] += sc.vec[4 + y] * sc.dY[3 * y + a];
                 for (int a = 0; a < 3; ++a) gedge(e, a) += g[a];
               });
               m.team_barrier();
@@ -513,7 +524,9 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
   }
   auto hf = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), f);
   auto hv = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), vir);
-  out.forces.assign(hf.data(), hf.data() + 3 * n);
+  out.forces.resize(3 * n);
+  for (std::int64_t i = 0; i < n; ++i)  // indexed: the device layout may be column-major
+    for (int a = 0; a < 3; ++a) out.forces[3 * i + a] = hf(i, a);
   for (std::int64_t i = 0; i < n; ++i)
     for (int k = 0; k < 9; ++k) out.virial[k] += hv(i, k);
   out.seconds_backward = seconds_since(t0);
