@@ -86,6 +86,7 @@ struct DevLayer {
   int radial_width[8] = {};  // n_basis, hidden..., numel
   int radial_offset[8] = {};
   Kokkos::View<Real*> radial;         // every radial matrix [in][out], scaled by 1/sqrt(in)
+  Kokkos::View<Real*> radial_t;       // the same matrices transposed, [out][in], for the backward pass
   int last_hidden_offset = -1;        // where the last hidden layer's outputs start in `post` (-1: none)
   Kokkos::View<int*> gate_of;         // [out_dim - scalars]: the gate that multiplies that gated element
   Kokkos::View<int* [2]> gate_range;  // [gates]: the gated elements [begin, end) a gate multiplies

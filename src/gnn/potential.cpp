@@ -132,7 +132,7 @@ DevLayer<Real> device_layer(const Layer& L, const std::string& name) {
   d.tp_by_in = upload(name + "::tp_by_in", by_in);
   d.radial_layers = int(L.radial.size());
   if (d.radial_layers + 1 > 8) throw std::invalid_argument("gnn: at most 6 hidden radial layers");
-  std::vector<Real> radial;
+  std::vector<Real> radial, radial_t;
   int hidden_off = 0;
   for (int k = 0; k < d.radial_layers; ++k) {
     d.radial_width[k] = L.radial_widths[k];
@@ -140,11 +140,15 @@ DevLayer<Real> device_layer(const Layer& L, const std::string& name) {
     // e3nn's FullyConnectedNet divides each weight matrix by sqrt(fan-in).
     const auto w = cast<Real>(L.radial[k], 1.0 / std::sqrt(double(L.radial_widths[k])));
     radial.insert(radial.end(), w.begin(), w.end());
+    const int nin = L.radial_widths[k], nout = L.radial_widths[k + 1];
+    for (int o = 0; o < nout; ++o)
+      for (int i = 0; i < nin; ++i) radial_t.push_back(w[std::size_t(i) * nout + o]);
     if (k >= 1 && k + 1 < d.radial_layers) hidden_off += L.radial_widths[k];
   }
   d.radial_width[d.radial_layers] = L.radial_widths.back();
   d.last_hidden_offset = d.radial_layers > 1 ? hidden_off : -1;
   d.radial = upload(name + "::radial", radial);
+  d.radial_t = upload(name + "::radial_t", radial_t);
   // Gated elements: [scalars .. out_dim) of the output; gate g multiplies copy g.
   std::vector<int> gate_of;
   std::vector<std::array<int, 2>> gate_range;
@@ -460,14 +464,15 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
               // Radial MLP backward, from dE/dw to dE/dB.
               for (int k = Ld.radial_layers - 1; k >= 0; --k) {
                 const int nin = Ld.radial_width[k], nout = Ld.radial_width[k + 1];
-                const Real* W = Ld.radial.data() + Ld.radial_offset[k];
+                const Real* WT =
+                    Ld.radial_t.data() + Ld.radial_offset[k];  // [out][in]: threads read along in
                 int in_off = 0, out_off = 0;  // offsets of hidden layers k and k + 1 in pre/post
                 for (int x = 1; x < k; ++x) in_off += Ld.radial_width[x];
                 out_off = k >= 1 ? in_off + Ld.radial_width[k] : 0;
                 const Real* gout = k == Ld.radial_layers - 1 ? sc.gw : sc.gpre + out_off;
                 Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nin), [&](int a) {
                   Real g = 0;
-                  for (int o = 0; o < nout; ++o) g += W[a * nout + o] * gout[o];
+                  for (int o = 0; o < nout; ++o) g += WT[o * nin + a] * gout[o];
                   if (k == 0)
                     sc.gB[a] = g;
                   else
