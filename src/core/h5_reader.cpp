@@ -99,36 +99,39 @@ std::string H5Reader::string_attribute(const std::string& object, const std::str
   return out;
 }
 
-double H5Reader::double_attribute(const std::string& object, const std::string& name) const {
-  if (!has_attribute(object, name))
-    throw std::runtime_error(path_ + ": missing attribute " + object + ":" + name);
-  const hid_t a = H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
-  if (a < 0) throw std::runtime_error(path_ + ": cannot open attribute " + object + ":" + name);
+namespace {
+// Every element of a numeric attribute converted to `type`, sized from the
+// stored extent so that an array attribute cannot overrun the buffer.
+template <class T>
+std::vector<T> numeric_attribute(hid_t file, const std::string& path, const std::string& object,
+                                 const std::string& name, hid_t type) {
+  const hid_t a = H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
+  if (a < 0) throw std::runtime_error(path + ": cannot open attribute " + object + ":" + name);
   const hid_t space = H5Aget_space(a);
   const hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
   if (space >= 0) H5Sclose(space);
-  double value = 0;
-  const herr_t rc = n == 1 ? H5Aread(a, H5T_NATIVE_DOUBLE, &value) : -1;
+  std::vector<T> out(n > 0 ? std::size_t(n) : 0);
+  const herr_t rc = n < 0 ? -1 : n == 0 ? 0 : H5Aread(a, type, out.data());
   H5Aclose(a);
-  if (rc < 0) throw std::runtime_error(path_ + ": attribute " + object + ":" + name + " is not one number");
-  return value;
+  if (rc < 0) throw std::runtime_error(path + ": cannot read attribute " + object + ":" + name);
+  return out;
+}
+}  // namespace
+
+double H5Reader::double_attribute(const std::string& object, const std::string& name) const {
+  if (!has_attribute(object, name))
+    throw std::runtime_error(path_ + ": missing attribute " + object + ":" + name);
+  const auto v = numeric_attribute<double>(file_, path_, object, name, H5T_NATIVE_DOUBLE);
+  if (v.size() != 1)
+    throw std::runtime_error(path_ + ": attribute " + object + ":" + name + " is not one number");
+  return v[0];
 }
 
 std::vector<std::int64_t> H5Reader::int64_array_attribute(const std::string& object,
                                                           const std::string& name) const {
   if (!has_attribute(object, name))
     throw std::runtime_error(path_ + ": missing attribute " + object + ":" + name);
-  const hid_t a = H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
-  if (a < 0) throw std::runtime_error(path_ + ": cannot open attribute " + object + ":" + name);
-  const hid_t space = H5Aget_space(a);
-  const hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
-  if (space >= 0) H5Sclose(space);
-  // Sized from the stored extent, so an array attribute cannot overrun the buffer.
-  std::vector<std::int64_t> out(n > 0 ? std::size_t(n) : 0);
-  const herr_t rc = n < 0 ? -1 : n == 0 ? 0 : H5Aread(a, H5T_NATIVE_INT64, out.data());
-  H5Aclose(a);
-  if (rc < 0) throw std::runtime_error(path_ + ": cannot read attribute " + object + ":" + name);
-  return out;
+  return numeric_attribute<std::int64_t>(file_, path_, object, name, H5T_NATIVE_INT64);
 }
 
 std::vector<std::string> H5Reader::members(const std::string& group) const {
