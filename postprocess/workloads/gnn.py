@@ -5,8 +5,9 @@ summary: the model and, per structure, atoms, edges, energy, energy per atom,
          deviation of the total energy from its start.
 work:    atom evaluations: atoms * evaluations (the PERFORMANCE line's atom_evaluations).
 plot:    NVE runs: potential, kinetic and total energy against time per
-         structure (the total should stay flat); single points: energy per
-         atom per structure and the distribution of force magnitudes.
+         structure (the total should stay flat); single points with reference
+         energies or forces in the structure file: parity plots; otherwise
+         energy per atom per structure and the distribution of force magnitudes.
 """
 import numpy as np
 
@@ -38,6 +39,16 @@ def summary(group, out):
         fmax = np.linalg.norm(forces[k], axis=1).max() if forces is not None and len(forces[k]) else float("nan")
         print(f"  {name:>16} {atoms[k]:>9} {edges[k]:>11} {energy[k]:>18.10f} {energy[k] / atoms[k]:>12.6f} "
               f"{fmax:>10.4g} {closest[k]:>8.4g}", file=out)
+    if "reference_energy" in group:
+        ref = np.array(group["reference_energy"])
+        ok = np.isfinite(ref)
+        print(f"  against the reference energies given with {ok.sum()} structure(s): mean |dE| per atom "
+              f"{np.mean(np.abs(energy[ok] - ref[ok]) / atoms[ok]):.4g} eV", file=out)
+    if "reference_forces" in group and "forces" in group:
+        ref, f = np.array(group["reference_forces"]), np.array(group["forces"])
+        ok = np.isfinite(ref[:, 0])
+        print(f"  against the reference forces of {ok.sum()} atoms: mean |dF| component "
+              f"{np.mean(np.abs(f[ok] - ref[ok])):.4g} eV/Angstrom", file=out)
     if "md" in group:
         pot, kin = np.array(group["md/potential"]), np.array(group["md/kinetic"])
         tot = pot + kin
@@ -78,6 +89,23 @@ def plot(file_or_group, output):
         axes[1].set(xlabel="time [fs]", ylabel="E_total - E_total(0) per atom [eV]", title="NVE: total energy")
         axes[0].legend(fontsize=7)
         axes[1].legend(fontsize=7)
+    elif "reference_energy" in g or "reference_forces" in g:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+        for ax, (name, ref_name, unit, per_atom) in zip(
+                axes, (("energy", "reference_energy", "eV/atom", True),
+                       ("forces", "reference_forces", "eV/Angstrom", False))):
+            if ref_name not in g or name not in g:
+                ax.set_axis_off()
+                continue
+            got, ref = np.array(g[name]).ravel(), np.array(g[ref_name]).ravel()
+            if per_atom:
+                got, ref = got / atoms, ref / atoms
+            ok = np.isfinite(ref)
+            ax.plot(ref[ok], got[ok], ".", ms=3)
+            lo, hi = min(ref[ok].min(), got[ok].min()), max(ref[ok].max(), got[ok].max())
+            ax.plot([lo, hi], [lo, hi], "k-", lw=0.5)
+            ax.set(xlabel=f"reference [{unit}]", ylabel=f"prism [{unit}]",
+                   title=f"{name}: mean |difference| {np.mean(np.abs(got[ok] - ref[ok])):.3g}")
     else:
         energy = np.array(g["energy"])
         forces = _forces_by_structure(g)

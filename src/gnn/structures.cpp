@@ -195,7 +195,8 @@ bool parse_bool(const std::string& t, bool& v) {
 struct Columns {
   std::size_t total = 0;
   std::size_t species = 0, pos = 0;
-  bool numbers = false;  // species column holds atomic numbers (Z:I:1)
+  std::size_t forces = SIZE_MAX;  // reference forces (forces:R:3 or REF_forces:R:3), when given
+  bool numbers = false;           // species column holds atomic numbers (Z:I:1)
 };
 
 Columns parse_properties(const std::string& value, const std::string& where) {
@@ -222,6 +223,7 @@ Columns parse_properties(const std::string& value, const std::string& where) {
     if ((name == "species" && !is_s1) || (name == "pos" && !is_r3))
       throw std::runtime_error(where + "Properties gives " + name + ":" + type + ":" + parts[k + 2] +
                                "; it must be " + name + (name == "pos" ? ":R:3" : ":S:1"));
+    if ((name == "forces" || name == "REF_forces") && is_r3) c.forces = c.total;
     if (name == "species") species = c.total;
     if (name == "pos") pos = c.total;
     if (name == "Z") {  // checked below, only when it is used
@@ -327,6 +329,12 @@ std::vector<Structure> read_extxyz(const std::string& path) {
         once(has_pbc, pbc);
       else if (key == "name" && !value.empty())
         s.name = value;
+      else if (k == "energy" || k == "ref_energy") {
+        double e = 0;
+        if (!parse_double(value, e) || !std::isfinite(e))
+          throw std::runtime_error(where + key + " must be a finite number, found '" + value + "'");
+        s.ref_energy = e;
+      }
     }
     const Columns cols = parse_properties(properties, where);
 
@@ -396,6 +404,13 @@ std::vector<Structure> read_extxyz(const std::string& path) {
                                    " is not finite: '" + x + "'");
         s.pos.push_back(v);
       }
+      for (int d = 0; d < 3 && cols.forces != SIZE_MAX; ++d) {
+        double v = 0;
+        if (!parse_double(t[cols.forces + d], v) || !std::isfinite(v))
+          throw std::runtime_error(in.where() + "force component " + std::string(1, "xyz"[d]) +
+                                   " is not a finite number: '" + t[cols.forces + d] + "'");
+        s.ref_forces.push_back(v);
+      }
     }
     frames.push_back(std::move(s));
   }
@@ -462,6 +477,18 @@ std::vector<Structure> read_structures_h5(const std::string& path) {
       fail("/cell", "missing dataset, needed because pbc is set");
     }
     check_cell(s, [&](const std::string& rule) { fail("/cell", rule); });
+    if (in.exists(g + "/energy")) {
+      const auto e = in.values<double>(g + "/energy");
+      if (e.size() != 1 || !std::isfinite(e[0])) fail("/energy", "must be one finite number");
+      s.ref_energy = e[0];
+    }
+    if (in.exists(g + "/forces")) {
+      if (in.shape(g + "/forces") != std::vector<std::uint64_t>{n, 3})
+        fail("/forces", "shape must be [" + std::to_string(n) + "][3] like pos");
+      s.ref_forces = in.values<double>(g + "/forces");
+      for (double f : s.ref_forces)
+        if (!std::isfinite(f)) fail("/forces", "holds a non-finite force");
+    }
     out.push_back(std::move(s));
   }
   if (out.empty()) throw std::runtime_error(path + ": " + root + ": holds no structures");
@@ -501,6 +528,7 @@ Structure replicate(const Structure& s, std::array<int, 3> n) {
   r.name = s.name;
   r.pbc = s.pbc;
   for (int k = 0; k < 9; ++k) r.cell[k] = s.cell[k] * n[k / 3];
+  r.ref_energy = s.ref_energy * double(images);
   r.z.reserve(images * atoms);
   r.pos.reserve(3 * images * atoms);
   const auto& c = s.cell;
@@ -510,6 +538,7 @@ Structure replicate(const Structure& s, std::array<int, 3> n) {
         double shift[3];
         for (int d = 0; d < 3; ++d) shift[d] = ia * c[d] + ib * c[3 + d] + ic * c[6 + d];
         r.z.insert(r.z.end(), s.z.begin(), s.z.end());
+        r.ref_forces.insert(r.ref_forces.end(), s.ref_forces.begin(), s.ref_forces.end());
         for (std::size_t i = 0; i < atoms; ++i)
           for (int d = 0; d < 3; ++d) r.pos.push_back(s.pos[3 * i + d] + shift[d]);
       }

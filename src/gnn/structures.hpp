@@ -4,6 +4,7 @@
 // Kokkos here, so tests and tools can use it alone.
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,10 @@ struct Structure {
   std::vector<double> pos;       // [N][3] row-major, Angstrom
   std::array<double, 9> cell{};  // rows are the lattice vectors a, b, c; all zero when no Lattice is given
   std::array<bool, 3> pbc{};     // periodic along a, b, c
+  // Reference values given with the structure (extxyz: energy= and a forces:R:3
+  // property; HDF5: datasets energy and forces), for parity plots; NaN / empty when absent.
+  double ref_energy = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> ref_forces;  // [N][3]
   std::int64_t atoms() const { return std::int64_t(z.size()); }
 };
 

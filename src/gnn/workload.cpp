@@ -306,6 +306,25 @@ void GnnWorkload::write(H5Writer& out) const {
     out.write(g + "/atom_energies", atom_energies);
     if (cfg_.forces) out.write(g + "/forces", forces, {N, 3});
   }
+  // Reference values given with the structures (NaN where a structure has none), for parity plots.
+  const bool any_ref_e = std::any_of(structures_.begin(), structures_.end(),
+                                     [](const Structure& s) { return std::isfinite(s.ref_energy); });
+  const bool any_ref_f = std::any_of(structures_.begin(), structures_.end(),
+                                     [](const Structure& s) { return !s.ref_forces.empty(); });
+  if (any_ref_e) {
+    std::vector<double> ref;
+    for (const auto& s : structures_) ref.push_back(s.ref_energy);
+    out.write(g + "/reference_energy", ref);
+  }
+  if (any_ref_f && cfg_.write_forces && cfg_.forces) {
+    std::vector<double> ref;
+    for (const auto& s : structures_)
+      if (s.ref_forces.empty())
+        ref.insert(ref.end(), 3 * s.z.size(), NAN);
+      else
+        ref.insert(ref.end(), s.ref_forces.begin(), s.ref_forces.end());
+    out.write(g + "/reference_forces", ref, {std::uint64_t(ref.size() / 3), 3});
+  }
   if (cfg_.mode == Mode::md) {
     const std::uint64_t R = results_.empty() ? 0 : results_[0].md_potential.size();
     std::vector<double> pot, kin, time;
