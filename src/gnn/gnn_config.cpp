@@ -25,6 +25,7 @@ Config parse_config(Deck& deck) {
   c.write_forces = deck.get_bool(s, "write_forces", true);
   c.min_distance = deck.get_double(s, "min_distance", 0.5, 0.0, 100.0);
   c.team_size = int(deck.get_int(s, "team_size", 0, 0, 1024));
+  c.spatial = deck.get_string(s, "decompose", "structures", {"structures", "space"}) == "space";
   if (c.mode == Mode::md) {
     c.md_steps = deck.get_int(s, "md_steps", 1000, 1, 100'000'000);
     c.md_dt = deck.get_double(s, "md_dt", 0.5, 0.0, 100.0, true);

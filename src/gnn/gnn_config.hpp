@@ -22,6 +22,7 @@ struct Config {
   bool write_forces = true;   // per-atom forces (and energies) in the output
   double min_distance = 0.5;  // Angstrom: closer atoms are an input error
   int team_size = 0;          // 0: automatic
+  bool spatial = false;       // decompose = "space": every structure split over all ranks by slabs
   Mode mode = Mode::single_point;
   // NVE molecular dynamics (velocity Verlet), units eV, Angstrom, amu, fs.
   std::int64_t md_steps = 1000;

@@ -212,7 +212,8 @@ template <class Real>
 Potential<Real>::~Potential() = default;
 
 template <class Real>
-Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_features) const {
+Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_features,
+                                     const Partition* part) const {
   Evaluation out;
   const std::int64_t n = s.atoms();
   const auto& c = dev_->common;
@@ -232,6 +233,31 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
     Kokkos::deep_copy(pos, hp);
     Kokkos::deep_copy(species, hs);
   }
+  // The atoms this rank computes: all, or its part of a spatial decomposition.
+  std::vector<std::int64_t> owned_host;
+  if (part)
+    owned_host = part->owned;
+  else
+    for (std::int64_t i = 0; i < n; ++i) owned_host.push_back(i);
+  const auto atoms = upload("gnn::owned", owned_host);
+  const int nown = int(owned_host.size());
+  // Rows of a [n][width] device array: each rank's owned rows to every rank.
+  auto share_rows = [&](auto v, int width) {
+    if (!part) return;
+    auto hv = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
+    std::vector<double> values;
+    std::vector<std::int64_t> where;
+    for (auto i : owned_host)
+      for (int k = 0; k < width; ++k) {
+        values.push_back(double(hv(i, k)));
+        where.push_back(i * width + k);
+      }
+    const auto all = part->exchange(values, where, n * width);
+    for (std::int64_t i = 0; i < n; ++i)
+      for (int k = 0; k < width; ++k)
+        hv(i, k) = static_cast<typename decltype(hv)::value_type>(all[i * width + k]);
+    Kokkos::deep_copy(v, hv);
+  };
   const bool pbc = s.pbc[0] || s.pbc[1] || s.pbc[2];
   const NeighbourList nl = build_neighbours(pos, s.cell, pbc, model_.r_cut);
   out.edges = nl.edges;
@@ -270,11 +296,11 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
     z[t] = Rows<Real>("gnn::z", n, Ld.gate_dim);
     const auto hin = h[t], hout = h[t + 1], zt = z[t];
     const std::size_t scratch = EdgeScratch<Real>::count(c, Ld, team) * sizeof(Real);
-    Kokkos::TeamPolicy<Exec> policy(n, team);
+    Kokkos::TeamPolicy<Exec> policy(nown, team);
     policy.set_scratch_size(0, Kokkos::PerTeam(scratch));
     Kokkos::parallel_for(
         "gnn::layer_forward", policy, KOKKOS_LAMBDA(const Team& m) {
-          const std::int64_t i = m.league_rank();
+          const std::int64_t i = atoms(m.league_rank());
           EdgeScratch<Real> sc(static_cast<Real*>(m.team_scratch(0).get_shmem(scratch)), c, Ld, team);
           Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.tp_dim), [&](int x) { sc.acc[x] = 0; });
           m.team_barrier();
@@ -320,6 +346,7 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
               hout(i, o) = sc.vec[S + G + (o - S)] * c.sigmoid_cst * sigmoid(sc.vec[S + Ld.gate_of(o - S)]);
           });
         });
+    share_rows(hout, Ld.out_dim);  // the next layer reads every neighbour's features
   }
   // Per-atom energies, summed on the host in atom order.
   Kokkos::View<double*> ei("gnn::atom_energy", n);
@@ -328,13 +355,19 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
     auto readout = dev_->readout;
     auto shift = dev_->shift;
     Kokkos::parallel_for(
-        "gnn::readout", Kokkos::RangePolicy<Exec>(0, n), KOKKOS_LAMBDA(std::int64_t i) {
+        "gnn::readout", Kokkos::RangePolicy<Exec>(0, nown), KOKKOS_LAMBDA(std::int64_t k) {
+          const std::int64_t i = atoms(k);
           Real e = 0;
           for (int w = 0; w < C; ++w) e += readout(w) * hl(i, w);
           ei(i) = double(e + shift(species(i)));
         });
     auto he = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ei);
     out.atom_energies.assign(he.data(), he.data() + n);
+    if (part) {
+      std::vector<double> mine;
+      for (auto i : owned_host) mine.push_back(he(i));
+      out.atom_energies = part->exchange(mine, owned_host, n);
+    }
     out.energy = 0;
     for (double e : out.atom_energies) out.energy += e;
   }
@@ -365,12 +398,12 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
     {
       // Gate and the two linears, transposed, per atom.
       const std::size_t scratch = std::size_t(Ld.gate_dim + 1) * sizeof(Real);
-      Kokkos::TeamPolicy<Exec> policy(n, team);
+      Kokkos::TeamPolicy<Exec> policy(nown, team);
       policy.set_scratch_size(0, Kokkos::PerTeam(scratch));
       const auto ghl = gh;
       Kokkos::parallel_for(
           "gnn::gate_backward", policy, KOKKOS_LAMBDA(const Team& m) {
-            const std::int64_t i = m.league_rank();
+            const std::int64_t i = atoms(m.league_rank());
             Real* gz = static_cast<Real*>(m.team_scratch(0).get_shmem(scratch));
             const int S = Ld.scalars, G = Ld.gates;
             Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.gate_dim), [&](int o) {
@@ -400,12 +433,13 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
     }
     {
       const std::size_t scratch = EdgeScratch<Real>::count(c, Ld, team) * sizeof(Real);
-      Kokkos::TeamPolicy<Exec> policy(n, team);
+      Kokkos::TeamPolicy<Exec> policy(nown, team);
       policy.set_scratch_size(0, Kokkos::PerTeam(scratch));
       const int nch = int(Ld.channel.extent(0));
+      share_rows(gm, Ld.tp_dim);  // the reverse-edge gather reads every neighbour's dE/dm
       Kokkos::parallel_for(
           "gnn::layer_backward", policy, KOKKOS_LAMBDA(const Team& m) {
-            const std::int64_t i = m.league_rank();
+            const std::int64_t i = atoms(m.league_rank());
             EdgeScratch<Real> sc(static_cast<Real*>(m.team_scratch(0).get_shmem(scratch)), c, Ld, team);
             const int me = m.team_rank();
             if (need_gh)
@@ -510,13 +544,31 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
     gh = ghin;
   }
   // F_k = sum over k's edges e of g(e) - g(rev e); virial -sum_e d_e (x) g_e per atom.
+  if (part) {
+    // Every edge's dE/dd to every rank: the forces read the reverse edges.
+    auto hrow = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), nl.row);
+    auto hg = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gedge);
+    std::vector<double> values;
+    std::vector<std::int64_t> where;
+    for (auto i : owned_host)
+      for (std::int64_t e = hrow(i); e < hrow(i + 1); ++e)
+        for (int a = 0; a < 3; ++a) {
+          values.push_back(double(hg(e, a)));
+          where.push_back(3 * e + a);
+        }
+    const auto all = part->exchange(values, where, 3 * nl.edges);
+    for (std::int64_t e = 0; e < nl.edges; ++e)
+      for (int a = 0; a < 3; ++a) hg(e, a) = Real(all[3 * e + a]);
+    Kokkos::deep_copy(gedge, hg);
+  }
   Kokkos::View<double* [3]> f("gnn::forces", n);
   Kokkos::View<double* [9]> vir("gnn::virial", n);
   {
     const auto rev = nl.rev;
     const auto d = nl.d;
     Kokkos::parallel_for(
-        "gnn::forces", Kokkos::RangePolicy<Exec>(0, n), KOKKOS_LAMBDA(std::int64_t i) {
+        "gnn::forces", Kokkos::RangePolicy<Exec>(0, nown), KOKKOS_LAMBDA(std::int64_t k) {
+          const std::int64_t i = atoms(k);
           double fi[3] = {0, 0, 0}, v[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
           for (std::int64_t e = row(i); e < row(i + 1); ++e) {
             for (int a = 0; a < 3; ++a) fi[a] += double(gedge(e, a)) - double(gedge(rev(e), a));
@@ -527,6 +579,8 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
           for (int k = 0; k < 9; ++k) vir(i, k) = v[k];
         });
   }
+  share_rows(f, 3);
+  share_rows(vir, 9);
   auto hf = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), f);
   auto hv = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), vir);
   out.forces.resize(3 * n);

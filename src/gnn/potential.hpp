@@ -5,6 +5,7 @@
 // layers forward and, with forces, backward.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -17,12 +18,26 @@ struct Evaluation {
   double energy = 0;
   std::vector<double> atom_energies;  // [N]
   std::vector<double> forces;         // [N][3]: -dE/dr (empty without forces)
-  std::array<double, 9> virial{};     // -dE/d(strain), row-major (zero without forces or open boundaries)
+  std::array<double, 9> virial{};     // -dE/d(strain) of positions and cell, row-major (zero without forces)
   std::int64_t edges = 0;
   double closest = 0;  // shortest interatomic distance found within r_cut
   std::int64_t closest_i = -1, closest_j = -1;
   std::vector<std::vector<double>> features;  // [layer][N * dim], when asked (tests)
   double seconds_neighbours = 0, seconds_forward = 0, seconds_backward = 0;
+};
+
+// Spatial decomposition of one structure over ranks: this rank computes the
+// atoms in `owned` (ascending indices) and every rank sees the results of all.
+// exchange(values, where, total) is collective: each rank passes values for
+// the flat positions `where` of an array of `total` numbers and every rank
+// receives the whole array.  Each atom is computed from the same edges and
+// the same neighbour values whatever the split, so results do not depend on
+// the number of ranks.
+struct Partition {
+  std::vector<std::int64_t> owned;
+  std::function<std::vector<double>(const std::vector<double>&, const std::vector<std::int64_t>&,
+                                    std::int64_t)>
+      exchange;
 };
 
 template <class Real>
@@ -35,7 +50,9 @@ class Potential {
   Potential& operator=(const Potential&) = delete;
 
   // The structure's species must all be in the model (the workload checks).
-  Evaluation evaluate(const Structure& s, bool forces, bool keep_features = false) const;
+  // With a partition, every rank calls it (collective) and gets the whole result.
+  Evaluation evaluate(const Structure& s, bool forces, bool keep_features = false,
+                      const Partition* part = nullptr) const;
   const Model& model() const { return model_; }
 
  private:

@@ -134,6 +134,43 @@ ClosePair closest_pair(const Structure& s, double limit) {
   return best;
 }
 
+std::vector<std::int64_t> slab_atoms(const Structure& s, int parts, int part) {
+  const std::int64_t n = s.atoms();
+  double inv[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+  int axis = 0;
+  const bool pbc = any_pbc(s);
+  if (pbc && invert(s.cell, inv)) {
+    double widest = 0;
+    for (int a = 0; a < 3; ++a) {
+      const double w = 1.0 / std::sqrt(inv[a] * inv[a] + inv[3 + a] * inv[3 + a] + inv[6 + a] * inv[6 + a]);
+      if (w > widest) {
+        widest = w;
+        axis = a;
+      }
+    }
+  }
+  std::vector<double> f(n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    double x = 0;
+    for (int k = 0; k < 3; ++k) x += s.pos[3 * i + k] * inv[3 * k + axis];
+    f[i] = pbc ? x - std::floor(x) : x;
+  }
+  std::vector<std::int64_t> order(n);
+  for (std::int64_t i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return f[a] < f[b]; });
+  const Block b = block_partition(n, parts, part);
+  std::vector<std::int64_t> mine(order.begin() + b.begin, order.begin() + b.begin + b.count);
+  std::sort(mine.begin(), mine.end());
+  return mine;
+}
+
+std::int64_t GnnWorkload::units() const {
+  if (!cfg_.spatial) return std::int64_t(structures_.size());
+  std::int64_t fewest = INT64_MAX;
+  for (const auto& s : structures_) fewest = std::min(fewest, s.atoms());
+  return fewest;
+}
+
 GnnWorkload::GnnWorkload(Config cfg, Model model, std::vector<Structure> structures)
     : cfg_(std::move(cfg)), model_(std::move(model)), structures_(std::move(structures)) {}
 
@@ -147,7 +184,19 @@ void GnnWorkload::run(RunContext& ctx) {
 template <class Real>
 void GnnWorkload::run_as(RunContext& ctx) {
   const auto& mpi = ctx.mpi;
-  const Block mine = block_partition(units(), mpi.size(), mpi.rank());
+  // Structures over ranks, or (decompose = "space") every structure on all ranks, each rank a slab.
+  const Block mine = cfg_.spatial ? Block{0, std::int64_t(structures_.size())}
+                                  : block_partition(units(), mpi.size(), mpi.rank());
+  auto exchange = [&mpi](const std::vector<double>& values, const std::vector<std::int64_t>& where,
+                         std::int64_t total) {
+    const auto v = mpi.allgather(values);
+    const auto w = mpi.allgather(where);
+    std::vector<double> all(total, 0.0);
+    for (std::size_t k = 0; k < w.size(); ++k) all[w[k]] = v[k];
+    return all;
+  };
+  Partition part;
+  part.exchange = exchange;
   std::optional<Potential<Real>> pot;
   {
     auto t = ctx.timers.scope("init");
@@ -159,7 +208,7 @@ void GnnWorkload::run_as(RunContext& ctx) {
   std::int64_t atoms = 0, evaluations = 0;
   auto evaluate = [&](const Structure& s) {
     auto t = ctx.timers.scope("evaluate");
-    auto ev = pot->evaluate(s, cfg_.forces);
+    auto ev = pot->evaluate(s, cfg_.forces, false, cfg_.spatial ? &part : nullptr);
     ctx.timers.add("neighbours", ev.seconds_neighbours);
     ctx.timers.add("forward", ev.seconds_forward);
     if (cfg_.forces) ctx.timers.add("backward", ev.seconds_backward);
@@ -172,6 +221,7 @@ void GnnWorkload::run_as(RunContext& ctx) {
   for (std::int64_t k = 0; k < mine.count; ++k) {
     const std::int64_t unit = mine.begin + k;
     Structure s = structures_[unit];
+    if (cfg_.spatial) part.owned = slab_atoms(s, mpi.size(), mpi.rank());
     auto ev = evaluate(s);
     if (md) {
       // Velocity Verlet from Maxwell-Boltzmann velocities keyed by (seed, structure, atom).
@@ -224,6 +274,11 @@ void GnnWorkload::run_as(RunContext& ctx) {
     if (!md) progress.update(k + 1);
   }
   progress.finish();
+  if (cfg_.spatial && !mpi.root()) {
+    // Every rank holds every result: rank 0's copy is the one gathered.
+    scalars.clear(), forces.clear(), atom_energies.clear(), series.clear();
+    atoms = evaluations = 0;
+  }
   std::vector<std::int64_t> counts{atoms, evaluations};
   mpi.allreduce_sum(counts);
   atoms_ = counts[0];
@@ -264,6 +319,7 @@ void GnnWorkload::write(H5Writer& out) const {
   out.attribute(g, "structures_file", cfg_.structures);
   out.attribute(g, "precision", cfg_.single ? "float" : "double");
   out.attribute(g, "mode", cfg_.mode == Mode::md ? "md" : "single_point");
+  out.attribute(g, "decompose", cfg_.spatial ? "space" : "structures");
   out.attribute(g, "r_cut", model_.r_cut);
   out.attribute(g, "hidden", irreps_string(model_.hidden));
   out.attribute(g, "lmax", std::int64_t(model_.lmax));

@@ -27,9 +27,10 @@ class GnnWorkload final : public Workload {
   GnnWorkload(Config cfg, Model model, std::vector<Structure> structures);
 
   std::string name() const override { return "gnn"; }
-  std::int64_t units() const override { return std::int64_t(structures_.size()); }
-  std::string units_key() const override { return "structures"; }
-  std::string units_name() const override { return "structures"; }
+  // decompose = "space": the atoms of the smallest structure bound the ranks.
+  std::int64_t units() const override;
+  std::string units_key() const override { return cfg_.spatial ? "decompose" : "structures"; }
+  std::string units_name() const override { return cfg_.spatial ? "atoms" : "structures"; }
 
   void run(RunContext& ctx) override;
   void write(H5Writer& out) const override;
@@ -57,6 +58,11 @@ struct ClosePair {
   std::int64_t i = -1, j = -1;
 };
 ClosePair closest_pair(const Structure& s, double limit);
+
+// The atoms rank `part` of `parts` computes under decompose = "space": a slab
+// of equal atom count along the widest lattice direction (x with open
+// boundaries), ascending indices.
+std::vector<std::int64_t> slab_atoms(const Structure& s, int parts, int part);
 
 std::unique_ptr<Workload> make_workload(Deck& deck);
 
