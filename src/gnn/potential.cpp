@@ -26,6 +26,7 @@ V upload(const std::string& label, const std::vector<T>& values) {
   Kokkos::deep_copy(v, h);
   return v;
 }
+
 template <int N>
 Kokkos::View<int* [N]> upload_rows(const std::string& label, const std::vector<std::array<int, N>>& rows) {
   Kokkos::View<int* [N]> v(label, rows.size());
@@ -34,7 +35,9 @@ Kokkos::View<int* [N]> upload_rows(const std::string& label, const std::vector<s
     for (int a = 0; a < N; ++a) h(k, a) = rows[k][a];
   Kokkos::deep_copy(v, h);
   return v;
-} template <class Real>
+}
+
+template <class Real>
 std::vector<Real> cast(const std::vector<double>& v, double scale = 1.0) {
   std::vector<Real> out(v.size());
   for (std::size_t k = 0; k < v.size(); ++k) out[k] = Real(v[k] * scale);
