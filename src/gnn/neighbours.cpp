@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "gnn/cell.hpp"
+
 namespace prism::gnn {
 
 namespace {
@@ -25,25 +27,9 @@ Frame make_frame(const Kokkos::View<const double* [3]>& pos, const std::array<do
   const std::int64_t n = pos.extent(0);
   double width[3];
   if (pbc) {
-    const double* c = cell.data();
-    const double det = c[0] * (c[4] * c[8] - c[5] * c[7]) - c[1] * (c[3] * c[8] - c[5] * c[6]) +
-                       c[2] * (c[3] * c[7] - c[4] * c[6]);
-    if (!(std::abs(det) > 0)) throw std::invalid_argument("the cell has zero volume");
-    // inverse by cofactors: inv[b][a] so that sum_b cell[a'][b] inv[b][a] = delta
-    f.inv[0] = (c[4] * c[8] - c[5] * c[7]) / det;
-    f.inv[1] = (c[2] * c[7] - c[1] * c[8]) / det;
-    f.inv[2] = (c[1] * c[5] - c[2] * c[4]) / det;
-    f.inv[3] = (c[5] * c[6] - c[3] * c[8]) / det;
-    f.inv[4] = (c[0] * c[8] - c[2] * c[6]) / det;
-    f.inv[5] = (c[2] * c[3] - c[0] * c[5]) / det;
-    f.inv[6] = (c[3] * c[7] - c[4] * c[6]) / det;
-    f.inv[7] = (c[1] * c[6] - c[0] * c[7]) / det;
-    f.inv[8] = (c[0] * c[4] - c[1] * c[3]) / det;
-    for (int k = 0; k < 9; ++k) f.cell[k] = c[k];
-    // Width of the cell across lattice direction a: 1 / |column a of inv|.
-    for (int a = 0; a < 3; ++a)
-      width[a] =
-          1.0 / std::sqrt(f.inv[a] * f.inv[a] + f.inv[3 + a] * f.inv[3 + a] + f.inv[6 + a] * f.inv[6 + a]);
+    if (!cell_inverse(cell, f.inv)) throw std::invalid_argument("the cell has zero volume");
+    for (int k = 0; k < 9; ++k) f.cell[k] = cell[k];
+    for (int a = 0; a < 3; ++a) width[a] = cell_width(f.inv, a);
   } else {
     auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pos);
     double lo[3] = {0, 0, 0}, hi[3] = {0, 0, 0};

@@ -11,6 +11,7 @@
 #include "core/progress.hpp"
 #include "core/run_config.hpp"
 #include "core/timers.hpp"
+#include "gnn/cell.hpp"
 #include "gnn/potential.hpp"
 #include "kernels/common/philox.hpp"
 
@@ -25,22 +26,6 @@ bool any_pbc(const Structure& s) {
   return s.pbc[0] || s.pbc[1] || s.pbc[2];
 }
 
-// Inverse of the cell (rows lattice vectors): frac = x . inv.
-bool invert(const std::array<double, 9>& c, double inv[9]) {
-  const double det = c[0] * (c[4] * c[8] - c[5] * c[7]) - c[1] * (c[3] * c[8] - c[5] * c[6]) +
-                     c[2] * (c[3] * c[7] - c[4] * c[6]);
-  if (!(std::abs(det) > 1e-12)) return false;
-  inv[0] = (c[4] * c[8] - c[5] * c[7]) / det;
-  inv[1] = (c[2] * c[7] - c[1] * c[8]) / det;
-  inv[2] = (c[1] * c[5] - c[2] * c[4]) / det;
-  inv[3] = (c[5] * c[6] - c[3] * c[8]) / det;
-  inv[4] = (c[0] * c[8] - c[2] * c[6]) / det;
-  inv[5] = (c[2] * c[3] - c[0] * c[5]) / det;
-  inv[6] = (c[3] * c[7] - c[4] * c[6]) / det;
-  inv[7] = (c[1] * c[6] - c[0] * c[7]) / det;
-  inv[8] = (c[0] * c[4] - c[1] * c[3]) / det;
-  return true;
-}
 }  // namespace
 
 ClosePair closest_pair(const Structure& s, double limit) {
@@ -53,10 +38,9 @@ ClosePair closest_pair(const Structure& s, double limit) {
   double inv[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, origin[3] = {0, 0, 0}, width[3];
   std::array<double, 9> frame{};
   if (pbc) {
-    invert(s.cell, inv);
+    cell_inverse(s.cell, inv, 1e-12);
     frame = s.cell;
-    for (int a = 0; a < 3; ++a)
-      width[a] = 1.0 / std::sqrt(inv[a] * inv[a] + inv[3 + a] * inv[3 + a] + inv[6 + a] * inv[6 + a]);
+    for (int a = 0; a < 3; ++a) width[a] = cell_width(inv, a);
   } else {
     for (int a = 0; a < 3; ++a) {
       double lo = s.pos[a], hi = s.pos[a];
@@ -139,10 +123,10 @@ std::vector<std::int64_t> slab_atoms(const Structure& s, int parts, int part) {
   double inv[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
   int axis = 0;
   const bool pbc = any_pbc(s);
-  if (pbc && invert(s.cell, inv)) {
+  if (pbc && cell_inverse(s.cell, inv, 1e-12)) {
     double widest = 0;
     for (int a = 0; a < 3; ++a) {
-      const double w = 1.0 / std::sqrt(inv[a] * inv[a] + inv[3 + a] * inv[3 + a] + inv[6 + a] * inv[6 + a]);
+      const double w = cell_width(inv, a);
       if (w > widest) {
         widest = w;
         axis = a;
@@ -467,7 +451,7 @@ std::unique_ptr<Workload> make_workload(Deck& deck) {
       deck.fail("gnn", "structures",
                 where + " is periodic along some lattice vectors only; prism's gnn takes all three or none");
     double inv[9];
-    if (pbc && !invert(s.cell, inv))
+    if (pbc && !cell_inverse(s.cell, inv, 1e-12))
       deck.fail("gnn", "structures", where + " has a periodic cell of zero volume");
     for (std::int64_t i = 0; i < s.atoms(); ++i)
       if (model.species_index(s.z[i]) < 0) {
