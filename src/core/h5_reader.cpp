@@ -54,15 +54,34 @@ void H5Reader::read_raw(const std::string& path, H5Element type, void* out, std:
   if (rc < 0) throw std::runtime_error(path_ + ": cannot read " + path);
 }
 
+namespace {
+// Every element of a numeric attribute converted to `type`, sized from the
+// stored extent so that an array attribute cannot overrun the buffer.
+template <class T>
+std::vector<T> numeric_attribute(hid_t file, const std::string& path, const std::string& object,
+                                 const std::string& name, hid_t type) {
+  const hid_t a = H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
+  if (a < 0) throw std::runtime_error(path + ": cannot open attribute " + object + ":" + name);
+  const hid_t space = H5Aget_space(a);
+  const hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+  if (space >= 0) H5Sclose(space);
+  std::vector<T> out(n > 0 ? std::size_t(n) : 0);
+  const herr_t rc = n < 0 ? -1 : n == 0 ? 0 : H5Aread(a, type, out.data());
+  H5Aclose(a);
+  if (rc < 0) throw std::runtime_error(path + ": cannot read attribute " + object + ":" + name);
+  return out;
+}
+}  // namespace
+
 std::int64_t H5Reader::int64_attribute(const std::string& object, const std::string& name) const {
   if (!exists(object) && object != "/") throw std::runtime_error(path_ + ": missing " + object);
-  const hid_t a = H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
-  if (a < 0) throw std::runtime_error(path_ + ": missing attribute " + object + ":" + name);
-  std::int64_t v = 0;
-  const herr_t rc = H5Aread(a, H5T_NATIVE_INT64, &v);
-  H5Aclose(a);
-  if (rc < 0) throw std::runtime_error(path_ + ": cannot read attribute " + object + ":" + name);
-  return v;
+  if (!has_attribute(object, name))
+    throw std::runtime_error(path_ + ": missing attribute " + object + ":" + name);
+  // Read by its stored extent: an array attribute must not overrun one number.
+  const auto v = numeric_attribute<std::int64_t>(file_, path_, object, name, H5T_NATIVE_INT64);
+  if (v.size() != 1)
+    throw std::runtime_error(path_ + ": attribute " + object + ":" + name + " is not one number");
+  return v[0];
 }
 
 bool H5Reader::has_attribute(const std::string& object, const std::string& name) const {
@@ -98,25 +117,6 @@ std::string H5Reader::string_attribute(const std::string& object, const std::str
   while (!out.empty() && out.back() == '\0') out.pop_back();
   return out;
 }
-
-namespace {
-// Every element of a numeric attribute converted to `type`, sized from the
-// stored extent so that an array attribute cannot overrun the buffer.
-template <class T>
-std::vector<T> numeric_attribute(hid_t file, const std::string& path, const std::string& object,
-                                 const std::string& name, hid_t type) {
-  const hid_t a = H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
-  if (a < 0) throw std::runtime_error(path + ": cannot open attribute " + object + ":" + name);
-  const hid_t space = H5Aget_space(a);
-  const hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
-  if (space >= 0) H5Sclose(space);
-  std::vector<T> out(n > 0 ? std::size_t(n) : 0);
-  const herr_t rc = n < 0 ? -1 : n == 0 ? 0 : H5Aread(a, type, out.data());
-  H5Aclose(a);
-  if (rc < 0) throw std::runtime_error(path + ": cannot read attribute " + object + ":" + name);
-  return out;
-}
-}  // namespace
 
 double H5Reader::double_attribute(const std::string& object, const std::string& name) const {
   if (!has_attribute(object, name))
