@@ -81,7 +81,8 @@ int main(int argc, char** argv) {
         PackedSpins words("bench::packed", 1, 2 * std::int64_t(L) * (L / 32));
         Kokkos::deep_copy(words, nibble_mask);
         const double s = time_sweeps(warmup, sweeps, [&](int k) {
-          for (int c = 0; c < 2; ++c) sweep_multispin(Exec(), words, thr, L, c, std::uint32_t(k), 42u, 0);
+          for (int c = 0; c < 2; ++c)
+            sweep_multispin<2, false>(Exec(), words, PackedBonds(), thr, L, c, std::uint32_t(k), 42u, 0);
         });
         std::printf("%-10s %-9s L=%-6d %8.4f s  %9.2f flips/ns  (%s)\n", backend.c_str(), "multispin", L, s,
                     flips / s * 1e-9, device.c_str());

@@ -20,7 +20,9 @@ enum Stream : std::uint32_t {
   sweep_color1 = 1,      // ... and of colour 1
   replica_exchange = 2,  // replica-exchange decisions
   disorder = 3,          // Edwards-Anderson couplings
-  // 4: free
+  // The low 24 bits of a site's uniform, drawn only when the top byte from its
+  // sweep draw ties the threshold's (stream word 4 | colour << 8 | site << 9).
+  sweep_tail = 4,
   // nqs
   nqs_proposals = 5,           // Metropolis proposals and acceptances of each chain
   nqs_initial_parameters = 6,  // the RBM's initial parameters

@@ -49,36 +49,60 @@ struct GenericObservables {
 };
 
 // Over the colour-0 words: every bond has exactly one colour-0 end, so each
-// colour-0 word counts the 64 bonds of its 16 sites by XOR + popcount.
+// colour-0 word counts the 2D * 16 bonds of its 16 sites by XOR + popcount
+// (a bond is unsatisfied, J s_i s_j = -1, when spin, spin and bond bits XOR
+// to 0).
+template <int Dim, bool Disorder>
 struct MultispinObservables {
   using value_type = std::int64_t[];
   using size_type = unsigned;
   unsigned value_count;
   PackedSpins words;
+  PackedBonds bonds;
   int L;
   std::int64_t first_replica;
 
   KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t t, value_type acc) const {
     const int W = L / 32;
-    const std::int64_t color_words = std::int64_t(L) * W;
+    const int rows = Dim == 2 ? L : L * L;
+    const std::int64_t color_words = std::int64_t(rows) * W;
     const std::int64_t rr = t / color_words;
-    const std::int64_t rest = t - rr * color_words;
+    const int rest = static_cast<int>(t - rr * color_words);
     const std::int64_t r = first_replica + rr;
-    const int row = static_cast<int>(rest / W);
-    const int w = static_cast<int>(rest - std::int64_t(row) * W);
+    const int row = rest / W;
+    const int w = rest - row * W;
+    const int y = Dim == 2 ? row : row % L;
+    const int z = Dim == 2 ? 0 : row / L;
+    auto other = [&](int rw, int ww) { return words(r, color_words + std::int64_t(rw) * W + ww); };
     const std::uint64_t me = words(r, rest);
-    const std::uint64_t same = words(r, color_words + rest);
-    const std::uint64_t up = words(r, color_words + std::int64_t(row == 0 ? L - 1 : row - 1) * W + w);
-    const std::uint64_t down = words(r, color_words + std::int64_t(row == L - 1 ? 0 : row + 1) * W + w);
-    std::uint64_t side;
-    if ((row & 1) == 0) {
-      side = (same << 4) | (words(r, color_words + std::int64_t(row) * W + (w == 0 ? W - 1 : w - 1)) >> 60);
-    } else {
-      side = (same >> 4) | (words(r, color_words + std::int64_t(row) * W + (w == W - 1 ? 0 : w + 1)) << 60);
+    const std::uint64_t same = other(row, w);
+    const bool even = ((y + z) & 1) == 0;
+    const int w_side = even ? (w == 0 ? W - 1 : w - 1) : (w == W - 1 ? 0 : w + 1);
+    const std::uint64_t side =
+        even ? (same << 4) | (other(row, w_side) >> 60) : (same >> 4) | (other(row, w_side) << 60);
+    const int row_ym = row - y + (y == 0 ? L - 1 : y - 1);
+    const int row_yp = row - y + (y == L - 1 ? 0 : y + 1);
+    // Bits that flag an unsatisfied bond with neighbour word s and bond word j.
+    auto unsatisfied = [&](std::uint64_t j, std::uint64_t s) {
+      return popcount64((me ^ s ^ (Disorder ? j ^ nibble_mask : 0)) & nibble_mask);
+    };
+    auto bond = [&](int d, std::int64_t base, int rw, int ww) {
+      return Disorder ? bonds(d, base + std::int64_t(rw) * W + ww) : std::uint64_t(0);
+    };
+    const std::uint64_t jx_mine = bond(0, 0, row, w), jx_other = bond(0, color_words, row, w);
+    const std::uint64_t jx_side = !Disorder ? 0
+                                  : even    ? (jx_other << 4) | (bond(0, color_words, row, w_side) >> 60)
+                                            : jx_mine;
+    int unlike = unsatisfied(even ? jx_mine : jx_other, same) + unsatisfied(jx_side, side) +
+                 unsatisfied(bond(1, color_words, row_ym, w), other(row_ym, w)) +
+                 unsatisfied(bond(1, 0, row, w), other(row_yp, w));
+    if constexpr (Dim == 3) {
+      const int row_zm = row + (z == 0 ? L - 1 : -1) * L;
+      const int row_zp = row + (z == L - 1 ? 1 - L : 1) * L;
+      unlike += unsatisfied(bond(2, color_words, row_zm, w), other(row_zm, w)) +
+                unsatisfied(bond(2, 0, row, w), other(row_zp, w));
     }
-    const int unlike = popcount64((me ^ up) & nibble_mask) + popcount64((me ^ down) & nibble_mask) +
-                       popcount64((me ^ same) & nibble_mask) + popcount64((me ^ side) & nibble_mask);
-    acc[2 * rr] += 64 - 2 * unlike;
+    acc[2 * rr] += 32 * Dim - 2 * unlike;
     acc[2 * rr + 1] += 2 * (popcount64(me & nibble_mask) + popcount64(same & nibble_mask)) - 32;
   }
   KOKKOS_INLINE_FUNCTION void init(value_type acc) const {
@@ -106,44 +130,49 @@ void measure_generic(Exec const& space, Spins const& spins, Couplings const& cou
   }
 }
 
-template <class Exec>
-void measure_multispin(Exec const& space, PackedSpins const& words, int L,
+template <int Dim, bool Disorder, class Exec>
+void measure_multispin(Exec const& space, PackedSpins const& words, PackedBonds const& bonds, int L,
                        Kokkos::View<std::int64_t*, Kokkos::HostSpace> out) {
   const std::int64_t R = words.extent(0);
+  const std::int64_t color_words = words.extent(1) / 2;
   for (std::int64_t r0 = 0; r0 < R; r0 += replicas_per_reduction) {
     const std::int64_t n = std::min(replicas_per_reduction, R - r0);
-    MultispinObservables f{static_cast<unsigned>(2 * n), words, L, r0};
+    MultispinObservables<Dim, Disorder> f{static_cast<unsigned>(2 * n), words, bonds, L, r0};
     auto part = Kokkos::subview(out, std::make_pair(2 * r0, 2 * (r0 + n)));
-    Kokkos::parallel_reduce("thermo::measure_multispin",
-                            RangePolicy64<Exec>(space, 0, n * std::int64_t(L) * (L / 32)), f, part);
+    Kokkos::parallel_reduce("thermo::measure_multispin", RangePolicy64<Exec>(space, 0, n * color_words), f,
+                            part);
   }
 }
 
-// Unpack multi-spin words into one byte per site (for output and tests).
+// Unpack multi-spin words into one byte per site (for output and tests):
+// `words` (rows of L/32 words per colour) into `spins` (rows of L sites, x
+// fastest), for rows = L^(dim-1) numbered z * L + y.
 template <class Exec>
 void unpack_multispin(Exec const& space, PackedSpins const& words, int L, Spins const& spins) {
   const int W = L / 32;
-  const std::int64_t color_words = std::int64_t(L) * W;
-  const std::int64_t sites = std::int64_t(L) * L;
+  const std::int64_t sites = spins.extent(1);
+  const std::int64_t color_words = words.extent(1) / 2;
   Kokkos::parallel_for(
       "thermo::unpack_multispin", RangePolicy64<Exec>(space, 0, std::int64_t(words.extent(0)) * sites),
       KOKKOS_LAMBDA(const std::int64_t t) {
         const std::int64_t r = t / sites;
         const std::int64_t i = t - r * sites;
-        const int y = static_cast<int>(i / L);
-        const int x = static_cast<int>(i - std::int64_t(y) * L);
-        const int color = (x + y) & 1;
+        const std::int64_t row = i / L;
+        const int x = static_cast<int>(i - row * L);
+        const int color = static_cast<int>((x + row % L + row / L) & 1);  // (x + y + z) & 1
         const int jj = x >> 1;
-        const std::uint64_t word = words(r, color * color_words + std::int64_t(y) * W + jj / 16);
+        const std::uint64_t word = words(r, color * color_words + row * W + jj / 16);
         spins(r, i) = ((word >> (4 * (jj % 16))) & 1u) ? std::int8_t(1) : std::int8_t(-1);
       });
 }
 
-// The inverse: one byte per site into multi-spin words (restart from a checkpoint).
+// The inverse: one byte per site (> 0: bit set) into multi-spin words, for a
+// restart from a checkpoint and for the bond planes (rows of `spins` are then
+// the directions).
 template <class Exec>
 void pack_multispin(Exec const& space, Spins const& spins, int L, PackedSpins const& words) {
   const int W = L / 32;
-  const std::int64_t color_words = std::int64_t(L) * W;
+  const std::int64_t color_words = words.extent(1) / 2;
   Kokkos::parallel_for(
       "thermo::pack_multispin",
       RangePolicy64<Exec>(space, 0, std::int64_t(words.extent(0)) * 2 * color_words),
@@ -152,13 +181,14 @@ void pack_multispin(Exec const& space, Spins const& spins, int L, PackedSpins co
         const std::int64_t rest = t - r * 2 * color_words;
         const int color = static_cast<int>(rest / color_words);
         const std::int64_t in_color = rest - color * color_words;
-        const int y = static_cast<int>(in_color / W);
-        const int w = static_cast<int>(in_color - std::int64_t(y) * W);
+        const std::int64_t row = in_color / W;
+        const int w = static_cast<int>(in_color - row * W);
+        const int parity = static_cast<int>((row % L + row / L + color) & 1);  // (y + z + colour) & 1
         std::uint64_t word = 0;
         for (int n = 0; n < 16; ++n) {
           const int jj = 16 * w + n;
-          const int x = 2 * jj + ((y + color) & 1);
-          if (spins(r, std::int64_t(y) * L + x) > 0) word |= std::uint64_t(1) << (4 * n);
+          const int x = 2 * jj + parity;
+          if (spins(r, row * L + x) > 0) word |= std::uint64_t(1) << (4 * n);
         }
         words(r, rest) = word;
       });

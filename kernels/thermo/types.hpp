@@ -9,9 +9,12 @@ namespace prism::thermo {
 using Spins = Kokkos::View<std::int8_t**, Kokkos::LayoutRight>;
 // Bond couplings (+1/-1) from each site to its +x, +y, +z neighbour: (dim, sites).
 using Couplings = Kokkos::View<std::int8_t**, Kokkos::LayoutRight>;
-// Multi-spin coded ising2d: 16 spins per word, one nibble each (bit 0 = up);
-// per replica, colour 0 then colour 1, each L rows of L/32 words.
+// Multi-spin coding: 16 spins per word, one nibble each (bit 0 = up); per
+// replica, colour 0 then colour 1, each L^(dim-1) rows (z, y) of L/32 words.
 using PackedSpins = Kokkos::View<std::uint64_t**, Kokkos::LayoutRight>;
+// +-J bonds to the +x, +y, +z neighbour in the same layout, one plane per
+// direction: (dim, words of both colours), nibble bit 0 set for J = +1.
+using PackedBonds = Kokkos::View<std::uint64_t**, Kokkos::LayoutRight>;
 // Acceptance thresholds in units of 2^-32, per replica:
 // index (spin_up ? 4D+1 : 0) + local_field + 2D, local_field = sum_j J_ij s_j.
 using Thresholds = Kokkos::View<std::uint64_t**, Kokkos::LayoutRight>;

@@ -3,6 +3,7 @@
 #include <Kokkos_Core.hpp>
 #include <cmath>
 #include <memory>
+#include <type_traits>
 
 #include "kernels/common/philox.hpp"
 #include "kernels/thermo/metropolis.hpp"
@@ -32,9 +33,11 @@ struct Lattices::Impl {
   const Config cfg;
   Geometry geo;
   bool multispin;
+  bool disorder;
   Spins spins;
   Couplings couplings;
   PackedSpins words;
+  PackedBonds bonds;
   Thresholds thresholds;
   Thresholds::HostMirror thresholds_host;
   HostCounts observables;
@@ -43,22 +46,40 @@ struct Lattices::Impl {
       : cfg(c),
         geo{static_cast<std::int32_t>(c.L), c.dim(), c.sites()},
         multispin(c.use_multispin()),
+        disorder(c.model == Model::ea3d),
         thresholds("thermo::thresholds", count, geo.table_size()),
         thresholds_host(Kokkos::create_mirror_view(thresholds)),
         observables("thermo::observables", 2 * count) {
+    couplings = Couplings("thermo::couplings", c.dim(), c.sites());
+    const auto host = make_couplings(c);
+    auto mirror = Kokkos::create_mirror_view(couplings);
+    for (int d = 0; d < c.dim(); ++d)
+      for (std::int64_t i = 0; i < c.sites(); ++i) mirror(d, i) = host[d * c.sites() + i];
+    Kokkos::deep_copy(couplings, mirror);
     if (multispin) {
-      words = PackedSpins("thermo::packed_spins", count, 2 * c.L * (c.L / 32));
+      const std::int64_t color_words = c.sites() / c.L * (c.L / 32);
+      words = PackedSpins("thermo::packed_spins", count, 2 * color_words);
       Kokkos::deep_copy(words, nibble_mask);  // cold start: every spin up
+      if (disorder) {
+        bonds = PackedBonds("thermo::packed_bonds", c.dim(), 2 * color_words);
+        pack_multispin(Exec(), couplings, geo.L, bonds);
+      }
+      couplings = Couplings();  // the bit planes replace the bytes
     } else {
       spins = Spins("thermo::spins", count, c.sites());
       Kokkos::deep_copy(spins, std::int8_t(1));
-      couplings = Couplings("thermo::couplings", c.dim(), c.sites());
-      const auto host = make_couplings(c);
-      auto mirror = Kokkos::create_mirror_view(couplings);
-      for (int d = 0; d < c.dim(); ++d)
-        for (std::int64_t i = 0; i < c.sites(); ++i) mirror(d, i) = host[d * c.sites() + i];
-      Kokkos::deep_copy(couplings, mirror);
     }
+  }
+
+  // The multispin kernels for this lattice's dimension and bonds.
+  template <class F>
+  void dispatch(F&& f) {
+    if (geo.dim == 2)
+      disorder ? f(std::integral_constant<int, 2>{}, std::true_type{})
+               : f(std::integral_constant<int, 2>{}, std::false_type{});
+    else
+      disorder ? f(std::integral_constant<int, 3>{}, std::true_type{})
+               : f(std::integral_constant<int, 3>{}, std::false_type{});
   }
 };
 
@@ -80,7 +101,10 @@ void Lattices::sweep(std::uint32_t index, std::uint64_t seed, std::int64_t repli
   Exec space;
   for (int color = 0; color < 2; ++color) {
     if (I.multispin)
-      sweep_multispin(space, I.words, I.thresholds, I.geo.L, color, index, seed, replica_offset);
+      I.dispatch([&](auto dim, auto disorder) {
+        sweep_multispin<decltype(dim)::value, decltype(disorder)::value>(
+            space, I.words, I.bonds, I.thresholds, I.geo.L, color, index, seed, replica_offset);
+      });
     else
       sweep_generic(space, I.spins, I.couplings, I.thresholds, I.geo, color, index, seed, replica_offset);
   }
@@ -90,7 +114,10 @@ std::vector<std::int64_t> Lattices::measure() {
   auto& I = *impl_;
   Exec space;
   if (I.multispin)
-    measure_multispin(space, I.words, I.geo.L, I.observables);
+    I.dispatch([&](auto dim, auto disorder) {
+      measure_multispin<decltype(dim)::value, decltype(disorder)::value>(space, I.words, I.bonds, I.geo.L,
+                                                                         I.observables);
+    });
   else
     measure_generic(space, I.spins, I.couplings, I.geo, I.observables);
   Kokkos::fence();

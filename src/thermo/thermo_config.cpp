@@ -131,7 +131,7 @@ Config parse_config(Deck& deck) {
              : kernel == "generic" ? KernelChoice::generic
                                    : KernelChoice::multispin;
   if (c.kernel == KernelChoice::multispin && !c.multispin_possible())
-    deck.fail("thermo", "kernel", "multispin needs model = \"ising2d\" and L a multiple of 32");
+    deck.fail("thermo", "kernel", "multispin needs L a multiple of 32");
   const auto update = deck.get_string("thermo", "update", "auto", {"auto", "metropolis", "heat_bath"});
   c.update = update == "auto"         ? UpdateChoice::automatic
              : update == "metropolis" ? UpdateChoice::metropolis

@@ -41,8 +41,8 @@ struct Config {
   std::int64_t sites() const { return dim() == 2 ? L * L : L * L * L; }
   std::int64_t replicas() const { return static_cast<std::int64_t>(temperatures.size()); }
   // Multi-spin coding packs 16 spins per 64-bit word of one checkerboard
-  // colour, so each half-row must hold whole words: ising2d with L % 32 == 0.
-  bool multispin_possible() const { return model == Model::ising2d && L % 32 == 0; }
+  // colour, so each half-row must hold whole words: L % 32 == 0 (any model).
+  bool multispin_possible() const { return L % 32 == 0; }
   // Largest energy change of one flip: 2 (2 dim |J| + |h|).
   double largest_delta_e() const;
   // The rule used at inverse temperature beta.

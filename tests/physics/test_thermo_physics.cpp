@@ -9,6 +9,8 @@
 #include "core/mpi_context.hpp"
 #include "core/timers.hpp"
 #include "exact/ising_exact.hpp"
+#include "kernels/common/philox.hpp"
+#include "kernels/thermo/metropolis.hpp"
 #include "test_env.hpp"
 #include "thermo/driver.hpp"
 #include "thermo/workload.hpp"
@@ -152,23 +154,77 @@ TEST(ThermoPhysics, OnsagerMagnetizationBelowTc) {
 }
 
 // The two kernels number sites and key random numbers the same way, so they
-// must produce bitwise the same trajectory.
+// must produce bitwise the same trajectory: 2D and 3D, ferromagnet and +-J glass.
+void expect_kernels_equal(Config cfg, std::uint64_t seed) {
+  cfg.save_configurations = true;
+  cfg.kernel = KernelChoice::generic;
+  const auto a = run_config(cfg, seed);
+  cfg.kernel = KernelChoice::multispin;
+  const auto b = run_config(cfg, seed);
+  if (!test::world->root()) return;
+  const std::string what = model_name(cfg.model);
+  ASSERT_EQ(a.configurations.size(), b.configurations.size()) << what;
+  EXPECT_TRUE(a.configurations == b.configurations) << what;
+  for (std::size_t t = 0; t < a.estimates.size(); ++t) {
+    EXPECT_EQ(a.estimates[t].energy_mean, b.estimates[t].energy_mean) << what;
+    EXPECT_EQ(a.estimates[t].magnetization_abs_mean, b.estimates[t].magnetization_abs_mean) << what;
+  }
+  EXPECT_EQ(a.swap_accepted, b.swap_accepted) << what;
+  // and the moves were many: neither the cold start nor a frozen lattice
+  std::int64_t down = 0;
+  for (auto s : b.configurations) down += s < 0;
+  EXPECT_GT(down, std::int64_t(b.configurations.size() / 10)) << what;
+}
+
+// One draw's byte per site plus a tail draw on a tie decides exactly as a
+// full 32-bit uniform: acceptance rates at thresholds whose top byte ties
+// often (and the sure and the impossible move) match p within 5 sigma.
+TEST(ThermoKernels, ByteAcceptanceIsExact) {
+  const std::int64_t draws = 1 << 18;
+  for (std::uint64_t threshold :
+       {std::uint64_t(0), std::uint64_t(1) << 32, (std::uint64_t(1) << 24) + 1,
+        (std::uint64_t(77) << 24) + 0x9abcde, (std::uint64_t(200) << 24) + 0x400000}) {
+    const double p = double(threshold) * 0x1p-32;
+    std::int64_t accepted = 0;
+    for (std::int64_t k = 0; k < draws / 16; ++k) {
+      const auto u = rng::philox(9, std::uint32_t(k), 3, 1, 0);
+      for (int i = 0; i < 16; ++i) accepted += accept_move(u, i, threshold, 9, std::uint32_t(k), 3, 1, 0);
+    }
+    const double rate = double(accepted) / draws;
+    if (p == 0.0 || p == 1.0) {
+      EXPECT_EQ(rate, p);
+    } else {
+      EXPECT_NEAR(rate, p, 5 * std::sqrt(p * (1 - p) / draws) + 1e-12) << threshold;
+    }
+  }
+  // A threshold of top byte b accepts a top byte b exactly at the tail's rate.
+  const std::uint64_t tie = (std::uint64_t(5) << 24) + (std::uint64_t(3) << 22);  // tail rate 3/4
+  std::int64_t ties = 0, accepted = 0;
+  for (std::int64_t k = 0; k < draws; ++k) {
+    const auto u = rng::philox(4, std::uint32_t(k), 0, 0, 1);
+    for (int i = 0; i < 16; ++i)
+      if (((u.v[i >> 2] >> (8 * (i & 3))) & 0xFFu) == 5) {
+        ++ties;
+        accepted += accept_move(u, i, tie, 4, std::uint32_t(k), 0, 0, 1);
+      }
+  }
+  ASSERT_GT(ties, 10000);
+  EXPECT_NEAR(double(accepted) / ties, 0.75, 5 * std::sqrt(0.75 * 0.25 / ties));
+}
+
 TEST(ThermoKernels, MultispinEqualsGenericBitwise) {
   auto cfg = base(Model::ising2d, 32, {1.9, 2.3, 2.8}, 400);
   cfg.h = 0.1;
-  cfg.save_configurations = true;
-  cfg.kernel = KernelChoice::generic;
-  const auto a = run_config(cfg, 5);
-  cfg.kernel = KernelChoice::multispin;
-  const auto b = run_config(cfg, 5);
-  if (!test::world->root()) return;
-  ASSERT_EQ(a.configurations.size(), b.configurations.size());
-  EXPECT_TRUE(a.configurations == b.configurations);
-  for (std::size_t t = 0; t < a.estimates.size(); ++t) {
-    EXPECT_EQ(a.estimates[t].energy_mean, b.estimates[t].energy_mean);
-    EXPECT_EQ(a.estimates[t].magnetization_abs_mean, b.estimates[t].magnetization_abs_mean);
-  }
-  EXPECT_EQ(a.swap_accepted, b.swap_accepted);
+  expect_kernels_equal(cfg, 5);
+}
+
+TEST(ThermoKernels, Multispin3dEqualsGenericBitwise) {
+  auto ferro = base(Model::ising3d, 32, {4.0, 4.5, 6.0}, 60);
+  ferro.h = -0.05;
+  expect_kernels_equal(ferro, 6);
+  auto glass = base(Model::ea3d, 32, {0.9, 1.5, 2.5}, 60);
+  glass.disorder_seed = 11;
+  expect_kernels_equal(glass, 7);
 }
 
 // Replica exchange mixes: adjacent temperatures swap at a sensible rate and
