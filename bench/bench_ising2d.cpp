@@ -1,8 +1,10 @@
-// Throughput of the ising2d Metropolis kernels: flips per nanosecond on one
-// device for lattices of L^2 spins, multi-spin coded and generic
-// (one byte per spin).  Appends one CSV row per (kernel, L) to --csv.
+// Throughput of the thermo Metropolis kernels: flips per nanosecond on one
+// device, multi-spin coded and generic (one byte per spin), for ising2d
+// lattices of L^2 spins and for ising3d and ea3d (+-J) lattices of L3^3
+// spins.  Appends one CSV row per (kernel, L) to --csv; the 3D kernels are
+// named multispin_ising3d, generic_ea3d, ...
 //
-//   bench_ising2d [--L 16384,32768] [--sweeps 100] [--warmup 10] [--csv FILE]
+//   bench_ising2d [--L 16384,32768] [--L3 512] [--sweeps 100] [--warmup 10] [--csv FILE]
 #include <Kokkos_Core.hpp>
 #include <chrono>
 #include <cmath>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "kernels/common/kokkos_compat.hpp"
+#include "kernels/common/philox.hpp"
 #include "kernels/thermo/metropolis.hpp"
 #include "kernels/thermo/observables.hpp"
 
@@ -30,6 +33,36 @@ Thresholds make_thresholds(int dim, double T) {
   return thr;
 }
 
+// Bonds of an L^3 lattice: all +1, or +-1 at random for the glass.
+Couplings make_couplings(std::int64_t sites, bool glass) {
+  Couplings couplings("bench::couplings", 3, sites);
+  Kokkos::parallel_for(
+      "bench::couplings", RangePolicy64<Exec>(0, 3 * sites), KOKKOS_LAMBDA(const std::int64_t t) {
+        const std::int64_t d = t / sites, i = t - d * sites;
+        const auto u =
+            prism::rng::philox(7, std::uint32_t(i), std::uint32_t(i >> 32), 0, prism::rng::disorder);
+        couplings(d, i) = !glass || (u.v[d] & 1u) ? 1 : -1;
+      });
+  return couplings;
+}
+
+// A hot start, as the peer's: every spin up or down at random.
+void randomize(PackedSpins const& words) {
+  Kokkos::parallel_for(
+      "bench::hot_start", RangePolicy64<Exec>(0, words.extent(1)), KOKKOS_LAMBDA(const std::int64_t i) {
+        const auto u = prism::rng::philox(3, std::uint32_t(i), std::uint32_t(i >> 32), 0, 0);
+        words(0, i) = ((std::uint64_t(u.v[0]) << 32) | u.v[1]) & nibble_mask;
+      });
+}
+
+void randomize(Spins const& spins) {
+  Kokkos::parallel_for(
+      "bench::hot_start", RangePolicy64<Exec>(0, spins.extent(1)), KOKKOS_LAMBDA(const std::int64_t i) {
+        const auto u = prism::rng::philox(3, std::uint32_t(i), std::uint32_t(i >> 32), 1, 0);
+        spins(0, i) = (u.v[0] & 1u) ? 1 : -1;
+      });
+}
+
 template <class F>
 double time_sweeps(int warmup, int sweeps, F&& sweep) {
   for (int s = 0; s < warmup; ++s) sweep(s);
@@ -44,14 +77,16 @@ double time_sweeps(int warmup, int sweeps, F&& sweep) {
 
 int main(int argc, char** argv) {
   std::vector<int> sizes{16384, 32768};
+  std::vector<int> sizes3;
   int sweeps = 100, warmup = 10;
   std::string csv = "bench_ising2d.csv";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--L") {
-      sizes.clear();
+    if (a == "--L" || a == "--L3") {
+      auto& list = a == "--L" ? sizes : sizes3;
+      list.clear();
       std::stringstream ss(argv[i + 1]);
-      for (std::string tok; std::getline(ss, tok, ',');) sizes.push_back(std::stoi(tok));
+      for (std::string tok; std::getline(ss, tok, ',');) list.push_back(std::stoi(tok));
     } else if (a == "--sweeps") {
       sweeps = std::stoi(argv[i + 1]);
     } else if (a == "--warmup") {
@@ -59,7 +94,9 @@ int main(int argc, char** argv) {
     } else if (a == "--csv") {
       csv = argv[i + 1];
     } else {
-      std::fprintf(stderr, "usage: bench_ising2d [--L 16384,32768] [--sweeps N] [--warmup N] [--csv FILE]\n");
+      std::fprintf(
+          stderr,
+          "usage: bench_ising2d [--L 16384,32768] [--L3 512] [--sweeps N] [--warmup N] [--csv FILE]\n");
       return 2;
     }
   }
@@ -79,7 +116,7 @@ int main(int argc, char** argv) {
       const double flips = double(L) * L * sweeps;
       {
         PackedSpins words("bench::packed", 1, 2 * std::int64_t(L) * (L / 32));
-        Kokkos::deep_copy(words, nibble_mask);
+        randomize(words);
         const double s = time_sweeps(warmup, sweeps, [&](int k) {
           for (int c = 0; c < 2; ++c)
             sweep_multispin<2, false>(Exec(), words, PackedBonds(), thr, L, c, std::uint32_t(k), 42u, 0);
@@ -92,7 +129,7 @@ int main(int argc, char** argv) {
       }
       {
         Spins spins("bench::spins", 1, std::int64_t(L) * L);
-        Kokkos::deep_copy(spins, std::int8_t(1));
+        randomize(spins);
         Couplings couplings("bench::couplings", 2, std::int64_t(L) * L);
         Kokkos::deep_copy(couplings, std::int8_t(1));
         const Geometry geo{L, 2, std::int64_t(L) * L};
@@ -107,6 +144,51 @@ int main(int argc, char** argv) {
         out << date << "," << backend << ",\"" << device << "\",generic," << L << "," << n << "," << s << ","
             << f / s * 1e-9 << std::endl;
         std::fflush(stdout);
+      }
+    }
+    // 3D: the ferromagnet at its T_c and the +-J glass near its T_c.
+    for (int L : sizes3) {
+      const std::int64_t sites = std::int64_t(L) * L * L;
+      for (const bool glass : {false, true}) {
+        const std::string model = glass ? "ea3d" : "ising3d";
+        const auto thr3 = make_thresholds(3, glass ? 1.1 : 4.5115);
+        const Couplings couplings = make_couplings(sites, glass);
+        const auto report = [&](const char* kernel, int n, double s) {
+          const double f = double(sites) * n;
+          const std::string name = std::string(kernel) + "_" + model;
+          std::printf("%-10s %-17s L=%-6d %8.4f s  %9.2f flips/ns  (%s)\n", backend.c_str(), name.c_str(), L,
+                      s, f / s * 1e-9, device.c_str());
+          out << date << "," << backend << ",\"" << device << "\"," << name << "," << L << "," << n << ","
+              << s << "," << f / s * 1e-9 << std::endl;
+          std::fflush(stdout);
+        };
+        {
+          const std::int64_t color_words = std::int64_t(L) * L * (L / 32);
+          PackedSpins words("bench::packed", 1, 2 * color_words);
+          randomize(words);
+          PackedBonds bonds("bench::bonds", 3, 2 * color_words);
+          pack_multispin(Exec(), couplings, L, bonds);
+          const double s = time_sweeps(warmup, sweeps, [&](int k) {
+            for (int c = 0; c < 2; ++c) {
+              if (glass)
+                sweep_multispin<3, true>(Exec(), words, bonds, thr3, L, c, std::uint32_t(k), 42u, 0);
+              else
+                sweep_multispin<3, false>(Exec(), words, bonds, thr3, L, c, std::uint32_t(k), 42u, 0);
+            }
+          });
+          report("multispin", sweeps, s);
+        }
+        {
+          Spins spins("bench::spins", 1, sites);
+          randomize(spins);
+          const Geometry geo{L, 3, sites};
+          const int n = std::max(1, sweeps / 4);
+          const double s = time_sweeps(2, n, [&](int k) {
+            for (int c = 0; c < 2; ++c)
+              sweep_generic(Exec(), spins, couplings, thr3, geo, c, std::uint32_t(k), 42u, 0);
+          });
+          report("generic", n, s);
+        }
       }
     }
   }

@@ -19,7 +19,9 @@
 #
 # OUTDIR gets: node.txt (GPUs, compilers, commit); test_*.txt (unit tests, thermo,
 # nqs and te physics suites on one GPU, thermo on 2 ranks); rank_independence.txt
-# (/thermo, /nqs and /te bitwise equal on 1 and 2 GPUs); bench_ising2d.csv and
+# (/thermo, /nqs and /te bitwise equal on 1 and 2 GPUs); bench_ising2d.csv (2D
+# and 3D kernels) and ising_gpu_peer.{csv,txt} (NVIDIA's ising-gpu on the same
+# card, when .carry/ising-gpu is present: bench/ising_gpu_peer.sh), and
 # bench_nqs.csv (one GPU, 1/2/4 GPUs for nqs, and all host cores with OpenMP);
 # bench_sr.csv (SR's product against a Kokkos Kernels gemv pair, GPU and host);
 # thermo_e2e.txt (prism on the bench deck, one replica per GPU, 1..NGPU GPUs);
@@ -106,17 +108,29 @@ fi
 fi
 
 if want thermo; then
-log "bench_ising2d: one GPU, then all $J host cores"
-CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_ising2d" --L 16384,32768 --sweeps 50 --csv "$OUT/bench_ising2d.csv"
-"${CPU[@]}" "$C/bench/bench_ising2d" --L 16384 --sweeps 20 --csv "$OUT/bench_ising2d.csv"
+log "bench_ising2d: one GPU (2D and 3D kernels), then all $J host cores"
+CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_ising2d" --L 16384,32768,65536 --L3 512 --sweeps 50 \
+  --csv "$OUT/bench_ising2d.csv" || failed "bench_ising2d"
+[[ "${SKIP_OPENMP:-0}" == 1 ]] ||
+  "${CPU[@]}" "$C/bench/bench_ising2d" --L 16384 --L3 256 --sweeps 20 --csv "$OUT/bench_ising2d.csv"
+if [[ -d "$ROOT/.carry/ising-gpu" ]]; then
+  log "the peer on the same card: NVIDIA ising-gpu, optimized (bench/ising_gpu_peer.sh)"
+  CUDA_VISIBLE_DEVICES=$ONE bash "$ROOT/bench/ising_gpu_peer.sh" "$OUT/ising_gpu_peer.csv" \
+    > "$OUT/ising_gpu_peer.txt" 2>&1 || failed "ising-gpu peer (see ising_gpu_peer.txt)"
+  grep -h "flips/ns" "$OUT/ising_gpu_peer.txt" || true
+fi
 
-log "prism on the bench deck: one 16384^2 replica per GPU, 1..$NGPU GPUs"
+log "prism on the bench deck: one 16384^2 replica per GPU, 1..$NGPU GPUs; measure_every 1 and 10"
 for np in $(seq 1 "$NGPU"); do
   temps=$("$PY" -c "print([round(2.0 + 0.05 * i, 3) for i in range($np)])")
-  rm -f "$WORK/thermo-np$np.h5"
-  "${MPI[@]}" -np "$np" "$B/src/prism" --output "$WORK/thermo-np$np.h5" --set "thermo.temperatures=$temps" \
-    --set thermo.sweeps=400 --set thermo.thermalization=200 --set thermo.exchange_every=10 \
-    "$ROOT/inputs/bench_ising2d_16384.toml" 2>&1 | grep -E '^PERFORMANCE|^[^ ].*rror' | tee -a "$OUT/thermo_e2e.txt"
+  for every in 1 10; do
+    rm -f "$WORK/thermo-np$np.h5"
+    echo "np=$np measure_every=$every" | tee -a "$OUT/thermo_e2e.txt"
+    "${MPI[@]}" -np "$np" "$B/src/prism" --output "$WORK/thermo-np$np.h5" --set "thermo.temperatures=$temps" \
+      --set thermo.sweeps=400 --set thermo.thermalization=200 --set thermo.exchange_every=10 \
+      --set thermo.measure_every=$every \
+      "$ROOT/inputs/bench_ising2d_16384.toml" 2>&1 | grep -E '^PERFORMANCE|^[^ ].*rror' | tee -a "$OUT/thermo_e2e.txt"
+  done
 done
 fi
 

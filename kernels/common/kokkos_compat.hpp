@@ -91,6 +91,14 @@ KOKKOS_FORCEINLINE_FUNCTION int popcount64(std::uint64_t x) {
   return __builtin_popcountll(x);
 #endif
 }
+// Index of the lowest set bit of x != 0.
+KOKKOS_FORCEINLINE_FUNCTION int lowest_set_bit(std::uint32_t x) {
+#if defined(__CUDA_ARCH__)
+  return __ffs(static_cast<int>(x)) - 1;
+#else
+  return __builtin_ctz(x);
+#endif
+}
 }  // namespace prism
 
 namespace prism::compat {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/common/kokkos_compat.hpp"
 #include "kernels/common/philox.hpp"
 #include "kernels/thermo/types.hpp"
 
@@ -47,15 +48,23 @@ void fill_threshold_row(HostTable const& table, std::size_t r, int dim, double b
 // from a draw of the site's own.  The decision is the same as comparing a
 // full 32-bit uniform, so acceptance probabilities stay exact, while one draw
 // serves 16 sites instead of 4.
-KOKKOS_FORCEINLINE_FUNCTION bool accept_move(const rng::Draw4& draw, int i, std::uint64_t threshold,
-                                             std::uint64_t seed, std::uint32_t block, std::uint32_t sweep,
-                                             std::uint32_t replica, int color) {
-  const std::uint32_t top = (draw.v[i >> 2] >> (8 * (i & 3))) & 0xFFu;
-  const std::uint64_t threshold_top = threshold >> 24;  // 0..256
-  if (top != threshold_top) return top < threshold_top;
+KOKKOS_FORCEINLINE_FUNCTION std::uint32_t top_byte(const rng::Draw4& draw, int i) {
+  return (draw.v[i >> 2] >> (8 * (i & 3))) & 0xFFu;
+}
+KOKKOS_FORCEINLINE_FUNCTION bool tail_accepts(std::uint64_t threshold, std::uint64_t seed,
+                                              std::uint32_t block, std::uint32_t sweep, std::uint32_t replica,
+                                              int color, int i) {
   const auto tail = rng::philox(seed, block, sweep, replica,
                                 rng::sweep_tail | (std::uint32_t(color) << 8) | (std::uint32_t(i) << 9));
   return (tail.v[0] & 0xFFFFFFu) < (threshold & 0xFFFFFFu);
+}
+KOKKOS_FORCEINLINE_FUNCTION bool accept_move(const rng::Draw4& draw, int i, std::uint64_t threshold,
+                                             std::uint64_t seed, std::uint32_t block, std::uint32_t sweep,
+                                             std::uint32_t replica, int color) {
+  const std::uint32_t top = top_byte(draw, i);
+  const std::uint64_t threshold_top = threshold >> 24;  // 0..256
+  if (top != threshold_top) return top < threshold_top;
+  return tail_accepts(threshold, seed, block, sweep, replica, color, i);
 }
 
 // Update every site of one colour of every local replica: one thread per
@@ -181,16 +190,27 @@ void sweep_multispin(Exec const& space, PackedSpins const& words, PackedBonds co
         const auto block = static_cast<std::uint32_t>(rest);  // = k / 16 of the generic kernel
         const auto rep = static_cast<std::uint32_t>(replica_offset + r);
         const auto u = rng::philox(seed, block, sweep, rep, static_cast<std::uint32_t>(color));
+        // Sixteen byte tests; the rare ties then draw their tails one by
+        // one, outside the unrolled loop.
+        auto threshold = [&](int i) {
+          const int spin_up = static_cast<int>((me >> (4 * i)) & 1u);
+          const int n_agree = static_cast<int>((count >> (4 * i)) & 0xFu);
+          // local field 2 n_agree - 2D, offset by 2D; stride 4D + 1
+          return thresholds(r, spin_up * (4 * Dim + 1) + 2 * n_agree);
+        };
         std::uint64_t flips = 0;
+        std::uint32_t ties = 0;
 #pragma unroll
         for (int i = 0; i < 16; ++i) {
-          const int shift = 4 * i;
-          const int spin_up = static_cast<int>((me >> shift) & 1u);
-          const int n_agree = static_cast<int>((count >> shift) & 0xFu);
-          // local field 2 n_agree - 2D, offset by 2D; stride 4D + 1
-          const int index = spin_up * (4 * Dim + 1) + 2 * n_agree;
-          if (accept_move(u, i, thresholds(r, index), seed, block, sweep, rep, color))
-            flips |= std::uint64_t(1) << shift;
+          const std::uint64_t top = top_byte(u, i), threshold_top = threshold(i) >> 24;
+          if (top < threshold_top) flips |= std::uint64_t(1) << (4 * i);
+          if (top == threshold_top) ties |= 1u << i;
+        }
+        while (ties != 0) {
+          const int i = lowest_set_bit(ties);
+          ties &= ties - 1;
+          if (tail_accepts(threshold(i), seed, block, sweep, rep, color, i))
+            flips |= std::uint64_t(1) << (4 * i);
         }
         words(r, mine_base + rest) = me ^ flips;
       });

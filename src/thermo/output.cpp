@@ -23,6 +23,7 @@ void ThermoWorkload::write(H5Writer& out) const {
   out.attribute(g, "h", cfg_.h);
   out.attribute(g, "thermalization", cfg_.thermalization);
   out.attribute(g, "sweeps", cfg_.sweeps);
+  out.attribute(g, "measure_every", cfg_.measure_every);
   out.attribute(g, "exchange_every", cfg_.exchange_every);
   out.attribute(g, "disorder_seed", static_cast<std::int64_t>(cfg_.disorder_seed));
   out.attribute(g, "seed", static_cast<std::int64_t>(seed_));
@@ -125,8 +126,9 @@ std::string ThermoWorkload::restore(const H5Reader& in) {
     fail(e.what());
   }
   // The statistics must be those of the sweeps done: every temperature has
-  // one sample per measured sweep, in the blocks those sweeps map to.
-  const std::int64_t measured = std::max<std::int64_t>(0, next - cfg_.thermalization);
+  // one sample per measure_every production sweeps, in the blocks those
+  // samples map to.
+  const std::int64_t measured = std::max<std::int64_t>(0, next - cfg_.thermalization) / cfg_.measure_every;
   const auto& sums = state_.stats.sums();
   for (std::int64_t t = 0; t < R; ++t) {
     std::int64_t total = 0;
@@ -135,7 +137,7 @@ std::string ThermoWorkload::restore(const H5Reader& in) {
       total += sums.count(t, b);
     }
     if (total != measured || bool(state_.stats.shifted()[t]) != (measured > 0))
-      fail("block counts do not match the " + std::to_string(measured) + " measured sweeps");
+      fail("block counts do not match the " + std::to_string(measured) + " samples of the sweeps done");
   }
   state_.next_sweep = next;
   state_.replica_of_temp = perm;

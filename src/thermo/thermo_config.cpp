@@ -116,9 +116,16 @@ Config parse_config(Deck& deck) {
   c.disorder_seed = static_cast<std::uint64_t>(
       deck.get_int("thermo", "disorder_seed", 1, 0, std::numeric_limits<std::int64_t>::max()));
   c.save_configurations = deck.get_bool("thermo", "save_configurations", false);
+  // Large lattices need not pay a reduction and an allgather every sweep;
+  // the binned errors are over the samples, so they stay right.
+  c.measure_every = deck.get_int("thermo", "measure_every", 1, 1, 1'000'000'000);
+  if (c.measure_every > c.sweeps)
+    deck.fail("thermo", "measure_every", "must not exceed thermo.sweeps (" + std::to_string(c.sweeps) + ")");
   c.error_blocks = deck.get_int("thermo", "error_blocks", 32, 2, 1'000'000);
-  if (c.error_blocks > c.sweeps)
-    deck.fail("thermo", "error_blocks", "must not exceed thermo.sweeps (" + std::to_string(c.sweeps) + ")");
+  if (c.error_blocks > c.samples())
+    deck.fail("thermo", "error_blocks",
+              "must not exceed the samples, thermo.sweeps / thermo.measure_every (" +
+                  std::to_string(c.samples()) + ")");
   if (c.error_blocks * c.replicas() > 10'000'000)
     deck.fail("thermo", "error_blocks", "error_blocks * temperatures must be <= 1e7");
   // Configurations are gathered to rank 0 through MPI (int counts).

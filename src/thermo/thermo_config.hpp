@@ -28,7 +28,8 @@ struct Config {
   double h = 0.0;
   std::vector<double> temperatures;  // strictly increasing
   std::int64_t thermalization = 0;
-  std::int64_t sweeps = 0;  // measurement sweeps
+  std::int64_t sweeps = 0;         // measurement sweeps
+  std::int64_t measure_every = 1;  // sweeps per sample of the statistics
   std::int64_t exchange_every = 1;
   std::uint64_t disorder_seed = 0;
   bool save_configurations = false;
@@ -39,6 +40,8 @@ struct Config {
 
   int dim() const { return model == Model::ising2d ? 2 : 3; }
   std::int64_t sites() const { return dim() == 2 ? L * L : L * L * L; }
+  // Samples in the statistics: the last sweep of every measure_every.
+  std::int64_t samples() const { return sweeps / measure_every; }
   std::int64_t replicas() const { return static_cast<std::int64_t>(temperatures.size()); }
   // Multi-spin coding packs 16 spins per 64-bit word of one checkerboard
   // colour, so each half-row must hold whole words: L % 32 == 0 (any model).

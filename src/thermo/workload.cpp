@@ -17,7 +17,7 @@ State::State(const Config& cfg)
       replica_of_temp(cfg.replicas()),
       swap_attempts(cfg.replicas() > 1 ? cfg.replicas() - 1 : 0, 0),
       swap_accepted(cfg.replicas() > 1 ? cfg.replicas() - 1 : 0, 0),
-      stats(cfg.replicas(), cfg.error_blocks, cfg.sweeps),
+      stats(cfg.replicas(), cfg.error_blocks, cfg.samples()),
       trips(cfg.replicas()) {
   // Temperature labels move between replicas; lattices stay where they are.
   for (std::int64_t r = 0; r < cfg.replicas(); ++r) temp_of_replica[r] = replica_of_temp[r] = r;
@@ -73,7 +73,10 @@ void ThermoWorkload::run(RunContext& ctx) {
   const std::int64_t total = cfg_.thermalization + cfg_.sweeps;
   Progress progress("thermo", total - first_sweep_, "sweeps", ctx.show_progress && mpi.root());
   for (std::int64_t s = first_sweep_; s < total; ++s) {
+    // Production sweeps count swaps and round trips; every measure_every-th
+    // of them is a sample of the statistics.
     const bool measuring = s >= cfg_.thermalization;
+    const bool sampling = measuring && (s + 1 - cfg_.thermalization) % cfg_.measure_every == 0;
     const bool exchanging = R > 1 && (s + 1) % cfg_.exchange_every == 0;
 
     // One sweep: both colours of every local replica.
@@ -81,7 +84,7 @@ void ThermoWorkload::run(RunContext& ctx) {
       auto t = timers.scope("sweep");
       lattices->sweep(static_cast<std::uint32_t>(s), seed_, mine.begin);
     }
-    if (measuring || exchanging) {
+    if (sampling || exchanging) {
       // Exact integer (bond, magnetisation) of every replica, on every rank.
       std::vector<std::int64_t> obs;
       {
@@ -91,10 +94,10 @@ void ThermoWorkload::run(RunContext& ctx) {
       auto energy = [&](std::int64_t r) {
         return -cfg_.J * double(obs[2 * r]) - cfg_.h * double(obs[2 * r + 1]);
       };
-      if (measuring && mpi.root()) {
+      if (sampling && mpi.root()) {
+        const std::int64_t sample = (s + 1 - cfg_.thermalization) / cfg_.measure_every - 1;
         for (std::int64_t r = 0; r < R; ++r)
-          st.stats.add(st.temp_of_replica[r], s - cfg_.thermalization, energy(r) / N,
-                       double(obs[2 * r + 1]) / N);
+          st.stats.add(st.temp_of_replica[r], sample, energy(r) / N, double(obs[2 * r + 1]) / N);
       }
       // Replica exchange: every rank takes the same decisions from the same
       // energies and the same counter-based random numbers, so no further

@@ -44,6 +44,9 @@ expect_error "the output path is empty" --output '' "$pt"
 expect_error "a non-ASCII character outside a quoted string" --set $'thermo.sweeps=1\xc3\xbf' "$pt"
 expect_error "must be <= 1e+06, got 1e+160" --set thermo.J=1e160 "$pt"
 expect_error "must be <= 1e+06, got 1e+300" --set nqs.h=1e300 "$SRC/tests/decks/small_nqs.toml"
+expect_error "key 'thermo.measure_every': must not exceed thermo.sweeps" --set thermo.measure_every=100000 "$pt"
+expect_error "key 'thermo.measure_every': must be in [1, 1000000000], got 0" --set thermo.measure_every=0 "$pt"
+expect_error "key 'thermo.error_blocks': must not exceed the samples, thermo.sweeps / thermo.measure_every" --set thermo.sweeps=600 --set thermo.measure_every=100 "$pt"
 expect_error "metropolis accepts more than 99% of all moves" --set thermo.J=0 --set thermo.update=metropolis "$pt"
 # --check --restart reads the checkpoint: a thermo deck with a file that has none is refused.
 "$PRISM" --output "$WORK/done.h5" --set thermo.sweeps=100 "$pt" > /dev/null 2>&1

@@ -108,6 +108,25 @@ TEST(ThermoPhysics, SpinGlassL2MatchesEnumeration) {
   if (test::world->root()) compare_enumeration(cfg, res);
 }
 
+// Sampling every 7th sweep keeps the estimates and their error bars right,
+// and the statistics hold exactly sweeps / measure_every samples.
+TEST(ThermoPhysics, MeasureEveryKeepsEnumeration) {
+  auto cfg = base(Model::ising2d, 4, {1.5, 2.3, 3.5}, 70000);
+  cfg.measure_every = 7;
+  ThermoWorkload w(cfg);
+  test::run_workload(w, 19);
+  if (!test::world->root()) return;
+  const auto& sums = w.state().stats.sums();
+  for (std::int64_t t = 0; t < cfg.replicas(); ++t) {
+    std::int64_t samples = 0;
+    for (std::int64_t b = 0; b < sums.blocks(); ++b) samples += sums.count(t, b);
+    EXPECT_EQ(samples, cfg.samples());
+  }
+  Results res;
+  for (const auto& e : w.estimates()) res.estimates.push_back(e.value());
+  compare_enumeration(cfg, res);
+}
+
 TEST(ThermoPhysics, KaufmanAgreesWithEnumerationAtL4) {
   // Self-check of the closed form used below.
   std::vector<std::int64_t> bi, bj;
