@@ -160,9 +160,9 @@ void sweep_multispin(Exec const& space, PackedSpins const& words, PackedBonds co
         const std::uint64_t side_word = other(row, w_side);
         const std::uint64_t side = even ? (same << 4) | (side_word >> 60) : (same >> 4) | (side_word << 60);
         std::uint64_t count;
-        if constexpr (!Disorder) {
+        if (!Disorder) {
           count = same + side + other(row_ym, w) + other(row_yp, w);
-          if constexpr (Dim == 3) {
+          if (Dim == 3) {
             const int row_zm = row + (z == 0 ? L - 1 : -1) * L;
             const int row_zp = row + (z == L - 1 ? 1 - L : 1) * L;
             count += other(row_zm, w) + other(row_zp, w);
@@ -180,7 +180,7 @@ void sweep_multispin(Exec const& space, PackedSpins const& words, PackedBonds co
           count = agree(even ? jx_mine : jx_other, same) + agree(jx_side, side) +
                   agree(bond(1, other_base, row_ym, w), other(row_ym, w)) +
                   agree(bond(1, mine_base, row, w), other(row_yp, w));
-          if constexpr (Dim == 3) {
+          if (Dim == 3) {
             const int row_zm = row + (z == 0 ? L - 1 : -1) * L;
             const int row_zp = row + (z == L - 1 ? 1 - L : 1) * L;
             count += agree(bond(2, other_base, row_zm, w), other(row_zm, w)) +
