@@ -26,7 +26,7 @@ using namespace prism::thermo;
 using Exec = Kokkos::DefaultExecutionSpace;
 
 Thresholds make_thresholds(int dim, double T) {
-  Thresholds thr("bench::thresholds", 1, 2 * (4 * dim + 1));
+  Thresholds thr("bench::thresholds", 1, threshold_columns(dim));
   auto h = Kokkos::create_mirror_view(thr);
   fill_threshold_row(h, 0, dim, 1.0 / T, 1.0, 0.0, /*heat_bath=*/false);
   Kokkos::deep_copy(thr, h);

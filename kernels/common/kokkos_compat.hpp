@@ -99,6 +99,19 @@ KOKKOS_FORCEINLINE_FUNCTION int lowest_set_bit(std::uint32_t x) {
   return __builtin_ctz(x);
 #endif
 }
+// The bytes of (y:x) selected by the low four nibbles of s (each 0..7; the
+// nibbles' bit 3, the sign-replicating mode, is not used): CUDA's PRMT, one
+// instruction on the device.
+KOKKOS_FORCEINLINE_FUNCTION std::uint32_t byte_perm(std::uint32_t x, std::uint32_t y, std::uint32_t s) {
+#if defined(__CUDA_ARCH__)
+  return __byte_perm(x, y, s);
+#else
+  const std::uint64_t both = (std::uint64_t(y) << 32) | x;
+  std::uint32_t out = 0;
+  for (int j = 0; j < 4; ++j) out |= std::uint32_t((both >> (8 * ((s >> (4 * j)) & 7u))) & 0xFFu) << (8 * j);
+  return out;
+#endif
+}
 }  // namespace prism
 
 namespace prism::compat {

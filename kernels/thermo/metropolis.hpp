@@ -6,6 +6,7 @@
 // block of its colour, sweep, global replica, colour), so they make
 // identical moves.
 #include <Kokkos_Core.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -21,6 +22,12 @@ namespace prism::thermo {
 // f = sum_j J_ij s_j, at the kernels' index (s > 0 ? 4D+1 : 0) + f + 2D, with
 // dE = 2 s (J f + h): Metropolis min(1, exp(-beta dE)), or heat bath
 // 1 / (1 + exp(beta dE)).  Both satisfy detailed balance at beta.
+//
+// The last two columns serve the multispin kernels: byte n of column
+// 2 (4D + 1) + s is min(255, top byte of the threshold) of a spin s (0 down,
+// 1 up) with n agreeing neighbours (field 2n - 2D), so that a byte permute
+// looks up four sites at once.  A sure move (top byte 256) is stored as 255:
+// a draw of top byte 255 then ties and is decided by the full threshold.
 template <class HostTable>
 void fill_threshold_row(HostTable const& table, std::size_t r, int dim, double beta, double J, double h,
                         bool heat_bath) {
@@ -37,6 +44,15 @@ void fill_threshold_row(HostTable const& table, std::size_t r, int dim, double b
       table(r, up * (4 * dim + 1) + f + 2 * dim) =
           p >= 1.0 ? (std::uint64_t(1) << 32) : static_cast<std::uint64_t>(std::ldexp(p, 32));
     }
+  }
+  const int bytes = 2 * (4 * dim + 1);
+  for (int up = 0; up < 2; ++up) {
+    std::uint64_t packed = 0;
+    for (int n = 0; n <= 2 * dim; ++n) {
+      const std::uint64_t top = std::min<std::uint64_t>(table(r, up * (4 * dim + 1) + 2 * n) >> 24, 255);
+      packed |= top << (8 * n);
+    }
+    table(r, bytes + up) = packed;
   }
 }
 
@@ -65,6 +81,21 @@ KOKKOS_FORCEINLINE_FUNCTION bool accept_move(const rng::Draw4& draw, int i, std:
   const std::uint64_t threshold_top = threshold >> 24;  // 0..256
   if (top != threshold_top) return top < threshold_top;
   return tail_accepts(threshold, seed, block, sweep, replica, color, i);
+}
+
+// Bytewise unsigned a < b and a == b of four bytes: the high bit of each
+// byte of the result is set where it holds.  (a | H) - (b & ~H) compares the
+// low seven bits without borrows between bytes; the high bits decide where
+// they differ.
+KOKKOS_FORCEINLINE_FUNCTION std::uint32_t bytes_less(std::uint32_t a, std::uint32_t b) {
+  constexpr std::uint32_t H = 0x80808080u;
+  const std::uint32_t low = (a | H) - (b & ~H);
+  return ((~a & b) | (~(a ^ b) & ~low)) & H;
+}
+KOKKOS_FORCEINLINE_FUNCTION std::uint32_t bytes_equal(std::uint32_t a, std::uint32_t b) {
+  constexpr std::uint32_t H = 0x80808080u;
+  const std::uint32_t x = a ^ b;
+  return ~(((x & ~H) + ~H) | x) & H;
 }
 
 // Update every site of one colour of every local replica: one thread per
@@ -190,27 +221,42 @@ void sweep_multispin(Exec const& space, PackedSpins const& words, PackedBonds co
         const auto block = static_cast<std::uint32_t>(rest);  // = k / 16 of the generic kernel
         const auto rep = static_cast<std::uint32_t>(replica_offset + r);
         const auto u = rng::philox(seed, block, sweep, rep, static_cast<std::uint32_t>(color));
-        // Sixteen byte tests; the rare ties then draw their tails one by
-        // one, outside the unrolled loop.
-        auto threshold = [&](int i) {
+        const std::uint64_t down_bytes = thresholds(r, 2 * (4 * Dim + 1));
+        const std::uint64_t up_bytes = thresholds(r, 2 * (4 * Dim + 1) + 1);
+        const auto lo = [](std::uint64_t x) { return static_cast<std::uint32_t>(x); };
+        const auto hi = [](std::uint64_t x) { return static_cast<std::uint32_t>(x >> 32); };
+        // Four sites at a time, a byte each: site 4k + j is byte j of draw
+        // word k.  Its count nibble (0..2D) selects its threshold byte from
+        // the tables, its spin nibble (0/1) the table.  The byte tests are
+        // exact except on a tie, which the full threshold decides below.
+        std::uint32_t flip_half[2] = {0, 0};
+        std::uint32_t ties = 0;  // bit 8j + k: site 4k + j
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+          const int shift = 16 * (k & 1);
+          const std::uint32_t n = (k < 2 ? lo(count) : hi(count)) >> shift;
+          const std::uint32_t spin = (k < 2 ? lo(me) : hi(me)) >> shift;
+          const std::uint32_t up = byte_perm(lo(up_bytes), hi(up_bytes), n);
+          const std::uint32_t down = byte_perm(lo(down_bytes), hi(down_bytes), n);
+          const std::uint32_t is_up = byte_perm(0x0000FF00u, 0, spin);
+          const std::uint32_t limit = (up & is_up) | (down & ~is_up);
+          const std::uint32_t draw = u.v[k];
+          const std::uint32_t less = bytes_less(draw, limit), equal = bytes_equal(draw, limit);
+          // The high bits of bytes 0..3 to bits 0, 4, 8, 12 (of the half word).
+          const std::uint32_t gathered = (less >> 7) | (less >> 11);
+          flip_half[k >> 1] |= byte_perm(gathered, 0, (k & 1) ? 0x2044u : 0x4420u);
+          ties |= equal >> (7 - k);
+        }
+        std::uint64_t flips = (std::uint64_t(flip_half[1]) << 32) | flip_half[0];
+        while (ties != 0) {
+          const int b = lowest_set_bit(ties);
+          ties &= ties - 1;
+          const int i = 4 * (b & 7) + (b >> 3);
           const int spin_up = static_cast<int>((me >> (4 * i)) & 1u);
           const int n_agree = static_cast<int>((count >> (4 * i)) & 0xFu);
           // local field 2 n_agree - 2D, offset by 2D; stride 4D + 1
-          return thresholds(r, spin_up * (4 * Dim + 1) + 2 * n_agree);
-        };
-        std::uint64_t flips = 0;
-        std::uint32_t ties = 0;
-#pragma unroll
-        for (int i = 0; i < 16; ++i) {
-          const std::uint64_t top = top_byte(u, i), threshold_top = threshold(i) >> 24;
-          if (top < threshold_top) flips |= std::uint64_t(1) << (4 * i);
-          if (top == threshold_top) ties |= 1u << i;
-        }
-        while (ties != 0) {
-          const int i = lowest_set_bit(ties);
-          ties &= ties - 1;
-          if (tail_accepts(threshold(i), seed, block, sweep, rep, color, i))
-            flips |= std::uint64_t(1) << (4 * i);
+          const std::uint64_t threshold = thresholds(r, spin_up * (4 * Dim + 1) + 2 * n_agree);
+          if (accept_move(u, i, threshold, seed, block, sweep, rep, color)) flips |= std::uint64_t(1) << (4 * i);
         }
         words(r, mine_base + rest) = me ^ flips;
       });

@@ -16,8 +16,13 @@ using PackedSpins = Kokkos::View<std::uint64_t**, Kokkos::LayoutRight>;
 // direction: (dim, words of both colours), nibble bit 0 set for J = +1.
 using PackedBonds = Kokkos::View<std::uint64_t**, Kokkos::LayoutRight>;
 // Acceptance thresholds in units of 2^-32, per replica:
-// index (spin_up ? 4D+1 : 0) + local_field + 2D, local_field = sum_j J_ij s_j.
+// index (spin_up ? 4D+1 : 0) + local_field + 2D, local_field = sum_j J_ij s_j;
+// then two words of their top bytes for the multispin kernels (see
+// fill_threshold_row).
 using Thresholds = Kokkos::View<std::uint64_t**, Kokkos::LayoutRight>;
+
+// Columns of a Thresholds row: 2 (4D + 1) thresholds and two byte tables.
+KOKKOS_INLINE_FUNCTION constexpr int threshold_columns(int dim) { return 2 * (4 * dim + 1) + 2; }
 
 // Geometry of an L^dim periodic lattice with checkerboard colours (x+y+z)&1.
 // A colour's sites are numbered k = row * (L/2) + jj with row = z*L + y and
@@ -29,7 +34,7 @@ struct Geometry {
   std::int64_t sites = 0;
   KOKKOS_INLINE_FUNCTION std::int64_t half() const { return sites / 2; }
   KOKKOS_INLINE_FUNCTION int field_offset() const { return 2 * dim; }
-  KOKKOS_INLINE_FUNCTION int table_size() const { return 2 * (4 * dim + 1); }
+  KOKKOS_INLINE_FUNCTION int table_size() const { return threshold_columns(dim); }
 };
 
 // 64-bit loop indices: on CUDA, Kokkos 3.4's default index type is 32-bit

@@ -231,6 +231,31 @@ TEST(ThermoKernels, ByteAcceptanceIsExact) {
   EXPECT_NEAR(double(accepted) / ties, 0.75, 5 * std::sqrt(0.75 * 0.25 / ties));
 }
 
+// The multispin kernels' four-bytes-at-once tests against byte loops: every
+// pair of byte values in every lane, the other lanes random.
+TEST(ThermoKernels, ByteLaneTestsAreExact) {
+  std::uint32_t mismatches = 0;
+  for (std::uint32_t k = 0; k < (1u << 18); ++k) {
+    const auto r = rng::philox(5, k, 0, 0, 0);
+    const std::uint32_t lane = k >> 16, a_byte = (k >> 8) & 0xFFu, b_byte = k & 0xFFu;
+    const std::uint32_t clear = ~(0xFFu << (8 * lane));
+    const std::uint32_t a = (r.v[0] & clear) | (a_byte << (8 * lane));
+    const std::uint32_t b = (r.v[1] & clear) | (b_byte << (8 * lane));
+    const std::uint32_t less = bytes_less(a, b), equal = bytes_equal(a, b);
+    const std::uint32_t perm = byte_perm(a, b, r.v[2] & 0x7777u);
+    for (int j = 0; j < 4; ++j) {
+      const std::uint32_t x = (a >> (8 * j)) & 0xFFu, y = (b >> (8 * j)) & 0xFFu;
+      mismatches += ((less >> (8 * j + 7)) & 1u) != std::uint32_t(x < y);
+      mismatches += ((equal >> (8 * j + 7)) & 1u) != std::uint32_t(x == y);
+      const std::uint32_t pick = (r.v[2] >> (4 * j)) & 7u;
+      const std::uint32_t want = ((pick < 4 ? a : b) >> (8 * (pick & 3))) & 0xFFu;
+      mismatches += ((perm >> (8 * j)) & 0xFFu) != want;
+    }
+    mismatches += ((less | equal) & 0x7F7F7F7Fu) != 0;
+  }
+  EXPECT_EQ(mismatches, 0u);
+}
+
 TEST(ThermoKernels, MultispinEqualsGenericBitwise) {
   auto cfg = base(Model::ising2d, 32, {1.9, 2.3, 2.8}, 400);
   cfg.h = 0.1;
@@ -244,6 +269,11 @@ TEST(ThermoKernels, Multispin3dEqualsGenericBitwise) {
   auto glass = base(Model::ea3d, 32, {0.9, 1.5, 2.5}, 60);
   glass.disorder_seed = 11;
   expect_kernels_equal(glass, 7);
+  // heat bath: no sure moves, every table entry can tie
+  auto bath = base(Model::ising3d, 32, {4.5, 6.0}, 40);
+  bath.update = UpdateChoice::heat_bath;
+  bath.h = 0.1;
+  expect_kernels_equal(bath, 8);
 }
 
 // Replica exchange mixes: adjacent temperatures swap at a sensible rate and
