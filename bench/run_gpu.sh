@@ -16,6 +16,10 @@
 #   WORK            builds and Kokkos installs, reused by the next run (default: /tmp/prism-gpu)
 #   SKIP_OPENMP=1   no OpenMP build and no host-core figures
 #   PARTS           which parts run (default: "tests thermo nqs sr te te_matrix classifier policy gnn study")
+#   TARGETS         build only these CMake targets (e.g. "prism bench_ising2d test_thermo");
+#                   tests whose binaries were not built are skipped
+#   PROFILE=1       thermo part: Nsight Compute on one multispin sweep at 32768^2
+#                   (ncu_multispin.txt) and the kernel's SASS (sass_multispin.txt)
 #
 # OUTDIR gets: node.txt (GPUs, compilers, commit); test_*.txt (unit tests, thermo,
 # nqs and te physics suites on one GPU, thermo on 2 ranks); rank_independence.txt
@@ -67,7 +71,7 @@ build() {
     --prefix "$WORK/kokkos-$backend" --jobs "$J" || exit 1
   cmake -S "$ROOT" -B "$WORK/prism-$backend" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ \
     "-DCMAKE_PREFIX_PATH=$WORK/kokkos-$backend${PRISM_DEPS:+;$PRISM_DEPS}" "$@" > "$WORK/$backend.log" 2>&1 &&
-    cmake --build "$WORK/prism-$backend" -j "$J" >> "$WORK/$backend.log" 2>&1 ||
+    cmake --build "$WORK/prism-$backend" -j "$J" ${TARGETS:+--target $TARGETS} >> "$WORK/$backend.log" 2>&1 ||
     { grep -m1 -B5 -A30 -i "error" "$WORK/$backend.log"; echo "prism $backend build failed ($WORK/$backend.log)"; exit 1; }
 }
 log "build: Kokkos and prism for CUDA"
@@ -80,6 +84,8 @@ B="$WORK/prism-cuda" C="$WORK/prism-openmp"
 
 check() {  # NAME COMMAND...: output in test_NAME.txt
   local name=$1; shift
+  local binary; for binary in "$@"; do [[ "$binary" == "$B"/* ]] && break; done
+  [[ -x "$binary" ]] || { echo "$name: skipped ($binary not built)"; return 0; }
   if "$@" > "$OUT/test_$name.txt" 2>&1; then echo "$name: $(tail -1 "$OUT/test_$name.txt")"
   else tail -20 "$OUT/test_$name.txt"; failed "test $name"; fi
 }
@@ -113,6 +119,13 @@ CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_ising2d" --L 16384,32768,65536 --L3 51
   --csv "$OUT/bench_ising2d.csv" || failed "bench_ising2d"
 [[ "${SKIP_OPENMP:-0}" == 1 ]] ||
   "${CPU[@]}" "$C/bench/bench_ising2d" --L 16384 --L3 256 --sweeps 20 --csv "$OUT/bench_ising2d.csv"
+if [[ "${PROFILE:-0}" == 1 ]] && command -v ncu > /dev/null; then
+  log "profile: ncu on one multispin sweep at 32768^2, and the kernel's SASS"
+  CUDA_VISIBLE_DEVICES=$ONE ncu --clock-control none -k regex:sweep_multispin -c 1 --set full \
+    "$B/bench/bench_ising2d" --L 32768 --L3 "" --sweeps 2 > "$OUT/ncu_multispin.txt" 2>&1 || failed "ncu"
+  cuobjdump -sass -fun sweep_multispin "$B/bench/bench_ising2d" > "$OUT/sass_multispin.txt" 2>&1 ||
+    cuobjdump -sass "$B/bench/bench_ising2d" > "$OUT/sass_multispin.txt" 2>&1 || true
+fi
 if [[ -d "$ROOT/.carry/ising-gpu" ]]; then
   log "the peer on the same card: NVIDIA ising-gpu, optimized (bench/ising_gpu_peer.sh)"
   CUDA_VISIBLE_DEVICES=$ONE bash "$ROOT/bench/ising_gpu_peer.sh" "$OUT/ising_gpu_peer.csv" \
