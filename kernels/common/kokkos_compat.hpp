@@ -112,6 +112,30 @@ KOKKOS_FORCEINLINE_FUNCTION std::uint32_t byte_perm(std::uint32_t x, std::uint32
   return out;
 #endif
 }
+// n / d for a divisor fixed on the host and any 32-bit n, with a multiply-high,
+// an add and two shifts instead of a division loop (the round-up method of
+// Granlund and Montgomery, as in Hacker's Delight, 10-9).
+struct FastDivisor {
+  std::uint32_t d = 1, magic = 1;
+  int shift1 = 0, shift2 = 0;
+  FastDivisor() = default;
+  explicit FastDivisor(std::uint32_t divisor) : d(divisor) {
+    if (divisor == 0) throw std::invalid_argument("FastDivisor: division by zero");
+    int l = 0;
+    while ((std::uint64_t(1) << l) < divisor) ++l;
+    magic = static_cast<std::uint32_t>((std::uint64_t(1) << 32) * ((std::uint64_t(1) << l) - divisor) / divisor + 1);
+    shift1 = l < 1 ? l : 1;
+    shift2 = l > 1 ? l - 1 : 0;
+  }
+  KOKKOS_FORCEINLINE_FUNCTION std::uint32_t quotient(std::uint32_t n) const {
+#if defined(__CUDA_ARCH__)
+    const std::uint32_t t = __umulhi(magic, n);
+#else
+    const auto t = static_cast<std::uint32_t>((std::uint64_t(magic) * n) >> 32);
+#endif
+    return (t + ((n - t) >> shift1)) >> shift2;
+  }
+};
 }  // namespace prism
 
 namespace prism::compat {

@@ -170,15 +170,16 @@ void sweep_multispin(Exec const& space, PackedSpins const& words, PackedBonds co
   const std::int64_t color_words = std::int64_t(rows) * W;
   const std::int64_t mine_base = color * color_words;
   const std::int64_t other_base = (1 - color) * color_words;
+  const FastDivisor by_W(W), by_L(L);
   Kokkos::parallel_for(
       "thermo::sweep_multispin", RangePolicy64<Exec>(space, 0, replicas * color_words),
       KOKKOS_LAMBDA(const std::int64_t t) {
         const std::int64_t r = replicas == 1 ? 0 : t / color_words;
         const int rest = static_cast<int>(t - r * color_words);  // rows * W < 2^31
-        const int row = rest / W;
+        const int row = static_cast<int>(by_W.quotient(rest));
         const int w = rest - row * W;
-        const int y = Dim == 2 ? row : row % L;
-        const int z = Dim == 2 ? 0 : row / L;
+        const int z = Dim == 2 ? 0 : static_cast<int>(by_L.quotient(row));
+        const int y = row - z * L;
         const int row_ym = row - y + (y == 0 ? L - 1 : y - 1);
         const int row_yp = row - y + (y == L - 1 ? 0 : y + 1);
         auto other = [&](int rw, int ww) { return words(r, other_base + std::int64_t(rw) * W + ww); };
