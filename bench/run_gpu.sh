@@ -121,10 +121,10 @@ CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_ising2d" --L 16384,32768,65536 --L3 51
   "${CPU[@]}" "$C/bench/bench_ising2d" --L 16384 --L3 256 --sweeps 20 --csv "$OUT/bench_ising2d.csv"
 if [[ "${PROFILE:-0}" == 1 ]] && command -v ncu > /dev/null; then
   log "profile: ncu on one multispin sweep at 32768^2, and the kernel's SASS"
-  CUDA_VISIBLE_DEVICES=$ONE ncu --clock-control none -k regex:sweep_multispin -c 1 --set full \
+  CUDA_VISIBLE_DEVICES=$ONE ncu --clock-control none --kernel-name-base demangled -k regex:sweep_multispin -c 1 --set full \
     "$B/bench/bench_ising2d" --L 32768 --L3 "" --sweeps 2 > "$OUT/ncu_multispin.txt" 2>&1 || failed "ncu"
-  cuobjdump -sass -fun sweep_multispin "$B/bench/bench_ising2d" > "$OUT/sass_multispin.txt" 2>&1 ||
-    cuobjdump -sass "$B/bench/bench_ising2d" > "$OUT/sass_multispin.txt" 2>&1 || true
+  cuobjdump -sass "$B/bench/bench_ising2d" | c++filt | awk '/Function :/ { keep = /sweep_multispin<2, false/ } keep' \
+    > "$OUT/sass_multispin.txt" 2>&1 || true
 fi
 if [[ -d "$ROOT/.carry/ising-gpu" ]]; then
   log "the peer on the same card: NVIDIA ising-gpu, optimized (bench/ising_gpu_peer.sh)"

@@ -64,8 +64,13 @@ void fill_threshold_row(HostTable const& table, std::size_t r, int dim, double b
 // from a draw of the site's own.  The decision is the same as comparing a
 // full 32-bit uniform, so acceptance probabilities stay exact, while one draw
 // serves 16 sites instead of 4.
+// Word k of a draw by selects, not by indexing: a runtime index into the
+// array would put the draw in local memory on the GPU.
+KOKKOS_FORCEINLINE_FUNCTION std::uint32_t draw_word(const rng::Draw4& draw, int k) {
+  return k < 2 ? (k == 0 ? draw.v[0] : draw.v[1]) : (k == 2 ? draw.v[2] : draw.v[3]);
+}
 KOKKOS_FORCEINLINE_FUNCTION std::uint32_t top_byte(const rng::Draw4& draw, int i) {
-  return (draw.v[i >> 2] >> (8 * (i & 3))) & 0xFFu;
+  return (draw_word(draw, i >> 2) >> (8 * (i & 3))) & 0xFFu;
 }
 KOKKOS_FORCEINLINE_FUNCTION bool tail_accepts(std::uint64_t threshold, std::uint64_t seed,
                                               std::uint32_t block, std::uint32_t sweep, std::uint32_t replica,
@@ -182,9 +187,12 @@ void sweep_multispin(Exec const& space, PackedSpins const& words, PackedBonds co
         const int y = row - z * L;
         const int row_ym = row - y + (y == 0 ? L - 1 : y - 1);
         const int row_yp = row - y + (y == L - 1 ? 0 : y + 1);
-        auto other = [&](int rw, int ww) { return words(r, other_base + std::int64_t(rw) * W + ww); };
-        const std::uint64_t me = words(r, mine_base + rest);
-        const std::uint64_t same = words(r, other_base + rest);
+        // This replica's colours as pointers: the offsets below are 32-bit.
+        std::uint64_t* const mine = &words(r, mine_base);
+        const std::uint64_t* const theirs = &words(r, other_base);
+        auto other = [&](int rw, int ww) { return theirs[rw * W + ww]; };
+        const std::uint64_t me = mine[rest];
+        const std::uint64_t same = theirs[rest];
         // x = 2jj + p.  p = 0: the -x neighbour is site jj-1 of the other
         // colour; p = 1: the +x neighbour is site jj+1.
         const bool even = ((y + z + color) & 1) == 0;
@@ -200,9 +208,7 @@ void sweep_multispin(Exec const& space, PackedSpins const& words, PackedBonds co
             count += other(row_zm, w) + other(row_zp, w);
           }
         } else {
-          auto bond = [&](int d, std::int64_t base, int rw, int ww) {
-            return bonds(d, base + std::int64_t(rw) * W + ww);
-          };
+          auto bond = [&](int d, std::int64_t base, int rw, int ww) { return (&bonds(d, base))[rw * W + ww]; };
           auto agree = [](std::uint64_t j, std::uint64_t s) { return (j ^ s ^ nibble_mask) & nibble_mask; };
           // Bond (site, +d) lives at the site; bond (site - d, +d) at the neighbour.
           const std::uint64_t jx_mine = bond(0, mine_base, row, w);
@@ -222,15 +228,16 @@ void sweep_multispin(Exec const& space, PackedSpins const& words, PackedBonds co
         const auto block = static_cast<std::uint32_t>(rest);  // = k / 16 of the generic kernel
         const auto rep = static_cast<std::uint32_t>(replica_offset + r);
         const auto u = rng::philox(seed, block, sweep, rep, static_cast<std::uint32_t>(color));
-        const std::uint64_t down_bytes = thresholds(r, 2 * (4 * Dim + 1));
-        const std::uint64_t up_bytes = thresholds(r, 2 * (4 * Dim + 1) + 1);
+        const std::uint64_t* const table = &thresholds(r, 0);
+        const std::uint64_t down_bytes = table[2 * (4 * Dim + 1)];
+        const std::uint64_t up_bytes = table[2 * (4 * Dim + 1) + 1];
         const auto lo = [](std::uint64_t x) { return static_cast<std::uint32_t>(x); };
         const auto hi = [](std::uint64_t x) { return static_cast<std::uint32_t>(x >> 32); };
         // Four sites at a time, a byte each: site 4k + j is byte j of draw
         // word k.  Its count nibble (0..2D) selects its threshold byte from
         // the tables, its spin nibble (0/1) the table.  The byte tests are
         // exact except on a tie, which the full threshold decides below.
-        std::uint32_t flip_half[2] = {0, 0};
+        std::uint32_t flips_low = 0, flips_high = 0;
         std::uint32_t ties = 0;  // bit 8j + k: site 4k + j
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
@@ -245,10 +252,10 @@ void sweep_multispin(Exec const& space, PackedSpins const& words, PackedBonds co
           const std::uint32_t less = bytes_less(draw, limit), equal = bytes_equal(draw, limit);
           // The high bits of bytes 0..3 to bits 0, 4, 8, 12 (of the half word).
           const std::uint32_t gathered = (less >> 7) | (less >> 11);
-          flip_half[k >> 1] |= byte_perm(gathered, 0, (k & 1) ? 0x2044u : 0x4420u);
+          (k < 2 ? flips_low : flips_high) |= byte_perm(gathered, 0, (k & 1) ? 0x2044u : 0x4420u);
           ties |= equal >> (7 - k);
         }
-        std::uint64_t flips = (std::uint64_t(flip_half[1]) << 32) | flip_half[0];
+        std::uint64_t flips = (std::uint64_t(flips_high) << 32) | flips_low;
         while (ties != 0) {
           const int b = lowest_set_bit(ties);
           ties &= ties - 1;
@@ -256,10 +263,10 @@ void sweep_multispin(Exec const& space, PackedSpins const& words, PackedBonds co
           const int spin_up = static_cast<int>((me >> (4 * i)) & 1u);
           const int n_agree = static_cast<int>((count >> (4 * i)) & 0xFu);
           // local field 2 n_agree - 2D, offset by 2D; stride 4D + 1
-          const std::uint64_t threshold = thresholds(r, spin_up * (4 * Dim + 1) + 2 * n_agree);
+          const std::uint64_t threshold = table[spin_up * (4 * Dim + 1) + 2 * n_agree];
           if (accept_move(u, i, threshold, seed, block, sweep, rep, color)) flips |= std::uint64_t(1) << (4 * i);
         }
-        words(r, mine_base + rest) = me ^ flips;
+        mine[rest] = me ^ flips;
       });
 }
 
