@@ -123,7 +123,8 @@ struct FastDivisor {
     if (divisor == 0) throw std::invalid_argument("FastDivisor: division by zero");
     int l = 0;
     while ((std::uint64_t(1) << l) < divisor) ++l;
-    magic = static_cast<std::uint32_t>((std::uint64_t(1) << 32) * ((std::uint64_t(1) << l) - divisor) / divisor + 1);
+    magic = static_cast<std::uint32_t>(
+        (std::uint64_t(1) << 32) * ((std::uint64_t(1) << l) - divisor) / divisor + 1);
     shift1 = l < 1 ? l : 1;
     shift2 = l > 1 ? l - 1 : 0;
   }

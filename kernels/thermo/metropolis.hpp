@@ -208,7 +208,9 @@ void sweep_multispin(Exec const& space, PackedSpins const& words, PackedBonds co
             count += other(row_zm, w) + other(row_zp, w);
           }
         } else {
-          auto bond = [&](int d, std::int64_t base, int rw, int ww) { return (&bonds(d, base))[rw * W + ww]; };
+          auto bond = [&](int d, std::int64_t base, int rw, int ww) {
+            return (&bonds(d, base))[rw * W + ww];
+          };
           auto agree = [](std::uint64_t j, std::uint64_t s) { return (j ^ s ^ nibble_mask) & nibble_mask; };
           // Bond (site, +d) lives at the site; bond (site - d, +d) at the neighbour.
           const std::uint64_t jx_mine = bond(0, mine_base, row, w);
@@ -264,7 +266,8 @@ void sweep_multispin(Exec const& space, PackedSpins const& words, PackedBonds co
           const int n_agree = static_cast<int>((count >> (4 * i)) & 0xFu);
           // local field 2 n_agree - 2D, offset by 2D; stride 4D + 1
           const std::uint64_t threshold = table[spin_up * (4 * Dim + 1) + 2 * n_agree];
-          if (accept_move(u, i, threshold, seed, block, sweep, rep, color)) flips |= std::uint64_t(1) << (4 * i);
+          if (accept_move(u, i, threshold, seed, block, sweep, rep, color))
+            flips |= std::uint64_t(1) << (4 * i);
         }
         mine[rest] = me ^ flips;
       });

@@ -22,7 +22,9 @@ using PackedBonds = Kokkos::View<std::uint64_t**, Kokkos::LayoutRight>;
 using Thresholds = Kokkos::View<std::uint64_t**, Kokkos::LayoutRight>;
 
 // Columns of a Thresholds row: 2 (4D + 1) thresholds and two byte tables.
-KOKKOS_INLINE_FUNCTION constexpr int threshold_columns(int dim) { return 2 * (4 * dim + 1) + 2; }
+KOKKOS_INLINE_FUNCTION constexpr int threshold_columns(int dim) {
+  return 2 * (4 * dim + 1) + 2;
+}
 
 // Geometry of an L^dim periodic lattice with checkerboard colours (x+y+z)&1.
 // A colour's sites are numbered k = row * (L/2) + jj with row = z*L + y and

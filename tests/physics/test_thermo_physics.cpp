@@ -260,11 +260,13 @@ TEST(ThermoKernels, ByteLaneTestsAreExact) {
 // for divisors of every size, at random and extreme numerators.
 TEST(ThermoKernels, FastDivisionIsExact) {
   std::int64_t mismatches = 0;
-  for (std::uint32_t d : {1u, 2u, 3u, 7u, 32u, 33u, 512u, 1000u, 2048u, 65535u, 65536u, 1u << 31, 0xFFFFFFFFu}) {
+  for (std::uint32_t d :
+       {1u, 2u, 3u, 7u, 32u, 33u, 512u, 1000u, 2048u, 65535u, 65536u, 1u << 31, 0xFFFFFFFFu}) {
     const FastDivisor by_d(d);
     for (std::uint32_t k = 0; k < (1u << 14); ++k) {
       const auto r = rng::philox(6, k, d, 0, 0);
-      for (std::uint32_t n : {r.v[0], r.v[1] >> (r.v[2] & 31u), k, 0xFFFFFFFFu - k, d * (k & 15u), d * (k & 15u) - 1})
+      for (std::uint32_t n :
+           {r.v[0], r.v[1] >> (r.v[2] & 31u), k, 0xFFFFFFFFu - k, d * (k & 15u), d * (k & 15u) - 1})
         mismatches += by_d.quotient(n) != n / d;
     }
   }
