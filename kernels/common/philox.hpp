@@ -42,6 +42,11 @@ enum Stream : std::uint32_t {
   policy_gaussian = 17,  // linear-Gaussian agents: world and observation noise, sampled policies
   // gnn
   gnn_velocities = 18,  // initial Maxwell-Boltzmann velocities of molecular dynamics
+  // oscillators (stream word: stream | step high bits << 8)
+  oscillator_noise = 19,        // the thermal noise of each oscillator and step
+  oscillator_frequencies = 20,  // natural frequencies (keyed by frequency_seed)
+  oscillator_initial = 21,      // initial phases and velocities
+  oscillator_graph = 22,        // random graphs (keyed by graph_seed)
 };
 
 struct Draw4 {

@@ -5,6 +5,7 @@
 #include "classifier/workload.hpp"
 #include "gnn/workload.hpp"
 #include "nqs/workload.hpp"
+#include "oscillators/workload.hpp"
 #include "policy/workload.hpp"
 #include "te/workload.hpp"
 #include "thermo/workload.hpp"
@@ -30,6 +31,9 @@ constexpr std::array kWorkloads = {
     WorkloadEntry{"gnn",
                   "E(3)-equivariant interatomic potential (e3nn conventions): energies, forces, virials, NVE dynamics",
                   gnn::make_workload},
+    WorkloadEntry{"oscillators",
+                  "Langevin dynamics of phase-oscillator networks (noisy Kuramoto, first or second order)",
+                  oscillators::make_workload},
 };
 }  // namespace
 

@@ -1,0 +1,527 @@
+#include "oscillators/workload.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <stdexcept>
+
+#include "core/deck.hpp"
+#include "core/h5_reader.hpp"
+#include "core/h5_writer.hpp"
+#include "core/mpi_context.hpp"
+#include "core/progress.hpp"
+#include "core/run_config.hpp"
+#include "core/statistics.hpp"
+#include "core/timers.hpp"
+#include "kernels/common/philox.hpp"
+#include "kernels/oscillators/langevin.hpp"
+
+namespace prism::oscillators {
+
+namespace {
+constexpr double kTwoPi = 6.283185307179586;
+
+// Undirected edges (i, j, w) -> CSR with both directions.
+HostGraph to_csr(std::int64_t N, const std::vector<std::int64_t>& ends, const std::vector<double>& w) {
+  HostGraph g;
+  const std::size_t E = w.size();
+  std::vector<std::int64_t> degree(std::size_t(N) + 1, 0);
+  for (std::size_t e = 0; e < E; ++e) {
+    ++degree[ends[2 * e]];
+    ++degree[ends[2 * e + 1]];
+  }
+  g.row.assign(std::size_t(N) + 1, 0);
+  for (std::int64_t i = 0; i < N; ++i) g.row[i + 1] = g.row[i] + degree[i];
+  g.col.resize(std::size_t(g.row[N]));
+  g.weight.resize(std::size_t(g.row[N]));
+  std::vector<std::int64_t> at(g.row.begin(), g.row.end() - 1);
+  std::vector<double> wdeg(std::size_t(N), 0.0);
+  for (std::size_t e = 0; e < E; ++e) {
+    const auto i = ends[2 * e], j = ends[2 * e + 1];
+    g.col[at[i]] = std::int32_t(j), g.weight[at[i]++] = w[e];
+    g.col[at[j]] = std::int32_t(i), g.weight[at[j]++] = w[e];
+    wdeg[i] += std::fabs(w[e]);
+    wdeg[j] += std::fabs(w[e]);
+  }
+  double total = 0;
+  for (double d : wdeg) total += d, g.max_degree = std::max(g.max_degree, d);
+  g.mean_degree = total / double(N);
+  return g;
+}
+}  // namespace
+
+HostGraph build_graph(const Config& c) {
+  const std::int64_t N = c.N;
+  std::vector<std::int64_t> ends;
+  std::vector<double> w;
+  auto edge = [&](std::int64_t i, std::int64_t j) {
+    ends.push_back(i);
+    ends.push_back(j);
+    w.push_back(1.0);
+  };
+  switch (c.coupling) {
+    case Coupling::all:
+      return {};
+    case Coupling::complete:
+      for (std::int64_t i = 0; i < N; ++i)
+        for (std::int64_t j = i + 1; j < N; ++j) edge(i, j);
+      break;
+    case Coupling::ring:
+      for (std::int64_t i = 0; i < N; ++i)
+        for (std::int64_t k = 1; k <= c.neighbours; ++k) edge(i, (i + k) % N);
+      break;
+    case Coupling::lattice2d:
+    case Coupling::lattice3d: {
+      const int dim = c.coupling == Coupling::lattice2d ? 2 : 3;
+      const auto L = std::int64_t(std::llround(std::pow(double(N), 1.0 / dim)));
+      for (std::int64_t i = 0; i < N; ++i) {
+        std::int64_t stride = 1;
+        for (int d = 0; d < dim; ++d, stride *= L) {
+          const std::int64_t x = (i / stride) % L;
+          edge(i, i + ((x + 1) % L - x) * stride);  // +d neighbour, periodic
+        }
+      }
+      break;
+    }
+    case Coupling::random: {
+      // G(N, M): M = round(N d / 2) distinct pairs drawn uniformly, a pair that
+      // repeats one drawn before (or joins a node to itself) drawn again.
+      const auto M = std::int64_t(std::llround(double(N) * c.mean_degree / 2));
+      std::vector<std::uint64_t> keys;
+      keys.reserve(std::size_t(M));
+      std::uint32_t round = 0;
+      while (std::int64_t(keys.size()) < M) {
+        const std::int64_t missing = M - std::int64_t(keys.size());
+        for (std::int64_t t = 0; t < missing; ++t) {
+          const auto u = rng::philox(c.graph_seed, std::uint32_t(t), std::uint32_t(t >> 32), round,
+                                     rng::oscillator_graph);
+          const std::uint64_t a = ((std::uint64_t(u.v[0]) << 32) | u.v[1]) % std::uint64_t(N);
+          const std::uint64_t b = ((std::uint64_t(u.v[2]) << 32) | u.v[3]) % std::uint64_t(N);
+          if (a != b) keys.push_back(std::min(a, b) * std::uint64_t(N) + std::max(a, b));
+        }
+        std::sort(keys.begin(), keys.end());
+        keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+        ++round;
+      }
+      for (auto k : keys) edge(std::int64_t(k / std::uint64_t(N)), std::int64_t(k % std::uint64_t(N)));
+      break;
+    }
+    case Coupling::file: {
+      H5Reader in(c.file);
+      if (!in.exists("/edges")) throw std::invalid_argument("has no /edges dataset ([E][2] integers)");
+      const auto shape = in.shape("/edges");
+      if (shape.size() != 2 || shape[1] != 2) throw std::invalid_argument("/edges must have shape [E][2]");
+      const auto e = in.values<double>("/edges");
+      for (std::size_t k = 0; k < e.size(); ++k)
+        if (!(e[k] >= 0 && e[k] < double(N) && e[k] == std::floor(e[k])))
+          throw std::invalid_argument("/edges row " + std::to_string(k / 2) + " names oscillator " +
+                                      std::to_string(e[k]) + ", outside 0.." + std::to_string(N - 1));
+      for (double x : e) ends.push_back(std::int64_t(x));
+      if (in.exists("/weights")) {
+        w = in.values<double>("/weights");
+        if (w.size() != shape[0]) throw std::invalid_argument("/weights must have one entry per row of /edges");
+        for (std::size_t k = 0; k < w.size(); ++k)
+          if (!std::isfinite(w[k])) throw std::invalid_argument("/weights[" + std::to_string(k) + "] is not finite");
+      } else {
+        w.assign(shape[0], 1.0);
+      }
+      break;
+    }
+  }
+  auto g = to_csr(N, ends, w);
+  if (!(g.mean_degree > 0)) throw std::invalid_argument("the graph has no edge of non-zero weight");
+  return g;
+}
+
+std::vector<double> natural_frequencies(const Config& c) {
+  std::vector<double> omega(std::size_t(c.N), c.omega);
+  if (c.frequencies == Frequencies::identical) return omega;
+  for (std::int64_t i = 0; i < c.N; ++i) {
+    const auto u = rng::philox(c.frequency_seed, std::uint32_t(i), 0, 0, rng::oscillator_frequencies);
+    omega[i] += c.frequencies == Frequencies::gaussian
+                    ? c.spread * rng::standard_normal(u)
+                    : c.spread * std::tan(M_PI * ((u.v[0] + 0.5) * 0x1p-32 - 0.5));  // Cauchy, half-width spread
+  }
+  return omega;
+}
+
+OscillatorsWorkload::OscillatorsWorkload(Config cfg, HostGraph graph, std::vector<double> omega)
+    : cfg_(std::move(cfg)), graph_(std::move(graph)), omega_(std::move(omega)) {}
+
+std::vector<double> OscillatorsWorkload::record_times() const {
+  std::vector<double> t(std::size_t(cfg_.records()));
+  for (std::size_t j = 0; j < t.size(); ++j) t[j] = double((j + 1) * cfg_.record_every) * cfg_.dt;
+  return t;
+}
+
+namespace {
+template <class T>
+Kokkos::View<T*> to_device(const char* label, const std::vector<T>& v) {
+  Kokkos::View<T*> d(std::string(label), v.size());
+  auto h = Kokkos::create_mirror_view(d);
+  for (std::size_t k = 0; k < v.size(); ++k) h(k) = v[k];
+  Kokkos::deep_copy(d, h);
+  return d;
+}
+
+// Mean and binned error of x[from..) (up to 16 blocks).
+std::pair<double, double> binned(const double* x, std::int64_t from, std::int64_t to) {
+  const std::int64_t n = to - from;
+  const std::int64_t nb = std::min<std::int64_t>(16, n);
+  double mean = 0;
+  for (std::int64_t k = from; k < to; ++k) mean += x[k];
+  mean /= double(n);
+  if (nb < 2) return {mean, 0.0};
+  std::vector<double> blocks(std::size_t(nb), 0.0);
+  std::vector<std::int64_t> counts(std::size_t(nb), 0);
+  for (std::int64_t k = 0; k < n; ++k) {
+    blocks[std::size_t(k * nb / n)] += x[from + k];
+    ++counts[std::size_t(k * nb / n)];
+  }
+  for (std::int64_t b = 0; b < nb; ++b) blocks[b] /= double(counts[b]);
+  return {mean, block_standard_error(blocks, mean)};
+}
+}  // namespace
+
+void OscillatorsWorkload::run(RunContext& ctx) {
+  using Exec = Kokkos::DefaultExecutionSpace;
+  const auto& mpi = ctx.mpi;
+  const Config& c = cfg_;
+  const Block mine = block_partition(c.units(), mpi.size(), mpi.rank());
+  const std::int64_t n = mine.count, N = c.N, R = c.replicas, records = c.records();
+  const std::int64_t blocks = (N + kChunk - 1) / kChunk;
+
+  Dynamics d;
+  d.N = N;
+  d.sparse = c.sparse();
+  d.second = c.order == Order::second;
+  d.dt = c.dt;
+  d.inv_m = 1.0 / c.m;
+  d.c1 = std::exp(-c.gamma * c.dt / c.m);
+  d.c2 = std::sqrt((1 - d.c1 * d.c1) * c.T / c.m);
+  d.noise = std::sqrt(2 * c.T * c.dt);
+  d.cos_a = std::cos(c.alpha);
+  d.sin_a = std::sin(c.alpha);
+  d.seed = ctx.run.seed;
+
+  const auto un = static_cast<std::size_t>(n);
+  std::vector<double> coupling(un), replica(un);
+  for (std::int64_t u = 0; u < n; ++u) {
+    const std::int64_t g = mine.begin + u;
+    coupling[u] = c.K[std::size_t(g / R)] / (c.sparse() ? graph_.mean_degree : double(N));
+    replica[u] = double(g % R);
+  }
+  std::vector<double> local_records(un * std::size_t(records) * 5);  // [unit][record][r, psi, kin, pot, power]
+  std::vector<double> spread(un);
+  std::vector<double> phases;
+  {
+    std::optional<Timers::Scope> setup(std::in_place, ctx.timers, "setup");
+    const auto omega = to_device("oscillators::omega", omega_);
+    const auto K_u = to_device("oscillators::coupling", coupling);
+    const auto rep = to_device("oscillators::replica", replica);
+    Graph g;
+    if (c.sparse()) {
+      g.row = to_device("oscillators::row", graph_.row);
+      g.col = to_device("oscillators::col", graph_.col);
+      g.weight = to_device("oscillators::weight", graph_.weight);
+    }
+    Phases a("oscillators::theta_a", n, N), b("oscillators::theta_b", n, N), mark("oscillators::mark", n, N),
+        start("oscillators::start", n, N);
+    Phases vel("oscillators::velocity", d.second ? n : 0, d.second ? N : 0);
+    UnitSums Z("oscillators::Z", n, 2), obs("oscillators::observed", n, 5), fin("oscillators::final", n, 2);
+    Kokkos::View<double*> partial("oscillators::partial", std::size_t(std::max<std::int64_t>(1, n) * blocks * 5));
+    auto obs_h = Kokkos::create_mirror_view(obs);
+    const Initial init = c.initial;
+    const double q = double(c.winding), T = c.T, m = c.m;
+    // Initial phases and velocities.
+    Kokkos::parallel_for(
+        "oscillators::initial", Kokkos::RangePolicy<Exec>(0, n * N), KOKKOS_LAMBDA(const std::int64_t t) {
+          const std::int64_t u = t / N, i = t - u * N;
+          const auto r = rng::philox(d.seed, std::uint32_t(i), 0, std::uint32_t(rep(u)), rng::oscillator_initial);
+          a(u, i) = init == Initial::random        ? kTwoPi * (r.v[0] * 0x1p-32)
+                    : init == Initial::synchronized ? 0.0
+                                                    : kTwoPi * q * double(i) / double(N);
+          if (d.second) {
+            const double u1 = (r.v[2] + 1.0) * 0x1p-32;
+            const double angle = kTwoPi * (r.v[3] * 0x1p-32);
+            vel(u, i) = kmath::sqrt(T / m) * kmath::sqrt(-2.0 * kmath::log(u1)) * kmath::cos(angle);
+          }
+        });
+    // Z of the current phases (all units), and the force on oscillator i.
+    auto order_parameter = [&](const Phases& th) {
+      unit_sums<2>(
+          Exec(), n, N,
+          KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
+            v[0] = kmath::cos(th(u, i));
+            v[1] = kmath::sin(th(u, i));
+          },
+          Z, partial, "oscillators::order_parameter");
+    };
+    order_parameter(a);
+    // Second order: the stored velocity lacks the step's last half kick.
+    if (d.second)
+      Kokkos::parallel_for(
+          "oscillators::half_kick", Kokkos::RangePolicy<Exec>(0, n * N), KOKKOS_LAMBDA(const std::int64_t t) {
+            const std::int64_t u = t / N, i = t - u * N;
+            const auto row = Kokkos::subview(a, u, Kokkos::ALL);
+            const double s = d.sparse ? graph_sum(g, row, i, d) : mean_field_sum(a(u, i), Z(u, 0), Z(u, 1), d);
+            vel(u, i) -= 0.5 * d.dt * d.inv_m * (omega(i) + K_u(u) * s);
+          });
+    Kokkos::deep_copy(mark, a);
+    Kokkos::deep_copy(start, a);
+    Kokkos::fence();
+    setup.reset();
+
+    Timers::Scope steps_timer(ctx.timers, "steps");
+    Progress progress("oscillators", c.steps, "steps", ctx.show_progress && mpi.root());
+    Phases from = a, to = b;
+    for (std::int64_t k = 0; k < c.steps; ++k) {
+      const std::int64_t step = k;
+      const Phases f = from, t = to;
+      auto update = KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
+        const double th = f(u, i);
+        const auto row = Kokkos::subview(f, u, Kokkos::ALL);
+        const double s = d.sparse ? graph_sum(g, row, i, d) : mean_field_sum(th, Z(u, 0), Z(u, 1), d);
+        const double force = omega(i) + K_u(u) * s;
+        const double xi = noise_normal(d.seed, i, step, std::int64_t(rep(u)));
+        double next;
+        if (!d.second) {
+          next = th + d.dt * force + d.noise * xi;
+        } else {
+          double w = vel(u, i) + d.dt * d.inv_m * force;  // last half kick of the step before, first of this
+          next = th + 0.5 * d.dt * w;
+          w = d.c1 * w + d.c2 * xi;
+          next += 0.5 * d.dt * w;
+          vel(u, i) = w;
+        }
+        t(u, i) = next;
+        if (!d.sparse) {
+          v[0] = kmath::cos(next);
+          v[1] = kmath::sin(next);
+        }
+      };
+      if (d.sparse)
+        unit_sums<0>(Exec(), n, N, update, Z, partial, "oscillators::step");
+      else
+        unit_sums<2>(Exec(), n, N, update, Z, partial, "oscillators::step");
+      std::swap(from, to);
+      const std::int64_t s = k + 1;
+      if (s == c.transient) Kokkos::deep_copy(start, from);
+      if (s % c.record_every == 0 && s / c.record_every <= records) {
+        const Phases th = from;
+        // r, psi from Z; sum omega dtheta since the last record; sum v^2 at the full step; coupling energy.
+        unit_sums<5>(
+            Exec(), n, N,
+            KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
+              const double x = th(u, i);
+              v[0] = kmath::cos(x);
+              v[1] = kmath::sin(x);
+              v[2] = omega(i) * (x - mark(u, i));
+              mark(u, i) = x;
+              if (d.sparse) {  // -1/2 sum_j K_ij cos(theta_j - theta_i), each pair once overall
+                double e = 0;
+                for (std::int64_t q2 = g.row(i); q2 < g.row(i + 1); ++q2)
+                  e += g.weight(q2) * kmath::cos(th(u, g.col(q2)) - x);
+                v[4] = -0.5 * K_u(u) * e;
+              }
+              if (d.second) {
+                const auto row = Kokkos::subview(th, u, Kokkos::ALL);
+                const double sum = d.sparse ? graph_sum(g, row, i, d) : mean_field_sum(x, Z(u, 0), Z(u, 1), d);
+                const double full = vel(u, i) + 0.5 * d.dt * d.inv_m * (omega(i) + K_u(u) * sum);
+                v[3] = full * full;
+              }
+            },
+            obs, partial, "oscillators::observe");
+        Kokkos::deep_copy(obs_h, obs);
+        const std::int64_t j = s / c.record_every - 1;
+        for (std::int64_t u = 0; u < n; ++u) {
+          double* rec = &local_records[std::size_t((u * records + j) * 5)];
+          const double zc = obs_h(u, 0), zs = obs_h(u, 1);
+          rec[0] = std::hypot(zc, zs) / double(N);
+          rec[1] = std::atan2(zs, zc);
+          rec[2] = 0.5 * c.m * obs_h(u, 3) / double(N);
+          // all-to-all: -(K / 2N) sum_{i != j} cos(theta_i - theta_j) = -(K / 2N)(|Z|^2 - N)
+          rec[3] = c.sparse() ? obs_h(u, 4) / double(N)
+                              : -0.5 * coupling[u] * (zc * zc + zs * zs - double(N)) / double(N);
+          rec[4] = obs_h(u, 2) / (double(N) * double(c.record_every) * c.dt);
+        }
+      }
+      progress.update(s);
+    }
+    progress.finish();
+    // The spread of the mean phase velocities over the window after the transient.
+    const double window = double(c.steps - c.transient) * c.dt;
+    const Phases th = from;
+    unit_sums<2>(
+        Exec(), n, N,
+        KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
+          const double w = (th(u, i) - start(u, i)) / window;
+          v[0] = w;
+          v[1] = w * w;
+        },
+        fin, partial, "oscillators::velocities");
+    auto fin_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), fin);
+    for (std::int64_t u = 0; u < n; ++u) {
+      const double mean = fin_h(u, 0) / double(N);
+      spread[u] = std::sqrt(std::max(0.0, fin_h(u, 1) / double(N) - mean * mean));
+    }
+    if (c.final_phases) {
+      auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), from);
+      phases.resize(std::size_t(n * N));
+      for (std::int64_t u = 0; u < n; ++u)
+        for (std::int64_t i = 0; i < N; ++i) phases[std::size_t(u * N + i)] = h(u, i);
+    }
+  }
+  // To rank 0 in unit order.
+  const auto all = mpi.gather(local_records);
+  rec_.velocity_spread = mpi.gather(spread);
+  if (c.final_phases) rec_.final_phases = mpi.gather(phases);
+  if (!mpi.root()) return;
+  const std::int64_t U = c.units();
+  for (auto* v : {&rec_.r, &rec_.psi, &rec_.kinetic, &rec_.potential, &rec_.power}) v->resize(std::size_t(U * records));
+  for (std::int64_t k = 0; k < U * records; ++k) {
+    rec_.r[k] = all[5 * k];
+    rec_.psi[k] = all[5 * k + 1];
+    rec_.kinetic[k] = all[5 * k + 2];
+    rec_.potential[k] = all[5 * k + 3];
+    rec_.power[k] = all[5 * k + 4];
+  }
+  // Averages over the records after the transient, per coupling strength.
+  const std::int64_t from_record = c.transient / c.record_every;  // first record with time > transient
+  const std::int64_t nK = std::int64_t(c.K.size());
+  auto average = [&](const std::vector<double>& x, double scale, std::vector<double>& mean, std::vector<double>& err) {
+    mean.assign(std::size_t(nK), 0.0);
+    err.assign(std::size_t(nK), 0.0);
+    for (std::int64_t k = 0; k < nK; ++k) {
+      double var = 0;
+      for (std::int64_t r = 0; r < R; ++r) {
+        const auto [m, e] = binned(&x[std::size_t((k * R + r) * records)], from_record, records);
+        mean[k] += scale * m / double(R);
+        var += scale * scale * e * e;
+      }
+      err[k] = std::sqrt(var) / double(R);
+    }
+  };
+  average(rec_.r, 1.0, avg_.r, avg_.r_err);
+  average(rec_.potential, 1.0, avg_.potential, avg_.potential_err);
+  average(rec_.power, 1.0, avg_.power, avg_.power_err);
+  average(rec_.power, c.T > 0 ? 1.0 / c.T : NAN, avg_.entropy_production, avg_.entropy_production_err);
+  if (c.order == Order::second) {
+    average(rec_.kinetic, 1.0, avg_.kinetic, avg_.kinetic_err);
+    average(rec_.kinetic, 2.0, avg_.temperature, avg_.temperature_err);  // T_eff = m <v^2> = 2 <KE>
+  }
+  avg_.velocity_spread.assign(std::size_t(nK), 0.0);
+  avg_.velocity_spread_err.assign(std::size_t(nK), 0.0);
+  for (std::int64_t k = 0; k < nK; ++k) {
+    double s1 = 0, s2 = 0;
+    for (std::int64_t r = 0; r < R; ++r) {
+      const double v = rec_.velocity_spread[std::size_t(k * R + r)];
+      s1 += v, s2 += v * v;
+    }
+    const double mean = s1 / double(R);
+    avg_.velocity_spread[k] = mean;
+    avg_.velocity_spread_err[k] =
+        R > 1 ? std::sqrt(std::max(0.0, s2 / double(R) - mean * mean) / double(R - 1)) : 0.0;
+  }
+}
+
+void OscillatorsWorkload::write(H5Writer& out) const {
+  const std::string g = "/oscillators";
+  const Config& c = cfg_;
+  out.group(g);
+  out.attribute(g, "order", c.order == Order::first ? "first" : "second");
+  const char* couplings[] = {"all", "complete", "ring", "lattice2d", "lattice3d", "random", "file"};
+  out.attribute(g, "coupling", couplings[int(c.coupling)]);
+  const char* freqs[] = {"identical", "gaussian", "lorentzian"};
+  out.attribute(g, "frequencies", freqs[int(c.frequencies)]);
+  out.attribute(g, "oscillators", c.N);
+  out.attribute(g, "replicas", c.replicas);
+  out.attribute(g, "steps", c.steps);
+  out.attribute(g, "transient", c.transient);
+  out.attribute(g, "record_every", c.record_every);
+  out.attribute(g, "dt", c.dt);
+  out.attribute(g, "T", c.T);
+  out.attribute(g, "alpha", c.alpha);
+  out.attribute(g, "omega", c.omega);
+  out.attribute(g, "spread", c.spread);
+  if (c.order == Order::second) {
+    out.attribute(g, "m", c.m);
+    out.attribute(g, "gamma", c.gamma);
+  }
+  if (c.sparse()) {
+    out.attribute(g, "mean_degree", graph_.mean_degree);
+    out.attribute(g, "max_degree", graph_.max_degree);
+  }
+  const auto nK = std::uint64_t(c.K.size()), R = std::uint64_t(c.replicas), J = std::uint64_t(c.records());
+  out.write(g + "/K", c.K);
+  out.write(g + "/time", record_times());
+  out.write(g + "/r", rec_.r, {nK, R, J});
+  out.write(g + "/psi", rec_.psi, {nK, R, J});
+  out.write(g + "/potential", rec_.potential, {nK, R, J});
+  out.write(g + "/power", rec_.power, {nK, R, J});
+  if (c.order == Order::second) out.write(g + "/kinetic", rec_.kinetic, {nK, R, J});
+  out.write(g + "/velocity_spread", rec_.velocity_spread, {nK, R});
+  if (c.N <= 10'000'000) out.write(g + "/frequencies", omega_);
+  if (c.final_phases) out.write(g + "/final_phases", rec_.final_phases, {nK, R, std::uint64_t(c.N)});
+  const std::string a = g + "/averages";
+  out.group(a);
+  out.write(a + "/r", avg_.r);
+  out.write(a + "/r_error", avg_.r_err);
+  out.write(a + "/potential", avg_.potential);
+  out.write(a + "/potential_error", avg_.potential_err);
+  out.write(a + "/power", avg_.power);
+  out.write(a + "/power_error", avg_.power_err);
+  if (c.T > 0) {
+    out.write(a + "/entropy_production", avg_.entropy_production);
+    out.write(a + "/entropy_production_error", avg_.entropy_production_err);
+  }
+  if (c.order == Order::second) {
+    out.write(a + "/kinetic", avg_.kinetic);
+    out.write(a + "/kinetic_error", avg_.kinetic_err);
+    out.write(a + "/temperature", avg_.temperature);
+    out.write(a + "/temperature_error", avg_.temperature_err);
+  }
+  out.write(a + "/velocity_spread", avg_.velocity_spread);
+  out.write(a + "/velocity_spread_error", avg_.velocity_spread_err);
+}
+
+Throughput OscillatorsWorkload::throughput() const {
+  return {"oscillator_steps",
+          double(cfg_.units()) * double(cfg_.N) * double(cfg_.steps),
+          "steps",
+          "oscillator_steps_per_ns",
+          1e-9,
+          {{"oscillators", std::to_string(cfg_.N)}, {"runs", std::to_string(cfg_.units())}}};
+}
+
+void OscillatorsWorkload::print_summary(std::FILE* out) const {
+  const Config& c = cfg_;
+  std::fprintf(out, "\n%lld oscillators, %s order, %lld replicas per K; averages after t = %g:\n",
+               static_cast<long long>(c.N), c.order == Order::first ? "first" : "second",
+               static_cast<long long>(c.replicas), double(c.transient) * c.dt);
+  std::fprintf(out, "  %10s  %22s  %22s  %14s%s\n", "K", "r", "coupling energy / N", "spread of <v>",
+               c.order == Order::second ? "   T_eff = m<v^2>" : "");
+  for (std::size_t k = 0; k < c.K.size() && k < 64; ++k) {
+    std::fprintf(out, "  %10.4f  %10.6f +- %8.6f  %10.6f +- %8.6f  %14.6f", c.K[k], avg_.r[k], avg_.r_err[k],
+                 avg_.potential[k], avg_.potential_err[k], avg_.velocity_spread[k]);
+    if (c.order == Order::second) std::fprintf(out, "   %8.5f +- %7.5f", avg_.temperature[k], avg_.temperature_err[k]);
+    std::fprintf(out, "\n");
+  }
+}
+
+std::unique_ptr<Workload> make_workload(Deck& deck) {
+  auto cfg = parse_config(deck);
+  HostGraph graph;
+  try {
+    graph = build_graph(cfg);
+  } catch (const std::exception& e) {
+    deck.fail("oscillators", cfg.coupling == Coupling::file ? "file" : "coupling", e.what());
+  }
+  const auto violation = stability_violation(cfg, cfg.sparse() ? graph.max_degree / graph.mean_degree : 1.0);
+  if (!violation.empty()) deck.fail("oscillators", "dt", violation);
+  auto omega = natural_frequencies(cfg);
+  return std::make_unique<OscillatorsWorkload>(std::move(cfg), std::move(graph), std::move(omega));
+}
+
+}  // namespace prism::oscillators

@@ -1,0 +1,199 @@
+// Oscillator networks against exact results: the mean-field XY
+// self-consistency (first and second order), equipartition, Ott-Antonsen's
+// r = sqrt(1 - 2 Delta / K) for Lorentzian frequencies, the stationary
+// distribution of two coupled oscillators (von Mises) with the
+// Euler-Maruyama bias of the discretised Ornstein-Uhlenbeck process and
+// BAOAB's exact configurational sampling, a complete graph against the
+// all-to-all path, conserved winding of twisted states, and bad graphs.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "core/deck.hpp"
+#include "core/h5_writer.hpp"
+#include "core/mpi_context.hpp"
+#include "oscillators/workload.hpp"
+#include "test_env.hpp"
+
+namespace prism::oscillators {
+namespace {
+
+// Runs a deck's [oscillators] section (rank 0 holds the results).
+std::unique_ptr<OscillatorsWorkload> run(const std::string& body, std::uint64_t seed = 5) {
+  auto deck = Deck::from_string("[oscillators]\n" + body, "test.toml");
+  auto w = make_workload(deck);
+  auto* osc = dynamic_cast<OscillatorsWorkload*>(w.release());
+  test::run_workload(*osc, seed);
+  return std::unique_ptr<OscillatorsWorkload>(osc);
+}
+
+// I_n(x) by its series (x up to ~30 here).
+double bessel_i(int n, double x) {
+  double term = std::pow(x / 2, n) / std::tgamma(n + 1.0), sum = 0;
+  for (int k = 0; k < 200 && term > 1e-18 * sum; ++k) {
+    sum += term;
+    term *= (x / 2) * (x / 2) / ((k + 1.0) * (k + 1.0 + n));
+  }
+  return sum;
+}
+// The mean-field XY order parameter: the largest root of r = I1(K r / T) / I0(K r / T).
+double mean_field_r(double K, double T) {
+  double lo = 1e-9, hi = 1.0;
+  for (int it = 0; it < 200; ++it) {
+    const double mid = 0.5 * (lo + hi), x = K * mid / T;
+    (mid < bessel_i(1, x) / bessel_i(0, x) ? lo : hi) = mid;
+  }
+  return lo;
+}
+// E|cos(delta / 2)| under the von Mises density exp(kappa cos delta) (quadrature).
+double von_mises_r(double kappa) {
+  double num = 0, den = 0;
+  const int n = 200000;
+  for (int k = 0; k < n; ++k) {
+    const double x = -M_PI + (k + 0.5) * 2 * M_PI / n, w = std::exp(kappa * (std::cos(x) - 1));
+    num += w * std::fabs(std::cos(x / 2));
+    den += w;
+  }
+  return num / den;
+}
+
+bool root() {
+  return test::world->root();
+}
+
+TEST(OscillatorsPhysics, FirstOrderMeanFieldSelfConsistency) {
+  // T = 1: K_c = 2.  The tolerance allows for N = 4000 and the O(dt) bias of
+  // Euler-Maruyama (a wrong noise amplitude moves r by more than 0.1 here).
+  auto w = run("oscillators = 4000\nK = [1.0, 3.0, 4.0]\nT = 1.0\ndt = 0.005\nsteps = 8000\n"
+               "transient = 2000\nrecord_every = 20\nreplicas = 2\n");
+  if (!root()) return;
+  const auto& a = w->averages();
+  EXPECT_LT(a.r[0], 0.05) << "below K_c the network stays incoherent";
+  for (int k : {1, 2}) {
+    const double K = w->config().K[k], exact = mean_field_r(K, 1.0);
+    EXPECT_NEAR(a.r[k], exact, 4 * a.r_err[k] + 0.006) << "K = " << K;
+    // coupling energy per oscillator: -K r^2 / 2 up to the 1/N term
+    EXPECT_NEAR(a.potential[k], -K * exact * exact / 2, 0.02) << "K = " << K;
+  }
+}
+
+TEST(OscillatorsPhysics, SecondOrderSameOrderParameterAndEquipartition) {
+  // The Gibbs measure does not depend on m: the same r; and m <v^2> = T.
+  auto w = run("order = \"second\"\nm = 2.0\ngamma = 1.0\noscillators = 3000\nK = [4.0]\nT = 1.0\ndt = 0.02\n"
+               "steps = 6000\ntransient = 1500\nrecord_every = 10\nreplicas = 2\n");
+  if (!root()) return;
+  const auto& a = w->averages();
+  EXPECT_NEAR(a.r[0], mean_field_r(4.0, 1.0), 4 * a.r_err[0] + 0.006);
+  EXPECT_NEAR(a.temperature[0], 1.0, 4 * a.temperature_err[0] + 0.01);
+}
+
+TEST(OscillatorsPhysics, OttAntonsenLorentzian) {
+  // Noiseless, Lorentzian frequencies of half-width 0.5: K_c = 1, and
+  // r = sqrt(1 - 2 Delta / K) above it (N -> infinity; N = 20000 here).
+  auto w = run("oscillators = 20000\nK = [0.6, 2.0, 4.0]\nfrequencies = \"lorentzian\"\nspread = 0.5\n"
+               "dt = 0.02\nsteps = 3000\ntransient = 1500\nrecord_every = 10\n");
+  if (!root()) return;
+  const auto& a = w->averages();
+  EXPECT_LT(a.r[0], 0.05);
+  EXPECT_NEAR(a.r[1], std::sqrt(1 - 2 * 0.5 / 2.0), 0.02);
+  EXPECT_NEAR(a.r[2], std::sqrt(1 - 2 * 0.5 / 4.0), 0.02);
+  // Locked oscillators share one mean velocity; drifting ones do not.
+  EXPECT_GT(a.velocity_spread[0], a.velocity_spread[2]);
+}
+
+// Two oscillators joined by one edge of strength K: delta = theta_2 -
+// theta_1 has the stationary density exp((K / T) cos delta), and r =
+// |cos(delta / 2)|.  Linearised, first order is an Ornstein-Uhlenbeck
+// process whose Euler-Maruyama chain has variance T / (K (1 - K dt)), a
+// relative bias K dt / (1 - K dt) of 1 - r at small variance.
+TEST(OscillatorsPhysics, EulerMaruyamaBiasIsTheOrnsteinUhlenbeckOne) {
+  const double K = 1.0, T = 0.05, exact = von_mises_r(K / T);
+  for (double dt : {0.01, 0.1, 0.2}) {
+    auto w = run("oscillators = 2\ncoupling = \"complete\"\nK = [1.0]\nT = 0.05\ndt = " + std::to_string(dt) +
+                 "\nsteps = " + std::to_string(int(4000 / dt)) + "\ntransient = " + std::to_string(int(100 / dt)) +
+                 "\nrecord_every = " + std::to_string(int(std::ceil(1 / dt))) + "\nreplicas = 200\n");
+    if (!root()) continue;
+    const auto& a = w->averages();
+    const double bias = (1 - a.r[0]) / (1 - exact) - 1, predicted = K * dt / (1 - K * dt);
+    const double err = a.r_err[0] / (1 - exact);
+    EXPECT_NEAR(bias, predicted, 4 * err + 0.1 * predicted + 0.01) << "dt = " << dt;
+  }
+}
+
+TEST(OscillatorsPhysics, BaoabSamplesTheConfigurationsAtLargeSteps) {
+  // Second order at dt = 0.2, where first order is 25 % off: r stays the
+  // von Mises value (relative coordinate at temperature 2T, potential -2K cos).
+  const double exact = von_mises_r(1.0 / 0.05);
+  auto w = run("order = \"second\"\nm = 1.0\ngamma = 2.0\noscillators = 2\ncoupling = \"complete\"\nK = [1.0]\n"
+               "T = 0.05\ndt = 0.2\nsteps = 20000\ntransient = 500\nrecord_every = 5\nreplicas = 200\n");
+  if (!root()) return;
+  const auto& a = w->averages();
+  EXPECT_NEAR((1 - a.r[0]) / (1 - exact), 1.0, 4 * a.r_err[0] / (1 - exact) + 0.03);
+}
+
+TEST(OscillatorsPhysics, CompleteGraphEqualsAllToAll) {
+  // K_ij = K / (N - 1) on the complete graph is K' / N all-to-all with K' = K N / (N - 1).
+  const std::string common = "oscillators = 64\nT = 0.5\ndt = 0.01\nsteps = 400\ntransient = 0\nrecord_every = 4\n"
+                             "frequencies = \"gaussian\"\nspread = 0.3\n";
+  auto graph = run(common + "coupling = \"complete\"\nK = [3.0]\n");
+  auto all = run(common + "coupling = \"all\"\nK = [" + std::to_string(3.0 * 64 / 63) + "]\n");
+  if (!root()) return;
+  const auto &rg = graph->records().r, &ra = all->records().r;
+  ASSERT_EQ(rg.size(), ra.size());
+  double worst = 0;
+  for (std::size_t k = 0; k < rg.size(); ++k) worst = std::max(worst, std::fabs(rg[k] - ra[k]));
+  EXPECT_LT(worst, 1e-6);
+  EXPECT_GT(ra.back(), 0.5);
+}
+
+TEST(OscillatorsPhysics, TwistedStatesKeepTheirWinding) {
+  // Noiseless ring (k = 1) of slightly different oscillators started in the
+  // q-twisted state: the phases move, the winding number does not.
+  for (int q : {0, 3, -5}) {
+    auto w = run("oscillators = 100\ncoupling = \"ring\"\nK = [2.0]\nfrequencies = \"gaussian\"\nspread = 0.05\n"
+                 "omega = 1.0\ninitial = \"twisted\"\nwinding = " + std::to_string(q) +
+                 "\ndt = 0.05\nsteps = 4000\nrecord_every = 100\nfinal_phases = true\n");
+    if (!root()) continue;
+    const auto& th = w->records().final_phases;
+    double turns = 0;
+    for (int i = 0; i < 100; ++i) turns += std::remainder(th[(i + 1) % 100] - th[i], 2 * M_PI);
+    EXPECT_NEAR(turns / (2 * M_PI), q, 1e-9) << "q = " << q;
+    EXPECT_NEAR(th[0], 200.0 + 0.0, 20.0) << "the phases advance at omega ~ 1";
+  }
+}
+
+TEST(OscillatorsInput, BadGraphFilesAreRefused) {
+  const auto dir = std::filesystem::temp_directory_path() / ("prism_osc_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  auto write = [&](const std::string& name, std::vector<double> edges, std::vector<double> weights) {
+    if (!root()) return;
+    H5Writer out((dir / name).string());
+    out.write("/edges", edges, {edges.size() / 2, 2});
+    if (!weights.empty()) out.write("/weights", weights);
+    out.commit(true);
+  };
+  write("range.h5", {0, 1, 1, 7}, {});
+  write("nan.h5", {0, 1, 1, 2}, {1.0, NAN});
+  test::world->barrier();
+  for (const auto& [file, text] : std::vector<std::pair<std::string, std::string>>{
+           {"range.h5", "names oscillator 7"}, {"nan.h5", "/weights[1] is not finite"}}) {
+    auto deck = Deck::from_string("[oscillators]\noscillators = 4\ncoupling = \"file\"\nfile = \"" +
+                                      (dir / file).string() + "\"\n",
+                                  "test.toml");
+    try {
+      make_workload(deck);
+      ADD_FAILURE() << file << " was accepted";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("oscillators.file"), std::string::npos) << e.what();
+    }
+  }
+  test::world->barrier();
+  if (root()) std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace prism::oscillators
