@@ -27,6 +27,7 @@ WORKLOADS = {
     "classifier": _module("classifier"),
     "policy": _module("policy"),
     "gnn": _module("gnn"),
+    "oscillators": _module("oscillators"),
 }
 
 
