@@ -15,7 +15,7 @@
 #   PRISM_DEPS      extra CMake prefixes, ';'-separated (default: .carry/usr if it exists)
 #   WORK            builds and Kokkos installs, reused by the next run (default: /tmp/prism-gpu)
 #   SKIP_OPENMP=1   no OpenMP build and no host-core figures
-#   PARTS           which parts run (default: "tests thermo nqs sr te te_matrix classifier policy gnn study")
+#   PARTS           which parts run (default: "tests thermo nqs sr te te_matrix classifier policy gnn oscillators study")
 #   TARGETS         build only these CMake targets (e.g. "prism bench_ising2d test_thermo");
 #                   tests whose binaries were not built are skipped
 #   PROFILE=1       thermo part: Nsight Compute on one multispin sweep at 32768^2
@@ -55,7 +55,7 @@ ONE="${CUDA_VISIBLE_DEVICES:-0}" && ONE="${ONE%%,*}"  # single-GPU runs
 MPI=(mpirun --bind-to none)                            # ranks are placed on GPUs by prism
 CPU=(env OMP_NUM_THREADS="$J" OMP_PROC_BIND=spread OMP_PLACES=threads)
 fails=0
-want() { [[ " ${PARTS:-tests thermo nqs sr te te_matrix classifier policy gnn study} " == *" $1 "* ]]; }
+want() { [[ " ${PARTS:-tests thermo nqs sr te te_matrix classifier policy gnn oscillators study} " == *" $1 "* ]]; }
 log() { echo "== $* ($(date +%T))"; }
 failed() { echo "FAILED: $*"; fails=$((fails + 1)); }
 
@@ -67,11 +67,13 @@ log "node: $NGPU GPU(s), $J host cores"
 # Kokkos for BACKEND into $WORK/kokkos-BACKEND, then prism into $WORK/prism-BACKEND.
 build() {
   local backend=$1; shift
+  local targets=${TARGETS:-}  # the OpenMP build has no tests
+  [[ $backend == openmp ]] && targets=$(tr ' ' '\n' <<< "$targets" | grep -v '^test_' | tr '\n' ' ')
   "$ROOT/scripts/setup.sh" --backend "$backend" --no-apt --source-dir "$KOKKOS_SOURCES" \
     --prefix "$WORK/kokkos-$backend" --jobs "$J" || exit 1
   cmake -S "$ROOT" -B "$WORK/prism-$backend" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ \
     "-DCMAKE_PREFIX_PATH=$WORK/kokkos-$backend${PRISM_DEPS:+;$PRISM_DEPS}" "$@" > "$WORK/$backend.log" 2>&1 &&
-    cmake --build "$WORK/prism-$backend" -j "$J" ${TARGETS:+--target $TARGETS} >> "$WORK/$backend.log" 2>&1 ||
+    cmake --build "$WORK/prism-$backend" -j "$J" ${targets:+--target $targets} >> "$WORK/$backend.log" 2>&1 ||
     { grep -m1 -B5 -A30 -i "error" "$WORK/$backend.log"; echo "prism $backend build failed ($WORK/$backend.log)"; exit 1; }
 }
 log "build: Kokkos and prism for CUDA"
@@ -260,6 +262,31 @@ CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_gnn" --model "$OUT/gnn/bench_model.h5"
 CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_gnn" --model "$OUT/gnn/bench_model.h5" --reps 3 --precision float \
   --structures "$WORK/gnn_big/bench_structures.h5" --csv "$OUT/gnn/bench_gnn_big.csv" 2>&1 |
   tee -a "$OUT/gnn/prism.txt" || failed "bench_gnn (large)"
+fi
+
+if want oscillators; then
+log "oscillators: the suite on one GPU; 10^8 all-to-all and a 10^7 random graph; host cores; the PyTorch peer"
+CUDA_VISIBLE_DEVICES=$ONE check oscillators_1gpu "$B/tests/test_oscillators" --gtest_brief=1
+osc() {  # LABEL NP EXE ARGS...: one prism run on the bench deck, its PERFORMANCE line to oscillators.txt
+  local label=$1 np=$2 exe=$3; shift 3
+  rm -f "$WORK/osc.h5"
+  echo "$label" | tee -a "$OUT/oscillators.txt"
+  "${MPI[@]}" -np "$np" "$exe" --output "$WORK/osc.h5" "$@" "$ROOT/inputs/bench_oscillators.toml" 2>&1 |
+    grep -E '^PERFORMANCE|^[^ ].*rror|^ +[0-9.]+ +0\.' | tee -a "$OUT/oscillators.txt"
+}
+osc "all-to-all, first order, N = 1e8, one GPU" 1 "$B/src/prism"
+osc "all-to-all, second order, N = 1e8, one GPU" 1 "$B/src/prism" --set oscillators.order=second
+osc "random graph, mean degree 10, first order, N = 1e7, one GPU" 1 "$B/src/prism" --set oscillators.oscillators=10000000 \
+  --set oscillators.coupling=random --set oscillators.dt=0.005
+for np in $(seq 2 "$NGPU"); do  # weak scaling: one 1e8 run per GPU
+  osc "all-to-all, first order, N = 1e8 per GPU, $np GPUs" "$np" "$B/src/prism" \
+    --set "oscillators.K=$("$PY" -c "print([3.0] * $np)")"
+done
+[[ "${SKIP_OPENMP:-0}" == 1 ]] || osc "all-to-all, first order, N = 1e7, all $J host cores" 1 \
+  env OMP_NUM_THREADS="$J" OMP_PROC_BIND=spread OMP_PLACES=threads "$C/src/prism" --set oscillators.oscillators=10000000
+CUDA_VISIBLE_DEVICES=$ONE "$PY" "$ROOT/bench/oscillators_torch.py" --n 100000000 --steps 100 \
+  --csv "$OUT/oscillators_torch.csv" ${OSC_TORCH_COMPILE:+--compile} 2>&1 | tee -a "$OUT/oscillators.txt" ||
+  failed "oscillators torch peer"
 fi
 
 want study || { log "done (no scaling study): results in $OUT"; exit $((fails > 0)); }
