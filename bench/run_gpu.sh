@@ -282,8 +282,8 @@ for np in $(seq 2 "$NGPU"); do  # weak scaling: one 1e8 run per GPU
   osc "all-to-all, first order, N = 1e8 per GPU, $np GPUs" "$np" "$B/src/prism" \
     --set "oscillators.K=$("$PY" -c "print([3.0] * $np)")"
 done
-[[ "${SKIP_OPENMP:-0}" == 1 ]] || osc "all-to-all, first order, N = 1e7, all $J host cores" 1 \
-  env OMP_NUM_THREADS="$J" OMP_PROC_BIND=spread OMP_PLACES=threads "$C/src/prism" --set oscillators.oscillators=10000000
+[[ "${SKIP_OPENMP:-0}" == 1 ]] || (export OMP_NUM_THREADS="$J" OMP_PROC_BIND=spread OMP_PLACES=threads
+  osc "all-to-all, first order, N = 1e7, all $J host cores" 1 "$C/src/prism" --set oscillators.oscillators=10000000)
 CUDA_VISIBLE_DEVICES=$ONE "$PY" "$ROOT/bench/oscillators_torch.py" --n 100000000 --steps 100 \
   --csv "$OUT/oscillators_torch.csv" ${OSC_TORCH_COMPILE:+--compile} 2>&1 | tee -a "$OUT/oscillators.txt" ||
   failed "oscillators torch peer"
