@@ -4,10 +4,12 @@
 // runs ("units": a coupling strength and a noise realisation) side by side,
 // all-to-all through the order parameter or on a sparse graph (CSR).
 //
-// Sums over the oscillators of a unit are deterministic: a team sums a fixed
-// chunk of oscillators with a fixed team size, and the chunks' sums are added
-// in chunk order; a unit never straddles ranks, so results do not depend on
-// the number of ranks (or of host threads: a host team is one thread).
+// Sums over the oscillators of a unit do not depend on how the work is
+// split: a team sums a fixed chunk of oscillators with a fixed team size (one
+// thread on the host), and the chunks' sums are combined either in 64-bit
+// fixed point (the order parameter, every step) or in chunk order on the
+// host (observations).  So results are the same on any number of ranks,
+// whether a rank holds whole runs or a block of every run's oscillators.
 #include <Kokkos_Core.hpp>
 #include <cstdint>
 #include <type_traits>
@@ -18,7 +20,6 @@
 namespace prism::oscillators {
 
 using Phases = Kokkos::View<double**, Kokkos::LayoutRight>;  // [unit][oscillator]
-using UnitSums = Kokkos::View<double**, Kokkos::LayoutRight>;  // [unit][moment]
 
 // Oscillators per team, and threads per team (one on the host).
 inline constexpr int kChunk = 2048;
@@ -75,20 +76,21 @@ KOKKOS_INLINE_FUNCTION double graph_sum(const Graph& g, const Row& theta, std::i
   return s * d.cos_a - c * d.sin_a;  // sum w sin(diff - alpha)
 }
 
-// sums(u, m) = sum over the N oscillators of unit u of f(u, i, v)[m], M
-// moments, for the units [0, units).  `partial` is scratch of at least
-// units x ceil(N / kChunk) x M.  f may also update state (each (u, i) is
-// visited once).
+// Runs f(u, i, v) once for every oscillator i of the chunks [c0, c1) of
+// kChunk oscillators of every unit u in [0, units) (f may update state), and
+// writes each chunk's sums of v[0..M) to
+// partial((u * (c1 - c0) + c - c0) * M + m).  A chunk's sum depends only on
+// its oscillators (fixed team size), never on which rank holds it.
 template <int M, class Exec, class F>
-void unit_sums(Exec const& space, std::int64_t units, std::int64_t N, F const& f, UnitSums const& sums,
-               Kokkos::View<double*> const& partial, const char* label) {
-  const std::int64_t blocks = (N + kChunk - 1) / kChunk;
+void chunk_sums(Exec const& space, std::int64_t units, std::int64_t N, std::int64_t c0, std::int64_t c1,
+                F const& f, Kokkos::View<double*> const& partial, const char* label) {
+  const std::int64_t chunks = c1 - c0;
   using Team = typename Kokkos::TeamPolicy<Exec>::member_type;
   constexpr int threads = team_threads<Exec>();
   Kokkos::parallel_for(
-      label, Kokkos::TeamPolicy<Exec>(space, units * blocks, threads), KOKKOS_LAMBDA(const Team& team) {
-        const std::int64_t u = team.league_rank() / blocks, b = team.league_rank() - u * blocks;
-        const std::int64_t lo = b * kChunk, hi = lo + kChunk < N ? lo + kChunk : N;
+      label, Kokkos::TeamPolicy<Exec>(space, units * chunks, threads), KOKKOS_LAMBDA(const Team& team) {
+        const std::int64_t u = team.league_rank() / chunks, c = team.league_rank() - u * chunks;
+        const std::int64_t lo = (c0 + c) * kChunk, hi = lo + kChunk < N ? lo + kChunk : N;
         double acc[M > 0 ? M : 1] = {};
         for (std::int64_t i = lo + team.team_rank(); i < hi; i += team.team_size()) {
           double v[M > 0 ? M : 1] = {};
@@ -98,21 +100,32 @@ void unit_sums(Exec const& space, std::int64_t units, std::int64_t N, F const& f
         for (int m = 0; m < M; ++m) {
           double total = acc[m];
           team.team_reduce(Kokkos::Sum<double>(total));
-          if (team.team_rank() == 0) partial((u * blocks + b) * M + m) = total;
+          if (team.team_rank() == 0) partial((u * chunks + c) * M + m) = total;
         }
       });
-  if constexpr (M > 0) {
-    Kokkos::parallel_for(
-        label, Kokkos::TeamPolicy<Exec>(space, units * M, threads), KOKKOS_LAMBDA(const Team& team) {
-          const std::int64_t u = team.league_rank() / M;
-          const int m = int(team.league_rank() - u * M);
-          double s = 0;
-          for (std::int64_t b = team.team_rank(); b < blocks; b += team.team_size())
-            s += partial((u * blocks + b) * M + m);
-          team.team_reduce(Kokkos::Sum<double>(s));
-          if (team.team_rank() == 0) sums(u, m) = s;
-        });
-  }
+}
+
+// totals(u, m) = sum over a unit's chunks of round(scale x chunk sum), in
+// 64-bit integers: integer addition is associative, so the totals (and their
+// sum over ranks) do not depend on the order or the split of the chunks.
+template <class Exec>
+void fixed_point_totals(Exec const& space, std::int64_t units, std::int64_t chunks, int M, double scale,
+                        Kokkos::View<double*> const& partial, Kokkos::View<std::int64_t**> const& totals) {
+  using Team = typename Kokkos::TeamPolicy<Exec>::member_type;
+  constexpr int threads = team_threads<Exec>();
+  Kokkos::parallel_for(
+      "oscillators::fixed_point_totals", Kokkos::TeamPolicy<Exec>(space, units * M, threads),
+      KOKKOS_LAMBDA(const Team& team) {
+        const std::int64_t u = team.league_rank() / M;
+        const int m = int(team.league_rank() - u * M);
+        std::int64_t s = 0;
+        for (std::int64_t c = team.team_rank(); c < chunks; c += team.team_size()) {
+          const double x = partial((u * chunks + c) * M + m) * scale;
+          s += static_cast<std::int64_t>(x >= 0 ? x + 0.5 : x - 0.5);
+        }
+        team.team_reduce(Kokkos::Sum<std::int64_t>(s));
+        if (team.team_rank() == 0) totals(u, m) = s;
+      });
 }
 
 }  // namespace prism::oscillators

@@ -86,6 +86,7 @@ Config parse_config(Deck& deck) {
   c.transient = deck.get_int(s, "transient", c.steps / 5, 0, c.steps - 1);
   c.replicas = deck.get_int(s, "replicas", 1, 1, 1'000'000);
   c.final_phases = deck.get_bool(s, "final_phases", false);
+  c.spatial = deck.get_string(s, "decompose", "runs", {"runs", "oscillators"}) == "oscillators";
   if (c.records() > 10'000'000 / std::max<std::int64_t>(1, c.units()))
     deck.fail(s, "record_every", "gives " + std::to_string(c.records()) + " records for each of " +
                                      std::to_string(c.units()) + " runs; at most 10^7 records in all");

@@ -41,6 +41,9 @@ struct Config {
   std::int64_t steps = 1000, transient = 200, record_every = 10;
   std::int64_t replicas = 1;
   bool final_phases = false;
+  // decompose = "runs": whole runs over ranks; "oscillators": every run split
+  // over all ranks by blocks of oscillators (one large network on several GPUs).
+  bool spatial = false;
 
   std::int64_t units() const { return replicas * std::int64_t(K.size()); }
   std::int64_t records() const { return steps / record_every; }

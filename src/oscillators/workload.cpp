@@ -184,13 +184,22 @@ std::pair<double, double> binned(const double* x, std::int64_t from, std::int64_
 }
 }  // namespace
 
+std::int64_t OscillatorsWorkload::chunks() const {
+  return (cfg_.N + kChunk - 1) / kChunk;
+}
+
 void OscillatorsWorkload::run(RunContext& ctx) {
   using Exec = Kokkos::DefaultExecutionSpace;
   const auto& mpi = ctx.mpi;
   const Config& c = cfg_;
-  const Block mine = block_partition(c.units(), mpi.size(), mpi.rank());
-  const std::int64_t n = mine.count, N = c.N, R = c.replicas, records = c.records();
-  const std::int64_t blocks = (N + kChunk - 1) / kChunk;
+  const std::int64_t N = c.N, R = c.replicas, records = c.records(), C = chunks();
+  // Whole runs per rank, or every run on every rank with a block of its chunks.
+  const Block mine = c.spatial ? Block{0, c.units()} : block_partition(c.units(), mpi.size(), mpi.rank());
+  const Block my_chunks = c.spatial ? block_partition(C, mpi.size(), mpi.rank()) : Block{0, C};
+  const std::int64_t n = mine.count, c0 = my_chunks.begin, c1 = my_chunks.begin + my_chunks.count;
+  const std::int64_t lo = c0 * kChunk, hi = std::min(N, c1 * kChunk);
+  // Fixed point of the order parameter: |sum| <= N, so N x scale < 2^61.
+  const double scale = std::ldexp(1.0, 61 - int(std::ceil(std::log2(double(N) + 1))));
 
   Dynamics d;
   d.N = N;
@@ -212,6 +221,31 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     coupling[u] = c.K[std::size_t(g / R)] / (c.sparse() ? graph_.mean_degree : double(N));
     replica[u] = double(g % R);
   }
+  // Sums of chunk partials [unit][chunk][M] in chunk order, over all chunks
+  // of the run (gathered from every rank when the runs are split).
+  auto unit_totals = [&](const Kokkos::View<double*>& partial, int M) {
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), partial);
+    const std::int64_t here = c1 - c0;
+    std::vector<double> mine_part(h.data(), h.data() + n * here * M), all;
+    if (c.spatial) {
+      const auto gathered = mpi.allgather(mine_part);  // [rank][unit][chunk of the rank][M]
+      all.assign(std::size_t(n * C * M), 0.0);
+      std::size_t at = 0;
+      for (int r = 0; r < mpi.size(); ++r) {
+        const Block b = block_partition(C, mpi.size(), r);
+        for (std::int64_t u = 0; u < n; ++u)
+          for (std::int64_t k = 0; k < b.count * M; ++k) all[std::size_t((u * C + b.begin) * M + k)] = gathered[at++];
+      }
+    } else {
+      all = std::move(mine_part);
+    }
+    std::vector<double> totals(std::size_t(n * M), 0.0);
+    for (std::int64_t u = 0; u < n; ++u)
+      for (std::int64_t k = 0; k < C; ++k)
+        for (int m = 0; m < M; ++m) totals[u * M + m] += all[std::size_t((u * C + k) * M + m)];
+    return totals;
+  };
+
   std::vector<double> local_records(un * std::size_t(records) * 5);  // [unit][record][r, psi, kin, pot, power]
   std::vector<double> spread(un);
   std::vector<double> phases;
@@ -226,15 +260,42 @@ void OscillatorsWorkload::run(RunContext& ctx) {
       g.col = to_device("oscillators::col", graph_.col);
       g.weight = to_device("oscillators::weight", graph_.weight);
     }
+    // The halo of a split graph: the phases of other ranks' oscillators that
+    // this rank's rows name (requested once), and those of its own that the
+    // others need (sent after every step).
+    Kokkos::View<std::int64_t*> halo_in, halo_out;
+    std::vector<int> halo_in_counts(std::size_t(mpi.size()), 0), halo_out_counts(std::size_t(mpi.size()), 0);
+    if (c.spatial && c.sparse()) {
+      std::vector<std::int64_t> want;
+      for (std::int64_t i = lo; i < hi; ++i)
+        for (std::int64_t e = graph_.row[i]; e < graph_.row[i + 1]; ++e)
+          if (graph_.col[e] < lo || graph_.col[e] >= hi) want.push_back(graph_.col[e]);
+      std::sort(want.begin(), want.end());
+      want.erase(std::unique(want.begin(), want.end()), want.end());
+      for (auto j : want) {
+        int r = 0;
+        while (block_partition(C, mpi.size(), r).begin + block_partition(C, mpi.size(), r).count <= j / kChunk) ++r;
+        ++halo_in_counts[r];
+      }
+      const auto asked = mpi.alltoallv(want, halo_in_counts);  // ours that the others want, by rank
+      std::vector<std::int64_t> one(std::size_t(mpi.size()));
+      for (int r = 0; r < mpi.size(); ++r) one[r] = halo_in_counts[r];
+      const auto back = mpi.alltoallv(one, std::vector<int>(std::size_t(mpi.size()), 1));
+      for (int r = 0; r < mpi.size(); ++r) halo_out_counts[r] = int(back[r]);
+      halo_in = to_device("oscillators::halo_in", want);
+      halo_out = to_device("oscillators::halo_out", asked);
+    }
     Phases a("oscillators::theta_a", n, N), b("oscillators::theta_b", n, N), mark("oscillators::mark", n, N),
         start("oscillators::start", n, N);
     Phases vel("oscillators::velocity", d.second ? n : 0, d.second ? N : 0);
-    UnitSums Z("oscillators::Z", n, 2), obs("oscillators::observed", n, 5), fin("oscillators::final", n, 2);
-    Kokkos::View<double*> partial("oscillators::partial", std::size_t(std::max<std::int64_t>(1, n) * blocks * 5));
-    auto obs_h = Kokkos::create_mirror_view(obs);
+    Kokkos::View<double**, Kokkos::LayoutRight> Z("oscillators::Z", n, 2);
+    Kokkos::View<std::int64_t**, Kokkos::LayoutRight> Zfixed("oscillators::Z_fixed", n, 2);
+    auto Zfixed_h = Kokkos::create_mirror_view(Zfixed);
+    const std::int64_t here = c1 - c0;
+    Kokkos::View<double*> partial("oscillators::partial", std::size_t(std::max<std::int64_t>(1, n * here * 5)));
     const Initial init = c.initial;
     const double q = double(c.winding), T = c.T, m = c.m;
-    // Initial phases and velocities.
+    // Initial phases and velocities (every oscillator on every rank: the halo starts filled).
     Kokkos::parallel_for(
         "oscillators::initial", Kokkos::RangePolicy<Exec>(0, n * N), KOKKOS_LAMBDA(const std::int64_t t) {
           const std::int64_t u = t / N, i = t - u * N;
@@ -248,22 +309,77 @@ void OscillatorsWorkload::run(RunContext& ctx) {
             vel(u, i) = kmath::sqrt(T / m) * kmath::sqrt(-2.0 * kmath::log(u1)) * kmath::cos(angle);
           }
         });
-    // Z of the current phases (all units), and the force on oscillator i.
-    auto order_parameter = [&](const Phases& th) {
-      unit_sums<2>(
-          Exec(), n, N,
-          KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
-            v[0] = kmath::cos(th(u, i));
-            v[1] = kmath::sin(th(u, i));
-          },
-          Z, partial, "oscillators::order_parameter");
+    // Z from the chunk partials of the last step: fixed point, summed over ranks.
+    auto update_Z = [&]() {
+      fixed_point_totals(Exec(), n, here, 2, scale, partial, Zfixed);
+      if (c.spatial) {
+        Kokkos::deep_copy(Zfixed_h, Zfixed);
+        std::vector<std::int64_t> v(Zfixed_h.data(), Zfixed_h.data() + 2 * n);
+        mpi.allreduce_sum(v);
+        for (std::int64_t k = 0; k < 2 * n; ++k) Zfixed_h.data()[k] = v[k];
+        Kokkos::deep_copy(Zfixed, Zfixed_h);
+      }
+      const double inv = 1.0 / scale;
+      Kokkos::parallel_for(
+          "oscillators::Z", Kokkos::RangePolicy<Exec>(0, 2 * n),
+          KOKKOS_LAMBDA(const std::int64_t t) { Z(t / 2, t % 2) = double(Zfixed(t / 2, t % 2)) * inv; });
     };
-    order_parameter(a);
+    // The halo of `th` from its owners.
+    auto exchange = [&](const Phases& th) {
+      if (!(c.spatial && c.sparse())) return;
+      const std::int64_t nout = halo_out.extent(0), nin = halo_in.extent(0);
+      Kokkos::View<double*> send("oscillators::halo_send", std::size_t(n * nout)),
+          recv("oscillators::halo_recv", std::size_t(n * nin));
+      // [destination rank][unit][entry]: the rank's block of halo_out, per unit
+      std::vector<std::int64_t> out_at(std::size_t(mpi.size()) + 1, 0), in_at(std::size_t(mpi.size()) + 1, 0);
+      for (int r = 0; r < mpi.size(); ++r) {
+        out_at[r + 1] = out_at[r] + halo_out_counts[r];
+        in_at[r + 1] = in_at[r] + halo_in_counts[r];
+      }
+      const auto out_at_d = to_device("oscillators::out_at", out_at);
+      const auto in_at_d = to_device("oscillators::in_at", in_at);
+      const int ranks = mpi.size();
+      const auto ho = halo_out, hi_ = halo_in;
+      Kokkos::parallel_for(
+          "oscillators::halo_pack", Kokkos::RangePolicy<Exec>(0, n * nout), KOKKOS_LAMBDA(const std::int64_t t) {
+            // t enumerates [rank][unit][k] in the send buffer
+            int r = 0;
+            while (out_at_d(r + 1) * n <= t) ++r;
+            const std::int64_t rest = t - out_at_d(r) * n, len = out_at_d(r + 1) - out_at_d(r);
+            const std::int64_t u = rest / len, k = rest - u * len;
+            send(t) = th(u, ho(out_at_d(r) + k));
+            (void)ranks;
+          });
+      auto send_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), send);
+      std::vector<int> counts(std::size_t(mpi.size()));
+      for (int r = 0; r < mpi.size(); ++r) counts[r] = int(n * halo_out_counts[r]);
+      const auto got = mpi.alltoallv(std::vector<double>(send_h.data(), send_h.data() + n * nout), counts);
+      auto recv_h = Kokkos::create_mirror_view(recv);
+      for (std::size_t k = 0; k < got.size(); ++k) recv_h(k) = got[k];
+      Kokkos::deep_copy(recv, recv_h);
+      Kokkos::parallel_for(
+          "oscillators::halo_unpack", Kokkos::RangePolicy<Exec>(0, n * nin), KOKKOS_LAMBDA(const std::int64_t t) {
+            int r = 0;
+            while (in_at_d(r + 1) * n <= t) ++r;
+            const std::int64_t rest = t - in_at_d(r) * n, len = in_at_d(r + 1) - in_at_d(r);
+            const std::int64_t u = rest / len, k = rest - u * len;
+            th(u, hi_(in_at_d(r) + k)) = recv(t);
+          });
+    };
+    // Z of the initial phases.
+    chunk_sums<2>(
+        Exec(), n, N, c0, c1,
+        KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
+          v[0] = kmath::cos(a(u, i));
+          v[1] = kmath::sin(a(u, i));
+        },
+        partial, "oscillators::order_parameter");
+    update_Z();
     // Second order: the stored velocity lacks the step's last half kick.
     if (d.second)
       Kokkos::parallel_for(
-          "oscillators::half_kick", Kokkos::RangePolicy<Exec>(0, n * N), KOKKOS_LAMBDA(const std::int64_t t) {
-            const std::int64_t u = t / N, i = t - u * N;
+          "oscillators::half_kick", Kokkos::RangePolicy<Exec>(0, n * (hi - lo)), KOKKOS_LAMBDA(const std::int64_t t) {
+            const std::int64_t u = t / (hi - lo), i = lo + (t - u * (hi - lo));
             const auto row = Kokkos::subview(a, u, Kokkos::ALL);
             const double s = d.sparse ? graph_sum(g, row, i, d) : mean_field_sum(a(u, i), Z(u, 0), Z(u, 1), d);
             vel(u, i) -= 0.5 * d.dt * d.inv_m * (omega(i) + K_u(u) * s);
@@ -301,18 +417,21 @@ void OscillatorsWorkload::run(RunContext& ctx) {
           v[1] = kmath::sin(next);
         }
       };
-      if (d.sparse)
-        unit_sums<0>(Exec(), n, N, update, Z, partial, "oscillators::step");
-      else
-        unit_sums<2>(Exec(), n, N, update, Z, partial, "oscillators::step");
+      if (d.sparse) {
+        chunk_sums<0>(Exec(), n, N, c0, c1, update, partial, "oscillators::step");
+      } else {
+        chunk_sums<2>(Exec(), n, N, c0, c1, update, partial, "oscillators::step");
+        update_Z();
+      }
       std::swap(from, to);
+      exchange(from);
       const std::int64_t s = k + 1;
       if (s == c.transient) Kokkos::deep_copy(start, from);
       if (s % c.record_every == 0 && s / c.record_every <= records) {
         const Phases th = from;
         // r, psi from Z; sum omega dtheta since the last record; sum v^2 at the full step; coupling energy.
-        unit_sums<5>(
-            Exec(), n, N,
+        chunk_sums<5>(
+            Exec(), n, N, c0, c1,
             KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
               const double x = th(u, i);
               v[0] = kmath::cos(x);
@@ -332,19 +451,19 @@ void OscillatorsWorkload::run(RunContext& ctx) {
                 v[3] = full * full;
               }
             },
-            obs, partial, "oscillators::observe");
-        Kokkos::deep_copy(obs_h, obs);
+            partial, "oscillators::observe");
+        const auto obs = unit_totals(partial, 5);
         const std::int64_t j = s / c.record_every - 1;
         for (std::int64_t u = 0; u < n; ++u) {
           double* rec = &local_records[std::size_t((u * records + j) * 5)];
-          const double zc = obs_h(u, 0), zs = obs_h(u, 1);
+          const double zc = obs[u * 5], zs = obs[u * 5 + 1];
           rec[0] = std::hypot(zc, zs) / double(N);
           rec[1] = std::atan2(zs, zc);
-          rec[2] = 0.5 * c.m * obs_h(u, 3) / double(N);
+          rec[2] = 0.5 * c.m * obs[u * 5 + 3] / double(N);
           // all-to-all: -(K / 2N) sum_{i != j} cos(theta_i - theta_j) = -(K / 2N)(|Z|^2 - N)
-          rec[3] = c.sparse() ? obs_h(u, 4) / double(N)
+          rec[3] = c.sparse() ? obs[u * 5 + 4] / double(N)
                               : -0.5 * coupling[u] * (zc * zc + zs * zs - double(N)) / double(N);
-          rec[4] = obs_h(u, 2) / (double(N) * double(c.record_every) * c.dt);
+          rec[4] = obs[u * 5 + 2] / (double(N) * double(c.record_every) * c.dt);
         }
       }
       progress.update(s);
@@ -353,30 +472,48 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     // The spread of the mean phase velocities over the window after the transient.
     const double window = double(c.steps - c.transient) * c.dt;
     const Phases th = from;
-    unit_sums<2>(
-        Exec(), n, N,
+    chunk_sums<2>(
+        Exec(), n, N, c0, c1,
         KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
           const double w = (th(u, i) - start(u, i)) / window;
           v[0] = w;
           v[1] = w * w;
         },
-        fin, partial, "oscillators::velocities");
-    auto fin_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), fin);
+        partial, "oscillators::velocities");
+    const auto fin = unit_totals(partial, 2);
     for (std::int64_t u = 0; u < n; ++u) {
-      const double mean = fin_h(u, 0) / double(N);
-      spread[u] = std::sqrt(std::max(0.0, fin_h(u, 1) / double(N) - mean * mean));
+      const double mean = fin[u * 2] / double(N);
+      spread[u] = std::sqrt(std::max(0.0, fin[u * 2 + 1] / double(N) - mean * mean));
     }
     if (c.final_phases) {
       auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), from);
-      phases.resize(std::size_t(n * N));
       for (std::int64_t u = 0; u < n; ++u)
-        for (std::int64_t i = 0; i < N; ++i) phases[std::size_t(u * N + i)] = h(u, i);
+        for (std::int64_t i = lo; i < hi; ++i) phases.push_back(h(u, i));
     }
   }
-  // To rank 0 in unit order.
-  const auto all = mpi.gather(local_records);
-  rec_.velocity_spread = mpi.gather(spread);
-  if (c.final_phases) rec_.final_phases = mpi.gather(phases);
+  if (c.spatial) {
+    // Every rank holds every run's records; the phases come in [rank][unit][block].
+    std::vector<double> all_phases;
+    if (c.final_phases) {
+      const auto got = mpi.gather(phases);
+      if (mpi.root()) {
+        all_phases.assign(std::size_t(n * N), 0.0);
+        std::size_t at = 0;
+        for (int r = 0; r < mpi.size(); ++r) {
+          const Block b = block_partition(C, mpi.size(), r);
+          const std::int64_t rlo = b.begin * kChunk, rhi = std::min(N, (b.begin + b.count) * kChunk);
+          for (std::int64_t u = 0; u < n; ++u)
+            for (std::int64_t i = rlo; i < rhi; ++i) all_phases[std::size_t(u * N + i)] = got[at++];
+        }
+      }
+    }
+    phases = std::move(all_phases);
+    if (!mpi.root()) local_records.clear(), spread.clear(), phases.clear();
+  }
+  // To rank 0 in unit order (split runs: rank 0 has them all already).
+  const auto all = c.spatial ? local_records : mpi.gather(local_records);
+  rec_.velocity_spread = c.spatial ? spread : mpi.gather(spread);
+  if (c.final_phases) rec_.final_phases = c.spatial ? phases : mpi.gather(phases);
   if (!mpi.root()) return;
   const std::int64_t U = c.units();
   for (auto* v : {&rec_.r, &rec_.psi, &rec_.kinetic, &rec_.potential, &rec_.power}) v->resize(std::size_t(U * records));

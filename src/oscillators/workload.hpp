@@ -43,9 +43,13 @@ class OscillatorsWorkload final : public Workload {
   OscillatorsWorkload(Config cfg, HostGraph graph, std::vector<double> omega);
 
   std::string name() const override { return "oscillators"; }
-  std::int64_t units() const override { return cfg_.units(); }
-  std::string units_key() const override { return "replicas"; }
-  std::string units_name() const override { return "runs (replicas x coupling strengths)"; }
+  // decompose = "oscillators": the work units are the chunks of oscillators.
+  std::int64_t units() const override { return cfg_.spatial ? chunks() : cfg_.units(); }
+  std::string units_key() const override { return cfg_.spatial ? "oscillators" : "replicas"; }
+  std::string units_name() const override {
+    return cfg_.spatial ? "chunks of 2048 oscillators" : "runs (replicas x coupling strengths)";
+  }
+  std::int64_t chunks() const;
 
   void run(RunContext& ctx) override;
   void write(H5Writer& out) const override;
