@@ -40,9 +40,10 @@ struct Dynamics {
   std::int64_t N = 0;
   bool sparse = false, second = false;
   double dt = 0;
-  double inv_m = 1;          // 1 / m
-  double c1 = 0, c2 = 0;     // BAOAB's O step: v <- c1 v + c2 xi, c1 = exp(-gamma dt / m), c2 = sqrt((1 - c1^2) T / m)
-  double noise = 0;          // first order: sqrt(2 T dt)
+  double inv_m = 1;  // 1 / m
+  double c1 = 0,
+         c2 = 0;  // BAOAB's O step: v <- c1 v + c2 xi, c1 = exp(-gamma dt / m), c2 = sqrt((1 - c1^2) T / m)
+  double noise = 0;             // first order: sqrt(2 T dt)
   double cos_a = 1, sin_a = 0;  // phase lag alpha
   std::uint64_t seed = 0;
 };
@@ -62,7 +63,7 @@ KOKKOS_INLINE_FUNCTION double noise_normal(std::uint64_t seed, std::int64_t i, s
 KOKKOS_INLINE_FUNCTION double mean_field_sum(double theta, double zc, double zs, const Dynamics& d) {
   const double c = kmath::cos(theta), s = kmath::sin(theta);
   const double ca = c * d.cos_a - s * d.sin_a, sa = s * d.cos_a + c * d.sin_a;  // e^{i(theta + alpha)}
-  return zs * ca - zc * sa;  // Im(e^{-i(theta + alpha)} Z)
+  return zs * ca - zc * sa;                                                     // Im(e^{-i(theta + alpha)} Z)
 }
 template <class Row>
 KOKKOS_INLINE_FUNCTION double graph_sum(const Graph& g, const Row& theta, std::int64_t i, const Dynamics& d) {

@@ -123,19 +123,21 @@ std::vector<T> alltoallv_impl(const std::vector<T>& send, const std::vector<int>
   if (int(counts.size()) != size) throw std::invalid_argument("alltoallv: one count per rank");
   std::vector<int> recv_counts(std::size_t(size), 0), send_displs(std::size_t(size), 0),
       recv_displs(std::size_t(size), 0);
-  check(MPI_Alltoall(counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, MPI_COMM_WORLD), "Alltoall(counts)");
+  check(MPI_Alltoall(counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, MPI_COMM_WORLD),
+        "Alltoall(counts)");
   for (int r = 1; r < size; ++r) {
     send_displs[r] = send_displs[r - 1] + counts[r - 1];
     recv_displs[r] = recv_displs[r - 1] + recv_counts[r - 1];
   }
   std::vector<T> out(std::size_t(recv_displs[size - 1] + recv_counts[size - 1]));
-  check(MPI_Alltoallv(send.data(), counts.data(), send_displs.data(), mpi_type<T>(), out.data(), recv_counts.data(),
-                      recv_displs.data(), mpi_type<T>(), MPI_COMM_WORLD),
+  check(MPI_Alltoallv(send.data(), counts.data(), send_displs.data(), mpi_type<T>(), out.data(),
+                      recv_counts.data(), recv_displs.data(), mpi_type<T>(), MPI_COMM_WORLD),
         "Alltoallv");
   return out;
 }
 }  // namespace
-std::vector<double> MpiContext::alltoallv(const std::vector<double>& send, const std::vector<int>& counts) const {
+std::vector<double> MpiContext::alltoallv(const std::vector<double>& send,
+                                          const std::vector<int>& counts) const {
   return alltoallv_impl(send, counts, size_);
 }
 std::vector<std::int64_t> MpiContext::alltoallv(const std::vector<std::int64_t>& send,

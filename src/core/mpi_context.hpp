@@ -47,7 +47,8 @@ class MpiContext {
   // 0, the next counts[1] to rank 1, ...; returns what every rank sent here,
   // in rank order.
   std::vector<double> alltoallv(const std::vector<double>& send, const std::vector<int>& counts) const;
-  std::vector<std::int64_t> alltoallv(const std::vector<std::int64_t>& send, const std::vector<int>& counts) const;
+  std::vector<std::int64_t> alltoallv(const std::vector<std::int64_t>& send,
+                                      const std::vector<int>& counts) const;
   // Rank 0's flag for everyone (to agree on an error decision).
   int broadcast(int value) const;
   int max(int value) const;

@@ -17,10 +17,11 @@ const std::string kSection = "oscillators";
 Config parse_config(Deck& deck) {
   Config c;
   const auto& s = kSection;
-  c.order = deck.get_string(s, "order", "first", {"first", "second"}) == "first" ? Order::first : Order::second;
+  c.order =
+      deck.get_string(s, "order", "first", {"first", "second"}) == "first" ? Order::first : Order::second;
   c.N = deck.get_int(s, "oscillators", 1024, 2, std::int64_t(1) << 31);
-  const auto coupling = deck.get_string(s, "coupling", "all",
-                                        {"all", "complete", "ring", "lattice2d", "lattice3d", "random", "file"});
+  const auto coupling = deck.get_string(
+      s, "coupling", "all", {"all", "complete", "ring", "lattice2d", "lattice3d", "random", "file"});
   c.coupling = coupling == "all"         ? Coupling::all
                : coupling == "complete"  ? Coupling::complete
                : coupling == "ring"      ? Coupling::ring
@@ -30,10 +31,12 @@ Config parse_config(Deck& deck) {
                                          : Coupling::file;
   if (c.coupling == Coupling::ring) {
     c.neighbours = deck.get_int(s, "neighbours", 1, 1, 1'000'000);
-    if (2 * c.neighbours >= c.N) deck.fail(s, "neighbours", "2 x neighbours must be below the oscillator count");
+    if (2 * c.neighbours >= c.N)
+      deck.fail(s, "neighbours", "2 x neighbours must be below the oscillator count");
   }
   if (c.coupling == Coupling::complete && c.N > 20'000)
-    deck.fail(s, "oscillators", "a complete graph is stored edge by edge: at most 20000 oscillators (use coupling = \"all\")");
+    deck.fail(s, "oscillators",
+              "a complete graph is stored edge by edge: at most 20000 oscillators (use coupling = \"all\")");
   auto side = [&](int dim) {
     const auto L = std::int64_t(std::llround(std::pow(double(c.N), 1.0 / dim)));
     for (std::int64_t l = std::max<std::int64_t>(L - 1, 1); l <= L + 1; ++l) {
@@ -42,7 +45,8 @@ Config parse_config(Deck& deck) {
       if (p == c.N && l >= 3) return;
     }
     deck.fail(s, "oscillators",
-              "must be L^" + std::to_string(dim) + " with L >= 3 for coupling = \"lattice" + std::to_string(dim) + "d\"");
+              "must be L^" + std::to_string(dim) + " with L >= 3 for coupling = \"lattice" +
+                  std::to_string(dim) + "d\"");
   };
   if (c.coupling == Coupling::lattice2d) side(2);
   if (c.coupling == Coupling::lattice3d) side(3);
@@ -56,7 +60,8 @@ Config parse_config(Deck& deck) {
     const toml::node* node = deck.node(s, "K");
     c.K = node && node->is_array() ? deck.get_numbers(s, "K", "coupling strength")
                                    : std::vector<double>{deck.get_double(s, "K", std::nullopt)};
-    if (c.K.empty() || c.K.size() > 4096) deck.fail(s, "K", "must be a number or an array of 1 to 4096 numbers");
+    if (c.K.empty() || c.K.size() > 4096)
+      deck.fail(s, "K", "must be a number or an array of 1 to 4096 numbers");
     for (double k : c.K)
       if (!std::isfinite(k)) deck.fail(s, "K", "every coupling strength must be finite");
   }
@@ -69,7 +74,7 @@ Config parse_config(Deck& deck) {
   c.dt = deck.get_double(s, "dt", 0.01, 0.0, 1e3, true);
 
   const auto freq = deck.get_string(s, "frequencies", "identical", {"identical", "gaussian", "lorentzian"});
-  c.frequencies = freq == "identical" ? Frequencies::identical
+  c.frequencies = freq == "identical"  ? Frequencies::identical
                   : freq == "gaussian" ? Frequencies::gaussian
                                        : Frequencies::lorentzian;
   c.omega = deck.get_double(s, "omega", 0.0, -1e6, 1e6);
@@ -78,7 +83,9 @@ Config parse_config(Deck& deck) {
     c.frequency_seed = std::uint64_t(deck.get_int(s, "frequency_seed", 1, 0, INT64_MAX));
   }
   const auto init = deck.get_string(s, "initial", "random", {"random", "synchronized", "twisted"});
-  c.initial = init == "random" ? Initial::random : init == "synchronized" ? Initial::synchronized : Initial::twisted;
+  c.initial = init == "random"         ? Initial::random
+              : init == "synchronized" ? Initial::synchronized
+                                       : Initial::twisted;
   if (c.initial == Initial::twisted) c.winding = deck.get_int(s, "winding", 1, -c.N / 2, c.N / 2);
 
   c.steps = deck.get_int(s, "steps", 1000, 1, std::int64_t(1) << 40);
@@ -88,14 +95,16 @@ Config parse_config(Deck& deck) {
   c.final_phases = deck.get_bool(s, "final_phases", false);
   c.spatial = deck.get_string(s, "decompose", "runs", {"runs", "oscillators"}) == "oscillators";
   if (c.records() > 10'000'000 / std::max<std::int64_t>(1, c.units()))
-    deck.fail(s, "record_every", "gives " + std::to_string(c.records()) + " records for each of " +
-                                     std::to_string(c.units()) + " runs; at most 10^7 records in all");
+    deck.fail(s, "record_every",
+              "gives " + std::to_string(c.records()) + " records for each of " + std::to_string(c.units()) +
+                  " runs; at most 10^7 records in all");
   if (c.final_phases && double(c.units()) * double(c.N) > 5e8)
     deck.fail(s, "final_phases", "would write more than 5e8 phases (units x oscillators)");
   // The averages need records after the transient.
   if ((c.steps - c.transient) / c.record_every < 1)
-    deck.fail(s, "transient", "leaves no record after it (steps " + std::to_string(c.steps) + ", record_every " +
-                                  std::to_string(c.record_every) + ")");
+    deck.fail(s, "transient",
+              "leaves no record after it (steps " + std::to_string(c.steps) + ", record_every " +
+                  std::to_string(c.record_every) + ")");
   return c;
 }
 
@@ -105,11 +114,13 @@ std::string stability_violation(const Config& c, double max_over_mean) {
   const double kappa = c.sparse() ? kmax * 2.0 * max_over_mean : kmax;
   std::ostringstream os;
   if (c.order == Order::first && c.dt * kappa >= 1.0) {
-    os << "dt = " << c.dt << " is too large for the coupling: first order needs dt x kappa < 1, kappa = " << kappa
+    os << "dt = " << c.dt
+       << " is too large for the coupling: first order needs dt x kappa < 1, kappa = " << kappa
        << " (docs/oscillators.md, stability)";
   } else if (c.order == Order::second && c.dt * std::sqrt(kappa / c.m) >= 1.0) {
-    os << "dt = " << c.dt << " is too large for the coupling: second order needs dt x sqrt(kappa / m) < 1, kappa = "
-       << kappa << ", m = " << c.m << " (docs/oscillators.md, stability)";
+    os << "dt = " << c.dt
+       << " is too large for the coupling: second order needs dt x sqrt(kappa / m) < 1, kappa = " << kappa
+       << ", m = " << c.m << " (docs/oscillators.md, stability)";
   }
   return os.str();
 }

@@ -120,9 +120,11 @@ HostGraph build_graph(const Config& c) {
       for (double x : e) ends.push_back(std::int64_t(x));
       if (in.exists("/weights")) {
         w = in.values<double>("/weights");
-        if (w.size() != shape[0]) throw std::invalid_argument("/weights must have one entry per row of /edges");
+        if (w.size() != shape[0])
+          throw std::invalid_argument("/weights must have one entry per row of /edges");
         for (std::size_t k = 0; k < w.size(); ++k)
-          if (!std::isfinite(w[k])) throw std::invalid_argument("/weights[" + std::to_string(k) + "] is not finite");
+          if (!std::isfinite(w[k]))
+            throw std::invalid_argument("/weights[" + std::to_string(k) + "] is not finite");
       } else {
         w.assign(shape[0], 1.0);
       }
@@ -139,9 +141,10 @@ std::vector<double> natural_frequencies(const Config& c) {
   if (c.frequencies == Frequencies::identical) return omega;
   for (std::int64_t i = 0; i < c.N; ++i) {
     const auto u = rng::philox(c.frequency_seed, std::uint32_t(i), 0, 0, rng::oscillator_frequencies);
-    omega[i] += c.frequencies == Frequencies::gaussian
-                    ? c.spread * rng::standard_normal(u)
-                    : c.spread * std::tan(M_PI * ((u.v[0] + 0.5) * 0x1p-32 - 0.5));  // Cauchy, half-width spread
+    omega[i] +=
+        c.frequencies == Frequencies::gaussian
+            ? c.spread * rng::standard_normal(u)
+            : c.spread * std::tan(M_PI * ((u.v[0] + 0.5) * 0x1p-32 - 0.5));  // Cauchy, half-width spread
   }
   return omega;
 }
@@ -234,7 +237,8 @@ void OscillatorsWorkload::run(RunContext& ctx) {
       for (int r = 0; r < mpi.size(); ++r) {
         const Block b = block_partition(C, mpi.size(), r);
         for (std::int64_t u = 0; u < n; ++u)
-          for (std::int64_t k = 0; k < b.count * M; ++k) all[std::size_t((u * C + b.begin) * M + k)] = gathered[at++];
+          for (std::int64_t k = 0; k < b.count * M; ++k)
+            all[std::size_t((u * C + b.begin) * M + k)] = gathered[at++];
       }
     } else {
       all = std::move(mine_part);
@@ -246,7 +250,8 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     return totals;
   };
 
-  std::vector<double> local_records(un * std::size_t(records) * 5);  // [unit][record][r, psi, kin, pot, power]
+  std::vector<double> local_records(un * std::size_t(records) *
+                                    5);  // [unit][record][r, psi, kin, pot, power]
   std::vector<double> spread(un);
   std::vector<double> phases;
   {
@@ -274,7 +279,9 @@ void OscillatorsWorkload::run(RunContext& ctx) {
       want.erase(std::unique(want.begin(), want.end()), want.end());
       for (auto j : want) {
         int r = 0;
-        while (block_partition(C, mpi.size(), r).begin + block_partition(C, mpi.size(), r).count <= j / kChunk) ++r;
+        while (block_partition(C, mpi.size(), r).begin + block_partition(C, mpi.size(), r).count <=
+               j / kChunk)
+          ++r;
         ++halo_in_counts[r];
       }
       const auto asked = mpi.alltoallv(want, halo_in_counts);  // ours that the others want, by rank
@@ -292,15 +299,17 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     Kokkos::View<std::int64_t**, Kokkos::LayoutRight> Zfixed("oscillators::Z_fixed", n, 2);
     auto Zfixed_h = Kokkos::create_mirror_view(Zfixed);
     const std::int64_t here = c1 - c0;
-    Kokkos::View<double*> partial("oscillators::partial", std::size_t(std::max<std::int64_t>(1, n * here * 5)));
+    Kokkos::View<double*> partial("oscillators::partial",
+                                  std::size_t(std::max<std::int64_t>(1, n * here * 5)));
     const Initial init = c.initial;
     const double q = double(c.winding), T = c.T, m = c.m;
     // Initial phases and velocities (every oscillator on every rank: the halo starts filled).
     Kokkos::parallel_for(
         "oscillators::initial", Kokkos::RangePolicy<Exec>(0, n * N), KOKKOS_LAMBDA(const std::int64_t t) {
           const std::int64_t u = t / N, i = t - u * N;
-          const auto r = rng::philox(d.seed, std::uint32_t(i), 0, std::uint32_t(rep(u)), rng::oscillator_initial);
-          a(u, i) = init == Initial::random        ? kTwoPi * (r.v[0] * 0x1p-32)
+          const auto r =
+              rng::philox(d.seed, std::uint32_t(i), 0, std::uint32_t(rep(u)), rng::oscillator_initial);
+          a(u, i) = init == Initial::random         ? kTwoPi * (r.v[0] * 0x1p-32)
                     : init == Initial::synchronized ? 0.0
                                                     : kTwoPi * q * double(i) / double(N);
           if (d.second) {
@@ -341,7 +350,8 @@ void OscillatorsWorkload::run(RunContext& ctx) {
       const int ranks = mpi.size();
       const auto ho = halo_out, hi_ = halo_in;
       Kokkos::parallel_for(
-          "oscillators::halo_pack", Kokkos::RangePolicy<Exec>(0, n * nout), KOKKOS_LAMBDA(const std::int64_t t) {
+          "oscillators::halo_pack", Kokkos::RangePolicy<Exec>(0, n * nout),
+          KOKKOS_LAMBDA(const std::int64_t t) {
             // t enumerates [rank][unit][k] in the send buffer
             int r = 0;
             while (out_at_d(r + 1) * n <= t) ++r;
@@ -358,7 +368,8 @@ void OscillatorsWorkload::run(RunContext& ctx) {
       for (std::size_t k = 0; k < got.size(); ++k) recv_h(k) = got[k];
       Kokkos::deep_copy(recv, recv_h);
       Kokkos::parallel_for(
-          "oscillators::halo_unpack", Kokkos::RangePolicy<Exec>(0, n * nin), KOKKOS_LAMBDA(const std::int64_t t) {
+          "oscillators::halo_unpack", Kokkos::RangePolicy<Exec>(0, n * nin),
+          KOKKOS_LAMBDA(const std::int64_t t) {
             int r = 0;
             while (in_at_d(r + 1) * n <= t) ++r;
             const std::int64_t rest = t - in_at_d(r) * n, len = in_at_d(r + 1) - in_at_d(r);
@@ -378,10 +389,12 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     // Second order: the stored velocity lacks the step's last half kick.
     if (d.second)
       Kokkos::parallel_for(
-          "oscillators::half_kick", Kokkos::RangePolicy<Exec>(0, n * (hi - lo)), KOKKOS_LAMBDA(const std::int64_t t) {
+          "oscillators::half_kick", Kokkos::RangePolicy<Exec>(0, n * (hi - lo)),
+          KOKKOS_LAMBDA(const std::int64_t t) {
             const std::int64_t u = t / (hi - lo), i = lo + (t - u * (hi - lo));
             const auto row = Kokkos::subview(a, u, Kokkos::ALL);
-            const double s = d.sparse ? graph_sum(g, row, i, d) : mean_field_sum(a(u, i), Z(u, 0), Z(u, 1), d);
+            const double s =
+                d.sparse ? graph_sum(g, row, i, d) : mean_field_sum(a(u, i), Z(u, 0), Z(u, 1), d);
             vel(u, i) -= 0.5 * d.dt * d.inv_m * (omega(i) + K_u(u) * s);
           });
     Kokkos::deep_copy(mark, a);
@@ -446,7 +459,8 @@ void OscillatorsWorkload::run(RunContext& ctx) {
               }
               if (d.second) {
                 const auto row = Kokkos::subview(th, u, Kokkos::ALL);
-                const double sum = d.sparse ? graph_sum(g, row, i, d) : mean_field_sum(x, Z(u, 0), Z(u, 1), d);
+                const double sum =
+                    d.sparse ? graph_sum(g, row, i, d) : mean_field_sum(x, Z(u, 0), Z(u, 1), d);
                 const double full = vel(u, i) + 0.5 * d.dt * d.inv_m * (omega(i) + K_u(u) * sum);
                 v[3] = full * full;
               }
@@ -516,7 +530,8 @@ void OscillatorsWorkload::run(RunContext& ctx) {
   if (c.final_phases) rec_.final_phases = c.spatial ? phases : mpi.gather(phases);
   if (!mpi.root()) return;
   const std::int64_t U = c.units();
-  for (auto* v : {&rec_.r, &rec_.psi, &rec_.kinetic, &rec_.potential, &rec_.power}) v->resize(std::size_t(U * records));
+  for (auto* v : {&rec_.r, &rec_.psi, &rec_.kinetic, &rec_.potential, &rec_.power})
+    v->resize(std::size_t(U * records));
   for (std::int64_t k = 0; k < U * records; ++k) {
     rec_.r[k] = all[5 * k];
     rec_.psi[k] = all[5 * k + 1];
@@ -527,7 +542,8 @@ void OscillatorsWorkload::run(RunContext& ctx) {
   // Averages over the records after the transient, per coupling strength.
   const std::int64_t from_record = c.transient / c.record_every;  // first record with time > transient
   const std::int64_t nK = std::int64_t(c.K.size());
-  auto average = [&](const std::vector<double>& x, double scale, std::vector<double>& mean, std::vector<double>& err) {
+  auto average = [&](const std::vector<double>& x, double scale, std::vector<double>& mean,
+                     std::vector<double>& err) {
     mean.assign(std::size_t(nK), 0.0);
     err.assign(std::size_t(nK), 0.0);
     for (std::int64_t k = 0; k < nK; ++k) {
@@ -642,7 +658,8 @@ void OscillatorsWorkload::print_summary(std::FILE* out) const {
   for (std::size_t k = 0; k < c.K.size() && k < 64; ++k) {
     std::fprintf(out, "  %10.4f  %10.6f +- %8.6f  %10.6f +- %8.6f  %14.6f", c.K[k], avg_.r[k], avg_.r_err[k],
                  avg_.potential[k], avg_.potential_err[k], avg_.velocity_spread[k]);
-    if (c.order == Order::second) std::fprintf(out, "   %8.5f +- %7.5f", avg_.temperature[k], avg_.temperature_err[k]);
+    if (c.order == Order::second)
+      std::fprintf(out, "   %8.5f +- %7.5f", avg_.temperature[k], avg_.temperature_err[k]);
     std::fprintf(out, "\n");
   }
 }

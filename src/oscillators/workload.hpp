@@ -28,8 +28,9 @@ std::vector<double> natural_frequencies(const Config& c);
 // power of the drive sum_i omega_i dtheta_i/dt / N over the last record interval.
 struct Records {
   std::vector<double> r, psi, kinetic, potential, power;  // [unit][record]
-  std::vector<double> velocity_spread;  // [unit]: std over oscillators of the mean phase velocity after the transient
-  std::vector<double> final_phases;     // [unit][oscillator], when asked
+  std::vector<double>
+      velocity_spread;  // [unit]: std over oscillators of the mean phase velocity after the transient
+  std::vector<double> final_phases;  // [unit][oscillator], when asked
 };
 // Time averages after the transient, per coupling strength (mean over
 // replicas, errors from binning each replica's series).

@@ -67,8 +67,9 @@ bool root() {
 TEST(OscillatorsPhysics, FirstOrderMeanFieldSelfConsistency) {
   // T = 1: K_c = 2.  The tolerance allows for N = 4000 and the O(dt) bias of
   // Euler-Maruyama (a wrong noise amplitude moves r by more than 0.1 here).
-  auto w = run("oscillators = 4000\nK = [1.0, 3.0, 4.0]\nT = 1.0\ndt = 0.005\nsteps = 8000\n"
-               "transient = 2000\nrecord_every = 20\nreplicas = 2\n");
+  auto w =
+      run("oscillators = 4000\nK = [1.0, 3.0, 4.0]\nT = 1.0\ndt = 0.005\nsteps = 8000\n"
+          "transient = 2000\nrecord_every = 20\nreplicas = 2\n");
   if (!root()) return;
   const auto& a = w->averages();
   EXPECT_LT(a.r[0], 0.05) << "below K_c the network stays incoherent";
@@ -82,8 +83,9 @@ TEST(OscillatorsPhysics, FirstOrderMeanFieldSelfConsistency) {
 
 TEST(OscillatorsPhysics, SecondOrderSameOrderParameterAndEquipartition) {
   // The Gibbs measure does not depend on m: the same r; and m <v^2> = T.
-  auto w = run("order = \"second\"\nm = 2.0\ngamma = 1.0\noscillators = 3000\nK = [4.0]\nT = 1.0\ndt = 0.02\n"
-               "steps = 6000\ntransient = 1500\nrecord_every = 10\nreplicas = 2\n");
+  auto w =
+      run("order = \"second\"\nm = 2.0\ngamma = 1.0\noscillators = 3000\nK = [4.0]\nT = 1.0\ndt = 0.02\n"
+          "steps = 6000\ntransient = 1500\nrecord_every = 10\nreplicas = 2\n");
   if (!root()) return;
   const auto& a = w->averages();
   EXPECT_NEAR(a.r[0], mean_field_r(4.0, 1.0), 4 * a.r_err[0] + 0.006);
@@ -93,8 +95,9 @@ TEST(OscillatorsPhysics, SecondOrderSameOrderParameterAndEquipartition) {
 TEST(OscillatorsPhysics, OttAntonsenLorentzian) {
   // Noiseless, Lorentzian frequencies of half-width 0.5: K_c = 1, and
   // r = sqrt(1 - 2 Delta / K) above it (N -> infinity; N = 20000 here).
-  auto w = run("oscillators = 20000\nK = [0.6, 2.0, 4.0]\nfrequencies = \"lorentzian\"\nspread = 0.5\n"
-               "dt = 0.02\nsteps = 3000\ntransient = 1500\nrecord_every = 10\n");
+  auto w =
+      run("oscillators = 20000\nK = [0.6, 2.0, 4.0]\nfrequencies = \"lorentzian\"\nspread = 0.5\n"
+          "dt = 0.02\nsteps = 3000\ntransient = 1500\nrecord_every = 10\n");
   if (!root()) return;
   const auto& a = w->averages();
   EXPECT_LT(a.r[0], 0.05);
@@ -112,9 +115,10 @@ TEST(OscillatorsPhysics, OttAntonsenLorentzian) {
 TEST(OscillatorsPhysics, EulerMaruyamaBiasIsTheOrnsteinUhlenbeckOne) {
   const double K = 1.0, T = 0.05, exact = von_mises_r(K / T);
   for (double dt : {0.01, 0.1, 0.2}) {
-    auto w = run("oscillators = 2\ncoupling = \"complete\"\nK = [1.0]\nT = 0.05\ndt = " + std::to_string(dt) +
-                 "\nsteps = " + std::to_string(int(4000 / dt)) + "\ntransient = " + std::to_string(int(100 / dt)) +
-                 "\nrecord_every = " + std::to_string(int(std::ceil(1 / dt))) + "\nreplicas = 200\n");
+    auto w =
+        run("oscillators = 2\ncoupling = \"complete\"\nK = [1.0]\nT = 0.05\ndt = " + std::to_string(dt) +
+            "\nsteps = " + std::to_string(int(4000 / dt)) + "\ntransient = " + std::to_string(int(100 / dt)) +
+            "\nrecord_every = " + std::to_string(int(std::ceil(1 / dt))) + "\nreplicas = 200\n");
     if (!root()) continue;
     const auto& a = w->averages();
     const double bias = (1 - a.r[0]) / (1 - exact) - 1, predicted = K * dt / (1 - K * dt);
@@ -127,8 +131,9 @@ TEST(OscillatorsPhysics, BaoabSamplesTheConfigurationsAtLargeSteps) {
   // Second order at dt = 0.2, where first order is 25 % off: r stays the
   // von Mises value (relative coordinate at temperature 2T, potential -2K cos).
   const double exact = von_mises_r(1.0 / 0.05);
-  auto w = run("order = \"second\"\nm = 1.0\ngamma = 2.0\noscillators = 2\ncoupling = \"complete\"\nK = [1.0]\n"
-               "T = 0.05\ndt = 0.2\nsteps = 20000\ntransient = 500\nrecord_every = 5\nreplicas = 200\n");
+  auto w =
+      run("order = \"second\"\nm = 1.0\ngamma = 2.0\noscillators = 2\ncoupling = \"complete\"\nK = [1.0]\n"
+          "T = 0.05\ndt = 0.2\nsteps = 20000\ntransient = 500\nrecord_every = 5\nreplicas = 200\n");
   if (!root()) return;
   const auto& a = w->averages();
   EXPECT_NEAR((1 - a.r[0]) / (1 - exact), 1.0, 4 * a.r_err[0] / (1 - exact) + 0.03);
@@ -136,8 +141,9 @@ TEST(OscillatorsPhysics, BaoabSamplesTheConfigurationsAtLargeSteps) {
 
 TEST(OscillatorsPhysics, CompleteGraphEqualsAllToAll) {
   // K_ij = K / (N - 1) on the complete graph is K' / N all-to-all with K' = K N / (N - 1).
-  const std::string common = "oscillators = 64\nT = 0.5\ndt = 0.01\nsteps = 400\ntransient = 0\nrecord_every = 4\n"
-                             "frequencies = \"gaussian\"\nspread = 0.3\n";
+  const std::string common =
+      "oscillators = 64\nT = 0.5\ndt = 0.01\nsteps = 400\ntransient = 0\nrecord_every = 4\n"
+      "frequencies = \"gaussian\"\nspread = 0.3\n";
   auto graph = run(common + "coupling = \"complete\"\nK = [3.0]\n");
   auto all = run(common + "coupling = \"all\"\nK = [" + std::to_string(3.0 * 64 / 63) + "]\n");
   if (!root()) return;
@@ -153,9 +159,10 @@ TEST(OscillatorsPhysics, TwistedStatesKeepTheirWinding) {
   // Noiseless ring (k = 1) of slightly different oscillators started in the
   // q-twisted state: the phases move, the winding number does not.
   for (int q : {0, 3, -5}) {
-    auto w = run("oscillators = 100\ncoupling = \"ring\"\nK = [2.0]\nfrequencies = \"gaussian\"\nspread = 0.05\n"
-                 "omega = 1.0\ninitial = \"twisted\"\nwinding = " + std::to_string(q) +
-                 "\ndt = 0.05\nsteps = 4000\nrecord_every = 100\nfinal_phases = true\n");
+    auto w =
+        run("oscillators = 100\ncoupling = \"ring\"\nK = [2.0]\nfrequencies = \"gaussian\"\nspread = 0.05\n"
+            "omega = 1.0\ninitial = \"twisted\"\nwinding = " +
+            std::to_string(q) + "\ndt = 0.05\nsteps = 4000\nrecord_every = 100\nfinal_phases = true\n");
     if (!root()) continue;
     const auto& th = w->records().final_phases;
     double turns = 0;
@@ -180,9 +187,9 @@ TEST(OscillatorsInput, BadGraphFilesAreRefused) {
   test::world->barrier();
   for (const auto& [file, text] : std::vector<std::pair<std::string, std::string>>{
            {"range.h5", "names oscillator 7"}, {"nan.h5", "/weights[1] is not finite"}}) {
-    auto deck = Deck::from_string("[oscillators]\noscillators = 4\ncoupling = \"file\"\nfile = \"" +
-                                      (dir / file).string() + "\"\n",
-                                  "test.toml");
+    auto deck = Deck::from_string(
+        "[oscillators]\noscillators = 4\ncoupling = \"file\"\nfile = \"" + (dir / file).string() + "\"\n",
+        "test.toml");
     try {
       make_workload(deck);
       ADD_FAILURE() << file << " was accepted";
