@@ -77,6 +77,18 @@ KOKKOS_INLINE_FUNCTION double graph_sum(const Graph& g, const Row& theta, std::i
   return s * d.cos_a - c * d.sin_a;  // sum w sin(diff - alpha)
 }
 
+// Entry t of a halo buffer laid out [rank][unit][k], rank r's block holding
+// entries at(r) .. at(r + 1) of the index list for each of the n units: sets
+// the unit and returns the position in the index list.
+template <class Offsets>
+KOKKOS_INLINE_FUNCTION std::int64_t halo_entry(const Offsets& at, std::int64_t n, std::int64_t t, std::int64_t& u) {
+  int r = 0;
+  while (at(r + 1) * n <= t) ++r;
+  const std::int64_t rest = t - at(r) * n, len = at(r + 1) - at(r);
+  u = rest / len;
+  return at(r) + (rest - u * len);
+}
+
 // Runs f(u, i, v) once for every oscillator i of the chunks [c0, c1) of
 // kChunk oscillators of every unit u in [0, units) (f may update state), and
 // writes each chunk's sums of v[0..M) to

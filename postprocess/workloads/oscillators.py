@@ -170,14 +170,22 @@ def _plot_r_time(ax, g, a, exact):
     ax.legend(fontsize=7, loc="best")
 
 
-def _plot_r_K(ax, g, a, exact):
+def _averages_vs_K(ax, g, a, name, exact):
+    """Draws /averages/<name> against K with its errors; returns the K grid
+    of the exact curve (None when none applies)."""
     K = np.array(g["K"])
     order = np.argsort(K)
-    r, err = np.array(g["averages/r"]), np.array(g["averages/r_error"])
-    ax.errorbar(K[order], r[order], yerr=err[order], fmt="o", ms=4, capsize=2,
+    v, err = np.array(g["averages/" + name]), np.array(g["averages/" + name + "_error"])
+    ax.errorbar(K[order], v[order], yerr=err[order], fmt="o", ms=4, capsize=2,
                 label=f"prism, N={a.get('oscillators', '?')}")
+    if not exact:
+        return None
+    return np.linspace(0.0, 1.05 * max(float(K.max()), 1.2 * exact[2]), 400)
+
+
+def _plot_r_K(ax, g, a, exact):
+    Kf = _averages_vs_K(ax, g, a, "r", exact)
     if exact:
-        Kf = np.linspace(0.0, 1.05 * max(float(K.max()), 1.2 * exact[2]), 400)
         ax.plot(Kf, [exact[0](x) for x in Kf], "k-", lw=1, label=f"{exact[1]}, N = inf")
         ax.axvline(exact[2], color="grey", ls=":", lw=1, label=f"K_c = {exact[2]:.4g}")
     ax.set_ylim(-0.02, 1.02)
@@ -225,13 +233,8 @@ def _plot_frequencies(ax, g, a):
 
 
 def _plot_energy(ax, g, a, exact):
-    K = np.array(g["K"])
-    order = np.argsort(K)
-    e, err = np.array(g["averages/potential"]), np.array(g["averages/potential_error"])
-    ax.errorbar(K[order], e[order], yerr=err[order], fmt="o", ms=4, capsize=2,
-                label=f"prism, N={a.get('oscillators', '?')}")
+    Kf = _averages_vs_K(ax, g, a, "potential", exact)
     if exact:  # all-to-all: -(K/2N^2) sum_{i != j} cos(theta_i - theta_j) -> -K r^2 / 2
-        Kf = np.linspace(0.0, 1.05 * max(float(K.max()), 1.2 * exact[2]), 400)
         ax.plot(Kf, [-0.5 * x * exact[0](x) ** 2 for x in Kf], "k-", lw=1, label=f"-K r^2/2, {exact[1]}")
         ax.legend(fontsize=7, loc="best")
     ax.set(xlabel="K", ylabel="coupling energy per oscillator", title="coupling energy")

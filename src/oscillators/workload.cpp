@@ -333,48 +333,40 @@ void OscillatorsWorkload::run(RunContext& ctx) {
           "oscillators::Z", Kokkos::RangePolicy<Exec>(0, 2 * n),
           KOKKOS_LAMBDA(const std::int64_t t) { Z(t / 2, t % 2) = double(Zfixed(t / 2, t % 2)) * inv; });
     };
-    // The halo of `th` from its owners.
+    // The halo of `th` from its owners.  Buffers are [rank][unit][entry]: a
+    // rank's block of the index list, once per run.
+    std::vector<std::int64_t> out_at(std::size_t(mpi.size()) + 1, 0), in_at(std::size_t(mpi.size()) + 1, 0);
+    std::vector<int> send_counts(std::size_t(mpi.size()));
+    for (int r = 0; r < mpi.size(); ++r) {
+      out_at[r + 1] = out_at[r] + halo_out_counts[r];
+      in_at[r + 1] = in_at[r] + halo_in_counts[r];
+      send_counts[r] = int(n * halo_out_counts[r]);
+    }
+    const auto out_at_d = to_device("oscillators::out_at", out_at);
+    const auto in_at_d = to_device("oscillators::in_at", in_at);
+    const std::int64_t nout = halo_out.extent(0), nin = halo_in.extent(0);
+    Kokkos::View<double*> send("oscillators::halo_send", std::size_t(n * nout)),
+        recv("oscillators::halo_recv", std::size_t(n * nin));
+    auto send_h = Kokkos::create_mirror_view(send);
+    auto recv_h = Kokkos::create_mirror_view(recv);
     auto exchange = [&](const Phases& th) {
       if (!(c.spatial && c.sparse())) return;
-      const std::int64_t nout = halo_out.extent(0), nin = halo_in.extent(0);
-      Kokkos::View<double*> send("oscillators::halo_send", std::size_t(n * nout)),
-          recv("oscillators::halo_recv", std::size_t(n * nin));
-      // [destination rank][unit][entry]: the rank's block of halo_out, per unit
-      std::vector<std::int64_t> out_at(std::size_t(mpi.size()) + 1, 0), in_at(std::size_t(mpi.size()) + 1, 0);
-      for (int r = 0; r < mpi.size(); ++r) {
-        out_at[r + 1] = out_at[r] + halo_out_counts[r];
-        in_at[r + 1] = in_at[r] + halo_in_counts[r];
-      }
-      const auto out_at_d = to_device("oscillators::out_at", out_at);
-      const auto in_at_d = to_device("oscillators::in_at", in_at);
-      const int ranks = mpi.size();
-      const auto ho = halo_out, hi_ = halo_in;
+      const auto ho = halo_out, hin = halo_in;
       Kokkos::parallel_for(
-          "oscillators::halo_pack", Kokkos::RangePolicy<Exec>(0, n * nout),
-          KOKKOS_LAMBDA(const std::int64_t t) {
-            // t enumerates [rank][unit][k] in the send buffer
-            int r = 0;
-            while (out_at_d(r + 1) * n <= t) ++r;
-            const std::int64_t rest = t - out_at_d(r) * n, len = out_at_d(r + 1) - out_at_d(r);
-            const std::int64_t u = rest / len, k = rest - u * len;
-            send(t) = th(u, ho(out_at_d(r) + k));
-            (void)ranks;
+          "oscillators::halo_pack", Kokkos::RangePolicy<Exec>(0, n * nout), KOKKOS_LAMBDA(const std::int64_t t) {
+            std::int64_t u;
+            const std::int64_t at = halo_entry(out_at_d, n, t, u);
+            send(t) = th(u, ho(at));
           });
-      auto send_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), send);
-      std::vector<int> counts(std::size_t(mpi.size()));
-      for (int r = 0; r < mpi.size(); ++r) counts[r] = int(n * halo_out_counts[r]);
-      const auto got = mpi.alltoallv(std::vector<double>(send_h.data(), send_h.data() + n * nout), counts);
-      auto recv_h = Kokkos::create_mirror_view(recv);
+      Kokkos::deep_copy(send_h, send);
+      const auto got = mpi.alltoallv(std::vector<double>(send_h.data(), send_h.data() + n * nout), send_counts);
       for (std::size_t k = 0; k < got.size(); ++k) recv_h(k) = got[k];
       Kokkos::deep_copy(recv, recv_h);
       Kokkos::parallel_for(
-          "oscillators::halo_unpack", Kokkos::RangePolicy<Exec>(0, n * nin),
-          KOKKOS_LAMBDA(const std::int64_t t) {
-            int r = 0;
-            while (in_at_d(r + 1) * n <= t) ++r;
-            const std::int64_t rest = t - in_at_d(r) * n, len = in_at_d(r + 1) - in_at_d(r);
-            const std::int64_t u = rest / len, k = rest - u * len;
-            th(u, hi_(in_at_d(r) + k)) = recv(t);
+          "oscillators::halo_unpack", Kokkos::RangePolicy<Exec>(0, n * nin), KOKKOS_LAMBDA(const std::int64_t t) {
+            std::int64_t u;
+            const std::int64_t at = halo_entry(in_at_d, n, t, u);
+            th(u, hin(at)) = recv(t);
           });
     };
     // Z of the initial phases.
