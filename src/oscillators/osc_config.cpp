@@ -34,9 +34,9 @@ Config parse_config(Deck& deck) {
     if (2 * c.neighbours >= c.N)
       deck.fail(s, "neighbours", "2 x neighbours must be below the oscillator count");
   }
-  if (c.coupling == Coupling::complete && c.N > 20'000)
+  if (c.coupling == Coupling::complete && c.N > 5'000)
     deck.fail(s, "oscillators",
-              "a complete graph is stored edge by edge: at most 20000 oscillators (use coupling = \"all\")");
+              "a complete graph is stored edge by edge: at most 5000 oscillators (use coupling = \"all\")");
   auto side = [&](int dim) {
     const auto L = std::int64_t(std::llround(std::pow(double(c.N), 1.0 / dim)));
     for (std::int64_t l = std::max<std::int64_t>(L - 1, 1); l <= L + 1; ++l) {
@@ -101,7 +101,7 @@ Config parse_config(Deck& deck) {
   if (c.final_phases && double(c.units()) * double(c.N) > 5e8)
     deck.fail(s, "final_phases", "would write more than 5e8 phases (units x oscillators)");
   // The averages need records after the transient.
-  if ((c.steps - c.transient) / c.record_every < 1)
+  if (c.records() - c.transient / c.record_every < 1)
     deck.fail(s, "transient",
               "leaves no record after it (steps " + std::to_string(c.steps) + ", record_every " +
                   std::to_string(c.record_every) + ")");
