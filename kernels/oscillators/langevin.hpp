@@ -81,7 +81,8 @@ KOKKOS_INLINE_FUNCTION double graph_sum(const Graph& g, const Row& theta, std::i
 // entries at(r) .. at(r + 1) of the index list for each of the n units: sets
 // the unit and returns the position in the index list.
 template <class Offsets>
-KOKKOS_INLINE_FUNCTION std::int64_t halo_entry(const Offsets& at, std::int64_t n, std::int64_t t, std::int64_t& u) {
+KOKKOS_INLINE_FUNCTION std::int64_t halo_entry(const Offsets& at, std::int64_t n, std::int64_t t,
+                                               std::int64_t& u) {
   int r = 0;
   while (at(r + 1) * n <= t) ++r;
   const std::int64_t rest = t - at(r) * n, len = at(r + 1) - at(r);

@@ -73,12 +73,18 @@ Config parse_config(Deck& deck) {
   }
   c.dt = deck.get_double(s, "dt", 0.01, 0.0, 1e3, true);
 
-  const auto freq = deck.get_string(s, "frequencies", "identical", {"identical", "gaussian", "lorentzian"});
+  const auto freq =
+      deck.get_string(s, "frequencies", "identical", {"identical", "gaussian", "lorentzian", "file"});
   c.frequencies = freq == "identical"  ? Frequencies::identical
                   : freq == "gaussian" ? Frequencies::gaussian
+                  : freq == "file"     ? Frequencies::file
                                        : Frequencies::lorentzian;
-  c.omega = deck.get_double(s, "omega", 0.0, -1e6, 1e6);
-  if (c.frequencies != Frequencies::identical) {
+  if (c.frequencies == Frequencies::file) {
+    c.frequency_file = deck.get_path(s, "frequency_file", std::nullopt);
+  } else {
+    c.omega = deck.get_double(s, "omega", 0.0, -1e6, 1e6);
+  }
+  if (c.frequencies == Frequencies::gaussian || c.frequencies == Frequencies::lorentzian) {
     c.spread = deck.get_double(s, "spread", 1.0, 0.0, 1e6, true);
     c.frequency_seed = std::uint64_t(deck.get_int(s, "frequency_seed", 1, 0, INT64_MAX));
   }

@@ -17,7 +17,7 @@ enum class Order { first, second };
 // all: K/N to every other oscillator, through the order parameter (O(N) per
 // step).  The others are sparse graphs (CSR), K_ij = K w_ij / (mean weighted degree).
 enum class Coupling { all, complete, ring, lattice2d, lattice3d, random, file };
-enum class Frequencies { identical, gaussian, lorentzian };
+enum class Frequencies { identical, gaussian, lorentzian, file };
 enum class Initial { random, synchronized, twisted };
 
 struct Config {
@@ -36,6 +36,7 @@ struct Config {
   Frequencies frequencies = Frequencies::identical;
   double omega = 0, spread = 1;  // centre; standard deviation (gaussian) or half-width (lorentzian)
   std::uint64_t frequency_seed = 1;
+  std::string frequency_file;  // frequencies = "file": HDF5 /frequencies [N]
   Initial initial = Initial::random;
   std::int64_t winding = 1;  // twisted: theta_i = 2 pi q i / N
   std::int64_t steps = 1000, transient = 200, record_every = 10;

@@ -137,6 +137,18 @@ HostGraph build_graph(const Config& c) {
 }
 
 std::vector<double> natural_frequencies(const Config& c) {
+  if (c.frequencies == Frequencies::file) {
+    H5Reader in(c.frequency_file);
+    if (!in.exists("/frequencies")) throw std::invalid_argument("has no /frequencies dataset ([N] numbers)");
+    auto omega = in.values<double>("/frequencies");
+    if (std::int64_t(omega.size()) != c.N)
+      throw std::invalid_argument("/frequencies has " + std::to_string(omega.size()) + " entries for " +
+                                  std::to_string(c.N) + " oscillators");
+    for (std::size_t k = 0; k < omega.size(); ++k)
+      if (!std::isfinite(omega[k]))
+        throw std::invalid_argument("/frequencies[" + std::to_string(k) + "] is not finite");
+    return omega;
+  }
   std::vector<double> omega(std::size_t(c.N), c.omega);
   if (c.frequencies == Frequencies::identical) return omega;
   for (std::int64_t i = 0; i < c.N; ++i) {
@@ -353,17 +365,20 @@ void OscillatorsWorkload::run(RunContext& ctx) {
       if (!(c.spatial && c.sparse())) return;
       const auto ho = halo_out, hin = halo_in;
       Kokkos::parallel_for(
-          "oscillators::halo_pack", Kokkos::RangePolicy<Exec>(0, n * nout), KOKKOS_LAMBDA(const std::int64_t t) {
+          "oscillators::halo_pack", Kokkos::RangePolicy<Exec>(0, n * nout),
+          KOKKOS_LAMBDA(const std::int64_t t) {
             std::int64_t u;
             const std::int64_t at = halo_entry(out_at_d, n, t, u);
             send(t) = th(u, ho(at));
           });
       Kokkos::deep_copy(send_h, send);
-      const auto got = mpi.alltoallv(std::vector<double>(send_h.data(), send_h.data() + n * nout), send_counts);
+      const auto got =
+          mpi.alltoallv(std::vector<double>(send_h.data(), send_h.data() + n * nout), send_counts);
       for (std::size_t k = 0; k < got.size(); ++k) recv_h(k) = got[k];
       Kokkos::deep_copy(recv, recv_h);
       Kokkos::parallel_for(
-          "oscillators::halo_unpack", Kokkos::RangePolicy<Exec>(0, n * nin), KOKKOS_LAMBDA(const std::int64_t t) {
+          "oscillators::halo_unpack", Kokkos::RangePolicy<Exec>(0, n * nin),
+          KOKKOS_LAMBDA(const std::int64_t t) {
             std::int64_t u;
             const std::int64_t at = halo_entry(in_at_d, n, t, u);
             th(u, hin(at)) = recv(t);
@@ -578,7 +593,7 @@ void OscillatorsWorkload::write(H5Writer& out) const {
   out.attribute(g, "order", c.order == Order::first ? "first" : "second");
   const char* couplings[] = {"all", "complete", "ring", "lattice2d", "lattice3d", "random", "file"};
   out.attribute(g, "coupling", couplings[int(c.coupling)]);
-  const char* freqs[] = {"identical", "gaussian", "lorentzian"};
+  const char* freqs[] = {"identical", "gaussian", "lorentzian", "file"};
   out.attribute(g, "frequencies", freqs[int(c.frequencies)]);
   out.attribute(g, "oscillators", c.N);
   out.attribute(g, "replicas", c.replicas);
@@ -666,7 +681,12 @@ std::unique_ptr<Workload> make_workload(Deck& deck) {
   }
   const auto violation = stability_violation(cfg, cfg.sparse() ? graph.max_degree / graph.mean_degree : 1.0);
   if (!violation.empty()) deck.fail("oscillators", "dt", violation);
-  auto omega = natural_frequencies(cfg);
+  std::vector<double> omega;
+  try {
+    omega = natural_frequencies(cfg);
+  } catch (const std::exception& e) {
+    deck.fail("oscillators", "frequency_file", e.what());
+  }
   return std::make_unique<OscillatorsWorkload>(std::move(cfg), std::move(graph), std::move(omega));
 }
 

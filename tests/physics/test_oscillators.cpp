@@ -184,6 +184,11 @@ TEST(OscillatorsInput, BadGraphFilesAreRefused) {
   };
   write("range.h5", {0, 1, 1, 7}, {});
   write("nan.h5", {0, 1, 1, 2}, {1.0, NAN});
+  if (root()) {
+    H5Writer out((dir / "freq.h5").string());
+    out.write("/frequencies", std::vector<double>{0.1, 0.2, 0.3});
+    out.commit(true);
+  }
   test::world->barrier();
   for (const auto& [file, text] : std::vector<std::pair<std::string, std::string>>{
            {"range.h5", "names oscillator 7"}, {"nan.h5", "/weights[1] is not finite"}}) {
@@ -198,6 +203,23 @@ TEST(OscillatorsInput, BadGraphFilesAreRefused) {
       EXPECT_NE(std::string(e.what()).find("oscillators.file"), std::string::npos) << e.what();
     }
   }
+  // Frequencies from a file: one per oscillator.
+  auto deck =
+      Deck::from_string("[oscillators]\noscillators = 4\nfrequencies = \"file\"\nfrequency_file = \"" +
+                            (dir / "freq.h5").string() + "\"\n",
+                        "test.toml");
+  try {
+    make_workload(deck);
+    ADD_FAILURE() << "3 frequencies for 4 oscillators were accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("/frequencies has 3 entries for 4 oscillators"), std::string::npos)
+        << e.what();
+  }
+  auto good =
+      Deck::from_string("[oscillators]\noscillators = 3\nfrequencies = \"file\"\nfrequency_file = \"" +
+                            (dir / "freq.h5").string() + "\"\nsteps = 10\nrecord_every = 5\n",
+                        "test.toml");
+  EXPECT_NO_THROW(make_workload(good));
   test::world->barrier();
   if (root()) std::filesystem::remove_all(dir);
 }
