@@ -268,15 +268,11 @@ void OscillatorsWorkload::run(RunContext& ctx) {
   std::vector<double> phases;
   {
     std::optional<Timers::Scope> setup(std::in_place, ctx.timers, "setup");
-    const auto omega = to_device("oscillators::omega", omega_);
+    const auto omega =
+        to_device("oscillators::omega", std::vector<double>(omega_.begin() + lo, omega_.begin() + hi));
     const auto K_u = to_device("oscillators::coupling", coupling);
     const auto rep = to_device("oscillators::replica", replica);
     Graph g;
-    if (c.sparse()) {
-      g.row = to_device("oscillators::row", graph_.row);
-      g.col = to_device("oscillators::col", graph_.col);
-      g.weight = to_device("oscillators::weight", graph_.weight);
-    }
     // The halo of a split graph: the phases of other ranks' oscillators that
     // this rank's rows name (requested once), and those of its own that the
     // others need (sent after every step).
@@ -304,9 +300,29 @@ void OscillatorsWorkload::run(RunContext& ctx) {
       halo_in = to_device("oscillators::halo_in", want);
       halo_out = to_device("oscillators::halo_out", asked);
     }
-    Phases a("oscillators::theta_a", n, N), b("oscillators::theta_b", n, N), mark("oscillators::mark", n, N),
-        start("oscillators::start", n, N);
-    Phases vel("oscillators::velocity", d.second ? n : 0, d.second ? N : 0);
+    // Local numbering: this rank's oscillators lo..hi as 0..own, then its halo
+    // in the order of halo_in; the rows of its own oscillators in it.
+    const std::int64_t own = hi - lo, L = own + std::int64_t(halo_in.extent(0));
+    if (c.sparse()) {
+      auto halo_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), halo_in);
+      const std::int64_t* h0 = halo_h.data();
+      const std::int64_t first = graph_.row[lo], edges = graph_.row[hi] - first;
+      std::vector<std::int64_t> row(static_cast<std::size_t>(own) + 1);
+      for (std::int64_t k = 0; k <= own; ++k) row[k] = graph_.row[lo + k] - first;
+      std::vector<std::int32_t> col(static_cast<std::size_t>(edges));
+      for (std::int64_t e = 0; e < edges; ++e) {
+        const std::int64_t j = graph_.col[first + e];
+        col[e] = std::int32_t(
+            j >= lo && j < hi ? j - lo : own + (std::lower_bound(h0, h0 + halo_h.extent(0), j) - h0));
+      }
+      g.row = to_device("oscillators::row", row);
+      g.col = to_device("oscillators::col", col);
+      g.weight = to_device("oscillators::weight", std::vector<double>(graph_.weight.begin() + first,
+                                                                      graph_.weight.begin() + first + edges));
+    }
+    Phases a("oscillators::theta_a", n, L), b("oscillators::theta_b", n, L),
+        mark("oscillators::mark", n, own), start("oscillators::start", n, own);
+    Phases vel("oscillators::velocity", d.second ? n : 0, d.second ? own : 0);
     Kokkos::View<double**, Kokkos::LayoutRight> Z("oscillators::Z", n, 2);
     Kokkos::View<std::int64_t**, Kokkos::LayoutRight> Zfixed("oscillators::Z_fixed", n, 2);
     auto Zfixed_h = Kokkos::create_mirror_view(Zfixed);
@@ -315,19 +331,20 @@ void OscillatorsWorkload::run(RunContext& ctx) {
                                   std::size_t(std::max<std::int64_t>(1, n * here * 5)));
     const Initial init = c.initial;
     const double q = double(c.winding), T = c.T, m = c.m;
-    // Initial phases and velocities (every oscillator on every rank: the halo starts filled).
+    // Initial phases (own and halo, by global index) and velocities.
+    const auto halo_ids = halo_in;
     Kokkos::parallel_for(
-        "oscillators::initial", Kokkos::RangePolicy<Exec>(0, n * N), KOKKOS_LAMBDA(const std::int64_t t) {
-          const std::int64_t u = t / N, i = t - u * N;
+        "oscillators::initial", Kokkos::RangePolicy<Exec>(0, n * L), KOKKOS_LAMBDA(const std::int64_t t) {
+          const std::int64_t u = t / L, li = t - u * L, i = li < own ? lo + li : halo_ids(li - own);
           const auto r =
               rng::philox(d.seed, std::uint32_t(i), 0, std::uint32_t(rep(u)), rng::oscillator_initial);
-          a(u, i) = init == Initial::random         ? kTwoPi * (r.v[0] * 0x1p-32)
-                    : init == Initial::synchronized ? 0.0
-                                                    : kTwoPi * q * double(i) / double(N);
-          if (d.second) {
+          a(u, li) = init == Initial::random         ? kTwoPi * (r.v[0] * 0x1p-32)
+                     : init == Initial::synchronized ? 0.0
+                                                     : kTwoPi * q * double(i) / double(N);
+          if (d.second && li < own) {
             const double u1 = (r.v[2] + 1.0) * 0x1p-32;
             const double angle = kTwoPi * (r.v[3] * 0x1p-32);
-            vel(u, i) = kmath::sqrt(T / m) * kmath::sqrt(-2.0 * kmath::log(u1)) * kmath::cos(angle);
+            vel(u, li) = kmath::sqrt(T / m) * kmath::sqrt(-2.0 * kmath::log(u1)) * kmath::cos(angle);
           }
         });
     // Z from the chunk partials of the last step: fixed point, summed over ranks.
@@ -363,13 +380,13 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     auto recv_h = Kokkos::create_mirror_view(recv);
     auto exchange = [&](const Phases& th) {
       if (!(c.spatial && c.sparse())) return;
-      const auto ho = halo_out, hin = halo_in;
+      const auto ho = halo_out;
       Kokkos::parallel_for(
           "oscillators::halo_pack", Kokkos::RangePolicy<Exec>(0, n * nout),
           KOKKOS_LAMBDA(const std::int64_t t) {
             std::int64_t u;
             const std::int64_t at = halo_entry(out_at_d, n, t, u);
-            send(t) = th(u, ho(at));
+            send(t) = th(u, ho(at) - lo);
           });
       Kokkos::deep_copy(send_h, send);
       const auto got =
@@ -381,31 +398,34 @@ void OscillatorsWorkload::run(RunContext& ctx) {
           KOKKOS_LAMBDA(const std::int64_t t) {
             std::int64_t u;
             const std::int64_t at = halo_entry(in_at_d, n, t, u);
-            th(u, hin(at)) = recv(t);
+            th(u, own + at) = recv(t);
           });
     };
     // Z of the initial phases.
     chunk_sums<2>(
         Exec(), n, N, c0, c1,
         KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
-          v[0] = kmath::cos(a(u, i));
-          v[1] = kmath::sin(a(u, i));
+          v[0] = kmath::cos(a(u, i - lo));
+          v[1] = kmath::sin(a(u, i - lo));
         },
         partial, "oscillators::order_parameter");
     update_Z();
     // Second order: the stored velocity lacks the step's last half kick.
     if (d.second)
       Kokkos::parallel_for(
-          "oscillators::half_kick", Kokkos::RangePolicy<Exec>(0, n * (hi - lo)),
+          "oscillators::half_kick", Kokkos::RangePolicy<Exec>(0, n * own),
           KOKKOS_LAMBDA(const std::int64_t t) {
-            const std::int64_t u = t / (hi - lo), i = lo + (t - u * (hi - lo));
+            const std::int64_t u = t / own, i = t - u * own;
             const auto row = Kokkos::subview(a, u, Kokkos::ALL);
             const double s =
                 d.sparse ? graph_sum(g, row, i, d) : mean_field_sum(a(u, i), Z(u, 0), Z(u, 1), d);
             vel(u, i) -= 0.5 * d.dt * d.inv_m * (omega(i) + K_u(u) * s);
           });
-    Kokkos::deep_copy(mark, a);
-    Kokkos::deep_copy(start, a);
+    const auto owned = [&](const Phases& th) {
+      return Kokkos::subview(th, Kokkos::ALL, std::make_pair(std::int64_t(0), own));
+    };
+    Kokkos::deep_copy(mark, owned(a));
+    Kokkos::deep_copy(start, owned(a));
     Kokkos::fence();
     setup.reset();
 
@@ -416,22 +436,23 @@ void OscillatorsWorkload::run(RunContext& ctx) {
       const std::int64_t step = k;
       const Phases f = from, t = to;
       auto update = KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
-        const double th = f(u, i);
+        const std::int64_t li = i - lo;  // local index; the noise is keyed by the global one
+        const double th = f(u, li);
         const auto row = Kokkos::subview(f, u, Kokkos::ALL);
-        const double s = d.sparse ? graph_sum(g, row, i, d) : mean_field_sum(th, Z(u, 0), Z(u, 1), d);
-        const double force = omega(i) + K_u(u) * s;
+        const double s = d.sparse ? graph_sum(g, row, li, d) : mean_field_sum(th, Z(u, 0), Z(u, 1), d);
+        const double force = omega(li) + K_u(u) * s;
         const double xi = noise_normal(d.seed, i, step, std::int64_t(rep(u)));
         double next;
         if (!d.second) {
           next = th + d.dt * force + d.noise * xi;
         } else {
-          double w = vel(u, i) + d.dt * d.inv_m * force;  // last half kick of the step before, first of this
+          double w = vel(u, li) + d.dt * d.inv_m * force;  // last half kick of the step before, first of this
           next = th + 0.5 * d.dt * w;
           w = d.c1 * w + d.c2 * xi;
           next += 0.5 * d.dt * w;
-          vel(u, i) = w;
+          vel(u, li) = w;
         }
-        t(u, i) = next;
+        t(u, li) = next;
         if (!d.sparse) {
           v[0] = kmath::cos(next);
           v[1] = kmath::sin(next);
@@ -446,29 +467,30 @@ void OscillatorsWorkload::run(RunContext& ctx) {
       std::swap(from, to);
       exchange(from);
       const std::int64_t s = k + 1;
-      if (s == c.transient) Kokkos::deep_copy(start, from);
+      if (s == c.transient) Kokkos::deep_copy(start, owned(from));
       if (s % c.record_every == 0 && s / c.record_every <= records) {
         const Phases th = from;
         // r, psi from Z; sum omega dtheta since the last record; sum v^2 at the full step; coupling energy.
         chunk_sums<5>(
             Exec(), n, N, c0, c1,
             KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
-              const double x = th(u, i);
+              const std::int64_t li = i - lo;
+              const double x = th(u, li);
               v[0] = kmath::cos(x);
               v[1] = kmath::sin(x);
-              v[2] = omega(i) * (x - mark(u, i));
-              mark(u, i) = x;
+              v[2] = omega(li) * (x - mark(u, li));
+              mark(u, li) = x;
               if (d.sparse) {  // -1/2 sum_j K_ij cos(theta_j - theta_i), each pair once overall
                 double e = 0;
-                for (std::int64_t q2 = g.row(i); q2 < g.row(i + 1); ++q2)
+                for (std::int64_t q2 = g.row(li); q2 < g.row(li + 1); ++q2)
                   e += g.weight(q2) * kmath::cos(th(u, g.col(q2)) - x);
                 v[4] = -0.5 * K_u(u) * e;
               }
               if (d.second) {
                 const auto row = Kokkos::subview(th, u, Kokkos::ALL);
                 const double sum =
-                    d.sparse ? graph_sum(g, row, i, d) : mean_field_sum(x, Z(u, 0), Z(u, 1), d);
-                const double full = vel(u, i) + 0.5 * d.dt * d.inv_m * (omega(i) + K_u(u) * sum);
+                    d.sparse ? graph_sum(g, row, li, d) : mean_field_sum(x, Z(u, 0), Z(u, 1), d);
+                const double full = vel(u, li) + 0.5 * d.dt * d.inv_m * (omega(li) + K_u(u) * sum);
                 v[3] = full * full;
               }
             },
@@ -496,7 +518,7 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     chunk_sums<2>(
         Exec(), n, N, c0, c1,
         KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
-          const double w = (th(u, i) - start(u, i)) / window;
+          const double w = (th(u, i - lo) - start(u, i - lo)) / window;
           v[0] = w;
           v[1] = w * w;
         },
@@ -509,7 +531,7 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     if (c.final_phases) {
       auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), from);
       for (std::int64_t u = 0; u < n; ++u)
-        for (std::int64_t i = lo; i < hi; ++i) phases.push_back(h(u, i));
+        for (std::int64_t i = 0; i < own; ++i) phases.push_back(h(u, i));
     }
   }
   if (c.spatial) {
