@@ -648,24 +648,20 @@ void OscillatorsWorkload::write(H5Writer& out) const {
   if (c.final_phases) out.write(g + "/final_phases", rec_.final_phases, {nK, R, std::uint64_t(c.N)});
   const std::string a = g + "/averages";
   out.group(a);
-  out.write(a + "/r", avg_.r);
-  out.write(a + "/r_error", avg_.r_err);
-  out.write(a + "/potential", avg_.potential);
-  out.write(a + "/potential_error", avg_.potential_err);
-  out.write(a + "/power", avg_.power);
-  out.write(a + "/power_error", avg_.power_err);
-  if (c.T > 0) {
-    out.write(a + "/entropy_production", avg_.entropy_production);
-    out.write(a + "/entropy_production_error", avg_.entropy_production_err);
-  }
+  auto with_error = [&](const std::string& name, const std::vector<double>& mean,
+                        const std::vector<double>& err) {
+    out.write(a + "/" + name, mean);
+    out.write(a + "/" + name + "_error", err);
+  };
+  with_error("r", avg_.r, avg_.r_err);
+  with_error("potential", avg_.potential, avg_.potential_err);
+  with_error("power", avg_.power, avg_.power_err);
+  if (c.T > 0) with_error("entropy_production", avg_.entropy_production, avg_.entropy_production_err);
   if (c.order == Order::second) {
-    out.write(a + "/kinetic", avg_.kinetic);
-    out.write(a + "/kinetic_error", avg_.kinetic_err);
-    out.write(a + "/temperature", avg_.temperature);
-    out.write(a + "/temperature_error", avg_.temperature_err);
+    with_error("kinetic", avg_.kinetic, avg_.kinetic_err);
+    with_error("temperature", avg_.temperature, avg_.temperature_err);
   }
-  out.write(a + "/velocity_spread", avg_.velocity_spread);
-  out.write(a + "/velocity_spread_error", avg_.velocity_spread_err);
+  with_error("velocity_spread", avg_.velocity_spread, avg_.velocity_spread_err);
 }
 
 Throughput OscillatorsWorkload::throughput() const {
