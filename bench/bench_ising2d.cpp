@@ -33,9 +33,8 @@ Thresholds make_thresholds(int dim, double T) {
   return thr;
 }
 
-// Bonds of a lattice: all +1, or +-1 at random for the glass.  A kernel of
-// its own rather than deep_copy, whose fill of a (2, 2^32) view does not end
-// in reasonable time on CUDA with Kokkos 3.4.
+// Bonds of a lattice: all +1, or +-1 at random for the glass (one fill for
+// 2D and 3D).
 Couplings make_couplings(int dim, std::int64_t sites, bool glass) {
   Couplings couplings("bench::couplings", dim, sites);
   Kokkos::parallel_for(

@@ -37,7 +37,6 @@ struct Graph {
 
 // Coefficients of one step (docs/oscillators.md).
 struct Dynamics {
-  std::int64_t N = 0;
   bool sparse = false, second = false;
   double dt = 0;
   double inv_m = 1;  // 1 / m

@@ -56,6 +56,12 @@ void fill_threshold_row(HostTable const& table, std::size_t r, int dim, double b
   }
 }
 
+// Word k of a draw by selects, not by indexing: a runtime index into the
+// array would put the draw in local memory on the GPU.
+KOKKOS_FORCEINLINE_FUNCTION std::uint32_t draw_word(const rng::Draw4& draw, int k) {
+  return k < 2 ? (k == 0 ? draw.v[0] : draw.v[1]) : (k == 2 ? draw.v[2] : draw.v[3]);
+}
+
 // The acceptance test of site `i` (0..15) of a 16-site block.  A move is
 // accepted when a uniform 32-bit number u is below the threshold p 2^32.  The
 // block's one Philox draw gives each site the top byte of its u; only when
@@ -64,11 +70,6 @@ void fill_threshold_row(HostTable const& table, std::size_t r, int dim, double b
 // from a draw of the site's own.  The decision is the same as comparing a
 // full 32-bit uniform, so acceptance probabilities stay exact, while one draw
 // serves 16 sites instead of 4.
-// Word k of a draw by selects, not by indexing: a runtime index into the
-// array would put the draw in local memory on the GPU.
-KOKKOS_FORCEINLINE_FUNCTION std::uint32_t draw_word(const rng::Draw4& draw, int k) {
-  return k < 2 ? (k == 0 ? draw.v[0] : draw.v[1]) : (k == 2 ? draw.v[2] : draw.v[3]);
-}
 KOKKOS_FORCEINLINE_FUNCTION std::uint32_t top_byte(const rng::Draw4& draw, int i) {
   return (draw_word(draw, i >> 2) >> (8 * (i & 3))) & 0xFFu;
 }

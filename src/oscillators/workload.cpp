@@ -213,11 +213,13 @@ void OscillatorsWorkload::run(RunContext& ctx) {
   const Block my_chunks = c.spatial ? block_partition(C, mpi.size(), mpi.rank()) : Block{0, C};
   const std::int64_t n = mine.count, c0 = my_chunks.begin, c1 = my_chunks.begin + my_chunks.count;
   const std::int64_t lo = c0 * kChunk, hi = std::min(N, c1 * kChunk);
+  // Each rank's chunks when the runs are split (the owners of oscillators).
+  std::vector<Block> rank_chunks;
+  for (int r = 0; r < mpi.size(); ++r) rank_chunks.push_back(block_partition(C, mpi.size(), r));
   // Fixed point of the order parameter: |sum| <= N, so N x scale < 2^61.
   const double scale = std::ldexp(1.0, 61 - int(std::ceil(std::log2(double(N) + 1))));
 
   Dynamics d;
-  d.N = N;
   d.sparse = c.sparse();
   d.second = c.order == Order::second;
   d.dt = c.dt;
@@ -247,7 +249,7 @@ void OscillatorsWorkload::run(RunContext& ctx) {
       all.assign(std::size_t(n * C * M), 0.0);
       std::size_t at = 0;
       for (int r = 0; r < mpi.size(); ++r) {
-        const Block b = block_partition(C, mpi.size(), r);
+        const Block& b = rank_chunks[r];
         for (std::int64_t u = 0; u < n; ++u)
           for (std::int64_t k = 0; k < b.count * M; ++k)
             all[std::size_t((u * C + b.begin) * M + k)] = gathered[at++];
@@ -285,12 +287,10 @@ void OscillatorsWorkload::run(RunContext& ctx) {
           if (graph_.col[e] < lo || graph_.col[e] >= hi) want.push_back(graph_.col[e]);
       std::sort(want.begin(), want.end());
       want.erase(std::unique(want.begin(), want.end()), want.end());
+      int owner = 0;  // `want` is sorted, so its owners come in rank order
       for (auto j : want) {
-        int r = 0;
-        while (block_partition(C, mpi.size(), r).begin + block_partition(C, mpi.size(), r).count <=
-               j / kChunk)
-          ++r;
-        ++halo_in_counts[r];
+        while (rank_chunks[owner].begin + rank_chunks[owner].count <= j / kChunk) ++owner;
+        ++halo_in_counts[owner];
       }
       const auto asked = mpi.alltoallv(want, halo_in_counts);  // ours that the others want, by rank
       std::vector<std::int64_t> one(std::size_t(mpi.size()));
@@ -543,7 +543,7 @@ void OscillatorsWorkload::run(RunContext& ctx) {
         all_phases.assign(std::size_t(n * N), 0.0);
         std::size_t at = 0;
         for (int r = 0; r < mpi.size(); ++r) {
-          const Block b = block_partition(C, mpi.size(), r);
+          const Block& b = rank_chunks[r];
           const std::int64_t rlo = b.begin * kChunk, rhi = std::min(N, (b.begin + b.count) * kChunk);
           for (std::int64_t u = 0; u < n; ++u)
             for (std::int64_t i = rlo; i < rhi; ++i) all_phases[std::size_t(u * N + i)] = got[at++];
