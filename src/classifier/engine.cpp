@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "core/mpi_context.hpp"
+#include "kernels/classifier/infer_tensor.hpp"
 #include "kernels/classifier/infer_tile.hpp"
 #include "kernels/classifier/mlp.hpp"
 #include "kernels/common/reductions.hpp"
@@ -74,12 +75,13 @@ struct Engine::Impl {
   // weights, and the tile kernel's transposed weights and Gaussian constants;
   // the weights as last set, from which the copies are made when stale.
   std::vector<double> host_p;
-  bool tile_stale = true, general_stale = true;
+  bool tile_stale = true, general_stale = true, tensor_stale = true;
   Units infer_units;
   Kokkos::View<float**, Kokkos::LayoutLeft> infer_units_f;
   Kokkos::View<float*> p_f;
   Kokkos::View<double*> tile_p, gauss;
   Kokkos::View<float*> tile_p_f;
+  Kokkos::View<float*> tensor_w;  // TensorLayout order
   InferOutputs out;
 };
 
@@ -175,11 +177,29 @@ void Engine::set_parameters(const std::vector<double>& p) {
   // The inference copies are made when inference next runs: a trainer sets
   // parameters every minibatch and never infers.
   I.host_p = p;
-  I.tile_stale = I.general_stale = true;
+  I.tile_stale = I.general_stale = I.tensor_stale = true;
+}
+
+bool Engine::tensor_kernel() const {
+#if defined(KOKKOS_ENABLE_CUDA)
+  return tile_kernel() && cfg_.float_inference && tensor_ && InferTensor::fits();
+#else
+  return false;
+#endif
 }
 
 void Engine::refresh_inference_copies(bool tile) {
   auto& I = *impl_;
+  if (tile && tensor_kernel()) {
+    if (I.tensor_stale) {
+      const auto f = tensor_weight_order(I.host_p);
+      if (I.tensor_w.extent(0) != f.size())
+        I.tensor_w = Kokkos::View<float*>("classifier::tensor_w", f.size());
+      compat::copy_from_host(I.tensor_w, f);
+      I.tensor_stale = false;
+    }
+    return;
+  }
   if (tile && I.tile_stale) {
     const auto t = tile_order(I.host_p);
     if (cfg_.float_inference) {
@@ -380,7 +400,15 @@ void Engine::infer_chunks(std::int64_t first, std::int64_t n, Inference* out) {
       typename decltype(kernel)::type{p, I.gauss, I.g.log_norm, I.x, first + at, m, o, exact_logits_}.launch(
           space);
     };
-    if (tile && cfg_.float_inference && tile_observations_ == 2)
+#if defined(KOKKOS_ENABLE_CUDA)
+    if (tile && tensor_kernel())
+      InferTensor{I.tensor_w, I.gauss, I.g.log_norm, I.x, first + at, m, o, exact_logits_}.launch(space);
+    else
+#endif
+        if (tile && cfg_.float_inference &&
+            (tile_observations_     ? tile_observations_
+             : compat::kHostBackend ? 2
+                                    : 1) == 2)
       run_tile(std::type_identity<InferTile<float, 100, 64, 32, 16, 5, 2>>{}, I.tile_p_f);
     // The float tile kernel with registers bounded for four teams per SM (docs/performance-notes.md).
     else if (tile && cfg_.float_inference)

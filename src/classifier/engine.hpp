@@ -69,7 +69,13 @@ class Engine {
   void use_generic_kernel(bool on) { generic_kernel_ = on; }
   // Whether inference uses the fused tile kernel (the default 100-64-32-16-5 network).
   bool tile_kernel() const { return tile_ && !generic_kernel_; }
-  // Benchmark hook: observations per thread of the float tile kernel (1 or 2).
+  // Float inference of the default network on NVIDIA tensor cores (3xTF32,
+  // kernels/classifier/infer_tensor.hpp) where the build has CUDA; on by
+  // default, off to run the float tile kernel instead (tests, benchmarks).
+  void use_tensor_cores(bool on) { tensor_ = on; }
+  bool tensor_kernel() const;
+  // Benchmark hook: observations per thread of the float tile kernel (1 or
+  // 2; by default 2 on host backends, where the pair vectorises, 1 on GPUs).
   void use_tile_observations(int k) { tile_observations_ = k == 2 ? 2 : 1; }
 
  private:
@@ -85,8 +91,8 @@ class Engine {
   Config cfg_;
   Shape shape_;
   std::int64_t chunk_;
-  bool exact_logits_ = false, generic_kernel_ = false, tile_ = false;
-  int tile_observations_ = 1;
+  bool exact_logits_ = false, generic_kernel_ = false, tile_ = false, tensor_ = true;
+  int tile_observations_ = 0;  // 0: the backend's default
 };
 
 }  // namespace prism::classifier

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "classifier/engine.hpp"
@@ -231,6 +232,7 @@ TEST(ClassifierMaths, FusedInferenceEqualsTheGeneralKernel) {
       e.set_parameters(weights);
       e.load(data);
       e.use_exact_logits(exact);
+      e.use_tensor_cores(false);  // the tensor-core kernel has its own test below
       ASSERT_TRUE(e.tile_kernel());
       const auto tile = e.infer(3, data.n - 3);
       if (single) {  // two observations per thread: the same outputs
@@ -258,6 +260,56 @@ TEST(ClassifierMaths, FusedInferenceEqualsTheGeneralKernel) {
         ASSERT_EQ(tile.decision[i], general.decision[i]) << what << " " << i;
       }
     }
+}
+
+// The tensor-core kernel (float inference on NVIDIA GPUs, 3xTF32) agrees with
+// the float tile kernel to float accuracy (a single TF32 pass would miss
+// the q bound by orders of magnitude), with the network's logits and with the
+// exact-posterior hook, over a partial tile; and every observation's outputs
+// are the same bits however the observations are cut into calls.
+TEST(ClassifierMaths, TensorCoreInferenceAgreesWithTheTileKernel) {
+  Config cfg;  // the default 100-64-32-16-5 network
+  cfg.float_inference = true;
+  const auto model = generate_model(cfg);
+  const auto data = generate(cfg, model, 2, 1000);
+  const Shape shape(cfg.widths);
+  const auto weights = initial_weights(shape, 4);
+  Engine e(cfg, model, shape);
+  if (!e.tensor_kernel()) GTEST_SKIP() << "no tensor-core kernel in this build";
+  e.set_parameters(weights);
+  e.load(data);
+  for (const bool exact : {false, true}) {
+    e.use_exact_logits(exact);
+    e.use_tensor_cores(true);
+    const auto tensor = e.infer(3, data.n - 3);
+    const auto part = e.infer(40, 517);
+    e.use_tensor_cores(false);
+    const auto tile = e.infer(3, data.n - 3);
+    const std::string what = exact ? "exact logits" : "network";
+    const std::size_t C = 5;
+    double worst = 0;
+    for (std::size_t k = 0; k < tile.q.size(); ++k) {
+      worst = std::max(worst, std::fabs(tensor.q[k] - tile.q[k]));
+      ASSERT_NEAR(tensor.posterior[k], tile.posterior[k], 1e-12) << what << " " << k;
+    }
+    EXPECT_LT(worst, 1e-6) << what;
+    std::printf("%s: largest |q_tensor - q_tile| = %.3g\n", what.c_str(), worst);
+    for (std::size_t i = 0; i < tile.free_energy.size(); ++i) {
+      ASSERT_NEAR(tensor.free_energy[i], tile.free_energy[i], 1e-6 * (1 + std::fabs(tile.free_energy[i])))
+          << what << " " << i;
+      ASSERT_NEAR(tensor.surprise[i], tile.surprise[i], 1e-12 * std::fabs(tile.surprise[i])) << what;
+      ASSERT_NEAR(tensor.entropy[i], tile.entropy[i], 1e-6) << what << " " << i;
+      // The decision may differ only where two classes are tied to float accuracy.
+      if (tensor.decision[i] != tile.decision[i])
+        ASSERT_NEAR(tile.q[i * C + tile.decision[i]], tile.q[i * C + tensor.decision[i]], 1e-6) << what << i;
+    }
+    // Observations 40 ... 556 are slots 37 ... 553 of the first call.
+    for (std::size_t i = 0; i < part.free_energy.size(); ++i) {
+      ASSERT_EQ(part.free_energy[i], tensor.free_energy[i + 37]) << what << " " << i;
+      ASSERT_EQ(part.surprise[i], tensor.surprise[i + 37]) << what << " " << i;
+      for (std::size_t s = 0; s < C; ++s) ASSERT_EQ(part.q[i * C + s], tensor.q[(i + 37) * C + s]) << what;
+    }
+  }
 }
 
 // Bad data: each a DeckError naming the file and what is wrong.
