@@ -123,7 +123,8 @@ void chunk_sums(Exec const& space, std::int64_t units, std::int64_t N, std::int6
 // sum over ranks) do not depend on the order or the split of the chunks.
 template <class Exec>
 void fixed_point_totals(Exec const& space, std::int64_t units, std::int64_t chunks, int M, double scale,
-                        Kokkos::View<double*> const& partial, Kokkos::View<std::int64_t**> const& totals) {
+                        Kokkos::View<double*> const& partial,
+                        Kokkos::View<std::int64_t**, Kokkos::LayoutRight> const& totals) {
   using Team = typename Kokkos::TeamPolicy<Exec>::member_type;
   constexpr int threads = team_threads<Exec>();
   Kokkos::parallel_for(
