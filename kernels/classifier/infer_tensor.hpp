@@ -21,7 +21,7 @@
 // the same way, two neighbours in one 16-byte load.
 //
 // The Gaussian log likelihoods are summed in double from the double
-// features a lane loads anyway (its two rows, a quarter of the columns), and
+// features a lane loads anyway (its rows, a quarter of the columns), and
 // the four partial sums of a row are added across the lane group.  Every
 // observation's outputs depend on its own features only, computed in an
 // order fixed by the kernel, so they do not depend on how observations are
@@ -91,11 +91,16 @@ inline std::vector<float> tensor_weight_order(const std::vector<double>& p) {
 
 #if defined(KOKKOS_ENABLE_CUDA)
 
+// MT: tiles of 16 observations a warp carries at once (1 or 2); with two,
+// every weight operand is split once for both, and all 32 lanes finish rows.
+template <int MT = 1>
 struct InferTensor {
+  static_assert(MT == 1 || MT == 2, "one or two tiles per warp");
   using T = TensorLayout;
   using Exec = Kokkos::DefaultExecutionSpace;
-  static constexpr int D = 100, C = 5, kWarps = 8, kTeam = 32 * kWarps;
-  using Policy = Kokkos::TeamPolicy<Exec, Kokkos::IndexType<std::int64_t>, Kokkos::LaunchBounds<kTeam, 2>>;
+  static constexpr int D = 100, C = 5, kWarps = 8, kTeam = 32 * kWarps, kRows = 16 * MT;
+  using Policy =
+      Kokkos::TeamPolicy<Exec, Kokkos::IndexType<std::int64_t>, Kokkos::LaunchBounds<kTeam, MT == 1 ? 2 : 1>>;
   using Member = typename Policy::member_type;
   using Scratch = Kokkos::View<double*, typename Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
 
@@ -111,14 +116,12 @@ struct InferTensor {
   static constexpr std::size_t scratch_bytes = gauss_bytes + std::size_t(T::size) * sizeof(float);
 
 #if defined(__CUDA_ARCH__)
-  __device__ static std::uint32_t tf32(float v) {
-    std::uint32_t r;
-    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(v));
-    return r;
-  }
+  // hi: v rounded to TF32's 10 mantissa bits (integer rounding, full rate,
+  // where cvt.rna runs on the slower conversion pipe); lo: the exact rest,
+  // whose low bits the tensor core ignores.
   __device__ static void split(float v, std::uint32_t& hi, std::uint32_t& lo) {
-    hi = tf32(v);
-    lo = tf32(v - __uint_as_float(hi));
+    hi = (__float_as_uint(v) + 0x1000u) & 0xffffe000u;
+    lo = __float_as_uint(v - __uint_as_float(hi));
   }
   __device__ static void mma(float (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0, std::uint32_t b1) {
     asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
@@ -126,109 +129,158 @@ struct InferTensor {
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
-  // c += a * B for the k-block whose fragment-ordered weights start at wk:
-  // the small products first, then the large one.
+  // c[m] += a[m] * B for the k-block whose fragment-ordered weights start at
+  // wk: the small products first, then the large one.
   template <int NB>
-  __device__ static void multiply(float (&c)[NB][4], const float (&a)[4], const float2* wk, int lane) {
-    std::uint32_t ah[4], al[4];
+  __device__ static void multiply(float (&c)[MT][NB][4], const float (&a)[MT][4], const float2* wk,
+                                  int lane) {
+    std::uint32_t ah[MT][4], al[MT][4];
 #pragma unroll
-    for (int e = 0; e < 4; ++e) split(a[e], ah[e], al[e]);
+    for (int m = 0; m < MT; ++m)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) split(a[m][e], ah[m][e], al[m][e]);
 #pragma unroll
     for (int j = 0; j < NB; ++j) {
       const float2 b = wk[j * 32 + lane];
       std::uint32_t bh0, bl0, bh1, bl1;
       split(b.x, bh0, bl0);
       split(b.y, bh1, bl1);
-      mma(c[j], al, bh0, bh1);
-      mma(c[j], ah, bl0, bl1);
-      mma(c[j], ah, bh0, bh1);
+#pragma unroll
+      for (int m = 0; m < MT; ++m) {
+        mma(c[m][j], al[m], bh0, bh1);
+        mma(c[m][j], ah[m], bl0, bl1);
+        mma(c[m][j], ah[m], bh0, bh1);
+      }
     }
   }
   // Accumulators set to the biases of the lane's columns.
   template <int NB>
-  __device__ static void biases(float (&c)[NB][4], const float* b, int t) {
+  __device__ static void biases(float (&c)[MT][NB][4], const float* b, int t) {
 #pragma unroll
-    for (int j = 0; j < NB; ++j) {
-      c[j][0] = c[j][2] = b[8 * j + 2 * t];
-      c[j][1] = c[j][3] = b[8 * j + 2 * t + 1];
-    }
+    for (int m = 0; m < MT; ++m)
+#pragma unroll
+      for (int j = 0; j < NB; ++j) {
+        c[m][j][0] = c[m][j][2] = b[8 * j + 2 * t];
+        c[m][j][1] = c[m][j][3] = b[8 * j + 2 * t + 1];
+      }
   }
   // A hidden layer: the previous accumulators, through ReLU, as A operands.
   template <int L, int KB, int NB>
-  __device__ static void dense(const float (&in)[KB][4], float (&c)[NB][4], const float* sw, int lane) {
+  __device__ static void dense(const float (&in)[MT][KB][4], float (&c)[MT][NB][4], const float* sw,
+                               int lane) {
     constexpr int b_at = T::b_at[L], w_at = T::w_at[L];
     biases(c, sw + b_at, lane & 3);
     const float2* wl = reinterpret_cast<const float2*>(sw + w_at);
 #pragma unroll
     for (int ks = 0; ks < KB; ++ks) {
-      const float a[4] = {fmaxf(in[ks][0], 0.f), fmaxf(in[ks][2], 0.f), fmaxf(in[ks][1], 0.f),
-                          fmaxf(in[ks][3], 0.f)};
+      float a[MT][4];
+#pragma unroll
+      for (int m = 0; m < MT; ++m) {
+        a[m][0] = fmaxf(in[m][ks][0], 0.f);
+        a[m][1] = fmaxf(in[m][ks][2], 0.f);
+        a[m][2] = fmaxf(in[m][ks][1], 0.f);
+        a[m][3] = fmaxf(in[m][ks][3], 0.f);
+      }
       multiply(c, a, wl + ks * NB * 32, lane);
     }
   }
 
-  // Observations tile * 16 ... + 15 (slots), by the 32 lanes of one warp.
-  __device__ void tile16(std::int64_t tile, const float* sw, const double* sg, int lane) const {
+  // Observation slots tile * kRows ... + kRows - 1, by the 32 lanes of one
+  // warp: lane (g, t) holds rows g and g + 8 of each 16-row tile m.
+  __device__ void rows(std::int64_t tile, const float* sw, const double* sg, int lane) const {
     __syncwarp();  // mma.sync needs the whole warp: lanes that left the last tile early rejoin
     const int g = lane >> 2, t = lane & 3;
-    const std::int64_t slot0 = tile * 16 + g, slot1 = slot0 + 8;
-    const double* x0 = &x(first + (slot0 < n ? slot0 : n - 1), 0);
-    const double* x1 = &x(first + (slot1 < n ? slot1 : n - 1), 0);
+    const double* xr[MT][2];
+#pragma unroll
+    for (int m = 0; m < MT; ++m)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const std::int64_t slot = tile * kRows + 16 * m + 8 * h + g;
+        xr[m][h] = &x(first + (slot < n ? slot : n - 1), 0);
+      }
     constexpr int KB = (D + 7) / 8, b_at = T::b_at[0], w_at = T::w_at[0];
-    float h1[8][4];
+    float h1[MT][8][4];
     biases(h1, sw + b_at, t);
-    double gp[2][C] = {};
+    double gp[MT][2][C] = {};
     const float2* w0 = reinterpret_cast<const float2*>(sw + w_at);
 #pragma unroll
     for (int ks = 0; ks < KB; ++ks) {
-      const int d = 8 * ks + 2 * t;  // this lane's features d, d + 1 of rows g and g + 8
-      double2 u = {0, 0}, v = {0, 0};
+      const int d = 8 * ks + 2 * t;  // this lane's features d, d + 1 of its rows
+      double2 u[MT][2];
+#pragma unroll
+      for (int m = 0; m < MT; ++m)
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+          u[m][h] = d < D ? *reinterpret_cast<const double2*>(xr[m][h] + d) : double2{0, 0};
       if (d < D) {
-        u = *reinterpret_cast<const double2*>(x0 + d);
-        v = *reinterpret_cast<const double2*>(x1 + d);
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          const double2* m = reinterpret_cast<const double2*>(sg + 2 * C * (d + e));
+          const double2* mv = reinterpret_cast<const double2*>(sg + 2 * C * (d + e));
 #pragma unroll
           for (int s = 0; s < C; ++s) {
-            const double2 mi = m[s];
-            const double r0 = (e ? u.y : u.x) - mi.x, r1 = (e ? v.y : v.x) - mi.x;
-            gp[0][s] += r0 * r0 * mi.y;
-            gp[1][s] += r1 * r1 * mi.y;
+            const double2 mi = mv[s];
+#pragma unroll
+            for (int m = 0; m < MT; ++m)
+#pragma unroll
+              for (int h = 0; h < 2; ++h) {
+                const double r = (e ? u[m][h].y : u[m][h].x) - mi.x;
+                gp[m][h][s] += r * r * mi.y;
+              }
           }
         }
       }
-      const float a[4] = {float(u.x), float(v.x), float(u.y), float(v.y)};
+      float a[MT][4];
+#pragma unroll
+      for (int m = 0; m < MT; ++m) {
+        a[m][0] = float(u[m][0].x);
+        a[m][1] = float(u[m][1].x);
+        a[m][2] = float(u[m][0].y);
+        a[m][3] = float(u[m][1].y);
+      }
       multiply(h1, a, w0 + ks * 8 * 32, lane);
     }
-    float h2[4][4], h3[2][4], z[1][4];
+    float h2[MT][4][4], h3[MT][2][4], z[MT][1][4];
     dense<1>(h1, h2, sw, lane);
     dense<2>(h2, h3, sw, lane);
     dense<3>(h3, z, sw, lane);
     // The four lanes of a group hold a quarter of each row's sum: the same
     // total, bit for bit, in every lane (each pairwise sum is commutative).
 #pragma unroll
-    for (int r = 0; r < 2; ++r)
+    for (int m = 0; m < MT; ++m)
 #pragma unroll
-      for (int s = 0; s < C; ++s) {
-        gp[r][s] += __shfl_xor_sync(0xffffffffu, gp[r][s], 1);
-        gp[r][s] += __shfl_xor_sync(0xffffffffu, gp[r][s], 2);
-      }
+      for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int s = 0; s < C; ++s) {
+          gp[m][h][s] += __shfl_xor_sync(0xffffffffu, gp[m][h][s], 1);
+          gp[m][h][s] += __shfl_xor_sync(0xffffffffu, gp[m][h][s], 2);
+        }
     // Logit s of rows g, g + 8 sits in lane t = s / 2 of the group, column s % 2.
-    float zs[3][4];
+    float zs[MT][3][4];
 #pragma unroll
-    for (int src = 0; src < 3; ++src)
+    for (int m = 0; m < MT; ++m)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) zs[src][e] = __shfl_sync(0xffffffffu, z[0][e], (lane & ~3) | src);
-    // Lane t = 0 finishes row g, lane t = 1 row g + 8.
-    const std::int64_t slot = t == 0 ? slot0 : slot1;
-    if (t > 1 || slot >= n) return;
+      for (int src = 0; src < 3; ++src)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) zs[m][src][e] = __shfl_sync(0xffffffffu, z[m][0][e], (lane & ~3) | src);
+    // Lane t finishes row g + 8 (t & 1) of tile t >> 1 (with one tile, lanes 2 and 3 idle).
+    const int mine = t >> 1, h = t & 1;
+    const std::int64_t slot = tile * kRows + 16 * mine + 8 * h + g;
+    if (mine >= MT || slot >= n) return;
     double joint[C], logits[C];
 #pragma unroll
     for (int s = 0; s < C; ++s) {
       // Selects, not run-time indices, which would put the arrays in local memory.
-      joint[s] = log_norm(s) - 0.5 * (t == 0 ? gp[0][s] : gp[1][s]);
-      const float zf = t == 0 ? zs[s >> 1][s & 1] : zs[s >> 1][2 + (s & 1)];
+      double q = 0;
+      float zf = 0;
+#pragma unroll
+      for (int m = 0; m < MT; ++m)
+#pragma unroll
+        for (int hh = 0; hh < 2; ++hh)
+          if (m == mine && hh == h) {
+            q = gp[m][hh][s];
+            zf = zs[m][s >> 1][2 * hh + (s & 1)];
+          }
+      joint[s] = log_norm(s) - 0.5 * q;
       logits[s] = exact_logits ? double(float(joint[s])) : double(zf);
     }
     infer_outputs<C>(out, slot, logits, joint, C);
@@ -245,10 +297,10 @@ struct InferTensor {
     Kokkos::parallel_for(Kokkos::TeamThreadRange(m, int(T::size)), [&](const int i) { sw[i] = w(i); });
     m.team_barrier();
     const int lane = m.team_rank() & 31;
-    const std::int64_t warps = std::int64_t(m.league_size()) * kWarps, tiles = (n + 15) / 16;
+    const std::int64_t warps = std::int64_t(m.league_size()) * kWarps, tiles = (n + kRows - 1) / kRows;
     for (std::int64_t tile = std::int64_t(m.league_rank()) * kWarps + (m.team_rank() >> 5); tile < tiles;
          tile += warps)
-      tile16(tile, sw, sg, lane);
+      rows(tile, sw, sg, lane);
 #else
     (void)m;
     Kokkos::abort("classifier::infer_tensor runs on CUDA devices only");
@@ -262,11 +314,12 @@ struct InferTensor {
   }
 
   void launch(const Exec& space) {
-    const std::int64_t tiles = (n + 15) / 16;
-    // Two teams per SM (the launch bounds; concurrency() is 2048 threads per
-    // SM), each looping over tiles.
-    const std::int64_t league = std::max<std::int64_t>(
-        1, std::min<std::int64_t>((tiles + kWarps - 1) / kWarps, space.concurrency() / (4 * kTeam)));
+    const std::int64_t tiles = (n + kRows - 1) / kRows;
+    // As many teams as the launch bounds keep resident (concurrency() is 2048
+    // threads per SM), each looping over tiles.
+    const std::int64_t resident = space.concurrency() / 2048 * (MT == 1 ? 2 : 1);
+    const std::int64_t league =
+        std::max<std::int64_t>(1, std::min<std::int64_t>((tiles + kWarps - 1) / kWarps, resident));
     Policy policy(space, league, kTeam, 1);
     policy.set_scratch_size(0, Kokkos::PerTeam(scratch_bytes + 16));
     Kokkos::parallel_for("classifier::infer_tensor", policy, *this);

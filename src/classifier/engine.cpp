@@ -182,7 +182,7 @@ void Engine::set_parameters(const std::vector<double>& p) {
 
 bool Engine::tensor_kernel() const {
 #if defined(KOKKOS_ENABLE_CUDA)
-  return tile_kernel() && cfg_.float_inference && tensor_ && InferTensor::fits();
+  return tile_kernel() && cfg_.float_inference && tensor_ && InferTensor<1>::fits();
 #else
   return false;
 #endif
@@ -369,9 +369,11 @@ void Engine::infer_chunks(std::int64_t first, std::int64_t n, Inference* out) {
     out->decision.resize(n);
   }
   Kokkos::DefaultExecutionSpace space;
-  // Work space for up to 2^18 observations per launch, kept between calls.
-  const std::int64_t chunk = std::min<std::int64_t>(n, std::int64_t(1) << 18);
+  // Outputs (and the general kernel's activations) for up to 2^18
+  // observations per launch, 2^20 for the fused kernels, which need no
+  // activations; kept between calls.
   const bool tile = tile_ && !generic_kernel_;
+  const std::int64_t chunk = std::min<std::int64_t>(n, std::int64_t(1) << (tile ? 20 : 18));
   refresh_inference_copies(tile);
   auto& o = I.out;
   if (std::int64_t(o.q.extent(0)) < chunk) {
@@ -401,8 +403,10 @@ void Engine::infer_chunks(std::int64_t first, std::int64_t n, Inference* out) {
           space);
     };
 #if defined(KOKKOS_ENABLE_CUDA)
-    if (tile && tensor_kernel())
-      InferTensor{I.tensor_w, I.gauss, I.g.log_norm, I.x, first + at, m, o, exact_logits_}.launch(space);
+    if (tile && tensor_kernel() && tile_observations_ == 2)
+      InferTensor<2>{I.tensor_w, I.gauss, I.g.log_norm, I.x, first + at, m, o, exact_logits_}.launch(space);
+    else if (tile && tensor_kernel())
+      InferTensor<1>{I.tensor_w, I.gauss, I.g.log_norm, I.x, first + at, m, o, exact_logits_}.launch(space);
     else
 #endif
         if (tile && cfg_.float_inference &&

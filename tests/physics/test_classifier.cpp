@@ -281,8 +281,15 @@ TEST(ClassifierMaths, TensorCoreInferenceAgreesWithTheTileKernel) {
   for (const bool exact : {false, true}) {
     e.use_exact_logits(exact);
     e.use_tensor_cores(true);
+    e.use_tile_observations(1);
     const auto tensor = e.infer(3, data.n - 3);
     const auto part = e.infer(40, 517);
+    e.use_tile_observations(2);  // two tiles per warp: the same bits
+    const auto pairs = e.infer(3, data.n - 3);
+    EXPECT_EQ(pairs.q, tensor.q) << (exact ? "exact logits" : "network");
+    EXPECT_EQ(pairs.free_energy, tensor.free_energy);
+    EXPECT_EQ(pairs.posterior, tensor.posterior);
+    e.use_tile_observations(1);
     e.use_tensor_cores(false);
     const auto tile = e.infer(3, data.n - 3);
     const std::string what = exact ? "exact logits" : "network";
