@@ -5,7 +5,7 @@ prism's inference is tested against.
 Benchmarks (one CSV row each): inference of N observations through the
 100-64-32-16-5 ReLU network, softmax and the free energy against the Gaussian
 generative model (what prism's inference computes), eager and torch.compile,
-float32 and float64; and one training epoch of N samples with AdamW on
+float32 (also with TF32 tensor cores allowed) and float64; and one training epoch of N samples with AdamW on
 cross-entropy at the given batch size, eager.
 
 With --reference IN --write OUT: reads the observations, weights and prism's q
@@ -128,6 +128,15 @@ def main():
                 row("inference eager", dtype, timed(lambda: step(x)))
                 compiled = torch.compile(step)
                 row("inference compile", dtype, timed(lambda: compiled(x)))
+                if dtype == torch.float32:
+                    # PyTorch's own tensor-core option: one TF32 pass per product, about
+                    # three decimal digits (prism's tensor kernel splits operands to keep float's).
+                    torch.backends.cuda.matmul.allow_tf32 = True
+                    torch._dynamo.reset()
+                    compiled = torch.compile(step)
+                    row("inference compile tf32", dtype, timed(lambda: compiled(x)))
+                    torch.backends.cuda.matmul.allow_tf32 = False
+                    torch._dynamo.reset()
             labels = torch.randint(0, widths[-1], (a.n,), device=dev, generator=gen)
             opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-2)
             loss_fn = torch.nn.CrossEntropyLoss()

@@ -19,7 +19,9 @@
 #   TARGETS         build only these CMake targets (e.g. "prism bench_ising2d test_thermo");
 #                   tests whose binaries were not built are skipped
 #   PROFILE=1       thermo part: Nsight Compute on one multispin sweep at 32768^2
-#                   (ncu_multispin.txt) and the kernel's SASS (sass_multispin.txt)
+#                   (ncu_multispin.txt) and the kernel's SASS (sass_multispin.txt);
+#                   classifier part: Nsight Compute on one tensor-core inference
+#                   launch of 10^6 observations (ncu_classifier.txt)
 #
 # OUTDIR gets: node.txt (GPUs, compilers, commit); test_*.txt (unit tests, thermo,
 # nqs and te physics suites on one GPU, thermo on 2 ranks); rank_independence.txt
@@ -246,6 +248,11 @@ CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_classifier" --n 1000000 --batch 1024 -
 CUDA_VISIBLE_DEVICES=$ONE "$PY" "$ROOT/bench/classifier_torch.py" --n 1000000 --batch 1024 --csv "$OUT/classifier_torch.csv" \
   --reference "$WORK/classifier_reference_in.h5" --write "$OUT/classifier_torch_reference.h5" 2>&1 |
   grep -v Warning | tee -a "$OUT/classifier.txt"
+if [[ "${PROFILE:-0}" == 1 ]] && command -v ncu > /dev/null; then
+  CUDA_VISIBLE_DEVICES=$ONE ncu --clock-control none --kernel-name-base demangled -k regex:InferTensor --launch-skip 1 \
+    -c 1 --set full "$B/bench/bench_classifier" --n 1000000 --csv "$WORK/ncu_classifier.csv" > "$OUT/ncu_classifier.txt" 2>&1 ||
+    failed "ncu classifier"
+fi
 fi
 
 if want gnn; then

@@ -370,10 +370,11 @@ void Engine::infer_chunks(std::int64_t first, std::int64_t n, Inference* out) {
   }
   Kokkos::DefaultExecutionSpace space;
   // Outputs (and the general kernel's activations) for up to 2^18
-  // observations per launch, 2^20 for the fused kernels, which need no
-  // activations; kept between calls.
+  // observations per launch, kept between calls; 2^20 for the fused kernels
+  // when the results stay on the device (larger host copies of the outputs
+  // cost more to fault in than the fewer launches save).
   const bool tile = tile_ && !generic_kernel_;
-  const std::int64_t chunk = std::min<std::int64_t>(n, std::int64_t(1) << (tile ? 20 : 18));
+  const std::int64_t chunk = std::min<std::int64_t>(n, std::int64_t(1) << (tile && !out ? 20 : 18));
   refresh_inference_copies(tile);
   auto& o = I.out;
   if (std::int64_t(o.q.extent(0)) < chunk) {
