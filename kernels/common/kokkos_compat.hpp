@@ -184,4 +184,15 @@ using Kokkos::Experimental::sinh;
 using Kokkos::Experimental::sqrt;
 using Kokkos::Experimental::tanh;
 #endif
+
+// sin x and cos x together: one argument reduction on CUDA devices (where
+// the two calls would each reduce it); the two calls elsewhere.
+KOKKOS_INLINE_FUNCTION void sincos(double x, double* s, double* c) {
+#if defined(__CUDA_ARCH__)
+  ::sincos(x, s, c);
+#else
+  *s = sin(x);
+  *c = cos(x);
+#endif
+}
 }  // namespace prism::kmath

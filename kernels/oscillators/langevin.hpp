@@ -65,7 +65,8 @@ KOKKOS_INLINE_FUNCTION double noise_normal(std::uint64_t seed, std::int64_t i, s
 // sum_j w_ij sin(theta_j - theta_i - alpha) for one oscillator: through the
 // unit's Z = sum_j e^{i theta_j} (all-to-all, weights 1), or over its row.
 KOKKOS_INLINE_FUNCTION double mean_field_sum(double theta, double zc, double zs, const Dynamics& d) {
-  const double c = kmath::cos(theta), s = kmath::sin(theta);
+  double s, c;
+  kmath::sincos(theta, &s, &c);
   const double ca = c * d.cos_a - s * d.sin_a, sa = s * d.cos_a + c * d.sin_a;  // e^{i(theta + alpha)}
   return zs * ca - zc * sa;                                                     // Im(e^{-i(theta + alpha)} Z)
 }
@@ -74,9 +75,10 @@ KOKKOS_INLINE_FUNCTION double graph_sum(const Graph& g, const Row& theta, std::i
   const double ti = theta(i);
   double s = 0, c = 0;
   for (std::int64_t e = g.row(i); e < g.row(i + 1); ++e) {
-    const double diff = theta(g.col(e)) - ti;
-    s += g.weight(e) * kmath::sin(diff);
-    c += g.weight(e) * kmath::cos(diff);
+    double sd, cd;
+    kmath::sincos(theta(g.col(e)) - ti, &sd, &cd);
+    s += g.weight(e) * sd;
+    c += g.weight(e) * cd;
   }
   return s * d.cos_a - c * d.sin_a;  // sum w sin(diff - alpha)
 }
@@ -132,18 +134,25 @@ void fixed_point_totals(Exec const& space, std::int64_t units, std::int64_t chun
                         Kokkos::View<std::int64_t**, Kokkos::LayoutRight> const& totals) {
   using Team = typename Kokkos::TeamPolicy<Exec>::member_type;
   constexpr int threads = team_threads<Exec>();
+  // Teams over (unit, m, block of chunks), each adding its block's integer
+  // sum with an atomic: integer sums, so any order gives the same totals.
+  constexpr std::int64_t kBlock = 4096;
+  const std::int64_t blocks = (chunks + kBlock - 1) / kBlock;
+  Kokkos::deep_copy(space, totals, std::int64_t(0));
   Kokkos::parallel_for(
-      "oscillators::fixed_point_totals", Kokkos::TeamPolicy<Exec>(space, units * M, threads),
+      "oscillators::fixed_point_totals", Kokkos::TeamPolicy<Exec>(space, units * M * blocks, threads),
       KOKKOS_LAMBDA(const Team& team) {
-        const std::int64_t u = team.league_rank() / M;
-        const int m = int(team.league_rank() - u * M);
+        const std::int64_t ub = team.league_rank() / blocks, b = team.league_rank() - ub * blocks;
+        const std::int64_t u = ub / M;
+        const int m = int(ub - u * M);
+        const std::int64_t c1 = (b + 1) * kBlock < chunks ? (b + 1) * kBlock : chunks;
         std::int64_t s = 0;
-        for (std::int64_t c = team.team_rank(); c < chunks; c += team.team_size()) {
+        for (std::int64_t c = b * kBlock + team.team_rank(); c < c1; c += team.team_size()) {
           const double x = partial((u * chunks + c) * M + m) * scale;
           s += static_cast<std::int64_t>(x >= 0 ? x + 0.5 : x - 0.5);
         }
         team.team_reduce(Kokkos::Sum<std::int64_t>(s));
-        if (team.team_rank() == 0) totals(u, m) = s;
+        if (team.team_rank() == 0) Kokkos::atomic_add(&totals(u, m), s);
       });
 }
 

@@ -405,8 +405,7 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     chunk_sums<2>(
         Exec(), n, N, c0, c1,
         KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
-          v[0] = kmath::cos(a(u, i - lo));
-          v[1] = kmath::sin(a(u, i - lo));
+          kmath::sincos(a(u, i - lo), &v[1], &v[0]);
         },
         partial, "oscillators::order_parameter");
     update_Z();
@@ -454,8 +453,7 @@ void OscillatorsWorkload::run(RunContext& ctx) {
         }
         t(u, li) = next;
         if (!d.sparse) {
-          v[0] = kmath::cos(next);
-          v[1] = kmath::sin(next);
+          kmath::sincos(next, &v[1], &v[0]);
         }
       };
       if (d.sparse) {
@@ -476,8 +474,7 @@ void OscillatorsWorkload::run(RunContext& ctx) {
             KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
               const std::int64_t li = i - lo;
               const double x = th(u, li);
-              v[0] = kmath::cos(x);
-              v[1] = kmath::sin(x);
+              kmath::sincos(x, &v[1], &v[0]);
               v[2] = omega(li) * (x - mark(u, li));
               mark(u, li) = x;
               if (d.sparse) {  // -1/2 sum_j K_ij cos(theta_j - theta_i), each pair once overall
