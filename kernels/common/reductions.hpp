@@ -3,9 +3,9 @@
 // replicas, batch rows) split over ranks: their results have the same bits
 // for any split of the rows over ranks, teams or threads, so a run gives the
 // same numbers on any number of GPUs.
-//   fixed_point_projection  column sums of A(s,k) x(s) in 64-bit fixed point, per block of rows
-//   row_products            y = A v, each row summed in an order fixed by the columns
-//   max_abs                 max |x(s)|, +inf where some x(s) is not finite
+//   fixed_point_projection  column sums of A(s,k) x(s) (or A(s,k)^2 x(s)) in 64-bit fixed point, per block of
+//   rows row_products            y = A v, each row summed in an order fixed by the columns max_abs max
+//   |x(s)|, +inf where some x(s) is not finite
 // Labels are "common::..."; a caller times them inside its own regions.
 #include <Kokkos_Core.hpp>
 #include <algorithm>
@@ -19,6 +19,15 @@
 
 namespace prism::common {
 
+// One term of fixed_point_projection's sums.
+template <bool Squares, class Matrix, class Vector>
+KOKKOS_INLINE_FUNCTION double projection_term(Matrix const& a, int s, int k, Vector const& v) {
+  if constexpr (Squares)
+    return a(s, k) * a(s, k) * v(s);
+  else
+    return a(s, k) * v(s);
+}
+
 // Exact, order-independent column sums over blocks of `block` consecutive
 // rows: out(k) = sum_b round(scale * sum_{s in b} A(s,k) x(s)) in 64-bit
 // integers.  Within a block the rows are summed in double, in row order;
@@ -28,8 +37,9 @@ namespace prism::common {
 // ranks (one Markov chain's samples); rounding once per block rather than
 // once per element keeps the conversion a small part of the work.  The
 // caller chooses `scale` so that no sum leaves the int64 range (round half
-// away from zero); the row count must be a multiple of `block`.
-template <class Exec, class Matrix, class Vector, class Sums>
+// away from zero); the row count must be a multiple of `block`.  With
+// Squares the terms are A(s,k)^2 x(s) (the diagonal of A^T diag(x) A).
+template <bool Squares = false, class Exec, class Matrix, class Vector, class Sums>
 void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x, double scale,
                             Sums const& out, int block = 1) {
   static_assert(Matrix::rank == 2 && Vector::rank == 1 && Sums::rank == 1);
@@ -43,6 +53,7 @@ void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x,
     throw std::invalid_argument("common::fixed_point_projection: rows must be whole blocks");
   const int blocks = S / block;
   const int P = int(A.extent(1));
+
   if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Exec::memory_space>::accessible) {
     // Host: one work item sums kTile columns side by side, so that their
     // block sums are independent chains of additions the core overlaps.
@@ -58,10 +69,10 @@ void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x,
             double partial[kTile] = {};
             if (cols == kTile) {  // a compile-time trip count keeps the partials in registers
               for (int s = b * block; s < (b + 1) * block; ++s)
-                for (int c = 0; c < kTile; ++c) partial[c] += A(s, k0 + c) * x(s);
+                for (int c = 0; c < kTile; ++c) partial[c] += projection_term<Squares>(A, s, k0 + c, x);
             } else {
               for (int s = b * block; s < (b + 1) * block; ++s)
-                for (int c = 0; c < cols; ++c) partial[c] += A(s, k0 + c) * x(s);
+                for (int c = 0; c < cols; ++c) partial[c] += projection_term<Squares>(A, s, k0 + c, x);
             }
             for (int c = 0; c < cols; ++c) {
               const double v = partial[c] * scale;
@@ -83,7 +94,7 @@ void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x,
           Kokkos::parallel_reduce(
               Kokkos::TeamThreadRange(team, S),
               [&](const int s, std::int64_t& acc) {
-                const double v = A(s, k) * x(s) * scale;
+                const double v = projection_term<Squares>(A, s, k, x) * scale;
                 acc += static_cast<std::int64_t>(v >= 0 ? v + 0.5 : v - 0.5);
               },
               sum);
@@ -100,7 +111,8 @@ void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x,
             Kokkos::TeamThreadRange(team, blocks),
             [&](const int b, std::int64_t& acc) {
               double partial = 0;
-              for (int s = b * block; s < (b + 1) * block; ++s) partial += A(s, k) * x(s);
+              for (int s = b * block; s < (b + 1) * block; ++s)
+                partial += projection_term<Squares>(A, s, k, x);
               const double v = partial * scale;
               acc += static_cast<std::int64_t>(v >= 0 ? v + 0.5 : v - 0.5);
             },

@@ -289,15 +289,19 @@ struct Vmc::Impl {
   // depend on how samples are split over ranks: each chain's samples (never
   // split over ranks) are summed in double, then rounded once.  |O| <= 2
   // after centring, so |sum| <= 2 max|x| Ns bounds every partial sum too.
-  std::vector<double> project(const Vector& x) {
+  // With squares: the sums of Obar(s, k)^2 x(s) (|Obar|^2 <= 4).
+  std::vector<double> project(const Vector& x, bool squares = false) {
     Exec space;
     const double xmax = mpi.max(common::max_abs(space, x));  // infinite where some x is not finite
     if (xmax == 0) return std::vector<double>(P, 0.0);
     if (!std::isfinite(xmax)) return std::vector<double>(P, std::numeric_limits<double>::quiet_NaN());
-    const double bound = 2.0 * xmax * double(cfg.total_samples());    // largest possible |sum|
+    const double bound = (squares ? 4.0 : 2.0) * xmax * double(cfg.total_samples());  // largest |sum|
     const int exponent = std::min(62 - std::ilogb(bound) - 1, 1000);  // finite scale for tiny x
     const double scale = std::ldexp(1.0, exponent);
-    common::fixed_point_projection(space, O, x, scale, fixed, projection_block);
+    if (squares)
+      common::fixed_point_projection<true>(space, O, x, scale, fixed, projection_block);
+    else
+      common::fixed_point_projection(space, O, x, scale, fixed, projection_block);
     Kokkos::deep_copy(space, fixed_host, fixed);
     space.fence();
     std::vector<std::int64_t> sums(fixed_host.data(), fixed_host.data() + P);
@@ -358,7 +362,15 @@ struct Vmc::Impl {
       Kokkos::deep_copy(de, deh);
       auto force = project(de);
       for (auto& x : force) x /= ns;
-      // Conjugate gradients on (S + shift) delta = F.
+      // Conjugate gradients on (S + shift) delta = F, preconditioned by
+      // 1 / (diag S + shift) with cg_preconditioner = "jacobi": S's diagonal
+      // (the variances of the log-derivatives) spans orders of magnitude
+      // between the visible, hidden and coupling parameters.
+      std::vector<double> inv_diag(P, 1.0);
+      if (cfg.cg_jacobi) {
+        const auto d = project(ones, true);
+        for (int k = 0; k < P; ++k) inv_diag[k] = 1.0 / (d[k] / ns + cfg.diag_shift);
+      }
       // Warm start from the previous update: consecutive solutions are close.
       std::vector<double> x = last_update.empty() ? std::vector<double>(P, 0.0) : last_update;
       std::vector<double> r = force;
@@ -366,21 +378,26 @@ struct Vmc::Impl {
         const auto ax = apply_s(x, cfg.diag_shift);
         for (int k = 0; k < P; ++k) r[k] -= ax[k];
       }
-      std::vector<double> p = r;
+      std::vector<double> z(P);
+      for (int k = 0; k < P; ++k) z[k] = inv_diag[k] * r[k];
+      std::vector<double> p = z;
       double rs = std::inner_product(r.begin(), r.end(), r.begin(), 0.0);
+      double rz = std::inner_product(r.begin(), r.end(), z.begin(), 0.0);
       const double f2 = std::inner_product(force.begin(), force.end(), force.begin(), 0.0);
       const double stop = cfg.cg_tolerance * cfg.cg_tolerance * std::max(f2, 1e-300);
       int it = 0;
       for (; it < cfg.cg_max_iterations && rs > stop; ++it) {
         const auto ap = apply_s(p, cfg.diag_shift);
-        const double alpha = rs / std::inner_product(p.begin(), p.end(), ap.begin(), 0.0);
+        const double alpha = rz / std::inner_product(p.begin(), p.end(), ap.begin(), 0.0);
         for (int k = 0; k < P; ++k) {
           x[k] += alpha * p[k];
           r[k] -= alpha * ap[k];
+          z[k] = inv_diag[k] * r[k];
         }
-        const double rs_new = std::inner_product(r.begin(), r.end(), r.begin(), 0.0);
-        for (int k = 0; k < P; ++k) p[k] = r[k] + (rs_new / rs) * p[k];
-        rs = rs_new;
+        rs = std::inner_product(r.begin(), r.end(), r.begin(), 0.0);
+        const double rz_new = std::inner_product(r.begin(), r.end(), z.begin(), 0.0);
+        for (int k = 0; k < P; ++k) p[k] = z[k] + (rz_new / rz) * p[k];
+        rz = rz_new;
       }
       st.cg_iterations = it;
       last_update = x;

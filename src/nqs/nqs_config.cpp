@@ -74,6 +74,7 @@ Config parse_config(Deck& deck) {
   c.diag_shift = deck.get_double(s, "diag_shift", 0.01, 0.0, 1e6, true);
   c.cg_max_iterations = deck.get_int(s, "cg_max_iterations", 200, 1, 100'000);
   c.cg_tolerance = deck.get_double(s, "cg_tolerance", 1e-5, 0.0, 1.0, true);
+  c.cg_jacobi = deck.get_string(s, "cg_preconditioner", "none", {"none", "jacobi"}) == "jacobi";
   if (deck.has(s, "reference_energy"))
     c.reference_energy = deck.get_double(s, "reference_energy", std::nullopt);
   c.precision = deck.get_string(s, "precision", "double", {"double", "float"}) == "float"

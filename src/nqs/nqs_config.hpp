@@ -35,6 +35,8 @@ struct Config {
   double diag_shift = 0.01;
   std::int64_t cg_max_iterations = 200;
   double cg_tolerance = 1e-5;
+  // CG preconditioner: none, or jacobi (diag(S) + shift, exact over ranks).
+  bool cg_jacobi = false;
   std::optional<double> reference_energy;
   Precision precision = Precision::double_precision;
   std::int64_t checkpoint_every = 0;
