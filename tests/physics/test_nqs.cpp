@@ -412,18 +412,27 @@ TEST(NqsOptimisation, HeisenbergChain12ReachesExactDiagonalisation) {
   EXPECT_LT(std::fabs((e - exact_e) / exact_e), 2e-3) << "E " << e << " exact " << exact_e;
 }
 
-// The Jacobi-preconditioned CG solves the same SR system as plain CG (both
-// run to a tight tolerance from the same samples).  It is not asserted to
-// take fewer steps: on this model it takes more (docs/nqs.md).
-TEST(NqsOptimisation, JacobiPreconditionedCgSolvesTheSameSystem) {
+// The 4 x 4 periodic Heisenberg model with the Marshall sign, and the
+// sampling and learning settings the optimisation tests use.
+Config heisenberg_4x4() {
   Config c;
   c.hamiltonian = Hamiltonian::heisenberg;
   c.lattice = LatticeKind::square;
   c.Lx = c.Ly = 4;
+  c.marshall_sign = true;
   c.alpha = 2;
   c.chains = 64;
   c.samples_per_chain = 16;
   c.thermalization = 5;
+  c.learning_rate = 0.05;
+  return c;
+}
+
+// The Jacobi-preconditioned CG solves the same SR system as plain CG (both
+// run to a tight tolerance from the same samples).  It is not asserted to
+// take fewer steps: on this model it takes more (docs/nqs.md).
+TEST(NqsOptimisation, JacobiPreconditionedCgSolvesTheSameSystem) {
+  Config c = heisenberg_4x4();
   c.init_scale = 0.1;
   c.iterations = 1;
   c.cg_tolerance = 1e-12;
@@ -558,16 +567,7 @@ TEST(NqsSamplerFloat, WideWeightsSampleInDouble) {
 }
 
 TEST(NqsOptimisation, Heisenberg4x4ReachesExactDiagonalisation) {
-  Config c;
-  c.hamiltonian = Hamiltonian::heisenberg;
-  c.lattice = LatticeKind::square;
-  c.Lx = c.Ly = 4;
-  c.marshall_sign = true;
-  c.alpha = 2;
-  c.chains = 64;
-  c.samples_per_chain = 16;
-  c.thermalization = 5;
-  c.learning_rate = 0.05;
+  const Config c = heisenberg_4x4();
   const double exact_e = -11.228483208428846;  // Lanczos/ED, 4x4 periodic, S^z = 0
   const double e = optimise(c, 250, 3);
   EXPECT_LT(std::fabs((e - exact_e) / exact_e), 5e-3) << "E " << e << " exact " << exact_e;
