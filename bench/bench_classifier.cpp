@@ -1,6 +1,7 @@
 // Cost of the classifier on the default execution space: inference of N
 // observations (the 100-64-32-16-5 network, softmax, free energy, exact
-// posterior; float and double, the fused tile kernel and the general one;
+// posterior; float and double; the tensor-core kernel where the build has
+// CUDA, the fused tile kernel and the general one;
 // left on the device (best of three), and copied to the host) and one
 // training epoch of N samples (AdamW, minibatch gradients summed in fixed
 // point), double precision.  With --reference FILE it also writes 256 observations, the

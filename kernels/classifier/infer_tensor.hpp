@@ -5,11 +5,12 @@
 // Each warp takes tiles of 16 observations.  A layer is a [16][in] x [in][out]
 // product done by the warp-wide mma.m16n8k8 instruction on TF32 operands.
 // TF32 keeps only 10 of float's 23 mantissa bits, so every operand v is split
-// into hi = tf32(v) and lo = tf32(v - hi), and the product is taken as
-// lo*hi + hi*lo + hi*hi (the "3xTF32" scheme): the neglected lo*lo term and
-// the rounding of lo are below float's own rounding error, so the network
-// agrees with a float evaluation to float accuracy (the tests bound it
-// against the float tile kernel and against PyTorch's float32).
+// into hi = v rounded to TF32 and lo = v - hi (of which the tensor core reads
+// the top 10 bits), and the product is taken as lo*hi + hi*lo + hi*hi (the
+// "3xTF32" scheme): the neglected lo*lo term and the bits of lo the core
+// drops are about 2^-21 of each operand, a few times float's own rounding,
+// so the network agrees with a float evaluation to float accuracy (the tests
+// bound it against the float tile kernel and against PyTorch's float32).
 //
 // The instruction's accumulator gives a lane two neighbouring output columns
 // (2t, 2t+1) of rows g and g + 8; its A operand wants columns t and t + 4.

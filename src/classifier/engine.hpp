@@ -75,7 +75,8 @@ class Engine {
   void use_tensor_cores(bool on) { tensor_ = on; }
   bool tensor_kernel() const;
   // Benchmark hook: observations per thread of the float tile kernel (1 or
-  // 2; by default 2 on host backends, where the pair vectorises, 1 on GPUs).
+  // 2; by default 2 on host backends, where the pair vectorises, 1 on GPUs),
+  // and 16-row tiles per warp of the tensor-core kernel (1 by default).
   void use_tile_observations(int k) { tile_observations_ = k == 2 ? 2 : 1; }
 
  private:
