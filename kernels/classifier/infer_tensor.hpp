@@ -90,7 +90,15 @@ inline std::vector<float> tensor_weight_order(const std::vector<double>& p) {
   return f;
 }
 
-#if defined(KOKKOS_ENABLE_CUDA)
+// The kernel needs TF32 mma (compute capability 8.0 and later): built for
+// Kokkos's Ampere, Ada, Hopper and Blackwell architectures only.
+#if defined(KOKKOS_ENABLE_CUDA) && (defined(KOKKOS_ARCH_AMPERE80) || defined(KOKKOS_ARCH_AMPERE86) || \
+                                    defined(KOKKOS_ARCH_ADA89) || defined(KOKKOS_ARCH_HOPPER90) ||    \
+                                    defined(KOKKOS_ARCH_BLACKWELL100) || defined(KOKKOS_ARCH_BLACKWELL120))
+#define PRISM_CLASSIFIER_TENSOR_CORES 1
+#endif
+
+#if defined(PRISM_CLASSIFIER_TENSOR_CORES)
 
 // MT: tiles of 16 observations a warp carries at once (1 or 2); with two,
 // every weight operand is split once for both, and all 32 lanes finish rows.
@@ -116,7 +124,7 @@ struct InferTensor {
   static constexpr std::size_t gauss_bytes = std::size_t(D) * C * 2 * sizeof(double);
   static constexpr std::size_t scratch_bytes = gauss_bytes + std::size_t(T::size) * sizeof(float);
 
-#if defined(__CUDA_ARCH__)
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   // hi: v rounded to TF32's 10 mantissa bits (integer rounding, full rate,
   // where cvt.rna runs on the slower conversion pipe); lo: the exact rest,
   // whose low bits the tensor core ignores.
@@ -289,7 +297,7 @@ struct InferTensor {
 #endif
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& m) const {
-#if defined(__CUDA_ARCH__)
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     Scratch s(m.team_scratch(0), scratch_bytes / sizeof(double) + 2);
     double* sg =
         reinterpret_cast<double*>((reinterpret_cast<std::uintptr_t>(s.data()) + 15) & ~std::uintptr_t(15));
@@ -304,7 +312,7 @@ struct InferTensor {
       rows(tile, sw, sg, lane);
 #else
     (void)m;
-    Kokkos::abort("classifier::infer_tensor runs on CUDA devices only");
+    Kokkos::abort("classifier::infer_tensor runs on CUDA devices of compute capability 8.0 or later");
 #endif
   }
 
@@ -327,6 +335,6 @@ struct InferTensor {
   }
 };
 
-#endif  // KOKKOS_ENABLE_CUDA
+#endif  // PRISM_CLASSIFIER_TENSOR_CORES
 
 }  // namespace prism::classifier

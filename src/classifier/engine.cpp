@@ -181,7 +181,7 @@ void Engine::set_parameters(const std::vector<double>& p) {
 }
 
 bool Engine::tensor_kernel() const {
-#if defined(KOKKOS_ENABLE_CUDA)
+#if defined(PRISM_CLASSIFIER_TENSOR_CORES)
   return tile_kernel() && cfg_.float_inference && tensor_ && InferTensor<1>::fits();
 #else
   return false;
@@ -403,7 +403,7 @@ void Engine::infer_chunks(std::int64_t first, std::int64_t n, Inference* out) {
       typename decltype(kernel)::type{p, I.gauss, I.g.log_norm, I.x, first + at, m, o, exact_logits_}.launch(
           space);
     };
-#if defined(KOKKOS_ENABLE_CUDA)
+#if defined(PRISM_CLASSIFIER_TENSOR_CORES)
     if (tile && tensor_kernel() && tile_observations_ == 2)
       InferTensor<2>{I.tensor_w, I.gauss, I.g.log_norm, I.x, first + at, m, o, exact_logits_}.launch(space);
     else if (tile && tensor_kernel())

@@ -70,8 +70,9 @@ class Engine {
   // Whether inference uses the fused tile kernel (the default 100-64-32-16-5 network).
   bool tile_kernel() const { return tile_ && !generic_kernel_; }
   // Float inference of the default network on NVIDIA tensor cores (3xTF32,
-  // kernels/classifier/infer_tensor.hpp) where the build has CUDA; on by
-  // default, off to run the float tile kernel instead (tests, benchmarks).
+  // kernels/classifier/infer_tensor.hpp) where the build targets compute
+  // capability 8.0 or later; on by default, off to run the float tile
+  // kernel instead (tests, benchmarks).
   void use_tensor_cores(bool on) { tensor_ = on; }
   bool tensor_kernel() const;
   // Benchmark hook: observations per thread of the float tile kernel (1 or
