@@ -91,13 +91,18 @@ struct RbmModel : RbmCommon {
     for (int j = 0; j < M; ++j) p *= flip_bracket<Real>(T(j, k), Real(sk * t(c, j)));
     return flip_ratio_from(p, k, sk);
   }
+  // Exchange of sites k and l, whose spins differ (any pair, not only bonds).
   template <class Spins, class Tanh>
-  KOKKOS_INLINE_FUNCTION double exchange_ratio(const Spins& s, const Tanh& t, int c, int bond) const {
-    const int k = bond_i(bond), l = bond_j(bond);
+  KOKKOS_INLINE_FUNCTION double pair_exchange_ratio(const Spins& s, const Tanh& t, int c, int k,
+                                                    int l) const {
     const double sk = s(c, k);
     double p = 1.0;
     for (int j = 0; j < M; ++j) p *= exchange_bracket<Real>(T(j, k), T(j, l), Real(sk * t(c, j)));
     return exchange_ratio_from(p, k, l, sk);
+  }
+  template <class Spins, class Tanh>
+  KOKKOS_INLINE_FUNCTION double exchange_ratio(const Spins& s, const Tanh& t, int c, int bond) const {
+    return pair_exchange_ratio(s, t, c, bond_i(bond), bond_j(bond));
   }
 };
 

@@ -18,6 +18,7 @@
 #include "kernels/common/philox.hpp"
 #include "kernels/common/reductions.hpp"
 #include "kernels/nqs/model.hpp"
+#include "kernels/nqs/observables.hpp"
 #include "kernels/nqs/sampler.hpp"
 #include "kernels/nqs/sr.hpp"
 #include "kernels/nqs/tuning.hpp"
@@ -96,6 +97,11 @@ struct Vmc::Impl {
   // fixed-point sums out), about 70 per SR iteration in the benchmark.
   HostCopy<Vector> work_p_host;
   HostCopy<CountVector> fixed_host;
+  // Observables: the columns (uploaded on first use), their per-sample
+  // values for a block of columns at a time, and a vector of ones.
+  ObservableColumns observable_columns;
+  Matrix observable_block;
+  Vector sample_ones;
 
   Impl(const Config& c, std::uint64_t s, const MpiContext& m)
       : cfg(c),
@@ -293,22 +299,88 @@ struct Vmc::Impl {
   std::vector<double> project(const Vector& x, bool squares = false) {
     Exec space;
     const double xmax = mpi.max(common::max_abs(space, x));  // infinite where some x is not finite
-    if (xmax == 0) return std::vector<double>(P, 0.0);
-    if (!std::isfinite(xmax)) return std::vector<double>(P, std::numeric_limits<double>::quiet_NaN());
     const double bound = (squares ? 4.0 : 2.0) * xmax * double(cfg.total_samples());  // largest |sum|
+    return squares ? exact_column_sums<true>(O, x, bound, P) : exact_column_sums<false>(O, x, bound, P);
+  }
+
+  // The first `cols` column sums of A(s, k) x(s) (or A(s, k)^2 x(s)) over
+  // all ranks' samples, exact in 64-bit fixed point for a bound on |sum|
+  // that every rank shares; NaN where the bound is not finite.
+  template <bool Squares, class A>
+  std::vector<double> exact_column_sums(const A& a, const Vector& x, double bound, int cols) {
+    if (bound == 0) return std::vector<double>(cols, 0.0);
+    if (!std::isfinite(bound)) return std::vector<double>(cols, std::numeric_limits<double>::quiet_NaN());
+    Exec space;
     const int exponent = std::min(62 - std::ilogb(bound) - 1, 1000);  // finite scale for tiny x
     const double scale = std::ldexp(1.0, exponent);
-    if (squares)
-      common::fixed_point_projection<true>(space, O, x, scale, fixed, projection_block);
-    else
-      common::fixed_point_projection(space, O, x, scale, fixed, projection_block);
+    if (int(fixed.extent(0)) < cols) {
+      fixed = Kokkos::View<std::int64_t*>("nqs::fixed_point", cols);
+      fixed_host = Kokkos::create_mirror_view(compat::PinnedSpace(), fixed);
+    }
+    common::fixed_point_projection<Squares>(space, a, x, scale, fixed, projection_block);
     Kokkos::deep_copy(space, fixed_host, fixed);
     space.fence();
-    std::vector<std::int64_t> sums(fixed_host.data(), fixed_host.data() + P);
+    std::vector<std::int64_t> sums(fixed_host.data(), fixed_host.data() + cols);
     mpi.allreduce_sum(sums);
-    std::vector<double> out(P);
-    for (int k = 0; k < P; ++k) out[k] = double(sums[k]) / scale;
+    std::vector<double> out(cols);
+    for (int k = 0; k < cols; ++k) out[k] = double(sums[k]) / scale;
     return out;
+  }
+
+  // Means over all ranks' samples of the observables of `list`, on the
+  // samples of the last sample(): per-sample values of a block of columns
+  // at a time (a bounded buffer), then their exact column sums.
+  std::vector<double> observe(const ObservableList& list) {
+    Exec space;
+    const int n = int(list.size());
+    if (observable_columns.kind.extent(0) != list.size()) {
+      auto& c = observable_columns;
+      c.kind = Kokkos::View<std::int8_t*>("nqs::observable_kind", n);
+      c.i = Kokkos::View<std::int32_t*>("nqs::observable_i", n);
+      c.j = Kokkos::View<std::int32_t*>("nqs::observable_j", n);
+      c.sign = Vector("nqs::observable_sign", n);
+      auto upload = [](auto const& dst, auto const& src) {
+        auto h = Kokkos::create_mirror_view(dst);
+        for (std::size_t k = 0; k < src.size(); ++k) h(k) = src[k];
+        Kokkos::deep_copy(dst, h);
+      };
+      upload(c.kind, list.kind);
+      upload(c.i, list.i);
+      upload(c.j, list.j);
+      upload(c.sign, list.sign);
+    }
+    const int S = int(samples.local_energy.extent(0));
+    if (sample_ones.extent(0) != std::size_t(S)) {
+      sample_ones = Vector("nqs::sample_ones", S);
+      Kokkos::deep_copy(sample_ones, 1.0);
+    }
+    // Columns per block: about 2^25 values (256 MiB).
+    const int width = std::max(1, std::min(n, int((std::int64_t(1) << 25) / std::max(S, 1))));
+    if (int(observable_block.extent(1)) != width)
+      observable_block = Matrix("nqs::observable_values", S, width);
+    const double ns = double(cfg.total_samples());
+    std::vector<double> means(n);
+    for (int first = 0; first < n; first += width) {
+      const int w = std::min(width, n - first);
+      with_sampler([&](auto& mdl, auto&) {
+        observable_values(space, mdl, samples, observable_columns, first, w, observable_block);
+      });
+      // The block's leading w columns are contiguous (LayoutLeft).
+      const double amax =
+          mpi.max(common::max_abs(space, Vector(observable_block.data(), std::size_t(S) * w)));
+      const auto a = Kokkos::subview(observable_block, Kokkos::ALL, std::make_pair(0, w));
+      const auto sums = exact_column_sums<false>(a, sample_ones, amax * ns, w);
+      for (int k = 0; k < w; ++k) means[first + k] = sums[k] / ns;
+    }
+    return means;
+  }
+
+  Measurement measure(std::int64_t iteration, const ObservableList& list) {
+    const auto& e = sample(iteration);
+    Measurement m;
+    m.energy = energy_statistics(mpi.allgather(e), cfg.chains, cfg.samples_per_chain).energy_mean;
+    m.column_means = observe(list);
+    return m;
   }
 
   // (S + shift) v with S v = Obar^T (Obar v) / Ns.
@@ -431,6 +503,9 @@ IterationStats Vmc::step(std::int64_t iteration, Timers& timers) {
 }
 const std::vector<double>& Vmc::sample(std::int64_t iteration) {
   return impl_->sample(iteration);
+}
+Measurement Vmc::measure(std::int64_t iteration, const ObservableList& list) {
+  return impl_->measure(iteration, list);
 }
 const std::vector<double>& Vmc::parameters() const {
   return impl_->params_host;

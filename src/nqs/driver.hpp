@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nqs/nqs_config.hpp"
+#include "nqs/observables.hpp"
 
 namespace prism {
 class MpiContext;
@@ -42,6 +43,14 @@ struct Checkpoint {
   std::vector<std::int8_t> chain_spins;  // all chains, chain-major (chains x N); rank 0 only
 };
 
+// One sampling iteration's estimates of the observables: the mean local
+// energy and the mean of every column of an ObservableList, over all ranks'
+// samples (the same bits on any number of ranks).
+struct Measurement {
+  double energy = 0;
+  std::vector<double> column_means;
+};
+
 class VmcInspector;  // nqs/inspect.hpp: tests and benchmarks look inside
 
 class Vmc {
@@ -54,6 +63,9 @@ class Vmc {
   // until the next call).  Collective (the acceptance rate is summed over
   // all ranks).
   const std::vector<double>& sample(std::int64_t iteration);
+  // Sampling at the current parameters (no update) and the observables of
+  // `list` on those samples.  Collective.
+  Measurement measure(std::int64_t iteration, const ObservableList& list);
 
   const std::vector<double>& parameters() const;
   void set_parameters(const std::vector<double>& p);

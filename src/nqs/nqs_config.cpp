@@ -81,6 +81,11 @@ Config parse_config(Deck& deck) {
                     ? Precision::single_precision
                     : Precision::double_precision;
   c.checkpoint_every = deck.get_int(s, "checkpoint_every", 0, 0, 100'000'000);
+  c.observables_iterations = deck.get_int(s, "observables_iterations", 0, 0, 1'000'000);
+  // Every pair of sites is a column, each costing M brackets per sample.
+  if (c.observables_iterations > 0 && c.sites() > 1024)
+    deck.fail(s, "observables_iterations",
+              "observables are measured for at most 1024 sites (every pair of sites is measured)");
   const auto lat = make_lattice(c);
   if (c.hamiltonian == Hamiltonian::heisenberg) {
     if (c.sites() % 2 != 0)

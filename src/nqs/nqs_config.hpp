@@ -41,6 +41,9 @@ struct Config {
   Precision precision = Precision::double_precision;
   std::int64_t checkpoint_every = 0;
   // iterations between checkpoints (0: at the end and on signals)
+  // Sampling iterations at the final parameters that measure the
+  // observables (src/nqs/observables.hpp); 0: none.
+  std::int64_t observables_iterations = 0;
 
   std::int64_t sites() const { return Lx * Ly; }
   std::int64_t hidden() const;

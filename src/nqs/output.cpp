@@ -61,6 +61,8 @@ void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const R
     for (std::size_t i = 0; i < N; ++i) W[j * N + i] = p[N + M + j + M * i];
   out.write(g + "/W", W, {M, N});
 
+  if (res.observables) Observables(cfg).write(out, *res.observables);
+
   // Checkpoint: continue with prism --restart FILE DECK.
   const auto& c = res.checkpoint;
   const std::string k = g + "/checkpoint";

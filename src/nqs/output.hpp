@@ -2,6 +2,7 @@
 // What an nqs run produces (the optimisation history, the final parameters
 // and the checkpoint), its /nqs group in the output file, and the read-back
 // of that group for a restart.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,9 @@ struct Results {
   std::vector<IterationStats> history;
   std::vector<double> parameters;
   Checkpoint checkpoint;  // as of the end of history
-  std::string error;      // non-empty when the run stopped on a non-finite value
+  // The observables measured after the last iteration (nqs.observables_iterations).
+  std::optional<ObservableSums> observables;
+  std::string error;  // non-empty when the run stopped on a non-finite value
   bool interrupted = false;
 };
 

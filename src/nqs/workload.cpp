@@ -81,7 +81,40 @@ void NqsWorkload::run(RunContext& ctx) {
   }
   if (!res_.interrupted && res_.error.empty()) progress.finish();
   res_.parameters = vmc->parameters();
+  // The checkpoint is the state after the last iteration, before the
+  // measurement moves the chains on: a restart that adds iterations
+  // continues exactly as a longer run would.
   res_.checkpoint = vmc->checkpoint(it);
+  if (cfg_.observables_iterations > 0 && !res_.interrupted && res_.error.empty()) measure(*vmc, ctx);
+}
+
+void NqsWorkload::measure(Vmc& vmc, RunContext& ctx) {
+  const Observables obs(cfg_);
+  ObservableSums sums;
+  sums.samples_per_iteration = cfg_.total_samples();
+  const std::int64_t K = cfg_.observables_iterations;
+  Progress progress("nqs observables", K, "iterations", ctx.show_progress && ctx.mpi.root());
+  for (std::int64_t t = 0; t < K; ++t) {
+    // Sampling iterations numbered after the optimisation's, so that their
+    // random numbers are new ones.
+    const auto m = [&] {
+      auto timer = ctx.timers.scope("observables");
+      return vmc.measure(cfg_.iterations + t, obs.columns());
+    }();
+    if (!std::isfinite(m.energy)) {
+      res_.error = "non-finite energy at observables iteration " + std::to_string(t);
+      return;
+    }
+    sums.add(obs.derive(m.column_means, m.energy));
+    progress.update(t + 1);
+    // Stopped: no observables are written; a restart measures them afresh.
+    if (t + 1 < K && ctx.stop_requested()) {
+      res_.interrupted = true;
+      return;
+    }
+  }
+  progress.finish();
+  res_.observables = std::move(sums);
 }
 
 void NqsWorkload::write(H5Writer& out) const {
@@ -114,6 +147,15 @@ void NqsWorkload::print_summary(std::FILE* out) const {
     std::fprintf(
         out, "reference energy %.8f, relative error of the last iteration %.2e\n", *cfg_.reference_energy,
         std::fabs((res_.history.back().energy_mean - *cfg_.reference_energy) / *cfg_.reference_energy));
+  if (res_.observables) {
+    const auto& o = *res_.observables;
+    const Observables obs(cfg_);
+    std::fprintf(out, "observables over %lld iterations at the final parameters (errors over iterations):\n",
+                 static_cast<long long>(o.iterations));
+    for (const auto& q : obs.quantities())
+      if (q.shape.empty())
+        std::fprintf(out, "  %-34s %16.8f +- %.2e\n", q.name.c_str(), o.mean(q.offset), o.error(q.offset));
+  }
 }
 
 RunStatus NqsWorkload::status() const {
@@ -122,6 +164,8 @@ RunStatus NqsWorkload::status() const {
   s.interrupted = res_.interrupted;
   s.position = "iteration " + std::to_string(res_.checkpoint.next_iteration) + " of " +
                std::to_string(cfg_.iterations);
+  if (res_.interrupted && res_.checkpoint.next_iteration == cfg_.iterations)
+    s.position += ", while measuring the observables (a restart measures them again)";
   return s;
 }
 

@@ -10,6 +10,8 @@
 
 namespace prism::nqs {
 
+class Vmc;
+
 class NqsWorkload final : public Workload {
  public:
   explicit NqsWorkload(Config cfg) : cfg_(std::move(cfg)) {}
@@ -20,10 +22,11 @@ class NqsWorkload final : public Workload {
   std::string units_name() const override { return "chains"; }
 
   bool restartable() const override { return true; }
-  // The length of the run and what is only reported may change; everything
+  // The length of the run, the measurement after it and what is only
+  // reported may change; everything
   // that shapes the trajectory may not.
   std::vector<std::string> restart_free_keys() const override {
-    return {"iterations", "checkpoint_every", "reference_energy"};
+    return {"iterations", "checkpoint_every", "reference_energy", "observables_iterations"};
   }
   std::string restore(const H5Reader& in) override;
   void run(RunContext& ctx) override;
@@ -35,6 +38,8 @@ class NqsWorkload final : public Workload {
   const Results& results() const { return res_; }
 
  private:
+  // Samples the final state nqs.observables_iterations times into res_.observables.
+  void measure(Vmc& vmc, RunContext& ctx);
   const Config cfg_;
   std::uint64_t seed_ = 0;
   std::optional<Results> resume_;
