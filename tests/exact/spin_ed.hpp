@@ -104,6 +104,77 @@ inline double lanczos_ground_energy(const SpinModel& m, const std::function<bool
   return tridiagonal_min(alpha, beta);
 }
 
+// Ground state (energy and normalised vector in the full basis) by Lanczos
+// with full reorthogonalisation, for bases small enough to keep every
+// Lanczos vector; the Ritz vector of the lowest eigenvalue comes from
+// inverse iteration on the tridiagonal matrix.
+struct GroundState {
+  double energy = 0;
+  std::vector<double> psi;
+};
+inline GroundState lanczos_ground_state(const SpinModel& m, const std::function<bool(std::uint64_t)>& sector,
+                                        int steps = 120) {
+  const std::uint64_t dim = std::uint64_t(1) << m.N;
+  std::vector<std::vector<double>> V;
+  std::vector<double> v(dim, 0.0), w(dim);
+  double norm = 0;
+  for (std::uint64_t s = 0; s < dim; ++s)
+    if (sector(s)) {
+      v[s] = 1.0 + 0.1 * std::sin(double(s) * 1.2345);
+      norm += v[s] * v[s];
+    }
+  for (auto& x : v) x /= std::sqrt(norm);
+  std::vector<double> alpha, beta;
+  for (int k = 0; k < steps; ++k) {
+    V.push_back(v);
+    apply_h(m, v, w);
+    double a = 0;
+    for (std::uint64_t s = 0; s < dim; ++s) a += v[s] * w[s];
+    alpha.push_back(a);
+    for (int pass = 0; pass < 2; ++pass)  // Gram-Schmidt twice against every earlier vector
+      for (const auto& u : V) {
+        double d = 0;
+        for (std::uint64_t s = 0; s < dim; ++s) d += u[s] * w[s];
+        for (std::uint64_t s = 0; s < dim; ++s) w[s] -= d * u[s];
+      }
+    double b = 0;
+    for (double x : w) b += x * x;
+    b = std::sqrt(b);
+    if (b < 1e-10) break;
+    beta.push_back(b);
+    for (std::uint64_t s = 0; s < dim; ++s) v[s] = w[s] / b;
+  }
+  const std::size_t n = alpha.size();
+  beta.resize(n - 1);
+  GroundState g;
+  g.energy = tridiagonal_min(alpha, beta);
+  // Inverse iteration: (T - mu) y_new = y with mu just below the eigenvalue,
+  // by the Thomas algorithm (no pivoting needed: T - mu is positive definite).
+  const double mu = g.energy - 1e-9 * std::max(1.0, std::fabs(g.energy));
+  std::vector<double> y(n, 1.0), c(n), d(n);
+  for (int it = 0; it < 4; ++it) {
+    c[0] = n > 1 ? beta[0] / (alpha[0] - mu) : 0.0;
+    d[0] = y[0] / (alpha[0] - mu);
+    for (std::size_t i = 1; i < n; ++i) {
+      const double den = alpha[i] - mu - beta[i - 1] * c[i - 1];
+      c[i] = i + 1 < n ? beta[i] / den : 0.0;
+      d[i] = (y[i] - beta[i - 1] * d[i - 1]) / den;
+    }
+    y[n - 1] = d[n - 1];
+    for (std::size_t i = n - 1; i-- > 0;) y[i] = d[i] - c[i] * y[i + 1];
+    double yn = 0;
+    for (double x : y) yn += x * x;
+    for (auto& x : y) x /= std::sqrt(yn);
+  }
+  g.psi.assign(dim, 0.0);
+  for (std::size_t k = 0; k < n; ++k)
+    for (std::uint64_t s = 0; s < dim; ++s) g.psi[s] += y[k] * V[k][s];
+  double pn = 0;
+  for (double x : g.psi) pn += x * x;
+  for (auto& x : g.psi) x /= std::sqrt(pn);
+  return g;
+}
+
 // <psi|H|psi>/<psi|psi> for amplitudes psi (full basis).
 inline double expectation(const SpinModel& m, const std::vector<double>& psi) {
   std::vector<double> hpsi(psi.size());

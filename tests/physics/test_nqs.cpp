@@ -18,7 +18,9 @@
 #include "exact/spin_ed.hpp"
 #include "kernels/nqs/moves.hpp"
 #include "nqs/driver.hpp"
+#include "kernels/nqs/observables.hpp"
 #include "nqs/inspect.hpp"
+#include "nqs/observables.hpp"
 #include "nqs/workload.hpp"
 #include "test_env.hpp"
 
@@ -351,6 +353,114 @@ TEST(NqsEnergy, HeisenbergLocalEnergyMatchesExactExpectation) {
   check_energy(c, 0.5);
 }
 
+// Exact means of the observable columns for amplitudes psi (full basis,
+// with their signs), straight from the operators' definitions.
+std::vector<double> exact_column_means(const ObservableList& cols, const std::vector<double>& psi) {
+  double z = 0;
+  for (double a : psi) z += a * a;
+  std::vector<double> out(cols.size());
+  for (std::size_t c = 0; c < cols.size(); ++c) {
+    const std::uint64_t bi = std::uint64_t(1) << cols.i[c], bj = std::uint64_t(1) << cols.j[c];
+    double sum = 0;
+    for (std::uint64_t s = 0; s < psi.size(); ++s) {
+      if (psi[s] == 0) continue;
+      switch (ObservableKind(cols.kind[c])) {
+        case ObservableKind::zz:  // sigma^z_i sigma^z_j
+          sum += psi[s] * psi[s] * exact::spin_of(s, cols.i[c]) * exact::spin_of(s, cols.j[c]);
+          break;
+        case ObservableKind::exchange:  // S^+_i S^-_j + S^-_i S^+_j
+          if (((s & bi) != 0) != ((s & bj) != 0)) sum += psi[s] * psi[s ^ bi ^ bj];
+          break;
+        case ObservableKind::flip:  // sigma^x_i
+          sum += psi[s] * psi[s ^ bi];
+          break;
+      }
+    }
+    out[c] = sum / z;
+  }
+  return out;
+}
+
+const Quantity& quantity(const Observables& obs, const std::string& name) {
+  for (const auto& q : obs.quantities())
+    if (q.name == name) return q;
+  throw std::runtime_error("no quantity " + name);
+}
+
+// The observables measured on samples of a fixed random RBM equal its exact
+// expectation values (every element of every derived quantity, within six
+// standard errors over iterations), and in every iteration the energy is
+// the sum of the bond (and field) observables, as the Hamiltonian says.
+void check_observables(Config c) {
+  c.alpha = 1;
+  c.init_scale = 0.3;
+  c.chains = 128;
+  c.samples_per_chain = 16;
+  // The errors treat iterations as independent bins: enough sweeps between
+  // them that the chains forget (with 20 the exchange chains of the ring
+  // keep memory across iterations, and the errors come out too small).
+  c.thermalization = 100;
+  c.sweeps_per_sample = 2;
+  const int iterations = 30;
+  Vmc vmc(c, 41, *test::world);
+  const Observables obs(c);
+  const auto lat = make_lattice(c);
+  const int N = int(c.sites());
+  ObservableSums sums;
+  for (int t = 0; t < iterations; ++t) {
+    const auto m = vmc.measure(t, obs.columns());
+    const auto d = obs.derive(m.column_means, m.energy);
+    sums.add(d);
+    const double* zz = d.data() + quantity(obs, "szsz").offset;
+    double e = 0;
+    for (std::size_t b = 0; b < lat.bond_i.size(); ++b) {
+      const int k = lat.bond_i[b] * N + lat.bond_j[b];
+      if (c.hamiltonian == Hamiltonian::tfim)
+        e += -c.J * 4 * zz[k];
+      else  // J (Delta S^z S^z + S^x S^x + S^y S^y)
+        e += c.J * (c.Delta * zz[k] + d[quantity(obs, "spin_spin").offset + k] - zz[k]);
+    }
+    if (c.hamiltonian == Hamiltonian::tfim)
+      for (int i = 0; i < N; ++i) e += -c.h * d[quantity(obs, "sigma_x").offset + i];
+    EXPECT_NEAR(e, m.energy, 1e-10 * std::fabs(m.energy)) << "iteration " << t;
+  }
+  const auto psi = exact_amplitudes(c, vmc.parameters());
+  const auto exact = obs.derive(exact_column_means(obs.columns(), psi), exact::expectation(spin_model(c), psi));
+  int nonzero_errors = 0;
+  for (const auto& q : obs.quantities())
+    for (std::size_t k = 0; k < q.size; ++k) {
+      const double mean = sums.mean(q.offset + k), err = sums.error(q.offset + k), x = exact[q.offset + k];
+      EXPECT_NEAR(mean, x, 6 * err + 1e-12) << q.name << "[" << k << "] err " << err;
+      nonzero_errors += err > 0;
+    }
+  EXPECT_GT(nonzero_errors, 0);
+}
+
+TEST(NqsObservables, HeisenbergChainMatchesExactExpectations) {
+  check_observables(chain(Hamiltonian::heisenberg, 8));
+}
+TEST(NqsObservables, XxzChainWithoutSignRuleMatchesExactExpectations) {
+  auto c = chain(Hamiltonian::heisenberg, 8);
+  c.marshall_sign = false;
+  c.Delta = 0.5;
+  check_observables(c);
+}
+TEST(NqsObservables, OpenSquareHeisenbergMatchesExactExpectations) {
+  Config c;
+  c.hamiltonian = Hamiltonian::heisenberg;
+  c.lattice = LatticeKind::square;
+  c.Lx = 4;
+  c.Ly = 2;
+  c.periodic = false;
+  c.marshall_sign = true;
+  check_observables(c);
+}
+TEST(NqsObservables, TfimChainMatchesExactExpectations) {
+  auto c = chain(Hamiltonian::tfim, 8);
+  c.h = 0.7;
+  check_observables(c);
+}
+
 TEST(NqsStatistics, SplitRhatAndErrors) {
   // Two chains with different means: R-hat well above 1; identical iid chains: close to 1.
   std::vector<double> e;
@@ -365,11 +475,12 @@ TEST(NqsStatistics, SplitRhatAndErrors) {
   EXPECT_GT(st.energy_err, 0.0);
 }
 
-double optimise(Config c, std::int64_t iterations, std::uint64_t seed) {
+double optimise(Config c, std::int64_t iterations, std::uint64_t seed, Results* results = nullptr) {
   c.iterations = iterations;
   NqsWorkload w(c);
   test::run_workload(w, seed);
   const auto& res = w.results();
+  if (results) *results = res;
   EXPECT_TRUE(res.error.empty()) << res.error;
   // Average the last 20 iterations: the variational energy at convergence.
   double e = 0;
@@ -378,6 +489,20 @@ double optimise(Config c, std::int64_t iterations, std::uint64_t seed) {
   return e / 20.0;
 }
 
+// <sigma^x> of the periodic TFIM chain's ground state, -(1/N) dE0/dh
+// (Hellmann-Feynman on the closed form).
+double tfim_chain_sigma_x(int N, double J, double h) {
+  double s = 0;
+  for (int m = 0; m < N; ++m) {
+    const double k = M_PI * (2.0 * m + 1.0) / N;
+    s += (h - J * std::cos(k)) / std::sqrt(J * J + h * h - 2.0 * J * h * std::cos(k));
+  }
+  return s / N;
+}
+
+// The trained chain's energy against the closed form, and its observables
+// (measured after training) against the closed-form <sigma^x> and
+// nearest-neighbour <sigma^z sigma^z> = -(E0 + h N <sigma^x>) / (J N).
 void check_tfim_chain16(Precision precision) {
   auto c = chain(Hamiltonian::tfim, 16);
   c.precision = precision;
@@ -387,9 +512,22 @@ void check_tfim_chain16(Precision precision) {
   c.samples_per_chain = 16;
   c.thermalization = 5;
   c.learning_rate = 0.05;
+  c.observables_iterations = 20;
   const double exact_e = exact::tfim_chain_ground_energy(16, 1.0, 1.0);
-  const double e = optimise(c, 150, 1);
+  Results res;
+  const double e = optimise(c, 150, 1, &res);
   EXPECT_LT(std::fabs((e - exact_e) / exact_e), 1e-3) << "E " << e << " exact " << exact_e;
+  ASSERT_TRUE(res.observables.has_value());
+  const Observables obs(c);
+  const auto& o = *res.observables;
+  EXPECT_EQ(o.iterations, 20);
+  const double sx = tfim_chain_sigma_x(16, 1.0, 1.0), zz = -(exact_e + 16 * sx) / 16;
+  const auto& qx = quantity(obs, "sigma_x_mean");
+  const auto& qz = quantity(obs, "sigma_z_sigma_z_nearest");
+  std::printf("sigma_x %.6f +- %.1e exact %.6f; zz %.6f +- %.1e exact %.6f\n", o.mean(qx.offset), o.error(qx.offset), sx,
+              o.mean(qz.offset), o.error(qz.offset), zz);
+  EXPECT_NEAR(o.mean(qx.offset), sx, 5e-3 + 4 * o.error(qx.offset));
+  EXPECT_NEAR(o.mean(qz.offset), zz, 5e-3 + 4 * o.error(qz.offset));
 }
 TEST(NqsOptimisation, TfimChain16ReachesClosedForm) {
   check_tfim_chain16(Precision::double_precision);
@@ -406,10 +544,27 @@ TEST(NqsOptimisation, HeisenbergChain12ReachesExactDiagonalisation) {
   c.samples_per_chain = 16;
   c.thermalization = 5;
   c.learning_rate = 0.05;
-  const double exact_e =
-      exact::lanczos_ground_energy(spin_model(c), [](std::uint64_t s) { return std::popcount(s) == 6; });
-  const double e = optimise(c, 200, 2);
+  c.observables_iterations = 20;
+  const auto gs = exact::lanczos_ground_state(spin_model(c), [](std::uint64_t s) { return std::popcount(s) == 6; });
+  const double exact_e = gs.energy;
+  Results res;
+  const double e = optimise(c, 200, 2, &res);
   EXPECT_LT(std::fabs((e - exact_e) / exact_e), 2e-3) << "E " << e << " exact " << exact_e;
+  // The correlations of the trained state against those of the ED ground
+  // state, at every distance; the staggered magnetisation too.
+  ASSERT_TRUE(res.observables.has_value());
+  const Observables obs(c);
+  const auto& o = *res.observables;
+  const auto exact = obs.derive(exact_column_means(obs.columns(), gs.psi), gs.energy);
+  EXPECT_NEAR(exact[quantity(obs, "energy").offset], exact_e, 1e-9);  // the ED vector is the ground state
+  for (const char* name : {"spin_spin_displacement", "staggered_magnetisation_squared"}) {
+    const auto& q = quantity(obs, name);
+    for (std::size_t k = 0; k < q.size; ++k) {
+      const double m = o.mean(q.offset + k), err = o.error(q.offset + k), x = exact[q.offset + k];
+      std::printf("%s[%zu] %.5f +- %.1e exact %.5f\n", name, k, m, err, x);
+      EXPECT_NEAR(m, x, 1e-2 + 4 * err) << name << "[" << k << "]";
+    }
+  }
 }
 
 // The 4 x 4 periodic Heisenberg model with the Marshall sign, and the
