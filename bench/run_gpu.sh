@@ -15,7 +15,7 @@
 #   PRISM_DEPS      extra CMake prefixes, ';'-separated (default: .carry/usr if it exists)
 #   WORK            builds and Kokkos installs, reused by the next run (default: /tmp/prism-gpu)
 #   SKIP_OPENMP=1   no OpenMP build and no host-core figures
-#   PARTS           which parts run (default: "tests thermo nqs sr te te_matrix classifier policy gnn oscillators study")
+#   PARTS           which parts run (default: "tests thermo nqs nqs_tta sr te te_matrix classifier policy gnn oscillators study")
 #   TARGETS         build only these CMake targets (e.g. "prism bench_ising2d test_thermo");
 #                   tests whose binaries were not built are skipped
 #   PROFILE=1       thermo part: Nsight Compute on one multispin sweep at 32768^2
@@ -57,7 +57,7 @@ ONE="${CUDA_VISIBLE_DEVICES:-0}" && ONE="${ONE%%,*}"  # single-GPU runs
 MPI=(mpirun --bind-to none)                            # ranks are placed on GPUs by prism
 CPU=(env OMP_NUM_THREADS="$J" OMP_PROC_BIND=spread OMP_PLACES=threads)
 fails=0
-want() { [[ " ${PARTS:-tests thermo nqs sr te te_matrix classifier policy gnn oscillators study} " == *" $1 "* ]]; }
+want() { [[ " ${PARTS:-tests thermo nqs nqs_tta sr te te_matrix classifier policy gnn oscillators study} " == *" $1 "* ]]; }
 log() { echo "== $* ($(date +%T))"; }
 failed() { echo "FAILED: $*"; fails=$((fails + 1)); }
 
@@ -164,6 +164,28 @@ done
 for precision in double float; do
   "${CPU[@]}" "$C/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 1 --precision $precision --csv "$OUT/bench_nqs.csv"
 done
+fi
+
+if want nqs_tta; then
+# Time to accuracy on the 10x10 deck: each configuration (label|--set arguments,
+# one per line of NQS_TTA) trains for at most NQS_TTA_SECONDS and is then stopped
+# by SIGUSR1, which writes its complete file; bench/nqs_time_to_accuracy.py reads
+# off the seconds to 1e-2 and 2e-3 relative error.
+log "nqs time to accuracy: 10x10 Heisenberg on one GPU, ${NQS_TTA_SECONDS:=150} s per configuration"
+: "${NQS_TTA:=shipped|}"
+mkdir -p "$OUT/nqs_tta"
+runs=() labels=()
+while IFS='|' read -r label sets; do
+  [[ -n "$label" ]] || continue
+  rm -f "$WORK/tta-$label.h5"
+  # shellcheck disable=SC2086 # the --set arguments split on spaces
+  CUDA_VISIBLE_DEVICES=$ONE timeout --preserve-status -k 120 -s USR1 "$NQS_TTA_SECONDS" "$B/src/prism" --output "$WORK/tta-$label.h5" \
+    --set nqs.observables_iterations=0 --set nqs.checkpoint_every=0 $sets "$ROOT/inputs/nqs_heisenberg_10x10.toml" \
+    > "$OUT/nqs_tta/$label.log" 2>&1 || failed "nqs_tta $label: $(tail -3 "$OUT/nqs_tta/$label.log")"
+  cp "$WORK/tta-$label.h5" "$OUT/nqs_tta/$label.h5" 2>/dev/null && runs+=("$OUT/nqs_tta/$label.h5") labels+=(--label "$label")
+done <<< "$NQS_TTA"
+[[ ${#runs[@]} -gt 0 ]] && "$PY" "$ROOT/bench/nqs_time_to_accuracy.py" "${runs[@]}" "${labels[@]}" \
+  --csv "$OUT/nqs_tta.csv" | tee "$OUT/nqs_tta.txt"
 fi
 
 if want sr; then
