@@ -42,6 +42,7 @@ def analyse(path, targets, window):
         cg = np.array(g["cg_iterations"])
         device = f["metadata"].attrs.get("device", "")
         device = device.decode() if isinstance(device, bytes) else str(device)
+        device = device.split(" (device")[0]  # the card's name, without the rank's index
     cum = np.cumsum(t)
     tail = e[-min(window, len(e)):]
     rows = []
@@ -49,7 +50,6 @@ def analyse(path, targets, window):
         k = first_within(e, ref, target, window)
         rows.append({
             "run": os.path.basename(path),
-            "device": device,
             "iterations": len(e),
             "s_per_iteration": float(t.mean()) if len(t) else float("nan"),
             "mean_cg": float(cg.mean()) if len(cg) else float("nan"),
@@ -57,6 +57,7 @@ def analyse(path, targets, window):
             "target": target,
             "iteration_reached": "" if k is None else k,
             "seconds_to_target": "" if k is None else round(float(cum[k]), 2),
+            "device": device,
         })
     return rows
 
@@ -77,9 +78,10 @@ def main():
                 r["run"] = args.label[i]
             rows.append(r)
     cols = list(rows[0].keys())
-    print(" ".join(f"{c:>18}" for c in cols))
+    print(" ".join(f"{c:>18}" for c in cols[:-1]), cols[-1])
     for r in rows:
-        print(" ".join(f"{(f'{v:.4g}' if isinstance(v, float) else str(v)):>18}" for v in r.values()))
+        v = [f"{x:.4g}" if isinstance(x, float) else str(x) for x in r.values()]
+        print(" ".join(f"{x:>18}" for x in v[:-1]), v[-1])
     if args.csv:
         new = not os.path.exists(args.csv)
         with open(args.csv, "a", newline="") as f:
