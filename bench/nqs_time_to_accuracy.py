@@ -11,6 +11,10 @@ row per run and target goes to the table, and to --csv when given.
 
 usage: nqs_time_to_accuracy.py RUN.h5 [RUN.h5 ...] [--targets 1e-2,2e-3]
                                [--window 10] [--label NAME ...] [--csv OUT.csv]
+                               [--plot OUT.png]
+
+--plot draws each run's windowed relative error against its wall time, the
+targets as horizontal lines, on log axes.
 """
 import argparse
 import csv
@@ -69,6 +73,7 @@ def main():
     p.add_argument("--window", type=int, default=10)
     p.add_argument("--label", action="append", default=[], help="a name per run, in order (default: file name)")
     p.add_argument("--csv")
+    p.add_argument("--plot", help="relative error against wall time, all runs in one figure")
     args = p.parse_args()
     targets = [float(x) for x in args.targets.split(",")]
     rows = []
@@ -89,7 +94,40 @@ def main():
             if new:
                 w.writeheader()
             w.writerows(rows)
+    if args.plot:
+        plot(args.runs, [r["run"] for r in rows[:: len(targets)]], targets, args.window, args.plot)
     return 0
+
+
+def plot(paths, labels, targets, window, output):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    device = ""
+    for path, label in zip(paths, labels):
+        with h5py.File(path, "r") as f:
+            g = f["nqs"]
+            ref = float(g.attrs["reference_energy"])
+            e, t = np.array(g["energy_mean"]), np.cumsum(np.array(g["time"]))
+            device = f["metadata"].attrs.get("device", "")
+            device = (device.decode() if isinstance(device, bytes) else str(device)).split(" (device")[0]
+        if len(e) < window:
+            continue
+        means = np.convolve(e, np.ones(window) / window, mode="valid")
+        ax.loglog(t[window - 1:], np.abs((means - ref) / ref), lw=1.2, label=label)
+    for target in targets:
+        ax.axhline(target, color="k", lw=0.8, ls=":")
+    ax.set_xlabel("wall time of the iterations [s]")
+    ax.set_ylabel(f"relative error of the {window}-iteration mean energy")
+    ax.set_title(f"prism nqs time to accuracy, {device}")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(output, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
