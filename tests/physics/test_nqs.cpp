@@ -17,8 +17,8 @@
 #include "core/timers.hpp"
 #include "exact/spin_ed.hpp"
 #include "kernels/nqs/moves.hpp"
-#include "nqs/driver.hpp"
 #include "kernels/nqs/observables.hpp"
+#include "nqs/driver.hpp"
 #include "nqs/inspect.hpp"
 #include "nqs/observables.hpp"
 #include "nqs/workload.hpp"
@@ -425,7 +425,8 @@ void check_observables(Config c) {
     EXPECT_NEAR(e, m.energy, 1e-10 * std::fabs(m.energy)) << "iteration " << t;
   }
   const auto psi = exact_amplitudes(c, vmc.parameters());
-  const auto exact = obs.derive(exact_column_means(obs.columns(), psi), exact::expectation(spin_model(c), psi));
+  const auto exact =
+      obs.derive(exact_column_means(obs.columns(), psi), exact::expectation(spin_model(c), psi));
   int nonzero_errors = 0;
   for (const auto& q : obs.quantities())
     for (std::size_t k = 0; k < q.size; ++k) {
@@ -524,8 +525,8 @@ void check_tfim_chain16(Precision precision) {
   const double sx = tfim_chain_sigma_x(16, 1.0, 1.0), zz = -(exact_e + 16 * sx) / 16;
   const auto& qx = quantity(obs, "sigma_x_mean");
   const auto& qz = quantity(obs, "sigma_z_sigma_z_nearest");
-  std::printf("sigma_x %.6f +- %.1e exact %.6f; zz %.6f +- %.1e exact %.6f\n", o.mean(qx.offset), o.error(qx.offset), sx,
-              o.mean(qz.offset), o.error(qz.offset), zz);
+  std::printf("sigma_x %.6f +- %.1e exact %.6f; zz %.6f +- %.1e exact %.6f\n", o.mean(qx.offset),
+              o.error(qx.offset), sx, o.mean(qz.offset), o.error(qz.offset), zz);
   EXPECT_NEAR(o.mean(qx.offset), sx, 5e-3 + 4 * o.error(qx.offset));
   EXPECT_NEAR(o.mean(qz.offset), zz, 5e-3 + 4 * o.error(qz.offset));
 }
@@ -545,7 +546,8 @@ TEST(NqsOptimisation, HeisenbergChain12ReachesExactDiagonalisation) {
   c.thermalization = 5;
   c.learning_rate = 0.05;
   c.observables_iterations = 20;
-  const auto gs = exact::lanczos_ground_state(spin_model(c), [](std::uint64_t s) { return std::popcount(s) == 6; });
+  const auto gs =
+      exact::lanczos_ground_state(spin_model(c), [](std::uint64_t s) { return std::popcount(s) == 6; });
   const double exact_e = gs.energy;
   Results res;
   const double e = optimise(c, 200, 2, &res);
