@@ -100,6 +100,12 @@ std::size_t Observables::add(std::string name, std::string description, std::vec
   return quantities_.back().offset;
 }
 
+const Quantity* Observables::find(std::string_view name) const {
+  for (const auto& q : quantities_)
+    if (q.name == name) return &q;
+  return nullptr;
+}
+
 std::size_t Observables::pair(int i, int j) const {
   // Row i of the upper triangle starts after rows 0..i-1, of N-1-r pairs each.
   const auto N = std::size_t(N_), a = std::size_t(i);
@@ -111,9 +117,8 @@ std::vector<double> Observables::derive(const std::vector<double>& m, double ene
   const std::size_t pairs = std::size_t(N) * (N - 1) / 2;
   std::vector<double> out(size_, 0.0);
   auto at = [&](const char* name) -> double* {
-    for (const auto& q : quantities_)
-      if (q.name == name) return out.data() + q.offset;
-    return nullptr;
+    const Quantity* q = find(name);
+    return q ? out.data() + q->offset : nullptr;
   };
   at("energy")[0] = energy;
   at("energy_per_site")[0] = energy / double(N);

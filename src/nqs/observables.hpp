@@ -7,6 +7,7 @@
 // /nqs/observables group of the output file.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nqs/nqs_config.hpp"
@@ -54,6 +55,8 @@ class Observables {
   // flip per site.
   const ObservableList& columns() const { return columns_; }
   const std::vector<Quantity>& quantities() const { return quantities_; }
+  // The quantity called `name`, or nullptr where this model has none.
+  const Quantity* find(std::string_view name) const;
   std::size_t size() const { return size_; }
 
   // One iteration's quantities, from its column means over all samples and

@@ -382,8 +382,7 @@ std::vector<double> exact_column_means(const ObservableList& cols, const std::ve
 }
 
 const Quantity& quantity(const Observables& obs, const std::string& name) {
-  for (const auto& q : obs.quantities())
-    if (q.name == name) return q;
+  if (const Quantity* q = obs.find(name)) return *q;
   throw std::runtime_error("no quantity " + name);
 }
 
@@ -411,17 +410,20 @@ void check_observables(Config c) {
     const auto m = vmc.measure(t, obs.columns());
     const auto d = obs.derive(m.column_means, m.energy);
     sums.add(d);
+    const bool tfim = c.hamiltonian == Hamiltonian::tfim;
     const double* zz = d.data() + quantity(obs, "szsz").offset;
+    // <S_i . S_j> for the Heisenberg models, <sigma^x_i> for the TFIM
+    const double* ss_or_sx = d.data() + quantity(obs, tfim ? "sigma_x" : "spin_spin").offset;
     double e = 0;
     for (std::size_t b = 0; b < lat.bond_i.size(); ++b) {
       const int k = lat.bond_i[b] * N + lat.bond_j[b];
-      if (c.hamiltonian == Hamiltonian::tfim)
+      if (tfim)
         e += -c.J * 4 * zz[k];
       else  // J (Delta S^z S^z + S^x S^x + S^y S^y)
-        e += c.J * (c.Delta * zz[k] + d[quantity(obs, "spin_spin").offset + k] - zz[k]);
+        e += c.J * (c.Delta * zz[k] + ss_or_sx[k] - zz[k]);
     }
-    if (c.hamiltonian == Hamiltonian::tfim)
-      for (int i = 0; i < N; ++i) e += -c.h * d[quantity(obs, "sigma_x").offset + i];
+    if (tfim)
+      for (int i = 0; i < N; ++i) e += -c.h * ss_or_sx[i];
     EXPECT_NEAR(e, m.energy, 1e-10 * std::fabs(m.energy)) << "iteration " << t;
   }
   const auto psi = exact_amplitudes(c, vmc.parameters());
