@@ -25,6 +25,13 @@ import h5py
 import numpy as np
 
 
+def card(f):
+    """The run's device name from /metadata, without the rank's index."""
+    device = f["metadata"].attrs.get("device", "")
+    device = device.decode() if isinstance(device, bytes) else str(device)
+    return device.split(" (device")[0]
+
+
 def first_within(e, ref, target, window):
     """Index of the first iteration whose trailing window mean is within target."""
     if len(e) < window:
@@ -44,9 +51,7 @@ def analyse(path, targets, window):
         e = np.array(g["energy_mean"])
         t = np.array(g["time"])
         cg = np.array(g["cg_iterations"])
-        device = f["metadata"].attrs.get("device", "")
-        device = device.decode() if isinstance(device, bytes) else str(device)
-        device = device.split(" (device")[0]  # the card's name, without the rank's index
+        device = card(f)
     cum = np.cumsum(t)
     tail = e[-min(window, len(e)):]
     rows = []
@@ -112,8 +117,7 @@ def plot(paths, labels, targets, window, output):
             g = f["nqs"]
             ref = float(g.attrs["reference_energy"])
             e, t = np.array(g["energy_mean"]), np.cumsum(np.array(g["time"]))
-            device = f["metadata"].attrs.get("device", "")
-            device = (device.decode() if isinstance(device, bytes) else str(device)).split(" (device")[0]
+            device = card(f)
         if len(e) < window:
             continue
         means = np.convolve(e, np.ones(window) / window, mode="valid")
