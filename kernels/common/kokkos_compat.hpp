@@ -84,6 +84,29 @@ inline std::string backend_name() {
 }  // namespace prism::compat
 
 namespace prism {
+// Threads that run in lockstep and exchange registers by shuffles: a warp
+// on CUDA, 1 on host backends.  A compile-time constant, so lane loops and
+// shuffles unroll.
+template <class Exec>
+inline constexpr int warp_lanes =
+#ifdef KOKKOS_ENABLE_CUDA
+    std::is_same_v<Exec, Kokkos::Cuda> ? 32 :
+#endif
+                                       1;
+// The sum of x over the warp_lanes<DefaultExecutionSpace> lanes of a warp, the
+// same bits in every lane (a butterfly: partners add the same two values).
+KOKKOS_FORCEINLINE_FUNCTION double warp_sum(double x) {
+#if defined(__CUDA_ARCH__)
+  for (int o = 16; o > 0; o /= 2) x += __shfl_xor_sync(0xffffffffu, x, o);
+#endif
+  return x;
+}
+// Orders the memory accesses of a warp's lanes (nothing on host backends).
+KOKKOS_FORCEINLINE_FUNCTION void warp_sync() {
+#if defined(__CUDA_ARCH__)
+  __syncwarp();
+#endif
+}
 KOKKOS_FORCEINLINE_FUNCTION int popcount64(std::uint64_t x) {
 #if defined(__CUDA_ARCH__)
   return __popcll(x);

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/common/kokkos_compat.hpp"
 #include "kernels/common/philox.hpp"
 
 namespace prism::nqs {
@@ -75,15 +76,11 @@ KOKKOS_INLINE_FUNCTION R tanh_after_move(R A, R B, R sk, R t) {
 
 // Lanes that share one chain's hidden units: a warp on CUDA, so that the
 // lane reductions are warp shuffles and a chain's rows stay in the L1 of
-// one SM; 1 on host backends.  A compile-time constant, so the lane loops
-// and shuffles unroll.  The lane count sets the order of the products over
-// units, so results are deterministic for a given backend, not across them.
+// one SM; 1 on host backends (warp_lanes, kernels/common/kokkos_compat.hpp).
+// The lane count sets the order of the products over units, so results are
+// deterministic for a given backend, not across them.
 template <class Exec>
-inline constexpr int lanes_per_chain =
-#ifdef KOKKOS_ENABLE_CUDA
-    std::is_same_v<Exec, Kokkos::Cuda> ? 32 :
-#endif
-                                       1;
+inline constexpr int lanes_per_chain = warp_lanes<Exec>;
 
 // The V lanes of one chain: work items i = V c + lane of a flat range, so on
 // CUDA they are the 32 threads of one warp (Kokkos runs a range in blocks of

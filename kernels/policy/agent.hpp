@@ -33,6 +33,10 @@
 namespace prism::policy {
 
 inline constexpr int kMaxFactors = 6, kMaxModalities = 8;
+// Nodes of one policy-tree tile: a warp's lanes read each element of B and
+// of the contracted A once for this many nodes.
+inline constexpr int kTile = 4;
+inline constexpr int kLanes = warp_lanes<Kokkos::DefaultExecutionSpace>;
 inline constexpr double kMinval = 2.220446049250313e-16;  // 2^-52, pymdp's MINVAL
 
 // Sizes and offsets into one parameter vector (A, H[A], B, C, D, E) and
@@ -148,6 +152,14 @@ struct PolicyTree {
   // those factors' marginals, [joint of the other dependencies][No + 1].
   Kokkos::View<const unsigned*> shared;                            // [T]
   Kokkos::View<const std::int64_t**, Kokkos::LayoutRight> ctr_at;  // [T][M + 1]
+  // The tiled evaluation (AgentStep::score_tiles), where one factor `own` is
+  // the only one whose marginal differs between the nodes of a level, at
+  // every level, and B is the model's: per level, tiles of up to kTile nodes
+  // with one control of `own`, at tile_at[t], their nodes in tile_node (-1
+  // past a tile's end).  own = -1: the general evaluation.
+  int own = -1;
+  Kokkos::View<const std::int64_t*> tile_at;                  // [T + 1]
+  Kokkos::View<const int**, Kokkos::LayoutRight> tile_node;  // [tile][kTile]
 };
 
 struct AgentStep {
@@ -174,9 +186,18 @@ struct AgentStep {
   // 128 and 256 threads measured at 16 384, 1 024 and 1 agents on an H200,
   // docs/performance-notes.md). `team` > 0 overrides the choice (the deck's
   // policy.team_size); the results do not depend on it.
-  static Policy policy(const Kokkos::DefaultExecutionSpace& space, std::int64_t agents, int team = 0) {
+  // The tiled evaluation keeps each warp's tile of node marginals in team
+  // scratch (kTile x Ns[own] per warp).
+  Policy policy(const Kokkos::DefaultExecutionSpace& space, std::int64_t agents, int team = 0) const {
     const int automatic = agents >= 4096 ? 32 : agents >= 256 ? 64 : 256;
-    return Policy(space, agents, compat::kHostBackend ? 1 : team > 0 ? team : automatic, 1);
+    const int size = compat::kHostBackend ? 1 : team > 0 ? team : automatic;
+    Policy pol(space, agents, size, 1);
+    if (tree.own >= 0) pol.set_scratch_size(0, Kokkos::PerTeam(tile_scratch_bytes(size)));
+    return pol;
+  }
+  KOKKOS_INLINE_FUNCTION std::size_t tile_scratch_bytes(int team_size) const {
+    const int warps = (team_size + kLanes - 1) / kLanes;
+    return std::size_t(warps) * kTile * std::size_t(tree.own >= 0 ? sp.Ns[tree.own] : 0) * sizeof(double);
   }
 
   // The agent's model (its own copy when it learns); the world always uses p.
@@ -415,6 +436,93 @@ struct AgentStep {
     });
   }
 
+  // The tiled evaluation of level t (PolicyTree::own >= 0): each warp takes
+  // one tile of nodes at a time.  Its lanes share the own factor's next
+  // states, rolling every node of the tile out from its parent's marginal
+  // with B of the tile's one control (each element of B read once for the
+  // tile), then the tile's predicted outcomes and expected ambiguities from
+  // the level's contracted A and H[A] (each element read once for the tile).
+  // The lanes' terms of -G are summed by warp_sum, so a node's bits depend
+  // on the backend only, not on the team size or the tile's other nodes.
+  // `tiles`: the team's scratch (kTile marginals of the own factor per warp).
+  KOKKOS_INLINE_FUNCTION void score_tiles(const Member& team, std::int64_t i, int t, double* tiles) const {
+    auto row = Kokkos::subview(scratch, i, Kokkos::ALL);
+    const int c = tree.own, nc = sp.Ns[c];
+    const std::int64_t S = sp.S, G = sp.O + sp.M, sc = sp.s_at[c];
+    const int lane = team.team_rank() % kLanes, warp = team.team_rank() / kLanes;
+    const int warps = (team.team_size() + kLanes - 1) / kLanes;
+    double* q = tiles + std::int64_t(warp) * kTile * nc;
+    const bool keep = t + 1 < sp.T;  // the last level's marginals are not needed again
+    for (std::int64_t tile = tree.tile_at(t) + warp; tile < tree.tile_at(t + 1); tile += warps) {
+      int node[kTile];
+      const double* from[kTile];
+      for (int k = 0; k < kTile; ++k) {
+        const int n = tree.tile_node(tile, k);
+        node[k] = n;
+        const int parent = tree.parent(n < 0 ? tree.tile_node(tile, 0) : n);
+        from[k] = parent < 0 ? &qs(i, sc) : &row(sp.nq_at + parent * S + sc);
+      }
+      const int u = tree.control(node[0], c);
+      const double* bt = &p(sp.bt_at[c] + std::int64_t(u) * nc * nc);
+      for (int x0 = 0; x0 < nc; x0 += kLanes) {
+        const int next = x0 + lane;
+        if (next >= nc) break;
+        double v[kTile] = {};
+        for (int r = 0; r < nc; ++r) {
+          const double b = bt[std::int64_t(r) * nc + next];
+          for (int k = 0; k < kTile; ++k) v[k] += b * from[k][r];
+        }
+        for (int k = 0; k < kTile; ++k) {
+          q[k * nc + next] = v[k];
+          if (keep && node[k] >= 0) row(sp.nq_at + node[k] * S + sc + next) = v[k];
+        }
+      }
+      warp_sync();
+      // Lane g: outcome g of the concatenated modalities (g < O), or modality
+      // g - O's expected ambiguity; its terms of -G, summed over the lanes.
+      double part[kTile] = {};
+      for (std::int64_t g0 = 0; g0 < G; g0 += kLanes) {
+        const std::int64_t g = g0 + lane;
+        if (g >= G) break;
+        int m = 0, r = 0;
+        if (g < sp.O) {
+          while (m + 1 < sp.M && g >= sp.o_at[m + 1]) ++m;
+          r = int(g - sp.o_at[m]);
+        } else {
+          m = int(g - sp.O);
+          r = sp.No[m];
+        }
+        const std::int64_t width = sp.No[m] + 1;
+        const double* a = &row(tree.ctr_at(t, m) + r);
+        double v[kTile] = {};
+        if (dep_mask(m, 1u << c) != 0) {
+          for (int x = 0; x < nc; ++x) {
+            const double ax = a[x * width];
+            for (int k = 0; k < kTile; ++k) v[k] += ax * q[k * nc + x];
+          }
+        } else {
+          for (int k = 0; k < kTile; ++k) v[k] = a[0];
+        }
+        for (int k = 0; k < kTile; ++k) {
+          if (g < sp.O) {
+            if (sp.use_info) part[k] -= xlogx(v[k]);
+            if (sp.use_utility) part[k] += v[k] * p(sp.c_at[m] + r);
+          } else if (sp.use_info) {
+            part[k] -= v[k];
+          }
+        }
+      }
+      for (int k = 0; k < kTile; ++k) {
+        const double total = warp_sum(part[k]);
+        if (lane == 0 && node[k] >= 0) {
+          const int parent = tree.parent(node[k]);
+          row(sp.nv_at + node[k]) = (parent < 0 ? 0.0 : row(sp.nv_at + parent)) + total;
+        }
+      }
+      warp_sync();
+    }
+  }
+
   // -G of every tree node, level by level: the node's factor marginals (B of
   // its control times its parent's), its predicted outcomes and expected
   // ambiguity per modality, then -G = the parent's + this step's info gain
@@ -422,12 +530,19 @@ struct AgentStep {
   KOKKOS_INLINE_FUNCTION void evaluate_policies(const Member& team, std::int64_t i) const {
     auto row = Kokkos::subview(scratch, i, Kokkos::ALL);
     const std::int64_t S = sp.S, O = sp.O, M = sp.M;
+    double* tiles = tree.own < 0 ? nullptr
+                                 : static_cast<double*>(
+                                       team.team_shmem().get_shmem(tile_scratch_bytes(team.team_size())));
     for (int t = 0; t < sp.T; ++t) {
       const std::int64_t first = tree.level_at(t), count = tree.level_at(t + 1) - first;
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count * S), [&](const std::int64_t k) {
+      // The tiled evaluation rolls out only the shared factors here, at the
+      // level's first node (they are the same at every node of the level).
+      const bool tiled = tree.own >= 0;
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, tiled ? S : count * S), [&](const std::int64_t k) {
         // 32-bit division: a 64-bit one costs a GPU tens of instructions per item.
         const std::int64_t n = first + int(k) / int(S), s = int(k) % int(S);
         const int f = factor_of(s), u = tree.control(n, f), parent = tree.parent(n), ns = sp.Ns[f];
+        if (f == tree.own) return;
         const int next = int(s - sp.s_at[f]);
         // The parent's marginal of f (q(s) itself at the first level), and
         // B[next][.][u] with neighbouring `next` at neighbouring addresses.
@@ -489,6 +604,10 @@ struct AgentStep {
         row(c0 + k) = v;
       });
       team.team_barrier();
+      if (tiled) {
+        score_tiles(team, i, t, tiles);
+        continue;
+      }
       // Per node and modality: No[m] predicted outcomes and one expected ambiguity.
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count * (O + M)), [&](const std::int64_t k) {
         const std::int64_t n = first + int(k) / int(O + M), r0 = int(k) % int(O + M);

@@ -54,6 +54,7 @@ Config parse_config(Deck& deck) {
   c.use_states_info_gain = deck.get_bool(s, "use_states_info_gain", true);
   c.team_size = deck.get_int(s, "team_size", 0, 0, 1024);
   if (c.team_size % 32 != 0) deck.fail(s, "team_size", "must be 0 (automatic) or a multiple of 32");
+  c.general_evaluation = deck.get_string(s, "evaluation", "auto", {"auto", "general"}) == "general";
   c.learn_A = deck.get_bool(s, "learn_A", false);
   c.learn_B = deck.get_bool(s, "learn_B", false);
   // Read with learning off too, so that one deck runs with and without it.

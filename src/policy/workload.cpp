@@ -30,7 +30,37 @@ struct HostTree {
   std::vector<std::int64_t> level_at;
   std::vector<unsigned> shared;      // per level: factors with one marginal across the level
   std::vector<std::int64_t> ctr_at;  // [level][modality + 1]: scratch offsets of the contractions
+  int own = -1;                      // PolicyTree::own
+  std::vector<std::int64_t> tile_at;
+  std::vector<int> tile_node;
 };
+
+// The tiled evaluation's tiles (PolicyTree): where one factor is the only
+// one not shared at every level and B is not learnt, each level's nodes
+// grouped by that factor's control, kTile at a time.
+void plan_tiles(HostTree& tr, const Model& m, bool learn_B, bool general) {
+  const int F = int(m.Ns.size()), T = int(tr.shared.size());
+  const unsigned all = (1u << F) - 1u;
+  tr.own = -1;
+  if (learn_B || general || T == 0) return;
+  const unsigned own = all & ~tr.shared[0];
+  if (own == 0 || (own & (own - 1)) != 0) return;
+  for (int t = 0; t < T; ++t)
+    if ((all & ~tr.shared[std::size_t(t)]) != own) return;
+  const int c = lowest_set_bit(own);
+  tr.own = c;
+  tr.tile_at = {0};
+  for (int t = 0; t < T; ++t) {
+    for (std::int64_t u = 0; u < m.Nu[std::size_t(c)]; ++u) {
+      std::vector<int> nodes;
+      for (std::int64_t n = tr.level_at[std::size_t(t)]; n < tr.level_at[std::size_t(t) + 1]; ++n)
+        if (tr.control[std::size_t(n * F + c)] == u) nodes.push_back(int(n));
+      for (std::size_t k = 0; k < nodes.size(); k += kTile)
+        for (std::size_t j = k; j < k + kTile; ++j) tr.tile_node.push_back(j < nodes.size() ? nodes[j] : -1);
+    }
+    tr.tile_at.push_back(std::int64_t(tr.tile_node.size() / kTile));
+  }
+}
 
 HostTree policy_tree(const Model& m) {
   const std::int64_t P = m.policy_count(), T = m.policy_len, F = std::int64_t(m.Ns.size());
@@ -176,6 +206,7 @@ void PolicyWorkload::run(RunContext& ctx) {
   const std::int64_t n = mine.count, T = cfg_.steps;
   std::vector<double> host_params;
   HostTree host_tree = policy_tree(model_);
+  plan_tiles(host_tree, model_, cfg_.learn_B, cfg_.general_evaluation);
   const Spec sp = make_spec(cfg_, model_, host_tree, host_params);
   const std::int64_t traced =
       std::max<std::int64_t>(0, std::min(cfg_.trace_agents, mine.begin + n) - mine.begin);
@@ -207,6 +238,14 @@ void PolicyWorkload::run(RunContext& ctx) {
     Kokkos::View<int**, Kokkos::LayoutRight> control("policy::tree_control", sp.N, sp.F);
     compat::copy_from_host(control, host_tree.control);
     tree.control = control;
+    tree.own = host_tree.own;
+    if (tree.own >= 0) {
+      tree.tile_at = to_device("policy::tile_at", host_tree.tile_at);
+      Kokkos::View<int**, Kokkos::LayoutRight> tile_node("policy::tile_node", host_tree.tile_node.size() / kTile,
+                                                         kTile);
+      compat::copy_from_host(tile_node, host_tree.tile_node);
+      tree.tile_node = tile_node;
+    }
     const std::int64_t rows = std::max<std::int64_t>(n, 1);
     AgentStep step{sp,
                    p,
@@ -263,7 +302,7 @@ void PolicyWorkload::run(RunContext& ctx) {
       step.step = s;
       if (n > 0)
         Kokkos::parallel_for(
-            "policy::step", AgentStep::policy(Kokkos::DefaultExecutionSpace(), n, int(cfg_.team_size)), step);
+            "policy::step", step.policy(Kokkos::DefaultExecutionSpace(), n, int(cfg_.team_size)), step);
       // Traces of this rank's traced agents.
       if (traced > 0) {
         auto qs = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), step.qs);
