@@ -101,6 +101,13 @@ KOKKOS_FORCEINLINE_FUNCTION double warp_sum(double x) {
 #endif
   return x;
 }
+// The maximum of x over the lanes of a warp (exact in any order).
+KOKKOS_FORCEINLINE_FUNCTION double warp_max(double x) {
+#if defined(__CUDA_ARCH__)
+  for (int o = 16; o > 0; o /= 2) x = fmax(x, __shfl_xor_sync(0xffffffffu, x, o));
+#endif
+  return x;
+}
 // Orders the memory accesses of a warp's lanes (nothing on host backends).
 KOKKOS_FORCEINLINE_FUNCTION void warp_sync() {
 #if defined(__CUDA_ARCH__)

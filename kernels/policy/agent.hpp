@@ -59,10 +59,6 @@ struct Spec {
   // modality m at o_at[m] of a node's O outcomes; scratch row offsets.
   std::int64_t N = 0, O = 0, o_at[kMaxModalities] = {};
   std::int64_t logq_at = 0, nq_at = 0, nqo_at = 0, nh_at = 0, nv_at = 0, row = 0;
-  // Work space: per factor a maximum and a sum (red_at, 2 F, at least 2),
-  // and one weight per joint state of every modality or one term per policy
-  // (w_at, the larger of LL and P).
-  std::int64_t red_at = 0, w_at = 0;
   // Dirichlet learning of A and B (pymdp's rule): each agent's own A, H[A], B
   // and concentrations pA, pB, at these offsets of its row of `learned`.
   bool learn_A = false, learn_B = false;
@@ -333,30 +329,28 @@ struct AgentStep {
     team.team_barrier();
   }
 
-  // q(s) = softmax of ln q in the scratch, per factor. The exponentials are
-  // taken in parallel; each factor's maximum and sum are one thread's, in
-  // state order, so the result does not depend on the team size.
+  // q(s) = softmax of ln q in the scratch, per factor: one warp per factor,
+  // its lanes sharing the states; the maximum and the sum are each lane's in
+  // state order, then combined across the lanes (warp_max, warp_sum), so the
+  // bits depend on the backend only, not on the team size (on a host
+  // backend, one thread in state order).
   KOKKOS_INLINE_FUNCTION void softmax_into_qs(const Member& team, std::int64_t i) const {
-    const std::int64_t at = sp.logq_at, red = sp.red_at;
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.F), [&](const int f) {
-      double mx = scratch(i, at + sp.s_at[f]);
-      for (int s = 1; s < sp.Ns[f]; ++s) mx = kmath::fmax(mx, scratch(i, at + sp.s_at[f] + s));
-      scratch(i, red + f) = mx;
-    });
-    team.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.S), [&](const std::int64_t k) {
-      scratch(i, at + k) = kmath::exp(scratch(i, at + k) - scratch(i, red + factor_of(k)));
-    });
-    team.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.F), [&](const int f) {
+    const int lane = team.team_rank() % kLanes, warp = team.team_rank() / kLanes;
+    const int warps = (team.team_size() + kLanes - 1) / kLanes;
+    for (int f = warp; f < sp.F; f += warps) {
+      const std::int64_t at = sp.logq_at + sp.s_at[f];
+      double mx = -1e300;
+      for (int s = lane; s < sp.Ns[f]; s += kLanes) mx = kmath::fmax(mx, scratch(i, at + s));
+      mx = warp_max(mx);
       double sum = 0;
-      for (int s = 0; s < sp.Ns[f]; ++s) sum += scratch(i, at + sp.s_at[f] + s);
-      scratch(i, red + sp.F + f) = sum;
-    });
-    team.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.S), [&](const std::int64_t k) {
-      qs(i, k) = scratch(i, at + k) / scratch(i, red + sp.F + factor_of(k));
-    });
+      for (int s = lane; s < sp.Ns[f]; s += kLanes) {
+        const double e = kmath::exp(scratch(i, at + s) - mx);
+        scratch(i, at + s) = e;
+        sum += e;
+      }
+      sum = warp_sum(sum);
+      for (int s = lane; s < sp.Ns[f]; s += kLanes) qs(i, sp.s_at[f] + s) = scratch(i, at + s) / sum;
+    }
     team.team_barrier();
   }
 
@@ -410,11 +404,18 @@ struct AgentStep {
   }
 
   // F = sum q ln q - sum q ln prior - sum_m E_q[ln A_m[o_m, .]]: the
-  // weights prod q of every joint state in parallel, the sum by one thread
-  // in a fixed order.
+  // first warp's lanes share the terms (each lane's in order, then
+  // warp_sum; one thread in order on a host backend).
   KOKKOS_INLINE_FUNCTION void record_free_energy(const Member& team, std::int64_t i) const {
+    if (team.team_rank() >= kLanes) return;
+    const int lane = team.team_rank();
     auto q = Kokkos::subview(qs, i, Kokkos::ALL);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.LL), [&](const std::int64_t k) {
+    double f_energy = 0;
+    for (std::int64_t s = lane; s < sp.S; s += kLanes) {
+      const double qv = qs(i, s);
+      f_energy += xlogx(qv) - qv * log_stable(prior(i, s));
+    }
+    for (std::int64_t k = lane; k < sp.LL; k += kLanes) {
       int m = 0;
       while (m + 1 < sp.M && k >= sp.ll_at[m + 1]) ++m;
       int digit[kMaxFactors];
@@ -422,18 +423,10 @@ struct AgentStep {
         digit[d] = r % sp.Ns[sp.deps[m][d]];
         r /= sp.Ns[sp.deps[m][d]];
       }
-      scratch(i, sp.w_at + k) = weight(q, 0, m, digit, ~0u);
-    });
-    team.team_barrier();
-    Kokkos::single(Kokkos::PerTeam(team), [&]() {
-      double f_energy = 0;
-      for (std::int64_t s = 0; s < sp.S; ++s) {
-        const double qv = qs(i, s);
-        f_energy += xlogx(qv) - qv * log_stable(prior(i, s));
-      }
-      for (std::int64_t k = 0; k < sp.LL; ++k) f_energy -= scratch(i, sp.w_at + k) * scratch(i, k);
-      vfe(i, step) = f_energy;
-    });
+      f_energy -= weight(q, 0, m, digit, ~0u) * scratch(i, k);
+    }
+    f_energy = warp_sum(f_energy);
+    if (lane == 0) vfe(i, step) = f_energy;
   }
 
   // The tiled evaluation of level t (PolicyTree::own >= 0): each warp takes
@@ -673,34 +666,30 @@ struct AgentStep {
       q_pi(i, k) = sp.gamma * value + log_stable(p(sp.e_at + k));
     });
     team.team_barrier();
-    // q(pi) = softmax: exponentials and entropy terms in parallel, the
-    // maximum and the sums by one thread in policy order.
-    const std::int64_t red = sp.red_at, w = sp.w_at;
-    Kokkos::single(Kokkos::PerTeam(team), [&]() {
+    // q(pi) = softmax and its entropy, on the first warp: each lane's
+    // policies in order, then combined across the lanes (one thread in
+    // policy order on a host backend).
+    if (team.team_rank() < kLanes) {
+      const int lane = team.team_rank();
       double mx = -1e300;
-      for (std::int64_t k = 0; k < sp.P; ++k) mx = q_pi(i, k) > mx ? q_pi(i, k) : mx;
-      row(red) = mx;
-    });
-    team.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.P),
-                         [&](const std::int64_t k) { q_pi(i, k) = kmath::exp(q_pi(i, k) - row(red)); });
-    team.team_barrier();
-    Kokkos::single(Kokkos::PerTeam(team), [&]() {
+      for (std::int64_t k = lane; k < sp.P; k += kLanes) mx = kmath::fmax(mx, q_pi(i, k));
+      mx = warp_max(mx);
       double sum = 0;
-      for (std::int64_t k = 0; k < sp.P; ++k) sum += q_pi(i, k);
-      row(red + 1) = sum;
-    });
-    team.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.P), [&](const std::int64_t k) {
-      q_pi(i, k) = q_pi(i, k) / row(red + 1);
-      row(w + k) = xlogx(q_pi(i, k));
-    });
-    team.team_barrier();
-    Kokkos::single(Kokkos::PerTeam(team), [&]() {
+      for (std::int64_t k = lane; k < sp.P; k += kLanes) {
+        const double e = kmath::exp(q_pi(i, k) - mx);
+        q_pi(i, k) = e;
+        sum += e;
+      }
+      sum = warp_sum(sum);
       double h = 0;
-      for (std::int64_t k = 0; k < sp.P; ++k) h -= row(w + k);
-      entropy_pi(i, step) = h;
-    });
+      for (std::int64_t k = lane; k < sp.P; k += kLanes) {
+        const double qk = q_pi(i, k) / sum;
+        q_pi(i, k) = qk;
+        h -= xlogx(qk);
+      }
+      h = warp_sum(h);
+      if (lane == 0) entropy_pi(i, step) = h;
+    }
     team.team_barrier();
   }
 

@@ -192,9 +192,7 @@ Spec make_spec(const Config& cfg, const Model& m, HostTree& tr, std::vector<doub
         if (!(tr.shared[t] >> sp.deps[o][k] & 1u)) own *= sp.Ns[sp.deps[o][k]];
       row += own * (sp.No[o] + 1);
     }
-  sp.red_at = row;
-  sp.w_at = sp.red_at + 2 * std::max(sp.F, 1);
-  sp.row = sp.w_at + std::max(sp.LL, sp.P);
+  sp.row = row;
   return sp;
 }
 

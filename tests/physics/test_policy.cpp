@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <numeric>
 
 #include "core/deck.hpp"
@@ -146,12 +147,12 @@ double neg_efe(const Model& m, std::vector<std::vector<double>> q, std::int64_t 
 // Every traced agent's posterior, -G per policy and q(pi) at every step
 // equal the host's evaluation of the definitions from its observations and
 // actions; its action is the first step of the most probable policy.
-void check_against_definitions(Config cfg, double tol = 1e-12) {
+void check_against_definitions(Config cfg, double tol = 1e-12, const Model* model = nullptr) {
   cfg.task = Task::random;
   cfg.agents = 6;
   cfg.trace_agents = 6;
   cfg.steps = 4;
-  PolicyWorkload w(cfg, random_model(cfg));
+  PolicyWorkload w(cfg, model ? *model : random_model(cfg));
   test::run_workload(w, 11);
   if (!test::world->root()) return;
   const auto& m = w.model();
@@ -283,6 +284,56 @@ TEST(PolicyMaths, UncontrolledFactorsAndDeepTreesEqualTheDefinitions) {
   cfg.policy_len = 3;
   cfg.model_seed = 11;
   check_against_definitions(cfg, 1e-10);
+}
+
+// The tiled evaluation (one controlled factor, B not learnt): more states
+// and outcomes than a warp has lanes, and a modality on the uncontrolled
+// factor alone.  Against the definitions, and against the general
+// evaluation of the same agents (which differs only in summation order);
+// on a GPU also the same bits for every team size.
+TEST(PolicyMaths, TiledEvaluationEqualsTheDefinitionsAndTheGeneralOne) {
+  Config cfg;
+  cfg.task = Task::random;
+  cfg.states = {40, 3};
+  cfg.controls = {3, 1};
+  cfg.observations = {21, 5, 9};
+  cfg.policy_len = 3;
+  cfg.model_seed = 13;
+  Model m = random_model(cfg);
+  m.deps[2] = {1};  // A_2[o | s_1]: columns of positive weights, normalised
+  m.A[2].assign(9 * 3, 0.0);
+  for (std::int64_t s = 0; s < 3; ++s) {
+    double total = 0;
+    for (std::int64_t o = 0; o < 9; ++o) total += m.A[2][o * 3 + s] = double(1 + (o * 7 + s * 3) % 5);
+    for (std::int64_t o = 0; o < 9; ++o) m.A[2][o * 3 + s] /= total;
+  }
+  check_against_definitions(cfg, 1e-10, &m);
+
+  cfg.agents = cfg.trace_agents = 5;
+  cfg.steps = 3;
+  auto run = [&](bool general, std::int64_t team) {
+    Config c = cfg;
+    c.general_evaluation = general;
+    c.team_size = team;
+    auto w = std::make_unique<PolicyWorkload>(c, m);
+    test::run_workload(*w, 11);
+    return w;
+  };
+  const auto tiled = run(false, 0), general = run(true, 0);
+  if (!test::world->root()) return;
+  const auto &a = tiled->trace(), &b = general->trace();
+  ASSERT_EQ(a.neg_efe.size(), b.neg_efe.size());
+  EXPECT_EQ(a.actions, b.actions);
+  for (std::size_t k = 0; k < a.neg_efe.size(); ++k) {
+    EXPECT_NEAR(a.neg_efe[k], b.neg_efe[k], 1e-12 * std::max(1.0, std::fabs(b.neg_efe[k]))) << k;
+    EXPECT_NEAR(a.q_pi[k], b.q_pi[k], 1e-12) << k;
+  }
+  for (std::int64_t team : {32, 64, 256}) {
+    const auto other = run(false, team);
+    EXPECT_EQ(other->trace().neg_efe, a.neg_efe) << "team size " << team;
+    EXPECT_EQ(other->trace().q_pi, a.q_pi) << "team size " << team;
+    EXPECT_EQ(other->trace().beliefs, a.beliefs) << "team size " << team;
+  }
 }
 
 // With Dirichlet learning of A and B (pymdp's online rule), the same
