@@ -235,14 +235,22 @@ fi
 if want policy; then
 log "policy: the suite on one GPU; the issue's benchmark model (obs [16,8], states [32,4], controls [4,1], 64 policies)"
 CUDA_VISIBLE_DEVICES=$ONE check policy_1gpu "$B/tests/test_policy" --gtest_brief=1
-for agents_steps in "1 200" "1024 20" "16384 10"; do
+# The tiled evaluation (automatic for this model) beside the general one, for
+# every team size in POLICY_TEAMS (0: the automatic choice).
+for agents_steps in "1 500" "1024 100" "16384 50" "65536 20"; do
   read -r agents steps <<< "$agents_steps"
-  rm -f "$WORK/policy-$agents.h5"
-  CUDA_VISIBLE_DEVICES=$ONE "$B/src/prism" --output "$WORK/policy-$agents.h5" --set 'policy.states=[32,4]' \
-    --set 'policy.controls=[4,1]' --set 'policy.observations=[16,8]' --set policy.policy_len=3 \
-    --set policy.agents=$agents --set policy.steps=$steps --set policy.action_selection=deterministic \
-    --set policy.learn_A=false --set policy.learn_B=false --set policy.trace_agents=0 \
-    "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^PERFORMANCE|rror' | tee -a "$OUT/policy.txt"
+  for evaluation in auto general; do
+    for team in ${POLICY_TEAMS:-0}; do
+      rm -f "$WORK/policy-$agents.h5"
+      echo "agents=$agents evaluation=$evaluation team=$team" | tee -a "$OUT/policy.txt"
+      CUDA_VISIBLE_DEVICES=$ONE "$B/src/prism" --output "$WORK/policy-$agents.h5" --set 'policy.states=[32,4]' \
+        --set 'policy.controls=[4,1]' --set 'policy.observations=[16,8]' --set policy.policy_len=3 \
+        --set policy.agents=$agents --set policy.steps=$steps --set policy.action_selection=deterministic \
+        --set policy.learn_A=false --set policy.learn_B=false --set policy.trace_agents=0 \
+        --set policy.evaluation=$evaluation --set policy.team_size=$team \
+        "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^PERFORMANCE|rror' | tee -a "$OUT/policy.txt"
+    done
+  done
 done
 log "policy: the linear-Gaussian form, 2^20 agents, 5 and 125 policies of three steps"
 for set in constant all; do
