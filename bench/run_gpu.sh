@@ -252,6 +252,16 @@ for agents_steps in "1 500" "1024 100" "16384 50" "65536 20"; do
     done
   done
 done
+if [[ -x "$C/src/prism" ]]; then
+  log "policy: the same model on the node's $J host cores (OpenMP), 16 384 agents"
+  rm -f "$WORK/policy-omp.h5"
+  "${CPU[@]}" "$C/src/prism" --output "$WORK/policy-omp.h5" --set 'policy.states=[32,4]' \
+    --set 'policy.controls=[4,1]' --set 'policy.observations=[16,8]' --set policy.policy_len=3 \
+    --set policy.agents=16384 --set policy.steps=4 --set policy.action_selection=deterministic \
+    --set policy.learn_A=false --set policy.learn_B=false --set policy.trace_agents=0 \
+    "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^PERFORMANCE|rror' | sed "s/^/openmp $J cores: /" |
+    tee -a "$OUT/policy.txt"
+fi
 log "policy: the linear-Gaussian form, 2^20 agents, 5 and 125 policies of three steps"
 for set in constant all; do
   CUDA_VISIBLE_DEVICES=$ONE "$B/src/prism" --output "$WORK/policy-gaussian.h5" --set policy.agents=1048576 \
