@@ -37,6 +37,13 @@ inline constexpr int kMaxFactors = 6, kMaxModalities = 8;
 // of the contracted A once for this many nodes.
 inline constexpr int kTile = 4;
 inline constexpr int kLanes = warp_lanes<Kokkos::DefaultExecutionSpace>;
+// The largest team (threads per agent), and the team scratch a team may ask
+// for (the 48 KB of shared memory a GPU block gets without opting in).
+inline constexpr int kMaxTeam = 256;
+inline constexpr std::int64_t kTeamScratchBytes = 48 * 1024;
+#ifndef PRISM_POLICY_MIN_TEAMS
+#define PRISM_POLICY_MIN_TEAMS 0  // teams of kMaxTeam threads per SM the registers must allow (0: no bound)
+#endif
 inline constexpr double kMinval = 2.220446049250313e-16;  // 2^-52, pymdp's MINVAL
 
 // Sizes and offsets into one parameter vector (A, H[A], B, C, D, E) and
@@ -154,12 +161,17 @@ struct PolicyTree {
   // with one control of `own`, at tile_at[t], their nodes in tile_node (-1
   // past a tile's end).  own = -1: the general evaluation.
   int own = -1;
+  // With own >= 0: the largest level's contracted A and H[A], in doubles,
+  // when they are kept in team scratch (0: in the agent's scratch row).
+  std::int64_t ctr_scratch = 0;
   Kokkos::View<const std::int64_t*> tile_at;                  // [T + 1]
   Kokkos::View<const int**, Kokkos::LayoutRight> tile_node;  // [tile][kTile]
 };
 
 struct AgentStep {
-  using Policy = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>>;
+  using Policy = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace,
+                                    Kokkos::LaunchBounds<PRISM_POLICY_MIN_TEAMS ? kMaxTeam : 0, PRISM_POLICY_MIN_TEAMS>,
+                                    Kokkos::IndexType<std::int64_t>>;
   using Member = typename Policy::member_type;
   Spec sp;
   Params p;
@@ -182,8 +194,9 @@ struct AgentStep {
   // 128 and 256 threads measured at 16 384, 1 024 and 1 agents on an H200,
   // docs/performance-notes.md). `team` > 0 overrides the choice (the deck's
   // policy.team_size); the results do not depend on it.
-  // The tiled evaluation keeps each warp's tile of node marginals in team
-  // scratch (kTile x Ns[own] per warp).
+  // The tiled evaluation keeps in team scratch each warp's tile of node
+  // marginals of the own factor and their parents' (2 kTile x Ns[own] per
+  // warp), and the level's contracted A and H[A] where they fit.
   Policy policy(const Kokkos::DefaultExecutionSpace& space, std::int64_t agents, int team = 0) const {
     const int automatic = agents >= 4096 ? 32 : agents >= 256 ? 64 : 256;
     const int size = compat::kHostBackend ? 1 : team > 0 ? team : automatic;
@@ -193,7 +206,9 @@ struct AgentStep {
   }
   KOKKOS_INLINE_FUNCTION std::size_t tile_scratch_bytes(int team_size) const {
     const int warps = (team_size + kLanes - 1) / kLanes;
-    return std::size_t(warps) * kTile * std::size_t(tree.own >= 0 ? sp.Ns[tree.own] : 0) * sizeof(double);
+    if (tree.own < 0) return 0;
+    return (std::size_t(warps) * 2 * kTile * std::size_t(sp.Ns[tree.own]) + std::size_t(tree.ctr_scratch)) *
+           sizeof(double);
   }
 
   // The agent's model (its own copy when it learns); the world always uses p.
@@ -437,24 +452,29 @@ struct AgentStep {
   // the level's contracted A and H[A] (each element read once for the tile).
   // The lanes' terms of -G are summed by warp_sum, so a node's bits depend
   // on the backend only, not on the team size or the tile's other nodes.
-  // `tiles`: the team's scratch (kTile marginals of the own factor per warp).
-  KOKKOS_INLINE_FUNCTION void score_tiles(const Member& team, std::int64_t i, int t, double* tiles) const {
+  // `tiles`: the team's scratch (2 kTile marginals of the own factor per
+  // warp); `ctr`: the level's contracted A and H[A] (modality m at
+  // ctr_at(t, m) - ctr_at(t, 0)).
+  KOKKOS_INLINE_FUNCTION void score_tiles(const Member& team, std::int64_t i, int t, double* tiles,
+                                          const double* ctr) const {
     auto row = Kokkos::subview(scratch, i, Kokkos::ALL);
     const int c = tree.own, nc = sp.Ns[c];
     const std::int64_t S = sp.S, G = sp.O + sp.M, sc = sp.s_at[c];
     const int lane = team.team_rank() % kLanes, warp = team.team_rank() / kLanes;
     const int warps = (team.team_size() + kLanes - 1) / kLanes;
-    double* q = tiles + std::int64_t(warp) * kTile * nc;
+    double* q = tiles + std::int64_t(warp) * 2 * kTile * nc;
+    double* from = q + kTile * nc;  // the parents' marginals, read by every lane
     const bool keep = t + 1 < sp.T;  // the last level's marginals are not needed again
     for (std::int64_t tile = tree.tile_at(t) + warp; tile < tree.tile_at(t + 1); tile += warps) {
       int node[kTile];
-      const double* from[kTile];
       for (int k = 0; k < kTile; ++k) {
         const int n = tree.tile_node(tile, k);
         node[k] = n;
         const int parent = tree.parent(n < 0 ? tree.tile_node(tile, 0) : n);
-        from[k] = parent < 0 ? &qs(i, sc) : &row(sp.nq_at + parent * S + sc);
+        const double* src = parent < 0 ? &qs(i, sc) : &row(sp.nq_at + parent * S + sc);
+        for (int x = lane; x < nc; x += kLanes) from[k * nc + x] = src[x];
       }
+      warp_sync();
       const int u = tree.control(node[0], c);
       const double* bt = &p(sp.bt_at[c] + std::int64_t(u) * nc * nc);
       for (int x0 = 0; x0 < nc; x0 += kLanes) {
@@ -463,7 +483,7 @@ struct AgentStep {
         double v[kTile] = {};
         for (int r = 0; r < nc; ++r) {
           const double b = bt[std::int64_t(r) * nc + next];
-          for (int k = 0; k < kTile; ++k) v[k] += b * from[k][r];
+          for (int k = 0; k < kTile; ++k) v[k] += b * from[k * nc + r];
         }
         for (int k = 0; k < kTile; ++k) {
           q[k * nc + next] = v[k];
@@ -486,7 +506,7 @@ struct AgentStep {
           r = sp.No[m];
         }
         const std::int64_t width = sp.No[m] + 1;
-        const double* a = &row(tree.ctr_at(t, m) + r);
+        const double* a = ctr + (tree.ctr_at(t, m) - tree.ctr_at(t, 0)) + r;
         double v[kTile] = {};
         if (dep_mask(m, 1u << c) != 0) {
           for (int x = 0; x < nc; ++x) {
@@ -526,6 +546,11 @@ struct AgentStep {
     double* tiles = tree.own < 0 ? nullptr
                                  : static_cast<double*>(
                                        team.team_shmem().get_shmem(tile_scratch_bytes(team.team_size())));
+    // The tiled evaluation's contracted A and H[A]: in team scratch after the
+    // tiles where they fit, else in the scratch row.
+    double* ctr_shared = tree.ctr_scratch > 0 ? tiles + (team.team_size() + kLanes - 1) / kLanes * 2 * kTile *
+                                                            sp.Ns[tree.own]
+                                              : nullptr;
     for (int t = 0; t < sp.T; ++t) {
       const std::int64_t first = tree.level_at(t), count = tree.level_at(t + 1) - first;
       // The tiled evaluation rolls out only the shared factors here, at the
@@ -554,6 +579,7 @@ struct AgentStep {
       // marginals at every node: those of its first node).
       const unsigned shared = tree.shared(t);
       const std::int64_t c0 = tree.ctr_at(t, 0), csize = tree.ctr_at(t, sp.M) - c0;
+      double* ctr = ctr_shared ? ctr_shared : &row(c0);
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, csize), [&](const std::int64_t k) {
         int m = 0;
         while (m + 1 < sp.M && c0 + k >= tree.ctr_at(t, m + 1)) ++m;
@@ -594,11 +620,12 @@ struct AgentStep {
             v += (r < sp.No[m] ? A(i, m, r, j) : HA(i, m, j)) * weight(row, base, m, digit, common);
           });
         }
-        row(c0 + k) = v;
+        ctr[k] = v;
       });
       team.team_barrier();
       if (tiled) {
-        score_tiles(team, i, t, tiles);
+        score_tiles(team, i, t, tiles, ctr);
+        team.team_barrier();
         continue;
       }
       // Per node and modality: No[m] predicted outcomes and one expected ambiguity.

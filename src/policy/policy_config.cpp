@@ -52,7 +52,7 @@ Config parse_config(Deck& deck) {
   c.num_iter = deck.get_int(s, "num_iter", 16, 1, 10'000);
   c.use_utility = deck.get_bool(s, "use_utility", true);
   c.use_states_info_gain = deck.get_bool(s, "use_states_info_gain", true);
-  c.team_size = deck.get_int(s, "team_size", 0, 0, 1024);
+  c.team_size = deck.get_int(s, "team_size", 0, 0, 256);  // kMaxTeam (kernels/policy/agent.hpp)
   if (c.team_size % 32 != 0) deck.fail(s, "team_size", "must be 0 (automatic) or a multiple of 32");
   c.general_evaluation = deck.get_string(s, "evaluation", "auto", {"auto", "general"}) == "general";
   c.learn_A = deck.get_bool(s, "learn_A", false);

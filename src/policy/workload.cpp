@@ -21,6 +21,8 @@ namespace prism::policy {
 
 PolicyWorkload::PolicyWorkload(Config cfg, Model model) : cfg_(std::move(cfg)), model_(std::move(model)) {}
 
+static_assert(kMaxTeam == 256, "policy.team_size's bound in policy_config.cpp");
+
 namespace {
 // The policies' prefix tree: level t holds the distinct prefixes of length
 // t + 1 in order of first appearance; a node's parent is its prefix one step
@@ -48,6 +50,9 @@ void plan_tiles(HostTree& tr, const Model& m, bool learn_B, bool general) {
   for (int t = 0; t < T; ++t)
     if ((all & ~tr.shared[std::size_t(t)]) != own) return;
   const int c = lowest_set_bit(own);
+  // Every warp of the largest team needs its tiles' marginals in team scratch.
+  if (kMaxTeam / 32 * 2 * kTile * m.Ns[std::size_t(c)] * std::int64_t(sizeof(double)) > kTeamScratchBytes / 2)
+    return;
   tr.own = c;
   tr.tile_at = {0};
   for (int t = 0; t < T; ++t) {
@@ -206,6 +211,16 @@ void PolicyWorkload::run(RunContext& ctx) {
   HostTree host_tree = policy_tree(model_);
   plan_tiles(host_tree, model_, cfg_.learn_B, cfg_.general_evaluation);
   const Spec sp = make_spec(cfg_, model_, host_tree, host_params);
+  // The tiled evaluation's contracted A and H[A] go to team scratch where the
+  // largest level's fit beside the largest team's tiles.
+  std::int64_t ctr_scratch = 0;
+  if (host_tree.own >= 0) {
+    for (std::int64_t t = 0; t < sp.T; ++t)
+      ctr_scratch = std::max(ctr_scratch, host_tree.ctr_at[std::size_t(t * (sp.M + 1) + sp.M)] -
+                                              host_tree.ctr_at[std::size_t(t * (sp.M + 1))]);
+    const std::int64_t tiles = kMaxTeam / 32 * 2 * kTile * sp.Ns[host_tree.own];
+    if ((tiles + ctr_scratch) * std::int64_t(sizeof(double)) > kTeamScratchBytes) ctr_scratch = 0;
+  }
   const std::int64_t traced =
       std::max<std::int64_t>(0, std::min(cfg_.trace_agents, mine.begin + n) - mine.begin);
   std::vector<double> beliefs, q_pi, neg_efe;
@@ -237,6 +252,7 @@ void PolicyWorkload::run(RunContext& ctx) {
     compat::copy_from_host(control, host_tree.control);
     tree.control = control;
     tree.own = host_tree.own;
+    tree.ctr_scratch = ctr_scratch;
     if (tree.own >= 0) {
       tree.tile_at = to_device("policy::tile_at", host_tree.tile_at);
       Kokkos::View<int**, Kokkos::LayoutRight> tile_node("policy::tile_node", host_tree.tile_node.size() / kTile,
