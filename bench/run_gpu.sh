@@ -237,7 +237,7 @@ log "policy: the suite on one GPU; the issue's benchmark model (obs [16,8], stat
 CUDA_VISIBLE_DEVICES=$ONE check policy_1gpu "$B/tests/test_policy" --gtest_brief=1
 # The tiled evaluation (automatic for this model) beside the general one, for
 # every team size in POLICY_TEAMS (0: the automatic choice).
-for agents_steps in "1 500" "1024 100" "16384 50" "65536 20"; do
+for agents_steps in "1 2000" "1024 500" "16384 200" "65536 50"; do
   read -r agents steps <<< "$agents_steps"
   for evaluation in auto general; do
     for team in ${POLICY_TEAMS:-0}; do

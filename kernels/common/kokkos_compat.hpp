@@ -101,6 +101,16 @@ KOKKOS_FORCEINLINE_FUNCTION double warp_sum(double x) {
 #endif
   return x;
 }
+// The sum of x over each aligned group of `width` lanes (a power of two, at
+// most a warp; 1: x itself), the same bits in every lane of a group.
+KOKKOS_FORCEINLINE_FUNCTION double warp_group_sum(double x, int width) {
+#if defined(__CUDA_ARCH__)
+  for (int o = width / 2; o > 0; o /= 2) x += __shfl_xor_sync(0xffffffffu, x, o);
+#else
+  (void)width;
+#endif
+  return x;
+}
 // The maximum of x over the lanes of a warp (exact in any order).
 KOKKOS_FORCEINLINE_FUNCTION double warp_max(double x) {
 #if defined(__CUDA_ARCH__)

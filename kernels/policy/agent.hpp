@@ -389,30 +389,47 @@ struct AgentStep {
     });
     team.team_barrier();
     const auto q = Kokkos::subview(qs, i, Kokkos::ALL);
+    // One warp per factor; where the factor has fewer states than the warp
+    // has lanes, W lanes share a state's sums over the other factor's states
+    // (lane sub takes every W-th), combined by a butterfly within the group.
+    // On a host backend (W = 1) the terms are added in the general walk's order.
+    const int lane = team.team_rank() % kLanes, warp = team.team_rank() / kLanes;
+    const int warps = (team.team_size() + kLanes - 1) / kLanes;
     for (int it = 0; it < sp.num_iter; ++it) {
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, sp.S), [&](const std::int64_t kk) {
-        const int f = factor_of(kk), s = int(kk - sp.s_at[f]);
-        double v = log_stable(prior(i, kk));
-        for (int m = 0; m < sp.M; ++m)
-          for (int k = 0; k < sp.ndeps[m]; ++k) {
-            if (sp.deps[m][k] != f) continue;
-            if (sp.ndeps[m] == 2) {
-              // Two dependencies: the other's states in order, the same
-              // terms as the general walk below without its bookkeeping.
-              const int other = sp.deps[m][1 - k], n_other = sp.Ns[other];
-              const std::int64_t step_s = k == 0 ? n_other : 1, step_o = k == 0 ? 1 : sp.Ns[f];
-              const std::int64_t at_ll = sp.ll_at[m] + s * step_s, at_q = sp.s_at[other];
-              for (int o = 0; o < n_other; ++o) v += q(at_q + o) * scratch(i, at_ll + o * step_o);
-              continue;
-            }
-            int preset[kMaxFactors] = {};
-            preset[k] = s;
-            for_joint(sp, m, 1u << k, preset, [&](std::int64_t j, const int* digit) {
-              v += weight(q, 0, m, digit, ~(1u << k)) * scratch(i, sp.ll_at[m] + j);
-            });
+      for (int f = warp; f < sp.F; f += warps) {
+        const int n = sp.Ns[f];
+        int W = 1;
+        while (2 * W * n <= kLanes) W *= 2;
+        const int sub = lane % W, per_pass = kLanes / W;
+        for (int s0 = 0; s0 < n; s0 += per_pass) {
+          const int s = s0 + lane / W;
+          double v = 0;
+          if (s < n) {
+            if (sub == 0) v = log_stable(prior(i, sp.s_at[f] + s));
+            for (int m = 0; m < sp.M; ++m)
+              for (int k = 0; k < sp.ndeps[m]; ++k) {
+                if (sp.deps[m][k] != f) continue;
+                if (sp.ndeps[m] == 2) {
+                  // Two dependencies: the other's states in order, the same
+                  // terms as the general walk below without its bookkeeping.
+                  const int other = sp.deps[m][1 - k], n_other = sp.Ns[other];
+                  const std::int64_t step_s = k == 0 ? n_other : 1, step_o = k == 0 ? 1 : n;
+                  const std::int64_t at_ll = sp.ll_at[m] + s * step_s, at_q = sp.s_at[other];
+                  for (int o = sub; o < n_other; o += W) v += q(at_q + o) * scratch(i, at_ll + o * step_o);
+                  continue;
+                }
+                if (sub != 0) continue;
+                int preset[kMaxFactors] = {};
+                preset[k] = s;
+                for_joint(sp, m, 1u << k, preset, [&](std::int64_t j, const int* digit) {
+                  v += weight(q, 0, m, digit, ~(1u << k)) * scratch(i, sp.ll_at[m] + j);
+                });
+              }
           }
-        scratch(i, at + kk) = v;
-      });
+          v = warp_group_sum(v, W);
+          if (s < n && sub == 0) scratch(i, at + sp.s_at[f] + s) = v;
+        }
+      }
       team.team_barrier();
       softmax_into_qs(team, i);
     }
