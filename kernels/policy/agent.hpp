@@ -595,14 +595,23 @@ struct AgentStep {
       // A_m and H[A_m] contracted over the level's shared factors (the same
       // marginals at every node: those of its first node).
       const unsigned shared = tree.shared(t);
-      const std::int64_t c0 = tree.ctr_at(t, 0), csize = tree.ctr_at(t, sp.M) - c0;
+      const std::int64_t c0 = tree.ctr_at(t, 0);
       double* ctr = ctr_shared ? ctr_shared : &row(c0);
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, csize), [&](const std::int64_t k) {
+      // One item per modality and joint state jn of its own dependencies,
+      // each computing its No[m] + 1 rows (r = No[m]: H[A]).
+      std::int64_t items = 0;
+      for (int m = 0; m < sp.M; ++m) items += (tree.ctr_at(t, m + 1) - tree.ctr_at(t, m)) / (sp.No[m] + 1);
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, items), [&](const std::int64_t k) {
         int m = 0;
-        while (m + 1 < sp.M && c0 + k >= tree.ctr_at(t, m + 1)) ++m;
-        const std::int64_t local = c0 + k - tree.ctr_at(t, m);
-        const int r = int(local) % (sp.No[m] + 1);
-        int jn = int(local) / (sp.No[m] + 1);
+        std::int64_t jn_item = k;
+        for (;; ++m) {
+          const std::int64_t here = (tree.ctr_at(t, m + 1) - tree.ctr_at(t, m)) / (sp.No[m] + 1);
+          if (jn_item < here) break;
+          jn_item -= here;
+        }
+        const int width = sp.No[m] + 1;
+        double* out = ctr + (tree.ctr_at(t, m) - c0) + jn_item * width;
+        int jn = int(jn_item);
         const unsigned own = dep_mask(m, ~shared), common = dep_mask(m, shared);
         int preset[kMaxFactors] = {};
         for (int d = sp.ndeps[m] - 1; d >= 0; --d)
@@ -611,7 +620,6 @@ struct AgentStep {
             jn /= sp.Ns[sp.deps[m][d]];
           }
         const std::int64_t base = sp.nq_at + first * S;
-        double v = 0;
         if (common != 0 && (common & (common - 1)) == 0) {
           // One shared dependency: its states in order, the own ones fixed;
           // the same terms in the same order as the general walk below.
@@ -628,16 +636,23 @@ struct AgentStep {
           }
           const int fc = sp.deps[m][dc];
           const double* q = &row(base + sp.s_at[fc]);
-          for (int x = 0; x < sp.Ns[fc]; ++x) {
-            const std::int64_t j = j0 + x * step_c;
-            v += (r < sp.No[m] ? A(i, m, r, j) : HA(i, m, j)) * q[x];
+          for (int r = 0; r < width; ++r) {
+            double v = 0;
+            for (int x = 0; x < sp.Ns[fc]; ++x) {
+              const std::int64_t j = j0 + x * step_c;
+              v += (r < sp.No[m] ? A(i, m, r, j) : HA(i, m, j)) * q[x];
+            }
+            out[r] = v;
           }
         } else {
-          for_joint(sp, m, own, preset, [&](std::int64_t j, const int* digit) {
-            v += (r < sp.No[m] ? A(i, m, r, j) : HA(i, m, j)) * weight(row, base, m, digit, common);
-          });
+          for (int r = 0; r < width; ++r) {
+            double v = 0;
+            for_joint(sp, m, own, preset, [&](std::int64_t j, const int* digit) {
+              v += (r < sp.No[m] ? A(i, m, r, j) : HA(i, m, j)) * weight(row, base, m, digit, common);
+            });
+            out[r] = v;
+          }
         }
-        ctr[k] = v;
       });
       team.team_barrier();
       if (tiled) {
