@@ -262,10 +262,10 @@ if [[ -x "$C/src/prism" ]]; then
     "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^PERFORMANCE|rror' | sed "s/^/openmp $J cores: /" |
     tee -a "$OUT/policy.txt"
 fi
-log "policy: the linear-Gaussian form, 2^20 agents, 5 and 125 policies of three steps"
+log "policy: the linear-Gaussian form, 2^20 agents x 100 steps, 5 and 125 policies of three steps"
 for set in constant all; do
   CUDA_VISIBLE_DEVICES=$ONE "$B/src/prism" --output "$WORK/policy-gaussian.h5" --set policy.agents=1048576 \
-    --set policy.trace_agents=0 --set policy.policies=$set "$ROOT/inputs/policy_gaussian.toml" 2>&1 |
+    --set policy.trace_agents=0 --set policy.steps=100 --set policy.policies=$set "$ROOT/inputs/policy_gaussian.toml" 2>&1 |
     grep -E '^PERFORMANCE|rror' | tee -a "$OUT/policy.txt"
   rm -f "$WORK/policy-gaussian.h5"
 done

@@ -41,8 +41,12 @@ inline constexpr int kLanes = warp_lanes<Kokkos::DefaultExecutionSpace>;
 // for (the 48 KB of shared memory a GPU block gets without opting in).
 inline constexpr int kMaxTeam = 256;
 inline constexpr std::int64_t kTeamScratchBytes = 48 * 1024;
+// Teams of kMaxTeam threads per multiprocessor the registers must allow (0:
+// no bound). Two caps the step at 128 registers a thread, just below what it
+// asks for unbounded, so it does not spill and more warps fit; four forces
+// spills to local memory (BENCHMARKS.md, policy).
 #ifndef PRISM_POLICY_MIN_TEAMS
-#define PRISM_POLICY_MIN_TEAMS 0  // teams of kMaxTeam threads per SM the registers must allow (0: no bound)
+#define PRISM_POLICY_MIN_TEAMS 2
 #endif
 inline constexpr double kMinval = 2.220446049250313e-16;  // 2^-52, pymdp's MINVAL
 
