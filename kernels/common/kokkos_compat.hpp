@@ -235,4 +235,15 @@ KOKKOS_INLINE_FUNCTION void sincos(double x, double* s, double* c) {
   *c = cos(x);
 #endif
 }
+
+// sin and cos of 2 pi u in float, for u in [0, 1): CUDA's sincospif needs no
+// argument reduction by an irrational period.
+KOKKOS_INLINE_FUNCTION void sincos_2pi(float u, float* s, float* c) {
+#if defined(__CUDA_ARCH__)
+  ::sincospif(2.0f * u, s, c);
+#else
+  *s = sin(6.28318531f * u);
+  *c = cos(6.28318531f * u);
+#endif
+}
 }  // namespace prism::kmath

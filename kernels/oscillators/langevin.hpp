@@ -47,19 +47,33 @@ struct Dynamics {
   std::uint64_t seed = 0;
 };
 
-// A standard normal for oscillator i of replica r at step `step` (Box-Muller
-// on Philox words 0 and 1; counter (i, step low, replica, stream | step high)).
-// In float: the noise needs no more than float's 24-bit uniforms, and the
-// float logarithm and cosine cost a fraction of the double ones, which
-// bound the step on GPUs (docs/performance-notes.md). u1 is in (0, 1], so
-// the tails are cut at sqrt(48 ln 2) = 5.77 standard deviations, a
-// probability of 8e-9 per draw.
-KOKKOS_INLINE_FUNCTION double noise_normal(std::uint64_t seed, std::int64_t i, std::int64_t step,
-                                           std::int64_t replica) {
-  const auto u = rng::philox(seed, std::uint32_t(i), std::uint32_t(step), std::uint32_t(replica),
+// The thermal noise.  Oscillator i's standard normal at a step is normal
+// (i >> 5) & 3 of the four that one Philox draw gives by Box-Muller (words
+// 0, 1 and 2, 3 each a pair: r cos and r sin), the draw keyed (g, step low,
+// replica, stream | step high) with g = (i >> 7) * 32 + (i & 31).  So the
+// four oscillators of a draw are 32 apart, one per lane of a warp in four
+// coalesced rounds, and one draw serves four oscillator-steps.  In float:
+// the noise needs no more than float's 24-bit uniforms, and the float
+// transcendentals cost a fraction of the double ones
+// (docs/performance-notes.md).  u1 is in (0, 1], so the tails are cut at
+// sqrt(48 ln 2) = 5.77 standard deviations, a probability of 8e-9 per draw.
+KOKKOS_INLINE_FUNCTION std::uint32_t noise_draw(std::int64_t i) {
+  return std::uint32_t(((i >> 7) << 5) | (i & 31));
+}
+KOKKOS_INLINE_FUNCTION void box_muller(std::uint32_t a, std::uint32_t b, float* x) {
+  const float u1 = float((a >> 8) + 1u) * 0x1p-24f, u2 = float(b >> 8) * 0x1p-24f;
+  const float r = kmath::sqrt(-2.0f * kmath::log(u1));
+  float s, c;
+  kmath::sincos_2pi(u2, &s, &c);
+  x[0] = r * c;
+  x[1] = r * s;
+}
+KOKKOS_INLINE_FUNCTION void noise_quad(std::uint64_t seed, std::uint32_t draw, std::int64_t step,
+                                       std::uint32_t replica, float* x) {
+  const auto u = rng::philox(seed, draw, std::uint32_t(step), replica,
                              rng::oscillator_noise | (std::uint32_t(std::uint64_t(step) >> 32) << 8));
-  const float u1 = float((u.v[0] >> 8) + 1u) * 0x1p-24f, u2 = float(u.v[1] >> 8) * 0x1p-24f;
-  return double(kmath::sqrt(-2.0f * kmath::log(u1)) * kmath::cos(6.28318531f * u2));
+  box_muller(u.v[0], u.v[1], x);
+  box_muller(u.v[2], u.v[3], x + 2);
 }
 
 // sum_j w_ij sin(theta_j - theta_i - alpha) for one oscillator: through the
@@ -96,6 +110,17 @@ KOKKOS_INLINE_FUNCTION std::int64_t halo_entry(const Offsets& at, std::int64_t n
   return at(r) + (rest - u * len);
 }
 
+// The team's sums of acc[0..M) to partial(at + m).
+template <int M, class Team>
+KOKKOS_INLINE_FUNCTION void team_sums(const Team& team, const double* acc, Kokkos::View<double*> const& partial,
+                                      std::int64_t at) {
+  for (int m = 0; m < M; ++m) {
+    double total = acc[m];
+    team.team_reduce(Kokkos::Sum<double>(total));
+    if (team.team_rank() == 0) partial(at + m) = total;
+  }
+}
+
 // Runs f(u, i, v) once for every oscillator i of the chunks [c0, c1) of
 // kChunk oscillators of every unit u in [0, units) (f may update state), and
 // writes each chunk's sums of v[0..M) to
@@ -117,11 +142,45 @@ void chunk_sums(Exec const& space, std::int64_t units, std::int64_t N, std::int6
           f(u, i, v);
           for (int m = 0; m < M; ++m) acc[m] += v[m];
         }
-        for (int m = 0; m < M; ++m) {
-          double total = acc[m];
-          team.team_reduce(Kokkos::Sum<double>(total));
-          if (team.team_rank() == 0) partial((u * chunks + c) * M + m) = total;
+        team_sums<M>(team, acc, partial, (u * chunks + c) * M);
+      });
+}
+
+// A step: like chunk_sums, with the thermal noise drawn here, four normals a
+// draw (noise_quad).  unit(u) runs once per team and returns the step of an
+// oscillator of unit u, step(i, xi, v), so what is per unit (the order
+// parameter, the coupling) is read once into registers.  Thread q of a team
+// takes the draws of quads q, q + team size, ...; quad q of a chunk holds the
+// oscillators lo + (q / 32) * 128 + q % 32 + 32 k, k = 0..3.
+template <int M, class Exec, class Replica, class U>
+void noisy_chunk_sums(Exec const& space, std::int64_t units, std::int64_t N, std::int64_t c0, std::int64_t c1,
+                      std::uint64_t seed, std::int64_t step, Replica const& replica, U const& unit,
+                      Kokkos::View<double*> const& partial, const char* label) {
+  static_assert(kChunk % 128 == 0, "a chunk holds whole blocks of four draws' oscillators");
+  const std::int64_t chunks = c1 - c0;
+  using Team = typename Kokkos::TeamPolicy<Exec>::member_type;
+  constexpr int threads = team_threads<Exec>();
+  Kokkos::parallel_for(
+      label, Kokkos::TeamPolicy<Exec>(space, units * chunks, threads), KOKKOS_LAMBDA(const Team& team) {
+        const std::int64_t u = team.league_rank() / chunks, c = team.league_rank() - u * chunks;
+        const std::int64_t lo = (c0 + c) * kChunk, hi = lo + kChunk < N ? lo + kChunk : N;
+        const auto oscillator = unit(u);
+        const auto r = std::uint32_t(replica(u));
+        double acc[M > 0 ? M : 1] = {};
+        for (int q = team.team_rank(); q < kChunk / 4; q += team.team_size()) {
+          const std::int64_t first = lo + (q >> 5) * 128 + (q & 31);
+          if (first >= hi) break;
+          float xi[4];
+          noise_quad(seed, noise_draw(first), step, r, xi);
+          for (int k = 0; k < 4; ++k) {
+            const std::int64_t i = first + 32 * k;
+            if (i >= hi) break;
+            double v[M > 0 ? M : 1] = {};
+            oscillator(i, double(xi[k]), v);
+            for (int m = 0; m < M; ++m) acc[m] += v[m];
+          }
         }
+        team_sums<M>(team, acc, partial, (u * chunks + c) * M);
       });
 }
 
