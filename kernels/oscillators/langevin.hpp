@@ -97,6 +97,53 @@ KOKKOS_INLINE_FUNCTION double graph_sum(const Graph& g, const Row& theta, std::i
   return s * d.cos_a - c * d.sin_a;  // sum w sin(diff - alpha)
 }
 
+// The step of one oscillator of one unit (its order parameter and coupling
+// in registers): Euler-Maruyama (first order) or BAOAB (second), given its
+// normal xi; v gets the sin and cos of the new phase for the next Z
+// (all-to-all).  `lo` is the global index of local oscillator 0.
+struct UnitStep {
+  Dynamics d;
+  Graph g;
+  const double* from;
+  double* to;
+  double* vel;  // second order
+  const double* omega;
+  double zc, zs, K;
+  std::int64_t lo;
+  KOKKOS_INLINE_FUNCTION double operator()(std::int64_t li) const { return from[li]; }  // graph_sum's row
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, double xi, double* v) const {
+    const std::int64_t li = i - lo;  // local index; the noise is keyed by the global one
+    const double th = from[li];
+    const double s = d.sparse ? graph_sum(g, *this, li, d) : mean_field_sum(th, zc, zs, d);
+    const double force = omega[li] + K * s;
+    double next;
+    if (!d.second) {
+      next = th + d.dt * force + d.noise * xi;
+    } else {
+      double w = vel[li] + d.dt * d.inv_m * force;  // last half kick of the step before, first of this
+      next = th + 0.5 * d.dt * w;
+      w = d.c1 * w + d.c2 * xi;
+      next += 0.5 * d.dt * w;
+      vel[li] = w;
+    }
+    to[li] = next;
+    if (!d.sparse) kmath::sincos(next, &v[1], &v[0]);
+  }
+};
+// A step of every unit: unit u's UnitStep.
+struct Step {
+  Dynamics d;
+  Graph g;
+  Phases from, to, vel;
+  Kokkos::View<double*> omega, K;
+  Kokkos::View<double**, Kokkos::LayoutRight> Z;
+  std::int64_t lo;
+  KOKKOS_INLINE_FUNCTION UnitStep operator()(std::int64_t u) const {
+    return UnitStep{d,        g,       &from(u, 0), &to(u, 0), d.second ? &vel(u, 0) : nullptr,
+                    omega.data(), Z(u, 0), Z(u, 1),  K(u),      lo};
+  }
+};
+
 // Entry t of a halo buffer laid out [rank][unit][k], rank r's block holding
 // entries at(r) .. at(r + 1) of the index list for each of the n units: sets
 // the unit and returns the position in the index list.

@@ -433,33 +433,7 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     Phases from = a, to = b;
     for (std::int64_t k = 0; k < c.steps; ++k) {
       const std::int64_t step = k;
-      const Phases f = from, t = to;
-      // Per unit: its order parameter and coupling in registers, then the
-      // step of each of its oscillators (noise xi drawn by noisy_chunk_sums).
-      auto unit = KOKKOS_LAMBDA(std::int64_t u) {
-        const double zc = Z(u, 0), zs = Z(u, 1), K = K_u(u);
-        const auto row = Kokkos::subview(f, u, Kokkos::ALL);
-        const auto out = Kokkos::subview(t, u, Kokkos::ALL);
-        double* const w_row = d.second ? &vel(u, 0) : nullptr;
-        return [=](std::int64_t i, double xi, double* v) {
-          const std::int64_t li = i - lo;  // local index; the noise is keyed by the global one
-          const double th = row(li);
-          const double s = d.sparse ? graph_sum(g, row, li, d) : mean_field_sum(th, zc, zs, d);
-          const double force = omega(li) + K * s;
-          double next;
-          if (!d.second) {
-            next = th + d.dt * force + d.noise * xi;
-          } else {
-            double w = w_row[li] + d.dt * d.inv_m * force;  // last half kick of the step before, first of this
-            next = th + 0.5 * d.dt * w;
-            w = d.c1 * w + d.c2 * xi;
-            next += 0.5 * d.dt * w;
-            w_row[li] = w;
-          }
-          out(li) = next;
-          if (!d.sparse) kmath::sincos(next, &v[1], &v[0]);
-        };
-      };
+      const Step unit{d, g, from, to, vel, omega, K_u, Z, lo};
       if (d.sparse) {
         noisy_chunk_sums<0>(Exec(), n, N, c0, c1, d.seed, step, rep, unit, partial, "oscillators::step");
       } else {
