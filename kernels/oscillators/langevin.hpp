@@ -97,10 +97,9 @@ KOKKOS_INLINE_FUNCTION double graph_sum(const Graph& g, const Row& theta, std::i
   return s * d.cos_a - c * d.sin_a;  // sum w sin(diff - alpha)
 }
 
-// The step of one oscillator of one unit (its order parameter and coupling
-// in registers): Euler-Maruyama (first order) or BAOAB (second), given its
-// normal xi; v gets the sin and cos of the new phase for the next Z
-// (all-to-all).  `lo` is the global index of local oscillator 0.
+// The step of the oscillators of one unit (its order parameter and coupling
+// in registers): Euler-Maruyama (first order) or BAOAB (second).  `lo` is
+// the global index of local oscillator 0.
 struct UnitStep {
   Dynamics d;
   Graph g;
@@ -111,23 +110,42 @@ struct UnitStep {
   double zc, zs, K;
   std::int64_t lo;
   KOKKOS_INLINE_FUNCTION double operator()(std::int64_t li) const { return from[li]; }  // graph_sum's row
-  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, double xi, double* v) const {
-    const std::int64_t li = i - lo;  // local index; the noise is keyed by the global one
-    const double th = from[li];
-    const double s = d.sparse ? graph_sum(g, *this, li, d) : mean_field_sum(th, zc, zs, d);
-    const double force = omega[li] + K * s;
-    double next;
-    if (!d.second) {
-      next = th + d.dt * force + d.noise * xi;
-    } else {
-      double w = vel[li] + d.dt * d.inv_m * force;  // last half kick of the step before, first of this
-      next = th + 0.5 * d.dt * w;
-      w = d.c1 * w + d.c2 * xi;
-      next += 0.5 * d.dt * w;
-      vel[li] = w;
+  // Oscillators first + 32 k, k < n <= 4 (one draw's), given their normals
+  // xi; acc gets the sums of the cos and sin of their new phases (all-to-all,
+  // for the next Z).  All loads come before the first store, so the four are
+  // in flight together: the compiler cannot know that `to` and `from` differ.
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t first, int n, const float* xi, double* acc) const {
+    const std::int64_t l0 = first - lo;  // local index; the noise is keyed by the global one
+    double th[4], om[4], w[4];
+    for (int k = 0; k < 4; ++k)
+      if (k < n) {
+        th[k] = from[l0 + 32 * k];
+        om[k] = omega[l0 + 32 * k];
+        w[k] = d.second ? vel[l0 + 32 * k] : 0.0;
+      }
+    for (int k = 0; k < 4; ++k) {
+      if (k >= n) break;
+      const std::int64_t li = l0 + 32 * k;
+      const double s = d.sparse ? graph_sum(g, *this, li, d) : mean_field_sum(th[k], zc, zs, d);
+      const double force = om[k] + K * s;
+      double next;
+      if (!d.second) {
+        next = th[k] + d.dt * force + d.noise * double(xi[k]);
+      } else {
+        double v = w[k] + d.dt * d.inv_m * force;  // last half kick of the step before, first of this
+        next = th[k] + 0.5 * d.dt * v;
+        v = d.c1 * v + d.c2 * double(xi[k]);
+        next += 0.5 * d.dt * v;
+        vel[li] = v;
+      }
+      to[li] = next;
+      if (!d.sparse) {
+        double sn, cs;
+        kmath::sincos(next, &sn, &cs);
+        acc[0] += cs;
+        acc[1] += sn;
+      }
     }
-    to[li] = next;
-    if (!d.sparse) kmath::sincos(next, &v[1], &v[0]);
   }
 };
 // A step of every unit: unit u's UnitStep.
@@ -194,9 +212,10 @@ void chunk_sums(Exec const& space, std::int64_t units, std::int64_t N, std::int6
 }
 
 // A step: like chunk_sums, with the thermal noise drawn here, four normals a
-// draw (noise_quad).  unit(u) runs once per team and returns the step of an
-// oscillator of unit u, step(i, xi, v), so what is per unit (the order
-// parameter, the coupling) is read once into registers.  Thread q of a team
+// draw (noise_quad).  unit(u) runs once per team and returns the step of
+// unit u's oscillators, step(first, n, xi, acc) for the n <= 4 oscillators
+// of a draw, so what is per unit (the order parameter, the coupling) is read
+// once into registers.  Thread q of a team
 // takes the draws of quads q, q + team size, ...; quad q of a chunk holds the
 // oscillators lo + (q / 32) * 128 + q % 32 + 32 k, k = 0..3.
 template <int M, class Exec, class Replica, class U>
@@ -219,13 +238,8 @@ void noisy_chunk_sums(Exec const& space, std::int64_t units, std::int64_t N, std
           if (first >= hi) break;
           float xi[4];
           noise_quad(seed, noise_draw(first), step, r, xi);
-          for (int k = 0; k < 4; ++k) {
-            const std::int64_t i = first + 32 * k;
-            if (i >= hi) break;
-            double v[M > 0 ? M : 1] = {};
-            oscillator(i, double(xi[k]), v);
-            for (int m = 0; m < M; ++m) acc[m] += v[m];
-          }
+          const std::int64_t left = (hi - first + 31) / 32;
+          oscillator(first, left < 4 ? int(left) : 4, xi, acc);
         }
         team_sums<M>(team, acc, partial, (u * chunks + c) * M);
       });
@@ -242,7 +256,7 @@ void fixed_point_totals(Exec const& space, std::int64_t units, std::int64_t chun
   constexpr int threads = team_threads<Exec>();
   // Teams over (unit, m, block of chunks), each adding its block's integer
   // sum with an atomic: integer sums, so any order gives the same totals.
-  constexpr std::int64_t kBlock = 4096;
+  constexpr std::int64_t kBlock = 512;
   const std::int64_t blocks = (chunks + kBlock - 1) / kBlock;
   Kokkos::deep_copy(space, totals, std::int64_t(0));
   Kokkos::parallel_for(
