@@ -21,6 +21,12 @@ namespace prism::oscillators {
 
 using Phases = Kokkos::View<double**, Kokkos::LayoutRight>;  // [unit][oscillator]
 
+// Teams of the step kernel that must fit an SM at once (launch bounds: a cap
+// on registers per thread), 0 for the compiler's choice.
+#ifndef PRISM_OSCILLATORS_MIN_TEAMS
+#define PRISM_OSCILLATORS_MIN_TEAMS 0
+#endif
+
 // Oscillators per team, and threads per team (one on the host).
 inline constexpr int kChunk = 2048;
 template <class Exec>
@@ -224,10 +230,12 @@ void noisy_chunk_sums(Exec const& space, std::int64_t units, std::int64_t N, std
                       Kokkos::View<double*> const& partial, const char* label) {
   static_assert(kChunk % 128 == 0, "a chunk holds whole blocks of four draws' oscillators");
   const std::int64_t chunks = c1 - c0;
-  using Team = typename Kokkos::TeamPolicy<Exec>::member_type;
   constexpr int threads = team_threads<Exec>();
+  using Policy = Kokkos::TeamPolicy<Exec, Kokkos::LaunchBounds<PRISM_OSCILLATORS_MIN_TEAMS ? threads : 0,
+                                                               PRISM_OSCILLATORS_MIN_TEAMS>>;
+  using Team = typename Policy::member_type;
   Kokkos::parallel_for(
-      label, Kokkos::TeamPolicy<Exec>(space, units * chunks, threads), KOKKOS_LAMBDA(const Team& team) {
+      label, Policy(space, units * chunks, threads), KOKKOS_LAMBDA(const Team& team) {
         const std::int64_t u = team.league_rank() / chunks, c = team.league_rank() - u * chunks;
         const std::int64_t lo = (c0 + c) * kChunk, hi = lo + kChunk < N ? lo + kChunk : N;
         const auto oscillator = unit(u);
