@@ -446,18 +446,8 @@ void OscillatorsWorkload::run(RunContext& ctx) {
       if (s == c.transient) Kokkos::deep_copy(start, owned(from));
       if (s % c.record_every == 0 && s / c.record_every <= records) {
         const Phases th = from;
-        // r, psi from Z; sum omega dtheta since the last record; sum v^2 at the
-        // full step; coupling energy.  A kernel for what every run needs and
-        // one for each optional sum: a kernel whose lambda holds the loops of
-        // all cases is not inlined into its team loop and runs many times
-        // slower (docs/performance-notes.md).
-        std::vector<double> obs(std::size_t(n * 5), 0.0);
-        const auto take = [&](int M, int first) {  // the units' totals as obs[u * 5 + first ..]
-          const auto t = unit_totals(partial, M);
-          for (std::int64_t u = 0; u < n; ++u)
-            for (int k = 0; k < M; ++k) obs[std::size_t(u * 5 + first + k)] = t[std::size_t(u * M + k)];
-        };
-        chunk_sums<3>(
+        // r, psi from Z; sum omega dtheta since the last record; sum v^2 at the full step; coupling energy.
+        chunk_sums<5>(
             Exec(), n, N, c0, c1,
             KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
               const std::int64_t li = i - lo;
@@ -465,37 +455,22 @@ void OscillatorsWorkload::run(RunContext& ctx) {
               kmath::sincos(x, &v[1], &v[0]);
               v[2] = omega(li) * (x - mark(u, li));
               mark(u, li) = x;
-            },
-            partial, "oscillators::observe");
-        take(3, 0);
-        if (d.second) {
-          chunk_sums<1>(
-              Exec(), n, N, c0, c1,
-              KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
-                const std::int64_t li = i - lo;
-                const auto row = Kokkos::subview(th, u, Kokkos::ALL);
-                const double sum =
-                    d.sparse ? graph_sum(g, row, li, d) : mean_field_sum(row(li), Z(u, 0), Z(u, 1), d);
-                const double full = vel(u, li) + 0.5 * d.dt * d.inv_m * (omega(li) + K_u(u) * sum);
-                v[0] = full * full;
-              },
-              partial, "oscillators::observe_kinetic");
-          take(1, 3);
-        }
-        if (d.sparse) {
-          chunk_sums<1>(  // -1/2 sum_j K_ij cos(theta_j - theta_i), each pair once overall
-              Exec(), n, N, c0, c1,
-              KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
-                const std::int64_t li = i - lo;
-                const double x = th(u, li);
+              if (d.sparse) {  // -1/2 sum_j K_ij cos(theta_j - theta_i), each pair once overall
                 double e = 0;
                 for (std::int64_t q2 = g.row(li); q2 < g.row(li + 1); ++q2)
                   e += g.weight(q2) * kmath::cos(th(u, g.col(q2)) - x);
-                v[0] = -0.5 * K_u(u) * e;
-              },
-              partial, "oscillators::observe_coupling");
-          take(1, 4);
-        }
+                v[4] = -0.5 * K_u(u) * e;
+              }
+              if (d.second) {
+                const auto row = Kokkos::subview(th, u, Kokkos::ALL);
+                const double sum =
+                    d.sparse ? graph_sum(g, row, li, d) : mean_field_sum(x, Z(u, 0), Z(u, 1), d);
+                const double full = vel(u, li) + 0.5 * d.dt * d.inv_m * (omega(li) + K_u(u) * sum);
+                v[3] = full * full;
+              }
+            },
+            partial, "oscillators::observe");
+        const auto obs = unit_totals(partial, 5);
         const std::int64_t j = s / c.record_every - 1;
         for (std::int64_t u = 0; u < n; ++u) {
           double* rec = &local_records[std::size_t((u * records + j) * 5)];
