@@ -23,7 +23,7 @@
 #                   classifier part: Nsight Compute on one tensor-core inference
 #                   launch of 10^6 observations (ncu_classifier.txt)
 #
-# OUTDIR gets: node.txt (GPUs, compilers, commit); test_*.txt (unit tests, thermo,
+# OUTDIR gets: node.txt (GPUs, compilers, commit, "-dirty" if tracked files differ from it); test_*.txt (unit tests, thermo,
 # nqs and te physics suites on one GPU, thermo on 2 ranks); rank_independence.txt
 # (/thermo, /nqs and /te bitwise equal on 1 and 2 GPUs); bench_ising2d.csv (2D
 # and 3D kernels) and ising_gpu_peer.{csv,txt} (NVIDIA's ising-gpu on the same
@@ -64,7 +64,7 @@ failed() { echo "FAILED: $*"; fails=$((fails + 1)); }
 log "node: $NGPU GPU(s), $J host cores"
 { nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv
   nvcc --version | grep release; g++ --version | head -1; cmake --version | head -1; mpirun --version | head -1
-  echo "commit $(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"; } | tee "$OUT/node.txt"
+  echo "commit $(git -C "$ROOT" describe --always --dirty --abbrev=40 --exclude="*" 2>/dev/null || echo unknown)"; } | tee "$OUT/node.txt"
 
 # Kokkos for BACKEND into $WORK/kokkos-BACKEND, then prism into $WORK/prism-BACKEND.
 build() {

@@ -163,8 +163,8 @@ struct Step {
   Kokkos::View<double**, Kokkos::LayoutRight> Z;
   std::int64_t lo;
   KOKKOS_INLINE_FUNCTION UnitStep operator()(std::int64_t u) const {
-    return UnitStep{d,        g,       &from(u, 0), &to(u, 0), d.second ? &vel(u, 0) : nullptr,
-                    omega.data(), Z(u, 0), Z(u, 1),  K(u),      lo};
+    return UnitStep{d,       g,       &from(u, 0), &to(u, 0), d.second ? &vel(u, 0) : nullptr, omega.data(),
+                    Z(u, 0), Z(u, 1), K(u),        lo};
   }
 };
 
@@ -183,8 +183,8 @@ KOKKOS_INLINE_FUNCTION std::int64_t halo_entry(const Offsets& at, std::int64_t n
 
 // The team's sums of acc[0..M) to partial(at + m).
 template <int M, class Team>
-KOKKOS_INLINE_FUNCTION void team_sums(const Team& team, const double* acc, Kokkos::View<double*> const& partial,
-                                      std::int64_t at) {
+KOKKOS_INLINE_FUNCTION void team_sums(const Team& team, const double* acc,
+                                      Kokkos::View<double*> const& partial, std::int64_t at) {
   for (int m = 0; m < M; ++m) {
     double total = acc[m];
     team.team_reduce(Kokkos::Sum<double>(total));
@@ -231,8 +231,8 @@ void noisy_chunk_sums(Exec const& space, std::int64_t units, std::int64_t N, std
   static_assert(kChunk % 128 == 0, "a chunk holds whole blocks of four draws' oscillators");
   const std::int64_t chunks = c1 - c0;
   constexpr int threads = team_threads<Exec>();
-  using Policy = Kokkos::TeamPolicy<Exec, Kokkos::LaunchBounds<PRISM_OSCILLATORS_MIN_TEAMS ? threads : 0,
-                                                               PRISM_OSCILLATORS_MIN_TEAMS>>;
+  using Policy = Kokkos::TeamPolicy<
+      Exec, Kokkos::LaunchBounds<PRISM_OSCILLATORS_MIN_TEAMS ? threads : 0, PRISM_OSCILLATORS_MIN_TEAMS>>;
   using Team = typename Policy::member_type;
   Kokkos::parallel_for(
       label, Policy(space, units * chunks, threads), KOKKOS_LAMBDA(const Team& team) {
