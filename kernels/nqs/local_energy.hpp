@@ -20,6 +20,9 @@ namespace prism::nqs {
 // and tanh_at(o) (unit lane + o) read the configuration.
 //   TFIM:       E = -J sum_<ij> s_i s_j - h sum_k psi(s^k)/psi(s)
 //   Heisenberg: E = J Delta / 4 sum_<ij> s_i s_j + J sign / 2 sum_<ij>, s_i != s_j psi(s^ij)/psi(s)
+//               + the same over the next-nearest bonds <<ij>> with J2 and sign +1
+//               (J1-J2: a next-nearest pair is on one sublattice, so the
+//               Marshall sign does not change under its exchange)
 template <class Exec, Move move, int U, class Real, class Spin, class Tanh>
 KOKKOS_INLINE_FUNCTION double local_energy(SamplerCore<Exec, move, U, Real> const& core,
                                            LaneGroup<lanes_per_chain<Exec>> const& g, Spin const& spin,
@@ -33,11 +36,19 @@ KOKKOS_INLINE_FUNCTION double local_energy(SamplerCore<Exec, move, U, Real> cons
   int aligned = 0;
   for (int e = g.lane; e < m.n_bonds; e += V) aligned += spin(m.bond_i(e)) * spin(m.bond_j(e));
   const double diag = g.sum(aligned);
-  const int terms = flip ? m.N : m.n_bonds;
-  double off = 0;
+  double diag2 = 0;
+  if (m.n_bonds2 > 0) {
+    int aligned2 = 0;
+    for (int e = m.n_bonds + g.lane; e < m.n_bonds + m.n_bonds2; e += V)
+      aligned2 += spin(m.bond_i(e)) * spin(m.bond_j(e));
+    diag2 = g.sum(aligned2);
+  }
+  const int terms = flip ? m.N : m.n_bonds + m.n_bonds2;
+  double off = 0, off2 = 0;
   int next = 0;
   while (next < terms) {
     int kk[B] = {}, ll[B] = {};
+    bool second[B] = {};  // a next-nearest (J2) bond
     Real sg[B] = {};
     Acc p[B];
     const Real* Tk[B];
@@ -52,6 +63,7 @@ KOKKOS_INLINE_FUNCTION double local_energy(SamplerCore<Exec, move, U, Real> cons
         kk[b] = flip ? next : m.bond_i(next);
         ll[b] = flip ? next : m.bond_j(next);
         sg[b] = spin(kk[b]);
+        second[b] = !flip && next >= m.n_bonds;
         n = b + 1;
         ++next;
       }
@@ -66,10 +78,11 @@ KOKKOS_INLINE_FUNCTION double local_energy(SamplerCore<Exec, move, U, Real> cons
     double q[B];
     for (int b = 0; b < B; ++b) q[b] = g.product(double(p[b]));
     for (int b = 0; b < B; ++b)
-      if (b < n) off += core.ratio_from(q[b], kk[b], ll[b], sg[b]);
+      if (b < n) (second[b] ? off2 : off) += core.ratio_from(q[b], kk[b], ll[b], sg[b]);
   }
   if constexpr (flip) return -m.J * diag - m.h * off;
-  return 0.25 * m.J * m.Delta * diag + 0.5 * m.J * m.offdiag_sign * off;
+  return 0.25 * m.J * m.Delta * diag + 0.5 * m.J * m.offdiag_sign * off +
+         (m.n_bonds2 > 0 ? 0.25 * m.J2 * m.Delta * diag2 + 0.5 * m.J2 * off2 : 0.0);
 }
 
 // Local energy of every recorded sample on GPUs with a compiled unit count

@@ -28,6 +28,7 @@ inline constexpr double linear_prefactor_limit = 300.0;
 // the Hamiltonian, the parameters and the per-site prefactors (double).
 struct RbmCommon {
   int N = 0, M = 0, n_bonds = 0;
+  int n_bonds2 = 0;  // next-nearest-neighbour bonds (J1-J2), after the n_bonds nearest in bond_i, bond_j
   // Rows of the sampler's tables and of the chains' angle rows: M rounded up
   // to a multiple of the lanes per chain.  Rows j >= M hold zeros, a unit
   // whose bracket is 1 and whose angle stays 0, so the lanes of a chain run
@@ -35,7 +36,7 @@ struct RbmCommon {
   int Mp = 0;
   Move move = Move::single_flip;
   bool tfim = true;
-  double J = 1, h = 0, Delta = 1;
+  double J = 1, h = 0, Delta = 1, J2 = 0;
   double offdiag_sign = 1;  // -1 with the Marshall sign rule
   Vector a, b;
   Matrix W;                 // (M, N), unmanaged view into the parameter vector

@@ -127,24 +127,28 @@ struct Vmc::Impl {
     model.M = M;
     model.Mp = padded_units<lanes_per_chain<Exec>>(M);
     model.n_bonds = int(lat.bond_i.size());
+    model.n_bonds2 = int(lat.bond2_i.size());
     model.tfim = cfg.hamiltonian == Hamiltonian::tfim;
     model.move = model.tfim ? Move::single_flip : Move::neighbour_exchange;
     model.J = cfg.J;
     model.h = cfg.h;
     model.Delta = cfg.Delta;
+    model.J2 = cfg.J2;
     model.offdiag_sign = (!model.tfim && cfg.marshall_sign) ? -1.0 : 1.0;
     model.a = Kokkos::subview(params, std::make_pair(0, N));
     model.b = Kokkos::subview(params, std::make_pair(N, N + M));
     model.W = Matrix(params.data() + N + M, M, N);
     model.log_pref = Matrix("nqs::log_prefactor", N, 2);
     model.pref = Matrix("nqs::prefactor", N, 2);
-    model.bond_i = IndexVector("nqs::bond_i", model.n_bonds);
-    model.bond_j = IndexVector("nqs::bond_j", model.n_bonds);
+    // The proposals' bonds (nearest neighbours) first, then the J2 bonds.
+    model.bond_i = IndexVector("nqs::bond_i", model.n_bonds + model.n_bonds2);
+    model.bond_j = IndexVector("nqs::bond_j", model.n_bonds + model.n_bonds2);
     auto bi = Kokkos::create_mirror_view(model.bond_i);
     auto bj = Kokkos::create_mirror_view(model.bond_j);
-    for (int e = 0; e < model.n_bonds; ++e) {
-      bi(e) = lat.bond_i[e];
-      bj(e) = lat.bond_j[e];
+    for (int e = 0; e < model.n_bonds + model.n_bonds2; ++e) {
+      const bool second = e >= model.n_bonds;
+      bi(e) = second ? lat.bond2_i[e - model.n_bonds] : lat.bond_i[e];
+      bj(e) = second ? lat.bond2_j[e - model.n_bonds] : lat.bond_j[e];
     }
     Kokkos::deep_copy(model.bond_i, bi);
     Kokkos::deep_copy(model.bond_j, bj);

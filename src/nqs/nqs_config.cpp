@@ -50,6 +50,14 @@ Config parse_config(Deck& deck) {
   c.J = deck.get_double(s, "J", 1.0, -1e6, 1e6);
   c.h = deck.get_double(s, "h", 1.0, -1e6, 1e6);
   c.Delta = deck.get_double(s, "Delta", 1.0, -1e6, 1e6);
+  c.J2 = deck.get_double(s, "J2", 0.0, -1e6, 1e6);
+  if (c.J2 != 0.0) {
+    if (c.hamiltonian != Hamiltonian::heisenberg)
+      deck.fail(s, "J2",
+                "next-nearest-neighbour exchange is for hamiltonian = \"heisenberg\" (the J1-J2 model)");
+    if (c.periodic && c.lattice == LatticeKind::chain && c.Lx < 5)
+      deck.fail(s, "N", "a periodic J1-J2 chain needs N >= 5 (else next-nearest pairs repeat)");
+  }
   c.marshall_sign = deck.get_bool(s, "marshall_sign", c.hamiltonian == Hamiltonian::heisenberg && c.J > 0);
   // A real RBM has positive amplitudes: sign structures it cannot carry are refused.
   if (c.hamiltonian == Hamiltonian::heisenberg && c.marshall_sign && c.J < 0)
@@ -123,6 +131,25 @@ Lattice make_lattice(const Config& cfg) {
         lat.bond_i.push_back(id(x, y));
         lat.bond_j.push_back(id(x, (y + 1) % Ly));
       }
+    }
+  }
+  if (cfg.J2 != 0.0) {
+    if (cfg.lattice == LatticeKind::chain) {
+      for (int x = 0; x < Lx; ++x)
+        if (x + 2 < Lx || cfg.periodic) {
+          lat.bond2_i.push_back(id(x, 0));
+          lat.bond2_j.push_back(id((x + 2) % Lx, 0));
+        }
+    } else {
+      for (int y = 0; y < Ly; ++y)
+        for (int x = 0; x < Lx; ++x)
+          if ((x + 1 < Lx && y + 1 < Ly) || cfg.periodic) {  // the plaquette (x, y)..(x + 1, y + 1)
+            const int x1 = (x + 1) % Lx, y1 = (y + 1) % Ly;
+            lat.bond2_i.push_back(id(x, y));
+            lat.bond2_j.push_back(id(x1, y1));
+            lat.bond2_i.push_back(id(x1, y));
+            lat.bond2_j.push_back(id(x, y1));
+          }
     }
   }
   if (cfg.periodic) lat.bipartite = (Lx % 2 == 0) && (cfg.lattice == LatticeKind::chain || Ly % 2 == 0);

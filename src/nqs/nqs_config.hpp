@@ -22,6 +22,7 @@ struct Config {
   std::int64_t Lx = 0, Ly = 1;  // chain: Lx = N, Ly = 1
   bool periodic = true;
   double J = 1.0, h = 1.0, Delta = 1.0;
+  double J2 = 0.0;  // heisenberg: next-nearest-neighbour exchange (J1-J2 model)
   bool marshall_sign = true;
   double alpha = 2.0;
   double init_scale = 0.01;
@@ -56,10 +57,12 @@ const char* hamiltonian_name(Hamiltonian h);
 const char* lattice_name(LatticeKind l);
 const char* precision_name(Precision p);
 
-// Nearest-neighbour bonds (i, j), each counted once, and the sublattice of
-// every site (0/1; meaningful on bipartite lattices).
+// Nearest-neighbour bonds (i, j), each counted once, the next-nearest ones
+// when J2 != 0 (chain: i, i + 2; square: both diagonals of every plaquette),
+// and the sublattice of every site (0/1; meaningful on bipartite lattices).
 struct Lattice {
   std::vector<std::int32_t> bond_i, bond_j;
+  std::vector<std::int32_t> bond2_i, bond2_j;
   std::vector<std::int8_t> sublattice;
   bool bipartite = true;
 };

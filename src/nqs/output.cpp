@@ -23,6 +23,7 @@ void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const R
   out.attribute(g, "J", cfg.J);
   out.attribute(g, "h", cfg.h);
   out.attribute(g, "Delta", cfg.Delta);
+  out.attribute(g, "J2", cfg.J2);
   out.attribute(g, "marshall_sign", static_cast<std::int64_t>(cfg.marshall_sign));
   out.attribute(g, "chains", cfg.chains);
   out.attribute(g, "samples_per_chain", cfg.samples_per_chain);

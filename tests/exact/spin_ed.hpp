@@ -14,13 +14,28 @@ namespace prism::exact {
 struct SpinModel {
   int N = 0;
   std::vector<int> bond_i, bond_j;
+  std::vector<int> bond2_i, bond2_j;  // heisenberg: next-nearest neighbours, coupling J2
   bool tfim = true;
   double J = 1, h = 1,
          Delta = 1;  // tfim: -J sz sz - h sx; heisenberg: J (SxSx + SySy + Delta SzSz), S = sigma/2
+  double J2 = 0;
 };
 
 inline double spin_of(std::uint64_t state, int i) {
   return ((state >> i) & 1) ? 1.0 : -1.0;
+}
+
+// Heisenberg bonds (i, j) with coupling c: c (SxSx + SySy + Delta SzSz) applied to v[s] into out.
+inline void apply_exchange(const std::vector<int>& bi, const std::vector<int>& bj, double c, double Delta,
+                           std::uint64_t s, double vs, std::vector<double>& out) {
+  for (std::size_t b = 0; b < bi.size(); ++b) {
+    if (spin_of(s, bi[b]) == spin_of(s, bj[b])) {
+      out[s] += 0.25 * c * Delta * vs;
+      continue;
+    }
+    out[s] -= 0.25 * c * Delta * vs;
+    out[s ^ (std::uint64_t(1) << bi[b]) ^ (std::uint64_t(1) << bj[b])] += 0.5 * c * vs;
+  }
 }
 
 inline void apply_h(const SpinModel& m, const std::vector<double>& v, std::vector<double>& out) {
@@ -28,19 +43,15 @@ inline void apply_h(const SpinModel& m, const std::vector<double>& v, std::vecto
   std::fill(out.begin(), out.end(), 0.0);
   for (std::uint64_t s = 0; s < dim; ++s) {
     if (v[s] == 0.0) continue;
-    double diag = 0;
-    for (std::size_t b = 0; b < m.bond_i.size(); ++b)
-      diag += spin_of(s, m.bond_i[b]) * spin_of(s, m.bond_j[b]);
     if (m.tfim) {
+      double diag = 0;
+      for (std::size_t b = 0; b < m.bond_i.size(); ++b)
+        diag += spin_of(s, m.bond_i[b]) * spin_of(s, m.bond_j[b]);
       out[s] += -m.J * diag * v[s];
       for (int k = 0; k < m.N; ++k) out[s ^ (std::uint64_t(1) << k)] += -m.h * v[s];
     } else {
-      out[s] += 0.25 * m.J * m.Delta * diag * v[s];
-      for (std::size_t b = 0; b < m.bond_i.size(); ++b) {
-        if (spin_of(s, m.bond_i[b]) == spin_of(s, m.bond_j[b])) continue;
-        const std::uint64_t t = s ^ (std::uint64_t(1) << m.bond_i[b]) ^ (std::uint64_t(1) << m.bond_j[b]);
-        out[t] += 0.5 * m.J * v[s];
-      }
+      apply_exchange(m.bond_i, m.bond_j, m.J, m.Delta, s, v[s], out);
+      apply_exchange(m.bond2_i, m.bond2_j, m.J2, m.Delta, s, v[s], out);
     }
   }
 }

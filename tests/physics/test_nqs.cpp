@@ -48,6 +48,9 @@ exact::SpinModel spin_model(const Config& c) {
   m.J = c.J;
   m.h = c.h;
   m.Delta = c.Delta;
+  m.bond2_i.assign(lat.bond2_i.begin(), lat.bond2_i.end());
+  m.bond2_j.assign(lat.bond2_j.begin(), lat.bond2_j.end());
+  m.J2 = c.J2;
   return m;
 }
 
@@ -86,6 +89,37 @@ TEST(NqsExact, LanczosMatchesTfimClosedFormAndKnownHeisenberg) {
   const double ed =
       exact::lanczos_ground_energy(spin_model(c), [](std::uint64_t s) { return std::popcount(s) == 4; });
   EXPECT_NEAR(ed, -3.651093408937, 1e-8);
+}
+
+// The J1-J2 chain at the Majumdar-Ghosh point J2 = J1 / 2: the dimer states
+// are exact ground states, E0 = -3 J1 N / 8 (even N, periodic).  Checks the
+// next-nearest bonds and their coupling in the lattice and the ED.
+TEST(NqsExact, J1J2ChainAtMajumdarGhoshPoint) {
+  for (int N : {8, 12}) {
+    auto c = chain(Hamiltonian::heisenberg, N);
+    c.J2 = 0.5;
+    const auto lat = make_lattice(c);
+    EXPECT_EQ(lat.bond2_i.size(), std::size_t(N));
+    const double ed = exact::lanczos_ground_energy(
+        spin_model(c), [N](std::uint64_t s) { return std::popcount(s) == N / 2; });
+    EXPECT_NEAR(ed, -3.0 * N / 8.0, 1e-9) << "N=" << N;
+  }
+  // The square lattice's diagonals: two per plaquette, each pair once.
+  Config sq = chain(Hamiltonian::heisenberg, 4);
+  sq.lattice = LatticeKind::square;
+  sq.Lx = sq.Ly = 4;
+  sq.J2 = 0.5;
+  const auto lat = make_lattice(sq);
+  ASSERT_EQ(lat.bond2_i.size(), std::size_t(32));
+  std::map<std::pair<int, int>, int> seen;
+  for (std::size_t b = 0; b < lat.bond2_i.size(); ++b) {
+    const int i = lat.bond2_i[b], j = lat.bond2_j[b];
+    const int dx = std::abs(i % 4 - j % 4), dy = std::abs(i / 4 - j / 4);
+    EXPECT_TRUE((dx == 1 || dx == 3) && (dy == 1 || dy == 3)) << i << " " << j;
+    EXPECT_EQ(lat.sublattice[i], lat.sublattice[j]);
+    ++seen[{std::min(i, j), std::max(i, j)}];
+  }
+  EXPECT_EQ(seen.size(), std::size_t(32));
 }
 
 // Samples of a fixed random RBM follow |psi|^2: chi-square over all states.
@@ -352,6 +386,23 @@ TEST(NqsEnergy, HeisenbergLocalEnergyMatchesExactExpectation) {
   c.marshall_sign = false;
   check_energy(c, 0.5);
 }
+// J1-J2: the next-nearest bonds' diagonal and exchange terms, with and
+// without the Marshall sign, on a chain and on an open square (diagonals).
+TEST(NqsEnergy, J1J2LocalEnergyMatchesExactExpectation) {
+  auto c = chain(Hamiltonian::heisenberg, 8);
+  c.J2 = 0.5;
+  check_energy(c, 1.0);
+  c.marshall_sign = false;
+  c.J2 = -0.8;
+  check_energy(c, 0.5);
+  Config sq = chain(Hamiltonian::heisenberg, 4);
+  sq.lattice = LatticeKind::square;
+  sq.Lx = 4;
+  sq.Ly = 2;
+  sq.periodic = false;
+  sq.J2 = 0.7;
+  check_energy(sq, 1.0);
+}
 
 // Exact means of the observable columns for amplitudes psi (full basis,
 // with their signs), straight from the operators' definitions.
@@ -538,6 +589,21 @@ TEST(NqsOptimisation, TfimChain16ReachesClosedForm) {
 // The float sampler (SR stays in double) reaches the same accuracy.
 TEST(NqsOptimisationFloat, TfimChain16ReachesClosedForm) {
   check_tfim_chain16(Precision::single_precision);
+}
+
+// The J1-J2 chain at the Majumdar-Ghosh point: the Marshall sign is right
+// for the symmetric dimer state, so the real RBM reaches E0 = -3 N / 8.
+TEST(NqsOptimisation, J1J2ChainReachesMajumdarGhoshEnergy) {
+  auto c = chain(Hamiltonian::heisenberg, 12);
+  c.J2 = 0.5;
+  c.alpha = 2;
+  c.chains = 64;
+  c.samples_per_chain = 16;
+  c.thermalization = 5;
+  c.learning_rate = 0.05;
+  const double exact_e = -4.5;
+  const double e = optimise(c, 200, 4);
+  EXPECT_LT(std::fabs((e - exact_e) / exact_e), 1e-2) << "E " << e << " exact " << exact_e;
 }
 
 TEST(NqsOptimisation, HeisenbergChain12ReachesExactDiagonalisation) {
