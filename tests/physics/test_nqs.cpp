@@ -104,6 +104,18 @@ TEST(NqsExact, J1J2ChainAtMajumdarGhoshPoint) {
         spin_model(c), [N](std::uint64_t s) { return std::popcount(s) == N / 2; });
     EXPECT_NEAR(ed, -3.0 * N / 8.0, 1e-9) << "N=" << N;
   }
+  // The 4 x 4 periodic J1-J2 model, S^z = 0: the published N = 16 ground
+  // energies per site at J2 = 0 and J2 = J1 / 2 (Schulz, Ziman & Poilblanc,
+  // J. Phys. I 6, 675 (1996)).
+  for (const auto& [J2, e_per_site] : {std::pair{0.0, -0.701780}, std::pair{0.5, -0.528620}}) {
+    Config c = chain(Hamiltonian::heisenberg, 4);
+    c.lattice = LatticeKind::square;
+    c.Lx = c.Ly = 4;
+    c.J2 = J2;
+    const double ed =
+        exact::lanczos_ground_energy(spin_model(c), [](std::uint64_t s) { return std::popcount(s) == 8; });
+    EXPECT_NEAR(ed / 16, e_per_site, 1e-6) << "J2=" << J2;
+  }
   // The square lattice's diagonals: two per plaquette, each pair once.
   Config sq = chain(Hamiltonian::heisenberg, 4);
   sq.lattice = LatticeKind::square;
