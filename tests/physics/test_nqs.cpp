@@ -398,6 +398,19 @@ TEST(NqsEnergy, HeisenbergLocalEnergyMatchesExactExpectation) {
   c.marshall_sign = false;
   check_energy(c, 0.5);
 }
+// TFIM on the square lattice: periodic 3 x 3 (odd lengths, not bipartite,
+// which the ferromagnetic TFIM does not mind) and open 4 x 2.
+TEST(NqsEnergy, TfimSquareLocalEnergyMatchesExactExpectation) {
+  Config c = chain(Hamiltonian::tfim, 3);
+  c.lattice = LatticeKind::square;
+  c.Lx = c.Ly = 3;
+  check_energy(c, 2.0);
+  c.Lx = 4;
+  c.Ly = 2;
+  c.periodic = false;
+  check_energy(c, 1.2);
+}
+
 // J1-J2: the next-nearest bonds' diagonal and exchange terms, with and
 // without the Marshall sign, on a chain and on an open square (diagonals).
 TEST(NqsEnergy, J1J2LocalEnergyMatchesExactExpectation) {
@@ -601,6 +614,23 @@ TEST(NqsOptimisation, TfimChain16ReachesClosedForm) {
 // The float sampler (SR stays in double) reaches the same accuracy.
 TEST(NqsOptimisationFloat, TfimChain16ReachesClosedForm) {
   check_tfim_chain16(Precision::single_precision);
+}
+
+// TFIM on the periodic 3 x 3 square near its critical field (h_c = 3.04 J
+// in two dimensions): the trained RBM against Lanczos.
+TEST(NqsOptimisation, TfimSquare3x3ReachesExactDiagonalisation) {
+  Config c = chain(Hamiltonian::tfim, 3);
+  c.lattice = LatticeKind::square;
+  c.Lx = c.Ly = 3;
+  c.h = 3.0;
+  c.alpha = 2;
+  c.chains = 64;
+  c.samples_per_chain = 16;
+  c.thermalization = 5;
+  c.learning_rate = 0.05;
+  const double exact_e = exact::lanczos_ground_energy(spin_model(c), [](std::uint64_t) { return true; });
+  const double e = optimise(c, 150, 5);
+  EXPECT_LT(std::fabs((e - exact_e) / exact_e), 2e-3) << "E " << e << " exact " << exact_e;
 }
 
 // The J1-J2 chain at the Majumdar-Ghosh point: the Marshall sign is right
