@@ -554,6 +554,16 @@ TEST(NqsStatistics, SplitRhatAndErrors) {
   EXPECT_GT(st.energy_err, 0.0);
 }
 
+// The sampling and learning settings the optimisation tests share.
+Config for_training(Config c) {
+  c.alpha = 2;
+  c.chains = 64;
+  c.samples_per_chain = 16;
+  c.thermalization = 5;
+  c.learning_rate = 0.05;
+  return c;
+}
+
 double optimise(Config c, std::int64_t iterations, std::uint64_t seed, Results* results = nullptr) {
   c.iterations = iterations;
   NqsWorkload w(c);
@@ -586,11 +596,7 @@ void check_tfim_chain16(Precision precision) {
   auto c = chain(Hamiltonian::tfim, 16);
   c.precision = precision;
   c.h = 1.0;
-  c.alpha = 2;
-  c.chains = 64;
-  c.samples_per_chain = 16;
-  c.thermalization = 5;
-  c.learning_rate = 0.05;
+  c = for_training(c);
   c.observables_iterations = 20;
   const double exact_e = exact::tfim_chain_ground_energy(16, 1.0, 1.0);
   Results res;
@@ -623,11 +629,7 @@ TEST(NqsOptimisation, TfimSquare3x3ReachesExactDiagonalisation) {
   c.lattice = LatticeKind::square;
   c.Lx = c.Ly = 3;
   c.h = 3.0;
-  c.alpha = 2;
-  c.chains = 64;
-  c.samples_per_chain = 16;
-  c.thermalization = 5;
-  c.learning_rate = 0.05;
+  c = for_training(c);
   const double exact_e = exact::lanczos_ground_energy(spin_model(c), [](std::uint64_t) { return true; });
   const double e = optimise(c, 150, 5);
   EXPECT_LT(std::fabs((e - exact_e) / exact_e), 2e-3) << "E " << e << " exact " << exact_e;
@@ -638,11 +640,7 @@ TEST(NqsOptimisation, TfimSquare3x3ReachesExactDiagonalisation) {
 TEST(NqsOptimisation, J1J2ChainReachesMajumdarGhoshEnergy) {
   auto c = chain(Hamiltonian::heisenberg, 12);
   c.J2 = 0.5;
-  c.alpha = 2;
-  c.chains = 64;
-  c.samples_per_chain = 16;
-  c.thermalization = 5;
-  c.learning_rate = 0.05;
+  c = for_training(c);
   const double exact_e = -4.5;
   const double e = optimise(c, 200, 4);
   EXPECT_LT(std::fabs((e - exact_e) / exact_e), 1e-2) << "E " << e << " exact " << exact_e;
@@ -650,11 +648,7 @@ TEST(NqsOptimisation, J1J2ChainReachesMajumdarGhoshEnergy) {
 
 TEST(NqsOptimisation, HeisenbergChain12ReachesExactDiagonalisation) {
   auto c = chain(Hamiltonian::heisenberg, 12);
-  c.alpha = 2;
-  c.chains = 64;
-  c.samples_per_chain = 16;
-  c.thermalization = 5;
-  c.learning_rate = 0.05;
+  c = for_training(c);
   c.observables_iterations = 20;
   const auto gs =
       exact::lanczos_ground_state(spin_model(c), [](std::uint64_t s) { return std::popcount(s) == 6; });
@@ -679,19 +673,14 @@ TEST(NqsOptimisation, HeisenbergChain12ReachesExactDiagonalisation) {
   }
 }
 
-// The 4 x 4 periodic Heisenberg model with the Marshall sign, and the
-// sampling and learning settings the optimisation tests use.
+// The 4 x 4 periodic Heisenberg model with the Marshall sign, set for training.
 Config heisenberg_4x4() {
   Config c;
   c.hamiltonian = Hamiltonian::heisenberg;
   c.lattice = LatticeKind::square;
   c.Lx = c.Ly = 4;
   c.marshall_sign = true;
-  c.alpha = 2;
-  c.chains = 64;
-  c.samples_per_chain = 16;
-  c.thermalization = 5;
-  c.learning_rate = 0.05;
+  c = for_training(c);
   return c;
 }
 
