@@ -221,7 +221,16 @@ double scratch_local_energy(const Config& c, const std::vector<double>& p,
     std::swap(f[lat.bond_i[e]], f[lat.bond_j[e]]);
     off += std::exp(log_psi(p, N, M, f) - base);
   }
-  return 0.25 * c.J * c.Delta * diag + 0.5 * c.J * (c.marshall_sign ? -1.0 : 1.0) * off;
+  double diag2 = 0, off2 = 0;  // J1-J2: next-nearest pairs, sign +1 (one sublattice)
+  for (std::size_t e = 0; e < lat.bond2_i.size(); ++e) {
+    diag2 += s[lat.bond2_i[e]] * s[lat.bond2_j[e]];
+    if (s[lat.bond2_i[e]] == s[lat.bond2_j[e]]) continue;
+    auto f = s;
+    std::swap(f[lat.bond2_i[e]], f[lat.bond2_j[e]]);
+    off2 += std::exp(log_psi(p, N, M, f) - base);
+  }
+  return 0.25 * c.J * c.Delta * diag + 0.5 * c.J * (c.marshall_sign ? -1.0 : 1.0) * off +
+         0.25 * c.J2 * c.Delta * diag2 + 0.5 * c.J2 * off2;
 }
 
 // Float tables: ratios and energies to a few float roundings per hidden unit.
@@ -229,9 +238,10 @@ double scratch_local_energy(const Config& c, const std::vector<double>& p,
 // and move ratios equal a from-scratch evaluation of log psi.  N = 8,
 // alpha 2: M = 16, where the CPU kernel multiplies a lane's brackets in the
 // sampler's precision (larger M multiplies them in double).
-void check_tables(Hamiltonian ham, Precision precision, double tol, double tanh_tol) {
+void check_tables(Hamiltonian ham, Precision precision, double tol, double tanh_tol, double J2 = 0) {
   const bool flip = ham == Hamiltonian::tfim;
   auto c = chain(ham, 8);
+  c.J2 = J2;
   c.precision = precision;
   c.init_scale = 0.3;
   c.chains = flip ? 16 : 8;
@@ -283,6 +293,11 @@ TEST(NqsSampler, TablesAgreeWithScratchEvaluation) {
 }
 TEST(NqsSampler, ExchangeRatiosAgreeWithScratchEvaluation) {
   check_tables(Hamiltonian::heisenberg, Precision::double_precision, 1e-10, 1e-12);
+}
+// The J1-J2 local energies, sample by sample (next-nearest terms included).
+TEST(NqsSampler, J1J2LocalEnergiesAgreeWithScratchEvaluation) {
+  check_tables(Hamiltonian::heisenberg, Precision::double_precision, 1e-10, 1e-12, 0.5);
+  check_tables(Hamiltonian::heisenberg, Precision::double_precision, 1e-10, 1e-12, -0.7);
 }
 // theta itself is carried in float through thousands of moves
 TEST(NqsSamplerFloat, TablesAgreeWithScratchEvaluation) {
@@ -426,6 +441,11 @@ TEST(NqsEnergy, J1J2LocalEnergyMatchesExactExpectation) {
   sq.Ly = 2;
   sq.periodic = false;
   sq.J2 = 0.7;
+  check_energy(sq, 1.0);
+  sq.Ly = 3;  // periodic 4 x 3: the diagonals across the boundaries (not bipartite: no sign rule)
+  sq.periodic = true;
+  sq.marshall_sign = false;
+  sq.J2 = 0.5;
   check_energy(sq, 1.0);
 }
 
@@ -633,6 +653,7 @@ TEST(NqsOptimisation, TfimSquare3x3ReachesExactDiagonalisation) {
   const double exact_e = exact::lanczos_ground_energy(spin_model(c), [](std::uint64_t) { return true; });
   const double e = optimise(c, 150, 5);
   EXPECT_LT(std::fabs((e - exact_e) / exact_e), 2e-3) << "E " << e << " exact " << exact_e;
+  EXPECT_GT(e, exact_e - 1e-3 * std::fabs(exact_e));  // variational, up to the sampling noise
 }
 
 // The J1-J2 chain at the Majumdar-Ghosh point: the Marshall sign is right
@@ -644,6 +665,7 @@ TEST(NqsOptimisation, J1J2ChainReachesMajumdarGhoshEnergy) {
   const double exact_e = -4.5;
   const double e = optimise(c, 200, 4);
   EXPECT_LT(std::fabs((e - exact_e) / exact_e), 1e-2) << "E " << e << " exact " << exact_e;
+  EXPECT_GT(e, exact_e - 1e-3 * std::fabs(exact_e));  // variational, up to the sampling noise
 }
 
 TEST(NqsOptimisation, HeisenbergChain12ReachesExactDiagonalisation) {

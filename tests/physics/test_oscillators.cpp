@@ -4,7 +4,8 @@
 // distribution of two coupled oscillators (von Mises) with the
 // Euler-Maruyama bias of the discretised Ornstein-Uhlenbeck process and
 // BAOAB's exact configurational sampling, a complete graph against the
-// all-to-all path, conserved winding of twisted states, and bad graphs.
+// all-to-all path, conserved winding of twisted states, bad graphs, and the
+// step kernel's cover of the oscillators with their documented noise.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "core/deck.hpp"
 #include "core/h5_writer.hpp"
 #include "core/mpi_context.hpp"
+#include "kernels/oscillators/langevin.hpp"
 #include "oscillators/workload.hpp"
 #include "test_env.hpp"
 
@@ -170,6 +172,57 @@ TEST(OscillatorsPhysics, TwistedStatesKeepTheirWinding) {
     EXPECT_NEAR(turns / (2 * M_PI), q, 1e-9) << "q = " << q;
     EXPECT_NEAR(th[0], 200.0 + 0.0, 20.0) << "the phases advance at omega ~ 1";
   }
+}
+
+// A step that records, per oscillator, how often it ran and its normal.
+struct RecordOscillator {
+  Kokkos::View<int*> count;
+  Kokkos::View<double*> normal;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t first, int n, const float* xi, double*) const {
+    for (int k = 0; k < n; ++k) {
+      Kokkos::atomic_add(&count(first + 32 * k), 1);
+      normal(first + 32 * k) = xi[k];
+    }
+  }
+};
+struct RecordUnit {
+  RecordOscillator step;
+  KOKKOS_INLINE_FUNCTION RecordOscillator operator()(std::int64_t) const { return step; }
+};
+
+// Every oscillator is stepped once, with the normal that docs/oscillators.md
+// gives it: normal (i / 32) mod 4 of the Box-Muller pairs of the Philox draw
+// g = (i / 128) * 32 + i mod 32 (words 0, 1: r cos, r sin; words 2, 3: the
+// second pair).  N = 7000 ends in a partial block of 128 and a partial
+// group of 32, over four chunks.
+TEST(OscillatorsKernels, StepCoversEveryOscillatorOnceWithItsNoise) {
+  const std::int64_t N = 7000, chunks = (N + kChunk - 1) / kChunk, step = 5, replica = 2;
+  const std::uint64_t seed = 11;
+  RecordUnit unit{{Kokkos::View<int*>("count", N), Kokkos::View<double*>("normal", N)}};
+  Kokkos::View<std::int64_t*> rep("replica", 1);
+  Kokkos::deep_copy(rep, replica);
+  Kokkos::View<double*> partial("partial", chunks);
+  noisy_chunk_sums<0>(Kokkos::DefaultExecutionSpace(), 1, N, 0, chunks, seed, step, rep, unit, partial,
+                      "test");
+  const auto count = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), unit.step.count);
+  const auto normal = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), unit.step.normal);
+  double sum = 0, sum2 = 0;
+  for (std::int64_t i = 0; i < N; ++i) {
+    ASSERT_EQ(count(i), 1) << "oscillator " << i;
+    const auto g = std::uint32_t((i / 128) * 32 + i % 32);
+    const auto w = rng::philox(seed, g, std::uint32_t(step), std::uint32_t(replica), rng::oscillator_noise);
+    const int k = int((i / 32) % 4), pair = k / 2;
+    const double u1 = double((w.v[2 * pair] >> 8) + 1u) * 0x1p-24,
+                 u2 = double(w.v[2 * pair + 1] >> 8) * 0x1p-24;
+    const double r = std::sqrt(-2.0 * std::log(u1)), angle = 2 * M_PI * u2;
+    const double expected = r * (k % 2 == 0 ? std::cos(angle) : std::sin(angle));
+    EXPECT_NEAR(normal(i), expected, 2e-5 * (1 + std::fabs(expected))) << "oscillator " << i;
+    sum += normal(i);
+    sum2 += normal(i) * normal(i);
+  }
+  // Standard normals: mean 0 and variance 1 within 5 standard errors.
+  EXPECT_NEAR(sum / N, 0.0, 5 / std::sqrt(double(N)));
+  EXPECT_NEAR(sum2 / N, 1.0, 5 * std::sqrt(2.0 / N));
 }
 
 TEST(OscillatorsInput, BadGraphFilesAreRefused) {
