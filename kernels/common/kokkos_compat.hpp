@@ -198,6 +198,7 @@ inline std::string device_description() {
 // Device math: Kokkos::Experimental in 3.4, Kokkos:: in 4.x.
 namespace prism::kmath {
 #if KOKKOS_VERSION >= 40000
+using Kokkos::atan2;
 using Kokkos::cos;
 using Kokkos::cosh;
 using Kokkos::exp;
@@ -211,6 +212,7 @@ using Kokkos::sinh;
 using Kokkos::sqrt;
 using Kokkos::tanh;
 #else
+using Kokkos::Experimental::atan2;
 using Kokkos::Experimental::cos;
 using Kokkos::Experimental::cosh;
 using Kokkos::Experimental::exp;

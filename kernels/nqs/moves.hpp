@@ -106,6 +106,14 @@ struct LaneGroup {
 #endif
     return x;
   }
+  // Sum over the group, identical bits in every lane (each stage adds the
+  // same two values in either order).
+  KOKKOS_INLINE_FUNCTION double sum(double x) const {
+#if defined(__CUDA_ARCH__)
+    for (int o = V / 2; o > 0; o /= 2) x += __shfl_xor_sync(0xffffffffu, x, o, V);
+#endif
+    return x;
+  }
   KOKKOS_INLINE_FUNCTION std::uint32_t from(std::uint32_t x, int src) const {
 #if defined(__CUDA_ARCH__)
     if constexpr (V > 1) return __shfl_sync(0xffffffffu, x, src, V);

@@ -17,6 +17,7 @@
 #include "kernels/common/kokkos_compat.hpp"
 #include "kernels/common/philox.hpp"
 #include "kernels/common/reductions.hpp"
+#include "kernels/nqs/complex_rbm.hpp"
 #include "kernels/nqs/model.hpp"
 #include "kernels/nqs/observables.hpp"
 #include "kernels/nqs/sampler.hpp"
@@ -49,11 +50,28 @@ double log_psi(const std::vector<double>& p, int N, int M, const std::vector<std
   return lp;
 }
 
+std::complex<double> log_psi_complex(const std::vector<double>& p, int N, int M,
+                                     const std::vector<std::int8_t>& s) {
+  const std::size_t P = std::size_t(N) + M + std::size_t(N) * M;
+  auto w = [&](std::size_t k) { return std::complex<double>(p[k], p[P + k]); };
+  std::complex<double> lp = 0;
+  for (int i = 0; i < N; ++i) lp += w(i) * double(s[i]);
+  for (int j = 0; j < M; ++j) {
+    std::complex<double> th = w(N + j);
+    for (int i = 0; i < N; ++i) th += w(N + M + j + std::size_t(M) * i) * double(s[i]);
+    lp += std::log(std::cosh(th));
+  }
+  return lp;
+}
+
 struct Vmc::Impl {
   const Config cfg;  // a copy: the caller's deck may change or go away
   std::uint64_t seed;
   const MpiContext& mpi;
-  int N, M, P;
+  // P: the real parameters SR updates; Pw: the network's weights a, b, W
+  // (P = 2 Pw with complex parameters: real parts, then imaginary parts).
+  int N, M, P, Pw;
+  const bool cplx;
   Block mine;
   std::vector<double> params_host;
   Vector params;
@@ -71,7 +89,16 @@ struct Vmc::Impl {
   ChainState<double> chains;
   ChainState<float> chains_f;
   SampleBuffers samples;
-  Matrix O;  // (local samples, P), centred in place for SR
+  // The complex RBM (cplx): its model (the real parts in model's views, the
+  // imaginary parts beside them), chains and per-sample angles.
+  ComplexRbm cmodel;
+  ComplexChainState cchains;
+  ComplexSamples csamples;
+  std::vector<double> energies_im;  // imaginary parts of sample()'s local energies
+  Matrix O;  // (local samples, P), centred in place for SR; (2 x local samples, P) in real form when cplx
+  // A bound on |O| entries for the exact projections: 2 for the real RBM
+  // (|O| <= 1 before centring); from the samples for the complex one.
+  double o_bound = 2.0;
   // Work vectors of the SR solve, allocated once.
   Vector work_p, work_s;
   Matrix work_blocks;  // (samples, column blocks) of row_products
@@ -90,7 +117,7 @@ struct Vmc::Impl {
   // each); on host backends, the device views.
   template <class V>
   using HostCopy = decltype(Kokkos::create_mirror_view(compat::PinnedSpace(), std::declval<V>()));
-  HostCopy<Vector> energy_host;
+  HostCopy<Vector> energy_host, energy_im_host;
   HostCopy<CountVector> accepted_host, proposed_host;
   std::vector<double> energies;  // sample()'s result
   // The same for each S-product of the SR solve (the vector in, the
@@ -109,7 +136,9 @@ struct Vmc::Impl {
         mpi(m),
         N(int(c.sites())),
         M(int(c.hidden())),
-        P(int(c.parameters())),
+        P(int(c.real_parameters())),
+        Pw(int(c.parameters())),
+        cplx(c.complex_parameters),
         mine(block_partition(c.chains, m.size(), m.rank())),
         want_single(c.precision == Precision::single_precision) {
     const auto lat = make_lattice(cfg);
@@ -166,15 +195,30 @@ struct Vmc::Impl {
       chains_f.tanh_theta = ChainTable<float>("nqs::tanh_theta", C, model.Mp);
     }
     samples.spins = SpinMatrix("nqs::sample_spins", S, N);
-    samples.tanh_theta = Matrix("nqs::sample_tanh", S, M);
+    samples.tanh_theta = Matrix("nqs::sample_tanh", S, cplx ? 0 : M);
     samples.local_energy = Vector("nqs::local_energy", S);
     energy_host = Kokkos::create_mirror_view(compat::PinnedSpace(), samples.local_energy);
     accepted_host = Kokkos::create_mirror_view(compat::PinnedSpace(), chains.accepted);
     proposed_host = Kokkos::create_mirror_view(compat::PinnedSpace(), chains.proposed);
-    O = Matrix("nqs::log_derivatives", S, P);
+    const int rows = cplx ? 2 * S : S;
+    O = Matrix("nqs::log_derivatives", rows, P);
     work_p = Vector("nqs::work_p", P);
-    work_s = Vector("nqs::work_s", S);
-    work_blocks = Matrix("nqs::work_blocks", S, common::row_block_count(P));
+    work_s = Vector("nqs::work_s", rows);
+    work_blocks = Matrix("nqs::work_blocks", rows, common::row_block_count(P));
+    if (cplx) {
+      static_cast<RbmCommon&>(cmodel) = model;
+      cmodel.a_im = Kokkos::subview(params, std::make_pair(Pw, Pw + N));
+      cmodel.b_im = Kokkos::subview(params, std::make_pair(Pw + N, Pw + N + M));
+      cmodel.W_im = Matrix(params.data() + Pw + N + M, M, N);
+      cchains.spins = chains.spins;
+      cchains.accepted = chains.accepted;
+      cchains.proposed = chains.proposed;
+      cchains.theta = ComplexChainTable("nqs::complex_theta", C, M);
+      cchains.lcosh = ComplexChainTable("nqs::complex_log_cosh", C, M);
+      csamples.theta = ComplexTable("nqs::sample_complex_theta", S, M);
+      csamples.local_energy_im = Vector("nqs::local_energy_im", S);
+      energy_im_host = Kokkos::create_mirror_view(compat::PinnedSpace(), csamples.local_energy_im);
+    }
     work_p_host = Kokkos::create_mirror_view(compat::PinnedSpace(), work_p);
     fixed = Kokkos::View<std::int64_t*>("nqs::fixed_point", P);
     fixed_host = Kokkos::create_mirror_view(compat::PinnedSpace(), fixed);
@@ -231,6 +275,7 @@ struct Vmc::Impl {
     for (int k = 0; k < P; ++k) h(k) = params_host[k];
     Kokkos::deep_copy(params, h);
     single = false;
+    if (cplx) return;  // the complex kernels read the parameters directly
     if (want_single) {
       build_tables(Exec(), model_f);
       single = fits_float(model_f);
@@ -252,6 +297,7 @@ struct Vmc::Impl {
   const std::vector<double>& sample(std::int64_t iteration) {
     Exec space;
     const auto t0 = std::chrono::steady_clock::now();
+    if (cplx) return sample_complex(iteration);
     // Fresh angles each iteration: incremental updates must not drift.
     with_sampler([&](auto& mdl, auto& ch) { refresh_angles(space, mdl, ch.spins, ch.theta, ch.tanh_theta); });
     if (profile) space.fence();
@@ -272,6 +318,43 @@ struct Vmc::Impl {
       kernel_seconds[0] += std::chrono::duration<double>(t1 - t0).count();
       kernel_seconds[1] += std::chrono::duration<double>(t2 - t1).count();
     }
+    return finish_sample(space);
+  }
+
+  // sample() for the complex RBM: its own sampler (kernels/nqs/complex_rbm.hpp).
+  const std::vector<double>& sample_complex(std::int64_t iteration) {
+    Exec space;
+    const auto t0 = std::chrono::steady_clock::now();
+    refresh_complex_angles(space, cmodel, cchains);
+    if (profile) space.fence();
+    const auto t1 = std::chrono::steady_clock::now();
+    ComplexChainSampler<Exec>{cmodel,
+                              cchains,
+                              samples,
+                              csamples,
+                              seed,
+                              static_cast<std::uint32_t>(iteration),
+                              mine.begin,
+                              int(cfg.thermalization),
+                              int(cfg.sweeps_per_sample),
+                              int(cfg.samples_per_chain)}
+        .launch(space);
+    speculated = false;
+    if (profile) {
+      space.fence();
+      const auto t2 = std::chrono::steady_clock::now();
+      kernel_seconds[0] += std::chrono::duration<double>(t1 - t0).count();
+      kernel_seconds[1] += std::chrono::duration<double>(t2 - t1).count();
+    }
+    Kokkos::deep_copy(space, energy_im_host, csamples.local_energy_im);
+    const auto& e = finish_sample(space);
+    energies_im.assign(energy_im_host.data(), energy_im_host.data() + energy_im_host.extent(0));
+    return e;
+  }
+
+  // The local energies and acceptance counts of the sampling just launched
+  // on `space`, to the host; the acceptance rate over all ranks.
+  const std::vector<double>& finish_sample(Exec const& space) {
     Kokkos::deep_copy(space, energy_host, samples.local_energy);
     Kokkos::deep_copy(space, accepted_host, chains.accepted);
     Kokkos::deep_copy(space, proposed_host, chains.proposed);
@@ -294,7 +377,8 @@ struct Vmc::Impl {
                                    ? int(cfg.samples_per_chain)
                                    : 1;
 
-  // y = O^T x summed over all ranks' samples (x has this rank's samples),
+  // y = O^T x summed over all ranks' samples (x has this rank's samples, or
+  // its real-form rows with complex parameters),
   // accumulated exactly in 64-bit fixed point so that the result does not
   // depend on how samples are split over ranks: each chain's samples (never
   // split over ranks) are summed in double, then rounded once.  |O| <= 2
@@ -303,7 +387,8 @@ struct Vmc::Impl {
   std::vector<double> project(const Vector& x, bool squares = false) {
     Exec space;
     const double xmax = mpi.max(common::max_abs(space, x));  // infinite where some x is not finite
-    const double bound = (squares ? 4.0 : 2.0) * xmax * double(cfg.total_samples());  // largest |sum|
+    const double rows = double(cfg.total_samples()) * (cplx ? 2.0 : 1.0);
+    const double bound = (squares ? o_bound * o_bound : o_bound) * xmax * rows;  // largest |sum|
     return squares ? exact_column_sums<true>(O, x, bound, P) : exact_column_sums<false>(O, x, bound, P);
   }
 
@@ -366,9 +451,13 @@ struct Vmc::Impl {
     std::vector<double> means(n);
     for (int first = 0; first < n; first += width) {
       const int w = std::min(width, n - first);
-      with_sampler([&](auto& mdl, auto&) {
-        observable_values(space, mdl, samples, observable_columns, first, w, observable_block);
-      });
+      if (cplx)
+        complex_observable_values(space, cmodel, samples, csamples, observable_columns, first, w,
+                                  observable_block);
+      else
+        with_sampler([&](auto& mdl, auto&) {
+          observable_values(space, mdl, samples, observable_columns, first, w, observable_block);
+        });
       // The block's leading w columns are contiguous (LayoutLeft).
       const double amax =
           mpi.max(common::max_abs(space, Vector(observable_block.data(), std::size_t(S) * w)));
@@ -401,6 +490,36 @@ struct Vmc::Impl {
     return out;
   }
 
+  Vector to_device(const std::vector<double>& v, const char* label) const {
+    Vector d(std::string(label), v.size());
+    auto h = Kokkos::create_mirror_view(d);
+    for (std::size_t k = 0; k < v.size(); ++k) h(k) = v[k];
+    Kokkos::deep_copy(d, h);
+    return d;
+  }
+
+  // The complex RBM's SR matrix in real form, R = [A -B; B A] from the
+  // centred log-derivatives O = A + iB (complex_rbm.hpp), and the bound on
+  // its entries: twice the largest |A|, |B| before centring, the same on
+  // every rank.
+  void build_complex_real_form(Exec const& space) {
+    const int S = int(O.extent(0)) / 2;
+    build_complex_log_derivatives(space, samples, csamples, N, M, O);
+    const auto left = Kokkos::subview(O, Kokkos::ALL, std::make_pair(0, Pw));  // contiguous (LayoutLeft)
+    o_bound = 2.0 * mpi.max(common::max_abs(space, Vector(O.data(), std::size_t(2) * S * Pw)));
+    // Column means of A (rows 0 .. S-1) and of B (rows S .. 2S-1).
+    Vector top("nqs::rows_re", 2 * S), bottom("nqs::rows_im", 2 * S);
+    Kokkos::deep_copy(Kokkos::subview(top, std::make_pair(0, S)), 1.0);
+    Kokkos::deep_copy(Kokkos::subview(bottom, std::make_pair(S, 2 * S)), 1.0);
+    const double rows = 2.0 * double(cfg.total_samples());
+    auto mean_re = exact_column_sums<false>(left, top, o_bound * rows, Pw);
+    auto mean_im = exact_column_sums<false>(left, bottom, o_bound * rows, Pw);
+    const double ns = double(cfg.total_samples());
+    for (auto& x : mean_re) x /= ns;
+    for (auto& x : mean_im) x /= ns;
+    complete_real_form(space, O, to_device(mean_re, "nqs::mean_re"), to_device(mean_im, "nqs::mean_im"));
+  }
+
   IterationStats step(std::int64_t iteration, Timers& timers) {
     const auto t0 = std::chrono::steady_clock::now();
     // sample()'s own buffer, read in place.
@@ -419,22 +538,25 @@ struct Vmc::Impl {
     {
       auto t = timers.scope("sr");
       Exec space;
-      build_log_derivatives(space, samples, N, M, O);
-      // Centre O: subtract the mean over all samples of all ranks.
+      const double ns = double(cfg.total_samples());
       Vector ones("nqs::ones", O.extent(0));
       Kokkos::deep_copy(ones, 1.0);
-      auto mean = project(ones);
-      const double ns = double(cfg.total_samples());
-      for (auto& x : mean) x /= ns;
-      Vector mean_d("nqs::mean_O", P);
-      auto mh = Kokkos::create_mirror_view(mean_d);
-      for (int k = 0; k < P; ++k) mh(k) = mean[k];
-      Kokkos::deep_copy(mean_d, mh);
-      centre_columns(space, O, mean_d);
-      // Force F = Obar^T (E_loc - E) / Ns.
+      if (cplx) {
+        build_complex_real_form(space);
+      } else {
+        build_log_derivatives(space, samples, N, M, O);
+        // Centre O: subtract the mean over all samples of all ranks.
+        auto mean = project(ones);
+        for (auto& x : mean) x /= ns;
+        centre_columns(space, O, to_device(mean, "nqs::mean_O"));
+      }
+      // Force F = Obar^T (E_loc - E) / Ns; with complex parameters the
+      // real-form rows hold Re and Im of E_loc - E (kernels/nqs/complex_rbm.hpp).
       Vector de("nqs::delta_e", O.extent(0));
       auto deh = Kokkos::create_mirror_view(de);
       for (std::size_t s = 0; s < e_local.size(); ++s) deh(s) = e_local[s] - st.energy_mean;
+      if (cplx)
+        for (std::size_t s = 0; s < energies_im.size(); ++s) deh(e_local.size() + s) = energies_im[s];
       Kokkos::deep_copy(de, deh);
       auto force = project(de);
       for (auto& x : force) x /= ns;
@@ -583,8 +705,22 @@ std::vector<double> VmcInspector::exchange_ratios(int row) const {
   auto& I = *vmc_.impl_;
   return I.with_sampler([&](auto& m, auto&) { return device_ratios(m, I.samples, row, true); });
 }
+std::vector<double> VmcInspector::local_energies_im() const {
+  return vmc_.impl_->energies_im;
+}
 std::vector<double> VmcInspector::log_derivatives(int row) const {
   auto& I = *vmc_.impl_;
+  if (I.cplx) {  // [Re O, Im O] of the sample, before centring
+    build_complex_log_derivatives(Exec(), I.samples, I.csamples, I.N, I.M, I.O);
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), I.O);
+    const int S = int(h.extent(0)) / 2;
+    std::vector<double> out(I.P);
+    for (int k = 0; k < I.Pw; ++k) {
+      out[k] = h(row, k);
+      out[I.Pw + k] = h(S + row, k);
+    }
+    return out;
+  }
   build_log_derivatives(Exec(), I.samples, I.N, I.M, I.O);
   auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), I.O);
   std::vector<double> out(I.P);

@@ -3,6 +3,7 @@
 // many chains spread over ranks, local energies, and stochastic
 // reconfiguration solved by conjugate gradients with the matrix-free
 // product S v = Obar^T (Obar v) / Ns (one allreduce per product).
+#include <complex>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -33,6 +34,9 @@ IterationStats energy_statistics(const std::vector<double>& e, std::int64_t chai
 
 // Host evaluation of log psi for a parameter vector (tests, checks).
 double log_psi(const std::vector<double>& params, int N, int M, const std::vector<std::int8_t>& spins);
+// The same for complex parameters: params = [Re w, Im w] (Config::complex_parameters).
+std::complex<double> log_psi_complex(const std::vector<double>& params, int N, int M,
+                                     const std::vector<std::int8_t>& spins);
 
 // Everything needed to continue a run exactly: the random numbers are keyed
 // by (chain, iteration, proposal), so the iteration is the generator counter.

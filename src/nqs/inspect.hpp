@@ -31,6 +31,9 @@ class VmcInspector {
   std::vector<double> exchange_ratios(int row) const;
   // d log psi / d p for sample row `row`, as built for SR.
   std::vector<double> log_derivatives(int row) const;
+  // Complex parameters: the imaginary parts of the last sample()'s local
+  // energies (the real parts are what sample() returns).
+  std::vector<double> local_energies_im() const;
   // This rank's chains: max |theta_incremental - theta_scratch| after sampling.
   double angle_drift() const;
 

@@ -24,6 +24,9 @@ struct Config {
   double J = 1.0, h = 1.0, Delta = 1.0;
   double J2 = 0.0;  // heisenberg: next-nearest-neighbour exchange (J1-J2 model)
   bool marshall_sign = true;
+  // Complex RBM parameters (kernels/nqs/complex_rbm.hpp): the network
+  // learns the signs and phases of the amplitudes itself.
+  bool complex_parameters = false;
   double alpha = 2.0;
   double init_scale = 0.01;
   std::int64_t chains = 256;
@@ -48,7 +51,10 @@ struct Config {
 
   std::int64_t sites() const { return Lx * Ly; }
   std::int64_t hidden() const;
+  // Network weights a, b, W (complex numbers with complex_parameters).
   std::int64_t parameters() const { return sites() + hidden() + sites() * hidden(); }
+  // Real parameters that SR updates: twice the weights when they are complex.
+  std::int64_t real_parameters() const { return (complex_parameters ? 2 : 1) * parameters(); }
   std::int64_t total_samples() const { return chains * samples_per_chain; }
 };
 
@@ -56,6 +62,7 @@ Config parse_config(Deck& deck);
 const char* hamiltonian_name(Hamiltonian h);
 const char* lattice_name(LatticeKind l);
 const char* precision_name(Precision p);
+inline const char* parameters_name(const Config& c) { return c.complex_parameters ? "complex" : "real"; }
 
 // Nearest-neighbour bonds (i, j), each counted once, the next-nearest ones
 // when J2 != 0 (chain: i, i + 2; square: both diagonals of every plaquette),

@@ -25,6 +25,7 @@ void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const R
   out.attribute(g, "Delta", cfg.Delta);
   out.attribute(g, "J2", cfg.J2);
   out.attribute(g, "marshall_sign", static_cast<std::int64_t>(cfg.marshall_sign));
+  out.attribute(g, "parameters", std::string(parameters_name(cfg)));
   out.attribute(g, "chains", cfg.chains);
   out.attribute(g, "samples_per_chain", cfg.samples_per_chain);
   out.attribute(g, "seed", static_cast<std::int64_t>(seed));
@@ -54,13 +55,19 @@ void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const R
   column("time", &IterationStats::seconds);
 
   const auto N = static_cast<std::size_t>(cfg.sites()), M = static_cast<std::size_t>(cfg.hidden());
+  // The weights; with complex parameters their imaginary parts as a_im, b_im, W_im.
   const auto& p = res.parameters;
-  out.write(g + "/a", std::vector<double>(p.begin(), p.begin() + N));
-  out.write(g + "/b", std::vector<double>(p.begin() + N, p.begin() + N + M));
-  std::vector<double> W(M * N);  // row-major (M, N) for Python
-  for (std::size_t j = 0; j < M; ++j)
-    for (std::size_t i = 0; i < N; ++i) W[j * N + i] = p[N + M + j + M * i];
-  out.write(g + "/W", W, {M, N});
+  const std::size_t Pw = static_cast<std::size_t>(cfg.parameters());
+  for (const std::size_t off : {std::size_t(0), Pw}) {
+    if (off > 0 && !cfg.complex_parameters) break;
+    const std::string tail = off > 0 ? "_im" : "";
+    out.write(g + "/a" + tail, std::vector<double>(p.begin() + off, p.begin() + off + N));
+    out.write(g + "/b" + tail, std::vector<double>(p.begin() + off + N, p.begin() + off + N + M));
+    std::vector<double> W(M * N);  // row-major (M, N) for Python
+    for (std::size_t j = 0; j < M; ++j)
+      for (std::size_t i = 0; i < N; ++i) W[j * N + i] = p[off + N + M + j + M * i];
+    out.write(g + "/W" + tail, W, {M, N});
+  }
 
   if (res.observables) Observables(cfg).write(out, *res.observables);
 
@@ -82,9 +89,10 @@ Results read_results(const H5Reader& in, const Config& cfg) {
   r.checkpoint.parameters = in.values<double>(k + "/parameters");
   r.checkpoint.last_update = in.values<double>(k + "/last_update");
   r.checkpoint.chain_spins = in.values<std::int8_t>(k + "/chain_spins");
-  if (r.checkpoint.parameters.size() != std::size_t(cfg.parameters()))
+  if (r.checkpoint.parameters.size() != std::size_t(cfg.real_parameters()))
     throw std::runtime_error(path + ": checkpoint has " + std::to_string(r.checkpoint.parameters.size()) +
-                             " parameters, the deck needs " + std::to_string(cfg.parameters()));
+                             " parameters, the deck needs " + std::to_string(cfg.real_parameters()) + " (" +
+                             parameters_name(cfg) + " parameters)");
   if (r.checkpoint.chain_spins.size() != std::size_t(cfg.chains * cfg.sites()))
     throw std::runtime_error(path + ": checkpoint chains/sites do not match the deck");
   for (const auto spin : r.checkpoint.chain_spins)

@@ -127,7 +127,7 @@ Throughput NqsWorkload::throughput() const {
                          double(cfg_.thermalization + cfg_.samples_per_chain * cfg_.sweeps_per_sample);
   Throughput tp{"samples", samples, "sample", "samples_per_s", 1.0, {}};
   tp.fields = {{"sites", std::to_string(cfg_.sites())},
-               {"parameters", std::to_string(cfg_.parameters())},
+               {"parameters", std::to_string(cfg_.real_parameters())},
                {"chains", std::to_string(cfg_.chains)},
                {"iterations", std::to_string(std::int64_t(done_here))}};
   return tp;

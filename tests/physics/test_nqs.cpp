@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <complex>
 #include <cstdio>
 #include <map>
 #include <numeric>
@@ -75,6 +76,41 @@ std::vector<double> exact_amplitudes(const Config& c, const std::vector<double>&
     }
   }
   return psi;
+}
+
+// The complex RBM's amplitudes (times the Marshall sign when used), as real
+// and imaginary parts over the full basis.
+struct ComplexAmplitudes {
+  std::vector<double> re, im;
+};
+ComplexAmplitudes exact_complex_amplitudes(const Config& c, const std::vector<double>& p) {
+  const int N = int(c.sites()), M = int(c.hidden());
+  const auto lat = make_lattice(c);
+  ComplexAmplitudes a{std::vector<double>(std::size_t(1) << N, 0.0), std::vector<double>(std::size_t(1) << N, 0.0)};
+  for (std::uint64_t s = 0; s < a.re.size(); ++s) {
+    if (c.hamiltonian == Hamiltonian::heisenberg && std::popcount(s) != N / 2) continue;
+    auto psi = std::exp(log_psi_complex(p, N, M, spins_of(s, N)));
+    if (c.hamiltonian == Hamiltonian::heisenberg && c.marshall_sign) {
+      int up_a = 0;
+      for (int i = 0; i < N; ++i) up_a += ((s >> i) & 1) && lat.sublattice[i] == 0;
+      if (up_a & 1) psi = -psi;
+    }
+    a.re[s] = psi.real();
+    a.im[s] = psi.imag();
+  }
+  return a;
+}
+
+// |psi(s)|^2 (unnormalised) over the full basis, for either kind of parameters.
+std::vector<double> exact_weights(const Config& c, const std::vector<double>& p) {
+  std::vector<double> w;
+  if (c.complex_parameters) {
+    const auto a = exact_complex_amplitudes(c, p);
+    for (std::size_t s = 0; s < a.re.size(); ++s) w.push_back(a.re[s] * a.re[s] + a.im[s] * a.im[s]);
+  } else {
+    for (double x : exact_amplitudes(c, p)) w.push_back(x * x);
+  }
+  return w;
 }
 
 TEST(NqsExact, LanczosMatchesTfimClosedFormAndKnownHeisenberg) {
@@ -153,14 +189,13 @@ void check_histogram(Config c) {
     for (int i = 0; i < N; ++i) s |= std::uint64_t(spins[r * N + i] > 0) << i;
     counts[s] += 1;
   }
-  const auto psi = exact_amplitudes(c, vmc.parameters());
-  double z = 0;
-  for (double a : psi) z += a * a;
+  const auto weight = exact_weights(c, vmc.parameters());
+  const double z = std::accumulate(weight.begin(), weight.end(), 0.0);
   // Pearson chi-square; states expected fewer than 5 times are pooled into one bin.
   double chi2 = 0, pooled_o = 0, pooled_e = 0;
   int dof = -1;
-  for (std::uint64_t s = 0; s < psi.size(); ++s) {
-    const double expected = n * psi[s] * psi[s] / z;
+  for (std::uint64_t s = 0; s < weight.size(); ++s) {
+    const double expected = n * weight[s] / z;
     if (expected == 0) {
       EXPECT_EQ(counts.count(s), 0u) << "state " << s << " outside the sampled sector";
       continue;
@@ -849,6 +884,129 @@ TEST(NqsOptimisation, Heisenberg4x4ReachesExactDiagonalisation) {
   const double exact_e = -11.228483208428846;  // Lanczos/ED, 4x4 periodic, S^z = 0
   const double e = optimise(c, 250, 3);
   EXPECT_LT(std::fabs((e - exact_e) / exact_e), 5e-3) << "E " << e << " exact " << exact_e;
+}
+
+// ---- Complex parameters (parameters = "complex") ----
+
+Config complex_rbm(Config c) {
+  c.complex_parameters = true;
+  c.marshall_sign = false;
+  return c;
+}
+
+TEST(NqsComplex, SingleFlipHistogramMatchesPsiSquared) {
+  check_histogram(complex_rbm(chain(Hamiltonian::tfim, 8)));
+}
+TEST(NqsComplex, ExchangeHistogramMatchesPsiSquared) {
+  check_histogram(complex_rbm(chain(Hamiltonian::heisenberg, 8)));
+}
+
+// Every sample's complex local energy equals (H psi)(s) / psi(s) with H
+// applied exactly to the full amplitude vector (real H: to the real and
+// imaginary parts separately), so the sampler's incremental angles, their
+// log cosh and the Hamiltonian's conventions are all checked per sample.
+void check_complex_local_energies(Config c) {
+  c = complex_rbm(c);
+  c.alpha = 1;
+  c.init_scale = 0.4;
+  c.chains = 8;
+  c.samples_per_chain = 4;
+  c.thermalization = 3;
+  Vmc vmc(c, 23, *test::world);
+  const auto e_re = vmc.sample(0);
+  const VmcInspector look(vmc);
+  const auto e_im = look.local_energies_im();
+  const auto spins = look.sample_spins();
+  const int N = int(c.sites());
+  const auto psi = exact_complex_amplitudes(c, vmc.parameters());
+  const auto model = spin_model(c);
+  std::vector<double> h_re(psi.re.size()), h_im(psi.im.size());
+  exact::apply_h(model, psi.re, h_re);
+  exact::apply_h(model, psi.im, h_im);
+  ASSERT_EQ(e_im.size(), e_re.size());
+  for (std::size_t r = 0; r < e_re.size(); ++r) {
+    std::uint64_t s = 0;
+    for (int i = 0; i < N; ++i) s |= std::uint64_t(spins[r * N + i] > 0) << i;
+    const std::complex<double> exact =
+        std::complex<double>(h_re[s], h_im[s]) / std::complex<double>(psi.re[s], psi.im[s]);
+    const double tol = 1e-9 * (1 + std::abs(exact));
+    EXPECT_NEAR(e_re[r], exact.real(), tol) << "sample " << r;
+    EXPECT_NEAR(e_im[r], exact.imag(), tol) << "sample " << r;
+  }
+}
+TEST(NqsComplex, LocalEnergiesAgreeWithExactHamiltonian) {
+  auto t = chain(Hamiltonian::tfim, 8);
+  t.h = -0.7;  // a negative field: allowed with complex parameters
+  check_complex_local_energies(t);
+  auto x = chain(Hamiltonian::heisenberg, 8);
+  x.Delta = 0.5;
+  x.J2 = 0.6;
+  check_complex_local_energies(x);
+  Config sq = chain(Hamiltonian::heisenberg, 4);
+  sq.lattice = LatticeKind::square;
+  sq.Lx = 4;
+  sq.Ly = 2;
+  sq.periodic = false;
+  sq.J2 = 0.5;
+  check_complex_local_energies(sq);
+}
+// The Marshall sign on top of complex parameters (a user may combine them).
+TEST(NqsComplex, LocalEnergiesWithMarshallSign) {
+  auto c = complex_rbm(chain(Hamiltonian::heisenberg, 8));
+  c.marshall_sign = true;
+  c.alpha = 1;
+  c.init_scale = 0.4;
+  c.chains = 8;
+  c.samples_per_chain = 4;
+  Vmc vmc(c, 5, *test::world);
+  const auto e_re = vmc.sample(0);
+  const VmcInspector look(vmc);
+  const auto e_im = look.local_energies_im();
+  const auto spins = look.sample_spins();
+  const auto psi = exact_complex_amplitudes(c, vmc.parameters());
+  std::vector<double> h_re(psi.re.size()), h_im(psi.im.size());
+  exact::apply_h(spin_model(c), psi.re, h_re);
+  exact::apply_h(spin_model(c), psi.im, h_im);
+  for (std::size_t r = 0; r < e_re.size(); ++r) {
+    std::uint64_t s = 0;
+    for (int i = 0; i < 8; ++i) s |= std::uint64_t(spins[r * 8 + i] > 0) << i;
+    const auto exact = std::complex<double>(h_re[s], h_im[s]) / std::complex<double>(psi.re[s], psi.im[s]);
+    EXPECT_NEAR(e_re[r], exact.real(), 1e-9 * (1 + std::abs(exact))) << "sample " << r;
+    EXPECT_NEAR(e_im[r], exact.imag(), 1e-9 * (1 + std::abs(exact))) << "sample " << r;
+  }
+}
+
+// d log psi / d Re w_k = O_k and d log psi / d Im w_k = i O_k against central
+// differences of the host log psi.
+TEST(NqsComplex, LogDerivativesMatchFiniteDifferences) {
+  auto c = complex_rbm(chain(Hamiltonian::tfim, 6));
+  c.init_scale = 0.5;
+  c.chains = 4;
+  c.samples_per_chain = 4;
+  Vmc vmc(c, 9, *test::world);
+  vmc.sample(0);
+  const int N = 6, M = int(c.hidden()), Pw = int(c.parameters());
+  const VmcInspector look(vmc);
+  const auto spins = look.sample_spins();
+  const int row = 7;
+  std::vector<std::int8_t> s(spins.begin() + row * N, spins.begin() + (row + 1) * N);
+  const auto O = look.log_derivatives(row);  // [Re O, Im O]
+  ASSERT_EQ(int(O.size()), 2 * Pw);
+  auto p = vmc.parameters();
+  ASSERT_EQ(int(p.size()), 2 * Pw);
+  const double eps = 1e-6;
+  for (int k = 0; k < 2 * Pw; ++k) {
+    auto pp = p, pm = p;
+    pp[k] += eps;
+    pm[k] -= eps;
+    const auto fd = (log_psi_complex(pp, N, M, s) - log_psi_complex(pm, N, M, s)) / (2 * eps);
+    const int w = k % Pw;
+    // d/d Re w = O; d/d Im w = i O
+    const std::complex<double> want = k < Pw ? std::complex<double>(O[w], O[Pw + w])
+                                             : std::complex<double>(-O[Pw + w], O[w]);
+    EXPECT_NEAR(want.real(), fd.real(), 1e-7) << "parameter " << k;
+    EXPECT_NEAR(want.imag(), fd.imag(), 1e-7) << "parameter " << k;
+  }
 }
 
 }  // namespace
