@@ -1,6 +1,6 @@
 # nqs checkpoints: a run stopped at iteration 10 and restarted (on another
-# number of ranks) ends bitwise where an uninterrupted run ends, in double
-# and in float; SIGUSR1
+# number of ranks) ends bitwise where an uninterrupted run ends: in double,
+# in float and with complex parameters; SIGUSR1
 # makes prism finish the iteration, write a complete file and exit 0.
 source "$(dirname "$0")/common.sh"
 command -v h5diff >/dev/null || fail "h5diff (hdf5-tools) is needed"
@@ -23,6 +23,18 @@ set +e
 rc=$?
 set -e
 [[ $rc -eq 2 ]] && grep -q "other settings" fdouble.log || fail "float checkpoint restarted in double: rc=$rc"
+
+# The same with complex parameters; a real checkpoint does not restart a complex run.
+z=(--set nqs.parameters=complex --set nqs.marshall_sign=false)
+"$PRISM" --output cfull.h5 "${z[@]}" "$deck" > cfull.log
+"$PRISM" --output cpart.h5 "${z[@]}" --set nqs.iterations=10 "$deck" > cpart1.log
+mpirun_np 2 "$PRISM" --restart cpart.h5 --output cpart.h5 "${z[@]}" "$deck" > cpart2.log
+h5diff -r --exclude-path /time cfull.h5 cpart.h5 /nqs /nqs > cdiff.txt || { head -30 cdiff.txt; fail "complex restart differs"; }
+set +e
+"$PRISM" --restart part.h5 --output creal.h5 "${z[@]}" "$deck" > creal.log 2>&1
+rc=$?
+set -e
+[[ $rc -eq 2 ]] && grep -q "other settings" creal.log || fail "real checkpoint restarted a complex run: rc=$rc"
 
 # Signal: a long run, SIGUSR1 after a moment, then finish it by restarting.
 "$PRISM" --output sig.h5 --set nqs.iterations=1000000 "$deck" > sig.log 2>&1 &
