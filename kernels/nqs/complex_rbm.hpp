@@ -133,7 +133,7 @@ struct ComplexChainState {
 // the real parts of the local energies: the angles of every sample and the
 // imaginary parts of the local energies.
 struct ComplexSamples {
-  ComplexTable theta;   // (samples, M)
+  ComplexTable theta;      // (samples, M)
   Vector local_energy_im;  // (samples)
 };
 
@@ -188,12 +188,9 @@ struct ComplexChainSampler {
     std::uint32_t q = 0;
     std::int64_t n_acc = 0;
     auto propose = [&]() {
-      std::uint32_t word;
+      int k, l;
       double u;
-      rs.next(g, q++, word, u);
-      const auto pick = static_cast<int>((std::uint64_t(word) * range) >> 32);
-      const int k = flip ? pick : m.bond_i(pick);
-      const int l = flip ? k : m.bond_j(pick);
+      rs.next_move(g, q++, range, flip, m.bond_i, m.bond_j, k, l, u);
       const double sk = s(c, k);
       if (!flip && sk == s(c, l)) return;
       const double log_r = m.log_ratio(g, th, lc, k, l, flip, sk).real();
@@ -217,7 +214,8 @@ struct ComplexChainSampler {
       const int row = c * samples_per_chain + k;
       for (int j = g.lane; j < M; j += V) cs.theta(row, j) = st.theta(c, j);
       for (int i = g.lane; i < N; i += V) out.spins(row, i) = s(c, i);
-      const Complex e = m.local_energy(g, [&](int i) { return double(s(c, i)); }, th, lc);
+      const Complex e = m.local_energy(
+          g, [&](int i) { return double(s(c, i)); }, th, lc);
       if (g.lane == 0) {
         out.local_energy(row) = e.real();
         cs.local_energy_im(row) = e.imag();
@@ -248,8 +246,8 @@ struct ComplexChainSampler {
 // runs unchanged on R.  This fills A and B (columns 0 .. P-1) from the
 // samples: a: s_i, b: tanh theta_j, W(j, i): tanh theta_j s_i.
 template <class Exec>
-void build_complex_log_derivatives(Exec const& space, SampleBuffers const& smp, ComplexSamples const& cs, int N,
-                                   int M, Matrix const& R) {
+void build_complex_log_derivatives(Exec const& space, SampleBuffers const& smp, ComplexSamples const& cs,
+                                   int N, int M, Matrix const& R) {
   const int S = int(smp.spins.extent(0));
   const auto os = smp.spins;
   const auto th = cs.theta;

@@ -184,6 +184,23 @@ struct ProposalStream {
     pick = g.from(odd ? block.v[2] : block.v[0], src);
     uniform = g.from(odd ? block.v[3] : block.v[1], src) * 0x1p-32;
   }
+  // Proposal q as sites: site k (a flip, l = k) or the two sites k, l of a
+  // bond (an exchange), chosen uniformly among `range` sites or bonds, and
+  // the uniform for the acceptance test.  A site (or bond) chosen at random:
+  // a fixed scan order mixes badly when nearly every move is accepted (a
+  // TFIM sweep then just reverses the configuration).
+  template <class Lanes, class Index>
+  KOKKOS_INLINE_FUNCTION void next_move(Lanes const& g, std::uint32_t q, std::uint32_t range, bool flip,
+                                        Index const& bond_i, Index const& bond_j, int& k, int& l,
+                                        double& uniform) {
+    std::uint32_t word;
+    next(g, q, word, uniform);
+    // floor(word range / 2^32): a multiply instead of a division by a
+    // run-time range, with the same tiny bias as word % range.
+    const auto pick = static_cast<int>((std::uint64_t(word) * range) >> 32);
+    k = flip ? pick : bond_i(pick);
+    l = flip ? k : bond_j(pick);
+  }
 };
 
 }  // namespace prism::nqs

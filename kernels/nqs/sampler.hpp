@@ -161,18 +161,10 @@ struct ChainSampler : SamplerCore<Exec, move, U, Real> {
     const auto range = static_cast<std::uint32_t>(flip ? N : m.n_bonds);
     std::uint32_t q = 0;
     std::int64_t n_acc = 0;
-    // A site (or bond) chosen at random: a fixed scan order mixes badly
-    // when nearly every move is accepted (a TFIM sweep then just reverses
-    // the configuration).
     auto propose = [&]() {
-      std::uint32_t word;
+      int k, l;
       double u;
-      rs.next(g, q++, word, u);
-      // floor(word range / 2^32): a multiply instead of a division by a
-      // run-time range, with the same tiny bias as word % range.
-      const auto pick = static_cast<int>((std::uint64_t(word) * range) >> 32);
-      const int k = flip ? pick : m.bond_i(pick);
-      const int l = flip ? k : m.bond_j(pick);
+      rs.next_move(g, q++, range, flip, m.bond_i, m.bond_j, k, l, u);
       const Real sk = s(c, k);
       if (!flip && sk == s(c, l)) return;  // exchange of equal spins: no move
       Pending next;

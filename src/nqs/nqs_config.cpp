@@ -60,16 +60,17 @@ Config parse_config(Deck& deck) {
   }
   c.complex_parameters = deck.get_string(s, "parameters", "real", {"real", "complex"}) == "complex";
   // A complex RBM learns the signs itself, so the sign rule is off unless asked for.
-  c.marshall_sign = deck.get_bool(s, "marshall_sign",
-                                  c.hamiltonian == Hamiltonian::heisenberg && c.J > 0 && !c.complex_parameters);
+  c.marshall_sign = deck.get_bool(
+      s, "marshall_sign", c.hamiltonian == Hamiltonian::heisenberg && c.J > 0 && !c.complex_parameters);
   // A real RBM has positive amplitudes: sign structures it cannot carry are refused.
   if (c.hamiltonian == Hamiltonian::heisenberg && c.marshall_sign && c.J < 0)
     deck.fail(s, "marshall_sign",
               "the Marshall sign rule is for the antiferromagnet (J > 0); set it false for J < 0");
   if (c.hamiltonian == Hamiltonian::tfim && c.h < 0 && !c.complex_parameters)
-    deck.fail(s, "h",
-              "must be >= 0 with parameters = \"real\" (a positive RBM cannot represent h < 0; the spectrum is "
-              "the same as for |h|)");
+    deck.fail(
+        s, "h",
+        "must be >= 0 with parameters = \"real\" (a positive RBM cannot represent h < 0; the spectrum is "
+        "the same as for |h|)");
   if (c.hamiltonian == Hamiltonian::heisenberg && c.Delta < -1)
     deck.fail(s, "Delta",
               "must be >= -1 (for Delta < -1 the ground state leaves the S^z = 0 sector sampled here)");
@@ -93,7 +94,8 @@ Config parse_config(Deck& deck) {
                     ? Precision::single_precision
                     : Precision::double_precision;
   if (c.precision == Precision::single_precision && c.complex_parameters)
-    deck.fail(s, "precision", "float tables are for parameters = \"real\"; the complex RBM samples in double");
+    deck.fail(s, "precision",
+              "float tables are for parameters = \"real\"; the complex RBM samples in double");
   c.checkpoint_every = deck.get_int(s, "checkpoint_every", 0, 0, 100'000'000);
   c.observables_iterations = deck.get_int(s, "observables_iterations", 0, 0, 1'000'000);
   // Every pair of sites is a column, each costing M brackets per sample.

@@ -62,7 +62,9 @@ Config parse_config(Deck& deck);
 const char* hamiltonian_name(Hamiltonian h);
 const char* lattice_name(LatticeKind l);
 const char* precision_name(Precision p);
-inline const char* parameters_name(const Config& c) { return c.complex_parameters ? "complex" : "real"; }
+inline const char* parameters_name(const Config& c) {
+  return c.complex_parameters ? "complex" : "real";
+}
 
 // Nearest-neighbour bonds (i, j), each counted once, the next-nearest ones
 // when J2 != 0 (chain: i, i + 2; square: both diagonals of every plaquette),

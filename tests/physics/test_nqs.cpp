@@ -86,7 +86,8 @@ struct ComplexAmplitudes {
 ComplexAmplitudes exact_complex_amplitudes(const Config& c, const std::vector<double>& p) {
   const int N = int(c.sites()), M = int(c.hidden());
   const auto lat = make_lattice(c);
-  ComplexAmplitudes a{std::vector<double>(std::size_t(1) << N, 0.0), std::vector<double>(std::size_t(1) << N, 0.0)};
+  ComplexAmplitudes a{std::vector<double>(std::size_t(1) << N, 0.0),
+                      std::vector<double>(std::size_t(1) << N, 0.0)};
   for (std::uint64_t s = 0; s < a.re.size(); ++s) {
     if (c.hamiltonian == Hamiltonian::heisenberg && std::popcount(s) != N / 2) continue;
     auto psi = std::exp(log_psi_complex(p, N, M, spins_of(s, N)));
@@ -928,8 +929,9 @@ TEST(NqsComplex, ExchangeHistogramMatchesPsiSquared) {
 // applied exactly to the full amplitude vector (real H: to the real and
 // imaginary parts separately), so the sampler's incremental angles, their
 // log cosh and the Hamiltonian's conventions are all checked per sample.
-void check_complex_local_energies(Config c) {
+void check_complex_local_energies(Config c, bool marshall_sign = false) {
   c = complex_rbm(c);
+  c.marshall_sign = marshall_sign;
   c.alpha = 1;
   c.init_scale = 0.4;
   c.chains = 8;
@@ -975,30 +977,8 @@ TEST(NqsComplex, LocalEnergiesAgreeWithExactHamiltonian) {
 }
 // The Marshall sign on top of complex parameters (a user may combine them).
 TEST(NqsComplex, LocalEnergiesWithMarshallSign) {
-  auto c = complex_rbm(chain(Hamiltonian::heisenberg, 8));
-  c.marshall_sign = true;
-  c.alpha = 1;
-  c.init_scale = 0.4;
-  c.chains = 8;
-  c.samples_per_chain = 4;
-  Vmc vmc(c, 5, *test::world);
-  const auto e_re = vmc.sample(0);
-  const VmcInspector look(vmc);
-  const auto e_im = look.local_energies_im();
-  const auto spins = look.sample_spins();
-  const auto psi = exact_complex_amplitudes(c, vmc.parameters());
-  std::vector<double> h_re(psi.re.size()), h_im(psi.im.size());
-  exact::apply_h(spin_model(c), psi.re, h_re);
-  exact::apply_h(spin_model(c), psi.im, h_im);
-  for (std::size_t r = 0; r < e_re.size(); ++r) {
-    std::uint64_t s = 0;
-    for (int i = 0; i < 8; ++i) s |= std::uint64_t(spins[r * 8 + i] > 0) << i;
-    const auto exact = std::complex<double>(h_re[s], h_im[s]) / std::complex<double>(psi.re[s], psi.im[s]);
-    EXPECT_NEAR(e_re[r], exact.real(), 1e-9 * (1 + std::abs(exact))) << "sample " << r;
-    EXPECT_NEAR(e_im[r], exact.imag(), 1e-9 * (1 + std::abs(exact))) << "sample " << r;
-  }
+  check_complex_local_energies(chain(Hamiltonian::heisenberg, 8), true);
 }
-
 // The observables of fixed complex RBMs against their exact expectations
 // (check_observables): the complex ratios' real parts.  Narrower random
 // weights than for real parameters: the imaginary parts put near-zeros of
@@ -1061,8 +1041,8 @@ TEST(NqsComplex, LogDerivativesMatchFiniteDifferences) {
     const auto fd = (log_psi_complex(pp, N, M, s) - log_psi_complex(pm, N, M, s)) / (2 * eps);
     const int w = k % Pw;
     // d/d Re w = O; d/d Im w = i O
-    const std::complex<double> want = k < Pw ? std::complex<double>(O[w], O[Pw + w])
-                                             : std::complex<double>(-O[Pw + w], O[w]);
+    const std::complex<double> want =
+        k < Pw ? std::complex<double>(O[w], O[Pw + w]) : std::complex<double>(-O[Pw + w], O[w]);
     EXPECT_NEAR(want.real(), fd.real(), 1e-7) << "parameter " << k;
     EXPECT_NEAR(want.imag(), fd.imag(), 1e-7) << "parameter " << k;
   }
