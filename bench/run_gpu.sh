@@ -15,7 +15,7 @@
 #   PRISM_DEPS      extra CMake prefixes, ';'-separated (default: .carry/usr if it exists)
 #   WORK            builds and Kokkos installs, reused by the next run (default: /tmp/prism-gpu)
 #   SKIP_OPENMP=1   no OpenMP build and no host-core figures
-#   PARTS           which parts run (default: "tests thermo nqs nqs_tta sr te te_matrix classifier policy gnn oscillators study")
+#   PARTS           which parts run (default: "tests thermo nqs nqs_tta nqs_complex sr te te_matrix classifier policy gnn oscillators study")
 #   TARGETS         build only these CMake targets (e.g. "prism bench_ising2d test_thermo");
 #                   tests whose binaries were not built are skipped
 #   PROFILE=1       thermo part: Nsight Compute on one multispin sweep at 32768^2
@@ -57,7 +57,7 @@ ONE="${CUDA_VISIBLE_DEVICES:-0}" && ONE="${ONE%%,*}"  # single-GPU runs
 MPI=(mpirun --bind-to none)                            # ranks are placed on GPUs by prism
 CPU=(env OMP_NUM_THREADS="$J" OMP_PROC_BIND=spread OMP_PLACES=threads)
 fails=0
-want() { [[ " ${PARTS:-tests thermo nqs nqs_tta sr te te_matrix classifier policy gnn oscillators study} " == *" $1 "* ]]; }
+want() { [[ " ${PARTS:-tests thermo nqs nqs_tta nqs_complex sr te te_matrix classifier policy gnn oscillators study} " == *" $1 "* ]]; }
 log() { echo "== $* ($(date +%T))"; }
 failed() { echo "FAILED: $*"; fails=$((fails + 1)); }
 
@@ -102,7 +102,7 @@ CUDA_VISIBLE_DEVICES=$ONE check common_1gpu "$B/tests/test_common" --gtest_brief
 if [[ $NGPU -ge 2 ]]; then
   check thermo_2gpu "${MPI[@]}" -np 2 "$B/tests/test_thermo" --gtest_brief=1
   : > "$OUT/rank_independence.txt"
-  for deck_group in "small_pt /thermo" "small_nqs /nqs" "small_nqs_float /nqs"; do
+  for deck_group in "small_pt /thermo" "small_nqs /nqs" "small_nqs_float /nqs" "small_nqs_complex /nqs"; do
     read -r deck group <<< "$deck_group"
     rm -f "$WORK/$deck"-np?.h5  # prism never replaces a file
     for np in 1 2; do
@@ -163,6 +163,22 @@ for np in 1 2 4; do
 done
 for precision in double float; do
   "${CPU[@]}" "$C/bench/bench_nqs" --L 10 --chains 16384 --sweeps 4 --sr 1 --precision $precision --csv "$OUT/bench_nqs.csv"
+done
+fi
+
+if want nqs_complex; then
+# The complex RBM without a sign rule on the 4 x 4 J1-J2 lattice at J2 = 0.5
+# (the deck) and J2 = 0: energies per iteration and wall time on one GPU.
+log "nqs complex: 4x4 J1-J2 without a sign rule on one GPU"
+mkdir -p "$OUT/nqs_complex"
+for case in "j05|" "j0|--set nqs.J2=0 --set nqs.reference_energy=-11.228483208428846"; do
+  IFS='|' read -r label sets <<< "$case"
+  rm -f "$WORK/complex-$label.h5"
+  # shellcheck disable=SC2086 # the --set arguments split on spaces
+  CUDA_VISIBLE_DEVICES=$ONE "$B/src/prism" --output "$WORK/complex-$label.h5" $sets \
+    "$ROOT/inputs/nqs_j1j2_4x4_complex.toml" > "$OUT/nqs_complex/$label.log" 2>&1 ||
+    failed "nqs_complex $label: $(tail -3 "$OUT/nqs_complex/$label.log")"
+  cp "$WORK/complex-$label.h5" "$OUT/nqs_complex/$label.h5" 2>/dev/null || true
 done
 fi
 
