@@ -64,14 +64,42 @@ std::complex<double> log_psi_complex(const std::vector<double>& p, int N, int M,
   return lp;
 }
 
+std::vector<std::int32_t> translation_table(const Config& cfg) {
+  const int Lx = int(cfg.Lx), Ly = int(cfg.Ly), N = Lx * Ly;
+  std::vector<std::int32_t> shift(std::size_t(N) * N);
+  for (int k = 0; k < N; ++k)
+    for (int t = 0; t < N; ++t)
+      shift[std::size_t(k) * N + t] = ((k / Lx + t / Lx) % Ly) * Lx + (k % Lx + t % Lx) % Lx;
+  return shift;
+}
+
+std::vector<double> expand_symmetric_parameters(const Config& cfg, const std::vector<double>& sym) {
+  const int N = int(cfg.sites()), F = int(cfg.features()), M = F * N;
+  const auto shift = translation_table(cfg);
+  std::vector<double> w(std::size_t(cfg.parameters()));
+  for (int i = 0; i < N; ++i) w[i] = sym[0];
+  for (int f = 0; f < F; ++f)
+    for (int t = 0; t < N; ++t) {
+      const int j = f * N + t;
+      w[N + j] = sym[1 + f];
+      // W(j, k + t) = w_f(k), column-major (M, N) after a and b
+      for (int k = 0; k < N; ++k)
+        w[N + M + j + std::size_t(M) * shift[std::size_t(k) * N + t]] = sym[1 + F + std::size_t(f) * N + k];
+    }
+  return w;
+}
+
 struct Vmc::Impl {
   const Config cfg;  // a copy: the caller's deck may change or go away
   std::uint64_t seed;
   const MpiContext& mpi;
   // P: the real parameters SR updates; Pw: the network's weights a, b, W
-  // (P = 2 Pw with complex parameters: real parts, then imaginary parts).
+  // (P = 2 Pw with complex parameters: real parts, then imaginary parts;
+  // P = 1 + F + F N shared ones with translation symmetry, expanded into
+  // the Pw weights that the sampler reads).
   int N, M, P, Pw;
-  const bool cplx;
+  const bool cplx, sym;
+  IndexVector shift;  // translation symmetry: site k + t at k * N + t
   Block mine;
   std::vector<double> params_host;
   Vector params;
@@ -139,6 +167,7 @@ struct Vmc::Impl {
         P(int(c.real_parameters())),
         Pw(int(c.parameters())),
         cplx(c.complex_parameters),
+        sym(c.translation_symmetry),
         mine(block_partition(c.chains, m.size(), m.rank())),
         want_single(c.precision == Precision::single_precision) {
     const auto lat = make_lattice(cfg);
@@ -151,7 +180,15 @@ struct Vmc::Impl {
       params_host[k] = cfg.init_scale * r * std::cos(2 * M_PI * u2);
       if (k + 1 < P) params_host[k + 1] = cfg.init_scale * r * std::sin(2 * M_PI * u2);
     }
-    params = Vector("nqs::parameters", P);
+    params = Vector("nqs::parameters", sym ? Pw : P);
+    if (sym) {
+      const auto t = translation_table(cfg);
+      shift = IndexVector("nqs::translations", t.size());
+      auto h = Kokkos::create_mirror_view(shift);
+      for (std::size_t k = 0; k < t.size(); ++k) h(k) = t[k];
+      Kokkos::deep_copy(shift, h);
+      o_bound = 2.0 * N;  // each shared derivative sums N terms of modulus <= 1
+    }
     model.N = N;
     model.M = M;
     model.Mp = padded_units<lanes_per_chain<Exec>>(M);
@@ -270,9 +307,16 @@ struct Vmc::Impl {
     chains.tanh_theta = ChainMatrix("nqs::tanh_theta", C, model.Mp);
   }
 
+  // The network's weights: the parameters, or their expansion over the
+  // lattice's translations.
+  std::vector<double> weights() const {
+    return sym ? expand_symmetric_parameters(cfg, params_host) : params_host;
+  }
+
   void upload_parameters() {
     auto h = Kokkos::create_mirror_view(params);
-    for (int k = 0; k < P; ++k) h(k) = params_host[k];
+    const auto w = weights();
+    for (std::size_t k = 0; k < w.size(); ++k) h(k) = w[k];
     Kokkos::deep_copy(params, h);
     single = false;
     if (cplx) return;  // the complex kernels read the parameters directly
@@ -544,7 +588,10 @@ struct Vmc::Impl {
       if (cplx) {
         build_complex_real_form(space);
       } else {
-        build_log_derivatives(space, samples, N, M, O);
+        if (sym)
+          build_symmetric_log_derivatives(space, samples, N, int(cfg.features()), shift, O);
+        else
+          build_log_derivatives(space, samples, N, M, O);
         // Centre O: subtract the mean over all samples of all ranks.
         auto mean = project(ones);
         for (auto& x : mean) x /= ns;
@@ -636,6 +683,9 @@ Measurement Vmc::measure(std::int64_t iteration, const ObservableList& list) {
 const std::vector<double>& Vmc::parameters() const {
   return impl_->params_host;
 }
+std::vector<double> Vmc::weights() const {
+  return impl_->weights();
+}
 void Vmc::set_parameters(const std::vector<double>& p) {
   if (p.size() != impl_->params_host.size()) throw std::invalid_argument("set_parameters: wrong length");
   impl_->params_host = p;
@@ -721,7 +771,10 @@ std::vector<double> VmcInspector::log_derivatives(int row) const {
     }
     return out;
   }
-  build_log_derivatives(Exec(), I.samples, I.N, I.M, I.O);
+  if (I.sym)
+    build_symmetric_log_derivatives(Exec(), I.samples, I.N, int(I.cfg.features()), I.shift, I.O);
+  else
+    build_log_derivatives(Exec(), I.samples, I.N, I.M, I.O);
   auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), I.O);
   std::vector<double> out(I.P);
   for (int k = 0; k < I.P; ++k) out[k] = h(row, k);

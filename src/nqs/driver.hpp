@@ -38,6 +38,13 @@ double log_psi(const std::vector<double>& params, int N, int M, const std::vecto
 std::complex<double> log_psi_complex(const std::vector<double>& params, int N, int M,
                                      const std::vector<std::int8_t>& spins);
 
+// Translation symmetry (Config::translation_symmetry): the site k + t of the
+// periodic lattice at k * N + t, and the network weights [a, b, W] of the
+// shared parameters [a, b_0 .. b_{F-1}, w_0(0 .. N-1), ...], hidden unit
+// f N + t being feature map f at translation t.
+std::vector<std::int32_t> translation_table(const Config& cfg);
+std::vector<double> expand_symmetric_parameters(const Config& cfg, const std::vector<double>& sym);
+
 // Everything needed to continue a run exactly: the random numbers are keyed
 // by (chain, iteration, proposal), so the iteration is the generator counter.
 struct Checkpoint {
@@ -71,7 +78,11 @@ class Vmc {
   // `list` on those samples.  Collective.
   Measurement measure(std::int64_t iteration, const ObservableList& list);
 
+  // The parameters SR updates (what checkpoints hold), and the network's
+  // weights [a, b, W] (the same, except with translation symmetry: the
+  // shared parameters expanded over the translations).
   const std::vector<double>& parameters() const;
+  std::vector<double> weights() const;
   void set_parameters(const std::vector<double>& p);
   // Acceptance rate of the last sample(), over all ranks (< 0 before one).
   // On GPUs it chooses the sampler kernel of the next sample(): the

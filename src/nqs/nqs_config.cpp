@@ -76,6 +76,15 @@ Config parse_config(Deck& deck) {
               "must be >= -1 (for Delta < -1 the ground state leaves the S^z = 0 sector sampled here)");
   c.alpha = deck.get_double(s, "alpha", 2.0, 0.0, 64.0, true);
   if (c.hidden() < 1) deck.fail(s, "alpha", "alpha * sites must round to at least one hidden unit");
+  c.translation_symmetry = deck.get_string(s, "symmetry", "none", {"none", "translation"}) == "translation";
+  if (c.translation_symmetry) {
+    if (!c.periodic)
+      deck.fail(s, "symmetry", "translation symmetry needs boundary = \"periodic\"");
+    if (c.complex_parameters)
+      deck.fail(s, "symmetry", "translation symmetry is for parameters = \"real\"");
+    if (c.alpha != std::round(c.alpha))
+      deck.fail(s, "alpha", "must be a whole number with symmetry = \"translation\" (alpha feature maps)");
+  }
   c.init_scale = deck.get_double(s, "init_scale", 0.01, 0.0, 10.0);
   c.chains = deck.get_int(s, "chains", 256, 1, 1 << 24);
   c.thermalization = deck.get_int(s, "thermalization", 50, 0, 1'000'000);
@@ -84,7 +93,10 @@ Config parse_config(Deck& deck) {
   c.iterations = deck.get_int(s, "iterations", 100, 1, 100'000'000);
   c.learning_rate = deck.get_double(s, "learning_rate", 0.05, 0.0, 10.0, true);
   c.learning_rate_decay = deck.get_double(s, "learning_rate_decay", 0.0, 0.0, 1e6);
-  c.diag_shift = deck.get_double(s, "diag_shift", 0.01, 0.0, 1e6, true);
+  // A shared parameter's log-derivative sums N terms, so S is larger by up
+  // to N^2 in those directions and a shift of 0.01 regularises too little:
+  // from the tiny initial weights, one step can freeze every chain.
+  c.diag_shift = deck.get_double(s, "diag_shift", c.translation_symmetry ? 0.05 : 0.01, 0.0, 1e6, true);
   c.cg_max_iterations = deck.get_int(s, "cg_max_iterations", 200, 1, 100'000);
   c.cg_tolerance = deck.get_double(s, "cg_tolerance", 1e-5, 0.0, 1.0, true);
   c.cg_jacobi = deck.get_string(s, "cg_preconditioner", "none", {"none", "jacobi"}) == "jacobi";

@@ -27,6 +27,11 @@ struct Config {
   // Complex RBM parameters (kernels/nqs/complex_rbm.hpp): the network
   // learns the signs and phases of the amplitudes itself.
   bool complex_parameters = false;
+  // symmetry = "translation": the RBM's hidden units come in alpha feature
+  // maps, each one filter of N weights and one bias applied at every
+  // translation of the periodic lattice (Carleo & Troyer 2017), so psi is
+  // translation-invariant and SR updates 1 + alpha + alpha N parameters.
+  bool translation_symmetry = false;
   double alpha = 2.0;
   double init_scale = 0.01;
   std::int64_t chains = 256;
@@ -53,8 +58,15 @@ struct Config {
   std::int64_t hidden() const;
   // Network weights a, b, W (complex numbers with complex_parameters).
   std::int64_t parameters() const { return sites() + hidden() + sites() * hidden(); }
-  // Real parameters that SR updates: twice the weights when they are complex.
-  std::int64_t real_parameters() const { return (complex_parameters ? 2 : 1) * parameters(); }
+  // Feature maps of a translation-symmetric RBM (hidden units per site).
+  std::int64_t features() const { return hidden() / sites(); }
+  // Real parameters that SR updates: twice the weights when they are
+  // complex; with translation symmetry the shared a, the alpha biases and
+  // the alpha filters of N weights.
+  std::int64_t real_parameters() const {
+    if (translation_symmetry) return 1 + features() + features() * sites();
+    return (complex_parameters ? 2 : 1) * parameters();
+  }
   std::int64_t total_samples() const { return chains * samples_per_chain; }
 };
 
@@ -64,6 +76,9 @@ const char* lattice_name(LatticeKind l);
 const char* precision_name(Precision p);
 inline const char* parameters_name(const Config& c) {
   return c.complex_parameters ? "complex" : "real";
+}
+inline const char* symmetry_name(const Config& c) {
+  return c.translation_symmetry ? "translation" : "none";
 }
 
 // Nearest-neighbour bonds (i, j), each counted once, the next-nearest ones

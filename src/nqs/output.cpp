@@ -26,6 +26,7 @@ void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const R
   out.attribute(g, "J2", cfg.J2);
   out.attribute(g, "marshall_sign", static_cast<std::int64_t>(cfg.marshall_sign));
   out.attribute(g, "parameters", std::string(parameters_name(cfg)));
+  out.attribute(g, "symmetry", std::string(symmetry_name(cfg)));
   out.attribute(g, "chains", cfg.chains);
   out.attribute(g, "samples_per_chain", cfg.samples_per_chain);
   out.attribute(g, "seed", static_cast<std::int64_t>(seed));
@@ -55,8 +56,10 @@ void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const R
   column("time", &IterationStats::seconds);
 
   const auto N = static_cast<std::size_t>(cfg.sites()), M = static_cast<std::size_t>(cfg.hidden());
-  // The weights; with complex parameters their imaginary parts as a_im, b_im, W_im.
-  const auto& p = res.parameters;
+  // The weights; with complex parameters their imaginary parts as a_im, b_im,
+  // W_im; with translation symmetry the shared parameters as well.
+  if (cfg.translation_symmetry) out.write(g + "/symmetric_parameters", res.parameters);
+  const auto p = cfg.translation_symmetry ? expand_symmetric_parameters(cfg, res.parameters) : res.parameters;
   const std::size_t Pw = static_cast<std::size_t>(cfg.parameters());
   for (const std::size_t off : {std::size_t(0), Pw}) {
     if (off > 0 && !cfg.complex_parameters) break;

@@ -1,6 +1,6 @@
 # nqs checkpoints: a run stopped at iteration 10 and restarted (on another
 # number of ranks) ends bitwise where an uninterrupted run ends: in double,
-# in float and with complex parameters; SIGUSR1
+# in float, with complex parameters and with translation symmetry; SIGUSR1
 # makes prism finish the iteration, write a complete file and exit 0.
 source "$(dirname "$0")/common.sh"
 command -v h5diff >/dev/null || fail "h5diff (hdf5-tools) is needed"
@@ -35,6 +35,13 @@ set +e
 rc=$?
 set -e
 [[ $rc -eq 2 ]] && grep -q "other settings" creal.log || fail "real checkpoint restarted a complex run: rc=$rc"
+
+# The same with translation symmetry: the checkpoint holds the shared parameters.
+y=(--set nqs.symmetry=translation)
+"$PRISM" --output yfull.h5 "${y[@]}" "$deck" > yfull.log
+"$PRISM" --output ypart.h5 "${y[@]}" --set nqs.iterations=10 "$deck" > ypart1.log
+mpirun_np 2 "$PRISM" --restart ypart.h5 --output ypart.h5 "${y[@]}" "$deck" > ypart2.log
+h5diff -r --exclude-path /time yfull.h5 ypart.h5 /nqs /nqs > ydiff.txt || { head -30 ydiff.txt; fail "symmetric restart differs"; }
 
 # Signal: a long run, SIGUSR1 after a moment, then finish it by restarting.
 "$PRISM" --output sig.h5 --set nqs.iterations=1000000 "$deck" > sig.log 2>&1 &
