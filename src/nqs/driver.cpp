@@ -73,9 +73,12 @@ std::vector<std::int32_t> translation_table(const Config& cfg) {
   return shift;
 }
 
-std::vector<double> expand_symmetric_parameters(const Config& cfg, const std::vector<double>& sym) {
+std::vector<double> expand_symmetric_parameters(const Config& cfg, const std::vector<double>& sym,
+                                                const std::vector<std::int32_t>* table) {
   const int N = int(cfg.sites()), F = int(cfg.features()), M = F * N;
-  const auto shift = translation_table(cfg);
+  std::vector<std::int32_t> own;
+  if (!table) table = &(own = translation_table(cfg));
+  const auto& shift = *table;
   std::vector<double> w(std::size_t(cfg.parameters()));
   for (int i = 0; i < N; ++i) w[i] = sym[0];
   for (int f = 0; f < F; ++f)
@@ -100,6 +103,7 @@ struct Vmc::Impl {
   int N, M, P, Pw;
   const bool cplx, sym;
   IndexVector shift;  // translation symmetry: site k + t at k * N + t
+  std::vector<std::int32_t> shift_host;
   Block mine;
   std::vector<double> params_host;
   Vector params;
@@ -182,10 +186,10 @@ struct Vmc::Impl {
     }
     params = Vector("nqs::parameters", sym ? Pw : P);
     if (sym) {
-      const auto t = translation_table(cfg);
-      shift = IndexVector("nqs::translations", t.size());
+      shift_host = translation_table(cfg);
+      shift = IndexVector("nqs::translations", shift_host.size());
       auto h = Kokkos::create_mirror_view(shift);
-      for (std::size_t k = 0; k < t.size(); ++k) h(k) = t[k];
+      for (std::size_t k = 0; k < shift_host.size(); ++k) h(k) = shift_host[k];
       Kokkos::deep_copy(shift, h);
       o_bound = 2.0 * N;  // each shared derivative sums N terms of modulus <= 1
     }
@@ -310,7 +314,7 @@ struct Vmc::Impl {
   // The network's weights: the parameters, or their expansion over the
   // lattice's translations.
   std::vector<double> weights() const {
-    return sym ? expand_symmetric_parameters(cfg, params_host) : params_host;
+    return sym ? expand_symmetric_parameters(cfg, params_host, &shift_host) : params_host;
   }
 
   void upload_parameters() {

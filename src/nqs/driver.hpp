@@ -43,7 +43,9 @@ std::complex<double> log_psi_complex(const std::vector<double>& params, int N, i
 // shared parameters [a, b_0 .. b_{F-1}, w_0(0 .. N-1), ...], hidden unit
 // f N + t being feature map f at translation t.
 std::vector<std::int32_t> translation_table(const Config& cfg);
-std::vector<double> expand_symmetric_parameters(const Config& cfg, const std::vector<double>& sym);
+// `table`: translation_table(cfg), when the caller keeps one.
+std::vector<double> expand_symmetric_parameters(const Config& cfg, const std::vector<double>& sym,
+                                                const std::vector<std::int32_t>* table = nullptr);
 
 // Everything needed to continue a run exactly: the random numbers are keyed
 // by (chain, iteration, proposal), so the iteration is the generator counter.
