@@ -188,7 +188,8 @@ if want nqs_tta; then
 # by SIGUSR1, which writes its complete file; bench/nqs_time_to_accuracy.py reads
 # off the seconds to 1e-2 and 2e-3 relative error.
 log "nqs time to accuracy: 10x10 Heisenberg on one GPU, ${NQS_TTA_SECONDS:=150} s per configuration"
-: "${NQS_TTA:=shipped|}"
+: "${NQS_TTA:=shipped|
+symmetric|--set nqs.symmetry=translation --set nqs.diag_shift=0.05 --set nqs.alpha=8 --set nqs.iterations=2000}"
 mkdir -p "$OUT/nqs_tta"
 runs=() labels=()
 while IFS='|' read -r label sets; do

@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 # Decks whose single step outlasts the 30 s a run gets to stop after SIGUSR1.
-LONG_STEP_DECKS = ["of nqs_heisenberg_10x10.toml "]
+LONG_STEP_DECKS = ["of nqs_heisenberg_10x10.toml ", "of nqs_heisenberg_10x10_symmetric.toml "]
 
 NASTY = ["0", "-1", "1", "2", "3", "7", "1e308", "-1e308", "nan", "inf", "-inf", "1e-320", "1e9", "-1e9",
          "9223372036854775807", "-9223372036854775808", "2147483648", "4294967296", "3.5", "0.0", "-0.0",
