@@ -274,6 +274,39 @@ void build_complex_log_derivatives(Exec const& space, SampleBuffers const& smp, 
       });
 }
 
+// The same for the translation-symmetric complex RBM (nqs.symmetry =
+// "translation"): the left half of R holds the 1 + F + F N shared
+// derivatives (sums over the units that share a weight, as
+// build_symmetric_log_derivatives in sr.hpp), with tanh theta of every
+// sample and unit first stored in `tanh_theta` (samples, M).
+template <class Exec>
+void build_symmetric_complex_log_derivatives(Exec const& space, SampleBuffers const& smp,
+                                             ComplexSamples const& cs, int N, int F, IndexVector const& shift,
+                                             ComplexTable const& tanh_theta, Matrix const& R) {
+  const int S = int(smp.spins.extent(0)), M = F * N;
+  const auto os = smp.spins;
+  const auto th = cs.theta;
+  Kokkos::parallel_for(
+      "nqs::complex_tanh", Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {S, M}),
+      KOKKOS_LAMBDA(const int s, const int j) { tanh_theta(s, j) = cmath::tanh(th(s, j)); });
+  Kokkos::parallel_for(
+      "nqs::symmetric_complex_log_derivatives",
+      Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {S, 1 + F + F * N}),
+      KOKKOS_LAMBDA(const int s, const int q) {
+        Complex sum = 0;
+        if (q == 0) {
+          for (int i = 0; i < N; ++i) sum += double(os(s, i));
+        } else if (q <= F) {
+          for (int t = 0; t < N; ++t) sum += tanh_theta(s, (q - 1) * N + t);
+        } else {
+          const int f = (q - 1 - F) / N, k = (q - 1 - F) % N;
+          for (int t = 0; t < N; ++t) sum += tanh_theta(s, f * N + t) * double(os(s, shift(k * N + t)));
+        }
+        R(s, q) = sum.real();
+        R(S + s, q) = sum.imag();
+      });
+}
+
 // Centres A and B (column means mean_re, mean_im over all ranks' samples)
 // and fills the right half of R = [A -B; B A].
 template <class Exec>

@@ -92,6 +92,17 @@ std::vector<double> expand_symmetric_parameters(const Config& cfg, const std::ve
   return w;
 }
 
+std::vector<double> network_weights(const Config& cfg, const std::vector<double>& params,
+                                    const std::vector<std::int32_t>* table) {
+  if (!cfg.translation_symmetry) return params;
+  if (!cfg.complex_parameters) return expand_symmetric_parameters(cfg, params, table);
+  const auto half = static_cast<std::ptrdiff_t>(params.size() / 2);
+  auto w = expand_symmetric_parameters(cfg, {params.begin(), params.begin() + half}, table);
+  const auto im = expand_symmetric_parameters(cfg, {params.begin() + half, params.end()}, table);
+  w.insert(w.end(), im.begin(), im.end());
+  return w;
+}
+
 struct Vmc::Impl {
   const Config cfg;  // a copy: the caller's deck may change or go away
   std::uint64_t seed;
@@ -126,6 +137,7 @@ struct Vmc::Impl {
   ComplexRbm cmodel;
   ComplexChainState cchains;
   ComplexSamples csamples;
+  ComplexTable sample_tanh;  // complex with translation symmetry: tanh theta per sample
   std::vector<double> energies_im;  // imaginary parts of sample()'s local energies
   Matrix O;  // (local samples, P), centred in place for SR; (2 x local samples, P) in real form when cplx
   // A bound on |O| entries for the exact projections: 2 for the real RBM
@@ -184,14 +196,14 @@ struct Vmc::Impl {
       params_host[k] = cfg.init_scale * r * std::cos(2 * M_PI * u2);
       if (k + 1 < P) params_host[k + 1] = cfg.init_scale * r * std::sin(2 * M_PI * u2);
     }
-    params = Vector("nqs::parameters", sym ? Pw : P);
+    params = Vector("nqs::parameters", (cplx ? 2 : 1) * Pw);
     if (sym) {
       shift_host = translation_table(cfg);
       shift = IndexVector("nqs::translations", shift_host.size());
       auto h = Kokkos::create_mirror_view(shift);
       for (std::size_t k = 0; k < shift_host.size(); ++k) h(k) = shift_host[k];
       Kokkos::deep_copy(shift, h);
-      o_bound = 2.0 * N;  // each shared derivative sums N terms of modulus <= 1
+      o_bound = 2.0 * N;  // each shared derivative sums N terms of modulus <= 1 (complex: from the samples)
     }
     model.N = N;
     model.M = M;
@@ -257,6 +269,7 @@ struct Vmc::Impl {
       cchains.theta = ComplexChainTable("nqs::complex_theta", C, M);
       cchains.lcosh = ComplexChainTable("nqs::complex_log_cosh", C, M);
       csamples.theta = ComplexTable("nqs::sample_complex_theta", S, M);
+      if (sym) sample_tanh = ComplexTable("nqs::sample_complex_tanh", S, M);
       csamples.local_energy_im = Vector("nqs::local_energy_im", S);
       energy_im_host = Kokkos::create_mirror_view(compat::PinnedSpace(), csamples.local_energy_im);
     }
@@ -312,10 +325,8 @@ struct Vmc::Impl {
   }
 
   // The network's weights: the parameters, or their expansion over the
-  // lattice's translations.
-  std::vector<double> weights() const {
-    return sym ? expand_symmetric_parameters(cfg, params_host, &shift_host) : params_host;
-  }
+  // lattice's translations (each half, real and imaginary, when complex).
+  std::vector<double> weights() const { return network_weights(cfg, params_host, &shift_host); }
 
   void upload_parameters() {
     auto h = Kokkos::create_mirror_view(params);
@@ -551,17 +562,21 @@ struct Vmc::Impl {
   // its entries: twice the largest |A|, |B| before centring, the same on
   // every rank.
   void build_complex_real_form(Exec const& space) {
-    const int S = int(O.extent(0)) / 2;
-    build_complex_log_derivatives(space, samples, csamples, N, M, O);
-    const auto left = Kokkos::subview(O, Kokkos::ALL, std::make_pair(0, Pw));  // contiguous (LayoutLeft)
-    o_bound = 2.0 * mpi.max(common::max_abs(space, Vector(O.data(), std::size_t(2) * S * Pw)));
+    const int S = int(O.extent(0)) / 2, half = P / 2;
+    if (sym)
+      build_symmetric_complex_log_derivatives(space, samples, csamples, N, int(cfg.features()), shift, sample_tanh,
+                                              O);
+    else
+      build_complex_log_derivatives(space, samples, csamples, N, M, O);
+    const auto left = Kokkos::subview(O, Kokkos::ALL, std::make_pair(0, half));  // contiguous (LayoutLeft)
+    o_bound = 2.0 * mpi.max(common::max_abs(space, Vector(O.data(), std::size_t(2) * S * half)));
     // Column means of A (rows 0 .. S-1) and of B (rows S .. 2S-1).
     Vector top("nqs::rows_re", 2 * S), bottom("nqs::rows_im", 2 * S);
     Kokkos::deep_copy(Kokkos::subview(top, std::make_pair(0, S)), 1.0);
     Kokkos::deep_copy(Kokkos::subview(bottom, std::make_pair(S, 2 * S)), 1.0);
     const double rows = 2.0 * double(cfg.total_samples());
-    auto mean_re = exact_column_sums<false>(left, top, o_bound * rows, Pw);
-    auto mean_im = exact_column_sums<false>(left, bottom, o_bound * rows, Pw);
+    auto mean_re = exact_column_sums<false>(left, top, o_bound * rows, half);
+    auto mean_im = exact_column_sums<false>(left, bottom, o_bound * rows, half);
     const double ns = double(cfg.total_samples());
     for (auto& x : mean_re) x /= ns;
     for (auto& x : mean_im) x /= ns;
@@ -765,13 +780,17 @@ std::vector<double> VmcInspector::local_energies_im() const {
 std::vector<double> VmcInspector::log_derivatives(int row) const {
   auto& I = *vmc_.impl_;
   if (I.cplx) {  // [Re O, Im O] of the sample, before centring
-    build_complex_log_derivatives(Exec(), I.samples, I.csamples, I.N, I.M, I.O);
+    if (I.sym)
+      build_symmetric_complex_log_derivatives(Exec(), I.samples, I.csamples, I.N, int(I.cfg.features()), I.shift,
+                                              I.sample_tanh, I.O);
+    else
+      build_complex_log_derivatives(Exec(), I.samples, I.csamples, I.N, I.M, I.O);
     auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), I.O);
-    const int S = int(h.extent(0)) / 2;
+    const int S = int(h.extent(0)) / 2, half = I.P / 2;
     std::vector<double> out(I.P);
-    for (int k = 0; k < I.Pw; ++k) {
+    for (int k = 0; k < half; ++k) {
       out[k] = h(row, k);
-      out[I.Pw + k] = h(S + row, k);
+      out[half + k] = h(S + row, k);
     }
     return out;
   }

@@ -46,6 +46,10 @@ std::vector<std::int32_t> translation_table(const Config& cfg);
 // `table`: translation_table(cfg), when the caller keeps one.
 std::vector<double> expand_symmetric_parameters(const Config& cfg, const std::vector<double>& sym,
                                                 const std::vector<std::int32_t>* table = nullptr);
+// The network's weights of the parameters SR updates: the same vector, or
+// with translation symmetry its expansion (each half, Re and Im, when complex).
+std::vector<double> network_weights(const Config& cfg, const std::vector<double>& params,
+                                    const std::vector<std::int32_t>* table = nullptr);
 
 // Everything needed to continue a run exactly: the random numbers are keyed
 // by (chain, iteration, proposal), so the iteration is the generator counter.

@@ -80,8 +80,6 @@ Config parse_config(Deck& deck) {
   if (c.translation_symmetry) {
     if (!c.periodic)
       deck.fail(s, "symmetry", "translation symmetry needs boundary = \"periodic\"");
-    if (c.complex_parameters)
-      deck.fail(s, "symmetry", "translation symmetry is for parameters = \"real\"");
     if (c.alpha != std::round(c.alpha))
       deck.fail(s, "alpha", "must be a whole number with symmetry = \"translation\" (alpha feature maps)");
   }

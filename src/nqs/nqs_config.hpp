@@ -60,12 +60,12 @@ struct Config {
   std::int64_t parameters() const { return sites() + hidden() + sites() * hidden(); }
   // Feature maps of a translation-symmetric RBM (hidden units per site).
   std::int64_t features() const { return hidden() / sites(); }
-  // Real parameters that SR updates: twice the weights when they are
-  // complex; with translation symmetry the shared a, the alpha biases and
-  // the alpha filters of N weights.
+  // Real parameters that SR updates: the weights, or with translation
+  // symmetry the shared a, the alpha biases and the alpha filters of N
+  // weights; twice as many when they are complex.
   std::int64_t real_parameters() const {
-    if (translation_symmetry) return 1 + features() + features() * sites();
-    return (complex_parameters ? 2 : 1) * parameters();
+    const std::int64_t weights = translation_symmetry ? 1 + features() + features() * sites() : parameters();
+    return (complex_parameters ? 2 : 1) * weights;
   }
   std::int64_t total_samples() const { return chains * samples_per_chain; }
 };

@@ -59,7 +59,7 @@ void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const R
   // The weights; with complex parameters their imaginary parts as a_im, b_im,
   // W_im; with translation symmetry the shared parameters as well.
   if (cfg.translation_symmetry) out.write(g + "/symmetric_parameters", res.parameters);
-  const auto p = cfg.translation_symmetry ? expand_symmetric_parameters(cfg, res.parameters) : res.parameters;
+  const auto p = network_weights(cfg, res.parameters);
   const std::size_t Pw = static_cast<std::size_t>(cfg.parameters());
   for (const std::size_t off : {std::size_t(0), Pw}) {
     if (off > 0 && !cfg.complex_parameters) break;

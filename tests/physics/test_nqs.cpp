@@ -1094,6 +1094,43 @@ TEST(NqsComplex, HeisenbergChainWithoutSignRuleReachesExactDiagonalisation) {
 
 // d log psi / d Re w_k = O_k and d log psi / d Im w_k = i O_k against central
 // differences of the host log psi.
+// The complex translation-symmetric RBM: [Re O, Im O] of the shared
+// parameters against central differences of the expanded network's log psi.
+TEST(NqsComplex, SymmetricLogDerivativesMatchFiniteDifferences) {
+  Config c = complex_rbm(heisenberg_4x4());
+  c.Ly = 3;  // 4 x 3: translations that wrap differently in x and y
+  c.translation_symmetry = true;
+  c.alpha = 2;
+  c.init_scale = 0.3;
+  c.chains = 4;
+  c.samples_per_chain = 4;
+  Vmc vmc(c, 9, *test::world);
+  vmc.sample(0);
+  const int N = 12, M = int(c.hidden()), Ps = 1 + 2 + 2 * N;
+  const VmcInspector look(vmc);
+  const auto spins = look.sample_spins();
+  const int row = 6;
+  std::vector<std::int8_t> s(spins.begin() + row * N, spins.begin() + (row + 1) * N);
+  const auto O = look.log_derivatives(row);  // [Re O, Im O] of the shared parameters
+  ASSERT_EQ(int(O.size()), 2 * Ps);
+  const auto p = vmc.parameters();
+  ASSERT_EQ(int(p.size()), 2 * Ps);
+  const double eps = 1e-6;
+  for (int k = 0; k < 2 * Ps; ++k) {
+    auto pp = p, pm = p;
+    pp[k] += eps;
+    pm[k] -= eps;
+    const auto fd =
+        (log_psi_complex(network_weights(c, pp), N, M, s) - log_psi_complex(network_weights(c, pm), N, M, s)) /
+        (2 * eps);
+    const int w = k % Ps;
+    const std::complex<double> want =
+        k < Ps ? std::complex<double>(O[w], O[Ps + w]) : std::complex<double>(-O[Ps + w], O[w]);
+    EXPECT_NEAR(want.real(), fd.real(), 1e-7) << "parameter " << k;
+    EXPECT_NEAR(want.imag(), fd.imag(), 1e-7) << "parameter " << k;
+  }
+}
+
 TEST(NqsComplex, LogDerivativesMatchFiniteDifferences) {
   auto c = complex_rbm(chain(Hamiltonian::tfim, 6));
   c.init_scale = 0.5;
