@@ -137,7 +137,7 @@ struct Vmc::Impl {
   ComplexRbm cmodel;
   ComplexChainState cchains;
   ComplexSamples csamples;
-  ComplexTable sample_tanh;  // complex with translation symmetry: tanh theta per sample
+  ComplexTable sample_tanh;         // complex with translation symmetry: tanh theta per sample
   std::vector<double> energies_im;  // imaginary parts of sample()'s local energies
   Matrix O;  // (local samples, P), centred in place for SR; (2 x local samples, P) in real form when cplx
   // A bound on |O| entries for the exact projections: 2 for the real RBM
@@ -353,62 +353,68 @@ struct Vmc::Impl {
     }
   }
 
-  const std::vector<double>& sample(std::int64_t iteration) {
-    Exec space;
+  // One sampling iteration: refresh(space) recomputes the chains' angles
+  // (fresh each iteration: incremental updates must not drift), then
+  // launch(space) runs the chains and returns whether the speculative
+  // kernel ran; with profiling, each phase is fenced and timed.
+  template <class Refresh, class Launch>
+  void timed_sampling(Exec const& space, Refresh&& refresh, Launch&& launch) {
     const auto t0 = std::chrono::steady_clock::now();
-    if (cplx) return sample_complex(iteration);
-    // Fresh angles each iteration: incremental updates must not drift.
-    with_sampler([&](auto& mdl, auto& ch) { refresh_angles(space, mdl, ch.spins, ch.theta, ch.tanh_theta); });
+    refresh(space);
     if (profile) space.fence();
     const auto t1 = std::chrono::steady_clock::now();
+    speculated = launch(space);
+    if (profile) {
+      space.fence();
+      const auto t2 = std::chrono::steady_clock::now();
+      kernel_seconds[0] += std::chrono::duration<double>(t1 - t0).count();
+      kernel_seconds[1] += std::chrono::duration<double>(t2 - t1).count();
+    }
+  }
+
+  const std::vector<double>& sample(std::int64_t iteration) {
+    Exec space;
+    const auto it = static_cast<std::uint32_t>(iteration);
+    if (cplx) {  // the complex RBM's own sampler (kernels/nqs/complex_rbm.hpp)
+      timed_sampling(
+          space, [&](Exec const& sp) { refresh_complex_angles(sp, cmodel, cchains); },
+          [&](Exec const& sp) {
+            ComplexChainSampler<Exec>{cmodel,
+                                      cchains,
+                                      samples,
+                                      csamples,
+                                      seed,
+                                      it,
+                                      mine.begin,
+                                      int(cfg.thermalization),
+                                      int(cfg.sweeps_per_sample),
+                                      int(cfg.samples_per_chain)}
+                .launch(sp);
+            return false;
+          });
+      Kokkos::deep_copy(space, energy_im_host, csamples.local_energy_im);
+      const auto& e = finish_sample(space);
+      energies_im.assign(energy_im_host.data(), energy_im_host.data() + energy_im_host.extent(0));
+      return e;
+    }
     // The same decision on every rank (a global rate), and the same bits
     // either way: the choice is only about speed.
     const bool speculate =
         speculation == Speculation::always ||
         (speculation == Speculation::automatic && acceptance >= speculation_threshold(model.move));
-    speculated = with_sampler([&](auto& mdl, auto& ch) {
-      return sample_chains(space, mdl, ch, samples, seed, static_cast<std::uint32_t>(iteration), mine.begin,
-                           int(cfg.thermalization), int(cfg.sweeps_per_sample), int(cfg.samples_per_chain),
-                           speculate);
-    });
-    if (profile) {
-      space.fence();
-      const auto t2 = std::chrono::steady_clock::now();
-      kernel_seconds[0] += std::chrono::duration<double>(t1 - t0).count();
-      kernel_seconds[1] += std::chrono::duration<double>(t2 - t1).count();
-    }
+    timed_sampling(
+        space,
+        [&](Exec const& sp) {
+          with_sampler(
+              [&](auto& mdl, auto& ch) { refresh_angles(sp, mdl, ch.spins, ch.theta, ch.tanh_theta); });
+        },
+        [&](Exec const& sp) {
+          return with_sampler([&](auto& mdl, auto& ch) {
+            return sample_chains(sp, mdl, ch, samples, seed, it, mine.begin, int(cfg.thermalization),
+                                 int(cfg.sweeps_per_sample), int(cfg.samples_per_chain), speculate);
+          });
+        });
     return finish_sample(space);
-  }
-
-  // sample() for the complex RBM: its own sampler (kernels/nqs/complex_rbm.hpp).
-  const std::vector<double>& sample_complex(std::int64_t iteration) {
-    Exec space;
-    const auto t0 = std::chrono::steady_clock::now();
-    refresh_complex_angles(space, cmodel, cchains);
-    if (profile) space.fence();
-    const auto t1 = std::chrono::steady_clock::now();
-    ComplexChainSampler<Exec>{cmodel,
-                              cchains,
-                              samples,
-                              csamples,
-                              seed,
-                              static_cast<std::uint32_t>(iteration),
-                              mine.begin,
-                              int(cfg.thermalization),
-                              int(cfg.sweeps_per_sample),
-                              int(cfg.samples_per_chain)}
-        .launch(space);
-    speculated = false;
-    if (profile) {
-      space.fence();
-      const auto t2 = std::chrono::steady_clock::now();
-      kernel_seconds[0] += std::chrono::duration<double>(t1 - t0).count();
-      kernel_seconds[1] += std::chrono::duration<double>(t2 - t1).count();
-    }
-    Kokkos::deep_copy(space, energy_im_host, csamples.local_energy_im);
-    const auto& e = finish_sample(space);
-    energies_im.assign(energy_im_host.data(), energy_im_host.data() + energy_im_host.extent(0));
-    return e;
   }
 
   // The local energies and acceptance counts of the sampling just launched
@@ -564,8 +570,8 @@ struct Vmc::Impl {
   void build_complex_real_form(Exec const& space) {
     const int S = int(O.extent(0)) / 2, half = P / 2;
     if (sym)
-      build_symmetric_complex_log_derivatives(space, samples, csamples, N, int(cfg.features()), shift, sample_tanh,
-                                              O);
+      build_symmetric_complex_log_derivatives(space, samples, csamples, N, int(cfg.features()), shift,
+                                              sample_tanh, O);
     else
       build_complex_log_derivatives(space, samples, csamples, N, M, O);
     const auto left = Kokkos::subview(O, Kokkos::ALL, std::make_pair(0, half));  // contiguous (LayoutLeft)
@@ -781,8 +787,8 @@ std::vector<double> VmcInspector::log_derivatives(int row) const {
   auto& I = *vmc_.impl_;
   if (I.cplx) {  // [Re O, Im O] of the sample, before centring
     if (I.sym)
-      build_symmetric_complex_log_derivatives(Exec(), I.samples, I.csamples, I.N, int(I.cfg.features()), I.shift,
-                                              I.sample_tanh, I.O);
+      build_symmetric_complex_log_derivatives(Exec(), I.samples, I.csamples, I.N, int(I.cfg.features()),
+                                              I.shift, I.sample_tanh, I.O);
     else
       build_complex_log_derivatives(Exec(), I.samples, I.csamples, I.N, I.M, I.O);
     auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), I.O);

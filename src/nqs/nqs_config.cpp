@@ -78,8 +78,7 @@ Config parse_config(Deck& deck) {
   if (c.hidden() < 1) deck.fail(s, "alpha", "alpha * sites must round to at least one hidden unit");
   c.translation_symmetry = deck.get_string(s, "symmetry", "none", {"none", "translation"}) == "translation";
   if (c.translation_symmetry) {
-    if (!c.periodic)
-      deck.fail(s, "symmetry", "translation symmetry needs boundary = \"periodic\"");
+    if (!c.periodic) deck.fail(s, "symmetry", "translation symmetry needs boundary = \"periodic\"");
     if (c.alpha != std::round(c.alpha))
       deck.fail(s, "alpha", "must be a whole number with symmetry = \"translation\" (alpha feature maps)");
   }

@@ -1120,9 +1120,9 @@ TEST(NqsComplex, SymmetricLogDerivativesMatchFiniteDifferences) {
     auto pp = p, pm = p;
     pp[k] += eps;
     pm[k] -= eps;
-    const auto fd =
-        (log_psi_complex(network_weights(c, pp), N, M, s) - log_psi_complex(network_weights(c, pm), N, M, s)) /
-        (2 * eps);
+    const auto fd = (log_psi_complex(network_weights(c, pp), N, M, s) -
+                     log_psi_complex(network_weights(c, pm), N, M, s)) /
+                    (2 * eps);
     const int w = k % Ps;
     const std::complex<double> want =
         k < Ps ? std::complex<double>(O[w], O[Ps + w]) : std::complex<double>(-O[Ps + w], O[w]);
