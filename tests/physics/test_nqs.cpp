@@ -396,28 +396,49 @@ TEST(NqsSampler, SpeculativeKernelStoresTheSameBits) {
     }
 }
 
+// The log-derivatives of sample `row`, as built for SR, against central
+// differences of log psi of the network's weights (network_weights expands
+// shared parameters); complex parameters compare [Re O, Im O]:
+// d log psi / d Re w = O and d log psi / d Im w = i O.
+void check_log_derivatives(const Config& c, int row) {
+  Vmc vmc(c, 9, *test::world);
+  vmc.sample(0);
+  const int N = int(c.sites()), M = int(c.hidden());
+  const VmcInspector look(vmc);
+  const auto spins = look.sample_spins();
+  std::vector<std::int8_t> s(spins.begin() + row * N, spins.begin() + (row + 1) * N);
+  const auto O = look.log_derivatives(row);
+  const auto p = vmc.parameters();
+  ASSERT_EQ(O.size(), p.size());
+  const int half = int(p.size()) / 2;
+  const double eps = 1e-6;
+  for (int k = 0; k < int(p.size()); ++k) {
+    auto pp = p, pm = p;
+    pp[k] += eps;
+    pm[k] -= eps;
+    if (!c.complex_parameters) {
+      const double fd =
+          (log_psi(network_weights(c, pp), N, M, s) - log_psi(network_weights(c, pm), N, M, s)) / (2 * eps);
+      EXPECT_NEAR(O[k], fd, 1e-7) << "parameter " << k;
+      continue;
+    }
+    const auto fd = (log_psi_complex(network_weights(c, pp), N, M, s) -
+                     log_psi_complex(network_weights(c, pm), N, M, s)) /
+                    (2 * eps);
+    const int w = k % half;
+    const std::complex<double> want =
+        k < half ? std::complex<double>(O[w], O[half + w]) : std::complex<double>(-O[half + w], O[w]);
+    EXPECT_NEAR(want.real(), fd.real(), 1e-7) << "parameter " << k;
+    EXPECT_NEAR(want.imag(), fd.imag(), 1e-7) << "parameter " << k;
+  }
+}
+
 TEST(NqsGradients, LogDerivativesMatchFiniteDifferences) {
   auto c = chain(Hamiltonian::tfim, 6);
   c.init_scale = 0.5;
   c.chains = 4;
   c.samples_per_chain = 4;
-  Vmc vmc(c, 9, *test::world);
-  vmc.sample(0);
-  const int N = 6, M = int(c.hidden());
-  const VmcInspector look(vmc);
-  const auto spins = look.sample_spins();
-  const int row = 5;
-  std::vector<std::int8_t> s(spins.begin() + row * N, spins.begin() + (row + 1) * N);
-  const auto O = look.log_derivatives(row);
-  auto p = vmc.parameters();
-  const double eps = 1e-6;
-  for (std::size_t k = 0; k < p.size(); ++k) {
-    auto pp = p, pm = p;
-    pp[k] += eps;
-    pm[k] -= eps;
-    const double fd = (log_psi(pp, N, M, s) - log_psi(pm, N, M, s)) / (2 * eps);
-    EXPECT_NEAR(O[k], fd, 1e-7) << "parameter " << k;
-  }
+  check_log_derivatives(c, 5);
 }
 
 // <E_loc> over samples of a fixed RBM equals <psi|H|psi>/<psi|psi> computed
@@ -955,26 +976,7 @@ TEST(NqsSymmetric, LogDerivativesMatchFiniteDifferences) {
   c.init_scale = 0.3;
   c.chains = 4;
   c.samples_per_chain = 4;
-  Vmc vmc(c, 9, *test::world);
-  vmc.sample(0);
-  const int N = 16, M = int(c.hidden());
-  const VmcInspector look(vmc);
-  const auto spins = look.sample_spins();
-  const int row = 7;
-  std::vector<std::int8_t> s(spins.begin() + row * N, spins.begin() + (row + 1) * N);
-  const auto O = look.log_derivatives(row);
-  const auto p = vmc.parameters();
-  ASSERT_EQ(O.size(), p.size());
-  const double eps = 1e-6;
-  for (std::size_t k = 0; k < p.size(); ++k) {
-    auto pp = p, pm = p;
-    pp[k] += eps;
-    pm[k] -= eps;
-    const double fd = (log_psi(expand_symmetric_parameters(c, pp), N, M, s) -
-                       log_psi(expand_symmetric_parameters(c, pm), N, M, s)) /
-                      (2 * eps);
-    EXPECT_NEAR(O[k], fd, 1e-7) << "parameter " << k;
-  }
+  check_log_derivatives(c, 7);
 }
 
 // With the lattice's translations built in, alpha = 4 (69 parameters)
@@ -1104,31 +1106,7 @@ TEST(NqsComplex, SymmetricLogDerivativesMatchFiniteDifferences) {
   c.init_scale = 0.3;
   c.chains = 4;
   c.samples_per_chain = 4;
-  Vmc vmc(c, 9, *test::world);
-  vmc.sample(0);
-  const int N = 12, M = int(c.hidden()), Ps = 1 + 2 + 2 * N;
-  const VmcInspector look(vmc);
-  const auto spins = look.sample_spins();
-  const int row = 6;
-  std::vector<std::int8_t> s(spins.begin() + row * N, spins.begin() + (row + 1) * N);
-  const auto O = look.log_derivatives(row);  // [Re O, Im O] of the shared parameters
-  ASSERT_EQ(int(O.size()), 2 * Ps);
-  const auto p = vmc.parameters();
-  ASSERT_EQ(int(p.size()), 2 * Ps);
-  const double eps = 1e-6;
-  for (int k = 0; k < 2 * Ps; ++k) {
-    auto pp = p, pm = p;
-    pp[k] += eps;
-    pm[k] -= eps;
-    const auto fd = (log_psi_complex(network_weights(c, pp), N, M, s) -
-                     log_psi_complex(network_weights(c, pm), N, M, s)) /
-                    (2 * eps);
-    const int w = k % Ps;
-    const std::complex<double> want =
-        k < Ps ? std::complex<double>(O[w], O[Ps + w]) : std::complex<double>(-O[Ps + w], O[w]);
-    EXPECT_NEAR(want.real(), fd.real(), 1e-7) << "parameter " << k;
-    EXPECT_NEAR(want.imag(), fd.imag(), 1e-7) << "parameter " << k;
-  }
+  check_log_derivatives(c, 6);
 }
 
 TEST(NqsComplex, LogDerivativesMatchFiniteDifferences) {
@@ -1136,30 +1114,7 @@ TEST(NqsComplex, LogDerivativesMatchFiniteDifferences) {
   c.init_scale = 0.5;
   c.chains = 4;
   c.samples_per_chain = 4;
-  Vmc vmc(c, 9, *test::world);
-  vmc.sample(0);
-  const int N = 6, M = int(c.hidden()), Pw = int(c.parameters());
-  const VmcInspector look(vmc);
-  const auto spins = look.sample_spins();
-  const int row = 7;
-  std::vector<std::int8_t> s(spins.begin() + row * N, spins.begin() + (row + 1) * N);
-  const auto O = look.log_derivatives(row);  // [Re O, Im O]
-  ASSERT_EQ(int(O.size()), 2 * Pw);
-  auto p = vmc.parameters();
-  ASSERT_EQ(int(p.size()), 2 * Pw);
-  const double eps = 1e-6;
-  for (int k = 0; k < 2 * Pw; ++k) {
-    auto pp = p, pm = p;
-    pp[k] += eps;
-    pm[k] -= eps;
-    const auto fd = (log_psi_complex(pp, N, M, s) - log_psi_complex(pm, N, M, s)) / (2 * eps);
-    const int w = k % Pw;
-    // d/d Re w = O; d/d Im w = i O
-    const std::complex<double> want =
-        k < Pw ? std::complex<double>(O[w], O[Pw + w]) : std::complex<double>(-O[Pw + w], O[w]);
-    EXPECT_NEAR(want.real(), fd.real(), 1e-7) << "parameter " << k;
-    EXPECT_NEAR(want.imag(), fd.imag(), 1e-7) << "parameter " << k;
-  }
+  check_log_derivatives(c, 7);
 }
 
 }  // namespace
