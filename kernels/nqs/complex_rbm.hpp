@@ -24,6 +24,7 @@
 #include "kernels/nqs/model.hpp"
 #include "kernels/nqs/moves.hpp"
 #include "kernels/nqs/observables.hpp"
+#include "kernels/nqs/sr.hpp"
 #include "kernels/nqs/types.hpp"
 
 namespace prism::nqs {
@@ -276,8 +277,7 @@ void build_complex_log_derivatives(Exec const& space, SampleBuffers const& smp, 
 
 // The same for the translation-symmetric complex RBM (nqs.symmetry =
 // "translation"): the left half of R holds the 1 + F + F N shared
-// derivatives (sums over the units that share a weight, as
-// build_symmetric_log_derivatives in sr.hpp), with tanh theta of every
+// derivatives (shared_log_derivative in sr.hpp), with tanh theta of every
 // sample and unit first stored in `tanh_theta` (samples, M).
 template <class Exec>
 void build_symmetric_complex_log_derivatives(Exec const& space, SampleBuffers const& smp,
@@ -293,15 +293,7 @@ void build_symmetric_complex_log_derivatives(Exec const& space, SampleBuffers co
       "nqs::symmetric_complex_log_derivatives",
       Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {S, 1 + F + F * N}),
       KOKKOS_LAMBDA(const int s, const int q) {
-        Complex sum = 0;
-        if (q == 0) {
-          for (int i = 0; i < N; ++i) sum += double(os(s, i));
-        } else if (q <= F) {
-          for (int t = 0; t < N; ++t) sum += tanh_theta(s, (q - 1) * N + t);
-        } else {
-          const int f = (q - 1 - F) / N, k = (q - 1 - F) % N;
-          for (int t = 0; t < N; ++t) sum += tanh_theta(s, f * N + t) * double(os(s, shift(k * N + t)));
-        }
+        const Complex sum = shared_log_derivative<Complex>(os, tanh_theta, shift, N, F, s, q);
         R(s, q) = sum.real();
         R(S + s, q) = sum.imag();
       });

@@ -30,13 +30,31 @@ void build_log_derivatives(Exec const& space, SampleBuffers const& smp, int N, i
       });
 }
 
-// Log-derivatives of the translation-symmetric RBM (nqs.symmetry =
-// "translation"): hidden unit j = f N + t is feature map f at translation t,
-// with theta_j = b_f + sum_k w_f(k) s(k + t), so each shared parameter's
+// Translation symmetry (nqs.symmetry = "translation"): hidden unit
+// j = f N + t is feature map f at translation t, with
+// theta_j = b_f + sum_k w_f(k) s(k + t), so each shared parameter's
 // derivative sums the plain RBM's over the units that share it:
-// a: sum_i s_i, b_f: sum_t tanh theta_{f,t},
-// w_f(k): sum_t tanh theta_{f,t} s(k + t), where shift(k * N + t) is the
-// site k + t.  Columns [a, b_0 .. b_{F-1}, w_0(0 .. N-1), w_1(...), ...].
+// q = 0 (a): sum_i s_i; q = 1 + f (b_f): sum_t tanh theta_{f,t};
+// q = 1 + F + f N + k (w_f(k)): sum_t tanh theta_{f,t} s(k + t), where
+// shift(k * N + t) is the site k + t.  `tanh_theta` (samples, M) holds
+// tanh theta of every sample and unit, real (T = double) or complex.
+template <class T, class Tanh>
+KOKKOS_INLINE_FUNCTION T shared_log_derivative(SpinMatrix const& spins, Tanh const& tanh_theta,
+                                               IndexVector const& shift, int N, int F, int s, int q) {
+  T sum = 0;
+  if (q == 0) {
+    for (int i = 0; i < N; ++i) sum += double(spins(s, i));
+  } else if (q <= F) {
+    for (int t = 0; t < N; ++t) sum += tanh_theta(s, (q - 1) * N + t);
+  } else {
+    const int f = (q - 1 - F) / N, k = (q - 1 - F) % N;
+    for (int t = 0; t < N; ++t) sum += tanh_theta(s, f * N + t) * double(spins(s, shift(k * N + t)));
+  }
+  return sum;
+}
+
+// Log-derivatives of the translation-symmetric RBM, columns
+// [a, b_0 .. b_{F-1}, w_0(0 .. N-1), w_1(...), ...].
 template <class Exec>
 void build_symmetric_log_derivatives(Exec const& space, SampleBuffers const& smp, int N, int F,
                                      IndexVector const& shift, Matrix const& O) {
@@ -48,16 +66,7 @@ void build_symmetric_log_derivatives(Exec const& space, SampleBuffers const& smp
       "nqs::symmetric_log_derivatives",
       Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {int(O.extent(0)), 1 + F + F * N}),
       KOKKOS_LAMBDA(const int s, const int q) {
-        double sum = 0;
-        if (q == 0) {
-          for (int i = 0; i < N; ++i) sum += os(s, i);
-        } else if (q <= F) {
-          for (int t = 0; t < N; ++t) sum += ot(s, (q - 1) * N + t);
-        } else {
-          const int f = (q - 1 - F) / N, k = (q - 1 - F) % N;
-          for (int t = 0; t < N; ++t) sum += ot(s, f * N + t) * os(s, shift(k * N + t));
-        }
-        O(s, q) = sum;
+        O(s, q) = shared_log_derivative<double>(os, ot, shift, N, F, s, q);
       });
 }
 

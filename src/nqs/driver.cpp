@@ -563,17 +563,28 @@ struct Vmc::Impl {
     return d;
   }
 
+  // The log-derivatives of the last sample() into O, uncentred: (samples, P)
+  // for real parameters; with complex ones [Re O, Im O] in the left half
+  // of the real form (2 x samples rows), complete_real_form fills the rest.
+  void build_derivatives(Exec const& space) {
+    const int F = int(cfg.features());
+    if (cplx && sym)
+      build_symmetric_complex_log_derivatives(space, samples, csamples, N, F, shift, sample_tanh, O);
+    else if (cplx)
+      build_complex_log_derivatives(space, samples, csamples, N, M, O);
+    else if (sym)
+      build_symmetric_log_derivatives(space, samples, N, F, shift, O);
+    else
+      build_log_derivatives(space, samples, N, M, O);
+  }
+
   // The complex RBM's SR matrix in real form, R = [A -B; B A] from the
   // centred log-derivatives O = A + iB (complex_rbm.hpp), and the bound on
   // its entries: twice the largest |A|, |B| before centring, the same on
   // every rank.
   void build_complex_real_form(Exec const& space) {
     const int S = int(O.extent(0)) / 2, half = P / 2;
-    if (sym)
-      build_symmetric_complex_log_derivatives(space, samples, csamples, N, int(cfg.features()), shift,
-                                              sample_tanh, O);
-    else
-      build_complex_log_derivatives(space, samples, csamples, N, M, O);
+    build_derivatives(space);
     const auto left = Kokkos::subview(O, Kokkos::ALL, std::make_pair(0, half));  // contiguous (LayoutLeft)
     o_bound = 2.0 * mpi.max(common::max_abs(space, Vector(O.data(), std::size_t(2) * S * half)));
     // Column means of A (rows 0 .. S-1) and of B (rows S .. 2S-1).
@@ -613,10 +624,7 @@ struct Vmc::Impl {
       if (cplx) {
         build_complex_real_form(space);
       } else {
-        if (sym)
-          build_symmetric_log_derivatives(space, samples, N, int(cfg.features()), shift, O);
-        else
-          build_log_derivatives(space, samples, N, M, O);
+        build_derivatives(space);
         // Centre O: subtract the mean over all samples of all ranks.
         auto mean = project(ones);
         for (auto& x : mean) x /= ns;
@@ -785,12 +793,8 @@ std::vector<double> VmcInspector::local_energies_im() const {
 }
 std::vector<double> VmcInspector::log_derivatives(int row) const {
   auto& I = *vmc_.impl_;
+  I.build_derivatives(Exec());
   if (I.cplx) {  // [Re O, Im O] of the sample, before centring
-    if (I.sym)
-      build_symmetric_complex_log_derivatives(Exec(), I.samples, I.csamples, I.N, int(I.cfg.features()),
-                                              I.shift, I.sample_tanh, I.O);
-    else
-      build_complex_log_derivatives(Exec(), I.samples, I.csamples, I.N, I.M, I.O);
     auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), I.O);
     const int S = int(h.extent(0)) / 2, half = I.P / 2;
     std::vector<double> out(I.P);
@@ -800,10 +804,6 @@ std::vector<double> VmcInspector::log_derivatives(int row) const {
     }
     return out;
   }
-  if (I.sym)
-    build_symmetric_log_derivatives(Exec(), I.samples, I.N, int(I.cfg.features()), I.shift, I.O);
-  else
-    build_log_derivatives(Exec(), I.samples, I.N, I.M, I.O);
   auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), I.O);
   std::vector<double> out(I.P);
   for (int k = 0; k < I.P; ++k) out[k] = h(row, k);
