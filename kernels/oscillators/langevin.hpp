@@ -83,61 +83,12 @@ KOKKOS_INLINE_FUNCTION void noise_quad(std::uint64_t seed, std::uint32_t draw, s
 }
 
 // sum_j w_ij sin(theta_j - theta_i - alpha) for one oscillator: through the
-// unit's Z = sum_j e^{i theta_j} (all-to-all, weights 1) and (s, c) = e^{i theta},
-// or over its row.
-KOKKOS_INLINE_FUNCTION double mean_field_sum_sc(double s, double c, double zc, double zs, const Dynamics& d) {
-  const double ca = c * d.cos_a - s * d.sin_a, sa = s * d.cos_a + c * d.sin_a;  // e^{i(theta + alpha)}
-  return zs * ca - zc * sa;                                                     // Im(e^{-i(theta + alpha)} Z)
-}
+// unit's Z = sum_j e^{i theta_j} (all-to-all, weights 1), or over its row.
 KOKKOS_INLINE_FUNCTION double mean_field_sum(double theta, double zc, double zs, const Dynamics& d) {
   double s, c;
   kmath::sincos(theta, &s, &c);
-  return mean_field_sum_sc(s, c, zc, zs, d);
-}
-
-// e^{i (theta + delta)} from (s, c) = e^{i theta} and the step delta, for the
-// next step's order parameter.  A step moves a phase by a small angle, so the
-// rotation by delta comes from Taylor polynomials instead of a second full
-// sine-cosine with its range reduction.  For |delta| <= 1/2 the first omitted
-// terms (delta^16 / 17! relative to sin delta / delta, delta^16 / 16! to cos
-// delta) are below 1e-18; larger steps, and non-finite ones, take the full
-// function of `next` = theta + delta.
-KOKKOS_INLINE_FUNCTION void rotated_sincos(double s, double c, double next, double delta, double* sn,
-                                           double* cs) {
-  if (!(delta >= -0.5 && delta <= 0.5)) {
-    kmath::sincos(next, sn, cs);
-    return;
-  }
-  // sin(delta) / delta = sum_k (-1)^k delta^2k / (2k + 1)!, cos(delta) = sum_k (-1)^k delta^2k / (2k)!,
-  // k = 7 .. 0 by Horner in delta^2.
-  constexpr double odd[8] = {-1.0 / 1307674368000.0, 1.0 / 6227020800.0, -1.0 / 39916800.0, 1.0 / 362880.0,
-                             -1.0 / 5040.0,          1.0 / 120.0,        -1.0 / 6.0,        1.0};
-  constexpr double even[8] = {-1.0 / 87178291200.0, 1.0 / 479001600.0, -1.0 / 3628800.0, 1.0 / 40320.0,
-                              -1.0 / 720.0,         1.0 / 24.0,        -1.0 / 2.0,       1.0};
-  const double x2 = delta * delta;
-  double ps = odd[0], pc = even[0];
-  for (int k = 1; k < 8; ++k) {
-    ps = ps * x2 + odd[k];
-    pc = pc * x2 + even[k];
-  }
-  const double sd = delta * ps;
-  *sn = s * pc + c * sd;
-  *cs = c * pc - s * sd;
-}
-// The same through the neighbours' e^{i theta_j}, sc[2 j] = sin, sc[2 j + 1] =
-// cos (the step kernel keeps them for the next step), and (s, c) = e^{i theta_i}:
-// sum_j w_ij sin(theta_j - theta_i - alpha) = Im(e^{-i(theta_i + alpha)} sum_j w_ij e^{i theta_j}),
-// one gather of 16 bytes and no sine per edge.
-KOKKOS_INLINE_FUNCTION double graph_sum_sc(const Graph& g, const double* sc, std::int64_t i, double s,
-                                           double c, const Dynamics& d) {
-  double zs = 0, zc = 0;
-  for (std::int64_t e = g.row(i); e < g.row(i + 1); ++e) {
-    const std::int64_t j = g.col(e);
-    const double w = g.weight(e);
-    zs += w * sc[2 * j];
-    zc += w * sc[2 * j + 1];
-  }
-  return mean_field_sum_sc(s, c, zc, zs, d);
+  const double ca = c * d.cos_a - s * d.sin_a, sa = s * d.cos_a + c * d.sin_a;  // e^{i(theta + alpha)}
+  return zs * ca - zc * sa;                                                     // Im(e^{-i(theta + alpha)} Z)
 }
 template <class Row>
 KOKKOS_INLINE_FUNCTION double graph_sum(const Graph& g, const Row& theta, std::int64_t i, const Dynamics& d) {
@@ -160,12 +111,11 @@ struct UnitStep {
   Graph g;
   const double* from;
   double* to;
-  const double* sc_from;  // sparse: e^{i theta} of `from` (own and halo), interleaved sin, cos
-  double* sc_to;          // sparse: e^{i theta} of `to` (own)
-  double* vel;            // second order
+  double* vel;  // second order
   const double* omega;
   double zc, zs, K;
   std::int64_t lo;
+  KOKKOS_INLINE_FUNCTION double operator()(std::int64_t li) const { return from[li]; }  // graph_sum's row
   // Oscillators first + 32 k, k < n <= 4 (one draw's), given their normals
   // xi; acc gets the sums of the cos and sin of their new phases (all-to-all,
   // for the next Z).  All loads come before the first store, so the four are
@@ -182,15 +132,7 @@ struct UnitStep {
     for (int k = 0; k < 4; ++k) {
       if (k >= n) break;
       const std::int64_t li = l0 + 32 * k;
-      double sin_th, cos_th;
-      if (d.sparse) {
-        sin_th = sc_from[2 * li];
-        cos_th = sc_from[2 * li + 1];
-      } else {
-        kmath::sincos(th[k], &sin_th, &cos_th);
-      }
-      const double s = d.sparse ? graph_sum_sc(g, sc_from, li, sin_th, cos_th, d)
-                                : mean_field_sum_sc(sin_th, cos_th, zc, zs, d);
+      const double s = d.sparse ? graph_sum(g, *this, li, d) : mean_field_sum(th[k], zc, zs, d);
       const double force = om[k] + K * s;
       double next;
       if (!d.second) {
@@ -203,12 +145,9 @@ struct UnitStep {
         vel[li] = v;
       }
       to[li] = next;
-      double sn, cs;
-      rotated_sincos(sin_th, cos_th, next, next - th[k], &sn, &cs);
-      if (d.sparse) {
-        sc_to[2 * li] = sn;
-        sc_to[2 * li + 1] = cs;
-      } else {
+      if (!d.sparse) {
+        double sn, cs;
+        kmath::sincos(next, &sn, &cs);
         acc[0] += cs;
         acc[1] += sn;
       }
@@ -219,40 +158,15 @@ struct UnitStep {
 struct Step {
   Dynamics d;
   Graph g;
-  Phases from, to, sc_from, sc_to, vel;  // sc_*: [unit][2 x oscillator], sparse only
+  Phases from, to, vel;
   Kokkos::View<double*> omega, K;
   Kokkos::View<double**, Kokkos::LayoutRight> Z;
   std::int64_t lo;
   KOKKOS_INLINE_FUNCTION UnitStep operator()(std::int64_t u) const {
-    return UnitStep{d,
-                    g,
-                    &from(u, 0),
-                    &to(u, 0),
-                    d.sparse ? &sc_from(u, 0) : nullptr,
-                    d.sparse ? &sc_to(u, 0) : nullptr,
-                    d.second ? &vel(u, 0) : nullptr,
-                    omega.data(),
-                    Z(u, 0),
-                    Z(u, 1),
-                    K(u),
-                    lo};
+    return UnitStep{d,       g,       &from(u, 0), &to(u, 0), d.second ? &vel(u, 0) : nullptr, omega.data(),
+                    Z(u, 0), Z(u, 1), K(u),        lo};
   }
 };
-
-// e^{i theta} of entries [first, last) of every unit's phases, for the
-// sparse step (sc: [unit][2 x oscillator], sin then cos).
-template <class Exec>
-void phase_sincos(Exec const& space, const Phases& th, const Phases& sc, std::int64_t first,
-                  std::int64_t last) {
-  const std::int64_t units = th.extent(0), len = last - first;
-  if (len <= 0) return;
-  Kokkos::parallel_for(
-      "oscillators::sincos", Kokkos::RangePolicy<Exec>(space, 0, units * len),
-      KOKKOS_LAMBDA(const std::int64_t t) {
-        const std::int64_t u = t / len, i = first + (t - u * len);
-        kmath::sincos(th(u, i), &sc(u, 2 * i), &sc(u, 2 * i + 1));
-      });
-}
 
 // Entry t of a halo buffer laid out [rank][unit][k], rank r's block holding
 // entries at(r) .. at(r + 1) of the index list for each of the n units: sets
@@ -293,15 +207,10 @@ void chunk_sums(Exec const& space, std::int64_t units, std::int64_t N, std::int6
       label, Kokkos::TeamPolicy<Exec>(space, units * chunks, threads), KOKKOS_LAMBDA(const Team& team) {
         const std::int64_t u = team.league_rank() / chunks, c = team.league_rank() - u * chunks;
         const std::int64_t lo = (c0 + c) * kChunk, hi = lo + kChunk < N ? lo + kChunk : N;
-        // A copy in registers: the kernel's own functor is reached through a
-        // pointer, so after any store by f (an observation writes its mark) the
-        // compiler would reload every view handle of f from memory, one
-        // dependent round trip after another, for every oscillator.
-        const F fn = f;
         double acc[M > 0 ? M : 1] = {};
         for (std::int64_t i = lo + team.team_rank(); i < hi; i += team.team_size()) {
           double v[M > 0 ? M : 1] = {};
-          fn(u, i, v);
+          f(u, i, v);
           for (int m = 0; m < M; ++m) acc[m] += v[m];
         }
         team_sums<M>(team, acc, partial, (u * chunks + c) * M);

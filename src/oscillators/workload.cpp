@@ -323,9 +323,6 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     Phases a("oscillators::theta_a", n, L), b("oscillators::theta_b", n, L),
         mark("oscillators::mark", n, own), start("oscillators::start", n, own);
     Phases vel("oscillators::velocity", d.second ? n : 0, d.second ? own : 0);
-    // Sparse: e^{i theta} of every phase (own and halo), kept by the step for the next one.
-    Phases sc_a("oscillators::sincos_a", d.sparse ? n : 0, d.sparse ? 2 * L : 0),
-        sc_b("oscillators::sincos_b", d.sparse ? n : 0, d.sparse ? 2 * L : 0);
     Kokkos::View<double**, Kokkos::LayoutRight> Z("oscillators::Z", n, 2);
     Kokkos::View<std::int64_t**, Kokkos::LayoutRight> Zfixed("oscillators::Z_fixed", n, 2);
     auto Zfixed_h = Kokkos::create_mirror_view(Zfixed);
@@ -350,7 +347,6 @@ void OscillatorsWorkload::run(RunContext& ctx) {
             vel(u, li) = kmath::sqrt(T / m) * kmath::sqrt(-2.0 * kmath::log(u1)) * kmath::cos(angle);
           }
         });
-    if (d.sparse) phase_sincos(Exec(), a, sc_a, 0, L);
     // Z from the chunk partials of the last step: fixed point, summed over ranks.
     auto update_Z = [&]() {
       fixed_point_totals(Exec(), n, here, 2, scale, partial, Zfixed);
@@ -373,18 +369,16 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     for (int r = 0; r < mpi.size(); ++r) {
       out_at[r + 1] = out_at[r] + halo_out_counts[r];
       in_at[r + 1] = in_at[r] + halo_in_counts[r];
-      send_counts[r] = int(3 * n * halo_out_counts[r]);
+      send_counts[r] = int(n * halo_out_counts[r]);
     }
     const auto out_at_d = to_device("oscillators::out_at", out_at);
     const auto in_at_d = to_device("oscillators::in_at", in_at);
     const std::int64_t nout = halo_out.extent(0), nin = halo_in.extent(0);
-    // A halo entry is its phase and, for the step, the owner's e^{i theta} (3 doubles): the
-    // owner's own bits, so that a split run sums the same numbers as a whole one.
-    Kokkos::View<double*> send("oscillators::halo_send", std::size_t(3 * n * nout)),
-        recv("oscillators::halo_recv", std::size_t(3 * n * nin));
+    Kokkos::View<double*> send("oscillators::halo_send", std::size_t(n * nout)),
+        recv("oscillators::halo_recv", std::size_t(n * nin));
     auto send_h = Kokkos::create_mirror_view(send);
     auto recv_h = Kokkos::create_mirror_view(recv);
-    auto exchange = [&](const Phases& th, const Phases& sc) {
+    auto exchange = [&](const Phases& th) {
       if (!(c.spatial && c.sparse())) return;
       const auto ho = halo_out;
       Kokkos::parallel_for(
@@ -392,14 +386,11 @@ void OscillatorsWorkload::run(RunContext& ctx) {
           KOKKOS_LAMBDA(const std::int64_t t) {
             std::int64_t u;
             const std::int64_t at = halo_entry(out_at_d, n, t, u);
-            const std::int64_t li = ho(at) - lo;
-            send(3 * t) = th(u, li);
-            send(3 * t + 1) = sc(u, 2 * li);
-            send(3 * t + 2) = sc(u, 2 * li + 1);
+            send(t) = th(u, ho(at) - lo);
           });
       Kokkos::deep_copy(send_h, send);
       const auto got =
-          mpi.alltoallv(std::vector<double>(send_h.data(), send_h.data() + 3 * n * nout), send_counts);
+          mpi.alltoallv(std::vector<double>(send_h.data(), send_h.data() + n * nout), send_counts);
       for (std::size_t k = 0; k < got.size(); ++k) recv_h(k) = got[k];
       Kokkos::deep_copy(recv, recv_h);
       Kokkos::parallel_for(
@@ -407,10 +398,7 @@ void OscillatorsWorkload::run(RunContext& ctx) {
           KOKKOS_LAMBDA(const std::int64_t t) {
             std::int64_t u;
             const std::int64_t at = halo_entry(in_at_d, n, t, u);
-            const std::int64_t li = own + at;
-            th(u, li) = recv(3 * t);
-            sc(u, 2 * li) = recv(3 * t + 1);
-            sc(u, 2 * li + 1) = recv(3 * t + 2);
+            th(u, own + at) = recv(t);
           });
     };
     // Z of the initial phases.
@@ -442,10 +430,10 @@ void OscillatorsWorkload::run(RunContext& ctx) {
 
     Timers::Scope steps_timer(ctx.timers, "steps");
     Progress progress("oscillators", c.steps, "steps", ctx.show_progress && mpi.root());
-    Phases from = a, to = b, sc_from = sc_a, sc_to = sc_b;
+    Phases from = a, to = b;
     for (std::int64_t k = 0; k < c.steps; ++k) {
       const std::int64_t step = k;
-      const Step unit{d, g, from, to, sc_from, sc_to, vel, omega, K_u, Z, lo};
+      const Step unit{d, g, from, to, vel, omega, K_u, Z, lo};
       if (d.sparse) {
         noisy_chunk_sums<0>(Exec(), n, N, c0, c1, d.seed, step, rep, unit, partial, "oscillators::step");
       } else {
@@ -453,8 +441,7 @@ void OscillatorsWorkload::run(RunContext& ctx) {
         update_Z();
       }
       std::swap(from, to);
-      std::swap(sc_from, sc_to);
-      exchange(from, sc_from);
+      exchange(from);
       const std::int64_t s = k + 1;
       if (s == c.transient) Kokkos::deep_copy(start, owned(from));
       if (s % c.record_every == 0 && s / c.record_every <= records) {

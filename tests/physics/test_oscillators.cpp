@@ -225,36 +225,6 @@ TEST(OscillatorsKernels, StepCoversEveryOscillatorOnceWithItsNoise) {
   EXPECT_NEAR(sum2 / N, 1.0, 5 * std::sqrt(2.0 / N));
 }
 
-// The next phase's e^{i theta} by rotating the old one (the step kernel's
-// order parameter) equals the sine and cosine of the new phase to a few
-// units in the last place, inside the polynomial's range and past it (the
-// full function).  A wrong Taylor coefficient would show as 1e-9 or worse.
-// The largest difference between the rotated e^{i theta} and the function
-// over n (theta, delta) pairs, delta in [-0.7, 0.7], run where the step runs.
-double rotated_sincos_worst(int n) {
-  double worst = 0;
-  Kokkos::parallel_reduce(
-      "test::rotated_sincos", Kokkos::RangePolicy<>(0, n),
-      KOKKOS_LAMBDA(const int k, double& w) {
-        const double theta = -40.0 + 80.0 * ((k * 7919) % n) / n, delta = -0.7 + 1.4 * (k + 0.5) / n;
-        double s, c, sn, cs, sr, cr;
-        kmath::sincos(theta, &s, &c);
-        const double next = theta + delta;
-        kmath::sincos(next, &sn, &cs);
-        rotated_sincos(s, c, next, next - theta, &sr, &cr);
-        const double es = sr > sn ? sr - sn : sn - sr, ec = cr > cs ? cr - cs : cs - cr;
-        w = es > w ? es : w;
-        w = ec > w ? ec : w;
-      },
-      Kokkos::Max<double>(worst));
-  return worst;
-}
-TEST(OscillatorsKernels, RotatedSincosEqualsTheFunction) {
-  const double worst = rotated_sincos_worst(200000);
-  EXPECT_LT(worst, 1e-15);
-  EXPECT_GT(worst, 0.0);  // the polynomial path ran: it is not bitwise the function
-}
-
 TEST(OscillatorsInput, BadGraphFilesAreRefused) {
   const auto dir = std::filesystem::temp_directory_path() / ("prism_osc_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
