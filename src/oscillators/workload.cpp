@@ -321,7 +321,7 @@ void OscillatorsWorkload::run(RunContext& ctx) {
                                                                       graph_.weight.begin() + first + edges));
     }
     Phases a("oscillators::theta_a", n, L), b("oscillators::theta_b", n, L),
-        mark("oscillators::mark", n, own), start("oscillators::start", n, own);
+        start("oscillators::start", n, own);
     Phases vel("oscillators::velocity", d.second ? n : 0, d.second ? own : 0);
     Kokkos::View<double**, Kokkos::LayoutRight> Z("oscillators::Z", n, 2);
     Kokkos::View<std::int64_t**, Kokkos::LayoutRight> Zfixed("oscillators::Z_fixed", n, 2);
@@ -423,7 +423,15 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     const auto owned = [&](const Phases& th) {
       return Kokkos::subview(th, Kokkos::ALL, std::make_pair(std::int64_t(0), own));
     };
-    Kokkos::deep_copy(mark, owned(a));
+    // The drive power's work sum_i omega_i (theta_i - theta_i at the last record)
+    // is a difference of two sums of omega_i theta_i, so no per-oscillator copy
+    // of the phases at the last record is kept (nor read and rewritten by the
+    // observation kernel, which made it latency-bound).
+    chunk_sums<1>(
+        Exec(), n, N, c0, c1,
+        KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) { v[0] = omega(i - lo) * a(u, i - lo); },
+        partial, "oscillators::drive_sum");
+    std::vector<double> last_drive = unit_totals(partial, 1);
     Kokkos::deep_copy(start, owned(a));
     Kokkos::fence();
     setup.reset();
@@ -446,15 +454,15 @@ void OscillatorsWorkload::run(RunContext& ctx) {
       if (s == c.transient) Kokkos::deep_copy(start, owned(from));
       if (s % c.record_every == 0 && s / c.record_every <= records) {
         const Phases th = from;
-        // r, psi from Z; sum omega dtheta since the last record; sum v^2 at the full step; coupling energy.
+        // r, psi from Z; sum omega theta; sum v^2 at the full step; coupling energy.  The loads
+        // come first, so that they are in flight together.
         chunk_sums<5>(
             Exec(), n, N, c0, c1,
             KOKKOS_LAMBDA(std::int64_t u, std::int64_t i, double* v) {
               const std::int64_t li = i - lo;
-              const double x = th(u, li);
+              const double x = th(u, li), w = omega(li), vx = d.second ? vel(u, li) : 0.0;
               kmath::sincos(x, &v[1], &v[0]);
-              v[2] = omega(li) * (x - mark(u, li));
-              mark(u, li) = x;
+              v[2] = w * x;
               if (d.sparse) {  // -1/2 sum_j K_ij cos(theta_j - theta_i), each pair once overall
                 double e = 0;
                 for (std::int64_t q2 = g.row(li); q2 < g.row(li + 1); ++q2)
@@ -465,7 +473,7 @@ void OscillatorsWorkload::run(RunContext& ctx) {
                 const auto row = Kokkos::subview(th, u, Kokkos::ALL);
                 const double sum =
                     d.sparse ? graph_sum(g, row, li, d) : mean_field_sum(x, Z(u, 0), Z(u, 1), d);
-                const double full = vel(u, li) + 0.5 * d.dt * d.inv_m * (omega(li) + K_u(u) * sum);
+                const double full = vx + 0.5 * d.dt * d.inv_m * (w + K_u(u) * sum);
                 v[3] = full * full;
               }
             },
@@ -481,7 +489,8 @@ void OscillatorsWorkload::run(RunContext& ctx) {
           // all-to-all: -(K / 2N) sum_{i != j} cos(theta_i - theta_j) = -(K / 2N)(|Z|^2 - N)
           rec[3] = c.sparse() ? obs[u * 5 + 4] / double(N)
                               : -0.5 * coupling[u] * (zc * zc + zs * zs - double(N)) / double(N);
-          rec[4] = obs[u * 5 + 2] / (double(N) * double(c.record_every) * c.dt);
+          rec[4] = (obs[u * 5 + 2] - last_drive[u]) / (double(N) * double(c.record_every) * c.dt);
+          last_drive[u] = obs[u * 5 + 2];
         }
       }
       progress.update(s);

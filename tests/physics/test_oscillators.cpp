@@ -94,6 +94,24 @@ TEST(OscillatorsPhysics, SecondOrderSameOrderParameterAndEquipartition) {
   EXPECT_NEAR(a.temperature[0], 1.0, 4 * a.temperature_err[0] + 0.01);
 }
 
+TEST(OscillatorsPhysics, DrivePowerOfIdenticalFrequencies) {
+  // Identical omega0, all-to-all: the couplings sum to zero over the pairs, so
+  // sum_i dtheta_i = N omega0 dt + noise and the drive power per oscillator is
+  // omega0^2 in expectation at any K (per record interval of length 1 its
+  // noise is omega0 sqrt(2 T / N) = 0.007 here); sigma = P / T.  A power
+  // measured from the start instead of the last record would grow with t.
+  auto w =
+      run("oscillators = 20000\nK = [0.5, 3.0]\nomega = 0.7\nT = 1.0\ndt = 0.01\nsteps = 4000\n"
+          "transient = 1000\nrecord_every = 100\n");
+  if (!root()) return;
+  const auto& a = w->averages();
+  for (int k : {0, 1}) {
+    EXPECT_NEAR(a.power[k], 0.49, 5 * a.power_err[k] + 0.005) << "K = " << w->config().K[k];
+    EXPECT_NEAR(a.entropy_production[k], a.power[k] / 1.0, 1e-12);
+    EXPECT_LT(a.power_err[k], 0.01);
+  }
+}
+
 TEST(OscillatorsPhysics, OttAntonsenLorentzian) {
   // Noiseless, Lorentzian frequencies of half-width 0.5: K_c = 1, and
   // r = sqrt(1 - 2 Delta / K) above it (N -> infinity; N = 20000 here).
