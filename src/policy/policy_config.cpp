@@ -54,7 +54,11 @@ Config parse_config(Deck& deck) {
   c.use_states_info_gain = deck.get_bool(s, "use_states_info_gain", true);
   c.team_size = deck.get_int(s, "team_size", 0, 0, 256);  // kMaxTeam (kernels/policy/agent.hpp)
   if (c.team_size % 32 != 0) deck.fail(s, "team_size", "must be 0 (automatic) or a multiple of 32");
-  c.general_evaluation = deck.get_string(s, "evaluation", "auto", {"auto", "general"}) == "general";
+  const auto evaluation = deck.get_string(s, "evaluation", "auto", {"auto", "general", "tiled", "lanes"});
+  c.evaluation = evaluation == "general" ? Config::Evaluation::general
+                 : evaluation == "tiled" ? Config::Evaluation::tiled
+                 : evaluation == "lanes" ? Config::Evaluation::lanes
+                                         : Config::Evaluation::automatic;
   c.learn_A = deck.get_bool(s, "learn_A", false);
   c.learn_B = deck.get_bool(s, "learn_B", false);
   // Read with learning off too, so that one deck runs with and without it.

@@ -32,7 +32,11 @@ struct Config : AgentSettings {
   std::int64_t num_iter = 16;  // fixed-point iterations of multi-factor state inference
   bool use_utility = true, use_states_info_gain = true;
   std::int64_t team_size = 0;  // GPU threads per agent (0: chosen by the agent count)
-  bool general_evaluation = false;  // never the tiled policy evaluation (a check of it)
+  // The policy evaluation (docs/policy.md): chosen by the model and the agent
+  // count, or forced (general and tiled: one team per agent; lanes: one
+  // thread per agent and tree node).
+  enum class Evaluation { automatic, general, tiled, lanes };
+  Evaluation evaluation = Evaluation::automatic;
   // Dirichlet learning (pymdp's online rule): concentrations start at
   // prior_concentration x the model's A and B.
   bool learn_A = false, learn_B = false;

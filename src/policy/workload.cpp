@@ -14,6 +14,7 @@
 #include "core/run_config.hpp"
 #include "core/timers.hpp"
 #include "kernels/policy/agent.hpp"
+#include "kernels/policy/lanes.hpp"
 #include "policy/agent_rows.hpp"
 #include "policy/gaussian.hpp"
 
@@ -37,19 +38,26 @@ struct HostTree {
   std::vector<int> tile_node;
 };
 
+// The one factor whose marginal differs between the nodes of a level, at
+// every level (-1: none, or several).
+int own_factor(const HostTree& tr, int F) {
+  const unsigned all = (1u << F) - 1u;
+  if (tr.shared.empty()) return -1;
+  const unsigned own = all & ~tr.shared[0];
+  if (own == 0 || (own & (own - 1)) != 0) return -1;
+  for (unsigned s : tr.shared)
+    if ((all & ~s) != own) return -1;
+  return lowest_set_bit(own);
+}
+
 // The tiled evaluation's tiles (PolicyTree): where one factor is the only
 // one not shared at every level and B is not learnt, each level's nodes
 // grouped by that factor's control, kTile at a time.
 void plan_tiles(HostTree& tr, const Model& m, bool learn_B, bool general) {
-  const int F = int(m.Ns.size()), T = int(tr.shared.size());
-  const unsigned all = (1u << F) - 1u;
   tr.own = -1;
-  if (learn_B || general || T == 0) return;
-  const unsigned own = all & ~tr.shared[0];
-  if (own == 0 || (own & (own - 1)) != 0) return;
-  for (int t = 0; t < T; ++t)
-    if ((all & ~tr.shared[std::size_t(t)]) != own) return;
-  const int c = lowest_set_bit(own);
+  if (learn_B || general) return;
+  const int F = int(m.Ns.size()), T = int(tr.shared.size()), c = own_factor(tr, F);
+  if (c < 0) return;
   // Every warp of the largest team needs its tiles' marginals in team scratch.
   if (kMaxTeam / 32 * 2 * kTile * m.Ns[std::size_t(c)] * std::int64_t(sizeof(double)) > kTeamScratchBytes / 2)
     return;
@@ -94,6 +102,178 @@ HostTree policy_tree(const Model& m) {
   }
   tr.leaf = node_of;
   return tr;
+}
+
+// The lane evaluation's plan (LanePlan) and its host arrays.
+struct HostLanes {
+  LanePlan plan;
+  std::vector<double> mat, ci, cu, lna;
+  std::vector<std::int64_t> mat_at;
+};
+
+// The largest M_n of the lane evaluation, in doubles (all nodes together).
+constexpr std::int64_t kLaneMatrixMax = std::int64_t(1) << 24;
+
+// Modality groups of the lane evaluation: modalities with the same dependencies.
+std::vector<std::vector<int>> modality_groups(const Model& m) {
+  std::vector<std::vector<int>> groups;
+  for (int o = 0; o < int(m.No.size()); ++o) {
+    auto same = std::find_if(groups.begin(), groups.end(), [&](const std::vector<int>& g) {
+      return m.deps[std::size_t(g[0])] == m.deps[std::size_t(o)];
+    });
+    if (same == groups.end())
+      groups.push_back({o});
+    else
+      same->push_back(o);
+  }
+  return groups;
+}
+
+// Empty if the lane evaluation applies to this model and these settings,
+// else why not.
+std::string lanes_unsupported(const Model& m, const Config& cfg, const HostTree& tr) {
+  if (cfg.learn_A || cfg.learn_B) return "agents that learn A or B have models of their own";
+  const int F = int(m.Ns.size()), c = own_factor(tr, F);
+  if (c < 0) return "it needs policies that differ in one factor's controls only";
+  std::int64_t size = 0;
+  for (const auto& g : modality_groups(m)) {
+    std::int64_t rows = 0, xdim = 1, jsh = 1;
+    for (int o : g) rows += m.No[std::size_t(o)] + 1;
+    for (auto d : m.deps[std::size_t(g[0])]) (d == c ? xdim : jsh) *= m.Ns[std::size_t(d)];
+    if (jsh > kLaneShared)
+      return "a modality depends on " + std::to_string(jsh) +
+             " joint states of the uncontrolled factors (at most " + std::to_string(kLaneShared) + ")";
+    size += (rows + kLaneRows - 1) / kLaneRows * kLaneRows * xdim * jsh;
+  }
+  if (size * std::int64_t(tr.parent.size()) > kLaneMatrixMax)
+    return "its matrices per policy-tree node would take more than " +
+           std::to_string(kLaneMatrixMax * 8 >> 20) + " MB";
+  return {};
+}
+
+// M_n per node and modality group (LanePlan), and the per-agent scratch layout.
+HostLanes plan_lanes(const Model& m, const Config& cfg, const HostTree& tr, const Spec& sp) {
+  HostLanes h;
+  LanePlan& lp = h.plan;
+  const int F = sp.F, c = own_factor(tr, F), nc = sp.Ns[c];
+  const std::int64_t N = sp.N;
+  const auto groups = modality_groups(m);
+  lp.own = c;
+  lp.groups = int(groups.size());
+  lp.q_at = 0;
+  lp.lp_at = sp.S;
+  lp.acc_at = 2 * sp.S;
+  lp.ll_at = 3 * sp.S;
+  lp.sh_at = lp.ll_at + sp.LL;
+  std::int64_t at = lp.sh_at + sp.T * sp.S;
+  for (int o = 0; o < sp.M; ++o) {
+    lp.lna_at[o] = std::int64_t(h.lna.size());
+    for (double a : m.A[std::size_t(o)]) h.lna.push_back(std::log(std::max(a, kMinval)));
+  }
+  // P_n: B of the own factor multiplied along the node's path, [y][x].
+  std::vector<std::vector<double>> path(static_cast<std::size_t>(N));
+  const auto& Bc = m.B[std::size_t(c)];
+  const std::int64_t U = m.Nu[std::size_t(c)];
+  for (std::int64_t n = 0; n < N; ++n) {
+    const int parent = tr.parent[std::size_t(n)];
+    const std::int64_t u = tr.control[std::size_t(n * F + c)];
+    auto& P = path[std::size_t(n)];
+    P.assign(std::size_t(nc) * nc, 0.0);
+    for (int y = 0; y < nc; ++y)
+      for (int z = 0; z < nc; ++z) {
+        const double b = Bc[std::size_t((std::int64_t(y) * nc + z) * U + u)];
+        if (parent < 0) {
+          P[std::size_t(y * nc + z)] += b;
+          continue;
+        }
+        const auto& Q = path[std::size_t(parent)];
+        for (int x = 0; x < nc; ++x) P[std::size_t(y * nc + x)] += b * Q[std::size_t(z * nc + x)];
+      }
+  }
+  std::vector<std::int64_t> g_at(std::size_t(lp.groups));  // the group's offset within a node
+  std::int64_t per_node = 0;
+  for (int g = 0; g < lp.groups; ++g) {
+    const auto& deps = m.deps[std::size_t(groups[std::size_t(g)][0])];
+    std::int64_t rows = 0;
+    for (int o : groups[std::size_t(g)]) rows += m.No[std::size_t(o)] + 1;
+    lp.g_xdim[g] = 1;
+    lp.g_jsh[g] = 1;
+    for (auto d : deps)
+      if (d == c) {
+        lp.g_xdim[g] = nc;
+      } else {
+        lp.g_sh[g][lp.g_nsh[g]++] = int(d);
+        lp.g_jsh[g] *= int(m.Ns[std::size_t(d)]);
+      }
+    lp.g_passes[g] = int((rows + kLaneRows - 1) / kLaneRows);
+    lp.g_coef_at[g] = std::int64_t(h.ci.size());
+    lp.g_w_at[g] = at;
+    at += sp.T * lp.g_jsh[g];
+    // Per row: the modality and outcome (No: the expected-ambiguity row).
+    for (int o : groups[std::size_t(g)])
+      for (std::int64_t r = 0; r <= m.No[std::size_t(o)]; ++r) {
+        const bool outcome = r < m.No[std::size_t(o)];
+        h.ci.push_back(outcome && cfg.use_states_info_gain ? 1.0 : 0.0);
+        h.cu.push_back(outcome ? (cfg.use_utility ? m.C[std::size_t(o)][std::size_t(r)] : 0.0)
+                               : (cfg.use_states_info_gain ? -1.0 : 0.0));
+      }
+    h.ci.resize(std::size_t(lp.g_coef_at[g] + lp.g_passes[g] * kLaneRows), 0.0);
+    h.cu.resize(h.ci.size(), 0.0);
+    g_at[std::size_t(g)] = per_node;
+    per_node += std::int64_t(lp.g_passes[g]) * kLaneRows * lp.g_xdim[g] * lp.g_jsh[g];
+  }
+  lp.one_at = at;
+  lp.nv_at = at + 1;
+  lp.pi_at = lp.nv_at + N;
+  lp.width = lp.pi_at + sp.P;
+  h.mat.assign(std::size_t(N * per_node), 0.0);
+  h.mat_at.resize(std::size_t(N * lp.groups));
+  for (std::int64_t n = 0; n < N; ++n)
+    for (int g = 0; g < lp.groups; ++g) {
+      const std::int64_t base = n * per_node + g_at[std::size_t(g)];
+      h.mat_at[std::size_t(n * lp.groups + g)] = base;
+      const auto& deps = m.deps[std::size_t(groups[std::size_t(g)][0])];
+      const int xdim = lp.g_xdim[g], jsh = lp.g_jsh[g];
+      std::int64_t row = 0;
+      for (int o : groups[std::size_t(g)]) {
+        const std::int64_t J = m.joint(o), No = m.No[std::size_t(o)];
+        const auto& A = m.A[std::size_t(o)];
+        for (std::int64_t r = 0; r <= No; ++r, ++row) {
+          // A[r | c = y, others = the digits of js] (r = No: H[A] of that column).
+          auto a_of = [&](std::int64_t y, std::int64_t js) {
+            std::int64_t j = 0;
+            std::int64_t rest = js, scale = jsh;
+            for (auto d : deps) {
+              std::int64_t digit;
+              if (d == c) {
+                digit = y;
+              } else {
+                scale /= m.Ns[std::size_t(d)];
+                digit = rest / scale;
+                rest %= scale;
+              }
+              j = j * m.Ns[std::size_t(d)] + digit;
+            }
+            if (r < No) return A[std::size_t(r * J + j)];
+            double hsum = 0;
+            for (std::int64_t k = 0; k < No; ++k) hsum -= xlogx(A[std::size_t(k * J + j)]);
+            return hsum;
+          };
+          const std::int64_t pass = row / kLaneRows, slot = row % kLaneRows;
+          for (int x = 0; x < xdim; ++x)
+            for (int js = 0; js < jsh; ++js) {
+              double v = 0;
+              if (xdim == 1) {
+                v = a_of(0, js);
+              } else {
+                for (int y = 0; y < nc; ++y) v += a_of(y, js) * path[std::size_t(n)][std::size_t(y * nc + x)];
+              }
+              h.mat[std::size_t(base + ((pass * xdim + x) * jsh + js) * kLaneRows + slot)] = v;
+            }
+        }
+      }
+    }
+  return h;
 }
 // The parameter vector and its offsets.
 // The parameter vector, the offsets into it and into an agent's scratch row
@@ -209,8 +389,18 @@ void PolicyWorkload::run(RunContext& ctx) {
   const std::int64_t n = mine.count, T = cfg_.steps;
   std::vector<double> host_params;
   HostTree host_tree = policy_tree(model_);
-  plan_tiles(host_tree, model_, cfg_.learn_B, cfg_.general_evaluation);
+  plan_tiles(host_tree, model_, cfg_.learn_B, cfg_.evaluation == Config::Evaluation::general);
   const Spec sp = make_spec(cfg_, model_, host_tree, host_params);
+  // The lane evaluation where it is asked for, or by default on a GPU for
+  // many agents (counted over all ranks, so that every rank takes the same
+  // path and the results do not depend on the rank count).
+  const std::string lanes_why_not = lanes_unsupported(model_, cfg_, host_tree);
+  if (cfg_.evaluation == Config::Evaluation::lanes && !lanes_why_not.empty())
+    throw std::invalid_argument("policy.evaluation = \"lanes\" does not apply: " + lanes_why_not);
+  const bool lanes = cfg_.evaluation == Config::Evaluation::lanes ||
+                     (cfg_.evaluation == Config::Evaluation::automatic && lanes_why_not.empty() &&
+                      !compat::kHostBackend && cfg_.agents >= kLanesMinAgents);
+  evaluation_ = lanes ? "lanes" : host_tree.own >= 0 ? "tiled" : "general";
   // The tiled evaluation's contracted A and H[A] go to team scratch where the
   // largest level's fit beside the largest team's tiles.
   std::int64_t ctr_scratch = 0;
@@ -255,8 +445,8 @@ void PolicyWorkload::run(RunContext& ctx) {
     tree.ctr_scratch = ctr_scratch;
     if (tree.own >= 0) {
       tree.tile_at = to_device("policy::tile_at", host_tree.tile_at);
-      Kokkos::View<int**, Kokkos::LayoutRight> tile_node("policy::tile_node", host_tree.tile_node.size() / kTile,
-                                                         kTile);
+      Kokkos::View<int**, Kokkos::LayoutRight> tile_node("policy::tile_node",
+                                                         host_tree.tile_node.size() / kTile, kTile);
       compat::copy_from_host(tile_node, host_tree.tile_node);
       tree.tile_node = tile_node;
     }
@@ -271,7 +461,7 @@ void PolicyWorkload::run(RunContext& ctx) {
                    ctx.run.seed,
                    PerAgent("policy::qs", rows, sp.S),
                    PerAgent("policy::prior", rows, sp.S),
-                   PerAgent("policy::scratch", rows, sp.row),
+                   PerAgent("policy::scratch", lanes ? 0 : rows, sp.row),
                    PerAgent("policy::q_pi", rows, sp.P),
                    PerAgent("policy::neg_efe", rows, sp.P),
                    PerAgent("policy::qs_prev", rows, sp.S),
@@ -309,14 +499,33 @@ void PolicyWorkload::run(RunContext& ctx) {
             }
           });
     }
+    AgentLanes lane{step, {}, {}, n};
+    if (lanes) {
+      HostLanes h = plan_lanes(model_, cfg_, host_tree, sp);
+      lane.lp = h.plan;
+      lane.lp.mat = to_device("policy::lanes_mat", h.mat);
+      lane.lp.ci = to_device("policy::lanes_ci", h.ci);
+      lane.lp.cu = to_device("policy::lanes_cu", h.cu);
+      lane.lp.lna = to_device("policy::lanes_lna", h.lna);
+      Kokkos::View<std::int64_t**, Kokkos::LayoutRight> mat_at("policy::lanes_mat_at", sp.N, lane.lp.groups);
+      compat::copy_from_host(mat_at, h.mat_at);
+      lane.lp.mat_at = mat_at;
+      lane.L = Kokkos::View<double**>("policy::lanes_scratch", rows, lane.lp.width);
+    }
     init.reset();
     auto t = ctx.timers.scope("steps");
     Progress progress("policy", T, "steps", ctx.show_progress && mpi.root());
     for (std::int64_t s = 0; s < T; ++s) {
       step.step = s;
-      if (n > 0)
-        Kokkos::parallel_for(
-            "policy::step", step.policy(Kokkos::DefaultExecutionSpace(), n, int(cfg_.team_size)), step);
+      lane.st.step = s;
+      const Kokkos::DefaultExecutionSpace space;
+      if (n > 0 && lanes) {
+        Kokkos::parallel_for("policy::lanes_infer", lane.policy<AgentLanes::Infer>(space), lane);
+        Kokkos::parallel_for("policy::lanes_score", lane.policy<AgentLanes::Score>(space), lane);
+        Kokkos::parallel_for("policy::lanes_act", lane.policy<AgentLanes::Act>(space), lane);
+      } else if (n > 0) {
+        Kokkos::parallel_for("policy::step", step.policy(space, n, int(cfg_.team_size)), step);
+      }
       // Traces of this rank's traced agents.
       if (traced > 0) {
         auto qs = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), step.qs);
@@ -380,6 +589,7 @@ void PolicyWorkload::write(H5Writer& out) const {
   out.attribute(g, "action_selection", cfg_.stochastic ? "stochastic" : "deterministic");
   out.attribute(g, "sampling_mode", cfg_.marginal ? "marginal" : "full");
   out.attribute(g, "num_iter", cfg_.num_iter);
+  out.attribute(g, "evaluation", evaluation_);
   out.attribute(g, "traced_agents", trace_.traced);
   const auto means = step_means();
   out.write(g + "/G_chosen_mean", means.G);
@@ -437,6 +647,10 @@ void PolicyWorkload::print_summary(std::FILE* out) const {
   }
 }
 
+std::string lane_evaluation_unsupported(const Model& m, const Config& cfg) {
+  return lanes_unsupported(m, cfg, policy_tree(m));
+}
+
 std::unique_ptr<Workload> make_workload(Deck& deck) {
   if (deck.get_string("policy", "model", "discrete", {"discrete", "gaussian"}) == "gaussian")
     return make_gaussian_workload(deck);
@@ -455,6 +669,11 @@ std::unique_ptr<Workload> make_workload(Deck& deck) {
     deck.fail("policy", "steps",
               "the model file's /observations cover " + std::to_string(m.given_steps) +
                   " steps, fewer than " + std::to_string(cfg.steps));
+  if (cfg.evaluation == Config::Evaluation::lanes) {
+    const auto why_not = lane_evaluation_unsupported(m, cfg);
+    if (!why_not.empty())
+      deck.fail("policy", "evaluation", "\"lanes\" does not apply to this model: " + why_not);
+  }
   return std::make_unique<PolicyWorkload>(std::move(cfg), std::move(m));
 }
 

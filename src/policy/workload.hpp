@@ -44,14 +44,21 @@ class PolicyWorkload final : public Workload {
   };
   StepMeans step_means() const;
   const Model& model() const { return model_; }
+  // The policy evaluation the last run took: "general", "tiled" or "lanes".
+  const std::string& evaluation() const { return evaluation_; }
 
  private:
   const Config cfg_;
   const Model model_;
   Trace trace_;
   std::int64_t agent_steps_ = 0;
+  std::string evaluation_;
 };
 
 std::unique_ptr<Workload> make_workload(Deck& deck);
+
+// Empty if policy.evaluation = "lanes" applies to model m with settings cfg,
+// else the reason it does not.
+std::string lane_evaluation_unsupported(const Model& m, const Config& cfg);
 
 }  // namespace prism::policy

@@ -291,7 +291,7 @@ TEST(PolicyMaths, UncontrolledFactorsAndDeepTreesEqualTheDefinitions) {
 // factor alone.  Against the definitions, and against the general
 // evaluation of the same agents (which differs only in summation order);
 // on a GPU also the same bits for every team size.
-TEST(PolicyMaths, TiledEvaluationEqualsTheDefinitionsAndTheGeneralOne) {
+TEST(PolicyMaths, TiledAndLaneEvaluationsEqualTheDefinitionsAndTheGeneralOne) {
   Config cfg;
   cfg.task = Task::random;
   cfg.states = {40, 3};
@@ -308,32 +308,81 @@ TEST(PolicyMaths, TiledEvaluationEqualsTheDefinitionsAndTheGeneralOne) {
     for (std::int64_t o = 0; o < 9; ++o) m.A[2][o * 3 + s] /= total;
   }
   check_against_definitions(cfg, 1e-10, &m);
+  ASSERT_EQ(lane_evaluation_unsupported(m, cfg), "");
+  {
+    Config c = cfg;
+    c.evaluation = Config::Evaluation::lanes;
+    check_against_definitions(c, 1e-10, &m);
+  }
 
   cfg.agents = cfg.trace_agents = 5;
   cfg.steps = 3;
-  auto run = [&](bool general, std::int64_t team) {
+  using E = Config::Evaluation;
+  auto run = [&](E evaluation, std::int64_t team) {
     Config c = cfg;
-    c.general_evaluation = general;
+    c.evaluation = evaluation;
     c.team_size = team;
     auto w = std::make_unique<PolicyWorkload>(c, m);
     test::run_workload(*w, 11);
     return w;
   };
-  const auto tiled = run(false, 0), general = run(true, 0);
+  const auto tiled = run(E::tiled, 0), general = run(E::general, 0), lanes = run(E::lanes, 0);
   if (!test::world->root()) return;
-  const auto &a = tiled->trace(), &b = general->trace();
-  ASSERT_EQ(a.neg_efe.size(), b.neg_efe.size());
-  EXPECT_EQ(a.actions, b.actions);
-  for (std::size_t k = 0; k < a.neg_efe.size(); ++k) {
-    EXPECT_NEAR(a.neg_efe[k], b.neg_efe[k], 1e-12 * std::max(1.0, std::fabs(b.neg_efe[k]))) << k;
-    EXPECT_NEAR(a.q_pi[k], b.q_pi[k], 1e-12) << k;
+  EXPECT_EQ(tiled->evaluation(), "tiled");
+  EXPECT_EQ(general->evaluation(), "general");
+  EXPECT_EQ(lanes->evaluation(), "lanes");
+  const auto& a = tiled->trace();
+  for (const auto* other : {general.get(), lanes.get()}) {
+    const auto& b = other->trace();
+    SCOPED_TRACE(other->evaluation());
+    ASSERT_EQ(a.neg_efe.size(), b.neg_efe.size());
+    EXPECT_EQ(a.actions, b.actions);
+    for (std::size_t k = 0; k < a.neg_efe.size(); ++k) {
+      EXPECT_NEAR(a.neg_efe[k], b.neg_efe[k], 1e-12 * std::max(1.0, std::fabs(b.neg_efe[k]))) << k;
+      EXPECT_NEAR(a.q_pi[k], b.q_pi[k], 1e-12) << k;
+    }
+    for (std::size_t k = 0; k < a.beliefs.size(); ++k) EXPECT_NEAR(a.beliefs[k], b.beliefs[k], 1e-12) << k;
+    for (std::size_t k = 0; k < a.free_energy.size(); ++k)
+      EXPECT_NEAR(a.free_energy[k], b.free_energy[k], 1e-12 * std::max(1.0, std::fabs(a.free_energy[k])))
+          << k;
   }
   for (std::int64_t team : {32, 64, 256}) {
-    const auto other = run(false, team);
+    const auto other = run(E::tiled, team);
     EXPECT_EQ(other->trace().neg_efe, a.neg_efe) << "team size " << team;
     EXPECT_EQ(other->trace().q_pi, a.q_pi) << "team size " << team;
     EXPECT_EQ(other->trace().beliefs, a.beliefs) << "team size " << team;
   }
+}
+
+// The lane evaluation where the uncontrolled factors are two (their joint
+// weights per level) and every modality depends on three factors (the
+// general mean-field sweep), and for one factor (exact Bayes); an
+// evaluation it cannot take is refused with the reason.
+TEST(PolicyMaths, LaneEvaluationEqualsTheDefinitions) {
+  Config cfg;
+  cfg.evaluation = Config::Evaluation::lanes;
+  cfg.states = {4, 2, 3};
+  cfg.controls = {3, 1, 1};
+  cfg.observations = {5, 3};
+  cfg.policy_len = 3;
+  cfg.model_seed = 17;
+  check_against_definitions(cfg, 1e-10);
+  cfg.states = {5};
+  cfg.controls = {3};
+  cfg.observations = {4, 3};
+  cfg.policy_len = 2;
+  cfg.gamma = 2.0;
+  check_against_definitions(cfg);
+
+  cfg.states = {3, 2};
+  cfg.controls = {2, 2};
+  cfg.task = Task::random;
+  EXPECT_NE(lane_evaluation_unsupported(random_model(cfg), cfg).find("one factor"), std::string::npos);
+  cfg.controls = {2, 1};
+  cfg.learn_A = true;
+  EXPECT_NE(lane_evaluation_unsupported(random_model(cfg), cfg).find("learn"), std::string::npos);
+  cfg.learn_A = false;
+  EXPECT_EQ(lane_evaluation_unsupported(random_model(cfg), cfg), "");
 }
 
 // With Dirichlet learning of A and B (pymdp's online rule), the same
@@ -354,30 +403,32 @@ TEST(PolicyMaths, LearningFollowsTheDirichletRule) {
 // T-maze, cue validity 1: every agent visits the cue, then the rewarded arm,
 // and is rewarded; validity 0.9: the success rate is 0.9 within 4 sigma.
 TEST(PolicyPhysics, TMazeAgentsReadTheCueThenCollect) {
-  for (const double validity : {1.0, 0.9}) {
-    Config cfg;
-    cfg.cue_validity = validity;
-    cfg.agents = 3000;
-    cfg.trace_agents = 50;
-    cfg.steps = 3;
-    PolicyWorkload w(cfg, tmaze(cfg));
-    test::run_workload(w, 5);
-    if (!test::world->root()) continue;
-    const auto& tr = w.trace();
-    double success = 0;
-    for (std::int64_t a = 0; a < cfg.agents; ++a) success += tr.success[a * 3 + 2];
-    success /= double(cfg.agents);
-    if (validity == 1.0) {
-      EXPECT_EQ(success, 1.0);
-      for (std::int64_t a = 0; a < tr.traced; ++a) {
-        EXPECT_EQ(tr.actions[(a * 3 + 0) * 2], 3) << "agent " << a << " goes to the cue first";
-        EXPECT_EQ(tr.actions[(a * 3 + 1) * 2], 1 + tr.world[(a * 3 + 1) * 2 + 1])
-            << "then to the rewarded arm";
+  for (const auto evaluation : {Config::Evaluation::automatic, Config::Evaluation::lanes})
+    for (const double validity : {1.0, 0.9}) {
+      Config cfg;
+      cfg.evaluation = evaluation;
+      cfg.cue_validity = validity;
+      cfg.agents = 3000;
+      cfg.trace_agents = 50;
+      cfg.steps = 3;
+      PolicyWorkload w(cfg, tmaze(cfg));
+      test::run_workload(w, 5);
+      if (!test::world->root()) continue;
+      const auto& tr = w.trace();
+      double success = 0;
+      for (std::int64_t a = 0; a < cfg.agents; ++a) success += tr.success[a * 3 + 2];
+      success /= double(cfg.agents);
+      if (validity == 1.0) {
+        EXPECT_EQ(success, 1.0);
+        for (std::int64_t a = 0; a < tr.traced; ++a) {
+          EXPECT_EQ(tr.actions[(a * 3 + 0) * 2], 3) << "agent " << a << " goes to the cue first";
+          EXPECT_EQ(tr.actions[(a * 3 + 1) * 2], 1 + tr.world[(a * 3 + 1) * 2 + 1])
+              << "then to the rewarded arm";
+        }
+      } else {
+        EXPECT_NEAR(success, validity, 4 * std::sqrt(validity * (1 - validity) / double(cfg.agents)));
       }
-    } else {
-      EXPECT_NEAR(success, validity, 4 * std::sqrt(validity * (1 - validity) / double(cfg.agents)));
     }
-  }
 }
 
 // Writes model m in the HDF5 layout of docs/policy.md.
@@ -417,6 +468,7 @@ std::string write_model(const Model& m, const std::string& name, bool break_shap
 TEST(PolicyMaths, EqualsPymdp) {
   const std::string dir = std::string(PRISM_SOURCE_DIR) + "/tests/reference/policy_pymdp/";
   int models = 0;
+  std::vector<std::string> lane_models;  // also run with the lane evaluation
   for (const std::string name : {"one", "one_2mod", "two", "two_u1", "two_deps", "bench"}) {
     SCOPED_TRACE(name);
     H5Reader ref(dir + "reference_" + name + ".h5");
@@ -432,36 +484,45 @@ TEST(PolicyMaths, EqualsPymdp) {
     const Model m = read_model(cfg);
     ASSERT_EQ(m.policies, policies);
     ASSERT_EQ(m.given_obs, obs);
-    PolicyWorkload w(cfg, m);
-    test::run_workload(w, 1);
-    if (!test::world->root()) continue;
-    const auto& tr = w.trace();
-    const std::int64_t T = cfg.steps, P = m.policy_count(), F = std::int64_t(m.Ns.size());
-    const std::int64_t S = std::accumulate(m.Ns.begin(), m.Ns.end(), std::int64_t(0));
-    const auto neg_efe = ref.values<double>("/neg_efe"), q_pi = ref.values<double>("/q_pi");
-    const auto vfe = ref.values<double>("/vfe");
-    const auto action = ref.values<std::int64_t>("/action");
-    for (std::int64_t t = 0; t < T; ++t) {
-      std::int64_t at = 0;
-      for (std::int64_t f = 0; f < F; ++f) {
-        const auto qs = ref.values<double>("/qs" + std::to_string(f));
-        for (std::int64_t s = 0; s < m.Ns[f]; ++s)
-          EXPECT_NEAR(tr.beliefs[t * S + at + s], qs[t * m.Ns[f] + s], 1e-10)
-              << "step " << t << " factor " << f;
-        at += m.Ns[f];
-        EXPECT_EQ(tr.actions[t * F + f], action[t * F + f]) << "step " << t;
+    for (const auto evaluation : {Config::Evaluation::automatic, Config::Evaluation::lanes}) {
+      if (evaluation == Config::Evaluation::lanes && !lane_evaluation_unsupported(m, cfg).empty()) continue;
+      cfg.evaluation = evaluation;
+      SCOPED_TRACE(evaluation == Config::Evaluation::lanes ? "lanes" : "auto");
+      PolicyWorkload w(cfg, m);
+      test::run_workload(w, 1);
+      if (!test::world->root()) continue;
+      const auto& tr = w.trace();
+      const std::int64_t T = cfg.steps, P = m.policy_count(), F = std::int64_t(m.Ns.size());
+      const std::int64_t S = std::accumulate(m.Ns.begin(), m.Ns.end(), std::int64_t(0));
+      const auto neg_efe = ref.values<double>("/neg_efe"), q_pi = ref.values<double>("/q_pi");
+      const auto vfe = ref.values<double>("/vfe");
+      const auto action = ref.values<std::int64_t>("/action");
+      for (std::int64_t t = 0; t < T; ++t) {
+        std::int64_t at = 0;
+        for (std::int64_t f = 0; f < F; ++f) {
+          const auto qs = ref.values<double>("/qs" + std::to_string(f));
+          for (std::int64_t s = 0; s < m.Ns[f]; ++s)
+            EXPECT_NEAR(tr.beliefs[t * S + at + s], qs[t * m.Ns[f] + s], 1e-10)
+                << "step " << t << " factor " << f;
+          at += m.Ns[f];
+          EXPECT_EQ(tr.actions[t * F + f], action[t * F + f]) << "step " << t;
+        }
+        for (std::int64_t k = 0; k < P; ++k) {
+          EXPECT_NEAR(tr.neg_efe[t * P + k], neg_efe[t * P + k],
+                      1e-10 * std::max(1.0, std::fabs(neg_efe[t * P + k])))
+              << "step " << t << " policy " << k;
+          EXPECT_NEAR(tr.q_pi[t * P + k], q_pi[t * P + k], 1e-10) << "step " << t << " policy " << k;
+        }
+        EXPECT_NEAR(tr.free_energy[t], vfe[t], 1e-10 * std::max(1.0, std::fabs(vfe[t]))) << "step " << t;
       }
-      for (std::int64_t k = 0; k < P; ++k) {
-        EXPECT_NEAR(tr.neg_efe[t * P + k], neg_efe[t * P + k],
-                    1e-10 * std::max(1.0, std::fabs(neg_efe[t * P + k])))
-            << "step " << t << " policy " << k;
-        EXPECT_NEAR(tr.q_pi[t * P + k], q_pi[t * P + k], 1e-10) << "step " << t << " policy " << k;
-      }
-      EXPECT_NEAR(tr.free_energy[t], vfe[t], 1e-10 * std::max(1.0, std::fabs(vfe[t]))) << "step " << t;
+      ++models;
+      if (evaluation == Config::Evaluation::lanes) lane_models.push_back(name);
     }
-    ++models;
   }
-  if (test::world->root()) EXPECT_EQ(models, 6);
+  if (test::world->root()) {
+    EXPECT_EQ(models, 6 + int(lane_models.size()));
+    EXPECT_NE(std::find(lane_models.begin(), lane_models.end(), "bench"), lane_models.end());
+  }
 }
 
 // A T-maze read from HDF5 runs exactly as the built-in one.
