@@ -16,6 +16,8 @@
 #   WORK            builds and Kokkos installs, reused by the next run (default: /tmp/prism-gpu)
 #   SKIP_OPENMP=1   no OpenMP build and no host-core figures
 #   PARTS           which parts run (default: "tests thermo nqs nqs_tta nqs_complex sr te te_matrix classifier policy gnn oscillators study")
+#   POLICY_EVALUATIONS  policy part: the evaluations measured (default: "auto tiled lanes general")
+#   POLICY_TEAMS    policy part: team sizes measured (default: "0", the automatic choice)
 #   TARGETS         build only these CMake targets (e.g. "prism bench_ising2d test_thermo");
 #                   tests whose binaries were not built are skipped
 #   PROFILE=1       thermo part: Nsight Compute on one multispin sweep at 32768^2
@@ -252,11 +254,13 @@ fi
 if want policy; then
 log "policy: the suite on one GPU; the issue's benchmark model (obs [16,8], states [32,4], controls [4,1], 64 policies)"
 CUDA_VISIBLE_DEVICES=$ONE check policy_1gpu "$B/tests/test_policy" --gtest_brief=1
-# The tiled evaluation (automatic for this model) beside the general one, for
-# every team size in POLICY_TEAMS (0: the automatic choice).
-for agents_steps in "1 2000" "1024 500" "16384 200" "65536 50"; do
+# Every evaluation in POLICY_EVALUATIONS (auto picks the tiled one below 4096
+# agents and the lane one from there for this model), for every team size in
+# POLICY_TEAMS (0: the automatic choice; the lane evaluation has no teams).
+for agents_steps in "1 2000" "1024 500" "16384 200" "65536 50" "262144 20"; do
   read -r agents steps <<< "$agents_steps"
-  for evaluation in auto general; do
+  for evaluation in ${POLICY_EVALUATIONS:-auto tiled lanes general}; do
+    [[ $evaluation == general && $agents == 262144 ]] && continue
     for team in ${POLICY_TEAMS:-0}; do
       rm -f "$WORK/policy-$agents.h5"
       echo "agents=$agents evaluation=$evaluation team=$team" | tee -a "$OUT/policy.txt"
