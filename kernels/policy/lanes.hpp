@@ -1,60 +1,59 @@
 #pragma once
-// The lane evaluation of a policy step: threads per agent (and per agent
-// and policy-tree node) rather than a team per agent, for models without
-// learning whose policy tree has one own factor c (the tiled evaluation's
-// condition, PolicyTree::own).  The same arithmetic as AgentStep up to the
-// order of the sums, rearranged so that every agent applies the same
-// matrices: a node n's marginal of c is P_n q_c, with P_n the product of B_c
-// along the node's path (the same for every agent), and the other factors'
-// marginals are the level's, so each predicted outcome (and each expected
-// ambiguity) is
-//   q_n(o) = sum_x q_c(x) sum_j w_t(j) M_n[x][j][o],
+// The lane evaluation of a policy step: threads per agent rather than a
+// team per agent, and the policy tree's predictions as dense matrix
+// products across agents, for models without learning whose policy tree has
+// one own factor c (the tiled evaluation's condition, PolicyTree::own).  The
+// same arithmetic as AgentStep up to the order of the sums, rearranged so
+// that every agent applies the same matrices: a node n's marginal of c is
+// P_n q_c, with P_n the product of B_c along the node's path (the same for
+// every agent), and the other factors' marginals are the level's, so each
+// predicted outcome (and each expected ambiguity) is
+//   q_n(o) = sum_x sum_j q_c(x) w_t(j) M_n[x][j][o],
 //   M_n[x][j][o] = sum_y A[o | c = y, others = j] P_n[y][x],
 // with w_t(j) the product of the level's shared marginals over the joint
-// state j of the modality's other factors.  The lanes of a warp are 32
-// agents at the same node reading the same element of M_n (one broadcast
-// read serves 32 multiply-adds), where AgentStep's team of one agent spends
-// most of its instructions on indices and reductions.  The price: no prefix
-// is shared (each node applies its own M_n, not B to its parent's
-// marginal), and rows are padded to passes of kLaneRows.  M_n is computed once
-// per run on the host (LanePlan); per-agent arrays are columns of a
-// [agent][...] view in the device's default layout (neighbouring agents at
-// neighbouring addresses on a GPU, an agent's row contiguous on a host).
+// state j of the modality's other factors.  For a level t and a group of
+// modalities with the same dependencies this is one product
+//   Y[agent][node, o] = X_t[agent][x, j] * M_t[x, j][node, o],
+// with X_t[agent][x, j] = q_c(x) w_t(j): a GEMM (Kokkos Kernels, cuBLAS on a
+// GPU) whose width is every node of the level times its outcomes, where
+// AgentStep's team of one agent spends most of its instructions on indices
+// and reductions.  The price: no prefix is shared (each node applies its own
+// M_n, not B to its parent's marginal).  M_t is computed once per run on the
+// host (HostLanes).  Agents go through the products in chunks of a fixed
+// number of rows on every rank (the last zero-padded), so that the GEMM, and
+// with it each agent's sums, has the same shape whatever the partition.
 #include <type_traits>
 
 #include "kernels/policy/agent.hpp"
 
 namespace prism::policy {
 
-// Rows of M_n accumulated per pass over (x, j): registers per thread.
-inline constexpr int kLaneRows = 8;
-// The largest joint of a modality group's shared factors (held in registers).
+// The largest joint of a modality group's shared factors.
 inline constexpr int kLaneShared = 8;
 // policy.evaluation = "auto" takes the lane evaluation on a GPU from this
-// many agents (over all ranks) on: with fewer, agents x nodes threads leave
-// the card idle and a team per agent finishes a step sooner.
+// many agents (over all ranks) on: with fewer, the products are too narrow
+// to fill a GPU and a team per agent finishes a step sooner.
 inline constexpr std::int64_t kLanesMinAgents = 4096;
 
-// The matrices and offsets of the lane evaluation.  Modalities with the same
+// The offsets of the lane evaluation.  Modalities with the same
 // dependencies form a group; a group's rows are its modalities' outcomes,
-// each modality followed by its expected-ambiguity row (H[A]), in passes of
-// kLaneRows (zero-padded).
+// each modality followed by its expected-ambiguity row (H[A]).
 struct LanePlan {
   int own = -1, groups = 0;
   int g_xdim[kMaxModalities] = {};  // Ns[own] if the group depends on it, else 1
   int g_jsh[kMaxModalities] = {};   // joint states of its other dependencies
-  int g_passes[kMaxModalities] = {};
+  int g_rows[kMaxModalities] = {};
   int g_nsh[kMaxModalities] = {},
       g_sh[kMaxModalities][kMaxFactors] = {};   // those dependencies, first slowest
-  std::int64_t g_coef_at[kMaxModalities] = {};  // into ci, cu: pass * kLaneRows + row
+  std::int64_t g_coef_at[kMaxModalities] = {};  // into ci, cu
   std::int64_t g_w_at[kMaxModalities] = {};     // lane scratch: the group's w_t at + t * jsh
   // The lane scratch (per agent): beliefs, ln prior, logits, ln A[o_m, .],
   // the shared marginals per level, the groups' weights per level, a 1, the
   // nodes' terms of -G (then their -G), the policies' logits.
   std::int64_t q_at = 0, lp_at = 0, acc_at = 0, ll_at = 0, sh_at = 0, one_at = 0, nv_at = 0, pi_at = 0,
                width = 0;
-  Kokkos::View<const double*> mat;  // M_n per group and pass: [x][j][kLaneRows]
-  Kokkos::View<const std::int64_t**, Kokkos::LayoutRight> mat_at;  // [node][group]
+  // Columns of group g at level t in X (x_col) and Y (y_col): [g * T + t].
+  Kokkos::View<const std::int64_t*> x_col, y_col;
   // Per row: 1 for an outcome's information term -q ln q (with use_info), and
   // the coefficient of its value (C[o] with use_utility; -1 for an ambiguity
   // row with use_info).
@@ -63,26 +62,32 @@ struct LanePlan {
   std::int64_t lna_at[kMaxModalities] = {};
 };
 
-// Three kernels per step, so that the node scores, which hold most of the
-// arithmetic, have agents x nodes threads (enough to fill a GPU at a few
-// thousand agents): Infer (one thread per agent: the world, the prior, state
-// inference, F, and each level's shared marginals and weights), Score (one
-// thread per agent and tree node, agents fastest, so the lanes of a warp
-// read the same element of M_n), Act (one thread per agent: -G along the
-// tree, q(pi), the action).
+// Lanes: Infer (one thread per agent: the world, the prior, state inference,
+// F, and each level's shared marginals and weights); then per chunk of agents
+// Form (X), the GEMMs (on the host, PolicyWorkload), Terms (one thread per
+// agent and node, agents fastest: each node's terms of -G from its rows of
+// Y); Act (one thread per agent: -G along the tree, q(pi), the action).
 struct AgentLanes {
   struct Infer {};
-  struct Score {};
+  struct Form {};
+  struct Terms {};
   struct Act {};
+  using Matrix = Kokkos::View<double**, Kokkos::LayoutLeft>;
   AgentStep st;
   LanePlan lp;
   Kokkos::View<double**> L;  // lane scratch [agent][lp.width]
   std::int64_t agents = 0;   // this rank's
+  Matrix X, Y;               // [chunk row][column]: the products' factors and results
+  std::int64_t chunk = 0;    // rows of X and Y
+  std::int64_t first = 0;    // the agent of the chunk's row 0
 
   template <class Tag>
   Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Tag, Kokkos::IndexType<std::int64_t>> policy(
       const Kokkos::DefaultExecutionSpace& space) const {
-    return {space, 0, std::is_same_v<Tag, Score> ? agents * st.sp.N : agents};
+    return {space, 0,
+            std::is_same_v<Tag, Form>    ? chunk
+            : std::is_same_v<Tag, Terms> ? chunk * st.sp.N
+                                         : agents};
   }
 
   // Visits the joint states of `nd` factors of sizes n[] in ascending order
@@ -127,13 +132,43 @@ struct AgentLanes {
     level_marginals(i);
   }
 
-  KOKKOS_INLINE_FUNCTION void operator()(Score, const std::int64_t k) const {
-    const std::int64_t node = k / agents, i = k - node * agents;
+  // X's row of agent first + r: q_c(x) w_t(j) per group and level (zero
+  // past the last agent).
+  KOKKOS_INLINE_FUNCTION void operator()(Form, const std::int64_t r) const {
+    const std::int64_t i = first + r;
+    const int T = st.sp.T;
+    for (int g = 0; g < lp.groups; ++g) {
+      const int xdim = lp.g_xdim[g], jsh = lp.g_jsh[g];
+      const std::int64_t qx_at = xdim > 1 ? lp.q_at + st.sp.s_at[lp.own] : lp.one_at;
+      for (int t = 0; t < T; ++t) {
+        const std::int64_t col = lp.x_col(g * T + t);
+        for (int x = 0; x < xdim; ++x) {
+          const double qx = i < agents ? L(i, qx_at + x) : 0.0;
+          for (int j = 0; j < jsh; ++j)
+            X(r, col + std::int64_t(x) * jsh + j) = i < agents ? qx * L(i, lp.g_w_at[g] + t * jsh + j) : 0.0;
+        }
+      }
+    }
+  }
+
+  // A node's terms of -G from its predicted outcomes and ambiguities (Y).
+  KOKKOS_INLINE_FUNCTION void operator()(Terms, const std::int64_t k) const {
+    const std::int64_t node = k / chunk, r = k - node * chunk, i = first + r;
+    if (i >= agents) return;
     int t = 0;
     while (node >= st.tree.level_at(t + 1)) ++t;
-    double term = 0;
-    for (int g = 0; g < lp.groups; ++g) term += score(i, t, node, g);
-    L(i, lp.nv_at + node) = term;
+    const std::int64_t in_level = node - st.tree.level_at(t);
+    double value = 0;
+    for (int g = 0; g < lp.groups; ++g) {
+      const int rows = lp.g_rows[g];
+      const std::int64_t col = lp.y_col(g * st.sp.T + t) + in_level * rows;
+      for (int o = 0; o < rows; ++o) {
+        const double y = Y(r, col + o);
+        if (lp.ci(lp.g_coef_at[g] + o) != 0) value -= xlogx(y);
+        value += lp.cu(lp.g_coef_at[g] + o) * y;
+      }
+    }
+    L(i, lp.nv_at + node) = value;
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(Act, const std::int64_t i) const {
@@ -302,55 +337,6 @@ struct AgentLanes {
       h -= xlogx(q);
     }
     st.entropy_pi(i, st.step) = h;
-  }
-
-  // Group g's terms of -G at `node` (level t): its rows in passes of
-  // kLaneRows, each pass one sweep over (x, j) with the rows in registers.
-  KOKKOS_INLINE_FUNCTION double score(std::int64_t i, int t, std::int64_t node, int g) const {
-    const int xdim = lp.g_xdim[g], jsh = lp.g_jsh[g];
-    const std::int64_t qx_at = xdim > 1 ? lp.q_at + st.sp.s_at[lp.own] : lp.one_at;
-    double w[kLaneShared];
-#ifdef KOKKOS_ENABLE_CUDA
-#pragma unroll
-#endif
-    for (int j = 0; j < kLaneShared; ++j) w[j] = j < jsh ? L(i, lp.g_w_at[g] + t * jsh + j) : 0.0;
-    const double* KOKKOS_RESTRICT mat = lp.mat.data() + lp.mat_at(node, g);
-    const double* KOKKOS_RESTRICT ci = lp.ci.data() + lp.g_coef_at[g];
-    const double* KOKKOS_RESTRICT cu = lp.cu.data() + lp.g_coef_at[g];
-    double value = 0;
-    for (int pass = 0; pass < lp.g_passes[g]; ++pass) {
-      double acc[kLaneRows] = {};
-      for (int x = 0; x < xdim; ++x) {
-        const double qx = L(i, qx_at + x);
-#ifdef KOKKOS_ENABLE_CUDA
-#pragma unroll
-#endif
-        for (int j = 0; j < kLaneShared; ++j) {
-          if (j >= jsh) break;
-          const double wq = qx * w[j];
-#if defined(KOKKOS_ENABLE_CUDA) && defined(__CUDA_ARCH__)
-          // Two rows per read (mat_at and the passes are multiples of kLaneRows doubles).
-          const double2* m2 = reinterpret_cast<const double2*>(mat);
-#pragma unroll
-          for (int r = 0; r < kLaneRows / 2; ++r) {
-            const double2 v = __ldg(m2 + r);
-            acc[2 * r] += wq * v.x;
-            acc[2 * r + 1] += wq * v.y;
-          }
-#else
-          for (int r = 0; r < kLaneRows; ++r) acc[r] += wq * mat[r];
-#endif
-          mat += kLaneRows;
-        }
-      }
-      for (int r = 0; r < kLaneRows; ++r) {
-        if (ci[r] != 0) value -= xlogx(acc[r]);
-        value += cu[r] * acc[r];
-      }
-      ci += kLaneRows;
-      cu += kLaneRows;
-    }
-    return value;
   }
 };
 

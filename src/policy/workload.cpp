@@ -1,5 +1,6 @@
 #include "policy/workload.hpp"
 
+#include <KokkosBlas3_gemm.hpp>
 #include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <cmath>
@@ -107,12 +108,21 @@ HostTree policy_tree(const Model& m) {
 // The lane evaluation's plan (LanePlan) and its host arrays.
 struct HostLanes {
   LanePlan plan;
-  std::vector<double> mat, ci, cu, lna;
-  std::vector<std::int64_t> mat_at;
+  std::vector<double> ci, cu, lna;
+  std::vector<std::int64_t> x_col, y_col;  // [g * T + t]
+  // M_t per group and level, column-major [x, j][node of the level, row].
+  std::vector<std::vector<double>> mats;
+  std::vector<std::int64_t> mat_rows, mat_cols;
+  std::int64_t x_cols = 0, y_cols = 0;
 };
 
 // The largest M_n of the lane evaluation, in doubles (all nodes together).
 constexpr std::int64_t kLaneMatrixMax = std::int64_t(1) << 24;
+// Rows of the lane evaluation's products per chunk of agents (lane_step in run):
+// enough on a GPU for GEMMs that fill it, few on a host, where lanes is
+// only taken when asked for; and the most X and Y of a chunk may take.
+constexpr std::int64_t kLaneChunkDevice = 4096, kLaneChunkHost = 64;
+constexpr std::int64_t kLaneChunkBytes = std::int64_t(1) << 28;
 
 // Modality groups of the lane evaluation: modalities with the same dependencies.
 std::vector<std::vector<int>> modality_groups(const Model& m) {
@@ -143,7 +153,7 @@ std::string lanes_unsupported(const Model& m, const Config& cfg, const HostTree&
     if (jsh > kLaneShared)
       return "a modality depends on " + std::to_string(jsh) +
              " joint states of the uncontrolled factors (at most " + std::to_string(kLaneShared) + ")";
-    size += (rows + kLaneRows - 1) / kLaneRows * kLaneRows * xdim * jsh;
+    size += rows * xdim * jsh;
   }
   if (size * std::int64_t(tr.parent.size()) > kLaneMatrixMax)
     return "its matrices per policy-tree node would take more than " +
@@ -190,12 +200,14 @@ HostLanes plan_lanes(const Model& m, const Config& cfg, const HostTree& tr, cons
         for (int x = 0; x < nc; ++x) P[std::size_t(y * nc + x)] += b * Q[std::size_t(z * nc + x)];
       }
   }
-  std::vector<std::int64_t> g_at(std::size_t(lp.groups));  // the group's offset within a node
-  std::int64_t per_node = 0;
+  const int T = sp.T;
+  h.x_col.resize(std::size_t(lp.groups * T));
+  h.y_col.resize(h.x_col.size());
   for (int g = 0; g < lp.groups; ++g) {
     const auto& deps = m.deps[std::size_t(groups[std::size_t(g)][0])];
     std::int64_t rows = 0;
     for (int o : groups[std::size_t(g)]) rows += m.No[std::size_t(o)] + 1;
+    lp.g_rows[g] = int(rows);
     lp.g_xdim[g] = 1;
     lp.g_jsh[g] = 1;
     for (auto d : deps)
@@ -205,7 +217,6 @@ HostLanes plan_lanes(const Model& m, const Config& cfg, const HostTree& tr, cons
         lp.g_sh[g][lp.g_nsh[g]++] = int(d);
         lp.g_jsh[g] *= int(m.Ns[std::size_t(d)]);
       }
-    lp.g_passes[g] = int((rows + kLaneRows - 1) / kLaneRows);
     lp.g_coef_at[g] = std::int64_t(h.ci.size());
     lp.g_w_at[g] = at;
     at += sp.T * lp.g_jsh[g];
@@ -217,62 +228,69 @@ HostLanes plan_lanes(const Model& m, const Config& cfg, const HostTree& tr, cons
         h.cu.push_back(outcome ? (cfg.use_utility ? m.C[std::size_t(o)][std::size_t(r)] : 0.0)
                                : (cfg.use_states_info_gain ? -1.0 : 0.0));
       }
-    h.ci.resize(std::size_t(lp.g_coef_at[g] + lp.g_passes[g] * kLaneRows), 0.0);
-    h.cu.resize(h.ci.size(), 0.0);
-    g_at[std::size_t(g)] = per_node;
-    per_node += std::int64_t(lp.g_passes[g]) * kLaneRows * lp.g_xdim[g] * lp.g_jsh[g];
+    const std::int64_t K = std::int64_t(lp.g_xdim[g]) * lp.g_jsh[g];
+    for (int t = 0; t < T; ++t) {
+      const std::int64_t nodes = tr.level_at[std::size_t(t) + 1] - tr.level_at[std::size_t(t)];
+      h.x_col[std::size_t(g * T + t)] = h.x_cols;
+      h.y_col[std::size_t(g * T + t)] = h.y_cols;
+      h.x_cols += K;
+      h.y_cols += nodes * rows;
+      h.mat_rows.push_back(K);
+      h.mat_cols.push_back(nodes * rows);
+      h.mats.emplace_back(std::size_t(K * nodes * rows), 0.0);
+    }
   }
   lp.one_at = at;
   lp.nv_at = at + 1;
   lp.pi_at = lp.nv_at + N;
   lp.width = lp.pi_at + sp.P;
-  h.mat.assign(std::size_t(N * per_node), 0.0);
-  h.mat_at.resize(std::size_t(N * lp.groups));
-  for (std::int64_t n = 0; n < N; ++n)
-    for (int g = 0; g < lp.groups; ++g) {
-      const std::int64_t base = n * per_node + g_at[std::size_t(g)];
-      h.mat_at[std::size_t(n * lp.groups + g)] = base;
-      const auto& deps = m.deps[std::size_t(groups[std::size_t(g)][0])];
-      const int xdim = lp.g_xdim[g], jsh = lp.g_jsh[g];
-      std::int64_t row = 0;
-      for (int o : groups[std::size_t(g)]) {
-        const std::int64_t J = m.joint(o), No = m.No[std::size_t(o)];
-        const auto& A = m.A[std::size_t(o)];
-        for (std::int64_t r = 0; r <= No; ++r, ++row) {
-          // A[r | c = y, others = the digits of js] (r = No: H[A] of that column).
-          auto a_of = [&](std::int64_t y, std::int64_t js) {
-            std::int64_t j = 0;
-            std::int64_t rest = js, scale = jsh;
-            for (auto d : deps) {
-              std::int64_t digit;
-              if (d == c) {
-                digit = y;
-              } else {
-                scale /= m.Ns[std::size_t(d)];
-                digit = rest / scale;
-                rest %= scale;
+  for (int t = 0; t < T; ++t)
+    for (std::int64_t n = tr.level_at[std::size_t(t)]; n < tr.level_at[std::size_t(t) + 1]; ++n)
+      for (int g = 0; g < lp.groups; ++g) {
+        auto& mat = h.mats[std::size_t(g * T + t)];
+        const auto& deps = m.deps[std::size_t(groups[std::size_t(g)][0])];
+        const int xdim = lp.g_xdim[g], jsh = lp.g_jsh[g];
+        const std::int64_t K = std::int64_t(xdim) * jsh, in_level = n - tr.level_at[std::size_t(t)];
+        std::int64_t row = 0;
+        for (int o : groups[std::size_t(g)]) {
+          const std::int64_t J = m.joint(o), No = m.No[std::size_t(o)];
+          const auto& A = m.A[std::size_t(o)];
+          for (std::int64_t r = 0; r <= No; ++r, ++row) {
+            // A[r | c = y, others = the digits of js] (r = No: H[A] of that column).
+            auto a_of = [&](std::int64_t y, std::int64_t js) {
+              std::int64_t j = 0;
+              std::int64_t rest = js, scale = jsh;
+              for (auto d : deps) {
+                std::int64_t digit;
+                if (d == c) {
+                  digit = y;
+                } else {
+                  scale /= m.Ns[std::size_t(d)];
+                  digit = rest / scale;
+                  rest %= scale;
+                }
+                j = j * m.Ns[std::size_t(d)] + digit;
               }
-              j = j * m.Ns[std::size_t(d)] + digit;
-            }
-            if (r < No) return A[std::size_t(r * J + j)];
-            double hsum = 0;
-            for (std::int64_t k = 0; k < No; ++k) hsum -= xlogx(A[std::size_t(k * J + j)]);
-            return hsum;
-          };
-          const std::int64_t pass = row / kLaneRows, slot = row % kLaneRows;
-          for (int x = 0; x < xdim; ++x)
-            for (int js = 0; js < jsh; ++js) {
-              double v = 0;
-              if (xdim == 1) {
-                v = a_of(0, js);
-              } else {
-                for (int y = 0; y < nc; ++y) v += a_of(y, js) * path[std::size_t(n)][std::size_t(y * nc + x)];
+              if (r < No) return A[std::size_t(r * J + j)];
+              double hsum = 0;
+              for (std::int64_t k = 0; k < No; ++k) hsum -= xlogx(A[std::size_t(k * J + j)]);
+              return hsum;
+            };
+            const std::int64_t column = in_level * lp.g_rows[g] + row;
+            for (int x = 0; x < xdim; ++x)
+              for (int js = 0; js < jsh; ++js) {
+                double v = 0;
+                if (xdim == 1) {
+                  v = a_of(0, js);
+                } else {
+                  for (int y = 0; y < nc; ++y)
+                    v += a_of(y, js) * path[std::size_t(n)][std::size_t(y * nc + x)];
+                }
+                mat[std::size_t(column * K + std::int64_t(x) * jsh + js)] = v;
               }
-              h.mat[std::size_t(base + ((pass * xdim + x) * jsh + js) * kLaneRows + slot)] = v;
-            }
+          }
         }
       }
-    }
   return h;
 }
 // The parameter vector and its offsets.
@@ -500,18 +518,61 @@ void PolicyWorkload::run(RunContext& ctx) {
           });
     }
     AgentLanes lane{step, {}, {}, n};
+    std::vector<AgentLanes::Matrix> mats;              // M_t per group and level, [g * T + t]
+    std::vector<std::int64_t> host_x_col, host_y_col;  // their columns in X and Y
     if (lanes) {
       HostLanes h = plan_lanes(model_, cfg_, host_tree, sp);
+      host_x_col = h.x_col;
+      host_y_col = h.y_col;
       lane.lp = h.plan;
-      lane.lp.mat = to_device("policy::lanes_mat", h.mat);
       lane.lp.ci = to_device("policy::lanes_ci", h.ci);
       lane.lp.cu = to_device("policy::lanes_cu", h.cu);
       lane.lp.lna = to_device("policy::lanes_lna", h.lna);
-      Kokkos::View<std::int64_t**, Kokkos::LayoutRight> mat_at("policy::lanes_mat_at", sp.N, lane.lp.groups);
-      compat::copy_from_host(mat_at, h.mat_at);
-      lane.lp.mat_at = mat_at;
+      lane.lp.x_col = to_device("policy::lanes_x_col", h.x_col);
+      lane.lp.y_col = to_device("policy::lanes_y_col", h.y_col);
+      for (std::size_t k = 0; k < h.mats.size(); ++k) {
+        AgentLanes::Matrix M("policy::lanes_M", h.mat_rows[k], h.mat_cols[k]);
+        auto host = Kokkos::create_mirror_view(M);
+        for (std::int64_t col = 0; col < h.mat_cols[k]; ++col)
+          for (std::int64_t row = 0; row < h.mat_rows[k]; ++row)
+            host(row, col) = h.mats[k][std::size_t(col * h.mat_rows[k] + row)];
+        Kokkos::deep_copy(M, host);
+        mats.push_back(M);
+      }
       lane.L = Kokkos::View<double**>("policy::lanes_scratch", rows, lane.lp.width);
+      // The same chunk on every rank (the GEMMs' shape, hence each agent's
+      // sums, independent of the partition), smaller where X and Y would
+      // pass kLaneChunkBytes.
+      std::int64_t chunk = compat::kHostBackend ? kLaneChunkHost : kLaneChunkDevice;
+      while (chunk > 32 && chunk * (h.x_cols + h.y_cols) * std::int64_t(sizeof(double)) > kLaneChunkBytes)
+        chunk /= 2;
+      lane.chunk = chunk;
+      lane.X = AgentLanes::Matrix("policy::lanes_X", chunk, h.x_cols);
+      lane.Y = AgentLanes::Matrix("policy::lanes_Y", chunk, h.y_cols);
     }
+    // One step of the lane evaluation (AgentLanes): Infer, per chunk of
+    // agents Form, X_t M_t per group and level, Terms; then Act.
+    auto lane_step = [&](const Kokkos::DefaultExecutionSpace& space) {
+      Kokkos::parallel_for("policy::lanes_infer", lane.policy<AgentLanes::Infer>(space), lane);
+      const int G = lane.lp.groups;
+      for (std::int64_t first = 0; first < n; first += lane.chunk) {
+        lane.first = first;
+        Kokkos::parallel_for("policy::lanes_form", lane.policy<AgentLanes::Form>(space), lane);
+        for (int g = 0; g < G; ++g)
+          for (int t = 0; t < sp.T; ++t) {
+            const auto& M = mats[std::size_t(g * sp.T + t)];
+            const std::int64_t xc = host_x_col[std::size_t(g * sp.T + t)],
+                               yc = host_y_col[std::size_t(g * sp.T + t)];
+            auto Xg =
+                Kokkos::subview(lane.X, Kokkos::ALL, std::make_pair(xc, xc + std::int64_t(M.extent(0))));
+            auto Yg =
+                Kokkos::subview(lane.Y, Kokkos::ALL, std::make_pair(yc, yc + std::int64_t(M.extent(1))));
+            KokkosBlas::gemm("N", "N", 1.0, Xg, M, 0.0, Yg);
+          }
+        Kokkos::parallel_for("policy::lanes_terms", lane.policy<AgentLanes::Terms>(space), lane);
+      }
+      Kokkos::parallel_for("policy::lanes_act", lane.policy<AgentLanes::Act>(space), lane);
+    };
     init.reset();
     auto t = ctx.timers.scope("steps");
     Progress progress("policy", T, "steps", ctx.show_progress && mpi.root());
@@ -520,9 +581,7 @@ void PolicyWorkload::run(RunContext& ctx) {
       lane.st.step = s;
       const Kokkos::DefaultExecutionSpace space;
       if (n > 0 && lanes) {
-        Kokkos::parallel_for("policy::lanes_infer", lane.policy<AgentLanes::Infer>(space), lane);
-        Kokkos::parallel_for("policy::lanes_score", lane.policy<AgentLanes::Score>(space), lane);
-        Kokkos::parallel_for("policy::lanes_act", lane.policy<AgentLanes::Act>(space), lane);
+        lane_step(space);
       } else if (n > 0) {
         Kokkos::parallel_for("policy::step", step.policy(space, n, int(cfg_.team_size)), step);
       }
