@@ -43,6 +43,7 @@ struct LanePlan {
   int g_xdim[kMaxModalities] = {};  // Ns[own] if the group depends on it, else 1
   int g_jsh[kMaxModalities] = {};   // joint states of its other dependencies
   int g_rows[kMaxModalities] = {};
+  int g_nmods[kMaxModalities] = {}, g_mods[kMaxModalities][kMaxModalities] = {};  // its modalities
   int g_nsh[kMaxModalities] = {},
       g_sh[kMaxModalities][kMaxFactors] = {};   // those dependencies, first slowest
   std::int64_t g_coef_at[kMaxModalities] = {};  // into ci, cu
@@ -123,9 +124,20 @@ struct AgentLanes {
         L(i, lp.lp_at + sp.s_at[f] + s) = log_stable(v);
       }
     }
-    for (int m = 0; m < sp.M; ++m) {
-      const double* la = &lp.lna(lp.lna_at[m] + std::int64_t(st.obs(i, m)) * sp.joint[m]);
-      for (std::int64_t j = 0; j < sp.joint[m]; ++j) L(i, lp.ll_at + sp.ll_at[m] + j) = la[j];
+    // A group's ln A_m[o_m, .] summed over its modalities (they share the
+    // dependencies), at its first modality's place: inference and F then
+    // read one array per group.
+    for (int g = 0; g < lp.groups; ++g) {
+      const int m0 = lp.g_mods[g][0];
+      const std::int64_t J = sp.joint[m0];
+      for (std::int64_t j = 0; j < J; ++j) {
+        double v = 0;
+        for (int k = 0; k < lp.g_nmods[g]; ++k) {
+          const int m = lp.g_mods[g][k];
+          v += lp.lna(lp.lna_at[m] + std::int64_t(st.obs(i, m)) * J + j);
+        }
+        L(i, lp.ll_at + sp.ll_at[m0] + j) = v;
+      }
     }
     infer_states(i);
     free_energy(i);
@@ -204,7 +216,7 @@ struct AgentLanes {
     if (sp.F == 1) {
       for (int s = 0; s < sp.Ns[0]; ++s) {
         double v = L(i, lp.lp_at + s);
-        for (int m = 0; m < sp.M; ++m) v += L(i, lp.ll_at + sp.ll_at[m] + s);
+        for (int g = 0; g < lp.groups; ++g) v += L(i, lp.ll_at + sp.ll_at[lp.g_mods[g][0]] + s);
         L(i, lp.acc_at + s) = v;
       }
       softmax_factors(i);
@@ -213,7 +225,7 @@ struct AgentLanes {
         for (int s = 0; s < sp.Ns[f]; ++s) L(i, lp.q_at + sp.s_at[f] + s) = 1.0 / sp.Ns[f];
       for (int it = 0; it < sp.num_iter; ++it) {
         for (std::int64_t k = 0; k < sp.S; ++k) L(i, lp.acc_at + k) = L(i, lp.lp_at + k);
-        for (int m = 0; m < sp.M; ++m) add_expected_log_likelihood(i, m);
+        for (int g = 0; g < lp.groups; ++g) add_expected_log_likelihood(i, lp.g_mods[g][0]);
         softmax_factors(i);
       }
     }
@@ -221,7 +233,7 @@ struct AgentLanes {
   }
 
   // Adds to each dependency f of modality m: E over the other dependencies'
-  // beliefs of ln A_m[o_m, .], for every state of f.
+  // beliefs of the group's ln A[o, .] (at m's place), for every state of f.
   KOKKOS_INLINE_FUNCTION void add_expected_log_likelihood(std::int64_t i, int m) const {
     const Spec& sp = st.sp;
     const std::int64_t ll = lp.ll_at + sp.ll_at[m];
@@ -234,6 +246,38 @@ struct AgentLanes {
     if (nd == 2) {
       const int f0 = sp.deps[m][0], f1 = sp.deps[m][1], n0 = sp.Ns[f0], n1 = sp.Ns[f1];
       const std::int64_t q0 = lp.q_at + sp.s_at[f0], q1 = lp.q_at + sp.s_at[f1];
+      if (n1 <= kLaneShared) {
+        // Both sums in one pass over ln A, the second factor's in registers
+        // (each sum in the same order as the two passes below).
+        double qb[kLaneShared], u[kLaneShared];
+#ifdef KOKKOS_ENABLE_CUDA
+#pragma unroll
+#endif
+        for (int b = 0; b < kLaneShared; ++b) {
+          qb[b] = b < n1 ? L(i, q1 + b) : 0.0;
+          u[b] = 0;
+        }
+        for (int a = 0; a < n0; ++a) {
+          const double qa = L(i, q0 + a);
+          double v = 0;
+#ifdef KOKKOS_ENABLE_CUDA
+#pragma unroll
+#endif
+          for (int b = 0; b < kLaneShared; ++b) {
+            if (b >= n1) break;
+            const double l = L(i, ll + std::int64_t(a) * n1 + b);
+            v += l * qb[b];
+            u[b] += l * qa;
+          }
+          L(i, lp.acc_at + sp.s_at[f0] + a) += v;
+        }
+#ifdef KOKKOS_ENABLE_CUDA
+#pragma unroll
+#endif
+        for (int b = 0; b < kLaneShared; ++b)
+          if (b < n1) L(i, lp.acc_at + sp.s_at[f1] + b) += u[b];
+        return;
+      }
       for (int a = 0; a < n0; ++a) {
         double v = 0;
         for (int b = 0; b < n1; ++b) v += L(i, ll + std::int64_t(a) * n1 + b) * L(i, q1 + b);
@@ -267,7 +311,8 @@ struct AgentLanes {
       const double q = L(i, lp.q_at + k);
       f_energy += xlogx(q) - q * L(i, lp.lp_at + k);
     }
-    for (int m = 0; m < sp.M; ++m) {
+    for (int g = 0; g < lp.groups; ++g) {
+      const int m = lp.g_mods[g][0];
       int n[kMaxFactors];
       for (int k = 0; k < sp.ndeps[m]; ++k) n[k] = sp.Ns[sp.deps[m][k]];
       for_digits(sp.ndeps[m], n, [&](std::int64_t j, const int* d) {

@@ -208,6 +208,7 @@ HostLanes plan_lanes(const Model& m, const Config& cfg, const HostTree& tr, cons
     std::int64_t rows = 0;
     for (int o : groups[std::size_t(g)]) rows += m.No[std::size_t(o)] + 1;
     lp.g_rows[g] = int(rows);
+    for (int o : groups[std::size_t(g)]) lp.g_mods[g][lp.g_nmods[g]++] = o;
     lp.g_xdim[g] = 1;
     lp.g_jsh[g] = 1;
     for (auto d : deps)
