@@ -82,13 +82,18 @@ struct AgentLanes {
   std::int64_t chunk = 0;    // rows of X and Y
   std::int64_t first = 0;    // the agent of the chunk's row 0
 
+  // Launched light-weight: the functor travels as a kernel argument.  Kokkos'
+  // default for a functor this large copies it to constant memory, and each
+  // such launch first waits on the host for the previous one to finish,
+  // which a step of several launches and GEMMs cannot afford.
   template <class Tag>
-  Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Tag, Kokkos::IndexType<std::int64_t>> policy(
-      const Kokkos::DefaultExecutionSpace& space) const {
-    return {space, 0,
-            std::is_same_v<Tag, Form>    ? chunk
-            : std::is_same_v<Tag, Terms> ? chunk * st.sp.N
-                                         : agents};
+  auto policy(const Kokkos::DefaultExecutionSpace& space) const {
+    const std::int64_t n = std::is_same_v<Tag, Form>    ? chunk * lp.groups * st.sp.T
+                           : std::is_same_v<Tag, Terms> ? chunk * st.sp.N
+                                                        : agents;
+    return Kokkos::Experimental::require(
+        Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Tag, Kokkos::IndexType<std::int64_t>>(space, 0, n),
+        Kokkos::Experimental::WorkItemProperty::HintLightWeight);
   }
 
   // Visits the joint states of `nd` factors of sizes n[] in ascending order
@@ -144,22 +149,18 @@ struct AgentLanes {
     level_marginals(i);
   }
 
-  // X's row of agent first + r: q_c(x) w_t(j) per group and level (zero
-  // past the last agent).
-  KOKKOS_INLINE_FUNCTION void operator()(Form, const std::int64_t r) const {
-    const std::int64_t i = first + r;
-    const int T = st.sp.T;
-    for (int g = 0; g < lp.groups; ++g) {
-      const int xdim = lp.g_xdim[g], jsh = lp.g_jsh[g];
-      const std::int64_t qx_at = xdim > 1 ? lp.q_at + st.sp.s_at[lp.own] : lp.one_at;
-      for (int t = 0; t < T; ++t) {
-        const std::int64_t col = lp.x_col(g * T + t);
-        for (int x = 0; x < xdim; ++x) {
-          const double qx = i < agents ? L(i, qx_at + x) : 0.0;
-          for (int j = 0; j < jsh; ++j)
-            X(r, col + std::int64_t(x) * jsh + j) = i < agents ? qx * L(i, lp.g_w_at[g] + t * jsh + j) : 0.0;
-        }
-      }
+  // X's columns of one group and level (gt = g * T + t) in the row of agent
+  // first + r: q_c(x) w_t(j) (zero past the last agent).
+  KOKKOS_INLINE_FUNCTION void operator()(Form, const std::int64_t k) const {
+    const std::int64_t gt = k / chunk, r = k - gt * chunk, i = first + r;
+    const int T = st.sp.T, g = int(gt / T), t = int(gt - std::int64_t(g) * T);
+    const int xdim = lp.g_xdim[g], jsh = lp.g_jsh[g];
+    const std::int64_t qx_at = xdim > 1 ? lp.q_at + st.sp.s_at[lp.own] : lp.one_at, col = lp.x_col(gt);
+    double w[kLaneShared];
+    for (int j = 0; j < jsh; ++j) w[j] = i < agents ? L(i, lp.g_w_at[g] + t * jsh + j) : 0.0;
+    for (int x = 0; x < xdim; ++x) {
+      const double qx = i < agents ? L(i, qx_at + x) : 0.0;
+      for (int j = 0; j < jsh; ++j) X(r, col + std::int64_t(x) * jsh + j) = qx * w[j];
     }
   }
 

@@ -121,8 +121,8 @@ constexpr std::int64_t kLaneMatrixMax = std::int64_t(1) << 24;
 // Rows of the lane evaluation's products per chunk of agents (lane_step in run):
 // enough on a GPU for GEMMs that fill it, few on a host, where lanes is
 // only taken when asked for; and the most X and Y of a chunk may take.
-constexpr std::int64_t kLaneChunkDevice = 4096, kLaneChunkHost = 64;
-constexpr std::int64_t kLaneChunkBytes = std::int64_t(1) << 28;
+constexpr std::int64_t kLaneChunkDevice = 16384, kLaneChunkHost = 64;
+constexpr std::int64_t kLaneChunkBytes = std::int64_t(1) << 30;
 
 // Modality groups of the lane evaluation: modalities with the same dependencies.
 std::vector<std::vector<int>> modality_groups(const Model& m) {
@@ -542,10 +542,12 @@ void PolicyWorkload::run(RunContext& ctx) {
       }
       lane.L = Kokkos::View<double**>("policy::lanes_scratch", rows, lane.lp.width);
       // The same chunk on every rank (the GEMMs' shape, hence each agent's
-      // sums, independent of the partition), smaller where X and Y would
-      // pass kLaneChunkBytes.
+      // sums, independent of the partition): a function of the model and the
+      // run's agents only; halved while X and Y would pass kLaneChunkBytes or
+      // while half would still hold every agent of the run.
       std::int64_t chunk = compat::kHostBackend ? kLaneChunkHost : kLaneChunkDevice;
-      while (chunk > 32 && chunk * (h.x_cols + h.y_cols) * std::int64_t(sizeof(double)) > kLaneChunkBytes)
+      while (chunk > 32 && (chunk * (h.x_cols + h.y_cols) * std::int64_t(sizeof(double)) > kLaneChunkBytes ||
+                            chunk / 2 >= cfg_.agents))
         chunk /= 2;
       lane.chunk = chunk;
       lane.X = AgentLanes::Matrix("policy::lanes_X", chunk, h.x_cols);
