@@ -18,6 +18,7 @@
 #   PARTS           which parts run (default: "tests thermo nqs nqs_tta nqs_complex sr te te_matrix classifier policy gnn oscillators study")
 #   POLICY_EVALUATIONS  policy part: the evaluations measured (default: "auto tiled lanes general")
 #   POLICY_TEAMS    policy part: team sizes measured (default: "0", the automatic choice)
+#   POLICY_REFERENCE=0  policy part: no pymdp reference outputs (the benchmark only)
 #   TARGETS         build only these CMake targets (e.g. "prism bench_ising2d test_thermo");
 #                   tests whose binaries were not built are skipped
 #   PROFILE=1       thermo part: Nsight Compute on one multispin sweep at 32768^2
@@ -294,8 +295,9 @@ if [[ -d "$ROOT/.carry/py/pymdp" ]]; then
   log "policy: pymdp (JAX) beside it, and its reference outputs"
   (cd "$ROOT" && CUDA_VISIBLE_DEVICES=$ONE PYTHONPATH="$ROOT/.carry/py" "$PY" bench/policy_pymdp.py --bench \
     --csv "$OUT/policy_pymdp.csv" 2>&1 | tail -20 | tee -a "$OUT/policy.txt")
-  (cd "$ROOT" && CUDA_VISIBLE_DEVICES=$ONE PYTHONPATH="$ROOT/.carry/py" "$PY" bench/policy_pymdp.py \
-    --reference "$OUT/policy_reference" 2>&1 | tail -20 | tee -a "$OUT/policy.txt")
+  [[ ${POLICY_REFERENCE:-1} == 1 ]] &&
+    (cd "$ROOT" && CUDA_VISIBLE_DEVICES=$ONE PYTHONPATH="$ROOT/.carry/py" "$PY" bench/policy_pymdp.py \
+      --reference "$OUT/policy_reference" 2>&1 | tail -20 | tee -a "$OUT/policy.txt")
 fi
 fi
 
