@@ -51,6 +51,12 @@ int own_factor(const HostTree& tr, int F) {
   return lowest_set_bit(own);
 }
 
+// Why a model may not take the tiled evaluation (plan_tiles' conditions).
+constexpr const char* kTiledCondition =
+    "it needs policies that differ in one factor's controls only, that factor's B not learnt (learn_B = "
+    "false), "
+    "and the factor's states within the team scratch";
+
 // The tiled evaluation's tiles (PolicyTree): where one factor is the only
 // one not shared at every level and B is not learnt, each level's nodes
 // grouped by that factor's control, kTile at a time.
@@ -416,6 +422,9 @@ void PolicyWorkload::run(RunContext& ctx) {
   const std::string lanes_why_not = lanes_unsupported(model_, cfg_, host_tree);
   if (cfg_.evaluation == Config::Evaluation::lanes && !lanes_why_not.empty())
     throw std::invalid_argument("policy.evaluation = \"lanes\" does not apply: " + lanes_why_not);
+  if (cfg_.evaluation == Config::Evaluation::tiled && host_tree.own < 0)
+    throw std::invalid_argument("policy.evaluation = \"tiled\" does not apply: " +
+                                std::string(kTiledCondition));
   const bool lanes = cfg_.evaluation == Config::Evaluation::lanes ||
                      (cfg_.evaluation == Config::Evaluation::automatic && lanes_why_not.empty() &&
                       !compat::kHostBackend && cfg_.agents >= kLanesMinAgents);
@@ -713,6 +722,12 @@ std::string lane_evaluation_unsupported(const Model& m, const Config& cfg) {
   return lanes_unsupported(m, cfg, policy_tree(m));
 }
 
+bool tiled_evaluation_applies(const Model& m, const Config& cfg) {
+  HostTree tr = policy_tree(m);
+  plan_tiles(tr, m, cfg.learn_B, false);
+  return tr.own >= 0;
+}
+
 std::unique_ptr<Workload> make_workload(Deck& deck) {
   if (deck.get_string("policy", "model", "discrete", {"discrete", "gaussian"}) == "gaussian")
     return make_gaussian_workload(deck);
@@ -736,6 +751,9 @@ std::unique_ptr<Workload> make_workload(Deck& deck) {
     if (!why_not.empty())
       deck.fail("policy", "evaluation", "\"lanes\" does not apply to this model: " + why_not);
   }
+  if (cfg.evaluation == Config::Evaluation::tiled && !tiled_evaluation_applies(m, cfg))
+    deck.fail("policy", "evaluation",
+              "\"tiled\" does not apply to this model: " + std::string(kTiledCondition));
   return std::make_unique<PolicyWorkload>(std::move(cfg), std::move(m));
 }
 

@@ -60,5 +60,7 @@ std::unique_ptr<Workload> make_workload(Deck& deck);
 // Empty if policy.evaluation = "lanes" applies to model m with settings cfg,
 // else the reason it does not.
 std::string lane_evaluation_unsupported(const Model& m, const Config& cfg);
+// Whether policy.evaluation = "tiled" applies to model m with settings cfg.
+bool tiled_evaluation_applies(const Model& m, const Config& cfg);
 
 }  // namespace prism::policy

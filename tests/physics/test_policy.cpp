@@ -378,11 +378,22 @@ TEST(PolicyMaths, LaneEvaluationEqualsTheDefinitions) {
   cfg.controls = {2, 2};
   cfg.task = Task::random;
   EXPECT_NE(lane_evaluation_unsupported(random_model(cfg), cfg).find("one factor"), std::string::npos);
+  EXPECT_FALSE(tiled_evaluation_applies(random_model(cfg), cfg));
   cfg.controls = {2, 1};
   cfg.learn_A = true;
   EXPECT_NE(lane_evaluation_unsupported(random_model(cfg), cfg).find("learn"), std::string::npos);
-  cfg.learn_A = false;
+  EXPECT_TRUE(tiled_evaluation_applies(random_model(cfg), cfg)) << "learning A leaves the tiles";
+  cfg.learn_B = true;
+  EXPECT_FALSE(tiled_evaluation_applies(random_model(cfg), cfg));
+  cfg.learn_A = cfg.learn_B = false;
   EXPECT_EQ(lane_evaluation_unsupported(random_model(cfg), cfg), "");
+  // Forced where it does not apply: an error, not a quiet fallback.
+  cfg.controls = {2, 2};
+  for (const auto evaluation : {Config::Evaluation::tiled, Config::Evaluation::lanes}) {
+    cfg.evaluation = evaluation;
+    PolicyWorkload w(cfg, random_model(cfg));
+    EXPECT_THROW(test::run_workload(w, 1), std::invalid_argument);
+  }
 }
 
 // With Dirichlet learning of A and B (pymdp's online rule), the same
