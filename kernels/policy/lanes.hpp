@@ -97,7 +97,8 @@ struct AgentLanes {
   }
 
   // Visits the joint states of `nd` factors of sizes n[] in ascending order
-  // (the first slowest), calling fn(j, digits).
+  // (the first slowest), calling fn(j, digits): for_joint's walk, for a set
+  // of factors that is not a modality's dependencies.
   template <class Fn>
   KOKKOS_INLINE_FUNCTION static void for_digits(int nd, const int* n, Fn&& fn) {
     std::int64_t total = 1;
@@ -291,9 +292,7 @@ struct AgentLanes {
       }
       return;
     }
-    int n[kMaxFactors];
-    for (int k = 0; k < nd; ++k) n[k] = sp.Ns[sp.deps[m][k]];
-    for_digits(nd, n, [&](std::int64_t j, const int* d) {
+    for_joint(sp, m, 0u, nullptr, [&](std::int64_t j, const int* d) {
       const double l = L(i, ll + j);
       for (int k = 0; k < nd; ++k) {
         double w = l;
@@ -314,9 +313,7 @@ struct AgentLanes {
     }
     for (int g = 0; g < lp.groups; ++g) {
       const int m = lp.g_mods[g][0];
-      int n[kMaxFactors];
-      for (int k = 0; k < sp.ndeps[m]; ++k) n[k] = sp.Ns[sp.deps[m][k]];
-      for_digits(sp.ndeps[m], n, [&](std::int64_t j, const int* d) {
+      for_joint(sp, m, 0u, nullptr, [&](std::int64_t j, const int* d) {
         double w = L(i, lp.ll_at + sp.ll_at[m] + j);
         for (int k = 0; k < sp.ndeps[m]; ++k) w *= L(i, lp.q_at + sp.s_at[sp.deps[m][k]] + d[k]);
         f_energy -= w;

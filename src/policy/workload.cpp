@@ -53,9 +53,8 @@ int own_factor(const HostTree& tr, int F) {
 
 // Why a model may not take the tiled evaluation (plan_tiles' conditions).
 constexpr const char* kTiledCondition =
-    "it needs policies that differ in one factor's controls only, that factor's B not learnt (learn_B = "
-    "false), "
-    "and the factor's states within the team scratch";
+    "it needs policies that differ in one factor's controls only, that factor's B not learnt "
+    "(learn_B = false), and the factor's states within the team scratch";
 
 // The tiled evaluation's tiles (PolicyTree): where one factor is the only
 // one not shared at every level and B is not learnt, each level's nodes
@@ -145,6 +144,19 @@ std::vector<std::vector<int>> modality_groups(const Model& m) {
   return groups;
 }
 
+// A modality group's shape in the lane evaluation: its rows (each
+// modality's outcomes and its H[A] row), the states of the own factor c it
+// depends on (1 if none), and the joint states of its other dependencies.
+struct GroupShape {
+  std::int64_t rows = 0, xdim = 1, jsh = 1;
+};
+GroupShape group_shape(const Model& m, const std::vector<int>& group, int c) {
+  GroupShape shape;
+  for (int o : group) shape.rows += m.No[std::size_t(o)] + 1;
+  for (auto d : m.deps[std::size_t(group[0])]) (d == c ? shape.xdim : shape.jsh) *= m.Ns[std::size_t(d)];
+  return shape;
+}
+
 // Empty if the lane evaluation applies to this model and these settings,
 // else why not.
 std::string lanes_unsupported(const Model& m, const Config& cfg, const HostTree& tr) {
@@ -153,13 +165,11 @@ std::string lanes_unsupported(const Model& m, const Config& cfg, const HostTree&
   if (c < 0) return "it needs policies that differ in one factor's controls only";
   std::int64_t size = 0;
   for (const auto& g : modality_groups(m)) {
-    std::int64_t rows = 0, xdim = 1, jsh = 1;
-    for (int o : g) rows += m.No[std::size_t(o)] + 1;
-    for (auto d : m.deps[std::size_t(g[0])]) (d == c ? xdim : jsh) *= m.Ns[std::size_t(d)];
-    if (jsh > kLaneShared)
-      return "a modality depends on " + std::to_string(jsh) +
+    const GroupShape shape = group_shape(m, g, c);
+    if (shape.jsh > kLaneShared)
+      return "a modality depends on " + std::to_string(shape.jsh) +
              " joint states of the uncontrolled factors (at most " + std::to_string(kLaneShared) + ")";
-    size += rows * xdim * jsh;
+    size += shape.rows * shape.xdim * shape.jsh;
   }
   if (size * std::int64_t(tr.parent.size()) > kLaneMatrixMax)
     return "its matrices per policy-tree node would take more than " +
@@ -167,7 +177,8 @@ std::string lanes_unsupported(const Model& m, const Config& cfg, const HostTree&
   return {};
 }
 
-// M_n per node and modality group (LanePlan), and the per-agent scratch layout.
+// M_t per modality group and level (columns: M_n of each node of the
+// level), the offsets of LanePlan, and the per-agent scratch layout.
 HostLanes plan_lanes(const Model& m, const Config& cfg, const HostTree& tr, const Spec& sp) {
   HostLanes h;
   LanePlan& lp = h.plan;
@@ -210,20 +221,14 @@ HostLanes plan_lanes(const Model& m, const Config& cfg, const HostTree& tr, cons
   h.x_col.resize(std::size_t(lp.groups * T));
   h.y_col.resize(h.x_col.size());
   for (int g = 0; g < lp.groups; ++g) {
-    const auto& deps = m.deps[std::size_t(groups[std::size_t(g)][0])];
-    std::int64_t rows = 0;
-    for (int o : groups[std::size_t(g)]) rows += m.No[std::size_t(o)] + 1;
+    const GroupShape shape = group_shape(m, groups[std::size_t(g)], c);
+    const std::int64_t rows = shape.rows;
     lp.g_rows[g] = int(rows);
+    lp.g_xdim[g] = int(shape.xdim);
+    lp.g_jsh[g] = int(shape.jsh);
     for (int o : groups[std::size_t(g)]) lp.g_mods[g][lp.g_nmods[g]++] = o;
-    lp.g_xdim[g] = 1;
-    lp.g_jsh[g] = 1;
-    for (auto d : deps)
-      if (d == c) {
-        lp.g_xdim[g] = nc;
-      } else {
-        lp.g_sh[g][lp.g_nsh[g]++] = int(d);
-        lp.g_jsh[g] *= int(m.Ns[std::size_t(d)]);
-      }
+    for (auto d : m.deps[std::size_t(groups[std::size_t(g)][0])])
+      if (d != c) lp.g_sh[g][lp.g_nsh[g]++] = int(d);
     lp.g_coef_at[g] = std::int64_t(h.ci.size());
     lp.g_w_at[g] = at;
     at += sp.T * lp.g_jsh[g];
@@ -235,7 +240,7 @@ HostLanes plan_lanes(const Model& m, const Config& cfg, const HostTree& tr, cons
         h.cu.push_back(outcome ? (cfg.use_utility ? m.C[std::size_t(o)][std::size_t(r)] : 0.0)
                                : (cfg.use_states_info_gain ? -1.0 : 0.0));
       }
-    const std::int64_t K = std::int64_t(lp.g_xdim[g]) * lp.g_jsh[g];
+    const std::int64_t K = shape.xdim * shape.jsh;
     for (int t = 0; t < T; ++t) {
       const std::int64_t nodes = tr.level_at[std::size_t(t) + 1] - tr.level_at[std::size_t(t)];
       h.x_col[std::size_t(g * T + t)] = h.x_cols;
@@ -528,12 +533,10 @@ void PolicyWorkload::run(RunContext& ctx) {
           });
     }
     AgentLanes lane{step, {}, {}, n};
-    std::vector<AgentLanes::Matrix> mats;              // M_t per group and level, [g * T + t]
-    std::vector<std::int64_t> host_x_col, host_y_col;  // their columns in X and Y
+    std::vector<AgentLanes::Matrix> mats;  // M_t per group and level, [g * T + t]
+    HostLanes h;                           // its x_col, y_col place the GEMMs
     if (lanes) {
-      HostLanes h = plan_lanes(model_, cfg_, host_tree, sp);
-      host_x_col = h.x_col;
-      host_y_col = h.y_col;
+      h = plan_lanes(model_, cfg_, host_tree, sp);
       lane.lp = h.plan;
       lane.lp.ci = to_device("policy::lanes_ci", h.ci);
       lane.lp.cu = to_device("policy::lanes_cu", h.cu);
@@ -549,6 +552,7 @@ void PolicyWorkload::run(RunContext& ctx) {
         Kokkos::deep_copy(M, host);
         mats.push_back(M);
       }
+      h.mats.clear();  // on the device now
       lane.L = Kokkos::View<double**>("policy::lanes_scratch", rows, lane.lp.width);
       // The same chunk on every rank (the GEMMs' shape, hence each agent's
       // sums, independent of the partition): a function of the model and the
@@ -573,8 +577,8 @@ void PolicyWorkload::run(RunContext& ctx) {
         for (int g = 0; g < G; ++g)
           for (int t = 0; t < sp.T; ++t) {
             const auto& M = mats[std::size_t(g * sp.T + t)];
-            const std::int64_t xc = host_x_col[std::size_t(g * sp.T + t)],
-                               yc = host_y_col[std::size_t(g * sp.T + t)];
+            const std::int64_t xc = h.x_col[std::size_t(g * sp.T + t)],
+                               yc = h.y_col[std::size_t(g * sp.T + t)];
             auto Xg =
                 Kokkos::subview(lane.X, Kokkos::ALL, std::make_pair(xc, xc + std::int64_t(M.extent(0))));
             auto Yg =
