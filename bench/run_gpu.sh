@@ -18,13 +18,16 @@
 #   PARTS           which parts run (default: "tests thermo nqs nqs_tta nqs_complex sr te te_matrix classifier policy gnn oscillators study")
 #   POLICY_EVALUATIONS  policy part: the evaluations measured (default: "auto tiled lanes general")
 #   POLICY_TEAMS    policy part: team sizes measured (default: "0", the automatic choice)
+#   POLICY_LANE_CHUNKS  policy part: the lane evaluation's chunks measured (default: "0", automatic)
 #   POLICY_REFERENCE=0  policy part: no pymdp reference outputs (the benchmark only)
 #   TARGETS         build only these CMake targets (e.g. "prism bench_ising2d test_thermo");
 #                   tests whose binaries were not built are skipped
 #   PROFILE=1       thermo part: Nsight Compute on one multispin sweep at 32768^2
 #                   (ncu_multispin.txt) and the kernel's SASS (sass_multispin.txt);
 #                   classifier part: Nsight Compute on one tensor-core inference
-#                   launch of 10^6 observations (ncu_classifier.txt)
+#                   launch of 10^6 observations (ncu_classifier.txt); policy part: the
+#                   duration of every kernel of two lane-evaluation steps at 16 384 agents
+#                   (ncu_policy_lanes.txt)
 #
 # OUTDIR gets: node.txt (GPUs, compilers, commit, "-dirty" if tracked files differ from it); test_*.txt (unit tests, thermo,
 # nqs and te physics suites on one GPU, thermo on 2 ranks); rank_independence.txt
@@ -257,23 +260,40 @@ log "policy: the suite on one GPU; the issue's benchmark model (obs [16,8], stat
 CUDA_VISIBLE_DEVICES=$ONE check policy_1gpu "$B/tests/test_policy" --gtest_brief=1
 # Every evaluation in POLICY_EVALUATIONS (auto picks the tiled one below 4096
 # agents and the lane one from there for this model), for every team size in
-# POLICY_TEAMS (0: the automatic choice; the lane evaluation has no teams).
+# POLICY_TEAMS (0: the automatic choice), or for the lane evaluation every
+# chunk in POLICY_LANE_CHUNKS (0: the automatic choice).
 for agents_steps in "1 2000" "1024 500" "16384 200" "65536 50" "262144 20"; do
   read -r agents steps <<< "$agents_steps"
   for evaluation in ${POLICY_EVALUATIONS:-auto tiled lanes general}; do
     [[ $evaluation == general && $agents == 262144 ]] && continue
-    for team in ${POLICY_TEAMS:-0}; do
+    variants=${POLICY_TEAMS:-0}
+    [[ $evaluation == lanes ]] && variants=${POLICY_LANE_CHUNKS:-0}
+    for variant in $variants; do
+      team=0 chunk=0
+      if [[ $evaluation == lanes ]]; then chunk=$variant; else team=$variant; fi
       rm -f "$WORK/policy-$agents.h5"
-      echo "agents=$agents evaluation=$evaluation team=$team" | tee -a "$OUT/policy.txt"
+      echo "agents=$agents evaluation=$evaluation team=$team lane_chunk=$chunk" | tee -a "$OUT/policy.txt"
       CUDA_VISIBLE_DEVICES=$ONE "$B/src/prism" --output "$WORK/policy-$agents.h5" --set 'policy.states=[32,4]' \
         --set 'policy.controls=[4,1]' --set 'policy.observations=[16,8]' --set policy.policy_len=3 \
         --set policy.agents=$agents --set policy.steps=$steps --set policy.action_selection=deterministic \
         --set policy.learn_A=false --set policy.learn_B=false --set policy.trace_agents=0 \
-        --set policy.evaluation=$evaluation --set policy.team_size=$team \
+        --set policy.evaluation=$evaluation --set policy.team_size=$team --set policy.lane_chunk=$chunk \
         "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^PERFORMANCE|rror' | tee -a "$OUT/policy.txt"
     done
   done
 done
+if [[ "${PROFILE:-0}" == 1 ]] && command -v ncu > /dev/null; then
+  log "policy: ncu, every kernel's duration in two lane-evaluation steps at 16 384 agents"
+  rm -f "$WORK/policy-ncu.h5"
+  CUDA_VISIBLE_DEVICES=$ONE ncu --clock-control none --kernel-name-base demangled --launch-skip 40 --launch-count 40 \
+    --metrics gpu__time_duration.sum "$B/src/prism" --output "$WORK/policy-ncu.h5" --set 'policy.states=[32,4]' \
+    --set 'policy.controls=[4,1]' --set 'policy.observations=[16,8]' --set policy.policy_len=3 \
+    --set policy.agents=16384 --set policy.steps=12 --set policy.action_selection=deterministic \
+    --set policy.learn_A=false --set policy.learn_B=false --set policy.trace_agents=0 --set policy.evaluation=lanes \
+    "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^  [A-Za-z_].*\(|gpu__time_duration' |
+    sed -E 's/\(([0-9]+), ([0-9]+), ([0-9]+)\)x\(([0-9]+), ([0-9]+), ([0-9]+)\).*/grid \1x\2x\3 block \4x\5x\6/' \
+    > "$OUT/ncu_policy_lanes.txt" || failed "ncu policy"
+fi
 if [[ -x "$C/src/prism" ]]; then
   log "policy: the same model on the node's $J host cores (OpenMP), 16 384 agents"
   rm -f "$WORK/policy-omp.h5"

@@ -168,14 +168,15 @@ struct PolicyTree {
   // With own >= 0: the largest level's contracted A and H[A], in doubles,
   // when they are kept in team scratch (0: in the agent's scratch row).
   std::int64_t ctr_scratch = 0;
-  Kokkos::View<const std::int64_t*> tile_at;                  // [T + 1]
+  Kokkos::View<const std::int64_t*> tile_at;                 // [T + 1]
   Kokkos::View<const int**, Kokkos::LayoutRight> tile_node;  // [tile][kTile]
 };
 
 struct AgentStep {
-  using Policy = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace,
-                                    Kokkos::LaunchBounds<PRISM_POLICY_MIN_TEAMS ? kMaxTeam : 0, PRISM_POLICY_MIN_TEAMS>,
-                                    Kokkos::IndexType<std::int64_t>>;
+  using Policy =
+      Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace,
+                         Kokkos::LaunchBounds<PRISM_POLICY_MIN_TEAMS ? kMaxTeam : 0, PRISM_POLICY_MIN_TEAMS>,
+                         Kokkos::IndexType<std::int64_t>>;
   using Member = typename Policy::member_type;
   Spec sp;
   Params p;
@@ -201,12 +202,15 @@ struct AgentStep {
   // The tiled evaluation keeps in team scratch each warp's tile of node
   // marginals of the own factor and their parents' (2 kTile x Ns[own] per
   // warp), and the level's contracted A and H[A] where they fit.
-  Policy policy(const Kokkos::DefaultExecutionSpace& space, std::int64_t agents, int team = 0) const {
+  // Launched light-weight (the functor as a kernel argument, not copied to
+  // constant memory behind a wait for the previous launch), so that steps
+  // queue on the GPU without the host in between.
+  auto policy(const Kokkos::DefaultExecutionSpace& space, std::int64_t agents, int team = 0) const {
     const int automatic = agents >= 4096 ? 32 : agents >= 256 ? 64 : 256;
     const int size = compat::kHostBackend ? 1 : team > 0 ? team : automatic;
     Policy pol(space, agents, size, 1);
     if (tree.own >= 0) pol.set_scratch_size(0, Kokkos::PerTeam(tile_scratch_bytes(size)));
-    return pol;
+    return Kokkos::Experimental::require(pol, Kokkos::Experimental::WorkItemProperty::HintLightWeight);
   }
   KOKKOS_INLINE_FUNCTION std::size_t tile_scratch_bytes(int team_size) const {
     const int warps = (team_size + kLanes - 1) / kLanes;
@@ -484,7 +488,7 @@ struct AgentStep {
     const int lane = team.team_rank() % kLanes, warp = team.team_rank() / kLanes;
     const int warps = (team.team_size() + kLanes - 1) / kLanes;
     double* q = tiles + std::int64_t(warp) * 2 * kTile * nc;
-    double* from = q + kTile * nc;  // the parents' marginals, read by every lane
+    double* from = q + kTile * nc;   // the parents' marginals, read by every lane
     const bool keep = t + 1 < sp.T;  // the last level's marginals are not needed again
     for (std::int64_t tile = tree.tile_at(t) + warp; tile < tree.tile_at(t + 1); tile += warps) {
       int node[kTile];
@@ -564,14 +568,15 @@ struct AgentStep {
   KOKKOS_INLINE_FUNCTION void evaluate_policies(const Member& team, std::int64_t i) const {
     auto row = Kokkos::subview(scratch, i, Kokkos::ALL);
     const std::int64_t S = sp.S, O = sp.O, M = sp.M;
-    double* tiles = tree.own < 0 ? nullptr
-                                 : static_cast<double*>(
-                                       team.team_shmem().get_shmem(tile_scratch_bytes(team.team_size())));
+    double* tiles =
+        tree.own < 0
+            ? nullptr
+            : static_cast<double*>(team.team_shmem().get_shmem(tile_scratch_bytes(team.team_size())));
     // The tiled evaluation's contracted A and H[A]: in team scratch after the
     // tiles where they fit, else in the scratch row.
-    double* ctr_shared = tree.ctr_scratch > 0 ? tiles + (team.team_size() + kLanes - 1) / kLanes * 2 * kTile *
-                                                            sp.Ns[tree.own]
-                                              : nullptr;
+    double* ctr_shared = tree.ctr_scratch > 0
+                             ? tiles + (team.team_size() + kLanes - 1) / kLanes * 2 * kTile * sp.Ns[tree.own]
+                             : nullptr;
     for (int t = 0; t < sp.T; ++t) {
       const std::int64_t first = tree.level_at(t), count = tree.level_at(t + 1) - first;
       // The tiled evaluation rolls out only the shared factors here, at the

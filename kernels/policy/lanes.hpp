@@ -48,13 +48,13 @@ struct LanePlan {
       g_sh[kMaxModalities][kMaxFactors] = {};   // those dependencies, first slowest
   std::int64_t g_coef_at[kMaxModalities] = {};  // into ci, cu
   std::int64_t g_w_at[kMaxModalities] = {};     // lane scratch: the group's w_t at + t * jsh
-  // The lane scratch (per agent): beliefs, ln prior, logits, ln A[o_m, .],
-  // the shared marginals per level, the groups' weights per level, a 1, the
-  // nodes' terms of -G (then their -G), the policies' logits.
-  std::int64_t q_at = 0, lp_at = 0, acc_at = 0, ll_at = 0, sh_at = 0, one_at = 0, nv_at = 0, pi_at = 0,
-               width = 0;
-  // Columns of group g at level t in X (x_col) and Y (y_col): [g * T + t].
+  // The lane scratch (per agent): beliefs, the groups' weights per level, a
+  // 1, the nodes' terms of -G (then their -G), the policies' logits.
+  std::int64_t q_at = 0, one_at = 0, nv_at = 0, pi_at = 0, width = 0;
+  // Columns of group g at level t in X (x_col) and Y (y_col): [g * T + t];
+  // X's columns in all.
   Kokkos::View<const std::int64_t*> x_col, y_col;
+  std::int64_t x_cols = 0;
   // Per row: 1 for an outcome's information term -q ln q (with use_info), and
   // the coefficient of its value (C[o] with use_utility; -1 for an ambiguity
   // row with use_info).
@@ -63,9 +63,9 @@ struct LanePlan {
   std::int64_t lna_at[kMaxModalities] = {};
 };
 
-// Lanes: Infer (one thread per agent: the world, the prior, state inference,
+// Lanes: Infer (one warp per agent: the world, the prior, state inference,
 // F, and each level's shared marginals and weights); then per chunk of agents
-// Form (X), the GEMMs (on the host, PolicyWorkload), Terms (one thread per
+// Form (one thread per element of X), the GEMMs (on the host, PolicyWorkload), Terms (one thread per
 // agent and node, agents fastest: each node's terms of -G from its rows of
 // Y); Act (one thread per agent: -G along the tree, q(pi), the action).
 struct AgentLanes {
@@ -88,7 +88,7 @@ struct AgentLanes {
   // which a step of several launches and GEMMs cannot afford.
   template <class Tag>
   auto policy(const Kokkos::DefaultExecutionSpace& space) const {
-    const std::int64_t n = std::is_same_v<Tag, Form>    ? chunk * lp.groups * st.sp.T
+    const std::int64_t n = std::is_same_v<Tag, Form>    ? chunk * lp.x_cols
                            : std::is_same_v<Tag, Terms> ? chunk * st.sp.N
                                                         : agents;
     return Kokkos::Experimental::require(
@@ -96,73 +96,93 @@ struct AgentLanes {
         Kokkos::Experimental::WorkItemProperty::HintLightWeight);
   }
 
-  // Visits the joint states of `nd` factors of sizes n[] in ascending order
-  // (the first slowest), calling fn(j, digits): for_joint's walk, for a set
-  // of factors that is not a modality's dependencies.
-  template <class Fn>
-  KOKKOS_INLINE_FUNCTION static void for_digits(int nd, const int* n, Fn&& fn) {
-    std::int64_t total = 1;
-    for (int k = 0; k < nd; ++k) total *= n[k];
-    int d[kMaxFactors] = {};
-    for (std::int64_t j = 0; j < total; ++j) {
-      fn(j, d);
-      for (int k = nd - 1; k >= 0; --k) {
-        if (++d[k] < n[k]) break;
-        d[k] = 0;
-      }
-    }
+  // Infer: one warp per agent (one thread on a host backend), kInferAgents
+  // agents per team, each with its working arrays in team scratch: the
+  // warp's lanes share each phase's states or joint states, so the fixed-point
+  // iterations read ln A from shared memory, and the sums are each lane's in
+  // order, then a butterfly (warp_sum), the same bits on every rank.
+  static constexpr int kInferAgents = compat::kHostBackend ? 1 : 4;
+  // Team scratch above this goes to scratch level 1 (global memory).
+  static constexpr std::size_t kInferSharedBytes = 40 * 1024;
+  // An agent's working arrays, in doubles: q(s), ln prior, logits, the
+  // levels' marginals, the groups' ln A[o, .] sums (at their first
+  // modality's ll_at).
+  KOKKOS_INLINE_FUNCTION std::int64_t infer_width() const { return (3 + st.sp.T) * st.sp.S + st.sp.LL; }
+  KOKKOS_INLINE_FUNCTION std::size_t infer_bytes() const {
+    return std::size_t(kInferAgents) * std::size_t(infer_width()) * sizeof(double);
   }
+  KOKKOS_INLINE_FUNCTION int infer_level() const { return infer_bytes() <= kInferSharedBytes ? 0 : 1; }
+  auto infer_policy(const Kokkos::DefaultExecutionSpace& space) const {
+    using Teams = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace, Infer, Kokkos::IndexType<std::int64_t>>;
+    Teams teams(space, (agents + kInferAgents - 1) / kInferAgents, kInferAgents * kLanes, 1);
+    teams.set_scratch_size(infer_level(), Kokkos::PerTeam(infer_bytes()));
+    return Kokkos::Experimental::require(teams, Kokkos::Experimental::WorkItemProperty::HintLightWeight);
+  }
+  using InferMember = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace>::member_type;
 
-  KOKKOS_INLINE_FUNCTION void operator()(Infer, const std::int64_t i) const {
+  // An agent's working arrays in team scratch.
+  struct Work {
+    double *q, *lp, *acc, *sh, *ll;
+  };
+
+  KOKKOS_INLINE_FUNCTION void operator()(Infer, const InferMember& team) const {
     const Spec& sp = st.sp;
-    st.sample_world(i, st.first_agent + i);
-    // ln prior: D at step 0, else B(last action) q(s); ln A_m[o_m, .].
-    for (int f = 0; f < sp.F; ++f) {
-      const int n = sp.Ns[f];
-      for (int s = 0; s < n; ++s) {
-        double v = 0;
-        if (st.step == 0) {
-          v = st.p(sp.d_at[f] + s);
-        } else {
-          const double* bt = &st.p(sp.bt_at[f] + std::int64_t(st.action(i, f)) * n * n + s);
-          for (int r = 0; r < n; ++r) v += bt[std::int64_t(r) * n] * L(i, lp.q_at + sp.s_at[f] + r);
-        }
-        L(i, lp.lp_at + sp.s_at[f] + s) = log_stable(v);
+    const int lane = team.team_rank() % kLanes, slot = team.team_rank() / kLanes;
+    auto* base = static_cast<double*>(team.team_scratch(infer_level()).get_shmem(infer_bytes()));
+    const std::int64_t i = team.league_rank() * kInferAgents + slot;
+    if (i >= agents) return;  // the whole warp
+    double* row = base + slot * infer_width();
+    const Work w{row, row + sp.S, row + 2 * sp.S, row + 3 * sp.S, row + (3 + sp.T) * sp.S};
+    if (lane == 0) st.sample_world(i, st.first_agent + i);
+    warp_sync();
+    // ln prior: D at step 0, else B(last action) q(s).
+    for (std::int64_t k = lane; k < sp.S; k += kLanes) {
+      const int f = st.factor_of(k), n = sp.Ns[f], s = int(k - sp.s_at[f]);
+      double v = 0;
+      if (st.step == 0) {
+        v = st.p(sp.d_at[f] + s);
+      } else {
+        const double* bt = &st.p(sp.bt_at[f] + std::int64_t(st.action(i, f)) * n * n + s);
+        for (int r = 0; r < n; ++r) v += bt[std::int64_t(r) * n] * L(i, lp.q_at + sp.s_at[f] + r);
       }
+      w.lp[k] = log_stable(v);
     }
     // A group's ln A_m[o_m, .] summed over its modalities (they share the
-    // dependencies), at its first modality's place: inference and F then
-    // read one array per group.
+    // dependencies): inference and F then read one array per group.
     for (int g = 0; g < lp.groups; ++g) {
       const int m0 = lp.g_mods[g][0];
       const std::int64_t J = sp.joint[m0];
-      for (std::int64_t j = 0; j < J; ++j) {
+      for (std::int64_t j = lane; j < J; j += kLanes) {
         double v = 0;
         for (int k = 0; k < lp.g_nmods[g]; ++k) {
           const int m = lp.g_mods[g][k];
           v += lp.lna(lp.lna_at[m] + std::int64_t(st.obs(i, m)) * J + j);
         }
-        L(i, lp.ll_at + sp.ll_at[m0] + j) = v;
+        w.ll[sp.ll_at[m0] + j] = v;
       }
     }
-    infer_states(i);
-    free_energy(i);
-    level_marginals(i);
+    warp_sync();
+    infer_states(lane, w);
+    free_energy(i, lane, w);
+    for (std::int64_t k = lane; k < sp.S; k += kLanes) {
+      L(i, lp.q_at + k) = w.q[k];
+      st.qs(i, k) = w.q[k];
+    }
+    level_marginals(i, lane, w);
   }
 
-  // X's columns of one group and level (gt = g * T + t) in the row of agent
-  // first + r: q_c(x) w_t(j) (zero past the last agent).
+  // One element of X: column c (group g, level t, own state x, shared
+  // joint state j) of the row of agent first + r, q_c(x) w_t(j) (zero past
+  // the last agent).
   KOKKOS_INLINE_FUNCTION void operator()(Form, const std::int64_t k) const {
-    const std::int64_t gt = k / chunk, r = k - gt * chunk, i = first + r;
-    const int T = st.sp.T, g = int(gt / T), t = int(gt - std::int64_t(g) * T);
-    const int xdim = lp.g_xdim[g], jsh = lp.g_jsh[g];
-    const std::int64_t qx_at = xdim > 1 ? lp.q_at + st.sp.s_at[lp.own] : lp.one_at, col = lp.x_col(gt);
-    double w[kLaneShared];
-    for (int j = 0; j < jsh; ++j) w[j] = i < agents ? L(i, lp.g_w_at[g] + t * jsh + j) : 0.0;
-    for (int x = 0; x < xdim; ++x) {
-      const double qx = i < agents ? L(i, qx_at + x) : 0.0;
-      for (int j = 0; j < jsh; ++j) X(r, col + std::int64_t(x) * jsh + j) = qx * w[j];
-    }
+    const std::int64_t c = k / chunk, r = k - c * chunk, i = first + r;
+    const int T = st.sp.T;
+    int gt = 0;
+    while (gt + 1 < lp.groups * T && lp.x_col(gt + 1) <= c) ++gt;
+    const int g = gt / T, t = gt - g * T, jsh = lp.g_jsh[g];
+    const std::int64_t in_block = c - lp.x_col(gt), x = in_block / jsh, j = in_block - x * jsh;
+    const std::int64_t qx_at = lp.g_xdim[g] > 1 ? lp.q_at + st.sp.s_at[lp.own] : lp.one_at;
+    X(r, c) = i < agents ? L(i, qx_at + x) * L(i, lp.g_w_at[g] + t * jsh + j) : 0.0;
   }
 
   // A node's terms of -G from its predicted outcomes and ambiguities (Y).
@@ -195,163 +215,154 @@ struct AgentLanes {
     st.choose(i, st.first_agent + i);
   }
 
-  KOKKOS_INLINE_FUNCTION void softmax_factors(std::int64_t i) const {
+  // q = softmax of the logits, per factor.
+  KOKKOS_INLINE_FUNCTION void softmax_factors(int lane, const Work& w) const {
     const Spec& sp = st.sp;
     for (int f = 0; f < sp.F; ++f) {
-      const std::int64_t a = lp.acc_at + sp.s_at[f], q = lp.q_at + sp.s_at[f];
+      double* a = w.acc + sp.s_at[f];
       double mx = -1e300, sum = 0;
-      for (int s = 0; s < sp.Ns[f]; ++s) mx = kmath::fmax(mx, L(i, a + s));
-      for (int s = 0; s < sp.Ns[f]; ++s) {
-        const double e = kmath::exp(L(i, a + s) - mx);
-        L(i, a + s) = e;
-        sum += e;
+      for (int s = lane; s < sp.Ns[f]; s += kLanes) mx = kmath::fmax(mx, a[s]);
+      mx = warp_max(mx);
+      for (int s = lane; s < sp.Ns[f]; s += kLanes) {
+        a[s] = kmath::exp(a[s] - mx);
+        sum += a[s];
       }
-      for (int s = 0; s < sp.Ns[f]; ++s) L(i, q + s) = L(i, a + s) / sum;
+      sum = warp_sum(sum);
+      for (int s = lane; s < sp.Ns[f]; s += kLanes) w.q[sp.s_at[f] + s] = a[s] / sum;
     }
+    warp_sync();
   }
 
   // Exact Bayes for one factor; else num_iter synchronous fixed-point
   // sweeps from uniform beliefs (every factor's logits from the previous
   // sweep's beliefs), as AgentStep::infer_states.
-  KOKKOS_INLINE_FUNCTION void infer_states(std::int64_t i) const {
+  KOKKOS_INLINE_FUNCTION void infer_states(int lane, const Work& w) const {
     const Spec& sp = st.sp;
     if (sp.F == 1) {
-      for (int s = 0; s < sp.Ns[0]; ++s) {
-        double v = L(i, lp.lp_at + s);
-        for (int g = 0; g < lp.groups; ++g) v += L(i, lp.ll_at + sp.ll_at[lp.g_mods[g][0]] + s);
-        L(i, lp.acc_at + s) = v;
+      for (int s = lane; s < sp.Ns[0]; s += kLanes) {
+        double v = w.lp[s];
+        for (int g = 0; g < lp.groups; ++g) v += w.ll[sp.ll_at[lp.g_mods[g][0]] + s];
+        w.acc[s] = v;
       }
-      softmax_factors(i);
-    } else {
-      for (int f = 0; f < sp.F; ++f)
-        for (int s = 0; s < sp.Ns[f]; ++s) L(i, lp.q_at + sp.s_at[f] + s) = 1.0 / sp.Ns[f];
-      for (int it = 0; it < sp.num_iter; ++it) {
-        for (std::int64_t k = 0; k < sp.S; ++k) L(i, lp.acc_at + k) = L(i, lp.lp_at + k);
-        for (int g = 0; g < lp.groups; ++g) add_expected_log_likelihood(i, lp.g_mods[g][0]);
-        softmax_factors(i);
-      }
+      softmax_factors(lane, w);
+      return;
     }
-    for (std::int64_t k = 0; k < sp.S; ++k) st.qs(i, k) = L(i, lp.q_at + k);
+    for (std::int64_t k = lane; k < sp.S; k += kLanes) w.q[k] = 1.0 / sp.Ns[st.factor_of(k)];
+    warp_sync();
+    for (int it = 0; it < sp.num_iter; ++it) {
+      for (int f = 0; f < sp.F; ++f) {
+        // Where the factor has fewer states than the warp has lanes, W
+        // lanes share a state's sums over the other factor's states (lane
+        // sub takes every W-th), combined by a butterfly within the group.
+        const int n = sp.Ns[f];
+        int W = 1;
+        while (2 * W * n <= kLanes) W *= 2;
+        const int sub = lane % W, per_pass = kLanes / W;
+        for (int s0 = 0; s0 < n; s0 += per_pass) {
+          const int s = s0 + lane / W;
+          double v = 0;
+          if (s < n) {
+            if (sub == 0) v = w.lp[sp.s_at[f] + s];
+            for (int g = 0; g < lp.groups; ++g)
+              v += expected_log_likelihood(lp.g_mods[g][0], f, s, sub, W, w);
+          }
+          v = warp_group_sum(v, W);
+          if (s < n && sub == 0) w.acc[sp.s_at[f] + s] = v;
+        }
+      }
+      warp_sync();
+      softmax_factors(lane, w);
+    }
   }
 
-  // Adds to each dependency f of modality m: E over the other dependencies'
-  // beliefs of the group's ln A[o, .] (at m's place), for every state of f.
-  KOKKOS_INLINE_FUNCTION void add_expected_log_likelihood(std::int64_t i, int m) const {
+  // Lane sub's share (of W) of E over the other dependencies' beliefs of the
+  // group's ln A[o, .] (at modality m's place), with factor f in state s (0
+  // if m does not depend on f).
+  KOKKOS_INLINE_FUNCTION double expected_log_likelihood(int m, int f, int s, int sub, int W,
+                                                        const Work& w) const {
     const Spec& sp = st.sp;
-    const std::int64_t ll = lp.ll_at + sp.ll_at[m];
+    const double* ll = w.ll + sp.ll_at[m];
     const int nd = sp.ndeps[m];
-    if (nd == 1) {
-      const std::int64_t a = lp.acc_at + sp.s_at[sp.deps[m][0]];
-      for (int s = 0; s < sp.Ns[sp.deps[m][0]]; ++s) L(i, a + s) += L(i, ll + s);
-      return;
+    double v = 0;
+    for (int k = 0; k < nd; ++k) {
+      if (sp.deps[m][k] != f) continue;
+      if (nd == 1) {
+        if (sub == 0) v += ll[s];
+      } else if (nd == 2) {
+        const int other = sp.deps[m][1 - k], n_other = sp.Ns[other];
+        const std::int64_t step_s = k == 0 ? n_other : 1, step_o = k == 0 ? 1 : sp.Ns[f];
+        const double* q = w.q + sp.s_at[other];
+        for (int o = sub; o < n_other; o += W) v += q[o] * ll[s * step_s + o * step_o];
+      } else if (sub == 0) {
+        int preset[kMaxFactors] = {};
+        preset[k] = s;
+        for_joint(sp, m, 1u << k, preset, [&](std::int64_t j, const int* digit) {
+          double x = ll[j];
+          for (int r = nd - 1; r >= 0; --r)
+            if (r != k) x *= w.q[sp.s_at[sp.deps[m][r]] + digit[r]];
+          v += x;
+        });
+      }
     }
-    if (nd == 2) {
-      const int f0 = sp.deps[m][0], f1 = sp.deps[m][1], n0 = sp.Ns[f0], n1 = sp.Ns[f1];
-      const std::int64_t q0 = lp.q_at + sp.s_at[f0], q1 = lp.q_at + sp.s_at[f1];
-      if (n1 <= kLaneShared) {
-        // Both sums in one pass over ln A, the second factor's in registers
-        // (each sum in the same order as the two passes below).
-        double qb[kLaneShared], u[kLaneShared];
-#ifdef KOKKOS_ENABLE_CUDA
-#pragma unroll
-#endif
-        for (int b = 0; b < kLaneShared; ++b) {
-          qb[b] = b < n1 ? L(i, q1 + b) : 0.0;
-          u[b] = 0;
-        }
-        for (int a = 0; a < n0; ++a) {
-          const double qa = L(i, q0 + a);
-          double v = 0;
-#ifdef KOKKOS_ENABLE_CUDA
-#pragma unroll
-#endif
-          for (int b = 0; b < kLaneShared; ++b) {
-            if (b >= n1) break;
-            const double l = L(i, ll + std::int64_t(a) * n1 + b);
-            v += l * qb[b];
-            u[b] += l * qa;
-          }
-          L(i, lp.acc_at + sp.s_at[f0] + a) += v;
-        }
-#ifdef KOKKOS_ENABLE_CUDA
-#pragma unroll
-#endif
-        for (int b = 0; b < kLaneShared; ++b)
-          if (b < n1) L(i, lp.acc_at + sp.s_at[f1] + b) += u[b];
-        return;
-      }
-      for (int a = 0; a < n0; ++a) {
-        double v = 0;
-        for (int b = 0; b < n1; ++b) v += L(i, ll + std::int64_t(a) * n1 + b) * L(i, q1 + b);
-        L(i, lp.acc_at + sp.s_at[f0] + a) += v;
-      }
-      for (int b = 0; b < n1; ++b) {
-        double v = 0;
-        for (int a = 0; a < n0; ++a) v += L(i, ll + std::int64_t(a) * n1 + b) * L(i, q0 + a);
-        L(i, lp.acc_at + sp.s_at[f1] + b) += v;
-      }
-      return;
-    }
-    for_joint(sp, m, 0u, nullptr, [&](std::int64_t j, const int* d) {
-      const double l = L(i, ll + j);
-      for (int k = 0; k < nd; ++k) {
-        double w = l;
-        for (int r = 0; r < nd; ++r)
-          if (r != k) w *= L(i, lp.q_at + sp.s_at[sp.deps[m][r]] + d[r]);
-        L(i, lp.acc_at + sp.s_at[sp.deps[m][k]] + d[k]) += w;
-      }
-    });
+    return v;
   }
 
   // F = sum q ln q - sum q ln prior - sum_m E_q[ln A_m[o_m, .]].
-  KOKKOS_INLINE_FUNCTION void free_energy(std::int64_t i) const {
+  KOKKOS_INLINE_FUNCTION void free_energy(std::int64_t i, int lane, const Work& w) const {
     const Spec& sp = st.sp;
     double f_energy = 0;
-    for (std::int64_t k = 0; k < sp.S; ++k) {
-      const double q = L(i, lp.q_at + k);
-      f_energy += xlogx(q) - q * L(i, lp.lp_at + k);
-    }
+    for (std::int64_t k = lane; k < sp.S; k += kLanes) f_energy += xlogx(w.q[k]) - w.q[k] * w.lp[k];
     for (int g = 0; g < lp.groups; ++g) {
-      const int m = lp.g_mods[g][0];
-      for_joint(sp, m, 0u, nullptr, [&](std::int64_t j, const int* d) {
-        double w = L(i, lp.ll_at + sp.ll_at[m] + j);
-        for (int k = 0; k < sp.ndeps[m]; ++k) w *= L(i, lp.q_at + sp.s_at[sp.deps[m][k]] + d[k]);
-        f_energy -= w;
-      });
+      const int m = lp.g_mods[g][0], nd = sp.ndeps[m];
+      for (std::int64_t j = lane; j < sp.joint[m]; j += kLanes) {
+        double x = w.ll[sp.ll_at[m] + j];
+        std::int64_t rest = j;
+        for (int k = nd - 1; k >= 0; --k) {
+          const int f = sp.deps[m][k];
+          x *= w.q[sp.s_at[f] + rest % sp.Ns[f]];
+          rest /= sp.Ns[f];
+        }
+        f_energy -= x;
+      }
     }
-    st.vfe(i, st.step) = f_energy;
+    f_energy = warp_sum(f_energy);
+    if (lane == 0) st.vfe(i, st.step) = f_energy;
   }
 
   // Each level's marginals of the shared factors (B of the level's control,
   // from the beliefs at the first level), and each group's w_t(j): their
-  // product over the joint states of its shared dependencies.
-  KOKKOS_INLINE_FUNCTION void level_marginals(std::int64_t i) const {
+  // product over the joint states of its shared dependencies (first slowest).
+  KOKKOS_INLINE_FUNCTION void level_marginals(std::int64_t i, int lane, const Work& w) const {
     const Spec& sp = st.sp;
     const auto& tree = st.tree;
-    L(i, lp.one_at) = 1.0;
+    if (lane == 0) L(i, lp.one_at) = 1.0;
     for (int t = 0; t < sp.T; ++t) {
       const std::int64_t first = tree.level_at(t);
+      double* to = w.sh + t * sp.S;
+      const double* from = t == 0 ? w.q : to - sp.S;
       for (int f = 0; f < sp.F; ++f) {
         if (f == lp.own) continue;
         const int n = sp.Ns[f], u = tree.control(first, f);
-        const std::int64_t from = (t == 0 ? lp.q_at : lp.sh_at + (t - 1) * sp.S) + sp.s_at[f];
-        const std::int64_t to = lp.sh_at + t * sp.S + sp.s_at[f];
         const double* bt = &st.p(sp.bt_at[f] + std::int64_t(u) * n * n);
-        for (int next = 0; next < n; ++next) {
+        for (int next = lane; next < n; next += kLanes) {
           double v = 0;
-          for (int r = 0; r < n; ++r) v += bt[std::int64_t(r) * n + next] * L(i, from + r);
-          L(i, to + next) = v;
+          for (int r = 0; r < n; ++r) v += bt[std::int64_t(r) * n + next] * from[sp.s_at[f] + r];
+          to[sp.s_at[f] + next] = v;
         }
       }
+      warp_sync();
       for (int g = 0; g < lp.groups; ++g) {
-        int n[kMaxFactors];
-        for (int k = 0; k < lp.g_nsh[g]; ++k) n[k] = sp.Ns[lp.g_sh[g][k]];
-        for_digits(lp.g_nsh[g], n, [&](std::int64_t j, const int* d) {
-          double w = 1;
-          for (int k = 0; k < lp.g_nsh[g]; ++k)
-            w *= L(i, lp.sh_at + t * sp.S + sp.s_at[lp.g_sh[g][k]] + d[k]);
-          L(i, lp.g_w_at[g] + t * lp.g_jsh[g] + j) = w;
-        });
+        const int nsh = lp.g_nsh[g], jsh = lp.g_jsh[g];
+        for (int j = lane; j < jsh; j += kLanes) {
+          double x = 1;
+          int rest = j;
+          for (int k = nsh - 1; k >= 0; --k) {
+            const int f = lp.g_sh[g][k];
+            x *= to[sp.s_at[f] + rest % sp.Ns[f]];
+            rest /= sp.Ns[f];
+          }
+          L(i, lp.g_w_at[g] + t * jsh + j) = x;
+        }
       }
     }
   }

@@ -37,6 +37,10 @@ struct Config : AgentSettings {
   // thread per agent and tree node).
   enum class Evaluation { automatic, general, tiled, lanes };
   Evaluation evaluation = Evaluation::automatic;
+  // The lane evaluation's rows per chunk of agents (0: chosen by the backend
+  // and the run's agents).  Each agent's sums follow the GEMM's shape, so
+  // the last bits of the results depend on it (not on the rank count).
+  std::int64_t lane_chunk = 0;
   // Dirichlet learning (pymdp's online rule): concentrations start at
   // prior_concentration x the model's A and B.
   bool learn_A = false, learn_B = false;

@@ -188,11 +188,7 @@ HostLanes plan_lanes(const Model& m, const Config& cfg, const HostTree& tr, cons
   lp.own = c;
   lp.groups = int(groups.size());
   lp.q_at = 0;
-  lp.lp_at = sp.S;
-  lp.acc_at = 2 * sp.S;
-  lp.ll_at = 3 * sp.S;
-  lp.sh_at = lp.ll_at + sp.LL;
-  std::int64_t at = lp.sh_at + sp.T * sp.S;
+  std::int64_t at = sp.S;
   for (int o = 0; o < sp.M; ++o) {
     lp.lna_at[o] = std::int64_t(h.lna.size());
     for (double a : m.A[std::size_t(o)]) h.lna.push_back(std::log(std::max(a, kMinval)));
@@ -252,6 +248,7 @@ HostLanes plan_lanes(const Model& m, const Config& cfg, const HostTree& tr, cons
       h.mats.emplace_back(std::size_t(K * nodes * rows), 0.0);
     }
   }
+  lp.x_cols = h.x_cols;
   lp.one_at = at;
   lp.nv_at = at + 1;
   lp.pi_at = lp.nv_at + N;
@@ -558,7 +555,9 @@ void PolicyWorkload::run(RunContext& ctx) {
       // sums, independent of the partition): a function of the model and the
       // run's agents only; halved while X and Y would pass kLaneChunkBytes or
       // while half would still hold every agent of the run.
-      std::int64_t chunk = compat::kHostBackend ? kLaneChunkHost : kLaneChunkDevice;
+      std::int64_t chunk = cfg_.lane_chunk > 0    ? cfg_.lane_chunk
+                           : compat::kHostBackend ? kLaneChunkHost
+                                                  : kLaneChunkDevice;
       while (chunk > 32 && (chunk * (h.x_cols + h.y_cols) * std::int64_t(sizeof(double)) > kLaneChunkBytes ||
                             chunk / 2 >= cfg_.agents))
         chunk /= 2;
@@ -569,7 +568,7 @@ void PolicyWorkload::run(RunContext& ctx) {
     // One step of the lane evaluation (AgentLanes): Infer, per chunk of
     // agents Form, X_t M_t per group and level, Terms; then Act.
     auto lane_step = [&](const Kokkos::DefaultExecutionSpace& space) {
-      Kokkos::parallel_for("policy::lanes_infer", lane.policy<AgentLanes::Infer>(space), lane);
+      Kokkos::parallel_for("policy::lanes_infer", lane.infer_policy(space), lane);
       const int G = lane.lp.groups;
       for (std::int64_t first = 0; first < n; first += lane.chunk) {
         lane.first = first;
