@@ -118,6 +118,23 @@ KOKKOS_FORCEINLINE_FUNCTION double warp_max(double x) {
 #endif
   return x;
 }
+// The largest x over the lanes of a warp and its index k, the lowest k among
+// equal maxima (a serial scan's first maximum), in every lane.
+KOKKOS_FORCEINLINE_FUNCTION void warp_argmax(double& x, std::int64_t& k) {
+#if defined(__CUDA_ARCH__)
+  for (int o = 16; o > 0; o /= 2) {
+    const double other_x = __shfl_xor_sync(0xffffffffu, x, o);
+    const auto other_k = std::int64_t(__shfl_xor_sync(0xffffffffu, static_cast<long long>(k), o));
+    if (other_x > x || (other_x == x && other_k < k)) {
+      x = other_x;
+      k = other_k;
+    }
+  }
+#else
+  (void)x;
+  (void)k;
+#endif
+}
 // Orders the memory accesses of a warp's lanes (nothing on host backends).
 KOKKOS_FORCEINLINE_FUNCTION void warp_sync() {
 #if defined(__CUDA_ARCH__)

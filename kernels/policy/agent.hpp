@@ -761,10 +761,14 @@ struct AgentStep {
     team.team_barrier();
   }
 
-  KOKKOS_INLINE_FUNCTION void choose(std::int64_t i, std::int64_t agent) const {
+  // `argmax`: the most probable policy (the first of equals), where the
+  // caller has it already.
+  KOKKOS_INLINE_FUNCTION void choose(std::int64_t i, std::int64_t agent, std::int64_t argmax = -1) const {
     if (!sp.marginal) {
       std::int64_t best = 0;
-      if (!sp.stochastic) {
+      if (!sp.stochastic && argmax >= 0) {
+        best = argmax;
+      } else if (!sp.stochastic) {
         for (std::int64_t k = 1; k < sp.P; ++k)
           if (q_pi(i, k) > q_pi(i, best)) best = k;
       } else {

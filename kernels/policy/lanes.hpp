@@ -67,7 +67,7 @@ struct LanePlan {
 // F, and each level's shared marginals and weights); then per chunk of agents
 // Form (one thread per element of X), the GEMMs (on the host, PolicyWorkload), Terms (one thread per
 // agent and node, agents fastest: each node's terms of -G from its rows of
-// Y); Act (one thread per agent: -G along the tree, q(pi), the action).
+// Y); Act (one warp per agent: -G along the tree, q(pi), the action).
 struct AgentLanes {
   struct Infer {};
   struct Form {};
@@ -88,9 +88,8 @@ struct AgentLanes {
   // which a step of several launches and GEMMs cannot afford.
   template <class Tag>
   auto policy(const Kokkos::DefaultExecutionSpace& space) const {
-    const std::int64_t n = std::is_same_v<Tag, Form>    ? chunk * lp.x_cols
-                           : std::is_same_v<Tag, Terms> ? chunk * st.sp.N
-                                                        : agents;
+    static_assert(std::is_same_v<Tag, Form> || std::is_same_v<Tag, Terms>);
+    const std::int64_t n = chunk * (std::is_same_v<Tag, Form> ? lp.x_cols : st.sp.N);
     return Kokkos::Experimental::require(
         Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Tag, Kokkos::IndexType<std::int64_t>>(space, 0, n),
         Kokkos::Experimental::WorkItemProperty::HintLightWeight);
@@ -203,16 +202,6 @@ struct AgentLanes {
       }
     }
     L(i, lp.nv_at + node) = value;
-  }
-
-  KOKKOS_INLINE_FUNCTION void operator()(Act, const std::int64_t i) const {
-    // -G of a node: its parent's plus its own terms (nodes come after their parents).
-    for (std::int64_t node = 0; node < st.sp.N; ++node) {
-      const int parent = st.tree.parent(node);
-      if (parent >= 0) L(i, lp.nv_at + node) += L(i, lp.nv_at + parent);
-    }
-    policy_posterior(i);
-    st.choose(i, st.first_agent + i);
   }
 
   // q = softmax of the logits, per factor.
@@ -367,30 +356,62 @@ struct AgentLanes {
     }
   }
 
-  // q(pi) = softmax(gamma (-G) + ln E) from the leaves, and its entropy.
-  KOKKOS_INLINE_FUNCTION void policy_posterior(std::int64_t i) const {
+  // Act: one warp per agent, as Infer (no scratch): -G of every node along
+  // the tree, q(pi) and the action.
+  auto act_policy(const Kokkos::DefaultExecutionSpace& space) const {
+    using Teams = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace, Act, Kokkos::IndexType<std::int64_t>>;
+    return Kokkos::Experimental::require(
+        Teams(space, (agents + kInferAgents - 1) / kInferAgents, kInferAgents * kLanes, 1),
+        Kokkos::Experimental::WorkItemProperty::HintLightWeight);
+  }
+
+  KOKKOS_INLINE_FUNCTION void operator()(Act, const InferMember& team) const {
     const Spec& sp = st.sp;
+    const int lane = team.team_rank() % kLanes, slot = team.team_rank() / kLanes;
+    const std::int64_t i = team.league_rank() * kInferAgents + slot;
+    if (i >= agents) return;  // the whole warp
+    // -G of a node: its parent's plus its own terms, level by level.
+    for (int t = 1; t < sp.T; ++t) {
+      for (std::int64_t node = st.tree.level_at(t) + lane; node < st.tree.level_at(t + 1); node += kLanes)
+        L(i, lp.nv_at + node) += L(i, lp.nv_at + st.tree.parent(node));
+      warp_sync();
+    }
+    // q(pi) = softmax(gamma (-G) + ln E) from the leaves, its entropy and
+    // its most probable policy.
     double mx = -1e300;
-    for (std::int64_t k = 0; k < sp.P; ++k) {
+    for (std::int64_t k = lane; k < sp.P; k += kLanes) {
       const double value = L(i, lp.nv_at + st.tree.leaf(k));
       st.neg_efe(i, k) = value;
       const double logit = sp.gamma * value + log_stable(st.p(sp.e_at + k));
       L(i, lp.pi_at + k) = logit;
       mx = kmath::fmax(mx, logit);
     }
+    mx = warp_max(mx);
     double sum = 0;
-    for (std::int64_t k = 0; k < sp.P; ++k) {
+    for (std::int64_t k = lane; k < sp.P; k += kLanes) {
       const double e = kmath::exp(L(i, lp.pi_at + k) - mx);
       L(i, lp.pi_at + k) = e;
       sum += e;
     }
-    double h = 0;
-    for (std::int64_t k = 0; k < sp.P; ++k) {
+    sum = warp_sum(sum);
+    double h = 0, best_q = -1e300;
+    std::int64_t best = sp.P;
+    for (std::int64_t k = lane; k < sp.P; k += kLanes) {
       const double q = L(i, lp.pi_at + k) / sum;
       st.q_pi(i, k) = q;
       h -= xlogx(q);
+      if (q > best_q) {
+        best_q = q;
+        best = k;
+      }
     }
-    st.entropy_pi(i, st.step) = h;
+    h = warp_sum(h);
+    warp_argmax(best_q, best);
+    warp_sync();
+    if (lane == 0) {
+      st.entropy_pi(i, st.step) = h;
+      st.choose(i, st.first_agent + i, best);
+    }
   }
 };
 

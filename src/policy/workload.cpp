@@ -586,7 +586,7 @@ void PolicyWorkload::run(RunContext& ctx) {
           }
         Kokkos::parallel_for("policy::lanes_terms", lane.policy<AgentLanes::Terms>(space), lane);
       }
-      Kokkos::parallel_for("policy::lanes_act", lane.policy<AgentLanes::Act>(space), lane);
+      Kokkos::parallel_for("policy::lanes_act", lane.act_policy(space), lane);
     };
     init.reset();
     auto t = ctx.timers.scope("steps");
