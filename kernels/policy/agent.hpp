@@ -37,6 +37,13 @@ inline constexpr int kMaxFactors = 6, kMaxModalities = 8;
 // of the contracted A once for this many nodes.
 inline constexpr int kTile = 4;
 inline constexpr int kLanes = warp_lanes<Kokkos::DefaultExecutionSpace>;
+// Lanes that share one of n states' sums where n is below a warp's lanes:
+// the largest power of two W with W n <= kLanes (1 on a host backend).
+KOKKOS_INLINE_FUNCTION int lanes_per_state(int n) {
+  int W = 1;
+  while (2 * W * n <= kLanes) W *= 2;
+  return W;
+}
 // The largest team (threads per agent), and the team scratch a team may ask
 // for (the 48 KB of shared memory a GPU block gets without opting in).
 inline constexpr int kMaxTeam = 256;
@@ -405,9 +412,7 @@ struct AgentStep {
     const int warps = (team.team_size() + kLanes - 1) / kLanes;
     for (int it = 0; it < sp.num_iter; ++it) {
       for (int f = warp; f < sp.F; f += warps) {
-        const int n = sp.Ns[f];
-        int W = 1;
-        while (2 * W * n <= kLanes) W *= 2;
+        const int n = sp.Ns[f], W = lanes_per_state(n);
         const int sub = lane % W, per_pass = kLanes / W;
         for (int s0 = 0; s0 < n; s0 += per_pass) {
           const int s = s0 + lane / W;

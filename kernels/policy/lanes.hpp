@@ -243,9 +243,7 @@ struct AgentLanes {
         // Where the factor has fewer states than the warp has lanes, W
         // lanes share a state's sums over the other factor's states (lane
         // sub takes every W-th), combined by a butterfly within the group.
-        const int n = sp.Ns[f];
-        int W = 1;
-        while (2 * W * n <= kLanes) W *= 2;
+        const int n = sp.Ns[f], W = lanes_per_state(n);
         const int sub = lane % W, per_pass = kLanes / W;
         for (int s0 = 0; s0 < n; s0 += per_pass) {
           const int s = s0 + lane / W;
