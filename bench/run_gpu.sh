@@ -19,6 +19,7 @@
 #   POLICY_EVALUATIONS  policy part: the evaluations measured (default: "auto tiled lanes general")
 #   POLICY_TEAMS    policy part: team sizes measured (default: "0", the automatic choice)
 #   POLICY_LANE_CHUNKS  policy part: the lane evaluation's chunks measured (default: "0", automatic)
+#   POLICY_LANE_WIDTHS  policy part: the lane evaluation's lanes per agent measured (default: "0", automatic)
 #   POLICY_REFERENCE=0  policy part: no pymdp reference outputs (the benchmark only)
 #   TARGETS         build only these CMake targets (e.g. "prism bench_ising2d test_thermo");
 #                   tests whose binaries were not built are skipped
@@ -267,17 +268,20 @@ for agents_steps in "1 2000" "1024 500" "16384 200" "65536 50" "262144 20"; do
   for evaluation in ${POLICY_EVALUATIONS:-auto tiled lanes general}; do
     [[ $evaluation == general && $agents == 262144 ]] && continue
     variants=${POLICY_TEAMS:-0}
-    [[ $evaluation == lanes ]] && variants=${POLICY_LANE_CHUNKS:-0}
+    if [[ $evaluation == lanes ]]; then
+      variants=""
+      for c in ${POLICY_LANE_CHUNKS:-0}; do for w in ${POLICY_LANE_WIDTHS:-0}; do variants+=" $c:$w"; done; done
+    fi
     for variant in $variants; do
-      team=0 chunk=0
-      if [[ $evaluation == lanes ]]; then chunk=$variant; else team=$variant; fi
+      team=0 chunk=0 width=0
+      if [[ $evaluation == lanes ]]; then IFS=: read -r chunk width <<< "$variant"; else team=$variant; fi
       rm -f "$WORK/policy-$agents.h5"
-      echo "agents=$agents evaluation=$evaluation team=$team lane_chunk=$chunk" | tee -a "$OUT/policy.txt"
+      echo "agents=$agents evaluation=$evaluation team=$team lane_chunk=$chunk lane_width=$width" | tee -a "$OUT/policy.txt"
       CUDA_VISIBLE_DEVICES=$ONE "$B/src/prism" --output "$WORK/policy-$agents.h5" --set 'policy.states=[32,4]' \
         --set 'policy.controls=[4,1]' --set 'policy.observations=[16,8]' --set policy.policy_len=3 \
         --set policy.agents=$agents --set policy.steps=$steps --set policy.action_selection=deterministic \
         --set policy.learn_A=false --set policy.learn_B=false --set policy.trace_agents=0 \
-        --set policy.evaluation=$evaluation --set policy.team_size=$team --set policy.lane_chunk=$chunk \
+        --set policy.evaluation=$evaluation --set policy.team_size=$team --set policy.lane_chunk=$chunk --set policy.lane_width=$width \
         "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^PERFORMANCE|rror' | tee -a "$OUT/policy.txt"
     done
   done

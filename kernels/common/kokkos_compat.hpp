@@ -111,6 +111,15 @@ KOKKOS_FORCEINLINE_FUNCTION double warp_group_sum(double x, int width) {
 #endif
   return x;
 }
+// The maximum of x over each aligned group of `width` lanes (exact in any order).
+KOKKOS_FORCEINLINE_FUNCTION double warp_group_max(double x, int width) {
+#if defined(__CUDA_ARCH__)
+  for (int o = width / 2; o > 0; o /= 2) x = fmax(x, __shfl_xor_sync(0xffffffffu, x, o));
+#else
+  (void)width;
+#endif
+  return x;
+}
 // The maximum of x over the lanes of a warp (exact in any order).
 KOKKOS_FORCEINLINE_FUNCTION double warp_max(double x) {
 #if defined(__CUDA_ARCH__)
@@ -118,11 +127,11 @@ KOKKOS_FORCEINLINE_FUNCTION double warp_max(double x) {
 #endif
   return x;
 }
-// The largest x over the lanes of a warp and its index k, the lowest k among
-// equal maxima (a serial scan's first maximum), in every lane.
-KOKKOS_FORCEINLINE_FUNCTION void warp_argmax(double& x, std::int64_t& k) {
+// The largest x over each aligned group of `width` lanes and its index k, the
+// lowest k among equal maxima (a serial scan's first maximum), in every lane.
+KOKKOS_FORCEINLINE_FUNCTION void warp_group_argmax(double& x, std::int64_t& k, int width) {
 #if defined(__CUDA_ARCH__)
-  for (int o = 16; o > 0; o /= 2) {
+  for (int o = width / 2; o > 0; o /= 2) {
     const double other_x = __shfl_xor_sync(0xffffffffu, x, o);
     const auto other_k = std::int64_t(__shfl_xor_sync(0xffffffffu, static_cast<long long>(k), o));
     if (other_x > x || (other_x == x && other_k < k)) {
@@ -133,6 +142,7 @@ KOKKOS_FORCEINLINE_FUNCTION void warp_argmax(double& x, std::int64_t& k) {
 #else
   (void)x;
   (void)k;
+  (void)width;
 #endif
 }
 // Orders the memory accesses of a warp's lanes (nothing on host backends).

@@ -37,11 +37,12 @@ inline constexpr int kMaxFactors = 6, kMaxModalities = 8;
 // of the contracted A once for this many nodes.
 inline constexpr int kTile = 4;
 inline constexpr int kLanes = warp_lanes<Kokkos::DefaultExecutionSpace>;
-// Lanes that share one of n states' sums where n is below a warp's lanes:
-// the largest power of two W with W n <= kLanes (1 on a host backend).
-KOKKOS_INLINE_FUNCTION int lanes_per_state(int n) {
+// Lanes that share one of n states' sums where n is below the `lanes` that
+// work on them: the largest power of two W with W n <= lanes (1 on a host
+// backend).
+KOKKOS_INLINE_FUNCTION int lanes_per_state(int n, int lanes = kLanes) {
   int W = 1;
-  while (2 * W * n <= kLanes) W *= 2;
+  while (2 * W * n <= lanes) W *= 2;
   return W;
 }
 // The largest team (threads per agent), and the team scratch a team may ask

@@ -79,8 +79,9 @@ struct AgentLanes {
   Kokkos::View<double**> L;  // lane scratch [agent][lp.width]
   std::int64_t agents = 0;   // this rank's
   Matrix X, Y;               // [chunk row][column]: the products' factors and results
-  std::int64_t chunk = 0;    // rows of X and Y
-  std::int64_t first = 0;    // the agent of the chunk's row 0
+  std::int64_t chunk = 0;    // rows of X and Y: a power of two, 2^chunk_log2
+  int chunk_log2 = 0;
+  std::int64_t first = 0;  // the agent of the chunk's row 0
 
   // Launched light-weight: the functor travels as a kernel argument.  Kokkos'
   // default for a functor this large copies it to constant memory, and each
@@ -95,12 +96,17 @@ struct AgentLanes {
         Kokkos::Experimental::WorkItemProperty::HintLightWeight);
   }
 
-  // Infer: one warp per agent (one thread on a host backend), kInferAgents
-  // agents per team, each with its working arrays in team scratch: the
-  // warp's lanes share each phase's states or joint states, so the fixed-point
-  // iterations read ln A from shared memory, and the sums are each lane's in
-  // order, then a butterfly (warp_sum), the same bits on every rank.
-  static constexpr int kInferAgents = compat::kHostBackend ? 1 : 4;
+  // Infer: `width` lanes of a warp per agent (one thread on a host backend),
+  // each agent with its working arrays in team scratch: the lanes share each
+  // phase's states or joint states, so the fixed-point iterations read ln A
+  // from shared memory, and the sums are each lane's in order, then a
+  // butterfly within the agent's lanes (warp_group_sum), the same bits on
+  // every rank.  Several agents per warp divide the latency of the serial
+  // parts (drawing the world, the reductions) among them.
+  static constexpr int kTeamThreads = compat::kHostBackend ? 1 : 128;
+  static constexpr int kDefaultWidth = compat::kHostBackend ? 1 : 8;
+  int width = kDefaultWidth;  // lanes per agent: a power of two, at most kLanes
+  KOKKOS_INLINE_FUNCTION int team_agents() const { return kTeamThreads / width; }
   // Team scratch above this goes to scratch level 1 (global memory).
   static constexpr std::size_t kInferSharedBytes = 40 * 1024;
   // An agent's working arrays, in doubles: q(s), ln prior, logits, the
@@ -108,34 +114,37 @@ struct AgentLanes {
   // modality's ll_at).
   KOKKOS_INLINE_FUNCTION std::int64_t infer_width() const { return (3 + st.sp.T) * st.sp.S + st.sp.LL; }
   KOKKOS_INLINE_FUNCTION std::size_t infer_bytes() const {
-    return std::size_t(kInferAgents) * std::size_t(infer_width()) * sizeof(double);
+    return std::size_t(team_agents()) * std::size_t(infer_width()) * sizeof(double);
   }
   KOKKOS_INLINE_FUNCTION int infer_level() const { return infer_bytes() <= kInferSharedBytes ? 0 : 1; }
   auto infer_policy(const Kokkos::DefaultExecutionSpace& space) const {
     using Teams = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace, Infer, Kokkos::IndexType<std::int64_t>>;
-    Teams teams(space, (agents + kInferAgents - 1) / kInferAgents, kInferAgents * kLanes, 1);
+    Teams teams(space, (agents + team_agents() - 1) / team_agents(), kTeamThreads, 1);
     teams.set_scratch_size(infer_level(), Kokkos::PerTeam(infer_bytes()));
     return Kokkos::Experimental::require(teams, Kokkos::Experimental::WorkItemProperty::HintLightWeight);
   }
   using InferMember = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace>::member_type;
 
-  // An agent's working arrays in team scratch.
+  // An agent's working arrays in team scratch; whether the lanes hold an
+  // agent (the others of the last team only take part in the butterflies).
   struct Work {
     double *q, *lp, *acc, *sh, *ll;
+    bool active;
   };
 
   KOKKOS_INLINE_FUNCTION void operator()(Infer, const InferMember& team) const {
     const Spec& sp = st.sp;
-    const int lane = team.team_rank() % kLanes, slot = team.team_rank() / kLanes;
+    const int lane = team.team_rank() % width, slot = team.team_rank() / width;
     auto* base = static_cast<double*>(team.team_scratch(infer_level()).get_shmem(infer_bytes()));
-    const std::int64_t i = team.league_rank() * kInferAgents + slot;
-    if (i >= agents) return;  // the whole warp
+    const std::int64_t agent = team.league_rank() * team_agents() + slot;
+    const bool active = agent < agents;
+    const std::int64_t i = active ? agent : 0;  // reads only, where not active
     double* row = base + slot * infer_width();
-    const Work w{row, row + sp.S, row + 2 * sp.S, row + 3 * sp.S, row + (3 + sp.T) * sp.S};
-    if (lane == 0) st.sample_world(i, st.first_agent + i);
+    const Work w{row, row + sp.S, row + 2 * sp.S, row + 3 * sp.S, row + (3 + sp.T) * sp.S, active};
+    if (lane == 0 && active) st.sample_world(i, st.first_agent + i);
     warp_sync();
     // ln prior: D at step 0, else B(last action) q(s).
-    for (std::int64_t k = lane; k < sp.S; k += kLanes) {
+    for (std::int64_t k = lane; k < sp.S; k += width) {
       const int f = st.factor_of(k), n = sp.Ns[f], s = int(k - sp.s_at[f]);
       double v = 0;
       if (st.step == 0) {
@@ -151,7 +160,7 @@ struct AgentLanes {
     for (int g = 0; g < lp.groups; ++g) {
       const int m0 = lp.g_mods[g][0];
       const std::int64_t J = sp.joint[m0];
-      for (std::int64_t j = lane; j < J; j += kLanes) {
+      for (std::int64_t j = lane; j < J; j += width) {
         double v = 0;
         for (int k = 0; k < lp.g_nmods[g]; ++k) {
           const int m = lp.g_mods[g][k];
@@ -163,7 +172,7 @@ struct AgentLanes {
     warp_sync();
     infer_states(lane, w);
     free_energy(i, lane, w);
-    for (std::int64_t k = lane; k < sp.S; k += kLanes) {
+    for (std::int64_t k = lane; k < sp.S && active; k += width) {
       L(i, lp.q_at + k) = w.q[k];
       st.qs(i, k) = w.q[k];
     }
@@ -174,7 +183,7 @@ struct AgentLanes {
   // joint state j) of the row of agent first + r, q_c(x) w_t(j) (zero past
   // the last agent).
   KOKKOS_INLINE_FUNCTION void operator()(Form, const std::int64_t k) const {
-    const std::int64_t c = k / chunk, r = k - c * chunk, i = first + r;
+    const std::int64_t c = k >> chunk_log2, r = k & (chunk - 1), i = first + r;
     const int T = st.sp.T;
     int gt = 0;
     while (gt + 1 < lp.groups * T && lp.x_col(gt + 1) <= c) ++gt;
@@ -186,7 +195,7 @@ struct AgentLanes {
 
   // A node's terms of -G from its predicted outcomes and ambiguities (Y).
   KOKKOS_INLINE_FUNCTION void operator()(Terms, const std::int64_t k) const {
-    const std::int64_t node = k / chunk, r = k - node * chunk, i = first + r;
+    const std::int64_t node = k >> chunk_log2, r = k & (chunk - 1), i = first + r;
     if (i >= agents) return;
     int t = 0;
     while (node >= st.tree.level_at(t + 1)) ++t;
@@ -210,14 +219,14 @@ struct AgentLanes {
     for (int f = 0; f < sp.F; ++f) {
       double* a = w.acc + sp.s_at[f];
       double mx = -1e300, sum = 0;
-      for (int s = lane; s < sp.Ns[f]; s += kLanes) mx = kmath::fmax(mx, a[s]);
-      mx = warp_max(mx);
-      for (int s = lane; s < sp.Ns[f]; s += kLanes) {
+      for (int s = lane; s < sp.Ns[f]; s += width) mx = kmath::fmax(mx, a[s]);
+      mx = warp_group_max(mx, width);
+      for (int s = lane; s < sp.Ns[f]; s += width) {
         a[s] = kmath::exp(a[s] - mx);
         sum += a[s];
       }
-      sum = warp_sum(sum);
-      for (int s = lane; s < sp.Ns[f]; s += kLanes) w.q[sp.s_at[f] + s] = a[s] / sum;
+      sum = warp_group_sum(sum, width);
+      for (int s = lane; s < sp.Ns[f]; s += width) w.q[sp.s_at[f] + s] = a[s] / sum;
     }
     warp_sync();
   }
@@ -228,7 +237,7 @@ struct AgentLanes {
   KOKKOS_INLINE_FUNCTION void infer_states(int lane, const Work& w) const {
     const Spec& sp = st.sp;
     if (sp.F == 1) {
-      for (int s = lane; s < sp.Ns[0]; s += kLanes) {
+      for (int s = lane; s < sp.Ns[0]; s += width) {
         double v = w.lp[s];
         for (int g = 0; g < lp.groups; ++g) v += w.ll[sp.ll_at[lp.g_mods[g][0]] + s];
         w.acc[s] = v;
@@ -236,15 +245,15 @@ struct AgentLanes {
       softmax_factors(lane, w);
       return;
     }
-    for (std::int64_t k = lane; k < sp.S; k += kLanes) w.q[k] = 1.0 / sp.Ns[st.factor_of(k)];
+    for (std::int64_t k = lane; k < sp.S; k += width) w.q[k] = 1.0 / sp.Ns[st.factor_of(k)];
     warp_sync();
     for (int it = 0; it < sp.num_iter; ++it) {
       for (int f = 0; f < sp.F; ++f) {
         // Where the factor has fewer states than the warp has lanes, W
         // lanes share a state's sums over the other factor's states (lane
         // sub takes every W-th), combined by a butterfly within the group.
-        const int n = sp.Ns[f], W = lanes_per_state(n);
-        const int sub = lane % W, per_pass = kLanes / W;
+        const int n = sp.Ns[f], W = lanes_per_state(n, width);
+        const int sub = lane % W, per_pass = width / W;
         for (int s0 = 0; s0 < n; s0 += per_pass) {
           const int s = s0 + lane / W;
           double v = 0;
@@ -298,10 +307,10 @@ struct AgentLanes {
   KOKKOS_INLINE_FUNCTION void free_energy(std::int64_t i, int lane, const Work& w) const {
     const Spec& sp = st.sp;
     double f_energy = 0;
-    for (std::int64_t k = lane; k < sp.S; k += kLanes) f_energy += xlogx(w.q[k]) - w.q[k] * w.lp[k];
+    for (std::int64_t k = lane; k < sp.S; k += width) f_energy += xlogx(w.q[k]) - w.q[k] * w.lp[k];
     for (int g = 0; g < lp.groups; ++g) {
       const int m = lp.g_mods[g][0], nd = sp.ndeps[m];
-      for (std::int64_t j = lane; j < sp.joint[m]; j += kLanes) {
+      for (std::int64_t j = lane; j < sp.joint[m]; j += width) {
         double x = w.ll[sp.ll_at[m] + j];
         std::int64_t rest = j;
         for (int k = nd - 1; k >= 0; --k) {
@@ -312,8 +321,8 @@ struct AgentLanes {
         f_energy -= x;
       }
     }
-    f_energy = warp_sum(f_energy);
-    if (lane == 0) st.vfe(i, st.step) = f_energy;
+    f_energy = warp_group_sum(f_energy, width);
+    if (lane == 0 && w.active) st.vfe(i, st.step) = f_energy;
   }
 
   // Each level's marginals of the shared factors (B of the level's control,
@@ -322,7 +331,7 @@ struct AgentLanes {
   KOKKOS_INLINE_FUNCTION void level_marginals(std::int64_t i, int lane, const Work& w) const {
     const Spec& sp = st.sp;
     const auto& tree = st.tree;
-    if (lane == 0) L(i, lp.one_at) = 1.0;
+    if (lane == 0 && w.active) L(i, lp.one_at) = 1.0;
     for (int t = 0; t < sp.T; ++t) {
       const std::int64_t first = tree.level_at(t);
       double* to = w.sh + t * sp.S;
@@ -331,7 +340,7 @@ struct AgentLanes {
         if (f == lp.own) continue;
         const int n = sp.Ns[f], u = tree.control(first, f);
         const double* bt = &st.p(sp.bt_at[f] + std::int64_t(u) * n * n);
-        for (int next = lane; next < n; next += kLanes) {
+        for (int next = lane; next < n; next += width) {
           double v = 0;
           for (int r = 0; r < n; ++r) v += bt[std::int64_t(r) * n + next] * from[sp.s_at[f] + r];
           to[sp.s_at[f] + next] = v;
@@ -340,7 +349,7 @@ struct AgentLanes {
       warp_sync();
       for (int g = 0; g < lp.groups; ++g) {
         const int nsh = lp.g_nsh[g], jsh = lp.g_jsh[g];
-        for (int j = lane; j < jsh; j += kLanes) {
+        for (int j = lane; j < jsh; j += width) {
           double x = 1;
           int rest = j;
           for (int k = nsh - 1; k >= 0; --k) {
@@ -348,53 +357,55 @@ struct AgentLanes {
             x *= to[sp.s_at[f] + rest % sp.Ns[f]];
             rest /= sp.Ns[f];
           }
-          L(i, lp.g_w_at[g] + t * jsh + j) = x;
+          if (w.active) L(i, lp.g_w_at[g] + t * jsh + j) = x;
         }
       }
     }
   }
 
-  // Act: one warp per agent, as Infer (no scratch): -G of every node along
-  // the tree, q(pi) and the action.
+  // Act: `width` lanes per agent, as Infer (no scratch): -G of every node
+  // along the tree, q(pi) and the action.
   auto act_policy(const Kokkos::DefaultExecutionSpace& space) const {
     using Teams = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace, Act, Kokkos::IndexType<std::int64_t>>;
     return Kokkos::Experimental::require(
-        Teams(space, (agents + kInferAgents - 1) / kInferAgents, kInferAgents * kLanes, 1),
+        Teams(space, (agents + team_agents() - 1) / team_agents(), kTeamThreads, 1),
         Kokkos::Experimental::WorkItemProperty::HintLightWeight);
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(Act, const InferMember& team) const {
     const Spec& sp = st.sp;
-    const int lane = team.team_rank() % kLanes, slot = team.team_rank() / kLanes;
-    const std::int64_t i = team.league_rank() * kInferAgents + slot;
-    if (i >= agents) return;  // the whole warp
+    const int lane = team.team_rank() % width, slot = team.team_rank() / width;
+    const std::int64_t i = team.league_rank() * team_agents() + slot;
+    // Lanes without an agent (in the last team) take part in the butterflies only.
+    const bool active = i < agents;
     // -G of a node: its parent's plus its own terms, level by level.
     for (int t = 1; t < sp.T; ++t) {
-      for (std::int64_t node = st.tree.level_at(t) + lane; node < st.tree.level_at(t + 1); node += kLanes)
+      for (std::int64_t node = st.tree.level_at(t) + lane; node < st.tree.level_at(t + 1) && active;
+           node += width)
         L(i, lp.nv_at + node) += L(i, lp.nv_at + st.tree.parent(node));
       warp_sync();
     }
     // q(pi) = softmax(gamma (-G) + ln E) from the leaves, its entropy and
     // its most probable policy.
     double mx = -1e300;
-    for (std::int64_t k = lane; k < sp.P; k += kLanes) {
+    for (std::int64_t k = lane; k < sp.P && active; k += width) {
       const double value = L(i, lp.nv_at + st.tree.leaf(k));
       st.neg_efe(i, k) = value;
       const double logit = sp.gamma * value + log_stable(st.p(sp.e_at + k));
       L(i, lp.pi_at + k) = logit;
       mx = kmath::fmax(mx, logit);
     }
-    mx = warp_max(mx);
+    mx = warp_group_max(mx, width);
     double sum = 0;
-    for (std::int64_t k = lane; k < sp.P; k += kLanes) {
+    for (std::int64_t k = lane; k < sp.P && active; k += width) {
       const double e = kmath::exp(L(i, lp.pi_at + k) - mx);
       L(i, lp.pi_at + k) = e;
       sum += e;
     }
-    sum = warp_sum(sum);
+    sum = warp_group_sum(sum, width);
     double h = 0, best_q = -1e300;
     std::int64_t best = sp.P;
-    for (std::int64_t k = lane; k < sp.P; k += kLanes) {
+    for (std::int64_t k = lane; k < sp.P && active; k += width) {
       const double q = L(i, lp.pi_at + k) / sum;
       st.q_pi(i, k) = q;
       h -= xlogx(q);
@@ -403,10 +414,10 @@ struct AgentLanes {
         best = k;
       }
     }
-    h = warp_sum(h);
-    warp_argmax(best_q, best);
+    h = warp_group_sum(h, width);
+    warp_group_argmax(best_q, best, width);
     warp_sync();
-    if (lane == 0) {
+    if (lane == 0 && active) {
       st.entropy_pi(i, st.step) = h;
       st.choose(i, st.first_agent + i, best);
     }

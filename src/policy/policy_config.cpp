@@ -62,6 +62,9 @@ Config parse_config(Deck& deck) {
   c.lane_chunk = deck.get_int(s, "lane_chunk", 0, 0, std::int64_t(1) << 20);
   if (c.lane_chunk != 0 && (c.lane_chunk < 32 || (c.lane_chunk & (c.lane_chunk - 1)) != 0))
     deck.fail(s, "lane_chunk", "must be 0 (automatic) or a power of two from 32 on");
+  c.lane_width = deck.get_int(s, "lane_width", 0, 0, 32);
+  if ((c.lane_width & (c.lane_width - 1)) != 0)
+    deck.fail(s, "lane_width", "must be 0 (automatic) or a power of two up to 32");
   c.learn_A = deck.get_bool(s, "learn_A", false);
   c.learn_B = deck.get_bool(s, "learn_B", false);
   // Read with learning off too, so that one deck runs with and without it.

@@ -41,6 +41,9 @@ struct Config : AgentSettings {
   // and the run's agents).  Each agent's sums follow the GEMM's shape, so
   // the last bits of the results depend on it (not on the rank count).
   std::int64_t lane_chunk = 0;
+  // The lane evaluation's GPU lanes per agent in inference and acting (0:
+  // automatic); the last bits of the results depend on it, as on lane_chunk.
+  std::int64_t lane_width = 0;
   // Dirichlet learning (pymdp's online rule): concentrations start at
   // prior_concentration x the model's A and B.
   bool learn_A = false, learn_B = false;
