@@ -21,6 +21,7 @@
 #   POLICY_LANE_CHUNKS  policy part: the lane evaluation's chunks measured (default: "0", automatic)
 #   POLICY_LANE_WIDTHS  policy part: the lane evaluation's lanes per agent measured (default: "0", automatic)
 #   POLICY_REFERENCE=0  policy part: no pymdp reference outputs (the benchmark only)
+#   POLICY_GAUSSIAN=0   policy part: not the linear-Gaussian form
 #   TARGETS         build only these CMake targets (e.g. "prism bench_ising2d test_thermo");
 #                   tests whose binaries were not built are skipped
 #   PROFILE=1       thermo part: Nsight Compute on one multispin sweep at 32768^2
@@ -308,8 +309,10 @@ if [[ -x "$C/src/prism" ]]; then
     "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^PERFORMANCE|rror' | sed "s/^/openmp $J cores: /" |
     tee -a "$OUT/policy.txt"
 fi
-log "policy: the linear-Gaussian form, 2^20 agents x 100 steps, 5 and 125 policies of three steps"
+[[ ${POLICY_GAUSSIAN:-1} == 1 ]] &&
+  log "policy: the linear-Gaussian form, 2^20 agents x 100 steps, 5 and 125 policies of three steps"
 for set in constant all; do
+  [[ ${POLICY_GAUSSIAN:-1} == 1 ]] || break
   CUDA_VISIBLE_DEVICES=$ONE "$B/src/prism" --output "$WORK/policy-gaussian.h5" --set policy.agents=1048576 \
     --set policy.trace_agents=0 --set policy.steps=100 --set policy.policies=$set "$ROOT/inputs/policy_gaussian.toml" 2>&1 |
     grep -E '^PERFORMANCE|rror' | tee -a "$OUT/policy.txt"
