@@ -104,7 +104,7 @@ struct AgentLanes {
   // every rank.  Several agents per warp divide the latency of the serial
   // parts (drawing the world, the reductions) among them.
   static constexpr int kTeamThreads = compat::kHostBackend ? 1 : 128;
-  static constexpr int kDefaultWidth = compat::kHostBackend ? 1 : 8;
+  static constexpr int kDefaultWidth = compat::kHostBackend ? 1 : 32;
   int width = kDefaultWidth;  // lanes per agent: a power of two, at most kLanes
   KOKKOS_INLINE_FUNCTION int team_agents() const { return kTeamThreads / width; }
   // Team scratch above this goes to scratch level 1 (global memory).

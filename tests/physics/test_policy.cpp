@@ -367,6 +367,14 @@ TEST(PolicyMaths, LaneEvaluationEqualsTheDefinitions) {
   cfg.policy_len = 3;
   cfg.model_seed = 17;
   check_against_definitions(cfg, 1e-10);
+  // A GPU's other lane widths (a host has one lane per agent): six agents
+  // leave lanes without an agent in the last team, and in its warps.
+  for (const std::int64_t width : {4, 8, 32}) {
+    SCOPED_TRACE("lane_width " + std::to_string(width));
+    cfg.lane_width = width;
+    check_against_definitions(cfg, 1e-10);
+  }
+  cfg.lane_width = 0;
   cfg.states = {5};
   cfg.controls = {3};
   cfg.observations = {4, 3};
