@@ -28,8 +28,8 @@
 #                   (ncu_multispin.txt) and the kernel's SASS (sass_multispin.txt);
 #                   classifier part: Nsight Compute on one tensor-core inference
 #                   launch of 10^6 observations (ncu_classifier.txt); policy part: the
-#                   duration of every kernel of two lane-evaluation steps at 16 384 agents
-#                   (ncu_policy_lanes.txt)
+#                   duration of every kernel of two lane-evaluation steps at 16 384 agents,
+#                   the first of POLICY_LANE_WIDTHS (ncu_policy_lanes.txt)
 #
 # OUTDIR gets: node.txt (GPUs, compilers, commit, "-dirty" if tracked files differ from it); test_*.txt (unit tests, thermo,
 # nqs and te physics suites on one GPU, thermo on 2 ranks); rank_independence.txt
@@ -295,6 +295,7 @@ if [[ "${PROFILE:-0}" == 1 ]] && command -v ncu > /dev/null; then
     --set 'policy.controls=[4,1]' --set 'policy.observations=[16,8]' --set policy.policy_len=3 \
     --set policy.agents=16384 --set policy.steps=12 --set policy.action_selection=deterministic \
     --set policy.learn_A=false --set policy.learn_B=false --set policy.trace_agents=0 --set policy.evaluation=lanes \
+    --set policy.lane_width="${POLICY_LANE_WIDTHS%% *}" \
     "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^  [A-Za-z_].*\(|gpu__time_duration' |
     sed -E 's/\(([0-9]+), ([0-9]+), ([0-9]+)\)x\(([0-9]+), ([0-9]+), ([0-9]+)\).*/grid \1x\2x\3 block \4x\5x\6/' \
     > "$OUT/ncu_policy_lanes.txt" || failed "ncu policy"
