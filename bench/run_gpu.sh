@@ -290,12 +290,13 @@ done
 if [[ "${PROFILE:-0}" == 1 ]] && command -v ncu > /dev/null; then
   log "policy: ncu, every kernel's duration in two lane-evaluation steps at 16 384 agents"
   rm -f "$WORK/policy-ncu.h5"
+  ncu_width=${POLICY_LANE_WIDTHS:-0} && ncu_width=${ncu_width%% *}
   CUDA_VISIBLE_DEVICES=$ONE ncu --clock-control none --kernel-name-base demangled --launch-skip 40 --launch-count 40 \
     --metrics gpu__time_duration.sum "$B/src/prism" --output "$WORK/policy-ncu.h5" --set 'policy.states=[32,4]' \
     --set 'policy.controls=[4,1]' --set 'policy.observations=[16,8]' --set policy.policy_len=3 \
     --set policy.agents=16384 --set policy.steps=12 --set policy.action_selection=deterministic \
     --set policy.learn_A=false --set policy.learn_B=false --set policy.trace_agents=0 --set policy.evaluation=lanes \
-    --set policy.lane_width="${POLICY_LANE_WIDTHS%% *}" \
+    --set policy.lane_width="$ncu_width" \
     "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^  [A-Za-z_].*\(|gpu__time_duration' |
     sed -E 's/\(([0-9]+), ([0-9]+), ([0-9]+)\)x\(([0-9]+), ([0-9]+), ([0-9]+)\).*/grid \1x\2x\3 block \4x\5x\6/' \
     > "$OUT/ncu_policy_lanes.txt" || failed "ncu policy"
