@@ -260,8 +260,8 @@ fi
 if want policy; then
 log "policy: the suite on one GPU; the issue's benchmark model (obs [16,8], states [32,4], controls [4,1], 64 policies)"
 CUDA_VISIBLE_DEVICES=$ONE check policy_1gpu "$B/tests/test_policy" --gtest_brief=1
-# Every evaluation in POLICY_EVALUATIONS (auto picks the tiled one below 4096
-# agents and the lane one from there for this model), for every team size in
+# Every evaluation in POLICY_EVALUATIONS (auto picks the lane one on a GPU for
+# this model), for every team size in
 # POLICY_TEAMS (0: the automatic choice), or for the lane evaluation every
 # chunk in POLICY_LANE_CHUNKS (0: the automatic choice).
 for agents_steps in "1 2000" "1024 500" "16384 200" "65536 50" "262144 20"; do

@@ -30,10 +30,6 @@ namespace prism::policy {
 
 // The largest joint of a modality group's shared factors.
 inline constexpr int kLaneShared = 8;
-// policy.evaluation = "auto" takes the lane evaluation on a GPU from this
-// many agents (over all ranks) on: with fewer, the products are too narrow
-// to fill a GPU and a team per agent finishes a step sooner.
-inline constexpr std::int64_t kLanesMinAgents = 4096;
 
 // The offsets of the lane evaluation.  Modalities with the same
 // dependencies form a group; a group's rows are its modalities' outcomes,
@@ -104,6 +100,8 @@ struct AgentLanes {
   // every rank.  Several agents per warp divide the latency of the serial
   // parts (drawing the world, the reductions) among them.
   static constexpr int kTeamThreads = compat::kHostBackend ? 1 : 128;
+  // A warp per agent by default: 8 lanes (four agents per warp) measured no
+  // faster from 16 384 agents on and slower below (docs/performance-notes.md).
   static constexpr int kDefaultWidth = compat::kHostBackend ? 1 : 32;
   int width = kDefaultWidth;  // lanes per agent: a power of two, at most kLanes
   KOKKOS_INLINE_FUNCTION int team_agents() const { return kTeamThreads / width; }

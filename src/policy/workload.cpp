@@ -427,9 +427,12 @@ void PolicyWorkload::run(RunContext& ctx) {
   if (cfg_.evaluation == Config::Evaluation::tiled && host_tree.own < 0)
     throw std::invalid_argument("policy.evaluation = \"tiled\" does not apply: " +
                                 std::string(kTiledCondition));
+  // "auto": the lane evaluation wherever it applies on a GPU (it measured
+  // faster than the tiled one from one agent on); on a host, where its
+  // products run on few cores, the tiled one.
   const bool lanes = cfg_.evaluation == Config::Evaluation::lanes ||
                      (cfg_.evaluation == Config::Evaluation::automatic && lanes_why_not.empty() &&
-                      !compat::kHostBackend && cfg_.agents >= kLanesMinAgents);
+                      !compat::kHostBackend);
   evaluation_ = lanes ? "lanes" : host_tree.own >= 0 ? "tiled" : "general";
   // The tiled evaluation's contracted A and H[A] go to team scratch where the
   // largest level's fit beside the largest team's tiles.
