@@ -503,10 +503,16 @@ TEST(PolicyMaths, EqualsPymdp) {
     const Model m = read_model(cfg);
     ASSERT_EQ(m.policies, policies);
     ASSERT_EQ(m.given_obs, obs);
-    for (const auto evaluation : {Config::Evaluation::automatic, Config::Evaluation::lanes}) {
+    // A team evaluation (the tiled one where it applies, as "auto" takes on
+    // a host), then the lane evaluation (what "auto" takes on a GPU).
+    const auto team =
+        tiled_evaluation_applies(m, cfg) ? Config::Evaluation::tiled : Config::Evaluation::general;
+    for (const auto evaluation : {team, Config::Evaluation::lanes}) {
       if (evaluation == Config::Evaluation::lanes && !lane_evaluation_unsupported(m, cfg).empty()) continue;
       cfg.evaluation = evaluation;
-      SCOPED_TRACE(evaluation == Config::Evaluation::lanes ? "lanes" : "auto");
+      SCOPED_TRACE(evaluation == Config::Evaluation::lanes   ? "lanes"
+                   : evaluation == Config::Evaluation::tiled ? "tiled"
+                                                             : "general");
       PolicyWorkload w(cfg, m);
       test::run_workload(w, 1);
       if (!test::world->root()) continue;
