@@ -1,7 +1,7 @@
 #pragma once
-// The lane evaluation of a policy step: threads per agent rather than a
-// team per agent, and the policy tree's predictions as dense matrix
-// products across agents, for models without learning whose policy tree has
+// The lane evaluation of a policy step: the lanes of a warp (or fewer) per
+// agent rather than a team, and the policy tree's predictions as dense
+// matrix products across agents, for models without learning whose policy tree has
 // one own factor c (the tiled evaluation's condition, PolicyTree::own).  The
 // same arithmetic as AgentStep up to the order of the sums, rearranged so
 // that every agent applies the same matrices: a node n's marginal of c is
