@@ -3,6 +3,7 @@
 #include <KokkosBlas3_gemm.hpp>
 #include <Kokkos_Core.hpp>
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -430,9 +431,9 @@ void PolicyWorkload::run(RunContext& ctx) {
   // "auto": the lane evaluation wherever it applies on a GPU (it measured
   // faster than the tiled one from one agent on); on a host, where its
   // products run on few cores, the tiled one.
-  const bool lanes = cfg_.evaluation == Config::Evaluation::lanes ||
-                     (cfg_.evaluation == Config::Evaluation::automatic && lanes_why_not.empty() &&
-                      !compat::kHostBackend);
+  const bool lanes =
+      cfg_.evaluation == Config::Evaluation::lanes ||
+      (cfg_.evaluation == Config::Evaluation::automatic && lanes_why_not.empty() && !compat::kHostBackend);
   evaluation_ = lanes ? "lanes" : host_tree.own >= 0 ? "tiled" : "general";
   // The tiled evaluation's contracted A and H[A] go to team scratch where the
   // largest level's fit beside the largest team's tiles.
@@ -565,7 +566,7 @@ void PolicyWorkload::run(RunContext& ctx) {
                             chunk / 2 >= cfg_.agents))
         chunk /= 2;
       lane.chunk = chunk;
-      while (std::int64_t(1) << lane.chunk_log2 < chunk) ++lane.chunk_log2;
+      lane.chunk_log2 = std::countr_zero(std::uint64_t(chunk));  // chunk is a power of two
       if (cfg_.lane_width > 0 && !compat::kHostBackend) lane.width = int(cfg_.lane_width);
       lane.X = AgentLanes::Matrix("policy::lanes_X", chunk, h.x_cols);
       lane.Y = AgentLanes::Matrix("policy::lanes_Y", chunk, h.y_cols);
