@@ -28,6 +28,14 @@
 
 namespace prism::policy {
 
+// Blocks of inference per multiprocessor the registers must allow: the
+// kernel is a chain of short dependent steps per agent (draws, reductions),
+// so what hides their latency is agents in flight; eight caps it at 64
+// registers a thread, at the price of a few spills to L1.
+#ifndef PRISM_LANES_INFER_BLOCKS
+#define PRISM_LANES_INFER_BLOCKS 8
+#endif
+
 // The largest joint of a modality group's shared factors.
 inline constexpr int kLaneShared = 8;
 
@@ -107,16 +115,23 @@ struct AgentLanes {
   KOKKOS_INLINE_FUNCTION int team_agents() const { return kTeamThreads / width; }
   // Team scratch above this goes to scratch level 1 (global memory).
   static constexpr std::size_t kInferSharedBytes = 40 * 1024;
-  // An agent's working arrays, in doubles: q(s), ln prior, logits, the
-  // levels' marginals, the groups' ln A[o, .] sums (at their first
-  // modality's ll_at).
-  KOKKOS_INLINE_FUNCTION std::int64_t infer_width() const { return (3 + st.sp.T) * st.sp.S + st.sp.LL; }
+  // An agent's working arrays, in doubles: q(s), ln prior, logits; then
+  // the levels' marginals and the groups' ln A[o, .] sums (at their first
+  // modality's ll_at), which first hold the world's weights (S factors'
+  // then O outcomes'); then the world's states (F) and observations (M).
+  KOKKOS_INLINE_FUNCTION std::int64_t infer_width() const {
+    const Spec& sp = st.sp;
+    const std::int64_t levels = sp.T * sp.S + sp.LL, world = sp.S + sp.O;
+    return 3 * sp.S + (levels > world ? levels : world) + sp.F + sp.M;
+  }
   KOKKOS_INLINE_FUNCTION std::size_t infer_bytes() const {
     return std::size_t(team_agents()) * std::size_t(infer_width()) * sizeof(double);
   }
   KOKKOS_INLINE_FUNCTION int infer_level() const { return infer_bytes() <= kInferSharedBytes ? 0 : 1; }
   auto infer_policy(const Kokkos::DefaultExecutionSpace& space) const {
-    using Teams = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace, Infer, Kokkos::IndexType<std::int64_t>>;
+    using Teams = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace, Infer,
+                                     Kokkos::LaunchBounds<kTeamThreads, PRISM_LANES_INFER_BLOCKS>,
+                                     Kokkos::IndexType<std::int64_t>>;
     Teams teams(space, (agents + team_agents() - 1) / team_agents(), kTeamThreads, 1);
     teams.set_scratch_size(infer_level(), Kokkos::PerTeam(infer_bytes()));
     return Kokkos::Experimental::require(teams, Kokkos::Experimental::WorkItemProperty::HintLightWeight);
@@ -126,7 +141,7 @@ struct AgentLanes {
   // An agent's working arrays in team scratch; whether the lanes hold an
   // agent (the others of the last team only take part in the butterflies).
   struct Work {
-    double *q, *lp, *acc, *sh, *ll;
+    double *q, *lp, *acc, *sh, *ll, *state, *seen;
     bool active;
   };
 
@@ -138,8 +153,13 @@ struct AgentLanes {
     const bool active = agent < agents;
     const std::int64_t i = active ? agent : 0;  // reads only, where not active
     double* row = base + slot * infer_width();
-    const Work w{row, row + sp.S, row + 2 * sp.S, row + 3 * sp.S, row + (3 + sp.T) * sp.S, active};
-    if (lane == 0 && active) st.sample_world(i, st.first_agent + i);
+    double* state = row + infer_width() - sp.F - sp.M;
+    const Work w{row,   row + sp.S,   row + 2 * sp.S, row + 3 * sp.S, row + (3 + sp.T) * sp.S,
+                 state, state + sp.F, active};
+    sample_world(i, lane, w);
+    // The last beliefs into w.q (free until inference starts), so that the
+    // sums below read them from shared memory.
+    for (std::int64_t k = lane; k < sp.S && st.step > 0; k += width) w.q[k] = L(i, lp.q_at + k);
     warp_sync();
     // ln prior: D at step 0, else B(last action) q(s).
     for (std::int64_t k = lane; k < sp.S; k += width) {
@@ -149,7 +169,7 @@ struct AgentLanes {
         v = st.p(sp.d_at[f] + s);
       } else {
         const double* bt = &st.p(sp.bt_at[f] + std::int64_t(st.action(i, f)) * n * n + s);
-        for (int r = 0; r < n; ++r) v += bt[std::int64_t(r) * n] * L(i, lp.q_at + sp.s_at[f] + r);
+        for (int r = 0; r < n; ++r) v += bt[std::int64_t(r) * n] * w.q[sp.s_at[f] + r];
       }
       w.lp[k] = log_stable(v);
     }
@@ -162,7 +182,7 @@ struct AgentLanes {
         double v = 0;
         for (int k = 0; k < lp.g_nmods[g]; ++k) {
           const int m = lp.g_mods[g][k];
-          v += lp.lna(lp.lna_at[m] + std::int64_t(st.obs(i, m)) * J + j);
+          v += lp.lna(lp.lna_at[m] + std::int64_t(w.seen[m]) * J + j);
         }
         w.ll[sp.ll_at[m0] + j] = v;
       }
@@ -175,6 +195,52 @@ struct AgentLanes {
       st.qs(i, k) = w.q[k];
     }
     level_marginals(i, lane, w);
+  }
+
+  // The world, as AgentStep::sample_world draws it (the same weights summed
+  // in the same order, so the same draws), with the lanes loading every
+  // weight at once rather than one lane walking A's and B's columns in
+  // global memory: the factors' weights, then lane f draws factor f; the
+  // outcomes' weights at the drawn states, then lane m draws modality m.
+  // The states and observations stay in w.state and w.seen.
+  KOKKOS_INLINE_FUNCTION void sample_world(std::int64_t i, int lane, const Work& w) const {
+    const Spec& sp = st.sp;
+    const std::int64_t agent = st.first_agent + i;
+    double* weight = w.sh;  // [S] per factor, then [O] per modality
+    for (std::int64_t k = lane; k < sp.S; k += width) {
+      const int f = st.factor_of(k), s = int(k - sp.s_at[f]);
+      weight[k] =
+          st.step == 0
+              ? st.p(sp.world_d_at[f] + s)
+              : st.p(sp.b_at[f] + (std::int64_t(s) * sp.Ns[f] + st.world(i, f)) * sp.Nu[f] + st.action(i, f));
+    }
+    warp_sync();
+    for (int f = lane; f < sp.F; f += width) {
+      const int s =
+          categorical(weight + sp.s_at[f], sp.Ns[f], 1, uniform(st.seed, agent, st.step, std::uint32_t(f)));
+      w.state[f] = s;
+      if (w.active) st.world(i, f) = s;
+    }
+    warp_sync();
+    double* outcome = weight + sp.S;
+    for (std::int64_t k = lane; k < sp.O; k += width) {
+      int m = 0;
+      while (m + 1 < sp.M && k >= sp.o_at[m + 1]) ++m;
+      std::int64_t j = 0;
+      for (int d = 0; d < sp.ndeps[m]; ++d)
+        j = j * sp.Ns[sp.deps[m][d]] + std::int64_t(w.state[sp.deps[m][d]]);
+      outcome[k] = st.p(sp.a_at[m] + (k - sp.o_at[m]) * sp.joint[m] + j);
+    }
+    warp_sync();
+    for (int m = lane; m < sp.M; m += width) {
+      const int o = st.given.extent(0) > 0
+                        ? st.given(st.step, m)
+                        : categorical(outcome + sp.o_at[m], sp.No[m], 1,
+                                      uniform(st.seed, agent, st.step, 6 + std::uint32_t(m)));
+      w.seen[m] = o;
+      if (w.active) st.obs(i, m) = o;
+    }
+    warp_sync();
   }
 
   // One element of X: column c (group g, level t, own state x, shared

@@ -337,6 +337,10 @@ TEST(PolicyMaths, TiledAndLaneEvaluationsEqualTheDefinitionsAndTheGeneralOne) {
     SCOPED_TRACE(other->evaluation());
     ASSERT_EQ(a.neg_efe.size(), b.neg_efe.size());
     EXPECT_EQ(a.actions, b.actions);
+    // The same world: the lane evaluation draws it with its lanes, from the
+    // same weights summed in the same order.
+    EXPECT_EQ(a.world, b.world);
+    EXPECT_EQ(a.observations, b.observations);
     for (std::size_t k = 0; k < a.neg_efe.size(); ++k) {
       EXPECT_NEAR(a.neg_efe[k], b.neg_efe[k], 1e-12 * std::max(1.0, std::fabs(b.neg_efe[k]))) << k;
       EXPECT_NEAR(a.q_pi[k], b.q_pi[k], 1e-12) << k;
