@@ -282,14 +282,19 @@ struct AgentLanes {
     const Spec& sp = st.sp;
     for (int f = 0; f < sp.F; ++f) {
       double* a = w.acc + sp.s_at[f];
+      // A factor of fewer states than lanes has them in its first `span`
+      // lanes: the butterflies need only span those (the lanes beyond add
+      // nothing, so the bits are those of the whole width).
+      int span = 1;
+      while (span < sp.Ns[f] && span < width) span *= 2;
       double mx = -1e300, sum = 0;
       for (int s = lane; s < sp.Ns[f]; s += width) mx = kmath::fmax(mx, a[s]);
-      mx = warp_group_max(mx, width);
+      mx = warp_group_max(mx, span);
       for (int s = lane; s < sp.Ns[f]; s += width) {
         a[s] = kmath::exp(a[s] - mx);
         sum += a[s];
       }
-      sum = warp_group_sum(sum, width);
+      sum = warp_group_sum(sum, span);
       for (int s = lane; s < sp.Ns[f]; s += width) w.q[sp.s_at[f] + s] = a[s] / sum;
     }
     warp_sync();
