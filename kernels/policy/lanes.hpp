@@ -53,8 +53,8 @@ struct LanePlan {
   std::int64_t g_coef_at[kMaxModalities] = {};  // into ci, cu
   std::int64_t g_w_at[kMaxModalities] = {};     // lane scratch: the group's w_t at + t * jsh
   // The lane scratch (per agent): beliefs, the groups' weights per level, a
-  // 1, the nodes' terms of -G (then their -G), the policies' logits.
-  std::int64_t q_at = 0, one_at = 0, nv_at = 0, pi_at = 0, width = 0;
+  // 1, the nodes' terms of -G.
+  std::int64_t q_at = 0, one_at = 0, nv_at = 0, width = 0;
   // Columns of group g at level t in X (x_col) and Y (y_col): [g * T + t];
   // X's columns in all.
   Kokkos::View<const std::int64_t*> x_col, y_col;
@@ -432,50 +432,67 @@ struct AgentLanes {
     }
   }
 
-  // Act: `width` lanes per agent, as Infer (no scratch): -G of every node
-  // along the tree, q(pi) and the action.
+  // Act: `width` lanes per agent, as Infer: -G of every node along the
+  // tree, q(pi) and the action.  L keeps agents fastest (Form and Terms
+  // read and write it across agents), so an agent's nodes lie a row apart:
+  // the team first copies its agents' nodes to scratch with consecutive
+  // threads on consecutive agents (one sector for four agents, not one
+  // each), and the lanes then work on the copy.
+  KOKKOS_INLINE_FUNCTION std::int64_t act_width() const { return st.sp.N + st.sp.P; }  // nodes, then logits
+  KOKKOS_INLINE_FUNCTION std::size_t act_bytes() const {
+    return std::size_t(team_agents()) * std::size_t(act_width()) * sizeof(double);
+  }
+  KOKKOS_INLINE_FUNCTION int act_level() const { return act_bytes() <= kInferSharedBytes ? 0 : 1; }
   auto act_policy(const Kokkos::DefaultExecutionSpace& space) const {
     using Teams = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace, Act, Kokkos::IndexType<std::int64_t>>;
-    return Kokkos::Experimental::require(
-        Teams(space, (agents + team_agents() - 1) / team_agents(), kTeamThreads, 1),
-        Kokkos::Experimental::WorkItemProperty::HintLightWeight);
+    Teams teams(space, (agents + team_agents() - 1) / team_agents(), kTeamThreads, 1);
+    teams.set_scratch_size(act_level(), Kokkos::PerTeam(act_bytes()));
+    return Kokkos::Experimental::require(teams, Kokkos::Experimental::WorkItemProperty::HintLightWeight);
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(Act, const InferMember& team) const {
     const Spec& sp = st.sp;
-    const int lane = team.team_rank() % width, slot = team.team_rank() / width;
-    const std::int64_t i = team.league_rank() * team_agents() + slot;
+    const int lane = team.team_rank() % width, slot = team.team_rank() / width, per_team = team_agents();
+    const std::int64_t first_i = team.league_rank() * per_team, i = first_i + slot;
+    auto* base = static_cast<double*>(team.team_scratch(act_level()).get_shmem(act_bytes()));
+    for (std::int64_t k = team.team_rank(); k < per_team * sp.N; k += team.team_size()) {
+      const std::int64_t a = k % per_team, node = k / per_team;
+      if (first_i + a < agents) base[a * act_width() + node] = L(first_i + a, lp.nv_at + node);
+    }
+    team.team_barrier();
+    double* nv = base + slot * act_width();
+    double* pi = nv + sp.N;
     // Lanes without an agent (in the last team) take part in the butterflies only.
     const bool active = i < agents;
     // -G of a node: its parent's plus its own terms, level by level.
     for (int t = 1; t < sp.T; ++t) {
       for (std::int64_t node = st.tree.level_at(t) + lane; node < st.tree.level_at(t + 1) && active;
            node += width)
-        L(i, lp.nv_at + node) += L(i, lp.nv_at + st.tree.parent(node));
+        nv[node] += nv[st.tree.parent(node)];
       warp_sync();
     }
     // q(pi) = softmax(gamma (-G) + ln E) from the leaves, its entropy and
     // its most probable policy.
     double mx = -1e300;
     for (std::int64_t k = lane; k < sp.P && active; k += width) {
-      const double value = L(i, lp.nv_at + st.tree.leaf(k));
+      const double value = nv[st.tree.leaf(k)];
       st.neg_efe(i, k) = value;
       const double logit = sp.gamma * value + log_stable(st.p(sp.e_at + k));
-      L(i, lp.pi_at + k) = logit;
+      pi[k] = logit;
       mx = kmath::fmax(mx, logit);
     }
     mx = warp_group_max(mx, width);
     double sum = 0;
     for (std::int64_t k = lane; k < sp.P && active; k += width) {
-      const double e = kmath::exp(L(i, lp.pi_at + k) - mx);
-      L(i, lp.pi_at + k) = e;
+      const double e = kmath::exp(pi[k] - mx);
+      pi[k] = e;
       sum += e;
     }
     sum = warp_group_sum(sum, width);
     double h = 0, best_q = -1e300;
     std::int64_t best = sp.P;
     for (std::int64_t k = lane; k < sp.P && active; k += width) {
-      const double q = L(i, lp.pi_at + k) / sum;
+      const double q = pi[k] / sum;
       st.q_pi(i, k) = q;
       h -= xlogx(q);
       if (q > best_q) {

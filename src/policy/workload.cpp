@@ -252,8 +252,7 @@ HostLanes plan_lanes(const Model& m, const Config& cfg, const HostTree& tr, cons
   lp.x_cols = h.x_cols;
   lp.one_at = at;
   lp.nv_at = at + 1;
-  lp.pi_at = lp.nv_at + N;
-  lp.width = lp.pi_at + sp.P;
+  lp.width = lp.nv_at + N;
   for (int t = 0; t < T; ++t)
     for (std::int64_t n = tr.level_at[std::size_t(t)]; n < tr.level_at[std::size_t(t) + 1]; ++n)
       for (int g = 0; g < lp.groups; ++g) {
