@@ -52,6 +52,10 @@ struct LanePlan {
       g_sh[kMaxModalities][kMaxFactors] = {};   // those dependencies, first slowest
   std::int64_t g_coef_at[kMaxModalities] = {};  // into ci, cu
   std::int64_t g_w_at[kMaxModalities] = {};     // lane scratch: the group's w_t at + t * jsh
+  // Inference's scratch: group g's ln A[o, .] sum at g_ll_at[g] (ll_width
+  // in all); a shared factor f's marginal at sh_at[f] of a level's sh_width.
+  std::int64_t g_ll_at[kMaxModalities] = {}, ll_width = 0;
+  std::int64_t sh_at[kMaxFactors] = {}, sh_width = 0;
   // The lane scratch (per agent): beliefs, the groups' weights per level, a
   // 1, the nodes' terms of -G.
   std::int64_t q_at = 0, one_at = 0, nv_at = 0, width = 0;
@@ -112,16 +116,26 @@ struct AgentLanes {
   // faster from 16 384 agents on and slower below (docs/performance-notes.md).
   static constexpr int kDefaultWidth = compat::kHostBackend ? 1 : 32;
   int width = kDefaultWidth;  // lanes per agent: a power of two, at most kLanes
-  KOKKOS_INLINE_FUNCTION int team_agents() const { return kTeamThreads / width; }
   // Team scratch above this goes to scratch level 1 (global memory).
   static constexpr std::size_t kInferSharedBytes = 40 * 1024;
+  // Threads of an Infer or Act team: kTeamThreads, halved down to a warp
+  // while its agents' working arrays would not fit kInferSharedBytes (fewer
+  // lanes per agent put more agents in a team).
+  KOKKOS_INLINE_FUNCTION int team_threads() const {
+    int threads = kTeamThreads;
+    while (threads > kLanes &&
+           std::size_t(threads / width) * std::size_t(infer_width()) * sizeof(double) > kInferSharedBytes)
+      threads /= 2;
+    return threads;
+  }
+  KOKKOS_INLINE_FUNCTION int team_agents() const { return team_threads() / width; }
   // An agent's working arrays, in doubles: q(s), ln prior, logits; then
-  // the levels' marginals and the groups' ln A[o, .] sums (at their first
-  // modality's ll_at), which first hold the world's weights (S factors'
-  // then O outcomes'); then the world's states (F) and observations (M).
+  // the levels' marginals of the shared factors and the groups' ln A[o, .]
+  // sums, which first hold the world's weights (S factors' then O
+  // outcomes'); then the world's states (F) and observations (M).
   KOKKOS_INLINE_FUNCTION std::int64_t infer_width() const {
     const Spec& sp = st.sp;
-    const std::int64_t levels = sp.T * sp.S + sp.LL, world = sp.S + sp.O;
+    const std::int64_t levels = sp.T * lp.sh_width + lp.ll_width, world = sp.S + sp.O;
     return 3 * sp.S + (levels > world ? levels : world) + sp.F + sp.M;
   }
   KOKKOS_INLINE_FUNCTION std::size_t infer_bytes() const {
@@ -132,7 +146,7 @@ struct AgentLanes {
     using Teams = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace, Infer,
                                      Kokkos::LaunchBounds<kTeamThreads, PRISM_LANES_INFER_BLOCKS>,
                                      Kokkos::IndexType<std::int64_t>>;
-    Teams teams(space, (agents + team_agents() - 1) / team_agents(), kTeamThreads, 1);
+    Teams teams(space, (agents + team_agents() - 1) / team_agents(), team_threads(), 1);
     teams.set_scratch_size(infer_level(), Kokkos::PerTeam(infer_bytes()));
     return Kokkos::Experimental::require(teams, Kokkos::Experimental::WorkItemProperty::HintLightWeight);
   }
@@ -154,7 +168,7 @@ struct AgentLanes {
     const std::int64_t i = active ? agent : 0;  // reads only, where not active
     double* row = base + slot * infer_width();
     double* state = row + infer_width() - sp.F - sp.M;
-    const Work w{row,   row + sp.S,   row + 2 * sp.S, row + 3 * sp.S, row + (3 + sp.T) * sp.S,
+    const Work w{row,   row + sp.S,   row + 2 * sp.S, row + 3 * sp.S, row + 3 * sp.S + sp.T * lp.sh_width,
                  state, state + sp.F, active};
     sample_world(i, lane, w);
     // The last beliefs into w.q (free until inference starts), so that the
@@ -184,7 +198,7 @@ struct AgentLanes {
           const int m = lp.g_mods[g][k];
           v += lp.lna(lp.lna_at[m] + std::int64_t(w.seen[m]) * J + j);
         }
-        w.ll[sp.ll_at[m0] + j] = v;
+        w.ll[lp.g_ll_at[g] + j] = v;
       }
     }
     warp_sync();
@@ -308,7 +322,7 @@ struct AgentLanes {
     if (sp.F == 1) {
       for (int s = lane; s < sp.Ns[0]; s += width) {
         double v = w.lp[s];
-        for (int g = 0; g < lp.groups; ++g) v += w.ll[sp.ll_at[lp.g_mods[g][0]] + s];
+        for (int g = 0; g < lp.groups; ++g) v += w.ll[lp.g_ll_at[g] + s];
         w.acc[s] = v;
       }
       softmax_factors(lane, w);
@@ -328,8 +342,7 @@ struct AgentLanes {
           double v = 0;
           if (s < n) {
             if (sub == 0) v = w.lp[sp.s_at[f] + s];
-            for (int g = 0; g < lp.groups; ++g)
-              v += expected_log_likelihood(lp.g_mods[g][0], f, s, sub, W, w);
+            for (int g = 0; g < lp.groups; ++g) v += expected_log_likelihood(g, f, s, sub, W, w);
           }
           v = warp_group_sum(v, W);
           if (s < n && sub == 0) w.acc[sp.s_at[f] + s] = v;
@@ -340,13 +353,14 @@ struct AgentLanes {
     }
   }
 
-  // Lane sub's share (of W) of E over the other dependencies' beliefs of the
-  // group's ln A[o, .] (at modality m's place), with factor f in state s (0
-  // if m does not depend on f).
-  KOKKOS_INLINE_FUNCTION double expected_log_likelihood(int m, int f, int s, int sub, int W,
+  // Lane sub's share (of W) of E over the other dependencies' beliefs of
+  // group g's ln A[o, .], with factor f in state s (0 if the group does not
+  // depend on f).
+  KOKKOS_INLINE_FUNCTION double expected_log_likelihood(int g, int f, int s, int sub, int W,
                                                         const Work& w) const {
     const Spec& sp = st.sp;
-    const double* ll = w.ll + sp.ll_at[m];
+    const int m = lp.g_mods[g][0];
+    const double* ll = w.ll + lp.g_ll_at[g];
     const int nd = sp.ndeps[m];
     double v = 0;
     for (int k = 0; k < nd; ++k) {
@@ -380,7 +394,7 @@ struct AgentLanes {
     for (int g = 0; g < lp.groups; ++g) {
       const int m = lp.g_mods[g][0], nd = sp.ndeps[m];
       for (std::int64_t j = lane; j < sp.joint[m]; j += width) {
-        double x = w.ll[sp.ll_at[m] + j];
+        double x = w.ll[lp.g_ll_at[g] + j];
         std::int64_t rest = j;
         for (int k = nd - 1; k >= 0; --k) {
           const int f = sp.deps[m][k];
@@ -403,16 +417,16 @@ struct AgentLanes {
     if (lane == 0 && w.active) L(i, lp.one_at) = 1.0;
     for (int t = 0; t < sp.T; ++t) {
       const std::int64_t first = tree.level_at(t);
-      double* to = w.sh + t * sp.S;
-      const double* from = t == 0 ? w.q : to - sp.S;
+      double* to = w.sh + t * lp.sh_width;
       for (int f = 0; f < sp.F; ++f) {
         if (f == lp.own) continue;
         const int n = sp.Ns[f], u = tree.control(first, f);
         const double* bt = &st.p(sp.bt_at[f] + std::int64_t(u) * n * n);
+        const double* from = t == 0 ? w.q + sp.s_at[f] : to - lp.sh_width + lp.sh_at[f];
         for (int next = lane; next < n; next += width) {
           double v = 0;
-          for (int r = 0; r < n; ++r) v += bt[std::int64_t(r) * n + next] * from[sp.s_at[f] + r];
-          to[sp.s_at[f] + next] = v;
+          for (int r = 0; r < n; ++r) v += bt[std::int64_t(r) * n + next] * from[r];
+          to[lp.sh_at[f] + next] = v;
         }
       }
       warp_sync();
@@ -423,7 +437,7 @@ struct AgentLanes {
           int rest = j;
           for (int k = nsh - 1; k >= 0; --k) {
             const int f = lp.g_sh[g][k];
-            x *= to[sp.s_at[f] + rest % sp.Ns[f]];
+            x *= to[lp.sh_at[f] + rest % sp.Ns[f]];
             rest /= sp.Ns[f];
           }
           if (w.active) L(i, lp.g_w_at[g] + t * jsh + j) = x;
@@ -445,7 +459,7 @@ struct AgentLanes {
   KOKKOS_INLINE_FUNCTION int act_level() const { return act_bytes() <= kInferSharedBytes ? 0 : 1; }
   auto act_policy(const Kokkos::DefaultExecutionSpace& space) const {
     using Teams = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace, Act, Kokkos::IndexType<std::int64_t>>;
-    Teams teams(space, (agents + team_agents() - 1) / team_agents(), kTeamThreads, 1);
+    Teams teams(space, (agents + team_agents() - 1) / team_agents(), team_threads(), 1);
     teams.set_scratch_size(act_level(), Kokkos::PerTeam(act_bytes()));
     return Kokkos::Experimental::require(teams, Kokkos::Experimental::WorkItemProperty::HintLightWeight);
   }

@@ -189,6 +189,11 @@ HostLanes plan_lanes(const Model& m, const Config& cfg, const HostTree& tr, cons
   lp.own = c;
   lp.groups = int(groups.size());
   lp.q_at = 0;
+  for (int f = 0; f < F; ++f)
+    if (f != c) {
+      lp.sh_at[f] = lp.sh_width;
+      lp.sh_width += sp.Ns[f];
+    }
   std::int64_t at = sp.S;
   for (int o = 0; o < sp.M; ++o) {
     lp.lna_at[o] = std::int64_t(h.lna.size());
@@ -226,6 +231,8 @@ HostLanes plan_lanes(const Model& m, const Config& cfg, const HostTree& tr, cons
     for (int o : groups[std::size_t(g)]) lp.g_mods[g][lp.g_nmods[g]++] = o;
     for (auto d : m.deps[std::size_t(groups[std::size_t(g)][0])])
       if (d != c) lp.g_sh[g][lp.g_nsh[g]++] = int(d);
+    lp.g_ll_at[g] = lp.ll_width;
+    lp.ll_width += sp.joint[groups[std::size_t(g)][0]];
     lp.g_coef_at[g] = std::int64_t(h.ci.size());
     lp.g_w_at[g] = at;
     at += sp.T * lp.g_jsh[g];
