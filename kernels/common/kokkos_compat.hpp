@@ -24,6 +24,20 @@ inline int visible_device_count() {
 #endif
 }
 
+// Shared memory of one multiprocessor of the current GPU in bytes (0 for
+// host-only backends or when it cannot be read).
+inline std::size_t shared_bytes_per_multiprocessor() {
+#ifdef KOKKOS_ENABLE_CUDA
+  int device = 0, bytes = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device) != cudaSuccess)
+    return 0;
+  return std::size_t(bytes);
+#else
+  return 0;
+#endif
+}
+
 // Kokkos::initialize with an explicit device id (ignored on host backends).
 inline void initialize(int& argc, char* argv[], int device_id) {
 #if KOKKOS_VERSION >= 40000

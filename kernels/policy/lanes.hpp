@@ -118,13 +118,22 @@ struct AgentLanes {
   int width = kDefaultWidth;  // lanes per agent: a power of two, at most kLanes
   // Team scratch above this goes to scratch level 1 (global memory).
   static constexpr std::size_t kInferSharedBytes = 40 * 1024;
+  // The team scratch Infer and Act keep in shared memory: kInferSharedBytes,
+  // and on a GPU at most its multiprocessor's shared memory over the
+  // PRISM_LANES_INFER_BLOCKS blocks of Infer's launch bound (Kokkos refuses
+  // a launch whose bound the scratch would break).  Set by shared_cap_here().
+  std::size_t shared_cap = kInferSharedBytes;
+  static std::size_t shared_cap_here() {
+    const std::size_t per_sm = compat::shared_bytes_per_multiprocessor();
+    return per_sm > 0 ? std::min(kInferSharedBytes, per_sm / PRISM_LANES_INFER_BLOCKS) : kInferSharedBytes;
+  }
   // Threads of an Infer or Act team: kTeamThreads, halved down to a warp
-  // while its agents' working arrays would not fit kInferSharedBytes (fewer
+  // while its agents' working arrays would not fit shared_cap (fewer
   // lanes per agent put more agents in a team).
   KOKKOS_INLINE_FUNCTION int team_threads() const {
     int threads = kTeamThreads;
     while (threads > kLanes &&
-           std::size_t(threads / width) * std::size_t(infer_width()) * sizeof(double) > kInferSharedBytes)
+           std::size_t(threads / width) * std::size_t(infer_width()) * sizeof(double) > shared_cap)
       threads /= 2;
     return threads;
   }
@@ -141,7 +150,7 @@ struct AgentLanes {
   KOKKOS_INLINE_FUNCTION std::size_t infer_bytes() const {
     return std::size_t(team_agents()) * std::size_t(infer_width()) * sizeof(double);
   }
-  KOKKOS_INLINE_FUNCTION int infer_level() const { return infer_bytes() <= kInferSharedBytes ? 0 : 1; }
+  KOKKOS_INLINE_FUNCTION int infer_level() const { return infer_bytes() <= shared_cap ? 0 : 1; }
   auto infer_policy(const Kokkos::DefaultExecutionSpace& space) const {
     using Teams = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace, Infer,
                                      Kokkos::LaunchBounds<kTeamThreads, PRISM_LANES_INFER_BLOCKS>,
@@ -456,7 +465,7 @@ struct AgentLanes {
   KOKKOS_INLINE_FUNCTION std::size_t act_bytes() const {
     return std::size_t(team_agents()) * std::size_t(act_width()) * sizeof(double);
   }
-  KOKKOS_INLINE_FUNCTION int act_level() const { return act_bytes() <= kInferSharedBytes ? 0 : 1; }
+  KOKKOS_INLINE_FUNCTION int act_level() const { return act_bytes() <= shared_cap ? 0 : 1; }
   auto act_policy(const Kokkos::DefaultExecutionSpace& space) const {
     using Teams = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace, Act, Kokkos::IndexType<std::int64_t>>;
     Teams teams(space, (agents + team_agents() - 1) / team_agents(), team_threads(), 1);

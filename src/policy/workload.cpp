@@ -574,6 +574,7 @@ void PolicyWorkload::run(RunContext& ctx) {
       lane.chunk = chunk;
       lane.chunk_log2 = std::countr_zero(std::uint64_t(chunk));  // chunk is a power of two
       if (cfg_.lane_width > 0 && !compat::kHostBackend) lane.width = int(cfg_.lane_width);
+      lane.shared_cap = AgentLanes::shared_cap_here();
       lane.X = AgentLanes::Matrix("policy::lanes_X", chunk, h.x_cols);
       lane.Y = AgentLanes::Matrix("policy::lanes_Y", chunk, h.y_cols);
     }
