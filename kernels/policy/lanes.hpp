@@ -174,7 +174,7 @@ struct AgentLanes {
     auto* base = static_cast<double*>(team.team_scratch(infer_level()).get_shmem(infer_bytes()));
     const std::int64_t agent = team.league_rank() * team_agents() + slot;
     const bool active = agent < agents;
-    const std::int64_t i = active ? agent : 0;  // reads only, where not active
+    const std::int64_t i = active ? agent : 0;  // not read where not active
     double* row = base + slot * infer_width();
     double* state = row + infer_width() - sp.F - sp.M;
     const Work w{row,   row + sp.S,   row + 2 * sp.S, row + 3 * sp.S, row + 3 * sp.S + sp.T * lp.sh_width,
@@ -182,7 +182,8 @@ struct AgentLanes {
     sample_world(i, lane, w);
     // The last beliefs into w.q (free until inference starts), so that the
     // sums below read them from shared memory.
-    for (std::int64_t k = lane; k < sp.S && st.step > 0; k += width) w.q[k] = L(i, lp.q_at + k);
+    for (std::int64_t k = lane; k < sp.S && st.step > 0; k += width)
+      w.q[k] = active ? L(i, lp.q_at + k) : 0.0;
     warp_sync();
     // ln prior: D at step 0, else B(last action) q(s).
     for (std::int64_t k = lane; k < sp.S; k += width) {
@@ -191,7 +192,7 @@ struct AgentLanes {
       if (st.step == 0) {
         v = st.p(sp.d_at[f] + s);
       } else {
-        const double* bt = &st.p(sp.bt_at[f] + std::int64_t(st.action(i, f)) * n * n + s);
+        const double* bt = &st.p(sp.bt_at[f] + std::int64_t(active ? st.action(i, f) : 0) * n * n + s);
         for (int r = 0; r < n; ++r) v += bt[std::int64_t(r) * n] * w.q[sp.s_at[f] + r];
       }
       w.lp[k] = log_stable(v);
@@ -232,8 +233,10 @@ struct AgentLanes {
     double* weight = w.sh;  // [S] per factor, then [O] per modality
     for (std::int64_t k = lane; k < sp.S; k += width) {
       const int f = st.factor_of(k), s = int(k - sp.s_at[f]);
+      // Lanes without an agent read nothing of another agent (whose own
+      // lanes may be writing it): they draw from D.
       weight[k] =
-          st.step == 0
+          st.step == 0 || !w.active
               ? st.p(sp.world_d_at[f] + s)
               : st.p(sp.b_at[f] + (std::int64_t(s) * sp.Ns[f] + st.world(i, f)) * sp.Nu[f] + st.action(i, f));
     }
