@@ -293,26 +293,49 @@ struct AgentStep {
                          [&](const std::int64_t s) { qs_prev(i, s) = qs(i, s); });
   }
 
+  // The world's draws, shared by this team kernel and the lane one so that
+  // both draw the same: factor f's next-state weights (D at step 0, else B's
+  // column at the world's state and the last action), `stride` apart, and
+  // modality m's outcome weights at joint state j of its dependencies
+  // (stride joint[m]); the joint state from the dependencies' states
+  // (state(f), first slowest); the uniforms of the draws.
+  KOKKOS_INLINE_FUNCTION const double* world_state_weights(std::int64_t i, int f,
+                                                           std::int64_t& stride) const {
+    if (step == 0) {
+      stride = 1;
+      return &p(sp.world_d_at[f]);
+    }
+    stride = std::int64_t(sp.Ns[f]) * sp.Nu[f];
+    return &p(sp.b_at[f] + std::int64_t(world(i, f)) * sp.Nu[f] + action(i, f));
+  }
+  KOKKOS_INLINE_FUNCTION const double* world_outcome_weights(int m, std::int64_t j) const {
+    return &p(sp.a_at[m] + j);
+  }
+  template <class State>
+  KOKKOS_INLINE_FUNCTION std::int64_t world_joint(int m, State&& state) const {
+    std::int64_t j = 0;
+    for (int k = 0; k < sp.ndeps[m]; ++k) j = j * sp.Ns[sp.deps[m][k]] + std::int64_t(state(sp.deps[m][k]));
+    return j;
+  }
+  KOKKOS_INLINE_FUNCTION double state_uniform(std::int64_t agent, int f) const {
+    return uniform(seed, agent, step, std::uint32_t(f));
+  }
+  KOKKOS_INLINE_FUNCTION double outcome_uniform(std::int64_t agent, int m) const {
+    return uniform(seed, agent, step, 6 + std::uint32_t(m));
+  }
+
   // The world: its state at step 0 from D, else moved by the last action; then observations.
   KOKKOS_INLINE_FUNCTION void sample_world(std::int64_t i, std::int64_t agent) const {
     for (int f = 0; f < sp.F; ++f) {
-      const double u = uniform(seed, agent, step, std::uint32_t(f));
-      int s;
-      if (step == 0) {
-        s = categorical(&p(sp.world_d_at[f]), sp.Ns[f], 1, u);
-      } else {
-        const int prev = world(i, f), a = action(i, f);
-        s = categorical(&p(sp.b_at[f] + std::int64_t(prev) * sp.Nu[f] + a), sp.Ns[f],
-                        std::int64_t(sp.Ns[f]) * sp.Nu[f], u);
-      }
-      world(i, f) = s;
+      std::int64_t stride = 1;
+      const double* w = world_state_weights(i, f, stride);
+      world(i, f) = categorical(w, sp.Ns[f], stride, state_uniform(agent, f));
     }
     for (int m = 0; m < sp.M; ++m) {
-      std::int64_t j = 0;
-      for (int k = 0; k < sp.ndeps[m]; ++k) j = j * sp.Ns[sp.deps[m][k]] + world(i, sp.deps[m][k]);
-      const double u = uniform(seed, agent, step, 6 + std::uint32_t(m));
-      obs(i, m) =
-          given.extent(0) > 0 ? given(step, m) : categorical(&p(sp.a_at[m] + j), sp.No[m], sp.joint[m], u);
+      const std::int64_t j = world_joint(m, [&](int f) { return world(i, f); });
+      obs(i, m) = given.extent(0) > 0 ? given(step, m)
+                                      : categorical(world_outcome_weights(m, j), sp.No[m], sp.joint[m],
+                                                    outcome_uniform(agent, m));
     }
   }
 

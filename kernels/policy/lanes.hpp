@@ -231,19 +231,16 @@ struct AgentLanes {
     const Spec& sp = st.sp;
     const std::int64_t agent = st.first_agent + i;
     double* weight = w.sh;  // [S] per factor, then [O] per modality
+    // Lanes without an agent read nothing of another agent (whose own lanes
+    // may be writing it): their weights are zeros, never drawn from.
     for (std::int64_t k = lane; k < sp.S; k += width) {
-      const int f = st.factor_of(k), s = int(k - sp.s_at[f]);
-      // Lanes without an agent read nothing of another agent (whose own
-      // lanes may be writing it): they draw from D.
-      weight[k] =
-          st.step == 0 || !w.active
-              ? st.p(sp.world_d_at[f] + s)
-              : st.p(sp.b_at[f] + (std::int64_t(s) * sp.Ns[f] + st.world(i, f)) * sp.Nu[f] + st.action(i, f));
+      const int f = st.factor_of(k);
+      std::int64_t stride = 1;
+      weight[k] = w.active ? st.world_state_weights(i, f, stride)[(k - sp.s_at[f]) * stride] : 0.0;
     }
     warp_sync();
     for (int f = lane; f < sp.F; f += width) {
-      const int s =
-          categorical(weight + sp.s_at[f], sp.Ns[f], 1, uniform(st.seed, agent, st.step, std::uint32_t(f)));
+      const int s = categorical(weight + sp.s_at[f], sp.Ns[f], 1, st.state_uniform(agent, f));
       w.state[f] = s;
       if (w.active) st.world(i, f) = s;
     }
@@ -252,17 +249,14 @@ struct AgentLanes {
     for (std::int64_t k = lane; k < sp.O; k += width) {
       int m = 0;
       while (m + 1 < sp.M && k >= sp.o_at[m + 1]) ++m;
-      std::int64_t j = 0;
-      for (int d = 0; d < sp.ndeps[m]; ++d)
-        j = j * sp.Ns[sp.deps[m][d]] + std::int64_t(w.state[sp.deps[m][d]]);
-      outcome[k] = st.p(sp.a_at[m] + (k - sp.o_at[m]) * sp.joint[m] + j);
+      const std::int64_t j = st.world_joint(m, [&](int f) { return w.state[f]; });
+      outcome[k] = st.world_outcome_weights(m, j)[(k - sp.o_at[m]) * sp.joint[m]];
     }
     warp_sync();
     for (int m = lane; m < sp.M; m += width) {
       const int o = st.given.extent(0) > 0
                         ? st.given(st.step, m)
-                        : categorical(outcome + sp.o_at[m], sp.No[m], 1,
-                                      uniform(st.seed, agent, st.step, 6 + std::uint32_t(m)));
+                        : categorical(outcome + sp.o_at[m], sp.No[m], 1, st.outcome_uniform(agent, m));
       w.seen[m] = o;
       if (w.active) st.obs(i, m) = o;
     }
