@@ -21,6 +21,7 @@
 #include <Kokkos_Core.hpp>
 #include <cstdint>
 
+#include "kernels/common/dense.hpp"
 #include "kernels/common/kokkos_compat.hpp"
 #include "kernels/common/philox.hpp"
 #include "policy/gaussian_config.hpp"
@@ -67,37 +68,9 @@ KOKKOS_INLINE_FUNCTION void sandwich(const double* X, const double* S, const dou
       out[i * r + j] = v;
     }
 }
-// Lower Cholesky factor L of the symmetric positive-definite S (n x n);
-// returns ln det S, or NaN when S is not positive definite.
-KOKKOS_INLINE_FUNCTION double cholesky(const double* S, double* L, int n) {
-  double logdet = 0;
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j <= i; ++j) {
-      double v = S[i * n + j];
-      for (int l = 0; l < j; ++l) v -= L[i * n + l] * L[j * n + l];
-      if (i == j) {
-        if (!(v > 0)) return 0.0 / 0.0;
-        L[i * n + i] = kmath::sqrt(v);
-        logdet += kmath::log(v);
-      } else {
-        L[i * n + j] = v / L[j * n + j];
-      }
-    }
-  for (int i = 0; i < n; ++i)
-    for (int j = i + 1; j < n; ++j) L[i * n + j] = 0;
-  return logdet;
-}
-// x = S^-1 b in place, from the Cholesky factor L of S.
-KOKKOS_INLINE_FUNCTION void solve(const double* L, double* x, int n) {
-  for (int i = 0; i < n; ++i) {
-    for (int l = 0; l < i; ++l) x[i] -= L[i * n + l] * x[l];
-    x[i] /= L[i * n + i];
-  }
-  for (int i = n - 1; i >= 0; --i) {
-    for (int l = i + 1; l < n; ++l) x[i] -= L[l * n + i] * x[l];
-    x[i] /= L[i * n + i];
-  }
-}
+// The Cholesky factor and the solve with it (kernels/common/dense.hpp).
+using dense::cholesky;
+KOKKOS_INLINE_FUNCTION void solve(const double* L, double* x, int n) { dense::cholesky_solve(L, x, n); }
 // x' S x for symmetric S.
 KOKKOS_INLINE_FUNCTION double quadratic(const double* S, const double* x, int n) {
   double v = 0;

@@ -1,5 +1,6 @@
 #include "nqs/driver.hpp"
 
+#include <KokkosBlas3_gemm.hpp>
 #include <Kokkos_Core.hpp>
 #include <array>
 #include <chrono>
@@ -14,6 +15,7 @@
 #include "core/progress.hpp"
 #include "core/statistics.hpp"
 #include "core/timers.hpp"
+#include "kernels/common/dense.hpp"
 #include "kernels/common/kokkos_compat.hpp"
 #include "kernels/common/philox.hpp"
 #include "kernels/common/reductions.hpp"
@@ -148,6 +150,10 @@ struct Vmc::Impl {
   Matrix work_blocks;  // (samples, column blocks) of row_products
   Kokkos::View<std::int64_t*> fixed;
   std::vector<double> last_update;         // warm start of the next CG solve
+  // sr_solver = "cholesky": all ranks' O (more than one rank), S, and S +
+  // shift with its Cholesky factor on the host, allocated once.
+  Matrix o_all, s_matrix;
+  std::vector<double> s_host, s_factor;
   bool profile = false;                    // fence and time the sampling kernels
   std::array<double, 2> kernel_seconds{};  // angle refresh, chain sampling
   // Acceptance rate of the last sample() over all ranks (< 0: none yet),
@@ -555,6 +561,129 @@ struct Vmc::Impl {
     return out;
   }
 
+  // Conjugate gradients on (S + shift) delta = F, from the samples' O;
+  // `steps` gets the number of CG steps taken.
+  // Preconditioned by 1 / (diag S + shift) with cg_preconditioner =
+  // "jacobi": S's diagonal (the variances of the log-derivatives) spans
+  // orders of magnitude between the visible, hidden and coupling parameters.
+  std::vector<double> solve_cg(const std::vector<double>& force, const Vector& ones, std::int64_t& steps) {
+    const double ns = double(cfg.total_samples());
+    std::vector<double> inv_diag(P, 1.0);
+    if (cfg.cg_jacobi) {
+      const auto d = project(ones, true);
+      for (int k = 0; k < P; ++k) inv_diag[k] = 1.0 / (d[k] / ns + cfg.diag_shift);
+    }
+    // Warm start from the previous update: consecutive solutions are close.
+    std::vector<double> x = last_update.empty() ? std::vector<double>(P, 0.0) : last_update;
+    std::vector<double> r = force;
+    if (!last_update.empty()) {
+      const auto ax = apply_s(x, cfg.diag_shift);
+      for (int k = 0; k < P; ++k) r[k] -= ax[k];
+    }
+    std::vector<double> z(P);
+    for (int k = 0; k < P; ++k) z[k] = inv_diag[k] * r[k];
+    std::vector<double> p = z;
+    double rs = std::inner_product(r.begin(), r.end(), r.begin(), 0.0);
+    double rz = std::inner_product(r.begin(), r.end(), z.begin(), 0.0);
+    const double f2 = std::inner_product(force.begin(), force.end(), force.begin(), 0.0);
+    const double stop = cfg.cg_tolerance * cfg.cg_tolerance * std::max(f2, 1e-300);
+    int it = 0;
+    for (; it < cfg.cg_max_iterations && rs > stop; ++it) {
+      const auto ap = apply_s(p, cfg.diag_shift);
+      const double alpha = rz / std::inner_product(p.begin(), p.end(), ap.begin(), 0.0);
+      for (int k = 0; k < P; ++k) {
+        x[k] += alpha * p[k];
+        r[k] -= alpha * ap[k];
+        z[k] = inv_diag[k] * r[k];
+      }
+      rs = std::inner_product(r.begin(), r.end(), r.begin(), 0.0);
+      const double rz_new = std::inner_product(r.begin(), r.end(), z.begin(), 0.0);
+      for (int k = 0; k < P; ++k) p[k] = z[k] + (rz_new / rz) * p[k];
+      rz = rz_new;
+    }
+    steps = it;
+    return x;
+  }
+
+  // sr_solver = "cholesky": (S + shift) delta = F solved exactly, with S
+  // formed explicitly.  Every rank gathers all ranks' centred
+  // log-derivatives in one row order (the samples in global order; with
+  // complex parameters all ranks' A rows, then all B rows, as one rank
+  // holds them) and forms S from that matrix with the same product, so S,
+  // its factor and delta have the same bits on any number of ranks.
+  std::vector<double> solve_exactly(const std::vector<double>& force) {
+    const Matrix& a = all_derivatives();
+    form_s(a);
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s_matrix);
+    s_host.assign(std::size_t(P) * P, 0.0);
+    s_factor.resize(std::size_t(P) * P);
+    for (int i = 0; i < P; ++i)
+      for (int j = 0; j <= i; ++j) s_host[std::size_t(i) * P + j] = h(i, j) + (i == j ? cfg.diag_shift : 0.0);
+    std::vector<double> x = force;
+    // Not positive definite only when O holds non-finite values: the update
+    // is then NaN and the next energy stops the run.
+    if (!std::isfinite(dense::cholesky(s_host.data(), s_factor.data(), P)))
+      return std::vector<double>(P, std::numeric_limits<double>::quiet_NaN());
+    dense::cholesky_solve(s_factor.data(), x.data(), P);
+    return x;
+  }
+
+  // O of all ranks on every rank (this rank's O alone when it is the only one).
+  const Matrix& all_derivatives() {
+    if (mpi.size() == 1) return O;
+    const auto mine_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), O);
+    const auto all = mpi.allgather(std::vector<double>(mine_h.data(), mine_h.data() + mine_h.size()));
+    const std::int64_t ns = cfg.total_samples();
+    if (o_all.extent(0) == 0) o_all = Matrix("nqs::all_log_derivatives", (cplx ? 2 : 1) * ns, P);
+    auto h = Kokkos::create_mirror_view(o_all);
+    std::size_t at = 0;
+    std::int64_t first = 0;  // the rank's first sample
+    for (int r = 0; r < mpi.size(); ++r) {
+      const std::int64_t own = block_partition(cfg.chains, mpi.size(), r).count * cfg.samples_per_chain;
+      const std::int64_t rows = (cplx ? 2 : 1) * own;  // column-major, as O is (LayoutLeft)
+      for (int k = 0; k < P; ++k)
+        for (std::int64_t i = 0; i < rows; ++i)
+          h(i < own ? first + i : ns + first + (i - own), k) = all[at + std::size_t(k) * rows + i];
+      at += std::size_t(rows) * P;
+      first += own;
+    }
+    Kokkos::deep_copy(o_all, h);
+    return o_all;
+  }
+
+  // s_matrix = a^T a / Ns.  On a GPU the GEMM library's product (the same
+  // bits for the same matrix on the same card); on a host each entry is one
+  // fixed-order sum over the rows, four interleaved partial sums added in a
+  // fixed order, whatever the thread count.
+  void form_s(const Matrix& a) {
+    Exec space;
+    if (s_matrix.extent(0) == 0) s_matrix = Matrix("nqs::sr_matrix", P, P);
+    const double inv = 1.0 / double(cfg.total_samples());
+    if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible) {
+      const auto sm = s_matrix;
+      const std::int64_t rows = std::int64_t(a.extent(0));
+      Kokkos::parallel_for(
+          "nqs::sr_matrix", Kokkos::RangePolicy<Exec, Kokkos::Schedule<Kokkos::Dynamic>>(space, 0, P),
+          KOKKOS_LAMBDA(const int k) {
+            const double* ck = &a(0, k);
+            for (int l = 0; l <= k; ++l) {
+              const double* cl = &a(0, l);
+              double v[4] = {0, 0, 0, 0};
+              std::int64_t r = 0;
+              for (; r + 4 <= rows; r += 4)
+                for (int u = 0; u < 4; ++u) v[u] += ck[r + u] * cl[r + u];
+              for (; r < rows; ++r) v[0] += ck[r] * cl[r];
+              const double sum = ((v[0] + v[1]) + (v[2] + v[3])) * inv;
+              sm(k, l) = sum;
+              sm(l, k) = sum;
+            }
+          });
+      space.fence();
+    } else {
+      KokkosBlas::gemm("T", "N", inv, a, a, 0.0, s_matrix);
+    }
+  }
+
   Vector to_device(const std::vector<double>& v, const char* label) const {
     Vector d(std::string(label), v.size());
     auto h = Kokkos::create_mirror_view(d);
@@ -640,45 +769,8 @@ struct Vmc::Impl {
       Kokkos::deep_copy(de, deh);
       auto force = project(de);
       for (auto& x : force) x /= ns;
-      // Conjugate gradients on (S + shift) delta = F, preconditioned by
-      // 1 / (diag S + shift) with cg_preconditioner = "jacobi": S's diagonal
-      // (the variances of the log-derivatives) spans orders of magnitude
-      // between the visible, hidden and coupling parameters.
-      std::vector<double> inv_diag(P, 1.0);
-      if (cfg.cg_jacobi) {
-        const auto d = project(ones, true);
-        for (int k = 0; k < P; ++k) inv_diag[k] = 1.0 / (d[k] / ns + cfg.diag_shift);
-      }
-      // Warm start from the previous update: consecutive solutions are close.
-      std::vector<double> x = last_update.empty() ? std::vector<double>(P, 0.0) : last_update;
-      std::vector<double> r = force;
-      if (!last_update.empty()) {
-        const auto ax = apply_s(x, cfg.diag_shift);
-        for (int k = 0; k < P; ++k) r[k] -= ax[k];
-      }
-      std::vector<double> z(P);
-      for (int k = 0; k < P; ++k) z[k] = inv_diag[k] * r[k];
-      std::vector<double> p = z;
-      double rs = std::inner_product(r.begin(), r.end(), r.begin(), 0.0);
-      double rz = std::inner_product(r.begin(), r.end(), z.begin(), 0.0);
-      const double f2 = std::inner_product(force.begin(), force.end(), force.begin(), 0.0);
-      const double stop = cfg.cg_tolerance * cfg.cg_tolerance * std::max(f2, 1e-300);
-      int it = 0;
-      for (; it < cfg.cg_max_iterations && rs > stop; ++it) {
-        const auto ap = apply_s(p, cfg.diag_shift);
-        const double alpha = rz / std::inner_product(p.begin(), p.end(), ap.begin(), 0.0);
-        for (int k = 0; k < P; ++k) {
-          x[k] += alpha * p[k];
-          r[k] -= alpha * ap[k];
-          z[k] = inv_diag[k] * r[k];
-        }
-        rs = std::inner_product(r.begin(), r.end(), r.begin(), 0.0);
-        const double rz_new = std::inner_product(r.begin(), r.end(), z.begin(), 0.0);
-        for (int k = 0; k < P; ++k) p[k] = z[k] + (rz_new / rz) * p[k];
-        rz = rz_new;
-      }
-      st.cg_iterations = it;
-      last_update = x;
+      const auto x = cfg.sr_cholesky ? solve_exactly(force) : solve_cg(force, ones, st.cg_iterations);
+      last_update = x;  // CG's warm start (also what a checkpoint keeps)
       const double eta = cfg.learning_rate / (1.0 + cfg.learning_rate_decay * double(iteration));
       for (int k = 0; k < P; ++k) params_host[k] -= eta * x[k];
       upload_parameters();

@@ -97,6 +97,7 @@ Config parse_config(Deck& deck) {
   c.cg_max_iterations = deck.get_int(s, "cg_max_iterations", 200, 1, 100'000);
   c.cg_tolerance = deck.get_double(s, "cg_tolerance", 1e-5, 0.0, 1.0, true);
   c.cg_jacobi = deck.get_string(s, "cg_preconditioner", "none", {"none", "jacobi"}) == "jacobi";
+  c.sr_cholesky = deck.get_string(s, "sr_solver", "cg", {"cg", "cholesky"}) == "cholesky";
   if (deck.has(s, "reference_energy"))
     c.reference_energy = deck.get_double(s, "reference_energy", std::nullopt);
   c.precision = deck.get_string(s, "precision", "double", {"double", "float"}) == "float"
@@ -120,6 +121,17 @@ Config parse_config(Deck& deck) {
       deck.fail(s, "marshall_sign",
                 "the Marshall sign rule needs a bipartite lattice (even lengths when periodic)");
   }
+  // Every rank holds all ranks' log-derivatives and the P x P matrix S.
+  if (c.sr_cholesky && c.real_parameters() > kCholeskyMaxParameters)
+    deck.fail(s, "sr_solver",
+              "\"cholesky\" forms the P x P matrix S; this network has P = " +
+                  std::to_string(c.real_parameters()) + " real parameters, above the limit of " +
+                  std::to_string(kCholeskyMaxParameters) + " (use \"cg\")");
+  if (c.sr_cholesky &&
+      c.total_samples() * (c.complex_parameters ? 2 : 1) * c.real_parameters() >= (std::int64_t(1) << 31))
+    deck.fail(s, "sr_solver",
+              "\"cholesky\" gathers every sample's log-derivatives on every rank: samples x parameters "
+              "must be < 2^31 (use \"cg\")");
   if (c.total_samples() >= (std::int64_t(1) << 31))
     deck.fail(s, "samples_per_chain", "chains * samples_per_chain must be < 2^31");
   if (c.chains * c.sites() >= (std::int64_t(1) << 31))

@@ -46,6 +46,9 @@ struct Config {
   double cg_tolerance = 1e-5;
   // CG preconditioner: none, or jacobi (diag(S) + shift, exact over ranks).
   bool cg_jacobi = false;
+  // sr_solver = "cholesky": S formed explicitly and solved exactly (the
+  // cg_* keys then do nothing); "cg" (the default): conjugate gradients.
+  bool sr_cholesky = false;
   std::optional<double> reference_energy;
   Precision precision = Precision::double_precision;
   std::int64_t checkpoint_every = 0;
@@ -74,6 +77,9 @@ Config parse_config(Deck& deck);
 const char* hamiltonian_name(Hamiltonian h);
 const char* lattice_name(LatticeKind l);
 const char* precision_name(Precision p);
+// sr_solver = "cholesky": the largest P whose P x P matrix S is formed and
+// factorised (a host Cholesky costs P^3 / 6 multiply-adds per iteration).
+constexpr std::int64_t kCholeskyMaxParameters = 4096;
 inline const char* parameters_name(const Config& c) {
   return c.complex_parameters ? "complex" : "real";
 }

@@ -31,6 +31,7 @@ void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const R
   out.attribute(g, "samples_per_chain", cfg.samples_per_chain);
   out.attribute(g, "seed", static_cast<std::int64_t>(seed));
   out.attribute(g, "cg_preconditioner", std::string(cfg.cg_jacobi ? "jacobi" : "none"));
+  out.attribute(g, "sr_solver", std::string(cfg.sr_cholesky ? "cholesky" : "cg"));
   if (cfg.reference_energy) out.attribute(g, "reference_energy", *cfg.reference_energy);
   if (!res.error.empty()) out.attribute(g, "error", res.error);
 

@@ -1094,6 +1094,39 @@ TEST(NqsComplex, HeisenbergChainWithoutSignRuleReachesExactDiagonalisation) {
   }
 }
 
+// sr_solver = "cholesky" (S formed and factorised) and CG run to a residual
+// of 1e-12 solve the same SR system from the same samples: the updates of
+// one iteration agree far below their own size, for real parameters and for
+// complex ones (the real form, A rows then B rows).
+TEST(NqsOptimisation, CholeskySolvesTheSameSystemAsCg) {
+  for (const bool complex : {false, true}) {
+    Config c = complex ? complex_rbm(for_training(chain(Hamiltonian::heisenberg, 10))) : heisenberg_4x4();
+    c.init_scale = 0.1;
+    c.iterations = 1;
+    c.cg_tolerance = 1e-12;
+    c.cg_max_iterations = 20000;
+    auto parameters_after = [&](bool cholesky, double learning_rate) {
+      c.sr_cholesky = cholesky;
+      c.learning_rate = learning_rate;
+      NqsWorkload w(c);
+      test::run_workload(w, 7);
+      EXPECT_TRUE(w.results().error.empty()) << w.results().error;
+      EXPECT_EQ(w.results().history.at(0).cg_iterations < c.cg_max_iterations, true);
+      return w.results().parameters;
+    };
+    const auto initial = parameters_after(false, 0.0);
+    const auto cg = parameters_after(false, 1.0), exact = parameters_after(true, 1.0);
+    ASSERT_EQ(cg.size(), exact.size());
+    double worst = 0, step = 0;
+    for (std::size_t k = 0; k < cg.size(); ++k) {
+      worst = std::max(worst, std::fabs(cg[k] - exact[k]));
+      step = std::max(step, std::fabs(cg[k] - initial[k]));
+    }
+    EXPECT_GT(step, 1e-3) << (complex ? "complex" : "real");
+    EXPECT_LT(worst, 1e-8 * step) << (complex ? "complex" : "real") << ": largest difference of the updates";
+  }
+}
+
 // d log psi / d Re w_k = O_k and d log psi / d Im w_k = i O_k against central
 // differences of the host log psi.
 // The complex translation-symmetric RBM: [Re O, Im O] of the shared
