@@ -70,7 +70,9 @@ KOKKOS_INLINE_FUNCTION void sandwich(const double* X, const double* S, const dou
 }
 // The Cholesky factor and the solve with it (kernels/common/dense.hpp).
 using dense::cholesky;
-KOKKOS_INLINE_FUNCTION void solve(const double* L, double* x, int n) { dense::cholesky_solve(L, x, n); }
+KOKKOS_INLINE_FUNCTION void solve(const double* L, double* x, int n) {
+  dense::cholesky_solve(L, x, n);
+}
 // x' S x for symmetric S.
 KOKKOS_INLINE_FUNCTION double quadratic(const double* S, const double* x, int n) {
   double v = 0;

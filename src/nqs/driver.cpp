@@ -149,7 +149,7 @@ struct Vmc::Impl {
   Vector work_p, work_s;
   Matrix work_blocks;  // (samples, column blocks) of row_products
   Kokkos::View<std::int64_t*> fixed;
-  std::vector<double> last_update;         // warm start of the next CG solve
+  std::vector<double> last_update;  // warm start of the next CG solve
   // sr_solver = "cholesky": all ranks' O (more than one rank), S, and S +
   // shift with its Cholesky factor on the host, allocated once.
   Matrix o_all, s_matrix;
@@ -622,7 +622,7 @@ struct Vmc::Impl {
     std::vector<double> x = force;
     // Not positive definite only when O holds non-finite values: the update
     // is then NaN and the next energy stops the run.
-    if (!std::isfinite(dense::cholesky(s_host.data(), s_factor.data(), P)))
+    if (!std::isfinite(dense::cholesky_host_parallel(s_host.data(), s_factor.data(), P)))
       return std::vector<double>(P, std::numeric_limits<double>::quiet_NaN());
     dense::cholesky_solve(s_factor.data(), x.data(), P);
     return x;
