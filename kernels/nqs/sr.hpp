@@ -2,7 +2,9 @@
 // The nqs-specific algebra of stochastic reconfiguration: the log-derivatives
 // O(s, k) = d log psi(s) / d p_k of every sample, and their centring.  The
 // exact sums over samples of all ranks are kernels/common/reductions.hpp.
+#include <KokkosBlas3_gemm.hpp>
 #include <Kokkos_Core.hpp>
+#include <cstdint>
 
 #include "kernels/nqs/types.hpp"
 
@@ -79,6 +81,39 @@ void centre_columns(Exec const& space, Matrix const& O, Vector const& mean) {
       "nqs::centre_columns",
       Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {int(O.extent(0)), int(O.extent(1))}),
       KOKKOS_LAMBDA(const int s, const int k) { O(s, k) -= mean(k); });
+}
+
+// S = scale * A^T A for the explicit SR solve (sr_solver = "cholesky"),
+// with the same bits whenever A is the same: on a GPU the GEMM library's
+// product (deterministic for one matrix on one kind of card); on a host
+// each entry is one sum over the rows in a fixed order (four interleaved
+// partial sums added in a fixed order), whatever the thread count.
+template <class Exec>
+void sr_matrix(Exec const& space, Matrix const& A, double scale, Matrix const& S) {
+  static_assert(Kokkos::SpaceAccessibility<Exec, Matrix::memory_space>::accessible,
+                "nqs::sr_matrix: views not reachable from the execution space");
+  if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Exec::memory_space>::accessible) {
+    const std::int64_t rows = std::int64_t(A.extent(0));
+    Kokkos::parallel_for(
+        "nqs::sr_matrix", Kokkos::RangePolicy<Exec, Kokkos::Schedule<Kokkos::Dynamic>>(space, 0, A.extent(1)),
+        KOKKOS_LAMBDA(const int k) {
+          const double* ck = &A(0, k);  // a column is contiguous (LayoutLeft)
+          for (int l = 0; l <= k; ++l) {
+            const double* cl = &A(0, l);
+            double v[4] = {0, 0, 0, 0};
+            std::int64_t r = 0;
+            for (; r + 4 <= rows; r += 4)
+              for (int u = 0; u < 4; ++u) v[u] += ck[r + u] * cl[r + u];
+            for (; r < rows; ++r) v[0] += ck[r] * cl[r];
+            const double sum = ((v[0] + v[1]) + (v[2] + v[3])) * scale;
+            S(k, l) = sum;
+            S(l, k) = sum;
+          }
+        });
+    space.fence();
+  } else {
+    KokkosBlas::gemm("T", "N", scale, A, A, 0.0, S);
+  }
 }
 
 }  // namespace prism::nqs

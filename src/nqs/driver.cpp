@@ -1,6 +1,5 @@
 #include "nqs/driver.hpp"
 
-#include <KokkosBlas3_gemm.hpp>
 #include <Kokkos_Core.hpp>
 #include <array>
 #include <chrono>
@@ -651,37 +650,10 @@ struct Vmc::Impl {
     return o_all;
   }
 
-  // s_matrix = a^T a / Ns.  On a GPU the GEMM library's product (the same
-  // bits for the same matrix on the same card); on a host each entry is one
-  // fixed-order sum over the rows, four interleaved partial sums added in a
-  // fixed order, whatever the thread count.
+  // s_matrix = a^T a / Ns (sr.hpp).
   void form_s(const Matrix& a) {
-    Exec space;
     if (s_matrix.extent(0) == 0) s_matrix = Matrix("nqs::sr_matrix", P, P);
-    const double inv = 1.0 / double(cfg.total_samples());
-    if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible) {
-      const auto sm = s_matrix;
-      const std::int64_t rows = std::int64_t(a.extent(0));
-      Kokkos::parallel_for(
-          "nqs::sr_matrix", Kokkos::RangePolicy<Exec, Kokkos::Schedule<Kokkos::Dynamic>>(space, 0, P),
-          KOKKOS_LAMBDA(const int k) {
-            const double* ck = &a(0, k);
-            for (int l = 0; l <= k; ++l) {
-              const double* cl = &a(0, l);
-              double v[4] = {0, 0, 0, 0};
-              std::int64_t r = 0;
-              for (; r + 4 <= rows; r += 4)
-                for (int u = 0; u < 4; ++u) v[u] += ck[r + u] * cl[r + u];
-              for (; r < rows; ++r) v[0] += ck[r] * cl[r];
-              const double sum = ((v[0] + v[1]) + (v[2] + v[3])) * inv;
-              sm(k, l) = sum;
-              sm(l, k) = sum;
-            }
-          });
-      space.fence();
-    } else {
-      KokkosBlas::gemm("T", "N", inv, a, a, 0.0, s_matrix);
-    }
+    sr_matrix(Exec(), a, 1.0 / double(cfg.total_samples()), s_matrix);
   }
 
   Vector to_device(const std::vector<double>& v, const char* label) const {
