@@ -15,6 +15,7 @@
 #include "core/statistics.hpp"
 #include "core/timers.hpp"
 #include "kernels/common/dense.hpp"
+#include "kernels/common/dense_blocked.hpp"
 #include "kernels/common/kokkos_compat.hpp"
 #include "kernels/common/philox.hpp"
 #include "kernels/common/reductions.hpp"
@@ -613,17 +614,28 @@ struct Vmc::Impl {
   std::vector<double> solve_exactly(const std::vector<double>& force) {
     const Matrix& a = all_derivatives();
     form_s(a);
-    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s_matrix);
-    s_host.assign(std::size_t(P) * P, 0.0);
-    s_factor.resize(std::size_t(P) * P);
-    for (int i = 0; i < P; ++i)
-      for (int j = 0; j <= i; ++j) s_host[std::size_t(i) * P + j] = h(i, j) + (i == j ? cfg.diag_shift : 0.0);
     std::vector<double> x = force;
     // Not positive definite only when O holds non-finite values: the update
     // is then NaN and the next energy stops the run.
-    if (!std::isfinite(dense::cholesky_host_parallel(s_host.data(), s_factor.data(), P)))
-      return std::vector<double>(P, std::numeric_limits<double>::quiet_NaN());
-    dense::cholesky_solve(s_factor.data(), x.data(), P);
+    const std::vector<double> failed(P, std::numeric_limits<double>::quiet_NaN());
+    if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible) {
+      // On a host: the factor from the host's threads, row-major.
+      s_host.assign(std::size_t(P) * P, 0.0);
+      s_factor.resize(std::size_t(P) * P);
+      for (int i = 0; i < P; ++i)
+        for (int j = 0; j <= i; ++j)
+          s_host[std::size_t(i) * P + j] = s_matrix(i, j) + (i == j ? cfg.diag_shift : 0.0);
+      if (!std::isfinite(dense::cholesky_host_parallel(s_host.data(), s_factor.data(), P))) return failed;
+      dense::cholesky_solve(s_factor.data(), x.data(), P);
+    } else {
+      // On a GPU: the factor by blocks in place (its products on the device),
+      // then the two substitutions on the host.
+      Exec space;
+      dense::add_to_diagonal(space, s_matrix, cfg.diag_shift);
+      if (!dense::cholesky_blocked(space, s_matrix)) return failed;
+      const auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s_matrix);
+      dense::cholesky_solve_column_major(h.data(), h.stride(1), x.data(), P);
+    }
     return x;
   }
 

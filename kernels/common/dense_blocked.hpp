@@ -1,0 +1,119 @@
+#pragma once
+// The Cholesky factor of a matrix that lives on a device, by blocks: each
+// diagonal block (nb x nb) is factorised on the host (dense.hpp) and
+// inverted there, and the two large steps of every block column, the panel
+// L21 = A21 L11^-T and the trailing update A22 -= L21 L21^T, are matrix
+// products of the GEMM library (cuBLAS on a GPU).  The products run over
+// whole columns of A, the rows above the block included: that only writes
+// the upper triangle, which is never read, and keeps every operand a
+// contiguous LayoutLeft view that the library takes as it is.  The result
+// has the same bits whenever A is the same, on the same kind of device.
+#include <KokkosBlas3_gemm.hpp>
+#include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/common/dense.hpp"
+
+namespace prism::dense {
+
+// Lower-triangular inverse of the lower factor L (n x n, row-major), by
+// forward substitution column by column.
+inline void lower_inverse(const double* L, double* inv, int n) {
+  std::fill(inv, inv + std::size_t(n) * n, 0.0);
+  for (int c = 0; c < n; ++c) {
+    inv[std::size_t(c) * n + c] = 1.0 / L[std::size_t(c) * n + c];
+    for (int i = c + 1; i < n; ++i) {
+      double v = 0;
+      for (int l = c; l < i; ++l) v -= L[std::size_t(i) * n + l] * inv[std::size_t(l) * n + c];
+      inv[std::size_t(i) * n + c] = v / L[std::size_t(i) * n + i];
+    }
+  }
+}
+
+// A(k, k) += shift for every k.
+template <class Exec, class Matrix>
+void add_to_diagonal(Exec const& space, Matrix const& A, double shift) {
+  Kokkos::parallel_for(
+      "dense::add_to_diagonal", Kokkos::RangePolicy<Exec>(space, 0, A.extent(0)),
+      KOKKOS_LAMBDA(const int k) { A(k, k) += shift; });
+}
+
+// In place: the lower triangle of A (n x n, LayoutLeft, in Exec's memory)
+// becomes its Cholesky factor L; the upper triangle is left undefined.
+// Returns false when A is not positive definite (a diagonal block fails).
+template <class Exec, class Matrix>
+bool cholesky_blocked(Exec const& space, Matrix const& A, int nb = 256) {
+  static_assert(std::is_same_v<typename Matrix::array_layout, Kokkos::LayoutLeft>);
+  const int n = int(A.extent(0));
+  using Block = Kokkos::View<double**, Kokkos::LayoutLeft, typename Matrix::memory_space>;
+  Block diag("dense::diagonal_block", nb, nb), inv_t("dense::inverse_block", nb, nb),
+      panel("dense::panel", n, nb), below("dense::below", n, nb);
+  auto diag_h = Kokkos::create_mirror_view(diag);
+  auto inv_h = Kokkos::create_mirror_view(inv_t);
+  std::vector<double> s(std::size_t(nb) * nb), l(s.size()), li(s.size());
+  for (int k = 0; k < n; k += nb) {
+    const int b = std::min(nb, n - k), m = n - k - b;
+    // The diagonal block to the host, factorised and inverted there.
+    Kokkos::parallel_for(
+        "dense::copy_diagonal", Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {b, b}),
+        KOKKOS_LAMBDA(const int i, const int j) { diag(i, j) = A(k + i, k + j); });
+    Kokkos::deep_copy(space, diag_h, diag);
+    space.fence();
+    for (int i = 0; i < b; ++i)
+      for (int j = 0; j < b; ++j) s[std::size_t(i) * b + j] = diag_h(i, j);
+    if (!std::isfinite(cholesky(s.data(), l.data(), b))) return false;
+    lower_inverse(l.data(), li.data(), b);
+    for (int i = 0; i < b; ++i)
+      for (int j = 0; j < b; ++j) {
+        diag_h(i, j) = l[std::size_t(i) * b + j];
+        inv_h(i, j) = li[std::size_t(j) * b + i];  // (L11^-1)^T
+      }
+    Kokkos::deep_copy(space, diag, diag_h);
+    Kokkos::deep_copy(space, inv_t, inv_h);
+    Kokkos::parallel_for(
+        "dense::write_diagonal", Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {b, b}),
+        KOKKOS_LAMBDA(const int i, const int j) { A(k + i, k + j) = diag(i, j); });
+    if (m == 0) break;
+    // Panel: rows below the block of A(:, k:k+b) times L11^-T.
+    const auto cols = Kokkos::subview(A, Kokkos::ALL, Kokkos::make_pair(k, k + b));
+    const auto p = Kokkos::subview(panel, Kokkos::ALL, Kokkos::make_pair(0, b));
+    const auto t = Kokkos::subview(inv_t, Kokkos::make_pair(0, b), Kokkos::make_pair(0, b));
+    space.fence();
+    KokkosBlas::gemm("N", "N", 1.0, cols, t, 0.0, p);
+    const auto l21 = Kokkos::subview(below, Kokkos::make_pair(0, m), Kokkos::make_pair(0, b));
+    Kokkos::fence();
+    Kokkos::parallel_for(
+        "dense::write_panel", Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {m, b}),
+        KOKKOS_LAMBDA(const int i, const int j) {
+          A(k + b + i, k + j) = p(k + b + i, j);
+          l21(i, j) = p(k + b + i, j);
+        });
+    space.fence();
+    // Trailing update of the columns right of the block: A(:, k+b:) -= A(:, k:k+b) L21^T.
+    const auto rest = Kokkos::subview(A, Kokkos::ALL, Kokkos::make_pair(k + b, n));
+    KokkosBlas::gemm("N", "T", -1.0, cols, l21, 1.0, rest);
+    Kokkos::fence();
+  }
+  return true;
+}
+
+// x = (L L^T)^-1 b in place, for the lower factor L stored column-major
+// with leading dimension ld (what cholesky_blocked leaves): both
+// substitutions walk down contiguous columns.
+inline void cholesky_solve_column_major(const double* L, std::size_t ld, double* x, int n) {
+  for (int c = 0; c < n; ++c) {
+    const double* col = L + std::size_t(c) * ld;
+    x[c] /= col[c];
+    for (int i = c + 1; i < n; ++i) x[i] -= col[i] * x[c];
+  }
+  for (int c = n - 1; c >= 0; --c) {
+    const double* col = L + std::size_t(c) * ld;
+    double v = x[c];
+    for (int i = c + 1; i < n; ++i) v -= col[i] * x[i];
+    x[c] = v / col[c];
+  }
+}
+
+}  // namespace prism::dense
