@@ -562,10 +562,10 @@ struct Vmc::Impl {
   }
 
   // Conjugate gradients on (S + shift) delta = F, from the samples' O;
-  // `steps` gets the number of CG steps taken.
-  // Preconditioned by 1 / (diag S + shift) with cg_preconditioner =
-  // "jacobi": S's diagonal (the variances of the log-derivatives) spans
-  // orders of magnitude between the visible, hidden and coupling parameters.
+  // `steps` gets the number of CG steps taken.  Preconditioned by
+  // 1 / (diag S + shift) with cg_preconditioner = "jacobi": S's diagonal
+  // (the variances of the log-derivatives) spans orders of magnitude
+  // between the visible, hidden and coupling parameters.
   std::vector<double> solve_cg(const std::vector<double>& force, const Vector& ones, std::int64_t& steps) {
     const double ns = double(cfg.total_samples());
     std::vector<double> inv_diag(P, 1.0);
@@ -620,11 +620,12 @@ struct Vmc::Impl {
     const std::vector<double> failed(P, std::numeric_limits<double>::quiet_NaN());
     if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible) {
       // On a host: the factor from the host's threads, row-major.
+      const auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s_matrix);  // s_matrix itself
       s_host.assign(std::size_t(P) * P, 0.0);
       s_factor.resize(std::size_t(P) * P);
       for (int i = 0; i < P; ++i)
         for (int j = 0; j <= i; ++j)
-          s_host[std::size_t(i) * P + j] = s_matrix(i, j) + (i == j ? cfg.diag_shift : 0.0);
+          s_host[std::size_t(i) * P + j] = h(i, j) + (i == j ? cfg.diag_shift : 0.0);
       if (!std::isfinite(dense::cholesky_host_parallel(s_host.data(), s_factor.data(), P))) return failed;
       dense::cholesky_solve(s_factor.data(), x.data(), P);
     } else {
