@@ -43,8 +43,12 @@ void add_to_diagonal(Exec const& space, Matrix const& A, double shift) {
 // In place: the lower triangle of A (n x n, LayoutLeft, in Exec's memory)
 // becomes its Cholesky factor L; the upper triangle is left undefined.
 // Returns false when A is not positive definite (a diagonal block fails).
+// Blocks of 64: a block costs the host 2 nb^3 / 6 multiply-adds (factor and
+// inverse) and two small copies, so small blocks keep the host's share
+// below the device products' for the n of a few hundred to a few thousand
+// that this serves.
 template <class Exec, class Matrix>
-bool cholesky_blocked(Exec const& space, Matrix const& A, int nb = 256) {
+bool cholesky_blocked(Exec const& space, Matrix const& A, int nb = 64) {
   static_assert(std::is_same_v<typename Matrix::array_layout, Kokkos::LayoutLeft>);
   const int n = int(A.extent(0));
   using Block = Kokkos::View<double**, Kokkos::LayoutLeft, typename Matrix::memory_space>;
