@@ -1,6 +1,7 @@
 # nqs checkpoints: a run stopped at iteration 10 and restarted (on another
 # number of ranks) ends bitwise where an uninterrupted run ends: in double,
-# in float, with complex parameters and with translation symmetry; SIGUSR1
+# in float, with complex parameters, with translation symmetry and with the
+# exact SR solve; SIGUSR1
 # makes prism finish the iteration, write a complete file and exit 0.
 source "$(dirname "$0")/common.sh"
 command -v h5diff >/dev/null || fail "h5diff (hdf5-tools) is needed"
@@ -42,6 +43,13 @@ y=(--set nqs.symmetry=translation)
 "$PRISM" --output ypart.h5 "${y[@]}" --set nqs.iterations=10 "$deck" > ypart1.log
 mpirun_np 2 "$PRISM" --restart ypart.h5 --output ypart.h5 "${y[@]}" "$deck" > ypart2.log
 h5diff -r --exclude-path /time yfull.h5 ypart.h5 /nqs /nqs > ydiff.txt || { head -30 ydiff.txt; fail "symmetric restart differs"; }
+
+# The same with the exact SR solve (complex parameters: the gathered rows in real form).
+x=(--set nqs.parameters=complex --set nqs.marshall_sign=false --set nqs.sr_solver=cholesky)
+"$PRISM" --output xfull.h5 "${x[@]}" "$deck" > xfull.log
+"$PRISM" --output xpart.h5 "${x[@]}" --set nqs.iterations=10 "$deck" > xpart1.log
+mpirun_np 2 "$PRISM" --restart xpart.h5 --output xpart.h5 "${x[@]}" "$deck" > xpart2.log
+h5diff -r --exclude-path /time xfull.h5 xpart.h5 /nqs /nqs > xdiff.txt || { head -30 xdiff.txt; fail "cholesky restart differs"; }
 
 # Signal: a long run, SIGUSR1 after a moment, then finish it by restarting.
 "$PRISM" --output sig.h5 --set nqs.iterations=1000000 "$deck" > sig.log 2>&1 &
