@@ -757,7 +757,10 @@ struct Vmc::Impl {
       const auto x = cfg.sr_cholesky ? solve_exactly(force) : solve_cg(force, ones, st.cg_iterations);
       last_update = x;  // CG's warm start (also what a checkpoint keeps)
       const double eta = cfg.learning_rate / (1.0 + cfg.learning_rate_decay * double(iteration));
-      for (int k = 0; k < P; ++k) params_host[k] -= eta * x[k];
+      // With complex parameters the second half of x holds the imaginary parts.
+      const int first_imaginary = cplx ? P / 2 : P;
+      for (int k = 0; k < P; ++k)
+        params_host[k] -= (k < first_imaginary ? eta : eta * cfg.phase_step_ratio) * x[k];
       upload_parameters();
     }
     st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -90,6 +90,10 @@ Config parse_config(Deck& deck) {
   c.iterations = deck.get_int(s, "iterations", 100, 1, 100'000'000);
   c.learning_rate = deck.get_double(s, "learning_rate", 0.05, 0.0, 10.0, true);
   c.learning_rate_decay = deck.get_double(s, "learning_rate_decay", 0.0, 0.0, 1e6);
+  c.phase_step_ratio = deck.get_double(s, "phase_step_ratio", 1.0, 0.0, 100.0, true);
+  if (c.phase_step_ratio != 1.0 && !c.complex_parameters)
+    deck.fail(s, "phase_step_ratio",
+              "scales the steps of the imaginary parts: it needs parameters = \"complex\"");
   // A shared parameter's log-derivative sums N terms, so S is larger by up
   // to N^2 in those directions and a shift of 0.01 regularises too little:
   // from the tiny initial weights, one step can freeze every chain.

@@ -41,6 +41,9 @@ struct Config {
   std::int64_t iterations = 100;
   double learning_rate = 0.05;
   double learning_rate_decay = 0.0;  // eta_t = eta / (1 + decay * t)
+  // Complex parameters: the imaginary parts' step is this times the real
+  // parts' (the imaginary parts carry most of the phase of psi).
+  double phase_step_ratio = 1.0;
   double diag_shift = 0.01;
   std::int64_t cg_max_iterations = 200;
   double cg_tolerance = 1e-5;

@@ -49,6 +49,7 @@ expect_error "the output path is empty" --output '' "$pt"
 expect_error "a non-ASCII character outside a quoted string" --set $'thermo.sweeps=1\xc3\xbf' "$pt"
 expect_error "must be <= 1e+06, got 1e+160" --set thermo.J=1e160 "$pt"
 expect_error "must be <= 1e+06, got 1e+300" --set nqs.h=1e300 "$SRC/tests/decks/small_nqs.toml"
+expect_error "key 'nqs.phase_step_ratio': scales the steps of the imaginary parts" --set nqs.phase_step_ratio=2 "$SRC/tests/decks/small_nqs.toml"
 expect_error "key 'nqs.sr_solver': must be one of cg | cholesky, got 'lu'" --set 'nqs.sr_solver="lu"' "$SRC/tests/decks/small_nqs.toml"
 expect_error "this network has P = 10200 real parameters, above the limit of 4096" --set 'nqs.sr_solver="cholesky"' \
   --set 'nqs.lattice="square"' --set nqs.Lx=10 --set nqs.Ly=10 --set nqs.alpha=1 "$SRC/tests/decks/small_nqs.toml"

@@ -1127,6 +1127,35 @@ TEST(NqsOptimisation, CholeskySolvesTheSameSystemAsCg) {
   }
 }
 
+// phase_step_ratio scales the step of the imaginary parts only: from the
+// same samples, one update with ratio 3 moves the real parts as ratio 1
+// does and the imaginary parts three times as far.
+TEST(NqsComplex, PhaseStepRatioScalesTheImaginaryStep) {
+  Config c = complex_rbm(for_training(chain(Hamiltonian::heisenberg, 8)));
+  c.init_scale = 0.1;
+  c.iterations = 1;
+  auto after = [&](double ratio, double learning_rate) {
+    c.phase_step_ratio = ratio;
+    c.learning_rate = learning_rate;
+    NqsWorkload w(c);
+    test::run_workload(w, 5);
+    EXPECT_TRUE(w.results().error.empty()) << w.results().error;
+    return w.results().parameters;
+  };
+  const auto p0 = after(1.0, 0.0), p1 = after(1.0, 0.05), p3 = after(3.0, 0.05);
+  const std::size_t half = p0.size() / 2;
+  double moved = 0;
+  for (std::size_t k = 0; k < p0.size(); ++k) {
+    const double d1 = p1[k] - p0[k], d3 = p3[k] - p0[k];
+    moved = std::max(moved, std::fabs(d1));
+    if (k < half)
+      EXPECT_EQ(p3[k], p1[k]) << "real part " << k;
+    else
+      EXPECT_NEAR(d3, 3.0 * d1, 1e-12) << "imaginary part " << k - half;
+  }
+  EXPECT_GT(moved, 1e-4);
+}
+
 // d log psi / d Re w_k = O_k and d log psi / d Im w_k = i O_k against central
 // differences of the host log psi.
 // The complex translation-symmetric RBM: [Re O, Im O] of the shared
