@@ -3,15 +3,14 @@
 // diagonal block (nb x nb) is factorised on the host (dense.hpp) and
 // inverted there, and the two large steps of every block column, the panel
 // L21 = A21 L11^-T and the trailing update A22 -= L21 L21^T, are matrix
-// products of the GEMM library (cuBLAS on a GPU).  The products run over
-// whole columns of A, the rows above the block included: that only writes
-// the upper triangle, which is never read, and keeps every operand a
-// contiguous LayoutLeft view that the library takes as it is.  The result
-// has the same bits whenever A is the same, on the same kind of device.
+// products of the GEMM library (cuBLAS on a GPU) on sub-blocks of A, which
+// stay LayoutLeft views the library takes as they are.  The result has the
+// same bits whenever A is the same, on the same kind of device.
 #include <KokkosBlas3_gemm.hpp>
 #include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/common/dense.hpp"
@@ -53,7 +52,7 @@ bool cholesky_blocked(Exec const& space, Matrix const& A, int nb = 64) {
   const int n = int(A.extent(0));
   using Block = Kokkos::View<double**, Kokkos::LayoutLeft, typename Matrix::memory_space>;
   Block diag("dense::diagonal_block", nb, nb), inv_t("dense::inverse_block", nb, nb),
-      panel("dense::panel", n, nb), below("dense::below", n, nb);
+      panel("dense::panel", n, nb);
   auto diag_h = Kokkos::create_mirror_view(diag);
   auto inv_h = Kokkos::create_mirror_view(inv_t);
   std::vector<double> s(std::size_t(nb) * nb), l(s.size()), li(s.size());
@@ -80,24 +79,22 @@ bool cholesky_blocked(Exec const& space, Matrix const& A, int nb = 64) {
         "dense::write_diagonal", Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {b, b}),
         KOKKOS_LAMBDA(const int i, const int j) { A(k + i, k + j) = diag(i, j); });
     if (m == 0) break;
-    // Panel: rows below the block of A(:, k:k+b) times L11^-T.
-    const auto cols = Kokkos::subview(A, Kokkos::ALL, Kokkos::make_pair(k, k + b));
-    const auto p = Kokkos::subview(panel, Kokkos::ALL, Kokkos::make_pair(0, b));
+    // Panel L21 = A21 L11^-T, then the trailing update A22 -= L21 L21^T (both
+    // triangles of A22; only the lower one is read later).  Sub-blocks of a
+    // LayoutLeft matrix stay LayoutLeft, with A's leading dimension.
+    const auto a21 = Kokkos::subview(A, Kokkos::make_pair(k + b, n), Kokkos::make_pair(k, k + b));
+    const auto a22 = Kokkos::subview(A, Kokkos::make_pair(k + b, n), Kokkos::make_pair(k + b, n));
+    const auto l21 = Kokkos::subview(panel, Kokkos::make_pair(0, m), Kokkos::make_pair(0, b));
     const auto t = Kokkos::subview(inv_t, Kokkos::make_pair(0, b), Kokkos::make_pair(0, b));
+    static_assert(std::is_same_v<typename decltype(a22)::array_layout, Kokkos::LayoutLeft> &&
+                      std::is_same_v<typename decltype(l21)::array_layout, Kokkos::LayoutLeft>,
+                  "dense::cholesky_blocked: the GEMM library's fast path takes LayoutLeft blocks");
     space.fence();
-    KokkosBlas::gemm("N", "N", 1.0, cols, t, 0.0, p);
-    const auto l21 = Kokkos::subview(below, Kokkos::make_pair(0, m), Kokkos::make_pair(0, b));
+    KokkosBlas::gemm("N", "N", 1.0, a21, t, 0.0, l21);
     Kokkos::fence();
-    Kokkos::parallel_for(
-        "dense::write_panel", Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {m, b}),
-        KOKKOS_LAMBDA(const int i, const int j) {
-          A(k + b + i, k + j) = p(k + b + i, j);
-          l21(i, j) = p(k + b + i, j);
-        });
+    Kokkos::deep_copy(space, a21, l21);
     space.fence();
-    // Trailing update of the columns right of the block: A(:, k+b:) -= A(:, k:k+b) L21^T.
-    const auto rest = Kokkos::subview(A, Kokkos::ALL, Kokkos::make_pair(k + b, n));
-    KokkosBlas::gemm("N", "T", -1.0, cols, l21, 1.0, rest);
+    KokkosBlas::gemm("N", "T", -1.0, l21, l21, 1.0, a22);
     Kokkos::fence();
   }
   return true;
