@@ -1094,6 +1094,17 @@ TEST(NqsComplex, HeisenbergChainWithoutSignRuleReachesExactDiagonalisation) {
   }
 }
 
+// The parameters after one SR update of c from the seed's samples (with a
+// learning rate of 0, the initial ones); `cg_steps` gets CG's step count.
+std::vector<double> after_one_update(Config c, std::uint64_t seed, std::int64_t* cg_steps = nullptr) {
+  c.iterations = 1;
+  NqsWorkload w(c);
+  test::run_workload(w, seed);
+  EXPECT_TRUE(w.results().error.empty()) << w.results().error;
+  if (cg_steps) *cg_steps = w.results().history.at(0).cg_iterations;
+  return w.results().parameters;
+}
+
 // sr_solver = "cholesky" (S formed and factorised) and CG run to a residual
 // of 1e-12 solve the same SR system from the same samples: the updates of
 // one iteration agree far below their own size, for real parameters and for
@@ -1102,20 +1113,16 @@ TEST(NqsOptimisation, CholeskySolvesTheSameSystemAsCg) {
   for (const bool complex : {false, true}) {
     Config c = complex ? complex_rbm(for_training(chain(Hamiltonian::heisenberg, 10))) : heisenberg_4x4();
     c.init_scale = 0.1;
-    c.iterations = 1;
     c.cg_tolerance = 1e-12;
     c.cg_max_iterations = 20000;
-    auto parameters_after = [&](bool cholesky, double learning_rate) {
-      c.sr_cholesky = cholesky;
-      c.learning_rate = learning_rate;
-      NqsWorkload w(c);
-      test::run_workload(w, 7);
-      EXPECT_TRUE(w.results().error.empty()) << w.results().error;
-      EXPECT_EQ(w.results().history.at(0).cg_iterations < c.cg_max_iterations, true);
-      return w.results().parameters;
-    };
-    const auto initial = parameters_after(false, 0.0);
-    const auto cg = parameters_after(false, 1.0), exact = parameters_after(true, 1.0);
+    std::int64_t steps = 0;
+    c.learning_rate = 0.0;
+    const auto initial = after_one_update(c, 7);
+    c.learning_rate = 1.0;
+    const auto cg = after_one_update(c, 7, &steps);
+    EXPECT_LT(steps, c.cg_max_iterations);
+    c.sr_cholesky = true;
+    const auto exact = after_one_update(c, 7);
     ASSERT_EQ(cg.size(), exact.size());
     double worst = 0, step = 0;
     for (std::size_t k = 0; k < cg.size(); ++k) {
@@ -1133,16 +1140,12 @@ TEST(NqsOptimisation, CholeskySolvesTheSameSystemAsCg) {
 TEST(NqsComplex, PhaseStepRatioScalesTheImaginaryStep) {
   Config c = complex_rbm(for_training(chain(Hamiltonian::heisenberg, 8)));
   c.init_scale = 0.1;
-  c.iterations = 1;
-  auto after = [&](double ratio, double learning_rate) {
-    c.phase_step_ratio = ratio;
-    c.learning_rate = learning_rate;
-    NqsWorkload w(c);
-    test::run_workload(w, 5);
-    EXPECT_TRUE(w.results().error.empty()) << w.results().error;
-    return w.results().parameters;
-  };
-  const auto p0 = after(1.0, 0.0), p1 = after(1.0, 0.05), p3 = after(3.0, 0.05);
+  c.learning_rate = 0.0;
+  const auto p0 = after_one_update(c, 5);
+  c.learning_rate = 0.05;
+  const auto p1 = after_one_update(c, 5);
+  c.phase_step_ratio = 3.0;
+  const auto p3 = after_one_update(c, 5);
   const std::size_t half = p0.size() / 2;
   double moved = 0;
   for (std::size_t k = 0; k < p0.size(); ++k) {
