@@ -1,7 +1,8 @@
 #pragma once
 // The nqs-specific algebra of stochastic reconfiguration: the log-derivatives
-// O(s, k) = d log psi(s) / d p_k of every sample, and their centring.  The
-// exact sums over samples of all ranks are kernels/common/reductions.hpp.
+// O(s, k) = d log psi(s) / d p_k of every sample, their centring, and the
+// explicit matrix S of the exact solve.  The exact sums over samples of all
+// ranks are kernels/common/reductions.hpp.
 #include <KokkosBlas3_gemm.hpp>
 #include <Kokkos_Core.hpp>
 #include <cstdint>
