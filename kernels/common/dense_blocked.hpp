@@ -39,6 +39,34 @@ void add_to_diagonal(Exec const& space, Matrix const& A, double shift) {
       KOKKOS_LAMBDA(const int k) { A(k, k) += shift; });
 }
 
+// What cholesky_blocked works in besides A: the diagonal block and the
+// transpose of its inverse (device and host copies), the panel L21, and the
+// host's arrays.  A caller that factorises every iteration keeps one, so
+// that no step allocates memory or synchronises for an allocation.
+template <class MemorySpace>
+struct BlockedWorkspace {
+  using Block = Kokkos::View<double**, Kokkos::LayoutLeft, MemorySpace>;
+  int n = -1, nb = 0;
+  Block diag, inv_t, panel;
+  typename Block::HostMirror diag_h, inv_h;
+  std::vector<double> s, l, li;
+
+  // Sized for an n x n matrix and blocks of nb; a no-op when it already is.
+  void reserve(int n_, int nb_) {
+    if (n_ == n && nb_ == nb) return;
+    n = n_;
+    nb = nb_;
+    diag = Block("dense::diagonal_block", nb, nb);
+    inv_t = Block("dense::inverse_block", nb, nb);
+    panel = Block("dense::panel", n, nb);
+    diag_h = Kokkos::create_mirror_view(diag);
+    inv_h = Kokkos::create_mirror_view(inv_t);
+    s.assign(std::size_t(nb) * nb, 0.0);
+    l.assign(s.size(), 0.0);
+    li.assign(s.size(), 0.0);
+  }
+};
+
 // In place: the lower triangle of A (n x n, LayoutLeft, in Exec's memory)
 // becomes its Cholesky factor L; the upper triangle is left undefined.
 // Returns false when A is not positive definite (a diagonal block fails).
@@ -47,15 +75,14 @@ void add_to_diagonal(Exec const& space, Matrix const& A, double shift) {
 // below the device products' for the n of a few hundred to a few thousand
 // that this serves.
 template <class Exec, class Matrix>
-bool cholesky_blocked(Exec const& space, Matrix const& A, int nb = 64) {
+bool cholesky_blocked(Exec const& space, Matrix const& A, BlockedWorkspace<typename Matrix::memory_space>& ws,
+                      int nb = 64) {
   static_assert(std::is_same_v<typename Matrix::array_layout, Kokkos::LayoutLeft>);
   const int n = int(A.extent(0));
-  using Block = Kokkos::View<double**, Kokkos::LayoutLeft, typename Matrix::memory_space>;
-  Block diag("dense::diagonal_block", nb, nb), inv_t("dense::inverse_block", nb, nb),
-      panel("dense::panel", n, nb);
-  auto diag_h = Kokkos::create_mirror_view(diag);
-  auto inv_h = Kokkos::create_mirror_view(inv_t);
-  std::vector<double> s(std::size_t(nb) * nb), l(s.size()), li(s.size());
+  ws.reserve(n, nb);
+  const auto diag = ws.diag, inv_t = ws.inv_t, panel = ws.panel;
+  const auto diag_h = ws.diag_h, inv_h = ws.inv_h;
+  auto &s = ws.s, &l = ws.l, &li = ws.li;
   for (int k = 0; k < n; k += nb) {
     const int b = std::min(nb, n - k), m = n - k - b;
     // The diagonal block to the host, factorised and inverted there.
@@ -98,6 +125,13 @@ bool cholesky_blocked(Exec const& space, Matrix const& A, int nb = 64) {
     Kokkos::fence();
   }
   return true;
+}
+
+// The same with a workspace of its own (tests, one-off factors).
+template <class Exec, class Matrix>
+bool cholesky_blocked(Exec const& space, Matrix const& A, int nb = 64) {
+  BlockedWorkspace<typename Matrix::memory_space> ws;
+  return cholesky_blocked(space, A, ws, nb);
 }
 
 // x = (L L^T)^-1 b in place, for the lower factor L stored column-major

@@ -151,8 +151,11 @@ struct Vmc::Impl {
   Kokkos::View<std::int64_t*> fixed;
   std::vector<double> last_update;  // warm start of the next CG solve
   // sr_solver = "cholesky": all ranks' O (more than one rank), S, and S +
-  // shift with its Cholesky factor on the host, allocated once.
+  // shift with its Cholesky factor on the host, their host copies and the
+  // blocked factor's workspace, allocated once for the run.
   Matrix o_all, s_matrix;
+  Matrix::HostMirror o_mine_h, o_all_h, s_matrix_h;
+  dense::BlockedWorkspace<Matrix::memory_space> factor_ws;
   std::vector<double> s_host, s_factor;
   bool profile = false;                    // fence and time the sampling kernels
   std::array<double, 2> kernel_seconds{};  // angle refresh, chain sampling
@@ -617,25 +620,27 @@ struct Vmc::Impl {
     std::vector<double> x = force;
     // Not positive definite only when O holds non-finite values: the update
     // is then NaN and the next energy stops the run.
-    const std::vector<double> failed(P, std::numeric_limits<double>::quiet_NaN());
+    auto failed = [&] { return std::vector<double>(P, std::numeric_limits<double>::quiet_NaN()); };
+    if (s_matrix_h.extent(0) == 0) s_matrix_h = Kokkos::create_mirror_view(s_matrix);  // s_matrix itself on a host
     if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible) {
       // On a host: the factor from the host's threads, row-major.
-      const auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s_matrix);  // s_matrix itself
+      Kokkos::fence();
+      const auto& h = s_matrix_h;
       s_host.assign(std::size_t(P) * P, 0.0);
       s_factor.resize(std::size_t(P) * P);
       for (int i = 0; i < P; ++i)
         for (int j = 0; j <= i; ++j)
           s_host[std::size_t(i) * P + j] = h(i, j) + (i == j ? cfg.diag_shift : 0.0);
-      if (!std::isfinite(dense::cholesky_host_parallel(s_host.data(), s_factor.data(), P))) return failed;
+      if (!std::isfinite(dense::cholesky_host_parallel(s_host.data(), s_factor.data(), P))) return failed();
       dense::cholesky_solve(s_factor.data(), x.data(), P);
     } else {
       // On a GPU: the factor by blocks in place (its products on the device),
       // then the two substitutions on the host.
       Exec space;
       dense::add_to_diagonal(space, s_matrix, cfg.diag_shift);
-      if (!dense::cholesky_blocked(space, s_matrix)) return failed;
-      const auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s_matrix);
-      dense::cholesky_solve_column_major(h.data(), h.stride(1), x.data(), P);
+      if (!dense::cholesky_blocked(space, s_matrix, factor_ws)) return failed();
+      Kokkos::deep_copy(s_matrix_h, s_matrix);
+      dense::cholesky_solve_column_major(s_matrix_h.data(), s_matrix_h.stride(1), x.data(), P);
     }
     return x;
   }
@@ -643,11 +648,15 @@ struct Vmc::Impl {
   // O of all ranks on every rank (this rank's O alone when it is the only one).
   const Matrix& all_derivatives() {
     if (mpi.size() == 1) return O;
-    const auto mine_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), O);
-    const auto all = mpi.allgather(std::vector<double>(mine_h.data(), mine_h.data() + mine_h.size()));
+    if (o_mine_h.extent(0) == 0) o_mine_h = Kokkos::create_mirror_view(O);
+    Kokkos::deep_copy(o_mine_h, O);
+    const auto all = mpi.allgather(std::vector<double>(o_mine_h.data(), o_mine_h.data() + o_mine_h.size()));
     const std::int64_t ns = cfg.total_samples();
-    if (o_all.extent(0) == 0) o_all = Matrix("nqs::all_log_derivatives", (cplx ? 2 : 1) * ns, P);
-    auto h = Kokkos::create_mirror_view(o_all);
+    if (o_all.extent(0) == 0) {
+      o_all = Matrix("nqs::all_log_derivatives", (cplx ? 2 : 1) * ns, P);
+      o_all_h = Kokkos::create_mirror_view(o_all);
+    }
+    const auto& h = o_all_h;
     std::size_t at = 0;
     std::int64_t first = 0;  // the rank's first sample
     for (int r = 0; r < mpi.size(); ++r) {
