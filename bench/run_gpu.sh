@@ -22,6 +22,8 @@
 #   POLICY_LANE_WIDTHS  policy part: the lane evaluation's lanes per agent measured (default: "0", automatic)
 #   POLICY_REFERENCE=0  policy part: no pymdp reference outputs (the benchmark only)
 #   POLICY_GAUSSIAN=0   policy part: not the linear-Gaussian form
+#   POLICY_STEP_SWEEP=1 policy part: also 50/200/800 steps at 16 384 agents and 500/2000/8000
+#                   at one, with CUDA_MODULE_LOADING LAZY and EAGER (policy_sweep.txt)
 #   TARGETS         build only these CMake targets (e.g. "prism bench_ising2d test_thermo");
 #                   tests whose binaries were not built are skipped
 #   PROFILE=1       thermo part: Nsight Compute on one multispin sweep at 32768^2
@@ -288,6 +290,24 @@ for agents_steps in "1 2000" "1024 500" "16384 200" "65536 50" "262144 20"; do
     done
   done
 done
+if [[ "${POLICY_STEP_SWEEP:-0}" == 1 ]]; then
+  # Fixed against per-step cost: the same run over more and more steps, with
+  # kernels loaded lazily (CUDA's default) and all at start-up.
+  log "policy: seconds of the timed steps against their number, lazy and eager kernel loading"
+  for loading in LAZY EAGER; do
+    for agents_steps in "16384 50" "16384 200" "16384 800" "1 500" "1 2000" "1 8000"; do
+      read -r agents steps <<< "$agents_steps"
+      rm -f "$WORK/policy-sweep.h5"
+      echo -n "loading=$loading agents=$agents steps=$steps " | tee -a "$OUT/policy_sweep.txt"
+      CUDA_MODULE_LOADING=$loading CUDA_VISIBLE_DEVICES=$ONE "$B/src/prism" --output "$WORK/policy-sweep.h5" \
+        --set 'policy.states=[32,4]' --set 'policy.controls=[4,1]' --set 'policy.observations=[16,8]' \
+        --set policy.policy_len=3 --set policy.agents=$agents --set policy.steps=$steps \
+        --set policy.action_selection=deterministic --set policy.learn_A=false --set policy.learn_B=false \
+        --set policy.trace_agents=0 "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^PERFORMANCE|rror' |
+        tee -a "$OUT/policy_sweep.txt"
+    done
+  done
+fi
 if [[ "${PROFILE:-0}" == 1 ]] && command -v ncu > /dev/null; then
   log "policy: ncu, every kernel's duration in two lane-evaluation steps at 16 384 agents"
   rm -f "$WORK/policy-ncu.h5"
