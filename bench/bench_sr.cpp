@@ -3,7 +3,9 @@
 // fixed-point projection rounded once per block of rows, then the sums to
 // the host), against a plain BLAS pair on the same views:
 // KokkosBlas::gemv("N") then gemv("T"), whose sums depend on the split.
-// Also the projection rounded once per element (block 1), as nqs did before.
+// Also the projection rounded once per element (block 1), as nqs did before,
+// and the blocked product on a float copy of the matrix (sr_precision =
+// "float": half the bytes, the same double sums).
 // One CSV row per run to --csv.
 //
 //   bench_sr [--rows 4096] [--cols 1224] [--block 8] [--repeat 20] [--csv FILE]
@@ -77,20 +79,23 @@ int main(int argc, char** argv) {
     Kokkos::Random_XorShift64_Pool<Exec> pool(7);
     Kokkos::fill_random(O, pool, -2.0, 2.0);
     Kokkos::fill_random(v, pool, -1.0, 1.0);
+    Kokkos::View<float**, Kokkos::LayoutLeft> Of("bench::O_float", rows, cols);
+    Kokkos::deep_copy(Of, O);  // rounds each entry
 
-    auto prism_product = [&](int blk) {
-      return [&, blk] {
-        prism::common::row_products(space, O, v, y, partial);
+    auto prism_product = [&](const auto& A, int blk) {
+      return [&, A, blk] {
+        prism::common::row_products(space, A, v, y, partial);
         const double ymax = prism::common::max_abs(space, y);
         const double bound = 2.0 * ymax * rows;
         const double scale = std::ldexp(1.0, std::min(62 - std::ilogb(bound) - 1, 1000));
-        prism::common::fixed_point_projection(space, O, y, scale, fixed, blk);
+        prism::common::fixed_point_projection(space, A, y, scale, fixed, blk);
         Kokkos::deep_copy(space, fixed_host, fixed);
         space.fence();
       };
     };
-    const double blocked = seconds_per_call(repeat, prism_product(block));
-    const double per_element = seconds_per_call(repeat, prism_product(1));
+    const double blocked = seconds_per_call(repeat, prism_product(O, block));
+    const double blocked_float = seconds_per_call(repeat, prism_product(Of, block));
+    const double per_element = seconds_per_call(repeat, prism_product(O, 1));
     const double rows_only =
         seconds_per_call(repeat, [&] { prism::common::row_products(space, O, v, y, partial); });
     const double blas = seconds_per_call(repeat, [&] {
@@ -103,22 +108,24 @@ int main(int argc, char** argv) {
         "SR product, %d x %d (%.1f MB), %s:\n"
         "  prism, fixed point per block of %d rows  %8.3f ms\n"
         "    of which Obar v (row products)        %8.3f ms\n"
+        "  prism, the same on a float copy         %8.3f ms\n"
         "  prism, fixed point per element          %8.3f ms\n"
         "  KokkosBlas gemv N + gemv T              %8.3f ms\n"
         "  ratio prism (block) / BLAS pair         %8.2f\n",
         rows, cols, rows * double(cols) * 8e-6, device.c_str(), block, blocked * 1e3, rows_only * 1e3,
-        per_element * 1e3, blas * 1e3, blocked / blas);
+        blocked_float * 1e3, per_element * 1e3, blas * 1e3, blocked / blas);
     std::ifstream probe(csv);
     const bool fresh = !probe.good();
     std::ofstream out(csv, std::ios::app);
     if (fresh)
-      out << "date,backend,device,rows,cols,block,blocked_ms,row_products_ms,per_element_ms,blas_pair_ms\n";
+      out << "date,backend,device,rows,cols,block,blocked_ms,row_products_ms,per_element_ms,blas_pair_ms,"
+             "blocked_float_ms\n";
     char date[32];
     const std::time_t now = std::time(nullptr);
     std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
     out << date << "," << prism::compat::backend_name() << ",\"" << device << "\"," << rows << "," << cols
         << "," << block << "," << blocked * 1e3 << "," << rows_only * 1e3 << "," << per_element * 1e3 << ","
-        << blas * 1e3 << "\n";
+        << blas * 1e3 << "," << blocked_float * 1e3 << "\n";
   }
   Kokkos::finalize();
   return 0;

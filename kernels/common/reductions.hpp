@@ -22,10 +22,12 @@ namespace prism::common {
 // One term of fixed_point_projection's sums.
 template <bool Squares, class Matrix, class Vector>
 KOKKOS_INLINE_FUNCTION double projection_term(Matrix const& a, int s, int k, Vector const& v) {
+  // In double whatever A holds (a float A's squares too).
+  const double ask = a(s, k);
   if constexpr (Squares)
-    return a(s, k) * a(s, k) * v(s);
+    return ask * ask * v(s);
   else
-    return a(s, k) * v(s);
+    return ask * v(s);
 }
 
 // Exact, order-independent column sums over blocks of `block` consecutive

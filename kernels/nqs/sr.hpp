@@ -6,6 +6,7 @@
 #include <KokkosBlas3_gemm.hpp>
 #include <Kokkos_Core.hpp>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/nqs/types.hpp"
 
@@ -82,6 +83,17 @@ void centre_columns(Exec const& space, Matrix const& O, Vector const& mean) {
       "nqs::centre_columns",
       Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {int(O.extent(0)), int(O.extent(1))}),
       KOKKOS_LAMBDA(const int s, const int k) { O(s, k) -= mean(k); });
+}
+
+// Of = O, rounded to float (sr_precision = "float": the copy CG's products
+// read).  Elementwise, so the same bits on any split of the rows.
+template <class Exec, class FloatMatrix>
+void round_to_float(Exec const& space, Matrix const& O, FloatMatrix const& Of) {
+  static_assert(std::is_same_v<typename FloatMatrix::non_const_value_type, float>);
+  Kokkos::parallel_for(
+      "nqs::round_to_float",
+      Kokkos::MDRangePolicy<Exec, Kokkos::Rank<2>>(space, {0, 0}, {int(O.extent(0)), int(O.extent(1))}),
+      KOKKOS_LAMBDA(const int s, const int k) { Of(s, k) = float(O(s, k)); });
 }
 
 // S = scale * A^T A for the explicit SR solve (sr_solver = "cholesky"),

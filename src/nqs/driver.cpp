@@ -142,6 +142,9 @@ struct Vmc::Impl {
   ComplexTable sample_tanh;         // complex with translation symmetry: tanh theta per sample
   std::vector<double> energies_im;  // imaginary parts of sample()'s local energies
   Matrix O;  // (local samples, P), centred in place for SR; (2 x local samples, P) in real form when cplx
+  // sr_precision = "float": the centred O rounded to float, which CG's
+  // products read instead of O.
+  Kokkos::View<float**, Kokkos::LayoutLeft> o_float;
   // A bound on |O| entries for the exact projections: 2 for the real RBM
   // (|O| <= 1 before centring); from the samples for the complex one.
   double o_bound = 2.0;
@@ -458,12 +461,15 @@ struct Vmc::Impl {
   // split over ranks) are summed in double, then rounded once.  |O| <= 2
   // after centring, so |sum| <= 2 max|x| Ns bounds every partial sum too.
   // With squares: the sums of Obar(s, k)^2 x(s) (|Obar|^2 <= 4).
-  std::vector<double> project(const Vector& x, bool squares = false) {
+  std::vector<double> project(const Vector& x, bool squares = false) { return project_rows(O, x, squares); }
+  // The same for another copy of O (its float copy).
+  template <class A>
+  std::vector<double> project_rows(const A& a, const Vector& x, bool squares = false) {
     Exec space;
     const double xmax = mpi.max(common::max_abs(space, x));  // infinite where some x is not finite
     const double rows = double(cfg.total_samples()) * (cplx ? 2.0 : 1.0);
     const double bound = (squares ? o_bound * o_bound : o_bound) * xmax * rows;  // largest |sum|
-    return squares ? exact_column_sums<true>(O, x, bound, P) : exact_column_sums<false>(O, x, bound, P);
+    return squares ? exact_column_sums<true>(a, x, bound, P) : exact_column_sums<false>(a, x, bound, P);
   }
 
   // The first `cols` column sums of A(s, k) x(s) (or A(s, k)^2 x(s)) over
@@ -550,6 +556,12 @@ struct Vmc::Impl {
     return m;
   }
 
+  // CG's products on O, or on its float copy with sr_precision = "float".
+  template <class F>
+  decltype(auto) with_sr_rows(F&& f) {
+    return cfg.sr_float ? f(o_float) : f(O);
+  }
+
   // (S + shift) v with S v = Obar^T (Obar v) / Ns.
   std::vector<double> apply_s(const std::vector<double>& v, double shift) {
     for (int k = 0; k < P; ++k) work_p_host(k) = v[k];
@@ -557,8 +569,10 @@ struct Vmc::Impl {
     // Asynchronous from page-locked memory; complete once project()'s first
     // reduction (on the same instance, blocking) returns.
     Kokkos::deep_copy(space, work_p, work_p_host);
-    common::row_products(space, O, work_p, work_s, work_blocks);
-    auto out = project(work_s);
+    auto out = with_sr_rows([&](const auto& a) {
+      common::row_products(space, a, work_p, work_s, work_blocks);
+      return project_rows(a, work_s);
+    });
     const double ns = double(cfg.total_samples());
     for (int k = 0; k < P; ++k) out[k] = out[k] / ns + shift * v[k];
     return out;
@@ -573,7 +587,7 @@ struct Vmc::Impl {
     const double ns = double(cfg.total_samples());
     std::vector<double> inv_diag(P, 1.0);
     if (cfg.cg_jacobi) {
-      const auto d = project(ones, true);
+      const auto d = with_sr_rows([&](const auto& a) { return project_rows(a, ones, true); });
       for (int k = 0; k < P; ++k) inv_diag[k] = 1.0 / (d[k] / ns + cfg.diag_shift);
     }
     // Warm start from the previous update: consecutive solutions are close.
@@ -621,7 +635,8 @@ struct Vmc::Impl {
     // Not positive definite only when O holds non-finite values: the update
     // is then NaN and the next energy stops the run.
     auto failed = [&] { return std::vector<double>(P, std::numeric_limits<double>::quiet_NaN()); };
-    if (s_matrix_h.extent(0) == 0) s_matrix_h = Kokkos::create_mirror_view(s_matrix);  // s_matrix itself on a host
+    if (s_matrix_h.extent(0) == 0)
+      s_matrix_h = Kokkos::create_mirror_view(s_matrix);  // s_matrix itself on a host
     if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible) {
       // On a host: the factor from the host's threads, row-major.
       Kokkos::fence();
@@ -763,6 +778,11 @@ struct Vmc::Impl {
       Kokkos::deep_copy(de, deh);
       auto force = project(de);
       for (auto& x : force) x /= ns;
+      if (cfg.sr_float) {
+        if (o_float.extent(0) != O.extent(0))
+          o_float = decltype(o_float)("nqs::log_derivatives_float", O.extent(0), P);
+        round_to_float(space, O, o_float);
+      }
       const auto x = cfg.sr_cholesky ? solve_exactly(force) : solve_cg(force, ones, st.cg_iterations);
       last_update = x;  // CG's warm start (also what a checkpoint keeps)
       const double eta = cfg.learning_rate / (1.0 + cfg.learning_rate_decay * double(iteration));

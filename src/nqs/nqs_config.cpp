@@ -102,6 +102,11 @@ Config parse_config(Deck& deck) {
   c.cg_tolerance = deck.get_double(s, "cg_tolerance", 1e-5, 0.0, 1.0, true);
   c.cg_jacobi = deck.get_string(s, "cg_preconditioner", "none", {"none", "jacobi"}) == "jacobi";
   c.sr_cholesky = deck.get_string(s, "sr_solver", "cg", {"cg", "cholesky"}) == "cholesky";
+  c.sr_float = deck.get_string(s, "sr_precision", "double", {"double", "float"}) == "float";
+  if (c.sr_float && c.sr_cholesky)
+    deck.fail(s, "sr_precision",
+              "\"float\" stores the matrix that CG's products read; sr_solver = \"cholesky\" "
+              "forms S in double (use sr_precision = \"double\")");
   if (deck.has(s, "reference_energy"))
     c.reference_energy = deck.get_double(s, "reference_energy", std::nullopt);
   c.precision = deck.get_string(s, "precision", "double", {"double", "float"}) == "float"

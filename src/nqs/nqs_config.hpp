@@ -52,6 +52,10 @@ struct Config {
   // sr_solver = "cholesky": S formed explicitly and solved exactly (the
   // cg_* keys then do nothing); "cg" (the default): conjugate gradients.
   bool sr_cholesky = false;
+  // sr_precision = "float": CG's products read a float copy of the centred
+  // log-derivatives (half the bytes per step); the force and everything
+  // else stay double.  CG only.
+  bool sr_float = false;
   std::optional<double> reference_energy;
   Precision precision = Precision::double_precision;
   std::int64_t checkpoint_every = 0;

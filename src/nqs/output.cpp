@@ -32,6 +32,7 @@ void write_results(H5Writer& out, const Config& cfg, std::uint64_t seed, const R
   out.attribute(g, "seed", static_cast<std::int64_t>(seed));
   out.attribute(g, "cg_preconditioner", std::string(cfg.cg_jacobi ? "jacobi" : "none"));
   out.attribute(g, "sr_solver", std::string(cfg.sr_cholesky ? "cholesky" : "cg"));
+  out.attribute(g, "sr_precision", std::string(cfg.sr_float ? "float" : "double"));
   if (cfg.reference_energy) out.attribute(g, "reference_energy", *cfg.reference_energy);
   if (!res.error.empty()) out.attribute(g, "error", res.error);
 

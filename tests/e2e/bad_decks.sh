@@ -53,6 +53,9 @@ expect_error "key 'nqs.phase_step_ratio': scales the steps of the imaginary part
 expect_error "key 'nqs.sr_solver': must be one of cg | cholesky, got 'lu'" --set 'nqs.sr_solver="lu"' "$SRC/tests/decks/small_nqs.toml"
 expect_error "this network has P = 10200 real parameters, above the limit of 4096" --set 'nqs.sr_solver="cholesky"' \
   --set 'nqs.lattice="square"' --set nqs.Lx=10 --set nqs.Ly=10 --set nqs.alpha=1 "$SRC/tests/decks/small_nqs.toml"
+expect_error "key 'nqs.sr_precision': must be one of double | float, got 'half'" --set 'nqs.sr_precision="half"' "$SRC/tests/decks/small_nqs.toml"
+expect_error "key 'nqs.sr_precision': \"float\" stores the matrix that CG's products read" --set 'nqs.sr_precision="float"' \
+  "$SRC/tests/decks/small_nqs_cholesky.toml"
 expect_error "key 'thermo.measure_every': must not exceed thermo.sweeps" --set thermo.measure_every=100000 "$pt"
 expect_error "key 'thermo.measure_every': must be in [1, 1000000000], got 0" --set thermo.measure_every=0 "$pt"
 expect_error "key 'thermo.error_blocks': must not exceed the samples, thermo.sweeps / thermo.measure_every" --set thermo.sweeps=600 --set thermo.measure_every=100 "$pt"
