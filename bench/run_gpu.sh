@@ -23,7 +23,8 @@
 #   POLICY_REFERENCE=0  policy part: no pymdp reference outputs (the benchmark only)
 #   POLICY_GAUSSIAN=0   policy part: not the linear-Gaussian form
 #   POLICY_STEP_SWEEP=1 policy part: also 50/200/800 steps at 16 384 agents and 500/2000/8000
-#                   at one, with CUDA_MODULE_LOADING LAZY and EAGER (policy_sweep.txt)
+#                   at one, with CUDA_MODULE_LOADING LAZY and EAGER, and one run with
+#                   policy.profile_phases (policy_sweep.txt)
 #   TARGETS         build only these CMake targets (e.g. "prism bench_ising2d test_thermo");
 #                   tests whose binaries were not built are skipped
 #   PROFILE=1       thermo part: Nsight Compute on one multispin sweep at 32768^2
@@ -308,6 +309,16 @@ if [[ "${POLICY_STEP_SWEEP:-0}" == 1 ]]; then
         tee -a "$OUT/policy_sweep.txt"
     done
   done
+  # The kernels' own time in a normal run: each phase between fences.
+  rm -f "$WORK/policy-phases.h5"
+  CUDA_VISIBLE_DEVICES=$ONE "$B/src/prism" --output "$WORK/policy-phases.h5" --set policy.profile_phases=true \
+    --set 'policy.states=[32,4]' --set 'policy.controls=[4,1]' --set 'policy.observations=[16,8]' \
+    --set policy.policy_len=3 --set policy.agents=16384 --set policy.steps=200 \
+    --set policy.action_selection=deterministic --set policy.learn_A=false --set policy.learn_B=false \
+    --set policy.trace_agents=0 "$ROOT/tests/decks/small_policy.toml" > /dev/null 2>&1 &&
+    "$PY" -c "import h5py, sys; t = h5py.File(sys.argv[1])['timings']
+print('profile_phases, 16384 agents, 200 steps: ' + ', '.join(f'{k} {t[k][\"mean\"][()]:.4f} s' for k in t))" \
+      "$WORK/policy-phases.h5" | tee -a "$OUT/policy_sweep.txt"
 fi
 if [[ "${PROFILE:-0}" == 1 ]] && command -v ncu > /dev/null; then
   log "policy: ncu, every kernel's duration in two lane-evaluation steps at 16 384 agents"

@@ -65,6 +65,7 @@ Config parse_config(Deck& deck) {
   c.lane_width = deck.get_int(s, "lane_width", 0, 0, 32);
   if ((c.lane_width & (c.lane_width - 1)) != 0)
     deck.fail(s, "lane_width", "must be 0 (automatic) or a power of two up to 32");
+  c.profile_phases = deck.get_bool(s, "profile_phases", false);
   c.learn_A = deck.get_bool(s, "learn_A", false);
   c.learn_B = deck.get_bool(s, "learn_B", false);
   // Read with learning off too, so that one deck runs with and without it.

@@ -44,6 +44,11 @@ struct Config : AgentSettings {
   // The lane evaluation's GPU lanes per agent in inference and acting (0:
   // automatic); the last bits of the results depend on it, as on lane_chunk.
   std::int64_t lane_width = 0;
+  // Fence between the phases of every step and time them (/timings:
+  // infer, evaluate, act; the single-kernel evaluations: step), so that the
+  // kernels' time can be told from the time between them.  Off by default:
+  // the fences cost a little and change nothing in the results.
+  bool profile_phases = false;
   // Dirichlet learning (pymdp's online rule): concentrations start at
   // prior_concentration x the model's A and B.
   bool learn_A = false, learn_B = false;

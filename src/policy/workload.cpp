@@ -590,15 +590,23 @@ void PolicyWorkload::run(RunContext& ctx) {
           KokkosBlas::gemm("N", "N", 1.0, Xg, M, 0.0, Yg);
         }
     };
+    // With profile_phases, each phase between two fences and on its own timer.
+    auto phase = [&](const char* name, auto&& launch) {
+      if (!cfg_.profile_phases) return launch();
+      auto t = ctx.timers.scope(name);
+      launch();
+    };
     auto lane_step = [&](const Kokkos::DefaultExecutionSpace& space) {
-      Kokkos::parallel_for("policy::lanes_infer", lane.infer_policy(space), lane);
-      for (std::int64_t first = 0; first < n; first += lane.chunk) {
-        lane.first = first;
-        Kokkos::parallel_for("policy::lanes_form", lane.policy<AgentLanes::Form>(space), lane);
-        products();
-        Kokkos::parallel_for("policy::lanes_terms", lane.policy<AgentLanes::Terms>(space), lane);
-      }
-      Kokkos::parallel_for("policy::lanes_act", lane.act_policy(space), lane);
+      phase("infer", [&] { Kokkos::parallel_for("policy::lanes_infer", lane.infer_policy(space), lane); });
+      phase("evaluate", [&] {
+        for (std::int64_t first = 0; first < n; first += lane.chunk) {
+          lane.first = first;
+          Kokkos::parallel_for("policy::lanes_form", lane.policy<AgentLanes::Form>(space), lane);
+          products();
+          Kokkos::parallel_for("policy::lanes_terms", lane.policy<AgentLanes::Terms>(space), lane);
+        }
+      });
+      phase("act", [&] { Kokkos::parallel_for("policy::lanes_act", lane.act_policy(space), lane); });
     };
     // The GEMM library's one-time start (its handle, its kernels' loading)
     // belongs to the set-up, not to the first timed step.
@@ -607,6 +615,12 @@ void PolicyWorkload::run(RunContext& ctx) {
       Kokkos::fence();
     }
     init.reset();
+    // The phases of profile_phases in one order on every rank, also on a
+    // rank without agents (timings are gathered phase by phase).
+    if (cfg_.profile_phases)
+      for (const char* name :
+           lanes ? std::vector<const char*>{"infer", "evaluate", "act"} : std::vector<const char*>{"step"})
+        ctx.timers.add(name, 0.0);
     auto t = ctx.timers.scope("steps");
     Progress progress("policy", T, "steps", ctx.show_progress && mpi.root());
     for (std::int64_t s = 0; s < T; ++s) {
@@ -616,7 +630,9 @@ void PolicyWorkload::run(RunContext& ctx) {
       if (n > 0 && lanes) {
         lane_step(space);
       } else if (n > 0) {
-        Kokkos::parallel_for("policy::step", step.policy(space, n, int(cfg_.team_size)), step);
+        phase("step", [&] {
+          Kokkos::parallel_for("policy::step", step.policy(space, n, int(cfg_.team_size)), step);
+        });
       }
       // Traces of this rank's traced agents.
       if (traced > 0) {
