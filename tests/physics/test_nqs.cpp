@@ -1107,32 +1107,55 @@ std::vector<double> after_one_update(Config c, std::uint64_t seed, std::int64_t*
   return w.results().parameters;
 }
 
+// An SR system of one iteration solved by CG to a residual of 1e-12: real
+// parameters on the 4 x 4 lattice, or complex ones on a chain of 10 (the
+// real form, A rows then B rows).
+Config tightly_solved(bool complex) {
+  Config c = complex ? complex_rbm(for_training(chain(Hamiltonian::heisenberg, 10))) : heisenberg_4x4();
+  c.init_scale = 0.1;
+  c.cg_tolerance = 1e-12;
+  c.cg_max_iterations = 20000;
+  return c;
+}
+
+// From the same samples, one update with learning rate 1 as c stands and one
+// after `change(c)`: the largest step of the first and the largest
+// difference between the two.
+struct UpdateDifference {
+  double step = 0, worst = 0;
+};
+template <class Change>
+UpdateDifference update_difference(Config c, std::uint64_t seed, Change&& change,
+                                   std::int64_t* cg_steps = nullptr) {
+  c.learning_rate = 0.0;
+  const auto initial = after_one_update(c, seed);
+  c.learning_rate = 1.0;
+  const auto before = after_one_update(c, seed, cg_steps);
+  change(c);
+  const auto after = after_one_update(c, seed);
+  EXPECT_EQ(before.size(), after.size());
+  UpdateDifference d;
+  for (std::size_t k = 0; k < before.size() && k < after.size(); ++k) {
+    d.worst = std::max(d.worst, std::fabs(before[k] - after[k]));
+    d.step = std::max(d.step, std::fabs(before[k] - initial[k]));
+  }
+  return d;
+}
+
 // sr_solver = "cholesky" (S formed and factorised) and CG run to a residual
 // of 1e-12 solve the same SR system from the same samples: the updates of
 // one iteration agree far below their own size, for real parameters and for
-// complex ones (the real form, A rows then B rows).
+// complex ones.
 TEST(NqsOptimisation, CholeskySolvesTheSameSystemAsCg) {
   for (const bool complex : {false, true}) {
-    Config c = complex ? complex_rbm(for_training(chain(Hamiltonian::heisenberg, 10))) : heisenberg_4x4();
-    c.init_scale = 0.1;
-    c.cg_tolerance = 1e-12;
-    c.cg_max_iterations = 20000;
+    const Config c = tightly_solved(complex);
     std::int64_t steps = 0;
-    c.learning_rate = 0.0;
-    const auto initial = after_one_update(c, 7);
-    c.learning_rate = 1.0;
-    const auto cg = after_one_update(c, 7, &steps);
-    EXPECT_LT(steps, c.cg_max_iterations);
-    c.sr_cholesky = true;
-    const auto exact = after_one_update(c, 7);
-    ASSERT_EQ(cg.size(), exact.size());
-    double worst = 0, step = 0;
-    for (std::size_t k = 0; k < cg.size(); ++k) {
-      worst = std::max(worst, std::fabs(cg[k] - exact[k]));
-      step = std::max(step, std::fabs(cg[k] - initial[k]));
-    }
-    EXPECT_GT(step, 1e-3) << (complex ? "complex" : "real");
-    EXPECT_LT(worst, 1e-8 * step) << (complex ? "complex" : "real") << ": largest difference of the updates";
+    const auto d = update_difference(
+        c, 7, [](Config& x) { x.sr_cholesky = true; }, &steps);
+    const char* kind = complex ? "complex" : "real";
+    EXPECT_LT(steps, c.cg_max_iterations) << kind;
+    EXPECT_GT(d.step, 1e-3) << kind;
+    EXPECT_LT(d.worst, 1e-8 * d.step) << kind << ": largest difference of the updates";
   }
 }
 
@@ -1144,28 +1167,14 @@ TEST(NqsOptimisation, CholeskySolvesTheSameSystemAsCg) {
 // float copy too) and for complex ones.
 TEST(NqsOptimisation, FloatStoredLogDerivativesSolveNearlyTheSameSystem) {
   for (const bool complex : {false, true}) {
-    Config c = complex ? complex_rbm(for_training(chain(Hamiltonian::heisenberg, 10))) : heisenberg_4x4();
-    c.init_scale = 0.1;
-    c.cg_tolerance = 1e-12;
-    c.cg_max_iterations = 20000;
+    Config c = tightly_solved(complex);
     c.cg_jacobi = !complex;
-    c.learning_rate = 0.0;
-    const auto initial = after_one_update(c, 7);
-    c.learning_rate = 1.0;
-    const auto twice = after_one_update(c, 7);
-    c.sr_float = true;
-    const auto single = after_one_update(c, 7);
-    ASSERT_EQ(twice.size(), single.size());
-    double worst = 0, step = 0;
-    for (std::size_t k = 0; k < twice.size(); ++k) {
-      worst = std::max(worst, std::fabs(twice[k] - single[k]));
-      step = std::max(step, std::fabs(twice[k] - initial[k]));
-    }
+    const auto d = update_difference(c, 7, [](Config& x) { x.sr_float = true; });
     const char* kind = complex ? "complex" : "real";
-    std::printf("%s: largest update %.3e, float against double %.3e\n", kind, step, worst);
-    EXPECT_GT(step, 1e-3) << kind;
-    EXPECT_GT(worst, 0.0) << kind << ": the float copy was not used";
-    EXPECT_LT(worst, 1e-5 * step) << kind << ": largest difference of the updates";
+    std::printf("%s: largest update %.3e, float against double %.3e\n", kind, d.step, d.worst);
+    EXPECT_GT(d.step, 1e-3) << kind;
+    EXPECT_GT(d.worst, 0.0) << kind << ": the float copy was not used";
+    EXPECT_LT(d.worst, 1e-5 * d.step) << kind << ": largest difference of the updates";
   }
 }
 
