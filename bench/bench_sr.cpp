@@ -114,12 +114,14 @@ int main(int argc, char** argv) {
         "  ratio prism (block) / BLAS pair         %8.2f\n",
         rows, cols, rows * double(cols) * 8e-6, device.c_str(), block, blocked * 1e3, rows_only * 1e3,
         blocked_float * 1e3, per_element * 1e3, blas * 1e3, blocked / blas);
+    const std::string header =
+        "date,backend,device,rows,cols,block,blocked_ms,row_products_ms,per_element_ms,blas_pair_ms,blocked_"
+        "float_ms";
     std::ifstream probe(csv);
-    const bool fresh = !probe.good();
+    std::string first;
+    std::getline(probe, first);
     std::ofstream out(csv, std::ios::app);
-    if (fresh)
-      out << "date,backend,device,rows,cols,block,blocked_ms,row_products_ms,per_element_ms,blas_pair_ms,"
-             "blocked_float_ms\n";
+    if (first != header) out << header << "\n";  // a new file, or one written before the float column
     char date[32];
     const std::time_t now = std::time(nullptr);
     std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));

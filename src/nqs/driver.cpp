@@ -155,7 +155,8 @@ struct Vmc::Impl {
   std::vector<double> last_update;  // warm start of the next CG solve
   // sr_solver = "cholesky": all ranks' O (more than one rank), S, and S +
   // shift with its Cholesky factor on the host, their host copies and the
-  // blocked factor's workspace, allocated once for the run.
+  // blocked factor's workspace, allocated once for the run (the allgather's
+  // own buffers are still made per iteration).
   Matrix o_all, s_matrix;
   Matrix::HostMirror o_mine_h, o_all_h, s_matrix_h;
   dense::BlockedWorkspace<Matrix::memory_space> factor_ws;

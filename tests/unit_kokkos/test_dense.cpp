@@ -60,10 +60,12 @@ TEST(DenseCholesky, FactorSolveAndThreadsAgree) {
 
 // Blocks of 64 over 150 rows (two whole blocks and a ragged one) and a
 // single block: the factor agrees with the serial one to rounding, and the
-// column-major solve inverts S.
+// column-major solve inverts S.  One workspace serves every call, as in a
+// run: across block sizes, a failed factor and another matrix size.
 TEST(DenseCholesky, BlockedFactorAgrees) {
   using Host = Kokkos::DefaultHostExecutionSpace;
-  for (const int nb : {64, 256}) {
+  dense::BlockedWorkspace<Host::memory_space> ws;
+  for (const int nb : {64, 256, 64}) {
     const int n = 150;
     const auto s = random_spd(n, 5);
     std::vector<double> l(s.size());
@@ -73,7 +75,7 @@ TEST(DenseCholesky, BlockedFactorAgrees) {
       for (int j = 0; j < n; ++j) a(i, j) = s[std::size_t(i) * n + j] - (i == j ? 0.5 : 0.0);
     dense::add_to_diagonal(Host(), a, 0.5);
     Host().fence();
-    ASSERT_TRUE(dense::cholesky_blocked(Host(), a, nb));
+    ASSERT_TRUE(dense::cholesky_blocked(Host(), a, ws, nb));
     double worst = 0;
     for (int i = 0; i < n; ++i)
       for (int j = 0; j <= i; ++j) worst = std::max(worst, std::fabs(a(i, j) - l[std::size_t(i) * n + j]));
@@ -89,6 +91,18 @@ TEST(DenseCholesky, BlockedFactorAgrees) {
   bad(0, 0) = bad(1, 1) = 1.0;
   bad(0, 1) = bad(1, 0) = 2.0;
   EXPECT_FALSE(dense::cholesky_blocked(Host(), bad, 64));
+  EXPECT_FALSE(dense::cholesky_blocked(Host(), bad, ws, 64));
+  // After the failure, the workspace (now sized for n = 2) factors a 70 x 70
+  // matrix to the bits of a fresh one.
+  const int n = 70;
+  const auto s = random_spd(n, 6);
+  Kokkos::View<double**, Kokkos::LayoutLeft, Host::memory_space> a("a", n, n), b("b", n, n);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) a(i, j) = b(i, j) = s[std::size_t(i) * n + j];
+  ASSERT_TRUE(dense::cholesky_blocked(Host(), a, ws, 64));
+  ASSERT_TRUE(dense::cholesky_blocked(Host(), b, 64));
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j <= i; ++j) EXPECT_EQ(a(i, j), b(i, j)) << i << ", " << j;
 }
 
 TEST(DenseCholesky, NotPositiveDefiniteIsNaN) {

@@ -207,6 +207,38 @@ TEST(Reductions, RowProductsAreTheSameForAnySplitOfTheRows) {
     EXPECT_EQ(std::bit_cast<std::uint64_t>(pieces[s]), std::bit_cast<std::uint64_t>(whole[s])) << "row " << s;
 }
 
+// A float matrix (nqs's sr_precision = "float") is read in double: its
+// projections and row products have the bits of a double matrix holding
+// the same rounded values, so every property above carries over to it.
+TEST(Reductions, FloatMatrixGivesTheBitsOfItsValuesInDouble) {
+  auto d = random_rows(96, 130, 8);
+  for (auto& a : d.A) a = double(float(a));
+  const auto wide = matrix_rows(d, 0, d.S);
+  Kokkos::View<float**, Kokkos::LayoutLeft> narrow("test::A_float", d.S, d.P);
+  Kokkos::deep_copy(narrow, wide);  // exact: the values are floats already
+  const auto x = vector_of(d.x, 0, d.S);
+  for (const bool squares : {false, true}) {
+    Sums from_wide("test::wide", d.P), from_narrow("test::narrow", d.P);
+    if (squares) {
+      common::fixed_point_projection<true>(Exec(), wide, x, 0x1p40, from_wide, 8);
+      common::fixed_point_projection<true>(Exec(), narrow, x, 0x1p40, from_narrow, 8);
+    } else {
+      common::fixed_point_projection(Exec(), wide, x, 0x1p40, from_wide, 8);
+      common::fixed_point_projection(Exec(), narrow, x, 0x1p40, from_narrow, 8);
+    }
+    auto hw = host(from_wide), hn = host(from_narrow);
+    for (int k = 0; k < d.P; ++k) EXPECT_EQ(hn(k), hw(k)) << (squares ? "squares, " : "") << "column " << k;
+  }
+  const auto v = vector_of(random_rows(1, d.P, 9).A, 0, d.P);
+  Vector y_wide("test::y_wide", d.S), y_narrow("test::y_narrow", d.S);
+  Matrix partial("test::partial", d.S, common::row_block_count(d.P));
+  common::row_products(Exec(), wide, v, y_wide, partial);
+  common::row_products(Exec(), narrow, v, y_narrow, partial);
+  auto hw = host(y_wide), hn = host(y_narrow);
+  for (int s = 0; s < d.S; ++s)
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(hn(s)), std::bit_cast<std::uint64_t>(hw(s))) << "row " << s;
+}
+
 TEST(Reductions, RowBlocksDependOnTheColumnCountOnly) {
   EXPECT_EQ(common::row_block(10), 64);
   EXPECT_EQ(common::row_block_count(10), 1);
