@@ -615,12 +615,6 @@ void PolicyWorkload::run(RunContext& ctx) {
       Kokkos::fence();
     }
     init.reset();
-    // The phases of profile_phases in one order on every rank, also on a
-    // rank without agents (timings are gathered phase by phase).
-    if (cfg_.profile_phases)
-      for (const char* name :
-           lanes ? std::vector<const char*>{"infer", "evaluate", "act"} : std::vector<const char*>{"step"})
-        ctx.timers.add(name, 0.0);
     auto t = ctx.timers.scope("steps");
     Progress progress("policy", T, "steps", ctx.show_progress && mpi.root());
     for (std::int64_t s = 0; s < T; ++s) {
