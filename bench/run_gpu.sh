@@ -265,6 +265,11 @@ fi
 if want policy; then
 log "policy: the suite on one GPU; the issue's benchmark model (obs [16,8], states [32,4], controls [4,1], 64 policies)"
 CUDA_VISIBLE_DEVICES=$ONE check policy_1gpu "$B/tests/test_policy" --gtest_brief=1
+# The issue's benchmark model on the small deck, deterministic actions, no
+# learning, no traces: every run of this part adds its agents and steps.
+BENCH_MODEL=(--set 'policy.states=[32,4]' --set 'policy.controls=[4,1]' --set 'policy.observations=[16,8]'
+  --set policy.policy_len=3 --set policy.action_selection=deterministic --set policy.learn_A=false
+  --set policy.learn_B=false --set policy.trace_agents=0)
 # Every evaluation in POLICY_EVALUATIONS (auto picks the lane one on a GPU for
 # this model), for every team size in
 # POLICY_TEAMS (0: the automatic choice), or for the lane evaluation every
@@ -283,10 +288,8 @@ for agents_steps in "1 2000" "1024 500" "16384 200" "65536 50" "262144 20"; do
       if [[ $evaluation == lanes ]]; then IFS=: read -r chunk width <<< "$variant"; else team=$variant; fi
       rm -f "$WORK/policy-$agents.h5"
       echo "agents=$agents evaluation=$evaluation team=$team lane_chunk=$chunk lane_width=$width" | tee -a "$OUT/policy.txt"
-      CUDA_VISIBLE_DEVICES=$ONE "$B/src/prism" --output "$WORK/policy-$agents.h5" --set 'policy.states=[32,4]' \
-        --set 'policy.controls=[4,1]' --set 'policy.observations=[16,8]' --set policy.policy_len=3 \
-        --set policy.agents=$agents --set policy.steps=$steps --set policy.action_selection=deterministic \
-        --set policy.learn_A=false --set policy.learn_B=false --set policy.trace_agents=0 \
+      CUDA_VISIBLE_DEVICES=$ONE "$B/src/prism" --output "$WORK/policy-$agents.h5" "${BENCH_MODEL[@]}" \
+        --set policy.agents=$agents --set policy.steps=$steps \
         --set policy.evaluation=$evaluation --set policy.team_size=$team --set policy.lane_chunk=$chunk --set policy.lane_width=$width \
         "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^PERFORMANCE|rror' | tee -a "$OUT/policy.txt"
     done
@@ -302,20 +305,14 @@ if [[ "${POLICY_STEP_SWEEP:-0}" == 1 ]]; then
       rm -f "$WORK/policy-sweep.h5"
       echo -n "loading=$loading agents=$agents steps=$steps " | tee -a "$OUT/policy_sweep.txt"
       CUDA_MODULE_LOADING=$loading CUDA_VISIBLE_DEVICES=$ONE "$B/src/prism" --output "$WORK/policy-sweep.h5" \
-        --set 'policy.states=[32,4]' --set 'policy.controls=[4,1]' --set 'policy.observations=[16,8]' \
-        --set policy.policy_len=3 --set policy.agents=$agents --set policy.steps=$steps \
-        --set policy.action_selection=deterministic --set policy.learn_A=false --set policy.learn_B=false \
-        --set policy.trace_agents=0 "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^PERFORMANCE|rror' |
+        "${BENCH_MODEL[@]}" --set policy.agents=$agents --set policy.steps=$steps "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^PERFORMANCE|rror' |
         tee -a "$OUT/policy_sweep.txt"
     done
   done
   # The kernels' own time in a normal run: each phase between fences.
   rm -f "$WORK/policy-phases.h5"
   CUDA_VISIBLE_DEVICES=$ONE "$B/src/prism" --output "$WORK/policy-phases.h5" --set policy.profile_phases=true \
-    --set 'policy.states=[32,4]' --set 'policy.controls=[4,1]' --set 'policy.observations=[16,8]' \
-    --set policy.policy_len=3 --set policy.agents=16384 --set policy.steps=200 \
-    --set policy.action_selection=deterministic --set policy.learn_A=false --set policy.learn_B=false \
-    --set policy.trace_agents=0 "$ROOT/tests/decks/small_policy.toml" > /dev/null 2>&1 &&
+    "${BENCH_MODEL[@]}" --set policy.agents=16384 --set policy.steps=200 "$ROOT/tests/decks/small_policy.toml" > /dev/null 2>&1 &&
     "$PY" -c "import h5py, sys; t = h5py.File(sys.argv[1])['timings']
 print('profile_phases, 16384 agents, 200 steps: ' + ', '.join(f'{k} {t[k][\"mean\"][()]:.4f} s' for k in t))" \
       "$WORK/policy-phases.h5" | tee -a "$OUT/policy_sweep.txt"
@@ -325,10 +322,8 @@ if [[ "${PROFILE:-0}" == 1 ]] && command -v ncu > /dev/null; then
   rm -f "$WORK/policy-ncu.h5"
   ncu_width=${POLICY_LANE_WIDTHS:-0} && ncu_width=${ncu_width%% *}
   CUDA_VISIBLE_DEVICES=$ONE ncu --clock-control none --kernel-name-base demangled --launch-skip 40 --launch-count 40 \
-    --metrics gpu__time_duration.sum "$B/src/prism" --output "$WORK/policy-ncu.h5" --set 'policy.states=[32,4]' \
-    --set 'policy.controls=[4,1]' --set 'policy.observations=[16,8]' --set policy.policy_len=3 \
-    --set policy.agents=16384 --set policy.steps=12 --set policy.action_selection=deterministic \
-    --set policy.learn_A=false --set policy.learn_B=false --set policy.trace_agents=0 --set policy.evaluation=lanes \
+    --metrics gpu__time_duration.sum "$B/src/prism" --output "$WORK/policy-ncu.h5" "${BENCH_MODEL[@]}" \
+    --set policy.agents=16384 --set policy.steps=12 --set policy.evaluation=lanes \
     --set policy.lane_width="$ncu_width" \
     "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^  [A-Za-z_].*\(|gpu__time_duration' |
     sed -E 's/\(([0-9]+), ([0-9]+), ([0-9]+)\)x\(([0-9]+), ([0-9]+), ([0-9]+)\).*/grid \1x\2x\3 block \4x\5x\6/' \
@@ -337,11 +332,8 @@ fi
 if [[ -x "$C/src/prism" ]]; then
   log "policy: the same model on the node's $J host cores (OpenMP), 16 384 agents"
   rm -f "$WORK/policy-omp.h5"
-  "${CPU[@]}" "$C/src/prism" --output "$WORK/policy-omp.h5" --set 'policy.states=[32,4]' \
-    --set 'policy.controls=[4,1]' --set 'policy.observations=[16,8]' --set policy.policy_len=3 \
-    --set policy.agents=16384 --set policy.steps=4 --set policy.action_selection=deterministic \
-    --set policy.learn_A=false --set policy.learn_B=false --set policy.trace_agents=0 \
-    "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^PERFORMANCE|rror' | sed "s/^/openmp $J cores: /" |
+  "${CPU[@]}" "$C/src/prism" --output "$WORK/policy-omp.h5" "${BENCH_MODEL[@]}" \
+    --set policy.agents=16384 --set policy.steps=4 "$ROOT/tests/decks/small_policy.toml" 2>&1 | grep -E '^PERFORMANCE|rror' | sed "s/^/openmp $J cores: /" |
     tee -a "$OUT/policy.txt"
 fi
 [[ ${POLICY_GAUSSIAN:-1} == 1 ]] &&
