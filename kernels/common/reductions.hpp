@@ -10,6 +10,7 @@
 #include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <cfloat>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
@@ -121,6 +122,15 @@ void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x,
             sum);
         Kokkos::single(Kokkos::PerTeam(team), [&]() { out(k) = sum; });
       });
+}
+
+// A power-of-two scale for fixed-point sums of `rows` values of magnitude
+// <= vmax that keeps every partial sum inside int64; 1 where vmax is 0 or not
+// finite (the caller treats a non-finite vmax itself).
+inline double fixed_point_scale(double vmax, std::int64_t rows) {
+  if (!(vmax > 0) || !(vmax <= DBL_MAX)) return 1.0;
+  const double bound = 2.0 * vmax * double(rows > 1 ? rows : 1);
+  return std::ldexp(1.0, std::min(62 - std::ilogb(bound) - 1, 1000));
 }
 
 // max_s |x(s)|, +inf where some x(s) is not finite (NaN included); 0 for

@@ -193,13 +193,15 @@ struct AgentStep {
   Kokkos::View<const int**, Kokkos::LayoutRight>
       given;  // [step][modality]: replaces the world's draws if not empty
   std::int64_t first_agent, step;
+  std::int64_t slot = 0;  // the step's column of chosen, vfe, entropy_pi, success
   std::uint64_t seed;
   // Per agent: beliefs q(s) and the prior of this step, scratch (Spec's
   // layout), the world's state, observations, action; q(pi) and -G per policy.
   PerAgent qs, prior, scratch, q_pi, neg_efe;
   PerAgent qs_prev, learned;  // the last step's beliefs; learnt parameters (empty without learning)
   PerAgentInt world, obs, action;
-  // Per agent and step: -G of the chosen policy, F of q(s), H[q(pi)], success.
+  // Per agent, for a window of steps (column slot): -G of the chosen policy,
+  // F of q(s), H[q(pi)], success.
   PerAgent chosen, vfe, entropy_pi, success;
 
   // Teams: one thread on a host backend; on a GPU one warp when agents are
@@ -495,7 +497,7 @@ struct AgentStep {
       f_energy -= weight(q, 0, m, digit, ~0u) * scratch(i, k);
     }
     f_energy = warp_sum(f_energy);
-    if (lane == 0) vfe(i, step) = f_energy;
+    if (lane == 0) vfe(i, slot) = f_energy;
   }
 
   // The tiled evaluation of level t (PolicyTree::own >= 0): each warp takes
@@ -785,7 +787,7 @@ struct AgentStep {
         h -= xlogx(qk);
       }
       h = warp_sum(h);
-      if (lane == 0) entropy_pi(i, step) = h;
+      if (lane == 0) entropy_pi(i, slot) = h;
     }
     team.team_barrier();
   }
@@ -818,7 +820,7 @@ struct AgentStep {
         }
       }
       for (int f = 0; f < sp.F; ++f) action(i, f) = policies(best, 0, f);
-      chosen(i, step) = neg_efe(i, best);
+      chosen(i, slot) = neg_efe(i, best);
     } else {
       double expected = 0;
       for (int f = 0; f < sp.F; ++f) {
@@ -837,9 +839,9 @@ struct AgentStep {
         action(i, f) = best;
       }
       for (std::int64_t k = 0; k < sp.P; ++k) expected += q_pi(i, k) * neg_efe(i, k);
-      chosen(i, step) = expected;  // marginal mode: E_q(pi)[-G]
+      chosen(i, slot) = expected;  // marginal mode: E_q(pi)[-G]
     }
-    success(i, step) =
+    success(i, slot) =
         sp.success_modality >= 0 ? double(obs(i, sp.success_modality) == sp.success_outcome) : 0.0;
   }
 };

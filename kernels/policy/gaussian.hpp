@@ -120,10 +120,11 @@ struct GaussStep {
   Kokkos::View<const double*> p;
   Kokkos::View<const int**, Kokkos::LayoutRight> policies;  // [policy][tau]: action indices
   std::int64_t first = 0, step = 0;                         // first agent of this rank; the step
+  std::int64_t slot = 0;                                    // the step's column of the four below
   std::uint64_t seed = 0;
   GaussView mean, cov, world, obs, G, q_pi;    // [agent][n], [n * n], [n], [d], [P], [P]
   GaussInt action;                             // the action chosen at the last step
-  GaussView chosen, vfe, entropy_pi, success;  // [agent][step]
+  GaussView chosen, vfe, entropy_pi, success;  // [agent][window of steps]
 
   KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t i) const {
     constexpr int D = kMaxGaussDim;
@@ -273,9 +274,9 @@ struct GaussStep {
       }
     }
     action(i) = policies(choice, 0);
-    chosen(i, step) = G(i, choice);
-    vfe(i, step) = surprise;
-    entropy_pi(i, step) = h;
+    chosen(i, slot) = G(i, choice);
+    vfe(i, slot) = surprise;
+    entropy_pi(i, slot) = h;
     // Success: the world's noise-free observation C s within the radius of mu*.
     double dist2 = 0;
     for (int a = 0; a < d; ++a) {
@@ -283,7 +284,7 @@ struct GaussStep {
       for (int b = 0; b < n; ++b) v += prm[sp.c_at + a * n + b] * s[b];
       dist2 += v * v;
     }
-    success(i, step) = dist2 <= sp.success_radius * sp.success_radius ? 1.0 : 0.0;
+    success(i, slot) = dist2 <= sp.success_radius * sp.success_radius ? 1.0 : 0.0;
   }
 };
 

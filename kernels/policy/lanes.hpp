@@ -411,7 +411,7 @@ struct AgentLanes {
       }
     }
     f_energy = warp_group_sum(f_energy, width);
-    if (lane == 0 && w.active) st.vfe(i, st.step) = f_energy;
+    if (lane == 0 && w.active) st.vfe(i, st.slot) = f_energy;
   }
 
   // Each level's marginals of the shared factors (B of the level's control,
@@ -524,7 +524,7 @@ struct AgentLanes {
     warp_group_argmax(best_q, best, width);
     warp_sync();
     if (lane == 0 && active) {
-      st.entropy_pi(i, st.step) = h;
+      st.entropy_pi(i, st.slot) = h;
       st.choose(i, st.first_agent + i, best);
     }
   }

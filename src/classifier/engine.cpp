@@ -15,16 +15,6 @@
 
 namespace prism::classifier {
 
-namespace {
-// A scale for the fixed-point sums of `rows` values of magnitude <= vmax
-// that keeps every partial sum inside int64 (as nqs's SR does).
-double fixed_point_scale(double vmax, std::int64_t rows) {
-  if (!(vmax > 0)) return 1.0;
-  const double bound = 2.0 * vmax * double(std::max<std::int64_t>(rows, 1));
-  return std::ldexp(1.0, std::min(62 - std::ilogb(bound) - 1, 1000));
-}
-}  // namespace
-
 std::vector<double> exact_column_sums(const std::vector<double>& m, std::int64_t columns,
                                       std::int64_t total_rows, const MpiContext& mpi) {
   const std::int64_t rows = std::int64_t(m.size()) / columns;
@@ -41,7 +31,7 @@ std::vector<double> exact_column_sums(const std::vector<double>& m, std::int64_t
   for (std::int64_t c = 0; c < columns; ++c) {
     const double g = mpi.max(vmax[c]);
     finite[c] = std::isfinite(g);
-    scale[c] = finite[c] ? fixed_point_scale(g, total_rows) : 1.0;
+    scale[c] = finite[c] ? common::fixed_point_scale(g, total_rows) : 1.0;
     if (finite[c])
       for (std::int64_t i = 0; i < rows; ++i) sums[c] += std::llround(m[i * columns + c] * scale[c]);
   }
@@ -279,7 +269,7 @@ std::vector<double> Engine::gradient(const std::vector<std::int64_t>& rows, cons
   vmax = mpi.max(vmax);
   if (!std::isfinite(vmax))
     throw std::runtime_error("classifier: a non-finite gradient (diverged training?)");
-  const double scale = fixed_point_scale(vmax, total);
+  const double scale = common::fixed_point_scale(vmax, total);
   std::vector<std::int64_t> sums(P + 1, 0);
   if (mine.count > 0) {
     common::fixed_point_projection(space, grads, Kokkos::subview(I.ones, n), scale, I.fixed, 1);

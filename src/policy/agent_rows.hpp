@@ -1,41 +1,135 @@
 #pragma once
 // Host-side handling of per-agent results that both forms of the policy
-// workload (discrete and linear-Gaussian) share: [agent][step] device rows
-// copied to the host, traces collected step-major turned agent-major, and
-// per-step means over agents in agent order (the same on any number of
-// ranks).
+// workload (discrete and linear-Gaussian) share: the per-step summaries over
+// agents (means reduced on the device, the same bits on any number of ranks),
+// the traced agents' rows, and traces collected step-major turned
+// agent-major.
 #include <Kokkos_Core.hpp>
+#include <array>
+#include <cmath>
 #include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/mpi_context.hpp"
+#include "kernels/common/kokkos_compat.hpp"
+#include "kernels/common/reductions.hpp"
 
 namespace prism::policy {
 
-// Per agent and step, [agent][step], on rank 0 in agent order: the chosen
-// policy's value (-G in the discrete form, G in the Gaussian one), F of
-// q(s), H[q(pi)] and success.
+// Per agent and step, [agent][step], on rank 0 in agent order, for the traced
+// agents: the chosen policy's value (-G in the discrete form, G in the
+// Gaussian one), F of q(s), H[q(pi)] and success.
 struct StepRows {
   std::vector<double> chosen, free_energy, policy_entropy, success;
 };
 
-// The first n rows of a [agent][step] view, T steps each, as one host vector.
-template <class View>
-std::vector<double> host_rows(const View& v, std::int64_t n, std::int64_t T) {
-  const auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
-  std::vector<double> out(std::size_t(n * T));
-  for (std::int64_t a = 0; a < n; ++a)
-    for (std::int64_t s = 0; s < T; ++s) out[a * T + s] = h(a, s);
-  return out;
-}
+// The four per-step summaries over all agents, on every rank: means of the
+// chosen policy's value (as the kernels write it), F, H[q(pi)], success.
+struct StepSums {
+  std::vector<double> chosen, free_energy, policy_entropy, success;
+};
 
-// The first n rows (T steps each) of four [agent][step] device views, gathered on rank 0.
-template <class View>
-StepRows gather_rows(const MpiContext& mpi, const View& chosen, const View& vfe, const View& entropy,
-                     const View& success, std::int64_t n, std::int64_t T) {
-  return {mpi.gather(host_rows(chosen, n, T)), mpi.gather(host_rows(vfe, n, T)),
-          mpi.gather(host_rows(entropy, n, T)), mpi.gather(host_rows(success, n, T))};
-}
+// The four values a step's kernels write per agent, for a window of steps:
+// agent i's value at step s is in column slot(s) of each [agent][window]
+// view.  Every `window` steps, and after the last, reduce() turns the
+// window's columns into means over every rank's agents and keeps the traced
+// agents' rows.  The means are exact 64-bit fixed-point sums
+// (common::fixed_point_projection, one scale per window and quantity from the
+// largest |value| over all ranks), so they have the same bits for any split of
+// the agents; only `window` values per quantity leave the device, never
+// agents x steps.  The window depends on the run's agents and steps only
+// (the means' bits depend on it through the scale).
+class StepWindow {
+ public:
+  using View = Kokkos::View<double**, Kokkos::LayoutRight>;
+  static constexpr int kQuantities = 4;
+
+  // `agents` in the run, `n` of them here, the first `traced` of them traced.
+  StepWindow(std::int64_t agents, std::int64_t n, std::int64_t traced, std::int64_t steps)
+      : agents_(agents), n_(n), traced_(traced), steps_(steps), window_(window_for(agents, steps)) {
+    const std::int64_t rows = std::max<std::int64_t>(n, 1);
+    const char* labels[kQuantities] = {"policy::chosen", "policy::vfe", "policy::entropy_pi",
+                                       "policy::success"};
+    for (int q = 0; q < kQuantities; ++q) {
+      views_[q] = View(std::string(labels[q]), std::size_t(rows), std::size_t(window_));
+      rows_[q].assign(std::size_t(traced * steps), 0.0);
+      means_[q].assign(std::size_t(steps), 0.0);
+    }
+    ones_ = Kokkos::View<double*>("policy::ones", std::size_t(rows));
+    Kokkos::deep_copy(ones_, 1.0);
+    sums_ = Kokkos::View<std::int64_t*>("policy::step_sums", std::size_t(window_));
+    sums_host_ = Kokkos::create_mirror_view(compat::PinnedSpace(), sums_);
+  }
+
+  // The views the kernels write: chosen, F, H[q(pi)], success.
+  const View& view(int q) const { return views_[q]; }
+  std::int64_t slot(std::int64_t step) const { return step % window_; }
+
+  // After step `step` ran: at the end of a window, or at the last step,
+  // reduce the window.
+  void after_step(const MpiContext& mpi, std::int64_t step) {
+    if ((step + 1) % window_ != 0 && step + 1 != steps_) return;
+    const std::int64_t first = step - slot(step), w = slot(step) + 1;
+    const Kokkos::DefaultExecutionSpace space;
+    for (int q = 0; q < kQuantities; ++q) {
+      const View& v = views_[q];
+      // The unused columns of a short last window are zero (cleared below).
+      const double vmax = mpi.max(common::max_abs(
+          space, Kokkos::View<const double*, Kokkos::MemoryUnmanaged>(v.data(), std::size_t(n_ * window_))));
+      std::vector<std::int64_t> sums(std::size_t(w), 0);
+      const bool finite = std::isfinite(vmax);
+      const double scale = common::fixed_point_scale(vmax, agents_);
+      if (finite && n_ > 0) {
+        const auto a = Kokkos::subview(v, std::pair<std::int64_t, std::int64_t>(0, n_),
+                                       std::pair<std::int64_t, std::int64_t>(0, w));
+        common::fixed_point_projection(
+            space, a, Kokkos::subview(ones_, std::pair<std::int64_t, std::int64_t>(0, n_)), scale, sums_);
+        Kokkos::deep_copy(space, sums_host_, sums_);
+        space.fence();
+        for (std::int64_t k = 0; k < w; ++k) sums[std::size_t(k)] = sums_host_(k);
+      }
+      mpi.allreduce_sum(sums);
+      for (std::int64_t k = 0; k < w; ++k)
+        means_[q][std::size_t(first + k)] = finite ? double(sums[std::size_t(k)]) / scale / double(agents_)
+                                                   : std::numeric_limits<double>::quiet_NaN();
+      if (traced_ > 0) {
+        const auto h = Kokkos::create_mirror_view_and_copy(
+            Kokkos::HostSpace(),
+            Kokkos::subview(v, std::pair<std::int64_t, std::int64_t>(0, traced_), Kokkos::ALL));
+        for (std::int64_t a = 0; a < traced_; ++a)
+          for (std::int64_t k = 0; k < w; ++k) rows_[q][std::size_t(a * steps_ + first + k)] = h(a, k);
+      }
+      Kokkos::deep_copy(space, v, 0.0);
+    }
+  }
+
+  // The per-step means over all agents (every rank).
+  StepSums means() const { return {means_[0], means_[1], means_[2], means_[3]}; }
+  // The traced agents' rows, gathered on rank 0 in agent order.
+  StepRows traced_rows(const MpiContext& mpi) const {
+    return {mpi.gather(rows_[0]), mpi.gather(rows_[1]), mpi.gather(rows_[2]), mpi.gather(rows_[3])};
+  }
+
+  // Steps per window: all of them up to 256, fewer where the run's agents
+  // would make a window's four views pass about 256 MB over all ranks.
+  static std::int64_t window_for(std::int64_t agents, std::int64_t steps) {
+    constexpr std::int64_t kValues = std::int64_t(1) << 23, kMaxWindow = 256;
+    return std::max<std::int64_t>(1,
+                                  std::min({steps, kMaxWindow, kValues / std::max<std::int64_t>(agents, 1)}));
+  }
+
+ private:
+  std::int64_t agents_, n_, traced_, steps_, window_;
+  std::array<View, kQuantities> views_;
+  std::array<std::vector<double>, kQuantities> rows_, means_;
+  Kokkos::View<double*> ones_;
+  Kokkos::View<std::int64_t*> sums_;
+  decltype(Kokkos::create_mirror_view(compat::PinnedSpace(),
+                                      std::declval<Kokkos::View<std::int64_t*>>())) sums_host_;
+};
 
 // [step][agent][width] (as traces are collected, step by step) to [agent][step][width].
 template <class Vector>
@@ -45,15 +139,6 @@ Vector agent_major(const Vector& v, std::int64_t T, std::int64_t agents, std::in
     for (std::int64_t a = 0; a < agents; ++a)
       for (std::int64_t k = 0; k < width; ++k) out[(a * T + s) * width + k] = v[(s * agents + a) * width + k];
   return out;
-}
-
-// Per step, sign x the mean over A agents of v [agent][step].
-inline std::vector<double> mean_over_agents(const std::vector<double>& v, std::int64_t A, std::int64_t T,
-                                            double sign = 1) {
-  std::vector<double> m(std::size_t(T), 0.0);
-  for (std::int64_t a = 0; a < A; ++a)
-    for (std::int64_t s = 0; s < T; ++s) m[s] += sign * v[a * T + s] / double(A);
-  return m;
 }
 
 }  // namespace prism::policy

@@ -152,10 +152,12 @@ void GaussianPolicyWorkload::run(RunContext& ctx) {
     Kokkos::View<int**, Kokkos::LayoutRight> pol("policy::gauss_policies", P, H);
     compat::copy_from_host(pol, policies_);
     const std::int64_t rows = std::max<std::int64_t>(n, 1);
+    StepWindow window(cfg_.agents, n, traced, T);
     GaussStep step{sp,
                    p,
                    pol,
                    mine.begin,
+                   0,
                    0,
                    ctx.run.seed,
                    GaussView("policy::mean", rows, N),
@@ -165,26 +167,33 @@ void GaussianPolicyWorkload::run(RunContext& ctx) {
                    GaussView("policy::G", rows, P),
                    GaussView("policy::q_pi", rows, P),
                    GaussInt("policy::action", rows),
-                   GaussView("policy::chosen", rows, T),
-                   GaussView("policy::vfe", rows, T),
-                   GaussView("policy::entropy_pi", rows, T),
-                   GaussView("policy::success", rows, T)};
+                   window.view(0),
+                   window.view(1),
+                   window.view(2),
+                   window.view(3)};
     init.reset();
     auto t = ctx.timers.scope("steps");
     Progress progress("policy", T, "steps", ctx.show_progress && mpi.root());
     for (std::int64_t s = 0; s < T; ++s) {
       step.step = s;
+      step.slot = window.slot(s);
       if (n > 0)
         Kokkos::parallel_for(
             "policy::gauss_step",
             Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>>(0, n), step);
+      window.after_step(mpi, s);
+      // Traces of this rank's traced agents: their rows only.
       if (traced > 0) {
-        auto host = [](const GaussView& v) {
-          return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
+        const auto host = [traced](const auto& v) {
+          return Kokkos::create_mirror_view_and_copy(
+              Kokkos::HostSpace(),
+              Kokkos::subview(v, std::pair<std::int64_t, std::int64_t>(0, traced), Kokkos::ALL));
         };
         const auto me = host(step.mean), co = host(step.cov), wo = host(step.world), ob = host(step.obs),
                    qp = host(step.q_pi), g = host(step.G);
-        const auto ac = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), step.action);
+        const auto ac = Kokkos::create_mirror_view_and_copy(
+            Kokkos::HostSpace(),
+            Kokkos::subview(step.action, std::pair<std::int64_t, std::int64_t>(0, traced)));
         for (std::int64_t a = 0; a < traced; ++a) {
           for (int k = 0; k < N; ++k) t_mean.push_back(me(a, k));
           for (int k = 0; k < N * N; ++k) t_cov.push_back(co(a, k));
@@ -200,8 +209,8 @@ void GaussianPolicyWorkload::run(RunContext& ctx) {
       progress.update(s + 1);
     }
     progress.finish();
-    static_cast<StepRows&>(trace_) =
-        gather_rows(mpi, step.chosen, step.vfe, step.entropy_pi, step.success, n, T);
+    static_cast<StepRows&>(trace_) = window.traced_rows(mpi);
+    means_ = window.means();
   }
   agent_steps_ = cfg_.agents * T;
   // Traces were collected step-major on each rank; to [agent][step][...] and to rank 0.
@@ -234,10 +243,10 @@ void GaussianPolicyWorkload::write(H5Writer& out) const {
   out.attribute(g, "policy_set", cfg_.constant_policies ? "constant" : "all");
   out.attribute(g, "success_radius", cfg_.success_radius);
   out.attribute(g, "traced_agents", trace_.traced);
-  out.write(g + "/G_chosen_mean", mean_over_agents(trace_.chosen, A, T));
-  out.write(g + "/free_energy_mean", mean_over_agents(trace_.free_energy, A, T));
-  out.write(g + "/policy_entropy_mean", mean_over_agents(trace_.policy_entropy, A, T));
-  out.write(g + "/success_rate", mean_over_agents(trace_.success, A, T));
+  out.write(g + "/G_chosen_mean", means_.chosen);
+  out.write(g + "/free_energy_mean", means_.free_energy);
+  out.write(g + "/policy_entropy_mean", means_.policy_entropy);
+  out.write(g + "/success_rate", means_.success);
   const auto n = std::uint64_t(trace_.traced), t = std::uint64_t(T), N = std::uint64_t(cfg_.n),
              D = std::uint64_t(cfg_.d);
   if (n > 0) {
@@ -277,8 +286,7 @@ void GaussianPolicyWorkload::print_summary(std::FILE* out) const {
                static_cast<long long>(A),
                static_cast<long long>(policies_.size() / std::size_t(cfg_.policy_len)),
                static_cast<long long>(cfg_.policy_len));
-  const auto G = mean_over_agents(trace_.chosen, A, T), F = mean_over_agents(trace_.free_energy, A, T),
-             H = mean_over_agents(trace_.policy_entropy, A, T), S = mean_over_agents(trace_.success, A, T);
+  const auto &G = means_.chosen, &F = means_.free_energy, &H = means_.policy_entropy, &S = means_.success;
   for (std::int64_t s = 0; s < T && s < 50; ++s)
     std::fprintf(out, "  step %3lld  G %10.5f  F %10.5f  H %8.5f  success %.4f\n", static_cast<long long>(s),
                  G[s], F[s], H[s], S[s]);

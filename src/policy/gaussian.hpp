@@ -21,8 +21,8 @@ std::pair<std::string, std::string> first_problem(const GaussConfig& c);
 // Throws std::invalid_argument "key: rule" for the first broken rule.
 void validate(const GaussConfig& c);
 
-// Per agent and step (rank 0 after run(), agents in order): StepRows
-// (chosen: G of the chosen policy), and for the first trace_agents agents
+// For the first trace_agents agents (rank 0 after run(), agents in order),
+// [agent][step] StepRows (chosen: G of the chosen policy) and
 // [agent][step][...]:
 struct GaussTrace : StepRows {
   std::vector<double> mean, cov, world, observations, q_pi, G;
@@ -45,12 +45,15 @@ class GaussianPolicyWorkload final : public Workload {
   void print_summary(std::FILE* out) const override;
 
   const GaussTrace& trace() const { return trace_; }
+  // Per step, over all agents: G of the chosen policy, F, H[q(pi)], success.
+  const StepSums& step_means() const { return means_; }
   const GaussConfig& config() const { return cfg_; }
 
  private:
   const GaussConfig cfg_;
   const std::vector<int> policies_;
   GaussTrace trace_;
+  StepSums means_;  // per step, over all agents (every rank)
   std::int64_t agent_steps_ = 0;
 };
 

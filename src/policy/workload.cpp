@@ -491,12 +491,14 @@ void PolicyWorkload::run(RunContext& ctx) {
       tree.tile_node = tile_node;
     }
     const std::int64_t rows = std::max<std::int64_t>(n, 1);
+    StepWindow window(cfg_.agents, n, traced, T);
     AgentStep step{sp,
                    p,
                    pol,
                    tree,
                    given,
                    mine.begin,
+                   0,
                    0,
                    ctx.run.seed,
                    PerAgent("policy::qs", rows, sp.S),
@@ -509,10 +511,10 @@ void PolicyWorkload::run(RunContext& ctx) {
                    PerAgentInt("policy::world", rows, sp.F),
                    PerAgentInt("policy::obs", rows, sp.M),
                    PerAgentInt("policy::action", rows, sp.F),
-                   PerAgent("policy::chosen", rows, T),
-                   PerAgent("policy::vfe", rows, T),
-                   PerAgent("policy::entropy_pi", rows, T),
-                   PerAgent("policy::success", rows, T)};
+                   window.view(0),
+                   window.view(1),
+                   window.view(2),
+                   window.view(3)};
     if (sp.learned > 0) {
       // Every agent starts from the model: A, B, and concentrations c A, c B.
       auto learned = step.learned;
@@ -620,6 +622,7 @@ void PolicyWorkload::run(RunContext& ctx) {
     for (std::int64_t s = 0; s < T; ++s) {
       step.step = s;
       lane.st.step = s;
+      step.slot = lane.st.slot = window.slot(s);
       const Kokkos::DefaultExecutionSpace space;
       if (n > 0 && lanes) {
         lane_step(space);
@@ -628,14 +631,16 @@ void PolicyWorkload::run(RunContext& ctx) {
           Kokkos::parallel_for("policy::step", step.policy(space, n, int(cfg_.team_size)), step);
         });
       }
-      // Traces of this rank's traced agents.
+      window.after_step(mpi, s);
+      // Traces of this rank's traced agents: their rows only.
       if (traced > 0) {
-        auto qs = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), step.qs);
-        auto qp = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), step.q_pi);
-        auto ne = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), step.neg_efe);
-        auto ac = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), step.action);
-        auto ob = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), step.obs);
-        auto wo = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), step.world);
+        const auto host = [traced](const auto& v) {
+          return Kokkos::create_mirror_view_and_copy(
+              Kokkos::HostSpace(),
+              Kokkos::subview(v, std::pair<std::int64_t, std::int64_t>(0, traced), Kokkos::ALL));
+        };
+        const auto qs = host(step.qs), qp = host(step.q_pi), ne = host(step.neg_efe);
+        const auto ac = host(step.action), ob = host(step.obs), wo = host(step.world);
         for (std::int64_t a = 0; a < traced; ++a) {
           for (std::int64_t k = 0; k < sp.S; ++k) beliefs.push_back(qs(a, k));
           for (std::int64_t k = 0; k < sp.P; ++k) {
@@ -650,8 +655,8 @@ void PolicyWorkload::run(RunContext& ctx) {
       progress.update(s + 1);
     }
     progress.finish();
-    static_cast<StepRows&>(trace_) =
-        gather_rows(mpi, step.chosen, step.vfe, step.entropy_pi, step.success, n, T);
+    static_cast<StepRows&>(trace_) = window.traced_rows(mpi);
+    means_ = window.means();
   }
   agent_steps_ = cfg_.agents * T;
   // To rank 0 in agent order.  Traces are collected step-major per rank; reorder to [agent][step].
@@ -723,9 +728,10 @@ void PolicyWorkload::write(H5Writer& out) const {
 }
 
 PolicyWorkload::StepMeans PolicyWorkload::step_means() const {
-  const std::int64_t T = cfg_.steps, A = cfg_.agents;
-  return {mean_over_agents(trace_.chosen, A, T, -1.0), mean_over_agents(trace_.free_energy, A, T),
-          mean_over_agents(trace_.policy_entropy, A, T), mean_over_agents(trace_.success, A, T)};
+  // The kernels keep -G of the chosen policy.
+  std::vector<double> G(means_.chosen.size());
+  for (std::size_t s = 0; s < G.size(); ++s) G[s] = -means_.chosen[s];
+  return {G, means_.free_energy, means_.policy_entropy, means_.success};
 }
 
 Throughput PolicyWorkload::throughput() const {

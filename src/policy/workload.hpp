@@ -13,8 +13,8 @@
 
 namespace prism::policy {
 
-// Per agent and step (rank 0 after run(), agents in order): StepRows
-// (chosen: -G of the chosen policy), and for the first trace_agents agents
+// For the first trace_agents agents (rank 0 after run(), agents in order),
+// [agent][step] StepRows (chosen: -G of the chosen policy) and
 // [agent][step][...]:
 struct Trace : StepRows {
   std::vector<double> beliefs, q_pi, neg_efe;
@@ -51,6 +51,7 @@ class PolicyWorkload final : public Workload {
   const Config cfg_;
   const Model model_;
   Trace trace_;
+  StepSums means_;  // per step, over all agents (every rank)
   std::int64_t agent_steps_ = 0;
   std::string evaluation_;
 };

@@ -326,7 +326,11 @@ TEST(PolicyMaths, TiledAndLaneEvaluationsEqualTheDefinitionsAndTheGeneralOne) {
     test::run_workload(*w, 11);
     return w;
   };
+  // Every run on every rank (a run is collective), the checks on rank 0.
   const auto tiled = run(E::tiled, 0), general = run(E::general, 0), lanes = run(E::lanes, 0);
+  const std::vector<std::int64_t> team_sizes = {32, 64, 256};
+  std::vector<std::unique_ptr<PolicyWorkload>> teams;
+  for (const auto team : team_sizes) teams.push_back(run(E::tiled, team));
   if (!test::world->root()) return;
   EXPECT_EQ(tiled->evaluation(), "tiled");
   EXPECT_EQ(general->evaluation(), "general");
@@ -350,8 +354,9 @@ TEST(PolicyMaths, TiledAndLaneEvaluationsEqualTheDefinitionsAndTheGeneralOne) {
       EXPECT_NEAR(a.free_energy[k], b.free_energy[k], 1e-12 * std::max(1.0, std::fabs(a.free_energy[k])))
           << k;
   }
-  for (std::int64_t team : {32, 64, 256}) {
-    const auto other = run(E::tiled, team);
+  for (std::size_t k = 0; k < teams.size(); ++k) {
+    const auto& other = teams[k];
+    const auto team = team_sizes[k];
     EXPECT_EQ(other->trace().neg_efe, a.neg_efe) << "team size " << team;
     EXPECT_EQ(other->trace().q_pi, a.q_pi) << "team size " << team;
     EXPECT_EQ(other->trace().beliefs, a.beliefs) << "team size " << team;
@@ -438,9 +443,7 @@ TEST(PolicyPhysics, TMazeAgentsReadTheCueThenCollect) {
       test::run_workload(w, 5);
       if (!test::world->root()) continue;
       const auto& tr = w.trace();
-      double success = 0;
-      for (std::int64_t a = 0; a < cfg.agents; ++a) success += tr.success[a * 3 + 2];
-      success /= double(cfg.agents);
+      const double success = w.step_means().success[2];
       if (validity == 1.0) {
         EXPECT_EQ(success, 1.0);
         for (std::int64_t a = 0; a < tr.traced; ++a) {
@@ -979,14 +982,54 @@ TEST(PolicyGaussian, BuiltInAgentsReachThePreferredPosition) {
   GaussianPolicyWorkload w(cfg);
   test::run_workload(w, 3);
   if (!test::world->root()) return;
-  const auto& tr = w.trace();
-  double first = 0, last = 0;
-  for (std::int64_t a = 0; a < cfg.agents; ++a) {
-    first += tr.success[a * cfg.steps] / double(cfg.agents);
-    last += tr.success[a * cfg.steps + cfg.steps - 1] / double(cfg.agents);
+  const auto& success = w.step_means().success;
+  EXPECT_LT(success.front(), 0.05);
+  EXPECT_GT(success.back(), 0.3);
+}
+
+// The per-step means over agents (reduced on the device a window of at most
+// 256 steps at a time, in exact fixed point) are the traced agents' own rows
+// averaged in double, across a window's end and a short last window, for
+// both forms.
+TEST(PolicyPhysics, StepMeansAreTheAgentsMeans) {
+  constexpr std::int64_t kAgents = 7, kSteps = 300;
+  const auto expect_means = [](const StepRows& rows, const std::vector<const std::vector<double>*>& means,
+                               double chosen_sign, const char* form) {
+    const std::vector<const std::vector<double>*> per_agent = {&rows.chosen, &rows.free_energy,
+                                                               &rows.policy_entropy, &rows.success};
+    for (std::size_t q = 0; q < per_agent.size(); ++q) {
+      ASSERT_EQ(means[q]->size(), std::size_t(kSteps));
+      ASSERT_EQ(per_agent[q]->size(), std::size_t(kAgents * kSteps));
+      for (std::int64_t s = 0; s < kSteps; ++s) {
+        double sum = 0;
+        for (std::int64_t a = 0; a < kAgents; ++a) sum += (*per_agent[q])[a * kSteps + s];
+        const double mean = (q == 0 ? chosen_sign : 1.0) * sum / double(kAgents);
+        EXPECT_NEAR((*means[q])[s], mean, 1e-13 * std::max(1.0, std::fabs(mean)))
+            << form << ", quantity " << q << ", step " << s;
+      }
+    }
+  };
+  {
+    Config cfg;
+    cfg.agents = kAgents;
+    cfg.trace_agents = kAgents;
+    cfg.steps = kSteps;
+    PolicyWorkload w(cfg, tmaze(cfg));
+    test::run_workload(w, 5);
+    if (test::world->root()) {
+      const auto m = w.step_means();  // G: minus the mean of -G
+      expect_means(w.trace(), {&m.G, &m.F, &m.H, &m.success}, -1.0, "discrete");
+    }
   }
-  EXPECT_LT(first, 0.05);
-  EXPECT_GT(last, 0.3);
+  GaussConfig cfg;
+  cfg.agents = kAgents;
+  cfg.trace_agents = kAgents;
+  cfg.steps = kSteps;
+  GaussianPolicyWorkload w(cfg);
+  test::run_workload(w, 3);
+  if (!test::world->root()) return;
+  const auto& m = w.step_means();
+  expect_means(w.trace(), {&m.chosen, &m.free_energy, &m.policy_entropy, &m.success}, 1.0, "Gaussian");
 }
 
 // Bad continuous models: the deck key, its line and the rule.
