@@ -129,6 +129,11 @@ constexpr std::int64_t kLaneMatrixMax = std::int64_t(1) << 24;
 // only taken when asked for; and the most X and Y of a chunk may take.
 constexpr std::int64_t kLaneChunkDevice = 16384, kLaneChunkHost = 64;
 constexpr std::int64_t kLaneChunkBytes = std::int64_t(1) << 30;
+// Chunks of at most this many rows (runs of at most this many agents) take
+// their products in one launch (AgentLanes::Products) rather than a GEMM per
+// group and level: a step of one agent is a chain of launches, each GEMM a
+// launch of almost no work.
+constexpr std::int64_t kLaneSmallProducts = 32;
 
 // Modality groups of the lane evaluation: modalities with the same dependencies.
 std::vector<std::vector<int>> modality_groups(const Model& m) {
@@ -561,6 +566,13 @@ void PolicyWorkload::run(RunContext& ctx) {
         Kokkos::deep_copy(M, host);
         mats.push_back(M);
       }
+      std::vector<double> flat;
+      std::vector<std::int64_t> m_at, m_rows;
+      for (std::size_t k = 0; k < h.mats.size(); ++k) {
+        m_at.push_back(std::int64_t(flat.size()));
+        m_rows.push_back(h.mat_rows[k]);
+        flat.insert(flat.end(), h.mats[k].begin(), h.mats[k].end());
+      }
       h.mats.clear();  // on the device now
       lane.L = Kokkos::View<double**>("policy::lanes_scratch", rows, lane.lp.width);
       // The same chunk on every rank (the GEMMs' shape, hence each agent's
@@ -577,12 +589,25 @@ void PolicyWorkload::run(RunContext& ctx) {
       lane.chunk_log2 = std::countr_zero(std::uint64_t(chunk));  // chunk is a power of two
       if (cfg_.lane_width > 0 && !compat::kHostBackend) lane.width = int(cfg_.lane_width);
       lane.shared_cap = AgentLanes::shared_cap_here();
+      // The run's agents decide, the same on every rank; a chunk the deck sets
+      // (lane_chunk) always takes the GEMMs.
+      if (chunk <= kLaneSmallProducts && cfg_.lane_chunk == 0) {
+        lane.m_flat = to_device("policy::lanes_m_flat", flat);
+        lane.m_at = to_device("policy::lanes_m_at", m_at);
+        lane.m_rows = to_device("policy::lanes_m_rows", m_rows);
+        lane.y_cols = h.y_cols;
+      }
       lane.X = AgentLanes::Matrix("policy::lanes_X", chunk, h.x_cols);
       lane.Y = AgentLanes::Matrix("policy::lanes_Y", chunk, h.y_cols);
     }
     // One step of the lane evaluation (AgentLanes): Infer, per chunk of
     // agents Form, X_t M_t per group and level, Terms; then Act.
     auto products = [&]() {
+      if (lane.y_cols > 0) {
+        Kokkos::parallel_for("policy::lanes_products",
+                             lane.policy<AgentLanes::Products>(Kokkos::DefaultExecutionSpace()), lane);
+        return;
+      }
       for (int g = 0; g < lane.lp.groups; ++g)
         for (int t = 0; t < sp.T; ++t) {
           const auto& M = mats[std::size_t(g * sp.T + t)];

@@ -318,16 +318,20 @@ TEST(PolicyMaths, TiledAndLaneEvaluationsEqualTheDefinitionsAndTheGeneralOne) {
   cfg.agents = cfg.trace_agents = 5;
   cfg.steps = 3;
   using E = Config::Evaluation;
-  auto run = [&](E evaluation, std::int64_t team) {
+  auto run = [&](E evaluation, std::int64_t team, std::int64_t lane_chunk = 0) {
     Config c = cfg;
     c.evaluation = evaluation;
     c.team_size = team;
+    c.lane_chunk = lane_chunk;
     auto w = std::make_unique<PolicyWorkload>(c, m);
     test::run_workload(*w, 11);
     return w;
   };
   // Every run on every rank (a run is collective), the checks on rank 0.
-  const auto tiled = run(E::tiled, 0), general = run(E::general, 0), lanes = run(E::lanes, 0);
+  // Few agents: the lane evaluation's products in one launch; with a chunk
+  // set, as GEMMs.
+  const auto tiled = run(E::tiled, 0), general = run(E::general, 0), lanes = run(E::lanes, 0),
+             lanes_gemm = run(E::lanes, 0, 32);
   const std::vector<std::int64_t> team_sizes = {32, 64, 256};
   std::vector<std::unique_ptr<PolicyWorkload>> teams;
   for (const auto team : team_sizes) teams.push_back(run(E::tiled, team));
@@ -336,7 +340,7 @@ TEST(PolicyMaths, TiledAndLaneEvaluationsEqualTheDefinitionsAndTheGeneralOne) {
   EXPECT_EQ(general->evaluation(), "general");
   EXPECT_EQ(lanes->evaluation(), "lanes");
   const auto& a = tiled->trace();
-  for (const auto* other : {general.get(), lanes.get()}) {
+  for (const auto* other : {general.get(), lanes.get(), lanes_gemm.get()}) {
     const auto& b = other->trace();
     SCOPED_TRACE(other->evaluation());
     ASSERT_EQ(a.neg_efe.size(), b.neg_efe.size());
