@@ -200,9 +200,9 @@ if want nqs_tta; then
 # off the seconds to 1e-2 and 2e-3 relative error.
 log "nqs time to accuracy: 10x10 Heisenberg on one GPU, ${NQS_TTA_SECONDS:=150} s per configuration"
 : "${NQS_TTA:=shipped|
-sr_float|--set nqs.sr_precision=float
+sr_double|--set nqs.sr_precision=double
 symmetric|--set nqs.symmetry=translation --set nqs.diag_shift=0.05 --set nqs.alpha=8 --set nqs.iterations=2000
-symmetric_cholesky|--set nqs.symmetry=translation --set nqs.diag_shift=0.05 --set nqs.alpha=8 --set nqs.iterations=2000 --set nqs.sr_solver=cholesky}"
+symmetric_cholesky|--set nqs.symmetry=translation --set nqs.diag_shift=0.05 --set nqs.alpha=8 --set nqs.iterations=2000 --set nqs.sr_solver=cholesky --set nqs.sr_precision=double}"
 mkdir -p "$OUT/nqs_tta"
 runs=() labels=()
 while IFS='|' read -r label sets; do
