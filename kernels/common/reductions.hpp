@@ -31,6 +31,15 @@ KOKKOS_INLINE_FUNCTION double projection_term(Matrix const& a, int s, int k, Vec
     return ask * v(s);
 }
 
+// fixed_point_projection's scale of column k: one for all, or one per column.
+KOKKOS_INLINE_FUNCTION double scale_of(double scale, int) {
+  return scale;
+}
+template <class Scales>
+KOKKOS_INLINE_FUNCTION double scale_of(Scales const& scales, int k) {
+  return scales(k);
+}
+
 // Exact, order-independent column sums over blocks of `block` consecutive
 // rows: out(k) = sum_b round(scale * sum_{s in b} A(s,k) x(s)) in 64-bit
 // integers.  Within a block the rows are summed in double, in row order;
@@ -42,8 +51,9 @@ KOKKOS_INLINE_FUNCTION double projection_term(Matrix const& a, int s, int k, Vec
 // caller chooses `scale` so that no sum leaves the int64 range (round half
 // away from zero); the row count must be a multiple of `block`.  With
 // Squares the terms are A(s,k)^2 x(s) (the diagonal of A^T diag(x) A).
-template <bool Squares = false, class Exec, class Matrix, class Vector, class Sums>
-void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x, double scale,
+// `scale` is a double, or a view of one scale per column.
+template <bool Squares = false, class Exec, class Matrix, class Vector, class Scale, class Sums>
+void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x, Scale const& scale,
                             Sums const& out, int block = 1) {
   static_assert(Matrix::rank == 2 && Vector::rank == 1 && Sums::rank == 1);
   static_assert(std::is_same_v<typename Sums::non_const_value_type, std::int64_t>);
@@ -78,7 +88,7 @@ void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x,
                 for (int c = 0; c < cols; ++c) partial[c] += projection_term<Squares>(A, s, k0 + c, x);
             }
             for (int c = 0; c < cols; ++c) {
-              const double v = partial[c] * scale;
+              const double v = partial[c] * scale_of(scale, k0 + c);
               sum[c] += static_cast<std::int64_t>(v >= 0 ? v + 0.5 : v - 0.5);
             }
           }
@@ -93,11 +103,12 @@ void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x,
         "common::fixed_point_projection", Kokkos::TeamPolicy<Exec>(space, P, Kokkos::AUTO),
         KOKKOS_LAMBDA(const Team& team) {
           const int k = team.league_rank();
+          const double sk = scale_of(scale, k);
           std::int64_t sum = 0;
           Kokkos::parallel_reduce(
               Kokkos::TeamThreadRange(team, S),
               [&](const int s, std::int64_t& acc) {
-                const double v = projection_term<Squares>(A, s, k, x) * scale;
+                const double v = projection_term<Squares>(A, s, k, x) * sk;
                 acc += static_cast<std::int64_t>(v >= 0 ? v + 0.5 : v - 0.5);
               },
               sum);
@@ -109,6 +120,7 @@ void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x,
       "common::fixed_point_projection", Kokkos::TeamPolicy<Exec>(space, P, Kokkos::AUTO),
       KOKKOS_LAMBDA(const Team& team) {
         const int k = team.league_rank();
+        const double sk = scale_of(scale, k);
         std::int64_t sum = 0;
         Kokkos::parallel_reduce(
             Kokkos::TeamThreadRange(team, blocks),
@@ -116,7 +128,7 @@ void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x,
               double partial = 0;
               for (int s = b * block; s < (b + 1) * block; ++s)
                 partial += projection_term<Squares>(A, s, k, x);
-              const double v = partial * scale;
+              const double v = partial * sk;
               acc += static_cast<std::int64_t>(v >= 0 ? v + 0.5 : v - 0.5);
             },
             sum);
@@ -129,8 +141,10 @@ void fixed_point_projection(Exec const& space, Matrix const& A, Vector const& x,
 // finite (the caller treats a non-finite vmax itself).
 inline double fixed_point_scale(double vmax, std::int64_t rows) {
   if (!(vmax > 0) || !(vmax <= DBL_MAX)) return 1.0;
-  const double bound = 2.0 * vmax * double(rows > 1 ? rows : 1);
-  return std::ldexp(1.0, std::min(62 - std::ilogb(bound) - 1, 1000));
+  const double n = double(rows > 1 ? rows : 1), bound = 2.0 * vmax * n;
+  // Where the bound itself overflows, its exponent from its factors'.
+  const int e = bound <= DBL_MAX ? std::ilogb(bound) : std::ilogb(vmax) + std::ilogb(2.0 * n) + 1;
+  return std::ldexp(1.0, std::min(62 - e - 1, 1000));
 }
 
 // max_s |x(s)|, +inf where some x(s) is not finite (NaN included); 0 for
@@ -151,6 +165,34 @@ double max_abs(Exec const& space, Vector const& x) {
       },
       Kokkos::Max<double>(m));
   return x.extent(0) > 0 ? m : 0.0;  // the reducer's identity is the lowest double
+}
+
+// out(k) = max_s |A(s,k)|, +inf where some A(s,k) is not finite; 0 for no
+// rows.  Exact, so the same for any split of the rows (combine ranks with
+// max).  One team per column.
+template <class Exec, class Matrix, class Out>
+void column_max_abs(Exec const& space, Matrix const& A, Out const& out) {
+  static_assert(Matrix::rank == 2 && Out::rank == 1);
+  const int S = int(A.extent(0)), P = int(A.extent(1));
+  const double inf = std::numeric_limits<double>::infinity();
+  using Team = typename Kokkos::TeamPolicy<Exec>::member_type;
+  constexpr bool host =
+      Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Exec::memory_space>::accessible;
+  Kokkos::parallel_for(
+      "common::column_max_abs", Kokkos::TeamPolicy<Exec>(space, P, host ? 1 : 128),
+      KOKKOS_LAMBDA(const Team& team) {
+        const int k = team.league_rank();
+        double m = 0;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, S),
+            [&](const int s, double& acc) {
+              const double a = kmath::fabs(A(s, k));
+              const double v = a <= DBL_MAX ? a : inf;  // false for NaN
+              acc = acc > v ? acc : v;
+            },
+            Kokkos::Max<double>(m));
+        Kokkos::single(Kokkos::PerTeam(team), [&]() { out(k) = S > 0 ? m : 0.0; });
+      });
 }
 
 // Columns per block of row_products: depends on the column count P only, so

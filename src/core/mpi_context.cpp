@@ -191,6 +191,12 @@ int MpiContext::max(int value) const {
   return out;
 }
 
+void MpiContext::allreduce_max(std::vector<double>& v) const {
+  check(
+      MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD),
+      "Allreduce(max doubles)");
+}
+
 double MpiContext::max(double value) const {
   double out = 0;
   check(MPI_Allreduce(&value, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD), "Allreduce(max double)");

@@ -40,6 +40,8 @@ class MpiContext {
   // In-place element-wise sums over all ranks.
   void allreduce_sum(std::vector<double>& values) const;
   void allreduce_sum(std::vector<std::int64_t>& values) const;
+  // In-place element-wise maxima over all ranks.
+  void allreduce_max(std::vector<double>& values) const;
   std::vector<double> gather(const std::vector<double>& mine) const;
   std::vector<std::int8_t> gather(const std::vector<std::int8_t>& mine) const;
   std::vector<std::string> gather(const std::string& mine) const;

@@ -34,22 +34,28 @@ struct StepSums {
 
 // The four values a step's kernels write per agent, for a window of steps:
 // agent i's value at step s is in column slot(s) of each [agent][window]
-// view.  Every `window` steps, and after the last, reduce() turns the
+// view.  Every `window` steps, and after the last, after_step() turns the
 // window's columns into means over every rank's agents and keeps the traced
-// agents' rows.  The means are exact 64-bit fixed-point sums
-// (common::fixed_point_projection, one scale per window and quantity from the
-// largest |value| over all ranks), so they have the same bits for any split of
-// the agents; only `window` values per quantity leave the device, never
-// agents x steps.  The window depends on the run's agents and steps only
-// (the means' bits depend on it through the scale).
+// agents' rows.  Each mean is an exact 64-bit fixed-point sum
+// (common::fixed_point_projection) with a power-of-two scale from that
+// step's largest |value| over all ranks, so it has the same bits for any
+// split of the agents, and a step with a non-finite value gets NaN; only
+// `window` values per quantity leave the device, never agents x steps.
 class StepWindow {
  public:
   using View = Kokkos::View<double**, Kokkos::LayoutRight>;
   static constexpr int kQuantities = 4;
+  static constexpr std::int64_t kMaxWindow = 256;
 
-  // `agents` in the run, `n` of them here, the first `traced` of them traced.
-  StepWindow(std::int64_t agents, std::int64_t n, std::int64_t traced, std::int64_t steps)
-      : agents_(agents), n_(n), traced_(traced), steps_(steps), window_(window_for(agents, steps)) {
+  // `agents` in the run, `n` of them here, the first `traced` of them
+  // traced; at most `max_window` steps per window.
+  StepWindow(std::int64_t agents, std::int64_t n, std::int64_t traced, std::int64_t steps,
+             std::int64_t max_window = kMaxWindow)
+      : agents_(agents),
+        n_(n),
+        traced_(traced),
+        steps_(steps),
+        window_(window_for(agents, steps, max_window)) {
     const std::int64_t rows = std::max<std::int64_t>(n, 1);
     const char* labels[kQuantities] = {"policy::chosen", "policy::vfe", "policy::entropy_pi",
                                        "policy::success"};
@@ -60,49 +66,54 @@ class StepWindow {
     }
     ones_ = Kokkos::View<double*>("policy::ones", std::size_t(rows));
     Kokkos::deep_copy(ones_, 1.0);
+    col_max_ = Kokkos::View<double*>("policy::step_max", std::size_t(window_));
+    scales_ = Kokkos::View<double*>("policy::step_scales", std::size_t(window_));
     sums_ = Kokkos::View<std::int64_t*>("policy::step_sums", std::size_t(window_));
+    col_max_host_ = Kokkos::create_mirror_view(compat::PinnedSpace(), col_max_);
+    scales_host_ = Kokkos::create_mirror_view(compat::PinnedSpace(), scales_);
     sums_host_ = Kokkos::create_mirror_view(compat::PinnedSpace(), sums_);
   }
 
   // The views the kernels write: chosen, F, H[q(pi)], success.
   const View& view(int q) const { return views_[q]; }
+  std::int64_t window() const { return window_; }
   std::int64_t slot(std::int64_t step) const { return step % window_; }
 
   // After step `step` ran: at the end of a window, or at the last step,
-  // reduce the window.
+  // reduce the window (collective: every rank calls it at every step).
   void after_step(const MpiContext& mpi, std::int64_t step) {
     if ((step + 1) % window_ != 0 && step + 1 != steps_) return;
     const std::int64_t first = step - slot(step), w = slot(step) + 1;
     const Kokkos::DefaultExecutionSpace space;
+    const std::pair<std::int64_t, std::int64_t> rows(0, n_), cols(0, w);
     for (int q = 0; q < kQuantities; ++q) {
-      const View& v = views_[q];
-      // The unused columns of a short last window are zero (cleared below).
-      const double vmax = mpi.max(common::max_abs(
-          space, Kokkos::View<const double*, Kokkos::MemoryUnmanaged>(v.data(), std::size_t(n_ * window_))));
-      std::vector<std::int64_t> sums(std::size_t(w), 0);
-      const bool finite = std::isfinite(vmax);
-      const double scale = common::fixed_point_scale(vmax, agents_);
-      if (finite && n_ > 0) {
-        const auto a = Kokkos::subview(v, std::pair<std::int64_t, std::int64_t>(0, n_),
-                                       std::pair<std::int64_t, std::int64_t>(0, w));
-        common::fixed_point_projection(
-            space, a, Kokkos::subview(ones_, std::pair<std::int64_t, std::int64_t>(0, n_)), scale, sums_);
-        Kokkos::deep_copy(space, sums_host_, sums_);
-        space.fence();
-        for (std::int64_t k = 0; k < w; ++k) sums[std::size_t(k)] = sums_host_(k);
-      }
+      const auto a = Kokkos::subview(views_[q], rows, cols);
+      common::column_max_abs(space, a, Kokkos::subview(col_max_, cols));
+      Kokkos::deep_copy(space, col_max_host_, col_max_);
+      space.fence();
+      std::vector<double> vmax(col_max_host_.data(), col_max_host_.data() + w);
+      mpi.allreduce_max(vmax);  // +inf where some rank's value is not finite
+      for (std::int64_t k = 0; k < w; ++k)
+        scales_host_(k) = common::fixed_point_scale(vmax[std::size_t(k)], agents_);
+      Kokkos::deep_copy(space, scales_, scales_host_);
+      common::fixed_point_projection(space, a, Kokkos::subview(ones_, rows), Kokkos::subview(scales_, cols),
+                                     Kokkos::subview(sums_, cols));
+      Kokkos::deep_copy(space, sums_host_, sums_);
+      space.fence();
+      std::vector<std::int64_t> sums(sums_host_.data(), sums_host_.data() + w);
       mpi.allreduce_sum(sums);
       for (std::int64_t k = 0; k < w; ++k)
-        means_[q][std::size_t(first + k)] = finite ? double(sums[std::size_t(k)]) / scale / double(agents_)
-                                                   : std::numeric_limits<double>::quiet_NaN();
+        means_[q][std::size_t(first + k)] =
+            std::isfinite(vmax[std::size_t(k)])
+                ? double(sums[std::size_t(k)]) / scales_host_(k) / double(agents_)
+                : std::numeric_limits<double>::quiet_NaN();
       if (traced_ > 0) {
         const auto h = Kokkos::create_mirror_view_and_copy(
             Kokkos::HostSpace(),
-            Kokkos::subview(v, std::pair<std::int64_t, std::int64_t>(0, traced_), Kokkos::ALL));
-        for (std::int64_t a = 0; a < traced_; ++a)
-          for (std::int64_t k = 0; k < w; ++k) rows_[q][std::size_t(a * steps_ + first + k)] = h(a, k);
+            Kokkos::subview(views_[q], std::pair<std::int64_t, std::int64_t>(0, traced_), Kokkos::ALL));
+        for (std::int64_t t = 0; t < traced_; ++t)
+          for (std::int64_t k = 0; k < w; ++k) rows_[q][std::size_t(t * steps_ + first + k)] = h(t, k);
       }
-      Kokkos::deep_copy(space, v, 0.0);
     }
   }
 
@@ -113,22 +124,26 @@ class StepWindow {
     return {mpi.gather(rows_[0]), mpi.gather(rows_[1]), mpi.gather(rows_[2]), mpi.gather(rows_[3])};
   }
 
-  // Steps per window: all of them up to 256, fewer where the run's agents
-  // would make a window's four views pass about 256 MB over all ranks.
-  static std::int64_t window_for(std::int64_t agents, std::int64_t steps) {
-    constexpr std::int64_t kValues = std::int64_t(1) << 23, kMaxWindow = 256;
+  // Steps per window: all of them up to max_window, fewer where the run's
+  // agents would make a window's four views pass about 256 MB over all
+  // ranks.  A function of the run, not of the split.
+  static std::int64_t window_for(std::int64_t agents, std::int64_t steps,
+                                 std::int64_t max_window = kMaxWindow) {
+    constexpr std::int64_t kValues = std::int64_t(1) << 23;
     return std::max<std::int64_t>(1,
-                                  std::min({steps, kMaxWindow, kValues / std::max<std::int64_t>(agents, 1)}));
+                                  std::min({steps, max_window, kValues / std::max<std::int64_t>(agents, 1)}));
   }
 
  private:
+  template <class V>
+  using HostCopy = decltype(Kokkos::create_mirror_view(compat::PinnedSpace(), std::declval<V>()));
   std::int64_t agents_, n_, traced_, steps_, window_;
   std::array<View, kQuantities> views_;
   std::array<std::vector<double>, kQuantities> rows_, means_;
-  Kokkos::View<double*> ones_;
+  Kokkos::View<double*> ones_, col_max_, scales_;
   Kokkos::View<std::int64_t*> sums_;
-  decltype(Kokkos::create_mirror_view(compat::PinnedSpace(),
-                                      std::declval<Kokkos::View<std::int64_t*>>())) sums_host_;
+  HostCopy<Kokkos::View<double*>> col_max_host_, scales_host_;
+  HostCopy<Kokkos::View<std::int64_t*>> sums_host_;
 };
 
 // [step][agent][width] (as traces are collected, step by step) to [agent][step][width].

@@ -129,7 +129,7 @@ constexpr std::int64_t kLaneMatrixMax = std::int64_t(1) << 24;
 // only taken when asked for; and the most X and Y of a chunk may take.
 constexpr std::int64_t kLaneChunkDevice = 16384, kLaneChunkHost = 64;
 constexpr std::int64_t kLaneChunkBytes = std::int64_t(1) << 30;
-// Chunks of at most this many rows (runs of at most this many agents) take
+// Runs of at most this many agents (chunks of at most this many rows) take
 // their products in one launch (AgentLanes::Products) rather than a GEMM per
 // group and level: a step of one agent is a chain of launches, each GEMM a
 // launch of almost no work.
@@ -557,21 +557,32 @@ void PolicyWorkload::run(RunContext& ctx) {
       lane.lp.lna = to_device("policy::lanes_lna", h.lna);
       lane.lp.x_col = to_device("policy::lanes_x_col", h.x_col);
       lane.lp.y_col = to_device("policy::lanes_y_col", h.y_col);
-      for (std::size_t k = 0; k < h.mats.size(); ++k) {
-        AgentLanes::Matrix M("policy::lanes_M", h.mat_rows[k], h.mat_cols[k]);
-        auto host = Kokkos::create_mirror_view(M);
-        for (std::int64_t col = 0; col < h.mat_cols[k]; ++col)
-          for (std::int64_t row = 0; row < h.mat_rows[k]; ++row)
-            host(row, col) = h.mats[k][std::size_t(col * h.mat_rows[k] + row)];
-        Kokkos::deep_copy(M, host);
-        mats.push_back(M);
-      }
-      std::vector<double> flat;
-      std::vector<std::int64_t> m_at, m_rows;
-      for (std::size_t k = 0; k < h.mats.size(); ++k) {
-        m_at.push_back(std::int64_t(flat.size()));
-        m_rows.push_back(h.mat_rows[k]);
-        flat.insert(flat.end(), h.mats[k].begin(), h.mats[k].end());
+      // Runs of few agents take every product in one launch (Products), from
+      // one array of the M_t; the others a GEMM per M_t.  The run's agents
+      // decide, the same on every rank; a chunk the deck sets (lane_chunk)
+      // always takes the GEMMs.
+      if (cfg_.agents <= kLaneSmallProducts && cfg_.lane_chunk == 0) {
+        std::vector<double> flat;
+        std::vector<std::int64_t> m_at, m_rows;
+        for (std::size_t k = 0; k < h.mats.size(); ++k) {
+          m_at.push_back(std::int64_t(flat.size()));
+          m_rows.push_back(h.mat_rows[k]);
+          flat.insert(flat.end(), h.mats[k].begin(), h.mats[k].end());
+        }
+        lane.m_flat = to_device("policy::lanes_m_flat", flat);
+        lane.m_at = to_device("policy::lanes_m_at", m_at);
+        lane.m_rows = to_device("policy::lanes_m_rows", m_rows);
+        lane.y_cols = h.y_cols;
+      } else {
+        for (std::size_t k = 0; k < h.mats.size(); ++k) {
+          AgentLanes::Matrix M("policy::lanes_M", h.mat_rows[k], h.mat_cols[k]);
+          auto host = Kokkos::create_mirror_view(M);
+          for (std::int64_t col = 0; col < h.mat_cols[k]; ++col)
+            for (std::int64_t row = 0; row < h.mat_rows[k]; ++row)
+              host(row, col) = h.mats[k][std::size_t(col * h.mat_rows[k] + row)];
+          Kokkos::deep_copy(M, host);
+          mats.push_back(M);
+        }
       }
       h.mats.clear();  // on the device now
       lane.L = Kokkos::View<double**>("policy::lanes_scratch", rows, lane.lp.width);
@@ -589,23 +600,14 @@ void PolicyWorkload::run(RunContext& ctx) {
       lane.chunk_log2 = std::countr_zero(std::uint64_t(chunk));  // chunk is a power of two
       if (cfg_.lane_width > 0 && !compat::kHostBackend) lane.width = int(cfg_.lane_width);
       lane.shared_cap = AgentLanes::shared_cap_here();
-      // The run's agents decide, the same on every rank; a chunk the deck sets
-      // (lane_chunk) always takes the GEMMs.
-      if (chunk <= kLaneSmallProducts && cfg_.lane_chunk == 0) {
-        lane.m_flat = to_device("policy::lanes_m_flat", flat);
-        lane.m_at = to_device("policy::lanes_m_at", m_at);
-        lane.m_rows = to_device("policy::lanes_m_rows", m_rows);
-        lane.y_cols = h.y_cols;
-      }
       lane.X = AgentLanes::Matrix("policy::lanes_X", chunk, h.x_cols);
       lane.Y = AgentLanes::Matrix("policy::lanes_Y", chunk, h.y_cols);
     }
     // One step of the lane evaluation (AgentLanes): Infer, per chunk of
     // agents Form, X_t M_t per group and level, Terms; then Act.
-    auto products = [&]() {
+    auto products = [&](const Kokkos::DefaultExecutionSpace& space) {
       if (lane.y_cols > 0) {
-        Kokkos::parallel_for("policy::lanes_products",
-                             lane.policy<AgentLanes::Products>(Kokkos::DefaultExecutionSpace()), lane);
+        Kokkos::parallel_for("policy::lanes_products", lane.policy<AgentLanes::Products>(space), lane);
         return;
       }
       for (int g = 0; g < lane.lp.groups; ++g)
@@ -629,7 +631,7 @@ void PolicyWorkload::run(RunContext& ctx) {
         for (std::int64_t first = 0; first < n; first += lane.chunk) {
           lane.first = first;
           Kokkos::parallel_for("policy::lanes_form", lane.policy<AgentLanes::Form>(space), lane);
-          products();
+          products(space);
           Kokkos::parallel_for("policy::lanes_terms", lane.policy<AgentLanes::Terms>(space), lane);
         }
       });
@@ -638,7 +640,7 @@ void PolicyWorkload::run(RunContext& ctx) {
     // The GEMM library's one-time start (its handle, its kernels' loading)
     // belongs to the set-up, not to the first timed step.
     if (lanes && n > 0) {
-      products();
+      products(Kokkos::DefaultExecutionSpace());
       Kokkos::fence();
     }
     init.reset();

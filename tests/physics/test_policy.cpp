@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <numeric>
 
@@ -989,6 +990,58 @@ TEST(PolicyGaussian, BuiltInAgentsReachThePreferredPosition) {
   const auto& success = w.step_means().success;
   EXPECT_LT(success.front(), 0.05);
   EXPECT_GT(success.back(), 0.3);
+}
+
+// StepWindow alone, with known values: agents split unevenly over the ranks
+// (on three ranks one has none), windows of 1, 2, 3 and 256 steps, short
+// last windows.  Each step's mean is exact to its own scale (steps 10^6
+// apart in size share a window), a non-finite value spoils its own step
+// only, and the traced rows come back as written.
+TEST(PolicyMaths, StepWindowMeansAreExactPerStep) {
+  const std::int64_t ranks = test::world->size(), rank = test::world->rank(), steps = 7;
+  const auto value = [](int q, std::int64_t a, std::int64_t s) {
+    if (q == 1 && a == 1 && s == 4) return std::numeric_limits<double>::quiet_NaN();
+    return double(q + 1) * double(a + 1) * std::pow(10.0, double(s) - 3.0);
+  };
+  for (const std::int64_t agents : {2, 7})
+    for (const std::int64_t max_window : {1, 2, 3, 256}) {
+      const std::int64_t begin = agents * rank / ranks, n = agents * (rank + 1) / ranks - begin;
+      const std::int64_t traced = std::max<std::int64_t>(0, std::min(agents, begin + n) - begin);
+      StepWindow window(agents, n, traced, steps, max_window);
+      ASSERT_EQ(window.window(), std::min(steps, max_window));
+      std::vector<StepWindow::View::HostMirror> host;
+      for (int q = 0; q < StepWindow::kQuantities; ++q)
+        host.push_back(Kokkos::create_mirror_view(window.view(q)));
+      for (std::int64_t s = 0; s < steps; ++s) {
+        for (int q = 0; q < StepWindow::kQuantities; ++q) {
+          for (std::int64_t i = 0; i < n; ++i) host[q](i, window.slot(s)) = value(q, begin + i, s);
+          Kokkos::deep_copy(window.view(q), host[q]);
+        }
+        window.after_step(*test::world, s);
+      }
+      const StepSums m = window.means();
+      const std::vector<const std::vector<double>*> means = {&m.chosen, &m.free_energy, &m.policy_entropy,
+                                                             &m.success};
+      for (int q = 0; q < StepWindow::kQuantities; ++q)
+        for (std::int64_t s = 0; s < steps; ++s) {
+          SCOPED_TRACE("agents " + std::to_string(agents) + ", window " + std::to_string(max_window) +
+                       ", quantity " + std::to_string(q) + ", step " + std::to_string(s));
+          if (q == 1 && s == 4) {
+            EXPECT_TRUE(std::isnan((*means[q])[s]));
+            continue;
+          }
+          const double exact = double(q + 1) * double(agents + 1) / 2.0 * std::pow(10.0, double(s) - 3.0);
+          EXPECT_NEAR((*means[q])[s], exact, 1e-15 * exact);
+        }
+      const StepRows rows = window.traced_rows(*test::world);
+      if (!test::world->root()) continue;
+      ASSERT_EQ(rows.chosen.size(), std::size_t(agents * steps));
+      for (std::int64_t a = 0; a < agents; ++a)
+        for (std::int64_t s = 0; s < steps; ++s) {
+          EXPECT_EQ(rows.chosen[a * steps + s], value(0, a, s));
+          EXPECT_EQ(rows.success[a * steps + s], value(3, a, s));
+        }
+    }
 }
 
 // The per-step means over agents (reduced on the device a window of at most
