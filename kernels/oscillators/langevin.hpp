@@ -107,8 +107,8 @@ KOKKOS_INLINE_FUNCTION double graph_sum(const Graph& g, const Row& theta, std::i
 // ti[k], their rows walked side by side: each round takes the next edge of
 // every row that has one, so that up to four neighbours' phases are on
 // their way from memory at once rather than one after the other.  Each
-// row's terms are still added in its own order, so every sum has the bits
-// of graph_sum's.
+// row's terms are still added in its own order with graph_sum's operations,
+// so the sums do not depend on how rows are split over ranks.
 KOKKOS_INLINE_FUNCTION void graph_sums(const Graph& g, const double* theta, std::int64_t l0, int n,
                                        const double* ti, const Dynamics& d, double* out) {
   std::int64_t e[4], end[4];
