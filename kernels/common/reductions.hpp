@@ -147,6 +147,13 @@ inline double fixed_point_scale(double vmax, std::int64_t rows) {
   return std::ldexp(1.0, std::min(62 - e - 1, 1000));
 }
 
+// |a|, +inf where a is not finite (NaN included): the terms of the maxima
+// below, which then tell a non-finite value by an infinite maximum.
+KOKKOS_INLINE_FUNCTION double finite_abs(double a) {
+  const double m = kmath::fabs(a);
+  return m <= DBL_MAX ? m : std::numeric_limits<double>::infinity();  // false for NaN
+}
+
 // max_s |x(s)|, +inf where some x(s) is not finite (NaN included); 0 for
 // an empty x.  Exact, so the same for any split (combine ranks with max).
 template <class Exec, class Vector>
@@ -154,13 +161,11 @@ double max_abs(Exec const& space, Vector const& x) {
   static_assert(Vector::rank == 1);
   static_assert(Kokkos::SpaceAccessibility<Exec, typename Vector::memory_space>::accessible,
                 "common::max_abs: view not reachable from the execution space");
-  const double inf = std::numeric_limits<double>::infinity();
   double m = 0;
   Kokkos::parallel_reduce(
       "common::max_abs", Kokkos::RangePolicy<Exec>(space, 0, x.extent(0)),
       KOKKOS_LAMBDA(const int s, double& acc) {
-        const double a = kmath::fabs(x(s));
-        const double v = a <= DBL_MAX ? a : inf;  // false for NaN
+        const double v = finite_abs(x(s));
         acc = acc > v ? acc : v;
       },
       Kokkos::Max<double>(m));
@@ -174,7 +179,6 @@ template <class Exec, class Matrix, class Out>
 void column_max_abs(Exec const& space, Matrix const& A, Out const& out) {
   static_assert(Matrix::rank == 2 && Out::rank == 1);
   const int S = int(A.extent(0)), P = int(A.extent(1));
-  const double inf = std::numeric_limits<double>::infinity();
   using Team = typename Kokkos::TeamPolicy<Exec>::member_type;
   constexpr bool host =
       Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Exec::memory_space>::accessible;
@@ -186,8 +190,7 @@ void column_max_abs(Exec const& space, Matrix const& A, Out const& out) {
         Kokkos::parallel_reduce(
             Kokkos::TeamThreadRange(team, S),
             [&](const int s, double& acc) {
-              const double a = kmath::fabs(A(s, k));
-              const double v = a <= DBL_MAX ? a : inf;  // false for NaN
+              const double v = finite_abs(A(s, k));
               acc = acc > v ? acc : v;
             },
             Kokkos::Max<double>(m));

@@ -91,11 +91,12 @@ struct AgentLanes {
   std::int64_t chunk = 0;    // rows of X and Y: a power of two, 2^chunk_log2
   int chunk_log2 = 0;
   std::int64_t first = 0;  // the agent of the chunk's row 0
-  // Products (for chunks of few rows, instead of a GEMM per group and level):
-  // every group's and level's M_t, column-major, at m_at[g * T + t], with
-  // m_rows[g * T + t] rows (its columns of X); Y's columns in all.
+  // Products (runs of few agents, instead of a GEMM per group and level):
+  // every group's and level's M_t, column-major, at m_at[g * T + t] (its
+  // rows are its level's columns of X); Y's columns in all, 0 where the
+  // GEMMs take the products.
   Kokkos::View<const double*> m_flat;
-  Kokkos::View<const std::int64_t*> m_at, m_rows;
+  Kokkos::View<const std::int64_t*> m_at;
   std::int64_t y_cols = 0;
 
   // Launched light-weight: the functor travels as a kernel argument.  Kokkos'
@@ -294,9 +295,11 @@ struct AgentLanes {
   KOKKOS_INLINE_FUNCTION void operator()(Products, const std::int64_t k) const {
     const std::int64_t c = k >> chunk_log2, r = k & (chunk - 1);
     if (first + r >= agents) return;  // rows past the last agent: never read
+    const int levels = lp.groups * st.sp.T;
     int gt = 0;
-    while (gt + 1 < lp.groups * st.sp.T && lp.y_col(gt + 1) <= c) ++gt;
-    const std::int64_t K = m_rows(gt), xc = lp.x_col(gt), at = m_at(gt) + (c - lp.y_col(gt)) * K;
+    while (gt + 1 < levels && lp.y_col(gt + 1) <= c) ++gt;
+    const std::int64_t xc = lp.x_col(gt), K = (gt + 1 < levels ? lp.x_col(gt + 1) : lp.x_cols) - xc;
+    const std::int64_t at = m_at(gt) + (c - lp.y_col(gt)) * K;
     double sum = 0;
     for (std::int64_t q = 0; q < K; ++q) sum += X(r, xc + q) * m_flat(at + q);
     Y(r, c) = sum;

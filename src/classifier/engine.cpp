@@ -21,10 +21,8 @@ std::vector<double> exact_column_sums(const std::vector<double>& m, std::int64_t
   std::vector<double> vmax(columns, 0.0);
   // A non-finite value (NaN included) makes its column's maximum infinite.
   for (std::int64_t i = 0; i < rows; ++i)
-    for (std::int64_t c = 0; c < columns; ++c) {
-      const double a = std::fabs(m[i * columns + c]);
-      vmax[c] = std::max(vmax[c], a <= DBL_MAX ? a : INFINITY);
-    }
+    for (std::int64_t c = 0; c < columns; ++c)
+      vmax[c] = std::max(vmax[c], common::finite_abs(m[i * columns + c]));
   std::vector<std::int64_t> sums(columns, 0);
   std::vector<double> scale(columns), out(columns);
   std::vector<bool> finite(columns);
@@ -260,8 +258,7 @@ std::vector<double> Engine::gradient(const std::vector<std::int64_t>& rows, cons
         Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Kokkos::IndexType<std::int64_t>>(space, 0,
                                                                                             count * (P + 1)),
         KOKKOS_LAMBDA(const std::int64_t t, double& m) {
-          const double a = kmath::fabs(grads(t % count, t / count));
-          const double v = a <= DBL_MAX ? a : INFINITY;  // NaN and inf count as infinite
+          const double v = common::finite_abs(grads(t % count, t / count));  // NaN and inf: infinite
           m = v > m ? v : m;
         },
         Kokkos::Max<double>(vmax));

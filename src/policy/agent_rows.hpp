@@ -26,11 +26,10 @@ struct StepRows {
   std::vector<double> chosen, free_energy, policy_entropy, success;
 };
 
-// The four per-step summaries over all agents, on every rank: means of the
-// chosen policy's value (as the kernels write it), F, H[q(pi)], success.
-struct StepSums {
-  std::vector<double> chosen, free_energy, policy_entropy, success;
-};
+// The same four quantities as per-step means over all agents, on every
+// rank, [step]: the chosen policy's value (as the kernels write it), F,
+// H[q(pi)], success.
+using StepSums = StepRows;
 
 // The four values a step's kernels write per agent, for a window of steps:
 // agent i's value at step s is in column slot(s) of each [agent][window]

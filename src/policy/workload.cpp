@@ -563,15 +563,13 @@ void PolicyWorkload::run(RunContext& ctx) {
       // always takes the GEMMs.
       if (cfg_.agents <= kLaneSmallProducts && cfg_.lane_chunk == 0) {
         std::vector<double> flat;
-        std::vector<std::int64_t> m_at, m_rows;
+        std::vector<std::int64_t> m_at;
         for (std::size_t k = 0; k < h.mats.size(); ++k) {
           m_at.push_back(std::int64_t(flat.size()));
-          m_rows.push_back(h.mat_rows[k]);
           flat.insert(flat.end(), h.mats[k].begin(), h.mats[k].end());
         }
         lane.m_flat = to_device("policy::lanes_m_flat", flat);
         lane.m_at = to_device("policy::lanes_m_at", m_at);
-        lane.m_rows = to_device("policy::lanes_m_rows", m_rows);
         lane.y_cols = h.y_cols;
       } else {
         for (std::size_t k = 0; k < h.mats.size(); ++k) {
