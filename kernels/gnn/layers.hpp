@@ -18,6 +18,7 @@
 // and harmonics of opposite parity: no scatter.
 #include <Kokkos_Core.hpp>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/common/kokkos_compat.hpp"
 #include "kernels/gnn/geometry.hpp"
@@ -114,55 +115,164 @@ KOKKOS_INLINE_FUNCTION Real sigmoid(Real x) {
   return 1 / (1 + kmath::exp(-x));
 }
 
-// Team scratch of one layer's edge loop, carved from one block of Reals.
+// Edges per pass of a team (a tile).  Each radial weight a thread reads
+// serves every edge of the tile, whose values sit side by side in registers,
+// and a tile needs one set of barriers instead of one per edge.  The
+// backward tile is narrower: its per-thread dE/dY shares grow with it.
 template <class Real>
-struct EdgeScratch {
-  Real *Y, *dY, *B, *dB, *gB, *pre, *post, *gpre, *w, *gw, *acc, *gYpart, *vec;
-  static std::size_t count(const DevCommon<Real>& c, const DevLayer<Real>& L, int team_size) {
-    int hidden = 0;
-    for (int k = 1; k < L.radial_layers; ++k) hidden += L.radial_width[k];
-    const int acc = L.tp_dim > L.in_dim ? L.tp_dim : L.in_dim;
-    return 16 + 48 + 3 * std::size_t(c.n_basis) + 3 * std::size_t(hidden) + 2 * std::size_t(L.numel) + acc +
-           std::size_t(team_size) * 16 + 8 + L.gate_dim + 16;
+inline constexpr int kForwardTile = 8;
+template <class Real>
+inline constexpr int kBackwardTile = sizeof(Real) == 4 ? 4 : 2;
+
+// x[0 .. NE) = p[0 .. NE) for p aligned to 16 bytes: on a GPU in 16-byte
+// loads, so that a tile of a broadcast row costs NE / 4 (float) or NE / 2
+// (double) shared-memory instructions instead of NE.
+template <int NE, class Real>
+KOKKOS_INLINE_FUNCTION void load_tile(const Real* p, Real (&x)[NE]) {
+#if defined(KOKKOS_ENABLE_CUDA)
+#if defined(__CUDA_ARCH__)
+  constexpr bool gpu = true;
+#else
+  constexpr bool gpu = false;
+#endif
+  if constexpr (gpu && std::is_same_v<Real, float> && NE % 4 == 0) {
+    for (int t = 0; t < NE; t += 4) {
+      const auto v = *reinterpret_cast<const float4*>(p + t);
+      x[t] = v.x;
+      x[t + 1] = v.y;
+      x[t + 2] = v.z;
+      x[t + 3] = v.w;
+    }
+  } else if constexpr (gpu && std::is_same_v<Real, double> && NE % 2 == 0) {
+    for (int t = 0; t < NE; t += 2) {
+      const auto v = *reinterpret_cast<const double2*>(p + t);
+      x[t] = v.x;
+      x[t + 1] = v.y;
+    }
+  } else {
+    for (int t = 0; t < NE; ++t) x[t] = p[t];
   }
-  KOKKOS_INLINE_FUNCTION EdgeScratch(Real* s, const DevCommon<Real>& c, const DevLayer<Real>& L,
-                                     int team_size) {
+#else
+  for (int t = 0; t < NE; ++t) x[t] = p[t];
+#endif
+}
+
+// Team scratch of one layer's edge loop for tiles of `ne` edges, carved from
+// one block of Reals.  Arrays the radial MLP reads across a tile are stored
+// [unit][edge of the tile] (B, pre, post, gpre, gw) so that one unit's tile
+// is one aligned load; per-edge arrays are [edge][...].  Every array starts
+// on a 16-byte boundary.
+template <class Real>
+struct TileScratch {
+  Real *Y = nullptr, *dY = nullptr, *B = nullptr, *dB = nullptr, *gB = nullptr, *pre = nullptr,
+       *post = nullptr, *gpre = nullptr, *w = nullptr, *gw = nullptr, *acc = nullptr, *gYpart = nullptr,
+       *gY = nullptr, *r = nullptr, *vec = nullptr;
+
+  // Bytes of the block for a team of `team` threads, with the slack to align it.
+  static std::size_t bytes(const DevCommon<Real>& c, const DevLayer<Real>& L, int team, int ne,
+                           bool backward) {
+    TileScratch s;
+    return s.carve(nullptr, c, L, team, ne, backward) * sizeof(Real) + 16;
+  }
+  TileScratch() = default;
+  KOKKOS_INLINE_FUNCTION TileScratch(void* raw, const DevCommon<Real>& c, const DevLayer<Real>& L, int team,
+                                     int ne, bool backward) {
+    const auto at = (reinterpret_cast<std::uintptr_t>(raw) + 15) & ~std::uintptr_t(15);
+    carve(reinterpret_cast<Real*>(at), c, L, team, ne, backward);
+  }
+  // Sets the pointers into the block at s (s null: only counts); returns the
+  // Reals it takes.  The forward pass leaves the gradient arrays empty.
+  KOKKOS_INLINE_FUNCTION std::size_t carve(Real* s, const DevCommon<Real>& c, const DevLayer<Real>& L,
+                                           int team, int ne, bool backward) {
     int hidden = 0;
     for (int k = 1; k < L.radial_layers; ++k) hidden += L.radial_width[k];
     const int acc_n = L.tp_dim > L.in_dim ? L.tp_dim : L.in_dim;
-    Y = s;
-    dY = Y + 16;
-    B = dY + 48;
-    dB = B + c.n_basis;
-    gB = dB + c.n_basis;
-    pre = gB + c.n_basis;
-    post = pre + hidden;
-    gpre = post + hidden;
-    w = gpre + hidden;
-    gw = w + L.numel;
-    acc = gw + L.numel;
-    gYpart = acc + acc_n;
-    vec = gYpart + team_size * 16;  // d[3], r, scratch for the node step (gate_dim)
+    const std::size_t g = backward ? 1 : 0;
+    std::size_t used = 0;
+    auto take = [&](std::size_t n) {
+      Real* p = s ? s + used : nullptr;
+      used += (n + 3) / 4 * 4;  // 16 bytes at least, for float and double
+      return p;
+    };
+    Y = take(std::size_t(ne) * 16);
+    dY = take(g * ne * 48);
+    B = take(std::size_t(ne) * c.n_basis);
+    dB = take(g * ne * c.n_basis);
+    gB = take(g * ne * c.n_basis);
+    pre = take(std::size_t(ne) * hidden);
+    post = take(std::size_t(ne) * hidden);
+    gpre = take(g * ne * hidden);
+    w = take(std::size_t(ne) * L.numel);
+    gw = take(g * ne * L.numel);
+    acc = take(acc_n);
+    gYpart = take(g * team * ne * c.n_sh);
+    gY = take(g * ne * 16);
+    r = take(g * ne);
+    vec = take(std::size_t(L.gate_dim) + 16);
+    return used;
   }
 };
 
-// The radial MLP of one edge up to its last hidden layer (pre- and
-// post-activations kept for the backward pass); B must be filled.
-template <class Real, class Member>
+// Harmonics and radial basis of the tile's edges e0 .. e0 + ne, with their
+// derivatives when `grad`; the slots of a short tile past ne get a zero
+// basis, which makes their radial weights and gradients zero.
+template <int NE, class Real, class Member, class Vectors>
+KOKKOS_INLINE_FUNCTION void edge_geometry(const Member& m, const DevCommon<Real>& c,
+                                          const TileScratch<Real>& s, const Vectors& dvec, std::int64_t e0,
+                                          int ne, bool grad) {
+  const int nb = c.n_basis;
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(m, NE * (nb + 1)), [&](int x) {
+    const int t = x / (nb + 1), k = x % (nb + 1);
+    if (t >= ne) {
+      if (k == nb) {
+        for (int y = 0; y < 16; ++y) s.Y[16 * t + y] = 0;
+        if (grad) {
+          for (int y = 0; y < 48; ++y) s.dY[48 * t + y] = 0;
+          s.r[t] = 1;
+        }
+      } else {
+        s.B[k * NE + t] = 0;
+        if (grad) s.dB[t * nb + k] = 0;
+      }
+      return;
+    }
+    const Real d[3] = {dvec(e0 + t, 0), dvec(e0 + t, 1), dvec(e0 + t, 2)};
+    const Real r = kmath::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    if (k == nb) {
+      spherical_harmonics(c.lmax, d, s.Y + 16 * t, grad ? s.dY + 48 * t : static_cast<Real*>(nullptr));
+      if (grad) s.r[t] = r;
+    } else {
+      s.B[k * NE + t] = radial_term(k + 1, c.envelope_p, c.r_cut, r,
+                                    grad ? s.dB + t * nb + k : static_cast<Real*>(nullptr));
+    }
+  });
+}
+
+// The radial MLP of a tile up to its last hidden layer (pre- and
+// post-activations kept for the backward pass); B must be filled.  Each
+// edge's sums run in the order of a one-edge loop.
+template <int NE, class Real, class Member>
 KOKKOS_INLINE_FUNCTION void radial_hidden(const Member& m, const DevCommon<Real>& c, const DevLayer<Real>& L,
-                                          EdgeScratch<Real>& s) {
+                                          const TileScratch<Real>& s) {
   const Real* x = s.B;
   int off = 0;
   for (int k = 0; k + 1 < L.radial_layers; ++k) {
     const int nin = L.radial_width[k], nout = L.radial_width[k + 1];
     const Real* W = L.radial.data() + L.radial_offset[k];
-    Real* pre = s.pre + off;
-    Real* post = s.post + off;
+    Real* pre = s.pre + off * NE;
+    Real* post = s.post + off * NE;
     Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nout), [&](int o) {
-      Real a = 0;
-      for (int i = 0; i < nin; ++i) a += x[i] * W[i * nout + o];
-      pre[o] = a;
-      post[o] = c.radial_cst * silu(a);
+      Real a[NE] = {};
+      for (int i = 0; i < nin; ++i) {
+        const Real wio = W[i * nout + o];
+        Real xi[NE];
+        load_tile<NE>(x + i * NE, xi);
+        for (int t = 0; t < NE; ++t) a[t] += xi[t] * wio;
+      }
+      for (int t = 0; t < NE; ++t) {
+        pre[o * NE + t] = a[t];
+        post[o * NE + t] = c.radial_cst * silu(a[t]);
+      }
     });
     m.team_barrier();
     x = post;
@@ -170,16 +280,22 @@ KOKKOS_INLINE_FUNCTION void radial_hidden(const Member& m, const DevCommon<Real>
   }
 }
 
-// Weight q of the last radial layer.
-template <class Real>
-KOKKOS_INLINE_FUNCTION Real radial_out(const DevLayer<Real>& L, const EdgeScratch<Real>& s, int q) {
+// Weight q of the last radial layer for every edge of the tile, into
+// s.w[t * numel + q] (the calling thread reads back its own values).
+template <int NE, class Real>
+KOKKOS_INLINE_FUNCTION void radial_out(const DevLayer<Real>& L, const TileScratch<Real>& s, int q) {
   const int k = L.radial_layers - 1;
   const int nin = L.radial_width[k];
-  const Real* x = L.last_hidden_offset < 0 ? s.B : s.post + L.last_hidden_offset;
+  const Real* x = L.last_hidden_offset < 0 ? s.B : s.post + L.last_hidden_offset * NE;
   const Real* W = L.radial.data() + L.radial_offset[k];
-  Real a = 0;
-  for (int i = 0; i < nin; ++i) a += x[i] * W[i * L.numel + q];
-  return a;
+  Real a[NE] = {};
+  for (int i = 0; i < nin; ++i) {
+    const Real wiq = W[i * L.numel + q];
+    Real xi[NE];
+    load_tile<NE>(x + i * NE, xi);
+    for (int t = 0; t < NE; ++t) a[t] += xi[t] * wiq;
+  }
+  for (int t = 0; t < NE; ++t) s.w[t * L.numel + q] = a[t];
 }
 
 }  // namespace prism::gnn

@@ -298,38 +298,36 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
     h[t + 1] = Rows<Real>("gnn::h", n, Ld.out_dim);
     z[t] = Rows<Real>("gnn::z", n, Ld.gate_dim);
     const auto hin = h[t], hout = h[t + 1], zt = z[t];
-    const std::size_t scratch = EdgeScratch<Real>::count(c, Ld, team) * sizeof(Real);
+    constexpr int NE = kForwardTile<Real>;
+    const std::size_t scratch = TileScratch<Real>::bytes(c, Ld, team, NE, false);
     Kokkos::TeamPolicy<Exec> policy(nown, team);
     policy.set_scratch_size(0, Kokkos::PerTeam(scratch));
     Kokkos::parallel_for(
         "gnn::layer_forward", policy, KOKKOS_LAMBDA(const Team& m) {
           const std::int64_t i = atoms(m.league_rank());
-          EdgeScratch<Real> sc(static_cast<Real*>(m.team_scratch(0).get_shmem(scratch)), c, Ld, team);
+          const TileScratch<Real> sc(m.team_scratch(0).get_shmem(scratch), c, Ld, team, NE, false);
           Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.tp_dim), [&](int x) { sc.acc[x] = 0; });
           m.team_barrier();
-          for (std::int64_t e = row(i); e < row(i + 1); ++e) {
-            const int j = nbr(e);
-            // Harmonics on one thread, the radial terms on the others.
-            Kokkos::parallel_for(Kokkos::TeamThreadRange(m, c.n_basis + 1), [&](int k) {
-              const Real d[3] = {dvec(e, 0), dvec(e, 1), dvec(e, 2)};
-              if (k == c.n_basis) {
-                spherical_harmonics(c.lmax, d, sc.Y, static_cast<Real*>(nullptr));
-              } else {
-                const Real r = kmath::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
-                sc.B[k] = radial_term(k + 1, c.envelope_p, c.r_cut, r, static_cast<Real*>(nullptr));
-              }
-            });
+          for (std::int64_t e0 = row(i); e0 < row(i + 1); e0 += NE) {
+            const int ne = row(i + 1) - e0 < NE ? int(row(i + 1) - e0) : NE;
+            edge_geometry<NE>(m, c, sc, dvec, e0, ne, false);
             m.team_barrier();
-            radial_hidden(m, c, Ld, sc);
+            radial_hidden<NE>(m, c, Ld, sc);
             Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.numel), [&](int q) {
               const int p = Ld.item_path(q);
               const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
                         d3 = Ld.tp(p, 4);
               const int u = q - Ld.tp(p, 5);
-              const Real pw = Ld.tp_weight(p) * radial_out(Ld, sc, q);
-              for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k)
-                sc.acc[oo + u * d3 + Ld.cg_index(k, 2)] +=
-                    pw * Ld.cg(k) * hin(j, io + u * d1 + Ld.cg_index(k, 0)) * sc.Y[so + Ld.cg_index(k, 1)];
+              radial_out<NE>(Ld, sc, q);
+              // The tile's edges in their order: each output row sums its terms as a one-edge loop would.
+              for (int t = 0; t < ne; ++t) {
+                const int j = nbr(e0 + t);
+                const Real* Y = sc.Y + 16 * t;
+                const Real pw = Ld.tp_weight(p) * sc.w[t * Ld.numel + q];
+                for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k)
+                  sc.acc[oo + u * d3 + Ld.cg_index(k, 2)] +=
+                      pw * Ld.cg(k) * hin(j, io + u * d1 + Ld.cg_index(k, 0)) * Y[so + Ld.cg_index(k, 1)];
+              }
             });
             m.team_barrier();
           }
@@ -435,7 +433,8 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
           });
     }
     {
-      const std::size_t scratch = EdgeScratch<Real>::count(c, Ld, team) * sizeof(Real);
+      constexpr int NE = kBackwardTile<Real>;
+      const std::size_t scratch = TileScratch<Real>::bytes(c, Ld, team, NE, true);
       Kokkos::TeamPolicy<Exec> policy(nown, team);
       policy.set_scratch_size(0, Kokkos::PerTeam(scratch));
       const int nch = int(Ld.channel.extent(0));
@@ -443,62 +442,65 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
       Kokkos::parallel_for(
           "gnn::layer_backward", policy, KOKKOS_LAMBDA(const Team& m) {
             const std::int64_t i = atoms(m.league_rank());
-            EdgeScratch<Real> sc(static_cast<Real*>(m.team_scratch(0).get_shmem(scratch)), c, Ld, team);
-            const int me = m.team_rank();
+            const TileScratch<Real> sc(m.team_scratch(0).get_shmem(scratch), c, Ld, team, NE, true);
+            const int nsh = c.n_sh;
+            // This thread's shares of dE/dY, per edge of the tile.
+            Real* const gYmine = sc.gYpart + m.team_rank() * NE * nsh;
             if (need_gh)
               Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.in_dim), [&](int x) { sc.acc[x] = 0; });
-            for (int k = 0; k < 16; ++k) sc.gYpart[me * 16 + k] = 0;
+            for (int k = 0; k < NE * nsh; ++k) gYmine[k] = 0;
             m.team_barrier();
-            for (std::int64_t e = row(i); e < row(i + 1); ++e) {
-              const int j = nbr(e);
-              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, c.n_basis + 1), [&](int k) {
-                const Real d[3] = {dvec(e, 0), dvec(e, 1), dvec(e, 2)};
-                const Real r = kmath::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
-                if (k == c.n_basis) {
-                  spherical_harmonics(c.lmax, d, sc.Y, sc.dY);
-                  sc.vec[0] = r;
-                } else {
-                  sc.B[k] = radial_term(k + 1, c.envelope_p, c.r_cut, r, sc.dB + k);
-                }
-              });
+            for (std::int64_t e0 = row(i); e0 < row(i + 1); e0 += NE) {
+              const int ne = row(i + 1) - e0 < NE ? int(row(i + 1) - e0) : NE;
+              edge_geometry<NE>(m, c, sc, dvec, e0, ne, true);
               m.team_barrier();
-              radial_hidden(m, c, Ld, sc);
-              // Per weight q: dE/dw_q, and this thread's share of dE/dY.
+              radial_hidden<NE>(m, c, Ld, sc);
+              // Per weight q and edge: dE/dw_q, and this thread's share of dE/dY.
               Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.numel), [&](int q) {
                 const int p = Ld.item_path(q);
                 const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
                           d3 = Ld.tp(p, 4);
                 const int u = q - Ld.tp(p, 5);
-                const Real w = radial_out(Ld, sc, q);
                 const Real pw = Ld.tp_weight(p) * c.inv_avg;
-                Real gw = 0;
-                for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k) {
-                  const Real a = Ld.cg(k) * gm(i, oo + u * d3 + Ld.cg_index(k, 2)) *
-                                 hin(j, io + u * d1 + Ld.cg_index(k, 0));
-                  gw += a * sc.Y[so + Ld.cg_index(k, 1)];
-                  sc.gYpart[me * 16 + so + Ld.cg_index(k, 1)] += pw * w * a;
+                radial_out<NE>(Ld, sc, q);
+                for (int t = 0; t < ne; ++t) {
+                  const int j = nbr(e0 + t);
+                  const Real* Y = sc.Y + 16 * t;
+                  Real* gYt = gYmine + t * nsh;
+                  const Real w = sc.w[t * Ld.numel + q];
+                  Real gw = 0;
+                  for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k) {
+                    const Real a = Ld.cg(k) * gm(i, oo + u * d3 + Ld.cg_index(k, 2)) *
+                                   hin(j, io + u * d1 + Ld.cg_index(k, 0));
+                    gw += a * Y[so + Ld.cg_index(k, 1)];
+                    gYt[so + Ld.cg_index(k, 1)] += pw * w * a;
+                  }
+                  sc.gw[q * NE + t] = pw * gw;
                 }
-                sc.w[q] = w;
-                sc.gw[q] = pw * gw;
+                for (int t = ne; t < NE; ++t) sc.gw[q * NE + t] = 0;
               });
               m.team_barrier();
               // dE/dh_i through the reverse edge j <- i: same weights, harmonics of parity (-1)^l2.
               if (need_gh)
                 Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nch), [&](int ch) {
                   const int b = Ld.channel(ch, 0), u = Ld.channel(ch, 1);
-                  for (int x = Ld.tp_by_in_begin(b); x < Ld.tp_by_in_begin(b + 1); ++x) {
-                    const int p = Ld.tp_by_in(x);
-                    const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
-                              d3 = Ld.tp(p, 4);
-                    const Real sign = Ld.tp(p, 8) % 2 ? Real(-1) : Real(1);
-                    const Real pw = sign * Ld.tp_weight(p) * c.inv_avg * sc.w[Ld.tp(p, 5) + u];
-                    for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k)
-                      sc.acc[io + u * d1 + Ld.cg_index(k, 0)] += pw * Ld.cg(k) *
-                                                                 sc.Y[so + Ld.cg_index(k, 1)] *
-                                                                 gm(j, oo + u * d3 + Ld.cg_index(k, 2));
+                  for (int t = 0; t < ne; ++t) {
+                    const int j = nbr(e0 + t);
+                    const Real* Y = sc.Y + 16 * t;
+                    for (int x = Ld.tp_by_in_begin(b); x < Ld.tp_by_in_begin(b + 1); ++x) {
+                      const int p = Ld.tp_by_in(x);
+                      const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
+                                d3 = Ld.tp(p, 4);
+                      const Real sign = Ld.tp(p, 8) % 2 ? Real(-1) : Real(1);
+                      const Real pw =
+                          sign * Ld.tp_weight(p) * c.inv_avg * sc.w[t * Ld.numel + Ld.tp(p, 5) + u];
+                      for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k)
+                        sc.acc[io + u * d1 + Ld.cg_index(k, 0)] += pw * Ld.cg(k) * Y[so + Ld.cg_index(k, 1)] *
+                                                                   gm(j, oo + u * d3 + Ld.cg_index(k, 2));
+                    }
                   }
                 });
-              // Radial MLP backward, from dE/dw to dE/dB.
+              // Radial MLP backward, from dE/dw to dE/dB, for the tile's edges side by side.
               for (int k = Ld.radial_layers - 1; k >= 0; --k) {
                 const int nin = Ld.radial_width[k], nout = Ld.radial_width[k + 1];
                 const Real* WT =
@@ -506,35 +508,44 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
                 int in_off = 0, out_off = 0;  // offsets of hidden layers k and k + 1 in pre/post
                 for (int x = 1; x < k; ++x) in_off += Ld.radial_width[x];
                 out_off = k >= 1 ? in_off + Ld.radial_width[k] : 0;
-                const Real* gout = k == Ld.radial_layers - 1 ? sc.gw : sc.gpre + out_off;
+                const Real* gout = k == Ld.radial_layers - 1 ? sc.gw : sc.gpre + out_off * NE;
                 Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nin), [&](int a) {
-                  Real g = 0;
-                  for (int o = 0; o < nout; ++o) g += WT[o * nin + a] * gout[o];
-                  if (k == 0)
-                    sc.gB[a] = g;
-                  else
-                    sc.gpre[in_off + a] = g * c.radial_cst * silu_prime(sc.pre[in_off + a]);
+                  Real g[NE] = {};
+                  for (int o = 0; o < nout; ++o) {
+                    const Real wt = WT[o * nin + a];
+                    Real go[NE];
+                    load_tile<NE>(gout + o * NE, go);
+                    for (int t = 0; t < NE; ++t) g[t] += wt * go[t];
+                  }
+                  for (int t = 0; t < NE; ++t) {
+                    if (k == 0)
+                      sc.gB[a * NE + t] = g[t];
+                    else
+                      sc.gpre[(in_off + a) * NE + t] =
+                          g[t] * c.radial_cst * silu_prime(sc.pre[(in_off + a) * NE + t]);
+                  }
                 });
                 m.team_barrier();
               }
-              // dE/dY summed over the threads' shares, one harmonic per thread.
-              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, c.n_sh), [&](int y) {
+              // dE/dY summed over the threads' shares, one (edge, harmonic) per thread.
+              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, NE * nsh), [&](int x) {
                 Real gy = 0;
-                for (int x = 0; x < team; ++x) {
-                  gy += sc.gYpart[x * 16 + y];
-                  sc.gYpart[x * 16 + y] = 0;
+                for (int th = 0; th < team; ++th) {
+                  gy += sc.gYpart[th * NE * nsh + x];
+                  sc.gYpart[th * NE * nsh + x] = 0;
                 }
-                sc.vec[4 + y] = gy;
+                sc.gY[16 * (x / nsh) + x % nsh] = gy;
               });
               m.team_barrier();
-              Kokkos::single(Kokkos::PerTeam(m), [&]() {
-                const Real r = sc.vec[0];
+              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, ne), [&](int t) {
+                const std::int64_t e = e0 + t;
+                const Real r = sc.r[t];
                 Real gr = 0;
-                for (int k = 0; k < c.n_basis; ++k) gr += sc.gB[k] * sc.dB[k];
+                for (int k = 0; k < c.n_basis; ++k) gr += sc.gB[k * NE + t] * sc.dB[t * c.n_basis + k];
                 Real g[3];
                 for (int a = 0; a < 3; ++a) g[a] = gr * dvec(e, a) / r;
-                for (int y = 0; y < c.n_sh; ++y)
-                  for (int a = 0; a < 3; ++a) g[a] += sc.vec[4 + y] * sc.dY[3 * y + a];
+                for (int y = 0; y < nsh; ++y)
+                  for (int a = 0; a < 3; ++a) g[a] += sc.gY[16 * t + y] * sc.dY[48 * t + 3 * y + a];
                 for (int a = 0; a < 3; ++a) gedge(e, a) += g[a];
               });
               m.team_barrier();
