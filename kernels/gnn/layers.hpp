@@ -157,16 +157,38 @@ KOKKOS_INLINE_FUNCTION void load_tile(const Real* p, Real (&x)[NE]) {
 #endif
 }
 
+// p[0 .. NE) = x[0 .. NE), p aligned as for load_tile.
+template <int NE, class Real>
+KOKKOS_INLINE_FUNCTION void store_tile(Real* p, const Real (&x)[NE]) {
+#if defined(KOKKOS_ENABLE_CUDA)
+#if defined(__CUDA_ARCH__)
+  constexpr bool gpu = true;
+#else
+  constexpr bool gpu = false;
+#endif
+  if constexpr (gpu && std::is_same_v<Real, float> && NE % 4 == 0) {
+    for (int t = 0; t < NE; t += 4)
+      *reinterpret_cast<float4*>(p + t) = float4{x[t], x[t + 1], x[t + 2], x[t + 3]};
+  } else if constexpr (gpu && std::is_same_v<Real, double> && NE % 2 == 0) {
+    for (int t = 0; t < NE; t += 2) *reinterpret_cast<double2*>(p + t) = double2{x[t], x[t + 1]};
+  } else {
+    for (int t = 0; t < NE; ++t) p[t] = x[t];
+  }
+#else
+  for (int t = 0; t < NE; ++t) p[t] = x[t];
+#endif
+}
+
 // Team scratch of one layer's edge loop for tiles of `ne` edges, carved from
-// one block of Reals.  Arrays the radial MLP reads across a tile are stored
-// [unit][edge of the tile] (B, pre, post, gpre, gw) so that one unit's tile
-// is one aligned load; per-edge arrays are [edge][...].  Every array starts
-// on a 16-byte boundary.
+// one block of Reals.  Arrays read across a tile are stored [unit][edge of
+// the tile] (Y, B, pre, post, gpre, gw, the neighbours' features hj, the
+// dE/dY shares) so that one unit's tile is one aligned load; the others are
+// [edge][...].  Every array starts on a 16-byte boundary.
 template <class Real>
 struct TileScratch {
   Real *Y = nullptr, *dY = nullptr, *B = nullptr, *dB = nullptr, *gB = nullptr, *pre = nullptr,
-       *post = nullptr, *gpre = nullptr, *w = nullptr, *gw = nullptr, *acc = nullptr, *gYpart = nullptr,
-       *gY = nullptr, *r = nullptr, *vec = nullptr;
+       *post = nullptr, *gpre = nullptr, *w = nullptr, *gw = nullptr, *hj = nullptr, *acc = nullptr,
+       *gYpart = nullptr, *gY = nullptr, *r = nullptr, *vec = nullptr;
 
   // Bytes of the block for a team of `team` threads, with the slack to align it.
   static std::size_t bytes(const DevCommon<Real>& c, const DevLayer<Real>& L, int team, int ne,
@@ -204,6 +226,7 @@ struct TileScratch {
     gpre = take(g * ne * hidden);
     w = take(std::size_t(ne) * L.numel);
     gw = take(g * ne * L.numel);
+    hj = take(std::size_t(ne) * L.in_dim);
     acc = take(acc_n);
     gYpart = take(g * team * ne * c.n_sh);
     gY = take(g * ne * 16);
@@ -214,18 +237,25 @@ struct TileScratch {
 };
 
 // Harmonics and radial basis of the tile's edges e0 .. e0 + ne, with their
-// derivatives when `grad`; the slots of a short tile past ne get a zero
-// basis, which makes their radial weights and gradients zero.
-template <int NE, class Real, class Member, class Vectors>
-KOKKOS_INLINE_FUNCTION void edge_geometry(const Member& m, const DevCommon<Real>& c,
-                                          const TileScratch<Real>& s, const Vectors& dvec, std::int64_t e0,
-                                          int ne, bool grad) {
+// derivatives when `grad`, and the neighbours' features h(j) of the layer's
+// input; the slots of a short tile past ne get zeros, which make their
+// radial weights, messages and gradients zero.
+template <int NE, class Real, class Member, class Vectors, class Features, class Neighbours>
+KOKKOS_INLINE_FUNCTION void edge_geometry(const Member& m, const DevCommon<Real>& c, const DevLayer<Real>& L,
+                                          const TileScratch<Real>& s, const Vectors& dvec,
+                                          const Features& hin, const Neighbours& nbr, std::int64_t e0, int ne,
+                                          bool grad) {
   const int nb = c.n_basis;
+  // Each feature's tile in one row: consecutive threads, consecutive slots.
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(m, NE * L.in_dim), [&](int x) {
+    const int f = x / NE, t = x % NE;
+    s.hj[x] = t < ne ? hin(nbr(e0 + t), f) : Real(0);
+  });
   Kokkos::parallel_for(Kokkos::TeamThreadRange(m, NE * (nb + 1)), [&](int x) {
     const int t = x / (nb + 1), k = x % (nb + 1);
     if (t >= ne) {
       if (k == nb) {
-        for (int y = 0; y < 16; ++y) s.Y[16 * t + y] = 0;
+        for (int y = 0; y < 16; ++y) s.Y[y * NE + t] = 0;
         if (grad) {
           for (int y = 0; y < 48; ++y) s.dY[48 * t + y] = 0;
           s.r[t] = 1;
@@ -239,7 +269,9 @@ KOKKOS_INLINE_FUNCTION void edge_geometry(const Member& m, const DevCommon<Real>
     const Real d[3] = {dvec(e0 + t, 0), dvec(e0 + t, 1), dvec(e0 + t, 2)};
     const Real r = kmath::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
     if (k == nb) {
-      spherical_harmonics(c.lmax, d, s.Y + 16 * t, grad ? s.dY + 48 * t : static_cast<Real*>(nullptr));
+      Real Y[16];
+      spherical_harmonics(c.lmax, d, Y, grad ? s.dY + 48 * t : static_cast<Real*>(nullptr));
+      for (int y = 0; y < c.n_sh; ++y) s.Y[y * NE + t] = Y[y];
       if (grad) s.r[t] = r;
     } else {
       s.B[k * NE + t] = radial_term(k + 1, c.envelope_p, c.r_cut, r,
@@ -280,22 +312,21 @@ KOKKOS_INLINE_FUNCTION void radial_hidden(const Member& m, const DevCommon<Real>
   }
 }
 
-// Weight q of the last radial layer for every edge of the tile, into
-// s.w[t * numel + q] (the calling thread reads back its own values).
+// Weight q of the last radial layer for every edge of the tile.
 template <int NE, class Real>
-KOKKOS_INLINE_FUNCTION void radial_out(const DevLayer<Real>& L, const TileScratch<Real>& s, int q) {
+KOKKOS_INLINE_FUNCTION void radial_out(const DevLayer<Real>& L, const TileScratch<Real>& s, int q,
+                                       Real (&a)[NE]) {
   const int k = L.radial_layers - 1;
   const int nin = L.radial_width[k];
   const Real* x = L.last_hidden_offset < 0 ? s.B : s.post + L.last_hidden_offset * NE;
   const Real* W = L.radial.data() + L.radial_offset[k];
-  Real a[NE] = {};
+  for (int t = 0; t < NE; ++t) a[t] = 0;
   for (int i = 0; i < nin; ++i) {
     const Real wiq = W[i * L.numel + q];
     Real xi[NE];
     load_tile<NE>(x + i * NE, xi);
     for (int t = 0; t < NE; ++t) a[t] += xi[t] * wiq;
   }
-  for (int t = 0; t < NE; ++t) s.w[t * L.numel + q] = a[t];
 }
 
 }  // namespace prism::gnn

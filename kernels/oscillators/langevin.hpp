@@ -103,35 +103,6 @@ KOKKOS_INLINE_FUNCTION double graph_sum(const Graph& g, const Row& theta, std::i
   return s * d.cos_a - c * d.sin_a;  // sum w sin(diff - alpha)
 }
 
-// graph_sum for the n <= 4 oscillators l0 + 32 k of one draw, with phases
-// ti[k], their rows walked side by side: each round takes the next edge of
-// every row that has one, so that up to four neighbours' phases are on
-// their way from memory at once rather than one after the other.  Each
-// row's terms are still added in its own order with graph_sum's operations,
-// so the sums do not depend on how rows are split over ranks.
-KOKKOS_INLINE_FUNCTION void graph_sums(const Graph& g, const double* theta, std::int64_t l0, int n,
-                                       const double* ti, const Dynamics& d, double* out) {
-  std::int64_t e[4], end[4];
-  double s[4] = {}, c[4] = {};
-  for (int k = 0; k < 4; ++k) {
-    e[k] = k < n ? g.row(l0 + 32 * k) : 0;
-    end[k] = k < n ? g.row(l0 + 32 * k + 1) : 0;
-  }
-  for (bool any = true; any;) {
-    any = false;
-    for (int k = 0; k < 4; ++k)
-      if (e[k] < end[k]) {
-        double sd, cd;
-        kmath::sincos(theta[g.col(e[k])] - ti[k], &sd, &cd);
-        s[k] += g.weight(e[k]) * sd;
-        c[k] += g.weight(e[k]) * cd;
-        ++e[k];
-        any = true;
-      }
-  }
-  for (int k = 0; k < 4; ++k) out[k] = s[k] * d.cos_a - c[k] * d.sin_a;
-}
-
 // The step of the oscillators of one unit (its order parameter and coupling
 // in registers): Euler-Maruyama (first order) or BAOAB (second).  `lo` is
 // the global index of local oscillator 0.
@@ -144,6 +115,7 @@ struct UnitStep {
   const double* omega;
   double zc, zs, K;
   std::int64_t lo;
+  KOKKOS_INLINE_FUNCTION double operator()(std::int64_t li) const { return from[li]; }  // graph_sum's row
   // Oscillators first + 32 k, k < n <= 4 (one draw's), given their normals
   // xi; acc gets the sums of the cos and sin of their new phases (all-to-all,
   // for the next Z).  All loads come before the first store, so the four are
@@ -157,13 +129,10 @@ struct UnitStep {
         om[k] = omega[l0 + 32 * k];
         w[k] = d.second ? vel[l0 + 32 * k] : 0.0;
       }
-    // A sparse step's sums before the first store, all four rows at once.
-    double sums[4] = {};
-    if (d.sparse) graph_sums(g, from, l0, n, th, d, sums);
     for (int k = 0; k < 4; ++k) {
       if (k >= n) break;
       const std::int64_t li = l0 + 32 * k;
-      const double s = d.sparse ? sums[k] : mean_field_sum(th[k], zc, zs, d);
+      const double s = d.sparse ? graph_sum(g, *this, li, d) : mean_field_sum(th[k], zc, zs, d);
       const double force = om[k] + K * s;
       double next;
       if (!d.second) {

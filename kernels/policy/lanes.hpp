@@ -79,7 +79,6 @@ struct LanePlan {
 struct AgentLanes {
   struct Infer {};
   struct Form {};
-  struct Products {};
   struct Terms {};
   struct Act {};
   using Matrix = Kokkos::View<double**, Kokkos::LayoutLeft>;
@@ -91,13 +90,6 @@ struct AgentLanes {
   std::int64_t chunk = 0;    // rows of X and Y: a power of two, 2^chunk_log2
   int chunk_log2 = 0;
   std::int64_t first = 0;  // the agent of the chunk's row 0
-  // Products (runs of few agents, instead of a GEMM per group and level):
-  // every group's and level's M_t, column-major, at m_at[g * T + t] (its
-  // rows are its level's columns of X); Y's columns in all, 0 where the
-  // GEMMs take the products.
-  Kokkos::View<const double*> m_flat;
-  Kokkos::View<const std::int64_t*> m_at;
-  std::int64_t y_cols = 0;
 
   // Launched light-weight: the functor travels as a kernel argument.  Kokkos'
   // default for a functor this large copies it to constant memory, and each
@@ -105,10 +97,8 @@ struct AgentLanes {
   // which a step of several launches and GEMMs cannot afford.
   template <class Tag>
   auto policy(const Kokkos::DefaultExecutionSpace& space) const {
-    static_assert(std::is_same_v<Tag, Form> || std::is_same_v<Tag, Products> || std::is_same_v<Tag, Terms>);
-    const std::int64_t n = chunk * (std::is_same_v<Tag, Form>       ? lp.x_cols
-                                    : std::is_same_v<Tag, Products> ? y_cols
-                                                                    : st.sp.N);
+    static_assert(std::is_same_v<Tag, Form> || std::is_same_v<Tag, Terms>);
+    const std::int64_t n = chunk * (std::is_same_v<Tag, Form> ? lp.x_cols : st.sp.N);
     return Kokkos::Experimental::require(
         Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace, Tag, Kokkos::IndexType<std::int64_t>>(space, 0, n),
         Kokkos::Experimental::WorkItemProperty::HintLightWeight);
@@ -285,24 +275,6 @@ struct AgentLanes {
     const std::int64_t in_block = c - lp.x_col(gt), x = in_block / jsh, j = in_block - x * jsh;
     const std::int64_t qx_at = lp.g_xdim[g] > 1 ? lp.q_at + st.sp.s_at[lp.own] : lp.one_at;
     X(r, c) = i < agents ? L(i, qx_at + x) * L(i, lp.g_w_at[g] + t * jsh + j) : 0.0;
-  }
-
-  // One element of Y = X M_t for a chunk of few rows: row r (fastest, so
-  // that a warp's threads share M's column) and column c, summed over the
-  // columns of X of its group and level in order.  One launch for every
-  // group and level, where the GEMMs would be a launch each of almost no
-  // work; each element's sum is the same for any split of the agents.
-  KOKKOS_INLINE_FUNCTION void operator()(Products, const std::int64_t k) const {
-    const std::int64_t c = k >> chunk_log2, r = k & (chunk - 1);
-    if (first + r >= agents) return;  // rows past the last agent: never read
-    const int levels = lp.groups * st.sp.T;
-    int gt = 0;
-    while (gt + 1 < levels && lp.y_col(gt + 1) <= c) ++gt;
-    const std::int64_t xc = lp.x_col(gt), K = (gt + 1 < levels ? lp.x_col(gt + 1) : lp.x_cols) - xc;
-    const std::int64_t at = m_at(gt) + (c - lp.y_col(gt)) * K;
-    double sum = 0;
-    for (std::int64_t q = 0; q < K; ++q) sum += X(r, xc + q) * m_flat(at + q);
-    Y(r, c) = sum;
   }
 
   // A node's terms of -G from its predicted outcomes and ambiguities (Y).

@@ -310,23 +310,26 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
           m.team_barrier();
           for (std::int64_t e0 = row(i); e0 < row(i + 1); e0 += NE) {
             const int ne = row(i + 1) - e0 < NE ? int(row(i + 1) - e0) : NE;
-            edge_geometry<NE>(m, c, sc, dvec, e0, ne, false);
+            edge_geometry<NE>(m, c, Ld, sc, dvec, hin, nbr, e0, ne, false);
             m.team_barrier();
             radial_hidden<NE>(m, c, Ld, sc);
+            // Item q's message terms: each Clebsch-Gordan entry read once for
+            // the whole tile, the tile's edges summed before the one update.
             Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.numel), [&](int q) {
               const int p = Ld.item_path(q);
               const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
                         d3 = Ld.tp(p, 4);
               const int u = q - Ld.tp(p, 5);
-              radial_out<NE>(Ld, sc, q);
-              // The tile's edges in their order: each output row sums its terms as a one-edge loop would.
-              for (int t = 0; t < ne; ++t) {
-                const int j = nbr(e0 + t);
-                const Real* Y = sc.Y + 16 * t;
-                const Real pw = Ld.tp_weight(p) * sc.w[t * Ld.numel + q];
-                for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k)
-                  sc.acc[oo + u * d3 + Ld.cg_index(k, 2)] +=
-                      pw * Ld.cg(k) * hin(j, io + u * d1 + Ld.cg_index(k, 0)) * Y[so + Ld.cg_index(k, 1)];
+              Real pw[NE];
+              radial_out<NE>(Ld, sc, q, pw);
+              for (int t = 0; t < NE; ++t) pw[t] *= Ld.tp_weight(p);
+              for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k) {
+                Real hj[NE], y[NE];
+                load_tile<NE>(sc.hj + (io + u * d1 + Ld.cg_index(k, 0)) * NE, hj);
+                load_tile<NE>(sc.Y + (so + Ld.cg_index(k, 1)) * NE, y);
+                Real sum = 0;
+                for (int t = 0; t < NE; ++t) sum += pw[t] * hj[t] * y[t];
+                sc.acc[oo + u * d3 + Ld.cg_index(k, 2)] += Ld.cg(k) * sum;
               }
             });
             m.team_barrier();
@@ -444,7 +447,7 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
             const std::int64_t i = atoms(m.league_rank());
             const TileScratch<Real> sc(m.team_scratch(0).get_shmem(scratch), c, Ld, team, NE, true);
             const int nsh = c.n_sh;
-            // This thread's shares of dE/dY, per edge of the tile.
+            // This thread's shares of dE/dY, [harmonic][edge of the tile].
             Real* const gYmine = sc.gYpart + m.team_rank() * NE * nsh;
             if (need_gh)
               Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.in_dim), [&](int x) { sc.acc[x] = 0; });
@@ -452,51 +455,62 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
             m.team_barrier();
             for (std::int64_t e0 = row(i); e0 < row(i + 1); e0 += NE) {
               const int ne = row(i + 1) - e0 < NE ? int(row(i + 1) - e0) : NE;
-              edge_geometry<NE>(m, c, sc, dvec, e0, ne, true);
+              edge_geometry<NE>(m, c, Ld, sc, dvec, hin, nbr, e0, ne, true);
               m.team_barrier();
               radial_hidden<NE>(m, c, Ld, sc);
-              // Per weight q and edge: dE/dw_q, and this thread's share of dE/dY.
+              // Per weight q and edge: dE/dw_q, and this thread's share of dE/dY;
+              // each Clebsch-Gordan entry read once for the tile.
               Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.numel), [&](int q) {
                 const int p = Ld.item_path(q);
                 const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
                           d3 = Ld.tp(p, 4);
                 const int u = q - Ld.tp(p, 5);
                 const Real pw = Ld.tp_weight(p) * c.inv_avg;
-                radial_out<NE>(Ld, sc, q);
-                for (int t = 0; t < ne; ++t) {
-                  const int j = nbr(e0 + t);
-                  const Real* Y = sc.Y + 16 * t;
-                  Real* gYt = gYmine + t * nsh;
-                  const Real w = sc.w[t * Ld.numel + q];
-                  Real gw = 0;
-                  for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k) {
-                    const Real a = Ld.cg(k) * gm(i, oo + u * d3 + Ld.cg_index(k, 2)) *
-                                   hin(j, io + u * d1 + Ld.cg_index(k, 0));
-                    gw += a * Y[so + Ld.cg_index(k, 1)];
-                    gYt[so + Ld.cg_index(k, 1)] += pw * w * a;
-                  }
-                  sc.gw[q * NE + t] = pw * gw;
+                Real w[NE], pww[NE], gw[NE];
+                radial_out<NE>(Ld, sc, q, w);
+                for (int t = 0; t < NE; ++t) {
+                  sc.w[t * Ld.numel + q] = w[t];
+                  pww[t] = pw * w[t];
+                  gw[t] = 0;
                 }
-                for (int t = ne; t < NE; ++t) sc.gw[q * NE + t] = 0;
+                for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k) {
+                  const Real A = Ld.cg(k) * gm(i, oo + u * d3 + Ld.cg_index(k, 2));
+                  const int y_at = (so + Ld.cg_index(k, 1)) * NE;
+                  Real hj[NE], y[NE], gy[NE];
+                  load_tile<NE>(sc.hj + (io + u * d1 + Ld.cg_index(k, 0)) * NE, hj);
+                  load_tile<NE>(sc.Y + y_at, y);
+                  load_tile<NE>(gYmine + y_at, gy);
+                  for (int t = 0; t < NE; ++t) {
+                    const Real a = A * hj[t];
+                    gw[t] += a * y[t];
+                    gy[t] += pww[t] * a;
+                  }
+                  store_tile<NE>(gYmine + y_at, gy);
+                }
+                for (int t = 0; t < NE; ++t) sc.gw[q * NE + t] = pw * gw[t];
               });
               m.team_barrier();
               // dE/dh_i through the reverse edge j <- i: same weights, harmonics of parity (-1)^l2.
               if (need_gh)
                 Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nch), [&](int ch) {
                   const int b = Ld.channel(ch, 0), u = Ld.channel(ch, 1);
-                  for (int t = 0; t < ne; ++t) {
-                    const int j = nbr(e0 + t);
-                    const Real* Y = sc.Y + 16 * t;
-                    for (int x = Ld.tp_by_in_begin(b); x < Ld.tp_by_in_begin(b + 1); ++x) {
-                      const int p = Ld.tp_by_in(x);
-                      const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
-                                d3 = Ld.tp(p, 4);
-                      const Real sign = Ld.tp(p, 8) % 2 ? Real(-1) : Real(1);
-                      const Real pw =
-                          sign * Ld.tp_weight(p) * c.inv_avg * sc.w[t * Ld.numel + Ld.tp(p, 5) + u];
-                      for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k)
-                        sc.acc[io + u * d1 + Ld.cg_index(k, 0)] += pw * Ld.cg(k) * Y[so + Ld.cg_index(k, 1)] *
-                                                                   gm(j, oo + u * d3 + Ld.cg_index(k, 2));
+                  int j[NE];
+                  for (int t = 0; t < NE; ++t) j[t] = nbr(t < ne ? e0 + t : e0);
+                  for (int x = Ld.tp_by_in_begin(b); x < Ld.tp_by_in_begin(b + 1); ++x) {
+                    const int p = Ld.tp_by_in(x);
+                    const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
+                              d3 = Ld.tp(p, 4);
+                    const Real sign = Ld.tp(p, 8) % 2 ? Real(-1) : Real(1);
+                    Real pw[NE];  // zero past ne: the padded slots add nothing
+                    for (int t = 0; t < NE; ++t)
+                      pw[t] = sign * Ld.tp_weight(p) * c.inv_avg * sc.w[t * Ld.numel + Ld.tp(p, 5) + u];
+                    for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k) {
+                      const int g_at = oo + u * d3 + Ld.cg_index(k, 2);
+                      Real y[NE];
+                      load_tile<NE>(sc.Y + (so + Ld.cg_index(k, 1)) * NE, y);
+                      Real sum = 0;
+                      for (int t = 0; t < NE; ++t) sum += pw[t] * y[t] * gm(j[t], g_at);
+                      sc.acc[io + u * d1 + Ld.cg_index(k, 0)] += Ld.cg(k) * sum;
                     }
                   }
                 });
@@ -527,14 +541,14 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
                 });
                 m.team_barrier();
               }
-              // dE/dY summed over the threads' shares, one (edge, harmonic) per thread.
+              // dE/dY summed over the threads' shares, one (harmonic, edge) per thread.
               Kokkos::parallel_for(Kokkos::TeamThreadRange(m, NE * nsh), [&](int x) {
                 Real gy = 0;
                 for (int th = 0; th < team; ++th) {
                   gy += sc.gYpart[th * NE * nsh + x];
                   sc.gYpart[th * NE * nsh + x] = 0;
                 }
-                sc.gY[16 * (x / nsh) + x % nsh] = gy;
+                sc.gY[x] = gy;
               });
               m.team_barrier();
               Kokkos::parallel_for(Kokkos::TeamThreadRange(m, ne), [&](int t) {
@@ -545,7 +559,7 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
                 Real g[3];
                 for (int a = 0; a < 3; ++a) g[a] = gr * dvec(e, a) / r;
                 for (int y = 0; y < nsh; ++y)
-                  for (int a = 0; a < 3; ++a) g[a] += sc.gY[16 * t + y] * sc.dY[48 * t + 3 * y + a];
+                  for (int a = 0; a < 3; ++a) g[a] += sc.gY[y * NE + t] * sc.dY[48 * t + 3 * y + a];
                 for (int a = 0; a < 3; ++a) gedge(e, a) += g[a];
               });
               m.team_barrier();

@@ -129,11 +129,6 @@ constexpr std::int64_t kLaneMatrixMax = std::int64_t(1) << 24;
 // only taken when asked for; and the most X and Y of a chunk may take.
 constexpr std::int64_t kLaneChunkDevice = 16384, kLaneChunkHost = 64;
 constexpr std::int64_t kLaneChunkBytes = std::int64_t(1) << 30;
-// Runs of at most this many agents (chunks of at most this many rows) take
-// their products in one launch (AgentLanes::Products) rather than a GEMM per
-// group and level: a step of one agent is a chain of launches, each GEMM a
-// launch of almost no work.
-constexpr std::int64_t kLaneSmallProducts = 32;
 
 // Modality groups of the lane evaluation: modalities with the same dependencies.
 std::vector<std::vector<int>> modality_groups(const Model& m) {
@@ -557,30 +552,14 @@ void PolicyWorkload::run(RunContext& ctx) {
       lane.lp.lna = to_device("policy::lanes_lna", h.lna);
       lane.lp.x_col = to_device("policy::lanes_x_col", h.x_col);
       lane.lp.y_col = to_device("policy::lanes_y_col", h.y_col);
-      // Runs of few agents take every product in one launch (Products), from
-      // one array of the M_t; the others a GEMM per M_t.  The run's agents
-      // decide, the same on every rank; a chunk the deck sets (lane_chunk)
-      // always takes the GEMMs.
-      if (cfg_.agents <= kLaneSmallProducts && cfg_.lane_chunk == 0) {
-        std::vector<double> flat;
-        std::vector<std::int64_t> m_at;
-        for (std::size_t k = 0; k < h.mats.size(); ++k) {
-          m_at.push_back(std::int64_t(flat.size()));
-          flat.insert(flat.end(), h.mats[k].begin(), h.mats[k].end());
-        }
-        lane.m_flat = to_device("policy::lanes_m_flat", flat);
-        lane.m_at = to_device("policy::lanes_m_at", m_at);
-        lane.y_cols = h.y_cols;
-      } else {
-        for (std::size_t k = 0; k < h.mats.size(); ++k) {
-          AgentLanes::Matrix M("policy::lanes_M", h.mat_rows[k], h.mat_cols[k]);
-          auto host = Kokkos::create_mirror_view(M);
-          for (std::int64_t col = 0; col < h.mat_cols[k]; ++col)
-            for (std::int64_t row = 0; row < h.mat_rows[k]; ++row)
-              host(row, col) = h.mats[k][std::size_t(col * h.mat_rows[k] + row)];
-          Kokkos::deep_copy(M, host);
-          mats.push_back(M);
-        }
+      for (std::size_t k = 0; k < h.mats.size(); ++k) {
+        AgentLanes::Matrix M("policy::lanes_M", h.mat_rows[k], h.mat_cols[k]);
+        auto host = Kokkos::create_mirror_view(M);
+        for (std::int64_t col = 0; col < h.mat_cols[k]; ++col)
+          for (std::int64_t row = 0; row < h.mat_rows[k]; ++row)
+            host(row, col) = h.mats[k][std::size_t(col * h.mat_rows[k] + row)];
+        Kokkos::deep_copy(M, host);
+        mats.push_back(M);
       }
       h.mats.clear();  // on the device now
       lane.L = Kokkos::View<double**>("policy::lanes_scratch", rows, lane.lp.width);
@@ -603,11 +582,7 @@ void PolicyWorkload::run(RunContext& ctx) {
     }
     // One step of the lane evaluation (AgentLanes): Infer, per chunk of
     // agents Form, X_t M_t per group and level, Terms; then Act.
-    auto products = [&](const Kokkos::DefaultExecutionSpace& space) {
-      if (lane.y_cols > 0) {
-        Kokkos::parallel_for("policy::lanes_products", lane.policy<AgentLanes::Products>(space), lane);
-        return;
-      }
+    auto products = [&]() {
       for (int g = 0; g < lane.lp.groups; ++g)
         for (int t = 0; t < sp.T; ++t) {
           const auto& M = mats[std::size_t(g * sp.T + t)];
@@ -629,7 +604,7 @@ void PolicyWorkload::run(RunContext& ctx) {
         for (std::int64_t first = 0; first < n; first += lane.chunk) {
           lane.first = first;
           Kokkos::parallel_for("policy::lanes_form", lane.policy<AgentLanes::Form>(space), lane);
-          products(space);
+          products();
           Kokkos::parallel_for("policy::lanes_terms", lane.policy<AgentLanes::Terms>(space), lane);
         }
       });
@@ -638,7 +613,7 @@ void PolicyWorkload::run(RunContext& ctx) {
     // The GEMM library's one-time start (its handle, its kernels' loading)
     // belongs to the set-up, not to the first timed step.
     if (lanes && n > 0) {
-      products(Kokkos::DefaultExecutionSpace());
+      products();
       Kokkos::fence();
     }
     init.reset();

@@ -329,10 +329,9 @@ TEST(PolicyMaths, TiledAndLaneEvaluationsEqualTheDefinitionsAndTheGeneralOne) {
     return w;
   };
   // Every run on every rank (a run is collective), the checks on rank 0.
-  // Few agents: the lane evaluation's products in one launch; with a chunk
-  // set, as GEMMs.
+  // The lane evaluation also with a chunk set by the deck (other GEMM shapes).
   const auto tiled = run(E::tiled, 0), general = run(E::general, 0), lanes = run(E::lanes, 0),
-             lanes_gemm = run(E::lanes, 0, 32);
+             lanes_chunk32 = run(E::lanes, 0, 32);
   const std::vector<std::int64_t> team_sizes = {32, 64, 256};
   std::vector<std::unique_ptr<PolicyWorkload>> teams;
   for (const auto team : team_sizes) teams.push_back(run(E::tiled, team));
@@ -341,7 +340,7 @@ TEST(PolicyMaths, TiledAndLaneEvaluationsEqualTheDefinitionsAndTheGeneralOne) {
   EXPECT_EQ(general->evaluation(), "general");
   EXPECT_EQ(lanes->evaluation(), "lanes");
   const auto& a = tiled->trace();
-  for (const auto* other : {general.get(), lanes.get(), lanes_gemm.get()}) {
+  for (const auto* other : {general.get(), lanes.get(), lanes_chunk32.get()}) {
     const auto& b = other->trace();
     SCOPED_TRACE(other->evaluation());
     ASSERT_EQ(a.neg_efe.size(), b.neg_efe.size());
