@@ -181,9 +181,9 @@ KOKKOS_INLINE_FUNCTION void store_tile(Real* p, const Real (&x)[NE]) {
 
 // Team scratch of one layer's edge loop for tiles of `ne` edges, carved from
 // one block of Reals.  Arrays read across a tile are stored [unit][edge of
-// the tile] (Y, B, pre, post, gpre, gw, the neighbours' features hj, the
-// dE/dY shares) so that one unit's tile is one aligned load; the others are
-// [edge][...].  Every array starts on a 16-byte boundary.
+// the tile] (Y, B, pre, post, gpre, gw, the neighbours' rows hj: features,
+// then in the backward pass dE/dm, the dE/dY shares) so that one unit's tile is one aligned load; the others
+// are [edge][...].  Every array starts on a 16-byte boundary.
 template <class Real>
 struct TileScratch {
   Real *Y = nullptr, *dY = nullptr, *B = nullptr, *dB = nullptr, *gB = nullptr, *pre = nullptr,
@@ -226,7 +226,7 @@ struct TileScratch {
     gpre = take(g * ne * hidden);
     w = take(std::size_t(ne) * L.numel);
     gw = take(g * ne * L.numel);
-    hj = take(std::size_t(ne) * L.in_dim);
+    hj = take(std::size_t(ne) * (backward && L.tp_dim > L.in_dim ? L.tp_dim : L.in_dim));
     acc = take(acc_n);
     gYpart = take(g * team * ne * c.n_sh);
     gY = take(g * ne * 16);

@@ -451,7 +451,6 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
             Real* const gYmine = sc.gYpart + m.team_rank() * NE * nsh;
             if (need_gh)
               Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.in_dim), [&](int x) { sc.acc[x] = 0; });
-            for (int k = 0; k < NE * nsh; ++k) gYmine[k] = 0;
             m.team_barrier();
             for (std::int64_t e0 = row(i); e0 < row(i + 1); e0 += NE) {
               const int ne = row(i + 1) - e0 < NE ? int(row(i + 1) - e0) : NE;
@@ -460,6 +459,10 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
               radial_hidden<NE>(m, c, Ld, sc);
               // Per weight q and edge: dE/dw_q, and this thread's share of dE/dY;
               // each Clebsch-Gordan entry read once for the tile.
+              for (int y = 0; y < nsh; ++y) {
+                const Real zero[NE] = {};
+                store_tile<NE>(gYmine + y * NE, zero);
+              }
               Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.numel), [&](int q) {
                 const int p = Ld.item_path(q);
                 const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
@@ -490,12 +493,17 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
                 for (int t = 0; t < NE; ++t) sc.gw[q * NE + t] = pw * gw[t];
               });
               m.team_barrier();
-              // dE/dh_i through the reverse edge j <- i: same weights, harmonics of parity (-1)^l2.
-              if (need_gh)
+              // dE/dh_i through the reverse edge j <- i: same weights, harmonics of
+              // parity (-1)^l2.  The neighbours' rows of dE/dm come into hj first
+              // (the features there are read), read whole instead of gathered.
+              if (need_gh) {
+                Kokkos::parallel_for(Kokkos::TeamThreadRange(m, NE * Ld.tp_dim), [&](int x) {
+                  const int f = x / NE, t = x % NE;
+                  sc.hj[x] = t < ne ? gm(nbr(e0 + t), f) : Real(0);
+                });
+                m.team_barrier();
                 Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nch), [&](int ch) {
                   const int b = Ld.channel(ch, 0), u = Ld.channel(ch, 1);
-                  int j[NE];
-                  for (int t = 0; t < NE; ++t) j[t] = nbr(t < ne ? e0 + t : e0);
                   for (int x = Ld.tp_by_in_begin(b); x < Ld.tp_by_in_begin(b + 1); ++x) {
                     const int p = Ld.tp_by_in(x);
                     const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
@@ -505,15 +513,16 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
                     for (int t = 0; t < NE; ++t)
                       pw[t] = sign * Ld.tp_weight(p) * c.inv_avg * sc.w[t * Ld.numel + Ld.tp(p, 5) + u];
                     for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k) {
-                      const int g_at = oo + u * d3 + Ld.cg_index(k, 2);
-                      Real y[NE];
+                      Real y[NE], g[NE];
                       load_tile<NE>(sc.Y + (so + Ld.cg_index(k, 1)) * NE, y);
+                      load_tile<NE>(sc.hj + (oo + u * d3 + Ld.cg_index(k, 2)) * NE, g);
                       Real sum = 0;
-                      for (int t = 0; t < NE; ++t) sum += pw[t] * y[t] * gm(j[t], g_at);
+                      for (int t = 0; t < NE; ++t) sum += pw[t] * y[t] * g[t];
                       sc.acc[io + u * d1 + Ld.cg_index(k, 0)] += Ld.cg(k) * sum;
                     }
                   }
                 });
+              }
               // Radial MLP backward, from dE/dw to dE/dB, for the tile's edges side by side.
               for (int k = Ld.radial_layers - 1; k >= 0; --k) {
                 const int nin = Ld.radial_width[k], nout = Ld.radial_width[k + 1];
@@ -544,10 +553,7 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
               // dE/dY summed over the threads' shares, one (harmonic, edge) per thread.
               Kokkos::parallel_for(Kokkos::TeamThreadRange(m, NE * nsh), [&](int x) {
                 Real gy = 0;
-                for (int th = 0; th < team; ++th) {
-                  gy += sc.gYpart[th * NE * nsh + x];
-                  sc.gYpart[th * NE * nsh + x] = 0;
-                }
+                for (int th = 0; th < team; ++th) gy += sc.gYpart[th * NE * nsh + x];
                 sc.gY[x] = gy;
               });
               m.team_barrier();
