@@ -172,6 +172,240 @@ DevLayer<Real> device_layer(const Layer& L, const std::string& name) {
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
+
+// The views one layer's edge kernels read and write.
+template <class Real>
+struct LayerViews {
+  Kokkos::View<std::int64_t*> atoms, row;  // the atoms this rank computes; CSR rows of the edges
+  Kokkos::View<int*> nbr;
+  Kokkos::View<Real*[3]> dvec, gedge;  // edge vectors; dE/dd per edge (backward)
+  Rows<Real> hin, hout, zt;            // the layer's input and output features, its gate inputs
+  Rows<Real> gm, ghin;                 // backward: dE/dm of every atom, dE/dh_in of this rank's atoms
+  bool need_gh = false;                // backward: dE/dh_in wanted (not for the first layer)
+};
+
+// Tiles of NE edges (kForwardTile, or 1 where a tile does not fit the team
+// memory): one team per atom, the layer's messages, the linears and the gate.
+template <int NE, class Real>
+void layer_forward(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team, int nown,
+                   const LayerViews<Real>& v) {
+  const auto atoms = v.atoms, row = v.row;
+  const auto nbr = v.nbr;
+  const auto dvec = v.dvec;
+  const auto hin = v.hin, hout = v.hout, zt = v.zt;
+  const std::size_t scratch = TileScratch<Real>::bytes(c, Ld, team, NE, false);
+  Kokkos::TeamPolicy<Exec> policy(nown, team);
+  policy.set_scratch_size(0, Kokkos::PerTeam(scratch));
+  Kokkos::parallel_for(
+      "gnn::layer_forward", policy, KOKKOS_LAMBDA(const Team& m) {
+        const std::int64_t i = atoms(m.league_rank());
+        const TileScratch<Real> sc(m.team_scratch(0).get_shmem(scratch), c, Ld, team, NE, false);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.tp_dim), [&](int x) { sc.acc[x] = 0; });
+        m.team_barrier();
+        for (std::int64_t e0 = row(i); e0 < row(i + 1); e0 += NE) {
+          const int ne = row(i + 1) - e0 < NE ? int(row(i + 1) - e0) : NE;
+          edge_geometry<NE>(m, c, Ld, sc, dvec, hin, nbr, e0, ne, false);
+          m.team_barrier();
+          radial_hidden<NE>(m, c, Ld, sc);
+          // Item q's message terms: each Clebsch-Gordan entry read once for
+          // the whole tile, the tile's edges summed before the one update.
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.numel), [&](int q) {
+            const int p = Ld.item_path(q);
+            const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
+                      d3 = Ld.tp(p, 4);
+            const int u = q - Ld.tp(p, 5);
+            Real pw[NE];
+            radial_out<NE>(Ld, sc, q, pw);
+            for (int t = 0; t < NE; ++t) pw[t] *= Ld.tp_weight(p);
+            for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k) {
+              Real hj[NE], y[NE];
+              load_tile<NE>(sc.hj + (io + u * d1 + Ld.cg_index(k, 0)) * NE, hj);
+              load_tile<NE>(sc.Y + (so + Ld.cg_index(k, 1)) * NE, y);
+              Real sum = 0;
+              for (int t = 0; t < NE; ++t) sum += pw[t] * hj[t] * y[t];
+              sc.acc[oo + u * d3 + Ld.cg_index(k, 2)] += Ld.cg(k) * sum;
+            }
+          });
+          m.team_barrier();
+        }
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.tp_dim), [&](int x) { sc.acc[x] *= c.inv_avg; });
+        m.team_barrier();
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.gate_dim), [&](int o) {
+          const Real v = Ld.linear.apply(o, sc.acc) + Ld.self.apply(o, &hin(i, 0));
+          zt(i, o) = v;
+          sc.vec[o] = v;
+        });
+        m.team_barrier();
+        const int S = Ld.scalars, G = Ld.gates;
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.out_dim), [&](int o) {
+          if (o < S)
+            hout(i, o) = c.silu_cst * silu(sc.vec[o]);
+          else
+            hout(i, o) = sc.vec[S + G + (o - S)] * c.sigmoid_cst * sigmoid(sc.vec[S + Ld.gate_of(o - S)]);
+        });
+      });
+}
+
+// The backward pass of one layer's edges, in tiles of NE edges: dE/dd per
+// edge into gedge, and (need_gh) dE/dh_in of this rank's atoms into ghin.
+template <int NE, class Real>
+void layer_backward(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team, int nown,
+                    const LayerViews<Real>& v) {
+  const auto atoms = v.atoms, row = v.row;
+  const auto nbr = v.nbr;
+  const auto dvec = v.dvec, gedge = v.gedge;
+  const auto hin = v.hin, gm = v.gm, ghin = v.ghin;
+  const bool need_gh = v.need_gh;
+  const std::size_t scratch = TileScratch<Real>::bytes(c, Ld, team, NE, true);
+  Kokkos::TeamPolicy<Exec> policy(nown, team);
+  policy.set_scratch_size(0, Kokkos::PerTeam(scratch));
+  const int nch = int(Ld.channel.extent(0));
+  Kokkos::parallel_for(
+      "gnn::layer_backward", policy, KOKKOS_LAMBDA(const Team& m) {
+        const std::int64_t i = atoms(m.league_rank());
+        const TileScratch<Real> sc(m.team_scratch(0).get_shmem(scratch), c, Ld, team, NE, true);
+        const int nsh = c.n_sh;
+        // This thread's shares of dE/dY, [harmonic][edge of the tile].
+        Real* const gYmine = sc.gYpart + m.team_rank() * NE * nsh;
+        if (need_gh)
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.in_dim), [&](int x) { sc.acc[x] = 0; });
+        m.team_barrier();
+        for (std::int64_t e0 = row(i); e0 < row(i + 1); e0 += NE) {
+          const int ne = row(i + 1) - e0 < NE ? int(row(i + 1) - e0) : NE;
+          edge_geometry<NE>(m, c, Ld, sc, dvec, hin, nbr, e0, ne, true);
+          m.team_barrier();
+          radial_hidden<NE>(m, c, Ld, sc);
+          // Per weight q and edge: dE/dw_q, and this thread's share of dE/dY;
+          // each Clebsch-Gordan entry read once for the tile.
+          for (int y = 0; y < nsh; ++y) {
+            const Real zero[NE] = {};
+            store_tile<NE>(gYmine + y * NE, zero);
+          }
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.numel), [&](int q) {
+            const int p = Ld.item_path(q);
+            const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
+                      d3 = Ld.tp(p, 4);
+            const int u = q - Ld.tp(p, 5);
+            const Real pw = Ld.tp_weight(p) * c.inv_avg;
+            Real w[NE], pww[NE], gw[NE];
+            radial_out<NE>(Ld, sc, q, w);
+            for (int t = 0; t < NE; ++t) {
+              sc.w[t * Ld.numel + q] = w[t];
+              pww[t] = pw * w[t];
+              gw[t] = 0;
+            }
+            for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k) {
+              const Real A = Ld.cg(k) * gm(i, oo + u * d3 + Ld.cg_index(k, 2));
+              const int y_at = (so + Ld.cg_index(k, 1)) * NE;
+              Real hj[NE], y[NE], gy[NE];
+              load_tile<NE>(sc.hj + (io + u * d1 + Ld.cg_index(k, 0)) * NE, hj);
+              load_tile<NE>(sc.Y + y_at, y);
+              load_tile<NE>(gYmine + y_at, gy);
+              for (int t = 0; t < NE; ++t) {
+                const Real a = A * hj[t];
+                gw[t] += a * y[t];
+                gy[t] += pww[t] * a;
+              }
+              store_tile<NE>(gYmine + y_at, gy);
+            }
+            for (int t = 0; t < NE; ++t) sc.gw[q * NE + t] = pw * gw[t];
+          });
+          m.team_barrier();
+          // dE/dh_i through the reverse edge j <- i: same weights, harmonics of
+          // parity (-1)^l2.  The neighbours' rows of dE/dm come into hj first
+          // (the features there are read), read whole instead of gathered.
+          if (need_gh) {
+            Kokkos::parallel_for(Kokkos::TeamThreadRange(m, NE * Ld.tp_dim), [&](int x) {
+              const int f = x / NE, t = x % NE;
+              sc.hj[x] = t < ne ? gm(nbr(e0 + t), f) : Real(0);
+            });
+            m.team_barrier();
+            Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nch), [&](int ch) {
+              const int b = Ld.channel(ch, 0), u = Ld.channel(ch, 1);
+              for (int x = Ld.tp_by_in_begin(b); x < Ld.tp_by_in_begin(b + 1); ++x) {
+                const int p = Ld.tp_by_in(x);
+                const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
+                          d3 = Ld.tp(p, 4);
+                const Real sign = Ld.tp(p, 8) % 2 ? Real(-1) : Real(1);
+                Real pw[NE];  // zero past ne: the padded slots add nothing
+                for (int t = 0; t < NE; ++t)
+                  pw[t] = sign * Ld.tp_weight(p) * c.inv_avg * sc.w[t * Ld.numel + Ld.tp(p, 5) + u];
+                for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k) {
+                  Real y[NE], g[NE];
+                  load_tile<NE>(sc.Y + (so + Ld.cg_index(k, 1)) * NE, y);
+                  load_tile<NE>(sc.hj + (oo + u * d3 + Ld.cg_index(k, 2)) * NE, g);
+                  Real sum = 0;
+                  for (int t = 0; t < NE; ++t) sum += pw[t] * y[t] * g[t];
+                  sc.acc[io + u * d1 + Ld.cg_index(k, 0)] += Ld.cg(k) * sum;
+                }
+              }
+            });
+          }
+          // Radial MLP backward, from dE/dw to dE/dB, for the tile's edges side by side.
+          for (int k = Ld.radial_layers - 1; k >= 0; --k) {
+            const int nin = Ld.radial_width[k], nout = Ld.radial_width[k + 1];
+            const Real* WT = Ld.radial_t.data() + Ld.radial_offset[k];  // [out][in]: threads read along in
+            int in_off = 0, out_off = 0;  // offsets of hidden layers k and k + 1 in pre/post
+            for (int x = 1; x < k; ++x) in_off += Ld.radial_width[x];
+            out_off = k >= 1 ? in_off + Ld.radial_width[k] : 0;
+            const Real* gout = k == Ld.radial_layers - 1 ? sc.gw : sc.gpre + out_off * NE;
+            Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nin), [&](int a) {
+              Real g[NE] = {};
+              for (int o = 0; o < nout; ++o) {
+                const Real wt = WT[o * nin + a];
+                Real go[NE];
+                load_tile<NE>(gout + o * NE, go);
+                for (int t = 0; t < NE; ++t) g[t] += wt * go[t];
+              }
+              for (int t = 0; t < NE; ++t) {
+                if (k == 0)
+                  sc.gB[a * NE + t] = g[t];
+                else
+                  sc.gpre[(in_off + a) * NE + t] =
+                      g[t] * c.radial_cst * silu_prime(sc.pre[(in_off + a) * NE + t]);
+              }
+            });
+            m.team_barrier();
+          }
+          // dE/dY summed over the threads' shares, one (harmonic, edge) per thread.
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, NE * nsh), [&](int x) {
+            Real gy = 0;
+            for (int th = 0; th < team; ++th) gy += sc.gYpart[th * NE * nsh + x];
+            sc.gY[x] = gy;
+          });
+          m.team_barrier();
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, ne), [&](int t) {
+            const std::int64_t e = e0 + t;
+            const Real r = sc.r[t];
+            Real gr = 0;
+            for (int k = 0; k < c.n_basis; ++k) gr += sc.gB[k * NE + t] * sc.dB[t * c.n_basis + k];
+            Real g[3];
+            for (int a = 0; a < 3; ++a) g[a] = gr * dvec(e, a) / r;
+            for (int y = 0; y < nsh; ++y)
+              for (int a = 0; a < 3; ++a) g[a] += sc.gY[y * NE + t] * sc.dY[48 * t + 3 * y + a];
+            for (int a = 0; a < 3; ++a) gedge(e, a) += g[a];
+          });
+          m.team_barrier();
+        }
+        if (need_gh)
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.in_dim),
+                               [&](int x) { ghin(i, x) += sc.acc[x]; });
+      });
+}
+
+// The widest tile in {wide, 1} whose team memory fits the device (any on a
+// host backend); 0 when not even one edge fits.
+template <class Real>
+int tile_that_fits(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team, int wide, bool backward,
+                   std::size_t* need) {
+  const std::size_t limit =
+      compat::kHostBackend ? std::size_t(-1) : std::size_t(Kokkos::TeamPolicy<Exec>::scratch_size_max(0));
+  for (int ne : {wide, 1}) {
+    *need = TileScratch<Real>::bytes(c, Ld, team, ne, backward);
+    if (*need <= limit) return ne;
+  }
+  return 0;
+}
 }  // namespace
 
 template <class Real>
@@ -180,10 +414,11 @@ struct Potential<Real>::Device {
   std::vector<DevLayer<Real>> layers;
   Kokkos::View<Real*> embed, readout,
       shift;  // embed [S][C] and readout [C] with e3nn's 1/sqrt(fan-in) applied
+  std::vector<int> forward_tile, backward_tile;  // edges per pass of each layer's kernels
 };
 
 template <class Real>
-Potential<Real>::Potential(const Model& model, int team_size)
+Potential<Real>::Potential(const Model& model, int team_size, int max_tile)
     : model_(model), dev_(std::make_unique<Device>()) {
   team_size_ = team_size > 0 ? team_size : (Kokkos::DefaultExecutionSpace().concurrency() > 1024 ? 64 : 1);
   if constexpr (std::is_same_v<Exec, Kokkos::DefaultHostExecutionSpace>) team_size_ = 1;
@@ -201,6 +436,24 @@ Potential<Real>::Potential(const Model& model, int team_size)
   c.radial_cst = Real(model.radial_silu_cst);
   for (std::size_t t = 0; t < model.layers.size(); ++t)
     dev_->layers.push_back(device_layer<Real>(model.layers[t], "gnn::layer" + std::to_string(t)));
+  // Edges per pass: the widest tile whose team memory fits, one edge where
+  // none does (max_tile 1 asks for one edge everywhere).
+  for (std::size_t t = 0; t < dev_->layers.size(); ++t)
+    for (const bool backward : {false, true}) {
+      const int wide = backward ? kBackwardTile<Real> : kForwardTile<Real>;
+      std::size_t need = 0;
+      const int ne =
+          tile_that_fits(c, dev_->layers[t], team_size_, max_tile == 1 ? 1 : wide, backward, &need);
+      if (ne == 0)
+        throw std::invalid_argument("gnn: layer " + std::to_string(t) + " of the model needs " +
+                                    std::to_string(need) + " bytes of GPU team memory per atom " +
+                                    (backward ? "for forces" : "for energies") +
+                                    " even one edge at a time, more than the " +
+                                    std::to_string(Kokkos::TeamPolicy<Exec>::scratch_size_max(0)) +
+                                    " a team may take; a model with fewer features or radial units, or "
+                                    "precision = \"float\", fits");
+      (backward ? dev_->backward_tile : dev_->forward_tile).push_back(ne);
+    }
   dev_->embed = upload("gnn::embed", cast<Real>(model.embed.weight, model.embed.paths[0].alpha));
   // The readout reads the scalar block only (the one 0e block of the last layer's output).
   std::vector<double> readout(c.channels, 0.0);
@@ -298,58 +551,11 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
     h[t + 1] = Rows<Real>("gnn::h", n, Ld.out_dim);
     z[t] = Rows<Real>("gnn::z", n, Ld.gate_dim);
     const auto hin = h[t], hout = h[t + 1], zt = z[t];
-    constexpr int NE = kForwardTile<Real>;
-    const std::size_t scratch = TileScratch<Real>::bytes(c, Ld, team, NE, false);
-    Kokkos::TeamPolicy<Exec> policy(nown, team);
-    policy.set_scratch_size(0, Kokkos::PerTeam(scratch));
-    Kokkos::parallel_for(
-        "gnn::layer_forward", policy, KOKKOS_LAMBDA(const Team& m) {
-          const std::int64_t i = atoms(m.league_rank());
-          const TileScratch<Real> sc(m.team_scratch(0).get_shmem(scratch), c, Ld, team, NE, false);
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.tp_dim), [&](int x) { sc.acc[x] = 0; });
-          m.team_barrier();
-          for (std::int64_t e0 = row(i); e0 < row(i + 1); e0 += NE) {
-            const int ne = row(i + 1) - e0 < NE ? int(row(i + 1) - e0) : NE;
-            edge_geometry<NE>(m, c, Ld, sc, dvec, hin, nbr, e0, ne, false);
-            m.team_barrier();
-            radial_hidden<NE>(m, c, Ld, sc);
-            // Item q's message terms: each Clebsch-Gordan entry read once for
-            // the whole tile, the tile's edges summed before the one update.
-            Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.numel), [&](int q) {
-              const int p = Ld.item_path(q);
-              const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
-                        d3 = Ld.tp(p, 4);
-              const int u = q - Ld.tp(p, 5);
-              Real pw[NE];
-              radial_out<NE>(Ld, sc, q, pw);
-              for (int t = 0; t < NE; ++t) pw[t] *= Ld.tp_weight(p);
-              for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k) {
-                Real hj[NE], y[NE];
-                load_tile<NE>(sc.hj + (io + u * d1 + Ld.cg_index(k, 0)) * NE, hj);
-                load_tile<NE>(sc.Y + (so + Ld.cg_index(k, 1)) * NE, y);
-                Real sum = 0;
-                for (int t = 0; t < NE; ++t) sum += pw[t] * hj[t] * y[t];
-                sc.acc[oo + u * d3 + Ld.cg_index(k, 2)] += Ld.cg(k) * sum;
-              }
-            });
-            m.team_barrier();
-          }
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.tp_dim), [&](int x) { sc.acc[x] *= c.inv_avg; });
-          m.team_barrier();
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.gate_dim), [&](int o) {
-            const Real v = Ld.linear.apply(o, sc.acc) + Ld.self.apply(o, &hin(i, 0));
-            zt(i, o) = v;
-            sc.vec[o] = v;
-          });
-          m.team_barrier();
-          const int S = Ld.scalars, G = Ld.gates;
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.out_dim), [&](int o) {
-            if (o < S)
-              hout(i, o) = c.silu_cst * silu(sc.vec[o]);
-            else
-              hout(i, o) = sc.vec[S + G + (o - S)] * c.sigmoid_cst * sigmoid(sc.vec[S + Ld.gate_of(o - S)]);
-          });
-        });
+    LayerViews<Real> v{atoms, row, nbr, dvec, {}, hin, hout, zt, {}, {}, false};
+    if (dev_->forward_tile[t] == kForwardTile<Real>)
+      layer_forward<kForwardTile<Real>>(c, Ld, team, nown, v);
+    else
+      layer_forward<1>(c, Ld, team, nown, v);
     share_rows(hout, Ld.out_dim);  // the next layer reads every neighbour's features
   }
   // Per-atom energies, summed on the host in atom order.
@@ -436,144 +642,12 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
           });
     }
     {
-      constexpr int NE = kBackwardTile<Real>;
-      const std::size_t scratch = TileScratch<Real>::bytes(c, Ld, team, NE, true);
-      Kokkos::TeamPolicy<Exec> policy(nown, team);
-      policy.set_scratch_size(0, Kokkos::PerTeam(scratch));
-      const int nch = int(Ld.channel.extent(0));
       share_rows(gm, Ld.tp_dim);  // the reverse-edge gather reads every neighbour's dE/dm
-      Kokkos::parallel_for(
-          "gnn::layer_backward", policy, KOKKOS_LAMBDA(const Team& m) {
-            const std::int64_t i = atoms(m.league_rank());
-            const TileScratch<Real> sc(m.team_scratch(0).get_shmem(scratch), c, Ld, team, NE, true);
-            const int nsh = c.n_sh;
-            // This thread's shares of dE/dY, [harmonic][edge of the tile].
-            Real* const gYmine = sc.gYpart + m.team_rank() * NE * nsh;
-            if (need_gh)
-              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.in_dim), [&](int x) { sc.acc[x] = 0; });
-            m.team_barrier();
-            for (std::int64_t e0 = row(i); e0 < row(i + 1); e0 += NE) {
-              const int ne = row(i + 1) - e0 < NE ? int(row(i + 1) - e0) : NE;
-              edge_geometry<NE>(m, c, Ld, sc, dvec, hin, nbr, e0, ne, true);
-              m.team_barrier();
-              radial_hidden<NE>(m, c, Ld, sc);
-              // Per weight q and edge: dE/dw_q, and this thread's share of dE/dY;
-              // each Clebsch-Gordan entry read once for the tile.
-              for (int y = 0; y < nsh; ++y) {
-                const Real zero[NE] = {};
-                store_tile<NE>(gYmine + y * NE, zero);
-              }
-              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.numel), [&](int q) {
-                const int p = Ld.item_path(q);
-                const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
-                          d3 = Ld.tp(p, 4);
-                const int u = q - Ld.tp(p, 5);
-                const Real pw = Ld.tp_weight(p) * c.inv_avg;
-                Real w[NE], pww[NE], gw[NE];
-                radial_out<NE>(Ld, sc, q, w);
-                for (int t = 0; t < NE; ++t) {
-                  sc.w[t * Ld.numel + q] = w[t];
-                  pww[t] = pw * w[t];
-                  gw[t] = 0;
-                }
-                for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k) {
-                  const Real A = Ld.cg(k) * gm(i, oo + u * d3 + Ld.cg_index(k, 2));
-                  const int y_at = (so + Ld.cg_index(k, 1)) * NE;
-                  Real hj[NE], y[NE], gy[NE];
-                  load_tile<NE>(sc.hj + (io + u * d1 + Ld.cg_index(k, 0)) * NE, hj);
-                  load_tile<NE>(sc.Y + y_at, y);
-                  load_tile<NE>(gYmine + y_at, gy);
-                  for (int t = 0; t < NE; ++t) {
-                    const Real a = A * hj[t];
-                    gw[t] += a * y[t];
-                    gy[t] += pww[t] * a;
-                  }
-                  store_tile<NE>(gYmine + y_at, gy);
-                }
-                for (int t = 0; t < NE; ++t) sc.gw[q * NE + t] = pw * gw[t];
-              });
-              m.team_barrier();
-              // dE/dh_i through the reverse edge j <- i: same weights, harmonics of
-              // parity (-1)^l2.  The neighbours' rows of dE/dm come into hj first
-              // (the features there are read), read whole instead of gathered.
-              if (need_gh) {
-                Kokkos::parallel_for(Kokkos::TeamThreadRange(m, NE * Ld.tp_dim), [&](int x) {
-                  const int f = x / NE, t = x % NE;
-                  sc.hj[x] = t < ne ? gm(nbr(e0 + t), f) : Real(0);
-                });
-                m.team_barrier();
-                Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nch), [&](int ch) {
-                  const int b = Ld.channel(ch, 0), u = Ld.channel(ch, 1);
-                  for (int x = Ld.tp_by_in_begin(b); x < Ld.tp_by_in_begin(b + 1); ++x) {
-                    const int p = Ld.tp_by_in(x);
-                    const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),
-                              d3 = Ld.tp(p, 4);
-                    const Real sign = Ld.tp(p, 8) % 2 ? Real(-1) : Real(1);
-                    Real pw[NE];  // zero past ne: the padded slots add nothing
-                    for (int t = 0; t < NE; ++t)
-                      pw[t] = sign * Ld.tp_weight(p) * c.inv_avg * sc.w[t * Ld.numel + Ld.tp(p, 5) + u];
-                    for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k) {
-                      Real y[NE], g[NE];
-                      load_tile<NE>(sc.Y + (so + Ld.cg_index(k, 1)) * NE, y);
-                      load_tile<NE>(sc.hj + (oo + u * d3 + Ld.cg_index(k, 2)) * NE, g);
-                      Real sum = 0;
-                      for (int t = 0; t < NE; ++t) sum += pw[t] * y[t] * g[t];
-                      sc.acc[io + u * d1 + Ld.cg_index(k, 0)] += Ld.cg(k) * sum;
-                    }
-                  }
-                });
-              }
-              // Radial MLP backward, from dE/dw to dE/dB, for the tile's edges side by side.
-              for (int k = Ld.radial_layers - 1; k >= 0; --k) {
-                const int nin = Ld.radial_width[k], nout = Ld.radial_width[k + 1];
-                const Real* WT =
-                    Ld.radial_t.data() + Ld.radial_offset[k];  // [out][in]: threads read along in
-                int in_off = 0, out_off = 0;  // offsets of hidden layers k and k + 1 in pre/post
-                for (int x = 1; x < k; ++x) in_off += Ld.radial_width[x];
-                out_off = k >= 1 ? in_off + Ld.radial_width[k] : 0;
-                const Real* gout = k == Ld.radial_layers - 1 ? sc.gw : sc.gpre + out_off * NE;
-                Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nin), [&](int a) {
-                  Real g[NE] = {};
-                  for (int o = 0; o < nout; ++o) {
-                    const Real wt = WT[o * nin + a];
-                    Real go[NE];
-                    load_tile<NE>(gout + o * NE, go);
-                    for (int t = 0; t < NE; ++t) g[t] += wt * go[t];
-                  }
-                  for (int t = 0; t < NE; ++t) {
-                    if (k == 0)
-                      sc.gB[a * NE + t] = g[t];
-                    else
-                      sc.gpre[(in_off + a) * NE + t] =
-                          g[t] * c.radial_cst * silu_prime(sc.pre[(in_off + a) * NE + t]);
-                  }
-                });
-                m.team_barrier();
-              }
-              // dE/dY summed over the threads' shares, one (harmonic, edge) per thread.
-              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, NE * nsh), [&](int x) {
-                Real gy = 0;
-                for (int th = 0; th < team; ++th) gy += sc.gYpart[th * NE * nsh + x];
-                sc.gY[x] = gy;
-              });
-              m.team_barrier();
-              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, ne), [&](int t) {
-                const std::int64_t e = e0 + t;
-                const Real r = sc.r[t];
-                Real gr = 0;
-                for (int k = 0; k < c.n_basis; ++k) gr += sc.gB[k * NE + t] * sc.dB[t * c.n_basis + k];
-                Real g[3];
-                for (int a = 0; a < 3; ++a) g[a] = gr * dvec(e, a) / r;
-                for (int y = 0; y < nsh; ++y)
-                  for (int a = 0; a < 3; ++a) g[a] += sc.gY[y * NE + t] * sc.dY[48 * t + 3 * y + a];
-                for (int a = 0; a < 3; ++a) gedge(e, a) += g[a];
-              });
-              m.team_barrier();
-            }
-            if (need_gh)
-              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.in_dim),
-                                   [&](int x) { ghin(i, x) += sc.acc[x]; });
-          });
+      LayerViews<Real> v{atoms, row, nbr, dvec, gedge, hin, {}, {}, gm, ghin, need_gh};
+      if (dev_->backward_tile[t] == kBackwardTile<Real>)
+        layer_backward<kBackwardTile<Real>>(c, Ld, team, nown, v);
+      else
+        layer_backward<1>(c, Ld, team, nown, v);
     }
     gh = ghin;
   }
