@@ -124,59 +124,96 @@ inline constexpr int kForwardTile = 8;
 template <class Real>
 inline constexpr int kBackwardTile = sizeof(Real) == 4 ? 4 : 2;
 
+// 16-byte vector loads and stores of team memory on a GPU (CUDA's float4
+// and double2); plain loops elsewhere.
+#if defined(KOKKOS_ENABLE_CUDA)
+template <class Real>
+struct Vector16;
+template <>
+struct Vector16<float> {
+  using type = float4;
+  static constexpr int n = 4;
+  KOKKOS_INLINE_FUNCTION static void split(const float4& v, float* x) {
+    x[0] = v.x;
+    x[1] = v.y;
+    x[2] = v.z;
+    x[3] = v.w;
+  }
+  KOKKOS_INLINE_FUNCTION static float4 join(const float* x) { return float4{x[0], x[1], x[2], x[3]}; }
+};
+template <>
+struct Vector16<double> {
+  using type = double2;
+  static constexpr int n = 2;
+  KOKKOS_INLINE_FUNCTION static void split(const double2& v, double* x) {
+    x[0] = v.x;
+    x[1] = v.y;
+  }
+  KOKKOS_INLINE_FUNCTION static double2 join(const double* x) { return double2{x[0], x[1]}; }
+};
+#endif
+
+// Whether this is the device pass of a GPU build: the 16-byte path applies.
+template <int NE, class Real>
+KOKKOS_INLINE_FUNCTION constexpr bool vector_tiles() {
+#if defined(KOKKOS_ENABLE_CUDA) && defined(__CUDA_ARCH__)
+  return NE % Vector16<Real>::n == 0;
+#else
+  return false;
+#endif
+}
+
 // x[0 .. NE) = p[0 .. NE) for p aligned to 16 bytes: on a GPU in 16-byte
 // loads, so that a tile of a broadcast row costs NE / 4 (float) or NE / 2
 // (double) shared-memory instructions instead of NE.
 template <int NE, class Real>
 KOKKOS_INLINE_FUNCTION void load_tile(const Real* p, Real (&x)[NE]) {
+  if constexpr (vector_tiles<NE, Real>()) {
 #if defined(KOKKOS_ENABLE_CUDA)
-#if defined(__CUDA_ARCH__)
-  constexpr bool gpu = true;
-#else
-  constexpr bool gpu = false;
+    using V = Vector16<Real>;
+    for (int t = 0; t < NE; t += V::n) V::split(*reinterpret_cast<const typename V::type*>(p + t), x + t);
 #endif
-  if constexpr (gpu && std::is_same_v<Real, float> && NE % 4 == 0) {
-    for (int t = 0; t < NE; t += 4) {
-      const auto v = *reinterpret_cast<const float4*>(p + t);
-      x[t] = v.x;
-      x[t + 1] = v.y;
-      x[t + 2] = v.z;
-      x[t + 3] = v.w;
-    }
-  } else if constexpr (gpu && std::is_same_v<Real, double> && NE % 2 == 0) {
-    for (int t = 0; t < NE; t += 2) {
-      const auto v = *reinterpret_cast<const double2*>(p + t);
-      x[t] = v.x;
-      x[t + 1] = v.y;
-    }
   } else {
     for (int t = 0; t < NE; ++t) x[t] = p[t];
   }
-#else
-  for (int t = 0; t < NE; ++t) x[t] = p[t];
-#endif
 }
 
 // p[0 .. NE) = x[0 .. NE), p aligned as for load_tile.
 template <int NE, class Real>
 KOKKOS_INLINE_FUNCTION void store_tile(Real* p, const Real (&x)[NE]) {
+  if constexpr (vector_tiles<NE, Real>()) {
 #if defined(KOKKOS_ENABLE_CUDA)
-#if defined(__CUDA_ARCH__)
-  constexpr bool gpu = true;
-#else
-  constexpr bool gpu = false;
+    using V = Vector16<Real>;
+    for (int t = 0; t < NE; t += V::n) *reinterpret_cast<typename V::type*>(p + t) = V::join(x + t);
 #endif
-  if constexpr (gpu && std::is_same_v<Real, float> && NE % 4 == 0) {
-    for (int t = 0; t < NE; t += 4)
-      *reinterpret_cast<float4*>(p + t) = float4{x[t], x[t + 1], x[t + 2], x[t + 3]};
-  } else if constexpr (gpu && std::is_same_v<Real, double> && NE % 2 == 0) {
-    for (int t = 0; t < NE; t += 2) *reinterpret_cast<double2*>(p + t) = double2{x[t], x[t + 1]};
   } else {
     for (int t = 0; t < NE; ++t) p[t] = x[t];
   }
-#else
-  for (int t = 0; t < NE; ++t) p[t] = x[t];
-#endif
+}
+
+// a[t] = sum over i < n of x[i * NE + t] W[i * stride], for the tile's NE
+// edges side by side, each sum in the order of i: one read of a weight
+// serves every edge.
+template <int NE, class Real>
+KOKKOS_INLINE_FUNCTION void tile_matvec(const Real* W, int stride, const Real* x, int n, Real (&a)[NE]) {
+  for (int t = 0; t < NE; ++t) a[t] = 0;
+  for (int i = 0; i < n; ++i) {
+    const Real w = W[i * stride];
+    Real xi[NE];
+    load_tile<NE>(x + i * NE, xi);
+    for (int t = 0; t < NE; ++t) a[t] += xi[t] * w;
+  }
+}
+
+// Rows of v[n][width] for the tile's neighbours into s[f * NE + t] (zero
+// past ne), each row read whole: consecutive threads, consecutive slots.
+template <int NE, class Real, class Member, class Rows, class Neighbours>
+KOKKOS_INLINE_FUNCTION void stage_rows(const Member& m, Real* s, const Rows& v, int width,
+                                       const Neighbours& nbr, std::int64_t e0, int ne) {
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(m, NE * width), [&](int x) {
+    const int f = x / NE, t = x % NE;
+    s[x] = t < ne ? v(nbr(e0 + t), f) : Real(0);
+  });
 }
 
 // Team scratch of one layer's edge loop for tiles of `ne` edges, carved from
@@ -246,11 +283,7 @@ KOKKOS_INLINE_FUNCTION void edge_geometry(const Member& m, const DevCommon<Real>
                                           const Features& hin, const Neighbours& nbr, std::int64_t e0, int ne,
                                           bool grad) {
   const int nb = c.n_basis;
-  // Each feature's tile in one row: consecutive threads, consecutive slots.
-  Kokkos::parallel_for(Kokkos::TeamThreadRange(m, NE * L.in_dim), [&](int x) {
-    const int f = x / NE, t = x % NE;
-    s.hj[x] = t < ne ? hin(nbr(e0 + t), f) : Real(0);
-  });
+  stage_rows<NE>(m, s.hj, hin, L.in_dim, nbr, e0, ne);
   Kokkos::parallel_for(Kokkos::TeamThreadRange(m, NE * (nb + 1)), [&](int x) {
     const int t = x / (nb + 1), k = x % (nb + 1);
     if (t >= ne) {
@@ -294,13 +327,8 @@ KOKKOS_INLINE_FUNCTION void radial_hidden(const Member& m, const DevCommon<Real>
     Real* pre = s.pre + off * NE;
     Real* post = s.post + off * NE;
     Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nout), [&](int o) {
-      Real a[NE] = {};
-      for (int i = 0; i < nin; ++i) {
-        const Real wio = W[i * nout + o];
-        Real xi[NE];
-        load_tile<NE>(x + i * NE, xi);
-        for (int t = 0; t < NE; ++t) a[t] += xi[t] * wio;
-      }
+      Real a[NE];
+      tile_matvec<NE>(W + o, nout, x, nin, a);
       for (int t = 0; t < NE; ++t) {
         pre[o * NE + t] = a[t];
         post[o * NE + t] = c.radial_cst * silu(a[t]);
@@ -320,13 +348,7 @@ KOKKOS_INLINE_FUNCTION void radial_out(const DevLayer<Real>& L, const TileScratc
   const int nin = L.radial_width[k];
   const Real* x = L.last_hidden_offset < 0 ? s.B : s.post + L.last_hidden_offset * NE;
   const Real* W = L.radial.data() + L.radial_offset[k];
-  for (int t = 0; t < NE; ++t) a[t] = 0;
-  for (int i = 0; i < nin; ++i) {
-    const Real wiq = W[i * L.numel + q];
-    Real xi[NE];
-    load_tile<NE>(x + i * NE, xi);
-    for (int t = 0; t < NE; ++t) a[t] += xi[t] * wiq;
-  }
+  tile_matvec<NE>(W + q, L.numel, x, nin, a);
 }
 
 }  // namespace prism::gnn

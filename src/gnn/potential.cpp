@@ -173,6 +173,13 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// One team per atom with `scratch` bytes of team memory each.
+Kokkos::TeamPolicy<Exec> team_policy(int atoms, int team, std::size_t scratch) {
+  Kokkos::TeamPolicy<Exec> policy(atoms, team);
+  policy.set_scratch_size(0, Kokkos::PerTeam(scratch));
+  return policy;
+}
+
 // The views one layer's edge kernels read and write.
 template <class Real>
 struct LayerViews {
@@ -194,8 +201,7 @@ void layer_forward(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team,
   const auto dvec = v.dvec;
   const auto hin = v.hin, hout = v.hout, zt = v.zt;
   const std::size_t scratch = TileScratch<Real>::bytes(c, Ld, team, NE, false);
-  Kokkos::TeamPolicy<Exec> policy(nown, team);
-  policy.set_scratch_size(0, Kokkos::PerTeam(scratch));
+  const auto policy = team_policy(nown, team, scratch);
   Kokkos::parallel_for(
       "gnn::layer_forward", policy, KOKKOS_LAMBDA(const Team& m) {
         const std::int64_t i = atoms(m.league_rank());
@@ -257,8 +263,7 @@ void layer_backward(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team
   const auto hin = v.hin, gm = v.gm, ghin = v.ghin;
   const bool need_gh = v.need_gh;
   const std::size_t scratch = TileScratch<Real>::bytes(c, Ld, team, NE, true);
-  Kokkos::TeamPolicy<Exec> policy(nown, team);
-  policy.set_scratch_size(0, Kokkos::PerTeam(scratch));
+  const auto policy = team_policy(nown, team, scratch);
   const int nch = int(Ld.channel.extent(0));
   Kokkos::parallel_for(
       "gnn::layer_backward", policy, KOKKOS_LAMBDA(const Team& m) {
@@ -315,10 +320,7 @@ void layer_backward(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team
           // parity (-1)^l2.  The neighbours' rows of dE/dm come into hj first
           // (the features there are read), read whole instead of gathered.
           if (need_gh) {
-            Kokkos::parallel_for(Kokkos::TeamThreadRange(m, NE * Ld.tp_dim), [&](int x) {
-              const int f = x / NE, t = x % NE;
-              sc.hj[x] = t < ne ? gm(nbr(e0 + t), f) : Real(0);
-            });
+            stage_rows<NE>(m, sc.hj, gm, Ld.tp_dim, nbr, e0, ne);
             m.team_barrier();
             Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nch), [&](int ch) {
               const int b = Ld.channel(ch, 0), u = Ld.channel(ch, 1);
@@ -350,13 +352,8 @@ void layer_backward(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team
             out_off = k >= 1 ? in_off + Ld.radial_width[k] : 0;
             const Real* gout = k == Ld.radial_layers - 1 ? sc.gw : sc.gpre + out_off * NE;
             Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nin), [&](int a) {
-              Real g[NE] = {};
-              for (int o = 0; o < nout; ++o) {
-                const Real wt = WT[o * nin + a];
-                Real go[NE];
-                load_tile<NE>(gout + o * NE, go);
-                for (int t = 0; t < NE; ++t) g[t] += wt * go[t];
-              }
+              Real g[NE];
+              tile_matvec<NE>(WT + a, nin, gout, nout, g);
               for (int t = 0; t < NE; ++t) {
                 if (k == 0)
                   sc.gB[a * NE + t] = g[t];
@@ -608,8 +605,7 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
     {
       // Gate and the two linears, transposed, per atom.
       const std::size_t scratch = std::size_t(Ld.gate_dim + 1) * sizeof(Real);
-      Kokkos::TeamPolicy<Exec> policy(nown, team);
-      policy.set_scratch_size(0, Kokkos::PerTeam(scratch));
+      const auto policy = team_policy(nown, team, scratch);
       const auto ghl = gh;
       Kokkos::parallel_for(
           "gnn::gate_backward", policy, KOKKOS_LAMBDA(const Team& m) {
