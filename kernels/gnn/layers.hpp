@@ -2,13 +2,16 @@
 // Device form of the gnn model (src/gnn/model.hpp) and its kernels: the
 // interaction layers forward, and by hand backward for the forces.
 //
-// One team per atom i walks i's edges in their fixed order.  Per edge the
-// team computes the harmonics and the radial basis, runs the radial MLP
-// (threads over its units) and adds the edge's tensor-product message into
-// the atom's accumulator.  The work items of the last step are the per-edge
-// weights w[q], q = (path, copy u): item q alone writes the output rows
-// (path, u), so no two threads add to one number and no atomics are needed.
-// Sums therefore run in the same order on every run, backend and rank count.
+// One team per atom i walks i's edges in their fixed order, a tile of
+// edges at a time.  Per tile the team computes the harmonics and the radial
+// basis, stages the neighbours' features, runs the radial MLP (threads over
+// its units, the tile's edges side by side) and adds the tile's
+// tensor-product messages into the atom's accumulator.  The work items of
+// the last step are the weights w[q], q = (path, copy u): item q alone
+// writes the output rows (path, u), so no two threads add to one number and
+// no atomics are needed.  Tiles start at the atom's first edge, so sums run
+// in the same order on every run and rank count (and on every backend for a
+// given tile width).
 //
 // Backward (forces): E depends on positions only through the edge vectors
 // d_e = r_j - r_i, so the kernels accumulate g_e = dE/dd_e per edge and the

@@ -318,7 +318,8 @@ void layer_backward(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team
           m.team_barrier();
           // dE/dh_i through the reverse edge j <- i: same weights, harmonics of
           // parity (-1)^l2.  The neighbours' rows of dE/dm come into hj first
-          // (the features there are read), read whole instead of gathered.
+          // (the features staged there have been read by then), whole rows
+          // instead of an entry at a time.
           if (need_gh) {
             stage_rows<NE>(m, sc.hj, gm, Ld.tp_dim, nbr, e0, ne);
             m.team_barrier();
