@@ -222,8 +222,10 @@ KOKKOS_INLINE_FUNCTION void stage_rows(const Member& m, Real* s, const Rows& v, 
 // Team scratch of one layer's edge loop for tiles of `ne` edges, carved from
 // one block of Reals.  Arrays read across a tile are stored [unit][edge of
 // the tile] (Y, B, pre, post, gpre, gw, the neighbours' rows hj: features,
-// then in the backward pass dE/dm, the dE/dY shares) so that one unit's tile is one aligned load; the others
-// are [edge][...].  Every array starts on a 16-byte boundary.
+// then in the backward pass dE/dm, and the dE/dY shares), so that one unit's
+// tile is one aligned load; the others are [edge][...].  Every array starts
+// on a 16-byte boundary.  The forward pass takes only what it uses: its
+// radial weights stay in registers, and it has no gradients.
 template <class Real>
 struct TileScratch {
   Real *Y = nullptr, *dY = nullptr, *B = nullptr, *dB = nullptr, *gB = nullptr, *pre = nullptr,
@@ -243,12 +245,11 @@ struct TileScratch {
     carve(reinterpret_cast<Real*>(at), c, L, team, ne, backward);
   }
   // Sets the pointers into the block at s (s null: only counts); returns the
-  // Reals it takes.  The forward pass leaves the gradient arrays empty.
+  // Reals it takes.
   KOKKOS_INLINE_FUNCTION std::size_t carve(Real* s, const DevCommon<Real>& c, const DevLayer<Real>& L,
                                            int team, int ne, bool backward) {
     int hidden = 0;
     for (int k = 1; k < L.radial_layers; ++k) hidden += L.radial_width[k];
-    const int acc_n = L.tp_dim > L.in_dim ? L.tp_dim : L.in_dim;
     const std::size_t g = backward ? 1 : 0;
     std::size_t used = 0;
     auto take = [&](std::size_t n) {
@@ -264,14 +265,14 @@ struct TileScratch {
     pre = take(std::size_t(ne) * hidden);
     post = take(std::size_t(ne) * hidden);
     gpre = take(g * ne * hidden);
-    w = take(std::size_t(ne) * L.numel);
+    w = take(g * ne * L.numel);
     gw = take(g * ne * L.numel);
     hj = take(std::size_t(ne) * (backward && L.tp_dim > L.in_dim ? L.tp_dim : L.in_dim));
-    acc = take(acc_n);
+    acc = take(backward ? L.in_dim : L.tp_dim);  // messages forward, dE/dh_in backward
     gYpart = take(g * team * ne * c.n_sh);
     gY = take(g * ne * 16);
     r = take(g * ne);
-    vec = take(std::size_t(L.gate_dim) + 16);
+    vec = take(backward ? 0 : std::size_t(L.gate_dim));  // the forward pass's gate inputs
     return used;
   }
 };
