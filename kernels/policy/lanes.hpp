@@ -68,6 +68,10 @@ struct LanePlan {
   // row with use_info).
   Kokkos::View<const double*> ci, cu;
   Kokkos::View<const double*> lna;  // ln max(A, eps): modality m's [o][j] at lna_at[m]
+  // The products' M_t, group g's at level t from mall(m_at(g * T + t)):
+  // K = xdim * jsh rows, the level's nodes times g_rows columns, LayoutLeft.
+  Kokkos::View<const double*> mall;
+  Kokkos::View<const std::int64_t*> m_at;
   std::int64_t lna_at[kMaxModalities] = {};
 };
 
@@ -75,11 +79,14 @@ struct LanePlan {
 // F, and each level's shared marginals and weights); then per chunk of agents
 // Form (one thread per element of X), the GEMMs (on the host, PolicyWorkload), Terms (one thread per
 // agent and node, agents fastest: each node's terms of -G from its rows of
-// Y); Act (one warp per agent: -G along the tree, q(pi), the action).
+// Y), or, for runs of few agents, Direct in their place (one warp per agent
+// and node: its rows of Y and its terms, in one launch); Act (one warp per
+// agent: -G along the tree, q(pi), the action).
 struct AgentLanes {
   struct Infer {};
   struct Form {};
   struct Terms {};
+  struct Direct {};
   struct Act {};
   using Matrix = Kokkos::View<double**, Kokkos::LayoutLeft>;
   AgentStep st;
@@ -295,6 +302,61 @@ struct AgentLanes {
       }
     }
     L(i, lp.nv_at + node) = value;
+  }
+
+  // Direct: a node's rows of Y and its terms of -G for one agent, one warp
+  // per (agent, node), consecutive warps on one agent's nodes.  Few agents
+  // leave the GEMMs of Form-GEMM-Terms almost no work and three launches
+  // more; here each lane sums every kLanes-th element of X's row (formed on
+  // the fly, as Form does) against kDirectRows of the node's columns of M
+  // side by side (M's columns are contiguous, so a warp's loads are too),
+  // then a butterfly per row.  The sums' order is fixed by the model alone,
+  // so the bits do not depend on the ranks (they differ from the GEMMs' in
+  // the last places, as lane_chunk's do).
+  static constexpr int kDirectRows = 8;
+  auto direct_policy(const Kokkos::DefaultExecutionSpace& space) const {
+    using Teams = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace, Direct, Kokkos::IndexType<std::int64_t>>;
+    const std::int64_t items = agents * st.sp.N, per_team = kTeamThreads / kLanes;
+    Teams teams(space, (items + per_team - 1) / per_team, kTeamThreads, 1);
+    return Kokkos::Experimental::require(teams, Kokkos::Experimental::WorkItemProperty::HintLightWeight);
+  }
+  KOKKOS_INLINE_FUNCTION void operator()(Direct, const InferMember& team) const {
+    const Spec& sp = st.sp;
+    const int lane = team.team_rank() % kLanes;
+    const std::int64_t item = team.league_rank() * (team.team_size() / kLanes) + team.team_rank() / kLanes;
+    if (item >= agents * sp.N) return;  // the whole warp: its lanes share the item
+    const std::int64_t i = item / sp.N, node = item - i * sp.N;
+    int t = 0;
+    while (node >= st.tree.level_at(t + 1)) ++t;
+    const std::int64_t in_level = node - st.tree.level_at(t);
+    double value = 0;
+    for (int g = 0; g < lp.groups; ++g) {
+      const int rows = lp.g_rows[g], jsh = lp.g_jsh[g];
+      const std::int64_t K = std::int64_t(lp.g_xdim[g]) * jsh;
+      const std::int64_t qx_at = lp.g_xdim[g] > 1 ? lp.q_at + sp.s_at[lp.own] : lp.one_at;
+      const std::int64_t w_at = lp.g_w_at[g] + std::int64_t(t) * jsh;
+      const double* M = lp.mall.data() + lp.m_at(g * sp.T + t) + in_level * rows * K;
+      for (int o0 = 0; o0 < rows; o0 += kDirectRows) {
+        const int here = rows - o0 < kDirectRows ? rows - o0 : kDirectRows;
+        double y[kDirectRows] = {};
+        for (std::int64_t k = lane; k < K; k += kLanes) {
+          const std::int64_t x = k / jsh;
+          const double xk = L(i, qx_at + x) * L(i, w_at + (k - x * jsh));
+          const double* column = M + o0 * K + k;
+#pragma unroll
+          for (int u = 0; u < kDirectRows; ++u)
+            if (u < here) y[u] += xk * column[u * K];
+        }
+#pragma unroll
+        for (int u = 0; u < kDirectRows; ++u) y[u] = warp_group_sum(y[u], kLanes);
+        for (int u = 0; u < here; ++u) {
+          // As Terms, row by row.
+          if (lp.ci(lp.g_coef_at[g] + o0 + u) != 0) value -= xlogx(y[u]);
+          value += lp.cu(lp.g_coef_at[g] + o0 + u) * y[u];
+        }
+      }
+    }
+    if (lane == 0) L(i, lp.nv_at + node) = value;
   }
 
   // q = softmax of the logits, per factor.

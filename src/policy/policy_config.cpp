@@ -65,6 +65,10 @@ Config parse_config(Deck& deck) {
   c.lane_width = deck.get_int(s, "lane_width", 0, 0, 32);
   if ((c.lane_width & (c.lane_width - 1)) != 0)
     deck.fail(s, "lane_width", "must be 0 (automatic) or a power of two up to 32");
+  const auto products = deck.get_string(s, "lane_products", "auto", {"auto", "gemm", "direct"});
+  c.lane_products = products == "gemm"     ? Config::Products::gemm
+                    : products == "direct" ? Config::Products::direct
+                                           : Config::Products::automatic;
   c.profile_phases = deck.get_bool(s, "profile_phases", false);
   c.learn_A = deck.get_bool(s, "learn_A", false);
   c.learn_B = deck.get_bool(s, "learn_B", false);

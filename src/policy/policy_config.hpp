@@ -44,6 +44,12 @@ struct Config : AgentSettings {
   // The lane evaluation's GPU lanes per agent in inference and acting (0:
   // automatic); the last bits of the results depend on it, as on lane_chunk.
   std::int64_t lane_width = 0;
+  // The lane evaluation's products: the GEMMs per chunk of agents, or one
+  // warp per agent and tree node (direct); automatic: direct for runs of at
+  // most kDirectAgents agents (the run's, so the same on every rank).  The
+  // last bits of the results depend on it, as on lane_chunk.
+  enum class Products { automatic, gemm, direct };
+  Products lane_products = Products::automatic;
   // Fence between the phases of every step and time them (/timings:
   // infer, evaluate, act; the single-kernel evaluations: step), so that the
   // kernels' time can be told from the time between them.  Off by default:

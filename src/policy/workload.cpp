@@ -129,6 +129,9 @@ constexpr std::int64_t kLaneMatrixMax = std::int64_t(1) << 24;
 // only taken when asked for; and the most X and Y of a chunk may take.
 constexpr std::int64_t kLaneChunkDevice = 16384, kLaneChunkHost = 64;
 constexpr std::int64_t kLaneChunkBytes = std::int64_t(1) << 30;
+// Runs of at most this many agents take the direct products (AgentLanes::
+// Direct) by default: below it the GEMMs have too little work for their launches.
+constexpr std::int64_t kDirectAgents = 32;
 
 // Modality groups of the lane evaluation: modalities with the same dependencies.
 std::vector<std::vector<int>> modality_groups(const Model& m) {
@@ -441,6 +444,9 @@ void PolicyWorkload::run(RunContext& ctx) {
       cfg_.evaluation == Config::Evaluation::lanes ||
       (cfg_.evaluation == Config::Evaluation::automatic && lanes_why_not.empty() && !compat::kHostBackend);
   evaluation_ = lanes ? "lanes" : host_tree.own >= 0 ? "tiled" : "general";
+  const bool direct = lanes && (cfg_.lane_products == Config::Products::direct ||
+                                (cfg_.lane_products == Config::Products::automatic && cfg_.agents <= kDirectAgents));
+  lane_products_ = !lanes ? "" : direct ? "direct" : "gemm";
   // The tiled evaluation's contracted A and H[A] go to team scratch where the
   // largest level's fit beside the largest team's tiles.
   std::int64_t ctr_scratch = 0;
@@ -542,7 +548,10 @@ void PolicyWorkload::run(RunContext& ctx) {
           });
     }
     AgentLanes lane{step, {}, {}, n};
-    std::vector<AgentLanes::Matrix> mats;  // M_t per group and level, [g * T + t]
+    // M_t per group and level, [g * T + t], in one allocation (lp.mall).
+    using Unmanaged = Kokkos::View<double**, Kokkos::LayoutLeft, Kokkos::DefaultExecutionSpace::memory_space,
+                                   Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+    std::vector<Unmanaged> mats;
     HostLanes h;                           // its x_col, y_col place the GEMMs
     if (lanes) {
       h = plan_lanes(model_, cfg_, host_tree, sp);
@@ -552,16 +561,19 @@ void PolicyWorkload::run(RunContext& ctx) {
       lane.lp.lna = to_device("policy::lanes_lna", h.lna);
       lane.lp.x_col = to_device("policy::lanes_x_col", h.x_col);
       lane.lp.y_col = to_device("policy::lanes_y_col", h.y_col);
-      for (std::size_t k = 0; k < h.mats.size(); ++k) {
-        AgentLanes::Matrix M("policy::lanes_M", h.mat_rows[k], h.mat_cols[k]);
-        auto host = Kokkos::create_mirror_view(M);
-        for (std::int64_t col = 0; col < h.mat_cols[k]; ++col)
-          for (std::int64_t row = 0; row < h.mat_rows[k]; ++row)
-            host(row, col) = h.mats[k][std::size_t(col * h.mat_rows[k] + row)];
-        Kokkos::deep_copy(M, host);
-        mats.push_back(M);
+      // h.mats are column-major already: M_t's columns one after another.
+      std::vector<std::int64_t> m_at;
+      std::vector<double> all;
+      for (const auto& M : h.mats) {
+        m_at.push_back(std::int64_t(all.size()));
+        all.insert(all.end(), M.begin(), M.end());
       }
-      h.mats.clear();  // on the device now
+      h.mats.clear();
+      const auto mall = to_device("policy::lanes_M", all);
+      for (std::size_t k = 0; k < m_at.size(); ++k)
+        mats.emplace_back(mall.data() + m_at[k], h.mat_rows[k], h.mat_cols[k]);
+      lane.lp.mall = mall;
+      lane.lp.m_at = to_device("policy::lanes_m_at", m_at);
       lane.L = Kokkos::View<double**>("policy::lanes_scratch", rows, lane.lp.width);
       // The same chunk on every rank (the GEMMs' shape, hence each agent's
       // sums, independent of the partition): a function of the model and the
@@ -577,8 +589,10 @@ void PolicyWorkload::run(RunContext& ctx) {
       lane.chunk_log2 = std::countr_zero(std::uint64_t(chunk));  // chunk is a power of two
       if (cfg_.lane_width > 0 && !compat::kHostBackend) lane.width = int(cfg_.lane_width);
       lane.shared_cap = AgentLanes::shared_cap_here();
-      lane.X = AgentLanes::Matrix("policy::lanes_X", chunk, h.x_cols);
-      lane.Y = AgentLanes::Matrix("policy::lanes_Y", chunk, h.y_cols);
+      if (!direct) {
+        lane.X = AgentLanes::Matrix("policy::lanes_X", chunk, h.x_cols);
+        lane.Y = AgentLanes::Matrix("policy::lanes_Y", chunk, h.y_cols);
+      }
     }
     // One step of the lane evaluation (AgentLanes): Infer, per chunk of
     // agents Form, X_t M_t per group and level, Terms; then Act.
@@ -601,6 +615,10 @@ void PolicyWorkload::run(RunContext& ctx) {
     auto lane_step = [&](const Kokkos::DefaultExecutionSpace& space) {
       phase("infer", [&] { Kokkos::parallel_for("policy::lanes_infer", lane.infer_policy(space), lane); });
       phase("evaluate", [&] {
+        if (direct) {
+          Kokkos::parallel_for("policy::lanes_direct", lane.direct_policy(space), lane);
+          return;
+        }
         for (std::int64_t first = 0; first < n; first += lane.chunk) {
           lane.first = first;
           Kokkos::parallel_for("policy::lanes_form", lane.policy<AgentLanes::Form>(space), lane);
@@ -612,7 +630,7 @@ void PolicyWorkload::run(RunContext& ctx) {
     };
     // The GEMM library's one-time start (its handle, its kernels' loading)
     // belongs to the set-up, not to the first timed step.
-    if (lanes && n > 0) {
+    if (lanes && !direct && n > 0) {
       products();
       Kokkos::fence();
     }
@@ -697,6 +715,7 @@ void PolicyWorkload::write(H5Writer& out) const {
   out.attribute(g, "sampling_mode", cfg_.marginal ? "marginal" : "full");
   out.attribute(g, "num_iter", cfg_.num_iter);
   out.attribute(g, "evaluation", evaluation_);
+  if (!lane_products_.empty()) out.attribute(g, "lane_products", lane_products_);
   out.attribute(g, "traced_agents", trace_.traced);
   const auto means = step_means();
   out.write(g + "/G_chosen_mean", means.G);

@@ -46,6 +46,8 @@ class PolicyWorkload final : public Workload {
   const Model& model() const { return model_; }
   // The policy evaluation the last run took: "general", "tiled" or "lanes".
   const std::string& evaluation() const { return evaluation_; }
+  // The lane evaluation's products ("gemm" or "direct"; empty for the others).
+  const std::string& lane_products() const { return lane_products_; }
 
  private:
   const Config cfg_;
@@ -53,7 +55,7 @@ class PolicyWorkload final : public Workload {
   Trace trace_;
   StepSums means_;  // per step, over all agents (every rank)
   std::int64_t agent_steps_ = 0;
-  std::string evaluation_;
+  std::string evaluation_, lane_products_;
 };
 
 std::unique_ptr<Workload> make_workload(Deck& deck);

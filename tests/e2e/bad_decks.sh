@@ -42,6 +42,7 @@ expect_error "key 'policy.evaluation': \"lanes\" does not apply to this model" -
 expect_error "key 'policy.evaluation': \"tiled\" does not apply to this model" --set policy.evaluation=tiled "$pol"
 expect_error "key 'policy.lane_chunk': must be 0 (automatic) or a power of two from 32 on" --set policy.lane_chunk=100 "$pol"
 expect_error "key 'policy.lane_width': must be 0 (automatic) or a power of two up to 32" --set policy.lane_width=12 "$pol"
+expect_error "key 'policy.lane_products': must be one of auto | gemm | direct, got 'blas'" --set 'policy.lane_products="blas"' "$pol"
 expect_error "the value must be one line" --set $'thermo.sweeps=100\nthermalization=5' "$pt"
 expect_error "--set bogus.x: section 'bogus': unknown section" --set bogus.x=1 "$pt"
 expect_error "is a directory, not a deck" "$SRC/tests"

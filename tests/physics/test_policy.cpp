@@ -149,6 +149,15 @@ double neg_efe(const Model& m, std::vector<std::vector<double>> q, std::int64_t 
 // equal the host's evaluation of the definitions from its observations and
 // actions; its action is the first step of the most probable policy.
 void check_against_definitions(Config cfg, double tol = 1e-12, const Model* model = nullptr) {
+  // The lane evaluation with each of its products.
+  if (cfg.evaluation == Config::Evaluation::lanes && cfg.lane_products == Config::Products::automatic) {
+    for (const auto products : {Config::Products::gemm, Config::Products::direct}) {
+      SCOPED_TRACE(products == Config::Products::gemm ? "lane products: gemm" : "lane products: direct");
+      cfg.lane_products = products;
+      check_against_definitions(cfg, tol, model);
+    }
+    return;
+  }
   cfg.task = Task::random;
   cfg.agents = 6;
   cfg.trace_agents = 6;
@@ -319,19 +328,23 @@ TEST(PolicyMaths, TiledAndLaneEvaluationsEqualTheDefinitionsAndTheGeneralOne) {
   cfg.agents = cfg.trace_agents = 5;
   cfg.steps = 3;
   using E = Config::Evaluation;
-  auto run = [&](E evaluation, std::int64_t team, std::int64_t lane_chunk = 0) {
+  using Products = Config::Products;
+  auto run = [&](E evaluation, std::int64_t team, std::int64_t lane_chunk = 0,
+                 Products products = Products::automatic) {
     Config c = cfg;
     c.evaluation = evaluation;
     c.team_size = team;
     c.lane_chunk = lane_chunk;
+    c.lane_products = products;
     auto w = std::make_unique<PolicyWorkload>(c, m);
     test::run_workload(*w, 11);
     return w;
   };
   // Every run on every rank (a run is collective), the checks on rank 0.
   // The lane evaluation also with a chunk set by the deck (other GEMM shapes).
+  // And with each of its products (five agents take the direct ones by default).
   const auto tiled = run(E::tiled, 0), general = run(E::general, 0), lanes = run(E::lanes, 0),
-             lanes_chunk32 = run(E::lanes, 0, 32);
+             lanes_chunk32 = run(E::lanes, 0, 32, Products::gemm), lanes_gemm = run(E::lanes, 0, 0, Products::gemm);
   const std::vector<std::int64_t> team_sizes = {32, 64, 256};
   std::vector<std::unique_ptr<PolicyWorkload>> teams;
   for (const auto team : team_sizes) teams.push_back(run(E::tiled, team));
@@ -339,8 +352,11 @@ TEST(PolicyMaths, TiledAndLaneEvaluationsEqualTheDefinitionsAndTheGeneralOne) {
   EXPECT_EQ(tiled->evaluation(), "tiled");
   EXPECT_EQ(general->evaluation(), "general");
   EXPECT_EQ(lanes->evaluation(), "lanes");
+  EXPECT_EQ(lanes->lane_products(), "direct");
+  EXPECT_EQ(lanes_gemm->lane_products(), "gemm");
+  EXPECT_EQ(tiled->lane_products(), "");
   const auto& a = tiled->trace();
-  for (const auto* other : {general.get(), lanes.get(), lanes_chunk32.get()}) {
+  for (const auto* other : {general.get(), lanes.get(), lanes_chunk32.get(), lanes_gemm.get()}) {
     const auto& b = other->trace();
     SCOPED_TRACE(other->evaluation());
     ASSERT_EQ(a.neg_efe.size(), b.neg_efe.size());
@@ -515,15 +531,19 @@ TEST(PolicyMaths, EqualsPymdp) {
     ASSERT_EQ(m.policies, policies);
     ASSERT_EQ(m.given_obs, obs);
     // A team evaluation (the tiled one where it applies, as "auto" takes on
-    // a host), then the lane evaluation (what "auto" takes on a GPU).
-    const auto team =
-        tiled_evaluation_applies(m, cfg) ? Config::Evaluation::tiled : Config::Evaluation::general;
-    for (const auto evaluation : {team, Config::Evaluation::lanes}) {
-      if (evaluation == Config::Evaluation::lanes && !lane_evaluation_unsupported(m, cfg).empty()) continue;
+    // a host), then the lane evaluation (what "auto" takes on a GPU) with
+    // each of its products.
+    using E = Config::Evaluation;
+    using Products = Config::Products;
+    const auto team = tiled_evaluation_applies(m, cfg) ? E::tiled : E::general;
+    for (const auto& [evaluation, products] : std::vector<std::pair<E, Products>>{
+             {team, Products::automatic}, {E::lanes, Products::gemm}, {E::lanes, Products::direct}}) {
+      if (evaluation == E::lanes && !lane_evaluation_unsupported(m, cfg).empty()) continue;
       cfg.evaluation = evaluation;
-      SCOPED_TRACE(evaluation == Config::Evaluation::lanes   ? "lanes"
-                   : evaluation == Config::Evaluation::tiled ? "tiled"
-                                                             : "general");
+      cfg.lane_products = products;
+      SCOPED_TRACE(evaluation == E::lanes   ? (products == Products::gemm ? "lanes, gemm" : "lanes, direct")
+                   : evaluation == E::tiled ? "tiled"
+                                            : "general");
       PolicyWorkload w(cfg, m);
       test::run_workload(w, 1);
       if (!test::world->root()) continue;
@@ -552,11 +572,11 @@ TEST(PolicyMaths, EqualsPymdp) {
         EXPECT_NEAR(tr.free_energy[t], vfe[t], 1e-10 * std::max(1.0, std::fabs(vfe[t]))) << "step " << t;
       }
       ++models;
-      if (evaluation == Config::Evaluation::lanes) lane_models.push_back(name);
+      if (evaluation == E::lanes && products == Products::direct) lane_models.push_back(name);
     }
   }
   if (test::world->root()) {
-    EXPECT_EQ(models, 6 + int(lane_models.size()));
+    EXPECT_EQ(models, 6 + 2 * int(lane_models.size()));
     EXPECT_NE(std::find(lane_models.begin(), lane_models.end(), "bench"), lane_models.end());
   }
 }
