@@ -11,6 +11,7 @@
 #include <Kokkos_Core.hpp>
 #include <array>
 #include <cstdint>
+#include <vector>
 
 namespace prism::gnn {
 
@@ -25,9 +26,28 @@ struct NeighbourList {
   std::int64_t closest_i = -1, closest_j = -1;
 };
 
-// pos: [atoms][3] on the device; cell rows are the lattice vectors (used when
-// pbc).  Open boundaries when !pbc.
-NeighbourList build_neighbours(const Kokkos::View<const double* [3]>& pos, const std::array<double, 9>& cell,
-                               bool pbc, double r_cut);
+// The binning frame: fractional coordinate f_a of a position x is
+// sum_b (x_b - origin_b) inv[b][a]; bins along a are f_a * bins_a.  It is
+// made from a whole structure, so that a rank's part of it (its atoms and
+// their ghosts) is binned as the whole is, and each atom's edges come in
+// the same order.
+struct NeighbourFrame {
+  double inv[9] = {};
+  double origin[3] = {};
+  double cell[9] = {};
+  int bins[3] = {1, 1, 1};
+  int reach[3] = {1, 1, 1};
+  bool pbc = false;
+  double r_cut = 0;
+};
+
+// pos: [atoms][3] on the host, row-major; cell rows are the lattice vectors
+// (used when pbc).  Open boundaries when !pbc.
+NeighbourFrame neighbour_frame(const std::vector<double>& pos, const std::array<double, 9>& cell, bool pbc,
+                               double r_cut);
+
+// pos: [atoms][3] on the device, the frame's structure or a part of it whose
+// atoms keep their relative order.
+NeighbourList build_neighbours(const Kokkos::View<const double* [3]>& pos, const NeighbourFrame& frame);
 
 }  // namespace prism::gnn

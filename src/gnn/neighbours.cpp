@@ -9,35 +9,27 @@
 namespace prism::gnn {
 
 namespace {
-// The binning frame: fractional coordinate f_a of a position x is
-// sum_b (x_b - origin_b) inv[b][a]; bins along a are f_a * bins_a.
-struct Frame {
-  double inv[9] = {};
-  double origin[3] = {};
-  double cell[9] = {};
-  int bins[3] = {1, 1, 1};
-  int reach[3] = {1, 1, 1};
-  bool pbc = false;
-};
+using Frame = NeighbourFrame;
+}  // namespace
 
-Frame make_frame(const Kokkos::View<const double* [3]>& pos, const std::array<double, 9>& cell, bool pbc,
-                 double rc) {
+NeighbourFrame neighbour_frame(const std::vector<double>& pos, const std::array<double, 9>& cell, bool pbc,
+                               double rc) {
   Frame f;
   f.pbc = pbc;
-  const std::int64_t n = pos.extent(0);
+  f.r_cut = rc;
+  const std::int64_t n = std::int64_t(pos.size() / 3);
   double width[3];
   if (pbc) {
     if (!cell_inverse(cell, f.inv)) throw std::invalid_argument("the cell has zero volume");
     for (int k = 0; k < 9; ++k) f.cell[k] = cell[k];
     for (int a = 0; a < 3; ++a) width[a] = cell_width(f.inv, a);
   } else {
-    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pos);
     double lo[3] = {0, 0, 0}, hi[3] = {0, 0, 0};
     for (int a = 0; a < 3; ++a) {
-      lo[a] = hi[a] = n ? h(0, a) : 0.0;
+      lo[a] = hi[a] = n ? pos[a] : 0.0;
       for (std::int64_t i = 1; i < n; ++i) {
-        lo[a] = std::min(lo[a], h(i, a));
-        hi[a] = std::max(hi[a], h(i, a));
+        lo[a] = std::min(lo[a], pos[3 * i + a]);
+        hi[a] = std::max(hi[a], pos[3 * i + a]);
       }
       width[a] = std::max(hi[a] - lo[a], 1e-9) * (1 + 1e-12);
       f.origin[a] = lo[a];
@@ -62,6 +54,7 @@ Frame make_frame(const Kokkos::View<const double* [3]>& pos, const std::array<do
   return f;
 }
 
+namespace {
 KOKKOS_INLINE_FUNCTION int floor_div(int a, int b) {
   return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
@@ -119,11 +112,10 @@ struct Scanner {
 };
 }  // namespace
 
-NeighbourList build_neighbours(const Kokkos::View<const double* [3]>& pos, const std::array<double, 9>& cell,
-                               bool pbc, double rc) {
+NeighbourList build_neighbours(const Kokkos::View<const double* [3]>& pos, const NeighbourFrame& f) {
   using Exec = Kokkos::DefaultExecutionSpace;
   const std::int64_t n = pos.extent(0);
-  const Frame f = make_frame(pos, cell, pbc, rc);
+  const double rc = f.r_cut;
   const int nbins = f.bins[0] * f.bins[1] * f.bins[2];
   NeighbourList nl;
   nl.atoms = n;

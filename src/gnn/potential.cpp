@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
+#include "gnn/domain.hpp"
 #include "kernels/common/kokkos_compat.hpp"
 #include "kernels/gnn/layers.hpp"
 #include "kernels/gnn/neighbours.hpp"
@@ -404,6 +406,51 @@ int tile_that_fits(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team,
   }
   return 0;
 }
+// Rows of a [local][width] device array sent to and received from the
+// other ranks: send(k) is this rank's local row sent k-th (rank-major: the
+// rows for rank 0 first), recv(k) the local row the k-th received value
+// fills; the counts are per rank.  The values travel through the host in
+// double (float values exactly).
+struct Exchange {
+  std::vector<int> send_counts, recv_counts;
+  Kokkos::View<std::int64_t*> send, recv;
+
+  template <class V>
+  void run(const MpiContext& mpi, const V& v, int width, const char* what) const {
+    using T = typename V::non_const_value_type;
+    const std::int64_t ns = std::int64_t(send.extent(0)), nr = std::int64_t(recv.extent(0));
+    Kokkos::View<double*> out("gnn::halo_send", ns * width), in("gnn::halo_recv", nr * width);
+    const auto from = send, to = recv;
+    Kokkos::parallel_for(
+        "gnn::halo_pack", Kokkos::RangePolicy<Exec>(0, ns * width),
+        KOKKOS_LAMBDA(std::int64_t k) { out(k) = double(v(from(k / width), int(k % width))); });
+    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
+    std::vector<int> counts(send_counts);
+    for (auto& c : counts) c *= width;
+    const auto got = mpi.alltoallv(std::vector<double>(host.data(), host.data() + host.size()), counts);
+    if (std::int64_t(got.size()) != nr * width)
+      throw std::logic_error(std::string("gnn: the halo exchange of ") + what + " received " +
+                             std::to_string(got.size()) + " values for " + std::to_string(nr * width));
+    auto hin = Kokkos::create_mirror_view(in);
+    for (std::int64_t k = 0; k < nr * width; ++k) hin(k) = got[std::size_t(k)];
+    Kokkos::deep_copy(in, hin);
+    Kokkos::parallel_for(
+        "gnn::halo_unpack", Kokkos::RangePolicy<Exec>(0, nr * width),
+        KOKKOS_LAMBDA(std::int64_t k) { v(to(k / width), int(k % width)) = T(in(k)); });
+  }
+};
+
+// Flattens per-rank lists into an Exchange side.
+void flatten(const std::vector<std::vector<std::int64_t>>& lists, std::vector<int>& counts,
+             Kokkos::View<std::int64_t*>& rows, const std::string& label) {
+  std::vector<std::int64_t> all;
+  counts.clear();
+  for (const auto& l : lists) {
+    counts.push_back(int(l.size()));
+    all.insert(all.end(), l.begin(), l.end());
+  }
+  rows = upload(label, all);
+}
 }  // namespace
 
 template <class Real>
@@ -474,50 +521,114 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
   const int C = c.channels, team = team_size_;
   auto t0 = std::chrono::steady_clock::now();
 
-  Kokkos::View<double* [3]> pos("gnn::pos", n);
-  Kokkos::View<int*> species("gnn::species", n);
+  if (part && keep_features) throw std::invalid_argument("gnn: features are kept for one rank only");
+  // This rank's atoms (global indices, ascending): all, or with a partition
+  // its own and their halo; owned: the local indices of its own.
+  const int me = part ? part->mpi->rank() : 0, ranks = part ? part->mpi->size() : 1;
+  std::vector<std::int64_t> local;
+  if (part) {
+    local = halo_atoms(s, part->owner, me, model_.r_cut);
+  } else {
+    local.resize(std::size_t(n));
+    for (std::int64_t i = 0; i < n; ++i) local[std::size_t(i)] = i;
+  }
+  const std::int64_t nl_atoms = std::int64_t(local.size());
+  out.local_atoms = nl_atoms;
+  auto owner_of = [&](std::int64_t k) { return part ? part->owner[std::size_t(local[std::size_t(k)])] : 0; };
+  std::vector<std::int64_t> owned_host;
+  for (std::int64_t k = 0; k < nl_atoms; ++k)
+    if (owner_of(k) == me) owned_host.push_back(k);
+  Kokkos::View<double* [3]> pos("gnn::pos", nl_atoms);
+  Kokkos::View<int*> species("gnn::species", nl_atoms);
   {
     auto hp = Kokkos::create_mirror_view(pos);
     auto hs = Kokkos::create_mirror_view(species);
-    for (std::int64_t i = 0; i < n; ++i) {
-      for (int a = 0; a < 3; ++a) hp(i, a) = s.pos[3 * i + a];
-      hs(i) = model_.species_index(s.z[i]);
-      if (hs(i) < 0) throw std::invalid_argument("gnn: species not in the model");
+    for (std::int64_t k = 0; k < nl_atoms; ++k) {
+      const std::int64_t i = local[std::size_t(k)];
+      for (int a = 0; a < 3; ++a) hp(k, a) = s.pos[3 * i + a];
+      hs(k) = model_.species_index(s.z[i]);
+      if (hs(k) < 0) throw std::invalid_argument("gnn: species not in the model");
     }
     Kokkos::deep_copy(pos, hp);
     Kokkos::deep_copy(species, hs);
   }
-  // The atoms this rank computes: all, or its part of a spatial decomposition.
-  std::vector<std::int64_t> owned_host;
-  if (part)
-    owned_host = part->owned;
-  else
-    for (std::int64_t i = 0; i < n; ++i) owned_host.push_back(i);
   const auto atoms = upload("gnn::owned", owned_host);
   const int nown = int(owned_host.size());
-  // Rows of a [n][width] device array: each rank's owned rows to every rank.
-  auto share_rows = [&](auto v, int width) {
-    if (!part) return;
-    auto hv = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
-    std::vector<double> values;
-    std::vector<std::int64_t> where;
-    for (auto i : owned_host)
-      for (int k = 0; k < width; ++k) {
-        values.push_back(double(hv(i, k)));
-        where.push_back(i * width + k);
-      }
-    const auto all = part->exchange(values, where, n * width);
-    for (std::int64_t i = 0; i < n; ++i)
-      for (int k = 0; k < width; ++k)
-        hv(i, k) = static_cast<typename decltype(hv)::value_type>(all[i * width + k]);
-    Kokkos::deep_copy(v, hv);
-  };
   const bool pbc = s.pbc[0] || s.pbc[1] || s.pbc[2];
-  const NeighbourList nl = build_neighbours(pos, s.cell, pbc, model_.r_cut);
-  out.edges = nl.edges;
+  const NeighbourList nl = build_neighbours(pos, neighbour_frame(s.pos, s.cell, pbc, model_.r_cut));
+  // The halo's rows (features, dE/dm) and the gradients of its edges to this
+  // rank's atoms, from their owners, in ascending atom order on both sides:
+  // a rank asks each owner for its halo atoms, and each owner answers in the
+  // order asked.  Edges: an owner sends, atom by atom, the edges of its atoms
+  // to the asking rank's atoms, in edge order; the asking rank walks the same
+  // atoms' edges (its halo's, which include every edge to its own atoms) in
+  // the same order.
+  Exchange rows, edge_grads;
+  std::int64_t owned_edges = nl.edges;
+  if (part) {
+    const auto& mpi = *part->mpi;
+    using Lists = std::vector<std::vector<std::int64_t>>;
+    Lists want(static_cast<std::size_t>(ranks)), recv(want), send(want);
+    for (std::int64_t k = 0; k < nl_atoms; ++k)
+      if (owner_of(k) != me) {
+        want[std::size_t(owner_of(k))].push_back(local[std::size_t(k)]);
+        recv[std::size_t(owner_of(k))].push_back(k);
+      }
+    std::vector<std::int64_t> asked, asked_counts;
+    std::vector<int> counts, ones(static_cast<std::size_t>(ranks), 1);
+    for (const auto& w : want) {
+      counts.push_back(int(w.size()));
+      asked.insert(asked.end(), w.begin(), w.end());
+      asked_counts.push_back(std::int64_t(w.size()));
+    }
+    const auto from_each = mpi.alltoallv(asked_counts, ones);
+    const auto ids = mpi.alltoallv(asked, counts);
+    std::int64_t at = 0;
+    for (int r = 0; r < ranks; ++r)
+      for (std::int64_t k = 0; k < from_each[std::size_t(r)]; ++k, ++at) {
+        const auto it = std::lower_bound(local.begin(), local.end(), ids[std::size_t(at)]);
+        if (it == local.end() || *it != ids[std::size_t(at)] || part->owner[std::size_t(*it)] != me)
+          throw std::logic_error("gnn: a rank asked for an atom this rank does not own");
+        send[std::size_t(r)].push_back(std::int64_t(it - local.begin()));
+      }
+    flatten(send, rows.send_counts, rows.send, "gnn::halo_send_rows");
+    flatten(recv, rows.recv_counts, rows.recv, "gnn::halo_recv_rows");
+    auto hrow = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), nl.row);
+    auto hnbr = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), nl.nbr);
+    for (auto& l : send) l.clear();
+    for (auto& l : recv) l.clear();
+    owned_edges = 0;
+    for (std::int64_t k = 0; k < nl_atoms; ++k) {
+      const int o = owner_of(k);
+      if (o == me) owned_edges += hrow(k + 1) - hrow(k);
+      for (std::int64_t e = hrow(k); e < hrow(k + 1); ++e) {
+        const int on = owner_of(hnbr(e));
+        if (o == me && on != me) send[std::size_t(on)].push_back(e);
+        if (o != me && on == me) recv[std::size_t(o)].push_back(e);
+      }
+    }
+    flatten(send, edge_grads.send_counts, edge_grads.send, "gnn::halo_send_edges");
+    flatten(recv, edge_grads.recv_counts, edge_grads.recv, "gnn::halo_recv_edges");
+  }
+  out.edges = owned_edges;
   out.closest = nl.closest;
-  out.closest_i = nl.closest_i;
-  out.closest_j = nl.closest_j;
+  out.closest_i = nl.closest_i >= 0 ? local[std::size_t(nl.closest_i)] : -1;
+  out.closest_j = nl.closest_j >= 0 ? local[std::size_t(nl.closest_j)] : -1;
+  if (part) {
+    // Totals over the ranks; the closest pair is any rank's (each pair lies
+    // within one rank's atoms and halo): the first rank's of the smallest.
+    const auto& mpi = *part->mpi;
+    out.edges = 0;
+    for (auto e : mpi.allgather(std::vector<std::int64_t>{owned_edges})) out.edges += e;
+    const auto close =
+        mpi.allgather(std::vector<double>{out.closest, double(out.closest_i), double(out.closest_j)});
+    for (std::size_t r = 0; r < close.size(); r += 3)
+      if (r == 0 || close[r] < out.closest) {
+        out.closest = close[r];
+        out.closest_i = std::int64_t(close[r + 1]);
+        out.closest_j = std::int64_t(close[r + 2]);
+      }
+  }
   Kokkos::View<Real* [3]> dvec("gnn::dvec", nl.edges);
   {
     auto d = nl.d;
@@ -533,12 +644,12 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
   // Forward: h[0] the embedding, then every layer; z kept for the backward pass.
   const int L = int(dev_->layers.size());
   std::vector<Rows<Real>> h(L + 1), z(L);
-  h[0] = Rows<Real>("gnn::h0", n, C);
+  h[0] = Rows<Real>("gnn::h0", nl_atoms, C);
   {
     auto h0 = h[0];
     auto embed = dev_->embed;
     Kokkos::parallel_for(
-        "gnn::embed", Kokkos::RangePolicy<Exec>(0, n), KOKKOS_LAMBDA(std::int64_t i) {
+        "gnn::embed", Kokkos::RangePolicy<Exec>(0, nl_atoms), KOKKOS_LAMBDA(std::int64_t i) {
           for (int w = 0; w < C; ++w) h0(i, w) = embed(species(i) * C + w);
         });
   }
@@ -546,18 +657,32 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
   const auto nbr = nl.nbr;
   for (int t = 0; t < L; ++t) {
     const auto Ld = dev_->layers[t];
-    h[t + 1] = Rows<Real>("gnn::h", n, Ld.out_dim);
-    z[t] = Rows<Real>("gnn::z", n, Ld.gate_dim);
+    h[t + 1] = Rows<Real>("gnn::h", nl_atoms, Ld.out_dim);
+    z[t] = Rows<Real>("gnn::z", nl_atoms, Ld.gate_dim);
     const auto hin = h[t], hout = h[t + 1], zt = z[t];
     LayerViews<Real> v{atoms, row, nbr, dvec, {}, hin, hout, zt, {}, {}, false};
     if (dev_->forward_tile[t] == kForwardTile<Real>)
       layer_forward<kForwardTile<Real>>(c, Ld, team, nown, v);
     else
       layer_forward<1>(c, Ld, team, nown, v);
-    share_rows(hout, Ld.out_dim);  // the next layer reads every neighbour's features
+    // The next layer reads every neighbour's features: the halo's from their owners.
+    if (part && t + 1 < L) rows.run(*part->mpi, hout, Ld.out_dim, "features");
   }
+  // Per-atom values of this rank's atoms, [owned][width] on the host in
+  // local order, as [n][width] for the whole structure on every rank.
+  std::vector<std::int64_t> owned_ids;
+  for (auto k : owned_host) owned_ids.push_back(local[std::size_t(k)]);
+  auto whole = [&](const std::vector<double>& mine, int width) {
+    if (!part) return mine;  // local order is atom order
+    const auto v = part->mpi->allgather(mine);
+    const auto ids = part->mpi->allgather(owned_ids);
+    std::vector<double> all(std::size_t(n * width), 0.0);
+    for (std::size_t k = 0; k < ids.size(); ++k)
+      for (int w = 0; w < width; ++w) all[std::size_t(ids[k] * width + w)] = v[k * width + w];
+    return all;
+  };
   // Per-atom energies, summed on the host in atom order.
-  Kokkos::View<double*> ei("gnn::atom_energy", n);
+  Kokkos::View<double*> ei("gnn::atom_energy", nl_atoms);
   {
     auto hl = h[L];
     auto readout = dev_->readout;
@@ -570,12 +695,9 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
           ei(i) = double(e + shift(species(i)));
         });
     auto he = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ei);
-    out.atom_energies.assign(he.data(), he.data() + n);
-    if (part) {
-      std::vector<double> mine;
-      for (auto i : owned_host) mine.push_back(he(i));
-      out.atom_energies = part->exchange(mine, owned_host, n);
-    }
+    std::vector<double> mine;
+    for (auto k : owned_host) mine.push_back(he(k));
+    out.atom_energies = whole(mine, 1);
     out.energy = 0;
     for (double e : out.atom_energies) out.energy += e;
   }
@@ -590,11 +712,11 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
 
   // Backward.  gh = dE/dh of the current layer's output.
   Kokkos::View<Real* [3]> gedge("gnn::edge_gradient", nl.edges);
-  Rows<Real> gh("gnn::gh", n, dev_->layers[L - 1].out_dim);
+  Rows<Real> gh("gnn::gh", nl_atoms, dev_->layers[L - 1].out_dim);
   {
     auto readout = dev_->readout;
     Kokkos::parallel_for(
-        "gnn::readout_backward", Kokkos::RangePolicy<Exec>(0, n), KOKKOS_LAMBDA(std::int64_t i) {
+        "gnn::readout_backward", Kokkos::RangePolicy<Exec>(0, nl_atoms), KOKKOS_LAMBDA(std::int64_t i) {
           for (int w = 0; w < C; ++w) gh(i, w) = readout(w);
         });
   }
@@ -602,7 +724,7 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
     const auto Ld = dev_->layers[t];
     const auto hin = h[t], zt = z[t];
     const bool need_gh = t > 0;  // the embedding does not depend on positions
-    Rows<Real> gm("gnn::gm", n, Ld.tp_dim), ghin("gnn::ghin", n, need_gh ? Ld.in_dim : 0);
+    Rows<Real> gm("gnn::gm", nl_atoms, Ld.tp_dim), ghin("gnn::ghin", nl_atoms, need_gh ? Ld.in_dim : 0);
     {
       // Gate and the two linears, transposed, per atom.
       const std::size_t scratch = std::size_t(Ld.gate_dim + 1) * sizeof(Real);
@@ -639,7 +761,8 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
           });
     }
     {
-      share_rows(gm, Ld.tp_dim);  // the reverse-edge gather reads every neighbour's dE/dm
+      // The reverse-edge gather reads every neighbour's dE/dm: the halo's from their owners.
+      if (part) rows.run(*part->mpi, gm, Ld.tp_dim, "dE/dm");
       LayerViews<Real> v{atoms, row, nbr, dvec, gedge, hin, {}, {}, gm, ghin, need_gh};
       if (dev_->backward_tile[t] == kBackwardTile<Real>)
         layer_backward<kBackwardTile<Real>>(c, Ld, team, nown, v);
@@ -649,25 +772,10 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
     gh = ghin;
   }
   // F_k = sum over k's edges e of g(e) - g(rev e); virial -sum_e d_e (x) g_e per atom.
-  if (part) {
-    // Every edge's dE/dd to every rank: the forces read the reverse edges.
-    auto hrow = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), nl.row);
-    auto hg = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gedge);
-    std::vector<double> values;
-    std::vector<std::int64_t> where;
-    for (auto i : owned_host)
-      for (std::int64_t e = hrow(i); e < hrow(i + 1); ++e)
-        for (int a = 0; a < 3; ++a) {
-          values.push_back(double(hg(e, a)));
-          where.push_back(3 * e + a);
-        }
-    const auto all = part->exchange(values, where, 3 * nl.edges);
-    for (std::int64_t e = 0; e < nl.edges; ++e)
-      for (int a = 0; a < 3; ++a) hg(e, a) = Real(all[3 * e + a]);
-    Kokkos::deep_copy(gedge, hg);
-  }
-  Kokkos::View<double* [3]> f("gnn::forces", n);
-  Kokkos::View<double* [9]> vir("gnn::virial", n);
+  // The reverse of an edge to a halo atom is that atom's: its owner's gradient.
+  if (part) edge_grads.run(*part->mpi, gedge, 3, "edge gradients");
+  Kokkos::View<double* [3]> f("gnn::forces", nl_atoms);
+  Kokkos::View<double* [9]> vir("gnn::virial", nl_atoms);
   {
     const auto rev = nl.rev;
     const auto d = nl.d;
@@ -684,15 +792,17 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
           for (int k = 0; k < 9; ++k) vir(i, k) = v[k];
         });
   }
-  share_rows(f, 3);
-  share_rows(vir, 9);
   auto hf = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), f);
   auto hv = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), vir);
-  out.forces.resize(3 * n);
-  for (std::int64_t i = 0; i < n; ++i)  // indexed: the device layout may be column-major
-    for (int a = 0; a < 3; ++a) out.forces[3 * i + a] = hf(i, a);
+  std::vector<double> mine_f, mine_v;
+  for (auto k : owned_host) {  // indexed: the device layout may be column-major
+    for (int a = 0; a < 3; ++a) mine_f.push_back(hf(k, a));
+    for (int a = 0; a < 9; ++a) mine_v.push_back(hv(k, a));
+  }
+  out.forces = whole(mine_f, 3);
+  const auto all_v = whole(mine_v, 9);
   for (std::int64_t i = 0; i < n; ++i)
-    for (int k = 0; k < 9; ++k) out.virial[k] += hv(i, k);
+    for (int k = 0; k < 9; ++k) out.virial[k] += all_v[std::size_t(9 * i + k)];
   out.seconds_backward = seconds_since(t0);
   return out;
 }

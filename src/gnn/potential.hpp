@@ -5,10 +5,10 @@
 // layers forward and, with forces, backward.
 #include <array>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <vector>
 
+#include "core/mpi_context.hpp"
 #include "gnn/model.hpp"
 #include "gnn/structures.hpp"
 
@@ -22,22 +22,23 @@ struct Evaluation {
   std::int64_t edges = 0;
   double closest = 0;  // shortest interatomic distance found within r_cut
   std::int64_t closest_i = -1, closest_j = -1;
-  std::vector<std::vector<double>> features;  // [layer][N * dim], when asked (tests)
+  std::vector<std::vector<double>> features;  // [layer][N * dim], when asked (tests; not with a partition)
+  std::int64_t local_atoms = 0;               // atoms this rank held: its own and, with a partition, its halo
   double seconds_neighbours = 0, seconds_forward = 0, seconds_backward = 0;
 };
 
-// Spatial decomposition of one structure over ranks: this rank computes the
-// atoms in `owned` (ascending indices) and every rank sees the results of all.
-// exchange(values, where, total) is collective: each rank passes values for
-// the flat positions `where` of an array of `total` numbers and every rank
-// receives the whole array.  Each atom is computed from the same edges and
-// the same neighbour values whatever the split, so results do not depend on
-// the number of ranks.
+// Spatial decomposition of one structure over ranks (decompose = "space"):
+// owner[i] is the rank that computes atom i.  Each rank holds its atoms and
+// their halo (gnn/domain.hpp), builds their neighbour list in the frame of
+// the whole structure (so each atom's edges come in the same order as on
+// one rank), and receives from their owners the halo's features after every
+// layer, its dE/dm rows in the backward pass, and the gradients of the
+// halo's edges to its atoms before the forces.  Every atom is computed from
+// the same edges and the same neighbour values as on one rank, so the
+// results are those of one rank bit for bit.
 struct Partition {
-  std::vector<std::int64_t> owned;
-  std::function<std::vector<double>(const std::vector<double>&, const std::vector<std::int64_t>&,
-                                    std::int64_t)>
-      exchange;
+  const MpiContext* mpi = nullptr;
+  std::vector<int> owner;  // [atoms]
 };
 
 template <class Real>

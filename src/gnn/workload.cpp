@@ -12,6 +12,7 @@
 #include "core/run_config.hpp"
 #include "core/timers.hpp"
 #include "gnn/cell.hpp"
+#include "gnn/domain.hpp"
 #include "gnn/potential.hpp"
 #include "kernels/common/philox.hpp"
 
@@ -118,36 +119,6 @@ ClosePair closest_pair(const Structure& s, double limit) {
   return best;
 }
 
-std::vector<std::int64_t> slab_atoms(const Structure& s, int parts, int part) {
-  const std::int64_t n = s.atoms();
-  double inv[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
-  int axis = 0;
-  const bool pbc = any_pbc(s);
-  if (pbc && cell_inverse(s.cell, inv, 1e-12)) {
-    double widest = 0;
-    for (int a = 0; a < 3; ++a) {
-      const double w = cell_width(inv, a);
-      if (w > widest) {
-        widest = w;
-        axis = a;
-      }
-    }
-  }
-  std::vector<double> f(n);
-  for (std::int64_t i = 0; i < n; ++i) {
-    double x = 0;
-    for (int k = 0; k < 3; ++k) x += s.pos[3 * i + k] * inv[3 * k + axis];
-    f[i] = pbc ? x - std::floor(x) : x;
-  }
-  std::vector<std::int64_t> order(n);
-  for (std::int64_t i = 0; i < n; ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return f[a] < f[b]; });
-  const Block b = block_partition(n, parts, part);
-  std::vector<std::int64_t> mine(order.begin() + b.begin, order.begin() + b.begin + b.count);
-  std::sort(mine.begin(), mine.end());
-  return mine;
-}
-
 std::int64_t GnnWorkload::units() const {
   if (!cfg_.spatial) return std::int64_t(structures_.size());
   std::int64_t fewest = INT64_MAX;
@@ -171,16 +142,8 @@ void GnnWorkload::run_as(RunContext& ctx) {
   // Structures over ranks, or (decompose = "space") every structure on all ranks, each rank a slab.
   const Block mine = cfg_.spatial ? Block{0, std::int64_t(structures_.size())}
                                   : block_partition(units(), mpi.size(), mpi.rank());
-  auto exchange = [&mpi](const std::vector<double>& values, const std::vector<std::int64_t>& where,
-                         std::int64_t total) {
-    const auto v = mpi.allgather(values);
-    const auto w = mpi.allgather(where);
-    std::vector<double> all(total, 0.0);
-    for (std::size_t k = 0; k < w.size(); ++k) all[w[k]] = v[k];
-    return all;
-  };
   Partition part;
-  part.exchange = exchange;
+  part.mpi = &mpi;
   std::optional<Potential<Real>> pot;
   {
     auto t = ctx.timers.scope("init");
@@ -205,7 +168,7 @@ void GnnWorkload::run_as(RunContext& ctx) {
   for (std::int64_t k = 0; k < mine.count; ++k) {
     const std::int64_t unit = mine.begin + k;
     Structure s = structures_[unit];
-    if (cfg_.spatial) part.owned = slab_atoms(s, mpi.size(), mpi.rank());
+    if (cfg_.spatial) part.owner = slab_owners(s, mpi.size());
     auto ev = evaluate(s);
     if (md) {
       // Velocity Verlet from Maxwell-Boltzmann velocities keyed by (seed, structure, atom).

@@ -59,11 +59,6 @@ struct ClosePair {
 };
 ClosePair closest_pair(const Structure& s, double limit);
 
-// The atoms rank `part` of `parts` computes under decompose = "space": a slab
-// of equal atom count along the widest lattice direction (x with open
-// boundaries), ascending indices.
-std::vector<std::int64_t> slab_atoms(const Structure& s, int parts, int part);
-
 std::unique_ptr<Workload> make_workload(Deck& deck);
 
 }  // namespace prism::gnn

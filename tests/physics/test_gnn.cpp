@@ -5,11 +5,13 @@
 // space (a GPU in a CUDA build).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
 #include "core/h5_reader.hpp"
 #include "core/mpi_context.hpp"
+#include "gnn/domain.hpp"
 #include "gnn/model.hpp"
 #include "gnn/potential.hpp"
 #include "gnn/structures.hpp"
@@ -279,6 +281,50 @@ TEST(GnnModel, ClosestPairFindsImagesAndOpenBoundaries) {
     ASSERT_GE(near.i, 0) << s.name;
     EXPECT_NEAR(near.distance, best, 1e-12) << s.name;
   }
+}
+
+// decompose = "space": slabs of equal atom count, and each rank's halo holds
+// every atom within r_cut of one of its own (brute force over images), yet
+// not the whole structure where the slabs are thick enough.
+TEST(GnnModel, HaloHoldsEveryNeighbourOfASlab) {
+  const double rc = 4.0;
+  int proper = 0;
+  for (const auto& ref : reference_structures()) {
+    const Structure s = ref.pbc[0] ? replicate(ref, {5, 1, 1}) : ref;
+    const std::int64_t n = s.atoms();
+    const int reach = s.pbc[0] ? 1 : 0;  // cells of these structures are wider than r_cut
+    for (int parts : {2, 3, 4}) {
+      SCOPED_TRACE(s.name + " on " + std::to_string(parts) + " ranks");
+      const auto owner = slab_owners(s, parts);
+      for (int p = 0; p < parts; ++p) {
+        const auto local = halo_atoms(s, owner, p, rc);
+        ASSERT_TRUE(std::is_sorted(local.begin(), local.end()));
+        std::vector<char> held(std::size_t(n), 0);
+        for (auto i : local) held[std::size_t(i)] = 1;
+        std::int64_t own = 0;
+        for (std::int64_t i = 0; i < n; ++i) {
+          if (owner[std::size_t(i)] != p) continue;
+          ++own;
+          ASSERT_TRUE(held[std::size_t(i)]) << "own atom " << i;
+          for (std::int64_t j = 0; j < n; ++j)
+            for (int a = -reach; a <= reach; ++a)
+              for (int b = -reach; b <= reach; ++b)
+                for (int c = -reach; c <= reach; ++c) {
+                  double r2 = 0;
+                  for (int k = 0; k < 3; ++k) {
+                    const double d = s.pos[3 * j + k] + a * s.cell[k] + b * s.cell[3 + k] + c * s.cell[6 + k] -
+                                     s.pos[3 * i + k];
+                    r2 += d * d;
+                  }
+                  if (r2 < rc * rc) ASSERT_TRUE(held[std::size_t(j)]) << "atom " << i << " neighbour " << j;
+                }
+        }
+        EXPECT_LE(std::abs(own - n / parts), 1);
+        if (std::int64_t(local.size()) < n) ++proper;
+      }
+    }
+  }
+  EXPECT_GT(proper, 0);
 }
 
 // NVE with velocity Verlet conserves the total energy only if the forces are
