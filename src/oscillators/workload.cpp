@@ -317,8 +317,11 @@ void OscillatorsWorkload::run(RunContext& ctx) {
       }
       g.row = to_device("oscillators::row", row);
       g.col = to_device("oscillators::col", col);
-      g.weight = to_device("oscillators::weight", std::vector<double>(graph_.weight.begin() + first,
-                                                                      graph_.weight.begin() + first + edges));
+      const bool unit = std::all_of(graph_.weight.begin() + first, graph_.weight.begin() + first + edges,
+                                    [](double w) { return w == 1.0; });
+      if (!unit)  // else no array: Graph::w is 1
+        g.weight = to_device("oscillators::weight", std::vector<double>(graph_.weight.begin() + first,
+                                                                        graph_.weight.begin() + first + edges));
     }
     Phases a("oscillators::theta_a", n, L), b("oscillators::theta_b", n, L),
         start("oscillators::start", n, own);
@@ -466,7 +469,7 @@ void OscillatorsWorkload::run(RunContext& ctx) {
               if (d.sparse) {  // -1/2 sum_j K_ij cos(theta_j - theta_i), each pair once overall
                 double e = 0;
                 for (std::int64_t q2 = g.row(li); q2 < g.row(li + 1); ++q2)
-                  e += g.weight(q2) * kmath::cos(th(u, g.col(q2)) - x);
+                  e += g.w(q2) * kmath::cos(th(u, g.col(q2)) - x);
                 v[4] = -0.5 * K_u(u) * e;
               }
               if (d.second) {
