@@ -59,9 +59,11 @@ struct LanePlan {
   // The lane scratch (per agent): beliefs, the groups' weights per level, a
   // 1, the nodes' terms of -G.
   std::int64_t q_at = 0, one_at = 0, nv_at = 0, width = 0;
-  // Columns of group g at level t in X (x_col) and Y (y_col): [g * T + t];
-  // X's columns in all.
-  Kokkos::View<const std::int64_t*> x_col, y_col;
+  // Columns of group g at level t in Y: [g * T + t]; X's columns in all.
+  Kokkos::View<const std::int64_t*> y_col;
+  // Column c of X is q_c(x) w_t(j): the lane scratch's entries x_q(c) and
+  // x_w(c) (looked up, so that Form does no index arithmetic per element).
+  Kokkos::View<const std::int32_t*> x_q, x_w;
   std::int64_t x_cols = 0;
   // Per row: 1 for an outcome's information term -q ln q (with use_info), and
   // the coefficient of its value (C[o] with use_utility; -1 for an ambiguity
@@ -275,13 +277,7 @@ struct AgentLanes {
   // the last agent).
   KOKKOS_INLINE_FUNCTION void operator()(Form, const std::int64_t k) const {
     const std::int64_t c = k >> chunk_log2, r = k & (chunk - 1), i = first + r;
-    const int T = st.sp.T;
-    int gt = 0;
-    while (gt + 1 < lp.groups * T && lp.x_col(gt + 1) <= c) ++gt;
-    const int g = gt / T, t = gt - g * T, jsh = lp.g_jsh[g];
-    const std::int64_t in_block = c - lp.x_col(gt), x = in_block / jsh, j = in_block - x * jsh;
-    const std::int64_t qx_at = lp.g_xdim[g] > 1 ? lp.q_at + st.sp.s_at[lp.own] : lp.one_at;
-    X(r, c) = i < agents ? L(i, qx_at + x) * L(i, lp.g_w_at[g] + t * jsh + j) : 0.0;
+    X(r, c) = i < agents ? L(i, lp.x_q(c)) * L(i, lp.x_w(c)) : 0.0;
   }
 
   // A node's terms of -G from its predicted outcomes and ambiguities (Y).

@@ -116,6 +116,7 @@ struct HostLanes {
   LanePlan plan;
   std::vector<double> ci, cu, lna;
   std::vector<std::int64_t> x_col, y_col;  // [g * T + t]
+  std::vector<std::int32_t> x_q, x_w;      // per column of X (LanePlan)
   // M_t per group and level, column-major [x, j][node of the level, row].
   std::vector<std::vector<double>> mats;
   std::vector<std::int64_t> mat_rows, mat_cols;
@@ -131,7 +132,7 @@ constexpr std::int64_t kLaneChunkDevice = 16384, kLaneChunkHost = 64;
 constexpr std::int64_t kLaneChunkBytes = std::int64_t(1) << 30;
 // Runs of at most this many agents take the direct products (AgentLanes::
 // Direct) by default: below it the GEMMs have too little work for their launches.
-constexpr std::int64_t kDirectAgents = 32;
+constexpr std::int64_t kDirectAgents = 16;
 
 // Modality groups of the lane evaluation: modalities with the same dependencies.
 std::vector<std::vector<int>> modality_groups(const Model& m) {
@@ -263,6 +264,15 @@ HostLanes plan_lanes(const Model& m, const Config& cfg, const HostTree& tr, cons
   lp.one_at = at;
   lp.nv_at = at + 1;
   lp.width = lp.nv_at + N;
+  // X's columns in the order of x_col (groups, levels, then x and j).
+  for (int g = 0; g < lp.groups; ++g)
+    for (int t = 0; t < T; ++t)
+      for (int x = 0; x < lp.g_xdim[g]; ++x)
+        for (int j = 0; j < lp.g_jsh[g]; ++j) {
+          const std::int64_t qx_at = lp.g_xdim[g] > 1 ? lp.q_at + sp.s_at[lp.own] : lp.one_at;
+          h.x_q.push_back(std::int32_t(qx_at + x));
+          h.x_w.push_back(std::int32_t(lp.g_w_at[g] + std::int64_t(t) * lp.g_jsh[g] + j));
+        }
   for (int t = 0; t < T; ++t)
     for (std::int64_t n = tr.level_at[std::size_t(t)]; n < tr.level_at[std::size_t(t) + 1]; ++n)
       for (int g = 0; g < lp.groups; ++g) {
@@ -559,7 +569,8 @@ void PolicyWorkload::run(RunContext& ctx) {
       lane.lp.ci = to_device("policy::lanes_ci", h.ci);
       lane.lp.cu = to_device("policy::lanes_cu", h.cu);
       lane.lp.lna = to_device("policy::lanes_lna", h.lna);
-      lane.lp.x_col = to_device("policy::lanes_x_col", h.x_col);
+      lane.lp.x_q = to_device("policy::lanes_x_q", h.x_q);
+      lane.lp.x_w = to_device("policy::lanes_x_w", h.x_w);
       lane.lp.y_col = to_device("policy::lanes_y_col", h.y_col);
       // h.mats are column-major already: M_t's columns one after another.
       std::vector<std::int64_t> m_at;
