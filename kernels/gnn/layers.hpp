@@ -194,14 +194,23 @@ KOKKOS_INLINE_FUNCTION void store_tile(Real* p, const Real (&x)[NE]) {
   }
 }
 
-// a[t] = sum over i < n of x[i * NE + t] W[i * stride], for the tile's NE
-// edges side by side, each sum in the order of i: one read of a weight
-// serves every edge.
+// a[t] = sum over i < n of x[i * NE + t] W[i * stride + col], for the
+// tile's NE edges side by side, each sum in the order of i: one read of a
+// weight serves every edge.
+//
+// How the index is formed steers the compiler, and the two passes want it
+// differently.  With W + col passed as a pointer (col 0), the backward
+// kernel in float came out with 130 registers instead of 168 and ran 37 %
+// slower on an H200, while the forward kernel ran faster that way; with the
+// index formed in 32 bits from W (Indexed), the backward kernel gets its 168
+// back (docs/performance-notes.md, "gnn: a register count lost").  Same
+// sums, same bits either way.
 template <int NE, class Real>
-KOKKOS_INLINE_FUNCTION void tile_matvec(const Real* W, int stride, const Real* x, int n, Real (&a)[NE]) {
+KOKKOS_INLINE_FUNCTION void tile_matvec(const Real* W, int col, int stride, const Real* x, int n,
+                                        Real (&a)[NE]) {
   for (int t = 0; t < NE; ++t) a[t] = 0;
   for (int i = 0; i < n; ++i) {
-    const Real w = W[i * stride];
+    const Real w = W[i * stride + col];
     Real xi[NE];
     load_tile<NE>(x + i * NE, xi);
     for (int t = 0; t < NE; ++t) a[t] += xi[t] * w;
@@ -319,8 +328,9 @@ KOKKOS_INLINE_FUNCTION void edge_geometry(const Member& m, const DevCommon<Real>
 
 // The radial MLP of a tile up to its last hidden layer (pre- and
 // post-activations kept for the backward pass); B must be filled.  Each
-// edge's sums run in the order of a one-edge loop.
-template <int NE, class Real, class Member>
+// edge's sums run in the order of a one-edge loop.  Indexed: the backward
+// pass's form of tile_matvec's index.
+template <int NE, bool Indexed, class Real, class Member>
 KOKKOS_INLINE_FUNCTION void radial_hidden(const Member& m, const DevCommon<Real>& c, const DevLayer<Real>& L,
                                           const TileScratch<Real>& s) {
   const Real* x = s.B;
@@ -332,7 +342,10 @@ KOKKOS_INLINE_FUNCTION void radial_hidden(const Member& m, const DevCommon<Real>
     Real* post = s.post + off * NE;
     Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nout), [&](int o) {
       Real a[NE];
-      tile_matvec<NE>(W + o, nout, x, nin, a);
+      if constexpr (Indexed)
+        tile_matvec<NE>(W, o, nout, x, nin, a);
+      else
+        tile_matvec<NE>(W + o, 0, nout, x, nin, a);
       for (int t = 0; t < NE; ++t) {
         pre[o * NE + t] = a[t];
         post[o * NE + t] = c.radial_cst * silu(a[t]);
@@ -344,15 +357,19 @@ KOKKOS_INLINE_FUNCTION void radial_hidden(const Member& m, const DevCommon<Real>
   }
 }
 
-// Weight q of the last radial layer for every edge of the tile.
-template <int NE, class Real>
+// Weight q of the last radial layer for every edge of the tile (Indexed as
+// for radial_hidden).
+template <int NE, bool Indexed, class Real>
 KOKKOS_INLINE_FUNCTION void radial_out(const DevLayer<Real>& L, const TileScratch<Real>& s, int q,
                                        Real (&a)[NE]) {
   const int k = L.radial_layers - 1;
   const int nin = L.radial_width[k];
   const Real* x = L.last_hidden_offset < 0 ? s.B : s.post + L.last_hidden_offset * NE;
   const Real* W = L.radial.data() + L.radial_offset[k];
-  tile_matvec<NE>(W + q, L.numel, x, nin, a);
+  if constexpr (Indexed)
+    tile_matvec<NE>(W, q, L.numel, x, nin, a);
+  else
+    tile_matvec<NE>(W + q, 0, L.numel, x, nin, a);
 }
 
 }  // namespace prism::gnn

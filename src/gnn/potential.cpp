@@ -214,7 +214,7 @@ void layer_forward(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team,
           const int ne = row(i + 1) - e0 < NE ? int(row(i + 1) - e0) : NE;
           edge_geometry<NE>(m, c, Ld, sc, dvec, hin, nbr, e0, ne, false);
           m.team_barrier();
-          radial_hidden<NE>(m, c, Ld, sc);
+          radial_hidden<NE, false>(m, c, Ld, sc);
           // Item q's message terms: each Clebsch-Gordan entry read once for
           // the whole tile, the tile's edges summed before the one update.
           Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.numel), [&](int q) {
@@ -223,7 +223,7 @@ void layer_forward(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team,
                       d3 = Ld.tp(p, 4);
             const int u = q - Ld.tp(p, 5);
             Real pw[NE];
-            radial_out<NE>(Ld, sc, q, pw);
+            radial_out<NE, false>(Ld, sc, q, pw);
             for (int t = 0; t < NE; ++t) pw[t] *= Ld.tp_weight(p);
             for (int k = Ld.tp(p, 6); k < Ld.tp(p, 7); ++k) {
               Real hj[NE], y[NE];
@@ -281,7 +281,7 @@ void layer_backward(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team
           const int ne = row(i + 1) - e0 < NE ? int(row(i + 1) - e0) : NE;
           edge_geometry<NE>(m, c, Ld, sc, dvec, hin, nbr, e0, ne, true);
           m.team_barrier();
-          radial_hidden<NE>(m, c, Ld, sc);
+          radial_hidden<NE, true>(m, c, Ld, sc);
           // Per weight q and edge: dE/dw_q, and this thread's share of dE/dY;
           // each Clebsch-Gordan entry read once for the tile.
           for (int y = 0; y < nsh; ++y) {
@@ -295,7 +295,7 @@ void layer_backward(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team
             const int u = q - Ld.tp(p, 5);
             const Real pw = Ld.tp_weight(p) * c.inv_avg;
             Real w[NE], pww[NE], gw[NE];
-            radial_out<NE>(Ld, sc, q, w);
+            radial_out<NE, true>(Ld, sc, q, w);
             for (int t = 0; t < NE; ++t) {
               sc.w[t * Ld.numel + q] = w[t];
               pww[t] = pw * w[t];
@@ -356,7 +356,7 @@ void layer_backward(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team
             const Real* gout = k == Ld.radial_layers - 1 ? sc.gw : sc.gpre + out_off * NE;
             Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nin), [&](int a) {
               Real g[NE];
-              tile_matvec<NE>(WT + a, nin, gout, nout, g);
+              tile_matvec<NE>(WT, a, nin, gout, nout, g);
               for (int t = 0; t < NE; ++t) {
                 if (k == 0)
                   sc.gB[a * NE + t] = g[t];
