@@ -516,11 +516,15 @@ struct AgentLanes {
   // the team first copies its agents' nodes to scratch with consecutive
   // threads on consecutive agents (one sector for four agents, not one
   // each), and the lanes then work on the copy.
-  KOKKOS_INLINE_FUNCTION std::int64_t act_width() const { return st.sp.N + st.sp.P; }  // nodes, then logits
+  KOKKOS_INLINE_FUNCTION std::int64_t act_width() const {
+    return st.sp.N + st.sp.P;
+  }  // nodes, then logits
   KOKKOS_INLINE_FUNCTION std::size_t act_bytes() const {
     return std::size_t(team_agents()) * std::size_t(act_width()) * sizeof(double);
   }
-  KOKKOS_INLINE_FUNCTION int act_level() const { return act_bytes() <= shared_cap ? 0 : 1; }
+  KOKKOS_INLINE_FUNCTION int act_level() const {
+    return act_bytes() <= shared_cap ? 0 : 1;
+  }
   auto act_policy(const Kokkos::DefaultExecutionSpace& space) const {
     using Teams = Kokkos::TeamPolicy<Kokkos::DefaultExecutionSpace, Act, Kokkos::IndexType<std::int64_t>>;
     Teams teams(space, (agents + team_agents() - 1) / team_agents(), team_threads(), 1);

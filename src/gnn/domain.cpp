@@ -75,7 +75,8 @@ std::vector<std::int64_t> halo_atoms(const Structure& s, const std::vector<int>&
     span = *std::max_element(a.u.begin(), a.u.end()) - lo;
   }
   const double want = r_cut / 4;
-  const std::int64_t bins = std::max<std::int64_t>(1, std::int64_t(std::floor(span / want)) + (a.period > 0 ? 0 : 1));
+  const std::int64_t bins =
+      std::max<std::int64_t>(1, std::int64_t(std::floor(span / want)) + (a.period > 0 ? 0 : 1));
   const double h = a.period > 0 ? span / double(bins) : want;
   const std::int64_t reach = std::int64_t(std::ceil(r_cut / h)) + 1;
   auto bin_of = [&](std::int64_t i) {

@@ -320,8 +320,9 @@ void OscillatorsWorkload::run(RunContext& ctx) {
       const bool unit = std::all_of(graph_.weight.begin() + first, graph_.weight.begin() + first + edges,
                                     [](double w) { return w == 1.0; });
       if (!unit)  // else no array: Graph::w is 1
-        g.weight = to_device("oscillators::weight", std::vector<double>(graph_.weight.begin() + first,
-                                                                        graph_.weight.begin() + first + edges));
+        g.weight = to_device(
+            "oscillators::weight",
+            std::vector<double>(graph_.weight.begin() + first, graph_.weight.begin() + first + edges));
     }
     Phases a("oscillators::theta_a", n, L), b("oscillators::theta_b", n, L),
         start("oscillators::start", n, own);

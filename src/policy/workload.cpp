@@ -454,8 +454,9 @@ void PolicyWorkload::run(RunContext& ctx) {
       cfg_.evaluation == Config::Evaluation::lanes ||
       (cfg_.evaluation == Config::Evaluation::automatic && lanes_why_not.empty() && !compat::kHostBackend);
   evaluation_ = lanes ? "lanes" : host_tree.own >= 0 ? "tiled" : "general";
-  const bool direct = lanes && (cfg_.lane_products == Config::Products::direct ||
-                                (cfg_.lane_products == Config::Products::automatic && cfg_.agents <= kDirectAgents));
+  const bool direct =
+      lanes && (cfg_.lane_products == Config::Products::direct ||
+                (cfg_.lane_products == Config::Products::automatic && cfg_.agents <= kDirectAgents));
   lane_products_ = !lanes ? "" : direct ? "direct" : "gemm";
   // The tiled evaluation's contracted A and H[A] go to team scratch where the
   // largest level's fit beside the largest team's tiles.
@@ -562,7 +563,7 @@ void PolicyWorkload::run(RunContext& ctx) {
     using Unmanaged = Kokkos::View<double**, Kokkos::LayoutLeft, Kokkos::DefaultExecutionSpace::memory_space,
                                    Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
     std::vector<Unmanaged> mats;
-    HostLanes h;                           // its x_col, y_col place the GEMMs
+    HostLanes h;  // its x_col, y_col place the GEMMs
     if (lanes) {
       h = plan_lanes(model_, cfg_, host_tree, sp);
       lane.lp = h.plan;

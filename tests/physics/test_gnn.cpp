@@ -312,8 +312,8 @@ TEST(GnnModel, HaloHoldsEveryNeighbourOfASlab) {
                 for (int c = -reach; c <= reach; ++c) {
                   double r2 = 0;
                   for (int k = 0; k < 3; ++k) {
-                    const double d = s.pos[3 * j + k] + a * s.cell[k] + b * s.cell[3 + k] + c * s.cell[6 + k] -
-                                     s.pos[3 * i + k];
+                    const double d = s.pos[3 * j + k] + a * s.cell[k] + b * s.cell[3 + k] +
+                                     c * s.cell[6 + k] - s.pos[3 * i + k];
                     r2 += d * d;
                   }
                   if (r2 < rc * rc) ASSERT_TRUE(held[std::size_t(j)]) << "atom " << i << " neighbour " << j;

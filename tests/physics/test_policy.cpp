@@ -344,7 +344,8 @@ TEST(PolicyMaths, TiledAndLaneEvaluationsEqualTheDefinitionsAndTheGeneralOne) {
   // The lane evaluation also with a chunk set by the deck (other GEMM shapes).
   // And with each of its products (five agents take the direct ones by default).
   const auto tiled = run(E::tiled, 0), general = run(E::general, 0), lanes = run(E::lanes, 0),
-             lanes_chunk32 = run(E::lanes, 0, 32, Products::gemm), lanes_gemm = run(E::lanes, 0, 0, Products::gemm);
+             lanes_chunk32 = run(E::lanes, 0, 32, Products::gemm),
+             lanes_gemm = run(E::lanes, 0, 0, Products::gemm);
   const std::vector<std::int64_t> team_sizes = {32, 64, 256};
   std::vector<std::unique_ptr<PolicyWorkload>> teams;
   for (const auto team : team_sizes) teams.push_back(run(E::tiled, team));
