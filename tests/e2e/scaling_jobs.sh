@@ -18,13 +18,16 @@ for np in 1 2; do
       { cat osc-$mode$np.log; fail "oscillators_scaling.sbatch $mode at $np ranks"; }
     EXE="$PRISM" DECK="$SRC/tests/decks/small_nqs.toml" NP=$np LAUNCH="$launcher" MODE=$mode PER_GPU=16 ITERATIONS=2 \
       bash "$J/nqs_scaling.sbatch" > nqs-$mode$np.log 2>&1 || { cat nqs-$mode$np.log; fail "nqs_scaling.sbatch $mode at $np ranks"; }
+    EXE="$PRISM" DECK="$SRC/inputs/gnn.toml" NP=$np LAUNCH="$launcher" MODE=$mode REP=2 \
+      bash "$J/gnn_scaling.sbatch" > gnn-$mode$np.log 2>&1 || { cat gnn-$mode$np.log; fail "gnn_scaling.sbatch $mode at $np ranks"; }
   done
 done
 NP=1 MODE=sideways bash "$J/nqs_scaling.sbatch" > bad.log 2>&1 && fail "nqs_scaling.sbatch accepted MODE=sideways"
 grep -q "MODE must be strong or weak" bad.log || fail "no clear error for a bad MODE"
-for set in weak strong nqs-strong nqs-weak osc-strong osc-weak; do
+for set in weak strong nqs-strong nqs-weak osc-strong osc-weak gnn-strong gnn-weak; do
   want=${set#nqs-}
   want=${want#osc-}
+  want=${want#gnn-}
   "$PRISM_PYTHON" "$SRC/postprocess/scaling.py" $set-np1.h5 $set-np2.h5 -o $set.png > $set.txt
   grep -q "^$want scaling" $set.txt || { cat $set.txt; fail "$set series not recognised as $want scaling"; }
   [[ "$(head -c 4 $set.png | tail -c 3)" == "PNG" ]] || fail "$set.png is not a PNG"
