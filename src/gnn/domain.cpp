@@ -26,7 +26,7 @@ Across across(const Structure& s) {
   a.u.resize(std::size_t(n));
   double inv[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
   int axis = 0;
-  const bool pbc = s.pbc[0] || s.pbc[1] || s.pbc[2];  // periodic in all three, as the neighbour search
+  const bool pbc = any_pbc(s);
   if (pbc && cell_inverse(s.cell, inv, 1e-12)) {
     double widest = 0;
     for (int k = 0; k < 3; ++k) {

@@ -24,6 +24,13 @@ struct Structure {
   std::int64_t atoms() const { return std::int64_t(z.size()); }
 };
 
+// Periodic along any lattice vector: the neighbour search, the input checks
+// and the spatial split then treat it as periodic along all three (mixed
+// periodicity is refused when the structures are read).
+inline bool any_pbc(const Structure& s) {
+  return s.pbc[0] || s.pbc[1] || s.pbc[2];
+}
+
 // Every frame of an extended XYZ file, in file order.  Per frame: a line with
 // the atom count, a comment line of key=value pairs (values bare or
 // double-quoted; the keys Lattice, Properties and pbc in any case), then one

@@ -23,10 +23,6 @@ namespace {
 constexpr double kAccel = 9.648533212e-3;
 constexpr double kBoltzmann = 8.617333262e-5;
 
-bool any_pbc(const Structure& s) {
-  return s.pbc[0] || s.pbc[1] || s.pbc[2];
-}
-
 }  // namespace
 
 ClosePair closest_pair(const Structure& s, double limit) {
