@@ -280,6 +280,14 @@ struct AgentLanes {
     X(r, c) = i < agents ? L(i, lp.x_q(c)) * L(i, lp.x_w(c)) : 0.0;
   }
 
+  // Adds row k's term of -G for its value y of Y: -y ln y for an outcome
+  // (with use_info), then its coefficient times y (Terms and Direct, in the
+  // same order).
+  KOKKOS_INLINE_FUNCTION void add_row_term(double& value, std::int64_t k, double y) const {
+    if (lp.ci(k) != 0) value -= xlogx(y);
+    value += lp.cu(k) * y;
+  }
+
   // A node's terms of -G from its predicted outcomes and ambiguities (Y).
   KOKKOS_INLINE_FUNCTION void operator()(Terms, const std::int64_t k) const {
     const std::int64_t node = k >> chunk_log2, r = k & (chunk - 1), i = first + r;
@@ -291,11 +299,7 @@ struct AgentLanes {
     for (int g = 0; g < lp.groups; ++g) {
       const int rows = lp.g_rows[g];
       const std::int64_t col = lp.y_col(g * st.sp.T + t) + in_level * rows;
-      for (int o = 0; o < rows; ++o) {
-        const double y = Y(r, col + o);
-        if (lp.ci(lp.g_coef_at[g] + o) != 0) value -= xlogx(y);
-        value += lp.cu(lp.g_coef_at[g] + o) * y;
-      }
+      for (int o = 0; o < rows; ++o) add_row_term(value, lp.g_coef_at[g] + o, Y(r, col + o));
     }
     L(i, lp.nv_at + node) = value;
   }
@@ -345,11 +349,7 @@ struct AgentLanes {
         }
 #pragma unroll
         for (int u = 0; u < kDirectRows; ++u) y[u] = warp_group_sum(y[u], kLanes);
-        for (int u = 0; u < here; ++u) {
-          // As Terms, row by row.
-          if (lp.ci(lp.g_coef_at[g] + o0 + u) != 0) value -= xlogx(y[u]);
-          value += lp.cu(lp.g_coef_at[g] + o0 + u) * y[u];
-        }
+        for (int u = 0; u < here; ++u) add_row_term(value, lp.g_coef_at[g] + o0 + u, y[u]);
       }
     }
     if (lane == 0) L(i, lp.nv_at + node) = value;
