@@ -410,33 +410,43 @@ int tile_that_fits(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team,
 // other ranks: send(k) is this rank's local row sent k-th (rank-major: the
 // rows for rank 0 first), recv(k) the local row the k-th received value
 // fills; the counts are per rank.  The values travel through the host in
-// double (float values exactly).
+// double (float values exactly), through buffers kept from one exchange
+// to the next (grown to the widest rows).
 struct Exchange {
   std::vector<int> send_counts, recv_counts;
   Kokkos::View<std::int64_t*> send, recv;
+  Kokkos::View<double*> out, in;
 
   template <class V>
-  void run(const MpiContext& mpi, const V& v, int width, const char* what) const {
+  void run(const MpiContext& mpi, const V& v, int width, const char* what) {
     using T = typename V::non_const_value_type;
     const std::int64_t ns = std::int64_t(send.extent(0)), nr = std::int64_t(recv.extent(0));
-    Kokkos::View<double*> out("gnn::halo_send", ns * width), in("gnn::halo_recv", nr * width);
+    if (std::int64_t(out.extent(0)) < ns * width)
+      out = Kokkos::View<double*>(Kokkos::view_alloc("gnn::halo_send", Kokkos::WithoutInitializing),
+                                  ns * width);
+    if (std::int64_t(in.extent(0)) < nr * width)
+      in = Kokkos::View<double*>(Kokkos::view_alloc("gnn::halo_recv", Kokkos::WithoutInitializing),
+                                 nr * width);
     const auto from = send, to = recv;
+    const auto sbuf = out, rbuf = in;
     Kokkos::parallel_for(
         "gnn::halo_pack", Kokkos::RangePolicy<Exec>(0, ns * width),
-        KOKKOS_LAMBDA(std::int64_t k) { out(k) = double(v(from(k / width), int(k % width))); });
-    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
+        KOKKOS_LAMBDA(std::int64_t k) { sbuf(k) = double(v(from(k / width), int(k % width))); });
+    auto host = Kokkos::create_mirror_view_and_copy(
+        Kokkos::HostSpace(), Kokkos::subview(out, std::make_pair(std::int64_t(0), ns * width)));
     std::vector<int> counts(send_counts);
     for (auto& c : counts) c *= width;
-    const auto got = mpi.alltoallv(std::vector<double>(host.data(), host.data() + host.size()), counts);
+    const auto got = mpi.alltoallv(std::vector<double>(host.data(), host.data() + ns * width), counts);
     if (std::int64_t(got.size()) != nr * width)
       throw std::logic_error(std::string("gnn: the halo exchange of ") + what + " received " +
                              std::to_string(got.size()) + " values for " + std::to_string(nr * width));
-    auto hin = Kokkos::create_mirror_view(in);
+    const auto used = Kokkos::subview(in, std::make_pair(std::int64_t(0), nr * width));
+    auto hin = Kokkos::create_mirror_view(used);
     for (std::int64_t k = 0; k < nr * width; ++k) hin(k) = got[std::size_t(k)];
-    Kokkos::deep_copy(in, hin);
+    Kokkos::deep_copy(used, hin);
     Kokkos::parallel_for(
         "gnn::halo_unpack", Kokkos::RangePolicy<Exec>(0, nr * width),
-        KOKKOS_LAMBDA(std::int64_t k) { v(to(k / width), int(k % width)) = T(in(k)); });
+        KOKKOS_LAMBDA(std::int64_t k) { v(to(k / width), int(k % width)) = T(rbuf(k)); });
   }
 };
 
@@ -554,7 +564,7 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
   }
   const auto atoms = upload("gnn::owned", owned_host);
   const int nown = int(owned_host.size());
-  const bool pbc = s.pbc[0] || s.pbc[1] || s.pbc[2];
+  const bool pbc = any_pbc(s);
   const NeighbourList nl = build_neighbours(pos, neighbour_frame(s.pos, s.cell, pbc, model_.r_cut));
   // The halo's rows (features, dE/dm) and the gradients of its edges to this
   // rank's atoms, from their owners, in ascending atom order on both sides:
