@@ -5,10 +5,14 @@
 // precision to --csv.  tools/gnn_e3nn.py bench writes the model and the
 // structures and times e3nn on them.
 //
-//   bench_gnn --model bench_model.h5 --structures bench_structures.h5 [--reps 5] [--csv F]
+//   bench_gnn --model bench_model.h5 --structures bench_structures.h5 [--reps 5] [--team N] [--csv F]
+//
+// --team sets the threads per atom (the deck's gnn.team_size; 0, the
+// default, lets the potential choose).
 #include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -27,9 +31,9 @@ double median(std::vector<double> v) {
 }
 
 template <class Real>
-void bench(const Model& model, const std::vector<Structure>& structures, int reps, const char* precision,
-           std::ofstream& csv) {
-  Potential<Real> pot(model);
+void bench(const Model& model, const std::vector<Structure>& structures, int reps, int team,
+           const char* precision, std::ofstream& csv) {
+  Potential<Real> pot(model, team);
   for (const auto& s : structures) {
     pot.evaluate(s, true);  // warm-up
     std::vector<double> nb, fw, fw2, bw;
@@ -61,7 +65,7 @@ void bench(const Model& model, const std::vector<Structure>& structures, int rep
 int main(int argc, char** argv) {
   MpiContext mpi(&argc, &argv);
   std::string model_path, structures_path, csv_path = "bench_gnn.csv", precision = "both";
-  int reps = 5;
+  int reps = 5, team = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--model")
@@ -70,13 +74,16 @@ int main(int argc, char** argv) {
       structures_path = argv[i + 1];
     else if (a == "--reps")
       reps = std::max(1, std::stoi(argv[i + 1]));
+    else if (a == "--team")
+      team = std::max(0, std::stoi(argv[i + 1]));
     else if (a == "--csv")
       csv_path = argv[i + 1];
     else if (a == "--precision")
       precision = argv[i + 1];
     else {
       std::fprintf(stderr,
-                   "usage: bench_gnn --model F --structures F [--reps 5] [--precision float|double|both] [--csv F]\n");
+                   "usage: bench_gnn --model F --structures F [--reps 5] [--precision float|double|both] [--team N] "
+                   "[--csv F]\n");
       return 2;
     }
   }
@@ -84,18 +91,25 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_gnn: --model and --structures are required\n");
     return 2;
   }
-  const Model model = read_model(model_path);
-  const auto structures = read_structures(structures_path);
+  Model model;
+  std::vector<Structure> structures;
+  try {
+    model = read_model(model_path);
+    structures = read_structures(structures_path);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_gnn: %s\n", e.what());
+    return 2;
+  }
   Kokkos::initialize(argc, argv);
   {
     std::ofstream csv(csv_path);
     csv << "# bench_gnn on " << compat::device_description() << "; model " << model_path << " ("
         << irreps_string(model.hidden) << ", " << model.layers.size() << " layers, lmax " << model.lmax
-        << "); median of " << reps << "; seconds\n";
+        << "); team " << team << " (0: automatic); median of " << reps << "; seconds\n";
     csv << "backend,precision,structure,atoms,edges,neighbours_s,energy_s,energy_forces_s,energy_edges_per_s,"
            "forces_edges_per_s\n";
-    if (precision != "double") bench<float>(model, structures, reps, "float", csv);
-    if (precision != "float") bench<double>(model, structures, reps, "double", csv);
+    if (precision != "double") bench<float>(model, structures, reps, team, "float", csv);
+    if (precision != "float") bench<double>(model, structures, reps, team, "double", csv);
   }
   Kokkos::finalize();
   return 0;

@@ -381,6 +381,15 @@ CUDA_VISIBLE_DEVICES=$ONE "$PY" "$ROOT/tools/gnn_e3nn.py" bench "$OUT/gnn" --siz
 CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_gnn" --model "$OUT/gnn/bench_model.h5" \
   --structures "$OUT/gnn/bench_structures.h5" --csv "$OUT/gnn/bench_gnn.csv" 2>&1 | tee "$OUT/gnn/prism.txt" ||
   failed "bench_gnn"
+# The single layer, e3nn's convolution anchor: input 10x0e+10x1e, output 20x0e+10x1e,
+# harmonics l <= 2, r_cut 5 A on the same lattices (about 107 edges per atom); one layer each side.
+mkdir -p "$OUT/gnn/layer"
+CUDA_VISIBLE_DEVICES=$ONE "$PY" "$ROOT/tools/gnn_e3nn.py" bench "$OUT/gnn/layer" --sizes ${GNN_SIZES:-22 46} \
+  --input 10x0e+10x1e --hidden 20x0e+10x1e --layers 1 --r-cut 5.0 --avg 107 2>&1 |
+  tee "$OUT/gnn/layer/e3nn.txt" || failed "e3nn bench (one layer)"
+CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_gnn" --model "$OUT/gnn/layer/bench_model.h5" \
+  --structures "$OUT/gnn/layer/bench_structures.h5" --csv "$OUT/gnn/layer/bench_gnn.csv" 2>&1 |
+  tee "$OUT/gnn/layer/prism.txt" || failed "bench_gnn (one layer)"
 # A million atoms (100^3 sites), prism only: e3nn's per-edge tensors do not fit.
 "$PY" "$ROOT/tools/gnn_e3nn.py" bench "$WORK/gnn_big" --sizes ${GNN_BIG:-100} --no-e3nn > /dev/null 2>&1
 CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_gnn" --model "$OUT/gnn/bench_model.h5" --reps 3 --precision float \

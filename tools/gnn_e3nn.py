@@ -12,8 +12,10 @@ e3nn modules.  This script is the PyTorch side of it:
     and the model's energies, forces and virials on them in float64 and
     float32, plus e3nn's spherical harmonics and Wigner 3j tables, for
     tests/reference/gnn;
-  * `bench` times the model (forward, and forward + forces by autograd) and
-    one e3nn convolution layer on a GPU, for BENCHMARKS.md.
+  * `bench` times the model (forward, and forward + forces by autograd) on
+    a GPU, for BENCHMARKS.md; with `--input` and `--layers 1` the model is
+    one convolution layer with a given input (the issue's single-layer
+    comparison: `--input 10x0e+10x1e --hidden 20x0e+10x1e`).
 
 The model (all sizes from the architecture):
 
@@ -21,7 +23,8 @@ The model (all sizes from the architecture):
   Y(d)  = o3.spherical_harmonics(0..lmax, d, normalize=True, normalization="component")
   B_n(r) = sqrt(2/r_cut) sin(n pi r / r_cut) / r * u(r / r_cut),  n = 1..n_basis
   u(x)  = 1 - (p+1)(p+2)/2 x^p + p(p+2) x^(p+1) - p(p+1)/2 x^(p+2)   (x < 1)
-  h0_i  = Linear(S x0e -> C x0e)(one_hot(species_i))
+  h0_i  = Linear(S x0e -> input)(one_hot(species_i))   (input "C x0e" unless the arch sets one;
+          the embedding fills its scalars, its other blocks are zero)
   layer t:  w_e = FullyConnectedNet([n_basis, *radial_hidden, numel], silu)(B(r_e))
             m_i = sum_j TP(h_j, Y(d_ij), w_e) / avg_num_neighbors
             z_i = Linear(m_i) + Linear_sc(h_i);  h_i <- Gate(z_i)
@@ -50,7 +53,7 @@ FORMAT = "prism-gnn-1"
 def default_arch(**over):
     arch = dict(species=[1, 8], r_cut=4.0, n_basis=8, envelope_p=6, lmax=2,
                 hidden="8x0e+4x1o+2x2e", radial_hidden=[16], layers=2,
-                avg_num_neighbors=12.0)
+                avg_num_neighbors=12.0, input=None)
     arch.update(over)
     return arch
 
@@ -91,7 +94,7 @@ def build_model(arch):
             hidden = o3.Irreps(arch["hidden"])
             self.sh = o3.Irreps.spherical_harmonics(arch["lmax"])
             C = sum(m for m, ir in hidden if ir.l == 0)
-            self.embed = o3.Linear(f"{S}x0e", f"{C}x0e")
+            self.embed = o3.Linear(f"{S}x0e", arch.get("input") or f"{C}x0e")
             irreps = self.embed.irreps_out
             self.layers = torch.nn.ModuleList()
             for _ in range(arch["layers"]):
@@ -156,6 +159,8 @@ def write_prism(model, path):
         for k in ("n_basis", "envelope_p", "lmax", "layers"):
             f.attrs[k] = int(a[k])
         f.attrs["hidden"] = a["hidden"]
+        if a.get("input"):
+            f.attrs["input"] = a["input"]
         f.attrs["radial_hidden"] = np.asarray(a["radial_hidden"], dtype=np.int64)
         f.attrs["gate_silu_cst"] = silu
         f.attrs["gate_sigmoid_cst"] = sig
@@ -185,7 +190,8 @@ def read_prism(path):
             n_basis=int(f.attrs["n_basis"]), envelope_p=int(f.attrs["envelope_p"]),
             lmax=int(f.attrs["lmax"]), hidden=str(f.attrs["hidden"]),
             radial_hidden=[int(h) for h in f.attrs["radial_hidden"]], layers=int(f.attrs["layers"]),
-            avg_num_neighbors=float(f.attrs["avg_num_neighbors"]))
+            avg_num_neighbors=float(f.attrs["avg_num_neighbors"]),
+            input=str(f.attrs["input"]) if "input" in f.attrs else None)
         model = build_model(arch)
         get = lambda name: torch.from_numpy(f[name][...])
         with torch.no_grad():
@@ -387,7 +393,7 @@ def cmd_bench(args):
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(args.seed)
     arch = default_arch(hidden=args.hidden, layers=args.layers, r_cut=args.r_cut,
-                        radial_hidden=[args.radial], avg_num_neighbors=args.avg)
+                        radial_hidden=[args.radial], avg_num_neighbors=args.avg, input=args.input)
     torch.set_default_dtype(torch.float64)
     write_prism(build_model(arch), f"{args.out}/bench_model.h5")
     model = read_prism(f"{args.out}/bench_model.h5")
@@ -403,7 +409,7 @@ def cmd_bench(args):
         return
     for n in args.sizes:
         s = jittered_lattice(n, args.spacing, 0.1, args.seed)
-        for dtype in (torch.float32, torch.float64):
+        for dtype in [{"float": torch.float32, "double": torch.float64}[p] for p in args.precision]:
             m = read_prism(f"{args.out}/bench_model.h5").to(device=dev, dtype=dtype)
             src, dst, sh = lattice_edges(s, n, args.spacing, 0.1, args.r_cut, dev)
             sh = sh.to(dtype)
@@ -460,12 +466,16 @@ def main():
     b.add_argument("--spacing", type=float, default=1.7)
     b.add_argument("--hidden", default="32x0e+16x1o+8x2e")
     b.add_argument("--layers", type=int, default=3)
+    b.add_argument("--input", default=None,
+                   help="the first layer's input irreps (default: the hidden scalars), e.g. 10x0e+10x1e")
     b.add_argument("--radial", type=int, default=64)
     b.add_argument("--r-cut", type=float, default=4.0)
     b.add_argument("--avg", type=float, default=54.0)
     b.add_argument("--reps", type=int, default=5)
     b.add_argument("--seed", type=int, default=1)
     b.add_argument("--no-e3nn", action="store_true", help="write the files only")
+    b.add_argument("--precision", nargs="+", choices=["float", "double"], default=["float", "double"],
+                   help="which precisions e3nn runs in")
     args = p.parse_args()
     {"reference": cmd_reference, "bench": cmd_bench}[args.cmd](args)
 

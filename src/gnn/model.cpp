@@ -4,6 +4,7 @@
 #include <cmath>
 #include <complex>
 #include <stdexcept>
+#include <tuple>
 
 #include "core/h5_reader.hpp"
 
@@ -190,7 +191,7 @@ int Model::species_index(int z) const {
 
 Model make_model(std::vector<int> species, double r_cut, int n_basis, int envelope_p, int lmax,
                  const std::string& hidden, std::vector<int> radial_hidden, int layers,
-                 double avg_num_neighbors) {
+                 double avg_num_neighbors, const std::string& input) {
   Model m;
   m.species = std::move(species);
   m.r_cut = r_cut;
@@ -200,17 +201,21 @@ Model make_model(std::vector<int> species, double r_cut, int n_basis, int envelo
   m.radial_hidden = std::move(radial_hidden);
   m.avg_num_neighbors = avg_num_neighbors;
   m.hidden = parse_irreps(hidden);
-  for (std::size_t b = 1; b < m.hidden.size(); ++b) {
-    const auto &x = m.hidden[b - 1], &y = m.hidden[b];
-    if (x.l > y.l || (x.l == y.l && x.p >= y.p))
-      throw std::invalid_argument("hidden irreps \"" + hidden +
-                                  "\": blocks must be sorted by l, odd before even, each irrep once");
-  }
-  if (m.hidden[0].l != 0 || m.hidden[0].p != 1)
-    throw std::invalid_argument("hidden irreps \"" + hidden + "\": need scalars (Cx0e) first");
-  for (int l = 0; l <= lmax; ++l) m.sh.push_back({1, l, l % 2 ? -1 : 1});
   const int S = int(m.species.size()), C = m.hidden[0].mul;
-  m.embed = make_linear({{S, 0, 1}}, {{C, 0, 1}});
+  m.input = input.empty() ? Irreps{{C, 0, 1}} : parse_irreps(input);
+  for (const auto& [irreps, text, what] :
+       {std::tuple{&m.hidden, &hidden, "hidden"}, std::tuple{&m.input, &input, "input"}}) {
+    for (std::size_t b = 1; b < irreps->size(); ++b) {
+      const auto &x = (*irreps)[b - 1], &y = (*irreps)[b];
+      if (x.l > y.l || (x.l == y.l && x.p >= y.p))
+        throw std::invalid_argument(std::string(what) + " irreps \"" + *text +
+                                    "\": blocks must be sorted by l, odd before even, each irrep once");
+    }
+    if ((*irreps)[0].l != 0 || (*irreps)[0].p != 1)
+      throw std::invalid_argument(std::string(what) + " irreps \"" + *text + "\": need scalars (Cx0e) first");
+  }
+  for (int l = 0; l <= lmax; ++l) m.sh.push_back({1, l, l % 2 ? -1 : 1});
+  m.embed = make_linear({{S, 0, 1}}, m.input);
   Irreps in = m.embed.out;
   Irreps scalars{m.hidden[0]}, gated(m.hidden.begin() + 1, m.hidden.end());
   int n_gates = 0;
@@ -287,7 +292,8 @@ Model read_model(const std::string& path) {
     m = make_model(species, in.double_attribute("/", "r_cut"), int(in.int64_attribute("/", "n_basis")),
                    int(in.int64_attribute("/", "envelope_p")), int(in.int64_attribute("/", "lmax")),
                    in.string_attribute("/", "hidden"), radial_hidden, int(in.int64_attribute("/", "layers")),
-                   in.double_attribute("/", "avg_num_neighbors"));
+                   in.double_attribute("/", "avg_num_neighbors"),
+                   in.has_attribute("/", "input") ? in.string_attribute("/", "input") : std::string());
   } catch (const std::invalid_argument& e) {
     fail(e.what());
   }

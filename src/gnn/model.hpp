@@ -84,6 +84,12 @@ struct Model {
   double r_cut = 0, avg_num_neighbors = 1;
   int n_basis = 0, envelope_p = 6, lmax = 0;
   Irreps hidden, sh;
+  // The first layer's input, which the species embedding fills: its scalar
+  // block (the first) from the species, any other block zero.  "Cx0e" (C the
+  // hidden scalars) unless the file says otherwise; a wider input makes the
+  // first layer the shape of a layer deep inside a network (bench_gnn's
+  // single-layer comparison with e3nn).
+  Irreps input;
   std::vector<int> radial_hidden;
   double gate_silu_cst = 1, gate_sigmoid_cst = 1, radial_silu_cst = 1;
   Linear embed, readout;
@@ -94,10 +100,11 @@ struct Model {
 };
 
 // Builds the architecture from its hyperparameters (the same rules as
-// tools/gnn_e3nn.py's build_model); the weights are left zero.
+// tools/gnn_e3nn.py's build_model); the weights are left zero.  input ""
+// means "Cx0e".
 Model make_model(std::vector<int> species, double r_cut, int n_basis, int envelope_p, int lmax,
                  const std::string& hidden, std::vector<int> radial_hidden, int layers,
-                 double avg_num_neighbors);
+                 double avg_num_neighbors, const std::string& input = "");
 // Reads a weights file; throws std::runtime_error "PATH: ..." when it is not
 // one, or when its stored irreps or weight shapes differ from the
 // architecture its attributes describe.

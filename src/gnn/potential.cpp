@@ -468,7 +468,7 @@ struct Potential<Real>::Device {
   DevCommon<Real> common;
   std::vector<DevLayer<Real>> layers;
   Kokkos::View<Real*> embed, readout,
-      shift;  // embed [S][C] and readout [C] with e3nn's 1/sqrt(fan-in) applied
+      shift;  // embed [S][input scalars] and readout [C] with e3nn's 1/sqrt(fan-in) applied
   std::vector<int> forward_tile, backward_tile;  // edges per pass of each layer's kernels
 };
 
@@ -654,13 +654,15 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
   // Forward: h[0] the embedding, then every layer; z kept for the backward pass.
   const int L = int(dev_->layers.size());
   std::vector<Rows<Real>> h(L + 1), z(L);
-  h[0] = Rows<Real>("gnn::h0", nl_atoms, C);
   {
+    // The embedding fills the input's scalar block; its other blocks (model.input) stay zero.
+    const int Cin = model_.input[0].mul;
+    h[0] = Rows<Real>("gnn::h0", nl_atoms, dev_->layers[0].in_dim);
     auto h0 = h[0];
     auto embed = dev_->embed;
     Kokkos::parallel_for(
         "gnn::embed", Kokkos::RangePolicy<Exec>(0, nl_atoms), KOKKOS_LAMBDA(std::int64_t i) {
-          for (int w = 0; w < C; ++w) h0(i, w) = embed(species(i) * C + w);
+          for (int w = 0; w < Cin; ++w) h0(i, w) = embed(species(i) * Cin + w);
         });
   }
   const auto row = nl.row;

@@ -256,6 +256,68 @@ TEST(GnnModel, SupercellHasEightTimesTheEnergyAndTheSameForces) {
   }
 }
 
+// A first layer whose input is wider than the embedding's scalars (the
+// shape of a layer deep in a network, as bench_gnn's single-layer
+// comparison uses): the embedding leaves the extra blocks zero, so with the
+// reference model's weights in the matching slots (each linear path's
+// weights rescaled for its wider fan-in) and any weights in the others, the
+// energies and forces are the reference model's.  Fails if the first layer's
+// extra input blocks are read from the wrong place, left uninitialised, or
+// shift the weights of the scalar paths.
+TEST(GnnModel, WiderFirstInputOfZeroBlocksIsTheSameModel) {
+  const Model a = read_model(kRef + "model.h5");
+  const std::string wide = irreps_string(a.input) + "+3x1o+2x2e";
+  Model b = make_model(a.species, a.r_cut, a.n_basis, a.envelope_p, a.lmax, irreps_string(a.hidden),
+                       a.radial_hidden, int(a.layers.size()), a.avg_num_neighbors, wide);
+  ASSERT_EQ(irreps_string(b.layers[0].in), irreps_string(parse_irreps(wide)));
+  ASSERT_GT(b.layers[0].tp_numel, a.layers[0].tp_numel);
+  b.gate_silu_cst = a.gate_silu_cst;
+  b.gate_sigmoid_cst = a.gate_sigmoid_cst;
+  b.radial_silu_cst = a.radial_silu_cst;
+  b.embed.weight = a.embed.weight;
+  b.readout.weight = a.readout.weight;
+  b.shift = a.shift;
+  std::mt19937_64 gen(5);
+  std::uniform_real_distribution<double> any(-1, 1);
+  // Paths of the same (input block, output block) carry A's weights; others random.
+  auto copy_linear = [&](const Linear& from, Linear& to) {
+    for (auto& w : to.weight) w = any(gen);
+    for (const auto& q : to.paths)
+      for (const auto& p : from.paths)
+        if (p.in_block == q.in_block && p.out_block == q.out_block) {
+          ASSERT_EQ(p.mul_in * p.mul_out, q.mul_in * q.mul_out);
+          for (int x = 0; x < p.mul_in * p.mul_out; ++x)
+            to.weight[q.w_offset + x] = from.weight[p.w_offset + x] * p.alpha / q.alpha;
+        }
+  };
+  for (std::size_t t = 0; t < a.layers.size(); ++t) {
+    const Layer& la = a.layers[t];
+    Layer& lb = b.layers[t];
+    const std::size_t last = la.radial.size() - 1;
+    for (std::size_t k = 0; k < last; ++k) lb.radial[k] = la.radial[k];
+    // The last radial layer: A's paths are the first columns (the paths come input block first).
+    const int rows = la.radial_widths[last], na = int(la.tp_numel), nb = int(lb.tp_numel);
+    for (int r = 0; r < rows; ++r)
+      for (int q = 0; q < nb; ++q)
+        lb.radial[last][std::size_t(r) * nb + q] = q < na ? la.radial[last][std::size_t(r) * na + q] : any(gen);
+    copy_linear(la.linear, lb.linear);
+    copy_linear(la.self, lb.self);
+  }
+  Potential<double> pa(a), pb(b);
+  for (const auto& s : reference_structures()) {
+    SCOPED_TRACE(s.name);
+    const auto ea = pa.evaluate(s, true), eb = pb.evaluate(s, true);
+    EXPECT_NEAR(eb.energy, ea.energy, 1e-12 * std::abs(ea.energy));
+    const double fs = max_abs(ea.forces);
+    ASSERT_EQ(eb.forces.size(), ea.forces.size());
+    for (std::size_t x = 0; x < ea.forces.size(); ++x) EXPECT_NEAR(eb.forces[x], ea.forces[x], 1e-12 * fs);
+  }
+  // The input's blocks are checked like the hidden ones.
+  EXPECT_THROW(make_model(a.species, a.r_cut, a.n_basis, a.envelope_p, a.lmax, irreps_string(a.hidden),
+                          a.radial_hidden, 1, a.avg_num_neighbors, "3x1o+8x0e"),
+               std::invalid_argument);
+}
+
 TEST(GnnModel, ClosestPairFindsImagesAndOpenBoundaries) {
   for (const auto& s : reference_structures()) {
     const auto far = closest_pair(s, 0.5);
