@@ -274,12 +274,19 @@ Model read_model(const Config& cfg) {
     if (m.E.size() != std::size_t(policies))
       bad("/E needs one entry per policy (" + std::to_string(std::int64_t(policies)) + ")");
   }
-  validate(m);
+  validate(m, cfg.file);
   return m;
 }
 
-void validate(const Model& m) {
-  auto bad = [](const std::string& what) { throw std::invalid_argument(what); };
+void validate(const Model& m, const std::string& file) {
+  auto bad = [&](const std::string& what) {
+    throw std::invalid_argument(file.empty() ? what : file + ": " + what);
+  };
+  // An array's name: A[0] for a built-in model, /A0 (its dataset) for a file.
+  auto name = [&](const char* array, std::size_t k) {
+    return file.empty() ? std::string(array) + "[" + std::to_string(k) + "]"
+                        : "/" + std::string(array) + std::to_string(k);
+  };
   auto probabilities = [&](const std::vector<double>& v, std::int64_t rows, std::int64_t cols,
                            const std::string& name) {
     for (std::int64_t c = 0; c < cols; ++c) {
@@ -295,17 +302,14 @@ void validate(const Model& m) {
         bad(name + ": column " + std::to_string(c) + " sums to " + std::to_string(total) + ", not 1");
     }
   };
-  for (std::size_t o = 0; o < m.A.size(); ++o)
-    probabilities(m.A[o], m.No[o], m.joint(o), "A[" + std::to_string(o) + "]");
-  for (std::size_t f = 0; f < m.B.size(); ++f)
-    probabilities(m.B[f], m.Ns[f], m.Ns[f] * m.Nu[f], "B[" + std::to_string(f) + "]");
-  for (std::size_t f = 0; f < m.D.size(); ++f)
-    probabilities(m.D[f], m.Ns[f], 1, "D[" + std::to_string(f) + "]");
-  probabilities(m.E, std::int64_t(m.E.size()), 1, "E");
+  for (std::size_t o = 0; o < m.A.size(); ++o) probabilities(m.A[o], m.No[o], m.joint(o), name("A", o));
+  for (std::size_t f = 0; f < m.B.size(); ++f) probabilities(m.B[f], m.Ns[f], m.Ns[f] * m.Nu[f], name("B", f));
+  for (std::size_t f = 0; f < m.D.size(); ++f) probabilities(m.D[f], m.Ns[f], 1, name("D", f));
+  for (std::size_t f = 0; f < m.world_D.size(); ++f) probabilities(m.world_D[f], m.Ns[f], 1, name("world_D", f));
+  probabilities(m.E, std::int64_t(m.E.size()), 1, file.empty() ? "E" : "/E");
   for (std::size_t o = 0; o < m.C.size(); ++o)
     for (std::size_t k = 0; k < m.C[o].size(); ++k)
-      if (!std::isfinite(m.C[o][k]))
-        bad("C[" + std::to_string(o) + "]: entry " + std::to_string(k) + " is not finite");
+      if (!std::isfinite(m.C[o][k])) bad(name("C", o) + ": entry " + std::to_string(k) + " is not finite");
 }
 
 }  // namespace prism::policy

@@ -45,7 +45,9 @@ Model random_model(const Config& cfg);
 Model read_model(const Config& cfg);
 
 // Throws std::invalid_argument naming the array and index: A and B columns
-// must be probabilities summing to 1, C finite, D and E probabilities.
-void validate(const Model& m);
+// must be probabilities summing to 1, C finite, D, the world's D and E
+// probabilities.  With a file, the message starts with its path and names
+// the arrays by their datasets (/A0, /world_D1, ...).
+void validate(const Model& m, const std::string& file = "");
 
 }  // namespace prism::policy

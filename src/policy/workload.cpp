@@ -3,6 +3,7 @@
 #include <KokkosBlas3_gemm.hpp>
 #include <Kokkos_Core.hpp>
 #include <algorithm>
+#include <numeric>
 #include <bit>
 #include <cmath>
 #include <map>
@@ -704,6 +705,16 @@ void PolicyWorkload::run(RunContext& ctx) {
   trace_.world = ints(world, sp.F);
   trace_.observations = ints(observations, sp.M);
   trace_.traced = std::min(cfg_.trace_agents, cfg_.agents);
+  // The marginals from the gathered q(pi), summed over the policies in
+  // their order, as the device sums them for marginal sampling.
+  const std::int64_t P = model_.policy_count(), F = std::int64_t(model_.Nu.size());
+  const std::int64_t U = std::accumulate(model_.Nu.begin(), model_.Nu.end(), std::int64_t(0));
+  trace_.action_marginals.assign(trace_.q_pi.size() / std::size_t(P) * std::size_t(U), 0.0);
+  for (std::size_t row = 0; row < trace_.q_pi.size() / std::size_t(P); ++row)
+    for (std::int64_t k = 0; k < P; ++k)
+      for (std::int64_t f = 0, at = 0; f < F; at += model_.Nu[f], ++f)
+        trace_.action_marginals[row * std::size_t(U) + std::size_t(at + model_.policies[(k * model_.policy_len) * F + f])] +=
+            trace_.q_pi[row * std::size_t(P) + std::size_t(k)];
 }
 
 void PolicyWorkload::write(H5Writer& out) const {
@@ -742,6 +753,8 @@ void PolicyWorkload::write(H5Writer& out) const {
     for (std::size_t k = 0; k < G.size(); ++k) G[k] = -trace_.neg_efe[k];
     out.write(g + "/trace/G", G, {n, t, P});
     const auto F = std::uint64_t(model_.Ns.size()), M = std::uint64_t(model_.No.size());
+    const auto U = std::uint64_t(std::accumulate(model_.Nu.begin(), model_.Nu.end(), std::int64_t(0)));
+    out.write(g + "/trace/action_marginals", trace_.action_marginals, {n, t, U});
     out.write(g + "/trace/actions", trace_.actions, {n, t, F});
     out.write(g + "/trace/world", trace_.world, {n, t, F});
     out.write(g + "/trace/observations", trace_.observations, {n, t, M});
@@ -756,6 +769,7 @@ void PolicyWorkload::write(H5Writer& out) const {
     out.write(g + "/model/B" + std::to_string(f), model_.B[f]);
     out.write(g + "/model/D" + std::to_string(f), model_.D[f]);
   }
+  out.write(g + "/model/E", model_.E);
 }
 
 PolicyWorkload::StepMeans PolicyWorkload::step_means() const {

@@ -18,6 +18,9 @@ namespace prism::policy {
 // [agent][step][...]:
 struct Trace : StepRows {
   std::vector<double> beliefs, q_pi, neg_efe;
+  // Per agent and step, per factor f, q(pi)'s marginal over f's first-step
+  // controls (what marginal sampling chooses from; pymdp's get_marginals).
+  std::vector<double> action_marginals;
   std::vector<std::int32_t> actions, observations, world;
   std::int64_t traced = 0;
 };

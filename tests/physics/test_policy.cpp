@@ -511,7 +511,8 @@ std::string write_model(const Model& m, const std::string& name, bool break_shap
 // pymdp 1.0 (JAX, float64) itself, on seeded random models given a fixed
 // observation sequence (tests/reference/policy_pymdp, written on the GPU
 // machine by bench/policy_pymdp.py --reference): posteriors, -G per policy,
-// q(pi), the free energy and the actions equal pymdp's to 1e-10.
+// q(pi), its marginals over the first step's controls, the free energy and
+// the actions equal pymdp's to 1e-10.
 TEST(PolicyMaths, EqualsPymdp) {
   const std::string dir = std::string(PRISM_SOURCE_DIR) + "/tests/reference/policy_pymdp/";
   int models = 0;
@@ -571,6 +572,13 @@ TEST(PolicyMaths, EqualsPymdp) {
           EXPECT_NEAR(tr.q_pi[t * P + k], q_pi[t * P + k], 1e-10) << "step " << t << " policy " << k;
         }
         EXPECT_NEAR(tr.free_energy[t], vfe[t], 1e-10 * std::max(1.0, std::fabs(vfe[t]))) << "step " << t;
+        const std::int64_t U = std::accumulate(m.Nu.begin(), m.Nu.end(), std::int64_t(0));
+        for (std::int64_t f = 0, at = 0; f < F; at += m.Nu[f], ++f) {
+          const auto marginal = ref.values<double>("/action_marginal" + std::to_string(f));
+          for (std::int64_t u = 0; u < m.Nu[f]; ++u)
+            EXPECT_NEAR(tr.action_marginals[t * U + at + u], marginal[t * m.Nu[f] + u], 1e-10)
+                << "step " << t << " factor " << f << " control " << u;
+        }
       }
       ++models;
       if (evaluation == E::lanes && products == Products::direct) lane_models.push_back(name);
@@ -721,9 +729,9 @@ TEST(PolicyMaths, ExpectedFreeEnergyIgnoresStateLabels) {
 TEST(PolicyInput, BadModelsNameTheArray) {
   Config cfg;
   cfg.task = Task::random;
-  auto expect = [](Model m, const std::string& what) {
+  auto expect = [](Model m, const std::string& what, const std::string& file = "") {
     try {
-      validate(m);
+      validate(m, file);
       ADD_FAILURE() << "accepted: " << what;
     } catch (const std::invalid_argument& e) {
       EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
@@ -741,6 +749,21 @@ TEST(PolicyInput, BadModelsNameTheArray) {
   m = random_model(cfg);
   m.C[0][1] = INFINITY;
   expect(m, "C[0]: entry 1 is not finite");
+  // The world's initial states are probabilities too.
+  m = random_model(cfg);
+  m.world_D = m.D;
+  m.world_D[0][0] = -1;
+  expect(m, "world_D[0]: entry [0] of column 0 is");
+  m.world_D[0][0] = NAN;
+  expect(m, "world_D[0]: entry [0]");
+  // A model from a file: its path, then the dataset.
+  m = random_model(cfg);
+  m.A[0][1] += 0.1;
+  expect(m, "model.h5: /A0: column 1 sums to", "model.h5");
+  m = random_model(cfg);
+  m.world_D = m.D;
+  m.world_D[0][1] = 2;
+  expect(m, "model.h5: /world_D0: column 0 sums to", "model.h5");
 }
 
 // ---- The continuous form: linear-Gaussian agents ----
