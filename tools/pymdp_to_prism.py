@@ -10,6 +10,8 @@ Layout (all float64 unless noted; pymdp's index order):
     /C<m>               [outcomes] log-preferences (default: uniform 1/outcomes, as pymdp)
     /D<f>               [states] initial-state prior (default: uniform)
     /E                  [policies] policy prior (default: uniform)
+    /policies           int64 [policies][policy_len][factor]: the agent's own list
+                        (default: every sequence of policy_len control tuples)
     /world_D<f>         [states] the world's initial states (default: D)
     /success            int64 [modality, outcome] counted as task success (optional)
 
@@ -32,16 +34,20 @@ def _array(x):
 
 
 def from_agent(agent, batch_index=0):
-    """A, B, C, D, E and A_dependencies of a pymdp Agent, without its batch axis."""
+    """A, B, C, D, E, A_dependencies and the policies of a pymdp Agent, without its batch axis."""
 
     def unbatch(arrays):
         return [_array(a)[batch_index] for a in arrays]
 
+    import numpy as np
+
     return dict(A=unbatch(agent.A), B=unbatch(agent.B), C=unbatch(agent.C), D=unbatch(agent.D),
-                E=_array(agent.E)[batch_index], A_dependencies=[list(d) for d in agent.A_dependencies])
+                E=_array(agent.E)[batch_index], A_dependencies=[list(d) for d in agent.A_dependencies],
+                policies=np.asarray(agent.policies.policy_arr).astype(np.int64))
 
 
-def write_model(path, A, B, C=None, D=None, E=None, A_dependencies=None, world_D=None, success=None):
+def write_model(path, A, B, C=None, D=None, E=None, A_dependencies=None, world_D=None, success=None,
+                policies=None):
     import h5py
     import numpy as np
 
@@ -71,6 +77,11 @@ def write_model(path, A, B, C=None, D=None, E=None, A_dependencies=None, world_D
             h5["E"] = _array(E)
         if success is not None:
             h5["success"] = np.asarray(success, dtype=np.int64)
+        if policies is not None:
+            pol = np.asarray(policies, dtype=np.int64)
+            if pol.ndim != 3 or pol.shape[2] != len(B):
+                raise ValueError(f"policies has shape {pol.shape}; [policies][policy_len][{len(B)}] is needed")
+            h5["policies"] = pol
 
 
 def check(path):

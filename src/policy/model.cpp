@@ -30,8 +30,9 @@ std::vector<std::int64_t> all_policies(const std::vector<std::int64_t>& Nu, std:
 }
 
 namespace {
+// Every sequence of policy_len control tuples, unless a model file gave its own list.
 void finish(Model& m) {
-  m.policies = all_policies(m.Nu, m.policy_len);
+  if (m.policies.empty()) m.policies = all_policies(m.Nu, m.policy_len);
   const std::int64_t P = std::int64_t(m.policies.size()) / (m.policy_len * std::int64_t(m.Nu.size()));
   if (m.E.empty()) m.E.assign(std::size_t(P), 1.0 / double(P));
 }
@@ -243,8 +244,25 @@ Model read_model(const Config& cfg) {
       bad("/world_D" + std::to_string(f) + " is missing (every factor's or none)");
   }
   double policies = 1;
-  for (std::int64_t t = 0; t < m.policy_len; ++t)
-    for (auto u : m.Nu) policies *= double(u);
+  if (in.exists("/policies")) {  // a given list, [policy][step][factor]
+    const auto sh = in.shape("/policies");
+    if (sh.size() != 3 || sh[0] < 1 || sh[1] != std::uint64_t(m.policy_len) || sh[2] != std::uint64_t(F))
+      bad("/policies is " + shape_text(sh) + "; [policies][" + std::to_string(m.policy_len) + "][" +
+          std::to_string(F) + "] is needed (policy_len " + std::to_string(m.policy_len) +
+          " from the deck, the factors from the B arrays)");
+    m.policies = in.values<std::int64_t>("/policies");
+    for (std::size_t k = 0; k < m.policies.size(); ++k) {
+      const std::int64_t f = std::int64_t(k) % F, u = m.policies[k];
+      if (u < 0 || u >= m.Nu[f])
+        bad("/policies: policy " + std::to_string(std::int64_t(k) / (F * m.policy_len)) + ", step " +
+            std::to_string(std::int64_t(k) / F % m.policy_len) + ", factor " + std::to_string(f) + ": control " +
+            std::to_string(u) + " is not one of 0.." + std::to_string(m.Nu[f] - 1));
+    }
+    policies = double(sh[0]);
+  } else {
+    for (std::int64_t t = 0; t < m.policy_len; ++t)
+      for (auto u : m.Nu) policies *= double(u);
+  }
   if (policies > 65536)
     bad(std::to_string(std::int64_t(policies)) + " policies with this policy_len; at most 65536");
   for (auto u : m.Nu)

@@ -577,8 +577,67 @@ std::string write_model(const Model& m, const std::string& name, bool break_shap
     out.write("/success", std::vector<std::int64_t>{m.success_modality, m.success_outcome});
   if (m.given_steps > 0)
     out.write("/observations", m.given_obs, {std::uint64_t(m.given_steps), std::uint64_t(m.No.size())});
+  if (m.policies != all_policies(m.Nu, m.policy_len))
+    out.write("/policies", m.policies,
+              {std::uint64_t(m.policy_count()), std::uint64_t(m.policy_len), std::uint64_t(m.Ns.size())});
   out.commit(true);
   return path;
+}
+
+// A model's own list of policies (pymdp's `policies` argument): every
+// sequence in reverse order with every third left out, so that the policy
+// tree is ragged and its nodes come in another order.  Against the
+// definitions with every evaluation, and read back from a model file.
+Model with_given_policies(Model m) {
+  const std::int64_t P = m.policy_count(), W = m.policy_len * std::int64_t(m.Ns.size());
+  std::vector<std::int64_t> given;
+  for (std::int64_t k = P - 1; k >= 0; --k)
+    if (k % 3 != 1) given.insert(given.end(), m.policies.begin() + k * W, m.policies.begin() + (k + 1) * W);
+  m.policies = given;
+  m.E.assign(given.size() / std::size_t(W), 1.0 / double(given.size() / std::size_t(W)));
+  return m;
+}
+
+TEST(PolicyMaths, GivenPolicyListsEqualTheDefinitions) {
+  Config cfg;
+  cfg.task = Task::random;
+  cfg.states = {3, 2};
+  cfg.controls = {2, 2};
+  cfg.observations = {4, 2};
+  cfg.policy_len = 2;
+  cfg.model_seed = 7;
+  const Model two = with_given_policies(random_model(cfg));
+  ASSERT_EQ(two.policy_count(), 11);  // 16 less the 5 of k % 3 == 1
+  check_against_definitions(cfg, 1e-12, &two);
+  // One controlled factor: the tiled evaluation and the lanes take the list too.
+  cfg.states = {5, 2};
+  cfg.controls = {3, 1};
+  const Model one = with_given_policies(random_model(cfg));
+  ASSERT_EQ(one.policy_count(), 6);
+  ASSERT_TRUE(tiled_evaluation_applies(one, cfg));
+  for (const auto evaluation :
+       {Config::Evaluation::tiled, Config::Evaluation::general, Config::Evaluation::lanes}) {
+    Config c = cfg;
+    c.evaluation = evaluation;
+    check_against_definitions(c, 1e-12, &one);
+  }
+  // Through a model file: the list comes back; a control out of range is refused.
+  Config from = cfg;
+  from.task = Task::hdf5;
+  from.file = write_model(one, "given_policies");
+  EXPECT_EQ(read_model(from).policies, one.policies);
+  Model bad = one;
+  bad.policies[3] = 7;
+  from.file = write_model(bad, "given_policies_bad");
+  try {
+    read_model(from);
+    ADD_FAILURE() << "a control out of range was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("/policies: policy 0, step 1, factor 1: control 7 is not one of 0..0"), std::string::npos)
+        << e.what();
+  }
+  std::filesystem::remove(write_model(one, "given_policies"));
+  std::filesystem::remove(from.file);
 }
 
 // pymdp 1.0 (JAX, float64) itself, on seeded random models given a fixed
