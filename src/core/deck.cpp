@@ -181,6 +181,11 @@ void Deck::fail(const std::string& section, const std::string& key, const std::s
   throw DeckError(location(section, key) + ": key '" + section + "." + key + "': " + rule);
 }
 
+void Deck::only_with(const std::string& section, std::initializer_list<const char*> keys,
+                     const std::string& condition) {
+  for (const char* k : keys) only_with_[section + "." + k] = condition;
+}
+
 const toml::node* Deck::node(const std::string& section, const std::string& key) {
   used_.insert(section + "." + key);
   const auto* sec = table_->get_as<toml::table>(section);
@@ -335,7 +340,10 @@ void Deck::check_unknown(const std::vector<std::string>& known_sections) const {
     }
     for (const auto& [key, value] : *sec) {
       const std::string full = section + "." + std::string(key.str());
-      if (!used_.count(full)) fail(section, std::string(key.str()), "unknown key");
+      if (used_.count(full)) continue;
+      const auto why = only_with_.find(full);
+      fail(section, std::string(key.str()),
+           why == only_with_.end() ? "unknown key" : "applies only with " + why->second + ", which this deck does not set");
     }
   }
 }

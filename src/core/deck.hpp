@@ -3,6 +3,7 @@
 // Every getter records the key as used and validates it; errors are thrown as
 // DeckError with the message `DECK:LINE: key 'section.key': rule`.
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -59,6 +60,10 @@ class Deck {
   void check_unknown(const std::vector<std::string>& known_sections) const;
 
   [[noreturn]] void fail(const std::string& section, const std::string& key, const std::string& rule) const;
+  // Keys of `section` that exist only under another setting (`condition`,
+  // e.g. "order = \"second\""): a deck that gives one of them while the
+  // setting is otherwise is told so by check_unknown instead of "unknown key".
+  void only_with(const std::string& section, std::initializer_list<const char*> keys, const std::string& condition);
   std::string location(const std::string& section, const std::string& key) const;
 
   const std::string& path() const { return path_; }
@@ -80,6 +85,7 @@ class Deck {
   std::string text_;
   std::unique_ptr<toml::table> table_;
   std::set<std::string> used_;
+  std::map<std::string, std::string> only_with_;  // "section.key" -> the setting it needs
   std::set<std::string> overridden_;
   std::map<std::string, std::string> effective_;  // "section.key" -> value in effect
   void record(const std::string& section, const std::string& key, const std::string& value);

@@ -7,6 +7,8 @@ namespace prism::gnn {
 Config parse_config(Deck& deck) {
   Config c;
   const std::string s = "gnn";
+  deck.only_with(s, {"md_steps", "md_dt", "md_temperature", "md_every"}, "mode = \"md\"");
+  deck.only_with(s, {"forces"}, "mode = \"single_point\" (md always computes forces)");
   c.model = deck.get_path(s, "model", std::nullopt);
   c.structures = deck.get_path(s, "structures", std::nullopt);
   if (deck.has(s, "replicate")) {

@@ -1,8 +1,10 @@
 #pragma once
 // gnn as a prism workload: an E(3)-equivariant interatomic potential (e3nn
 // conventions) evaluated on a batch of structures, or a short NVE run of
-// each.  Work units are structures; each runs whole on one rank, so results
-// do not depend on the number of ranks.
+// each.  Work units are structures, each run whole on one rank; or, with
+// decompose = "space", the atoms of one structure split by slabs over the
+// ranks (gnn/domain.hpp).  Either way the results do not depend on the
+// number of ranks.
 #include <memory>
 
 #include "core/workload.hpp"

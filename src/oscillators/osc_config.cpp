@@ -17,6 +17,15 @@ const std::string kSection = "oscillators";
 Config parse_config(Deck& deck) {
   Config c;
   const auto& s = kSection;
+  // Keys of one setting only: named as such when given under another.
+  deck.only_with(s, {"m", "gamma"}, "order = \"second\"");
+  deck.only_with(s, {"neighbours"}, "coupling = \"ring\"");
+  deck.only_with(s, {"mean_degree", "graph_seed"}, "coupling = \"random\"");
+  deck.only_with(s, {"file"}, "coupling = \"file\"");
+  deck.only_with(s, {"frequency_file"}, "frequencies = \"file\"");
+  deck.only_with(s, {"omega"}, "frequencies other than \"file\"");
+  deck.only_with(s, {"spread", "frequency_seed"}, "frequencies = \"gaussian\" or \"lorentzian\"");
+  deck.only_with(s, {"winding"}, "initial = \"twisted\"");
   c.order =
       deck.get_string(s, "order", "first", {"first", "second"}) == "first" ? Order::first : Order::second;
   c.N = deck.get_int(s, "oscillators", 1024, 2, std::int64_t(1) << 31);

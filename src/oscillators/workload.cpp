@@ -3,8 +3,10 @@
 #include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <stdexcept>
+#include <string>
 
 #include "core/deck.hpp"
 #include "core/h5_reader.hpp"
@@ -180,14 +182,15 @@ Kokkos::View<T*> to_device(const char* label, const std::vector<T>& v) {
   return d;
 }
 
-// Mean and binned error of x[from..) (up to 16 blocks).
+// Mean and binned error of x[from..) (up to 16 blocks); the error is NaN
+// (unknown, not zero) for a single record.
 std::pair<double, double> binned(const double* x, std::int64_t from, std::int64_t to) {
   const std::int64_t n = to - from;
   const std::int64_t nb = std::min<std::int64_t>(16, n);
   double mean = 0;
   for (std::int64_t k = from; k < to; ++k) mean += x[k];
   mean /= double(n);
-  if (nb < 2) return {mean, 0.0};
+  if (nb < 2) return {mean, std::numeric_limits<double>::quiet_NaN()};
   std::vector<double> blocks(std::size_t(nb), 0.0);
   std::vector<std::int64_t> counts(std::size_t(nb), 0);
   for (std::int64_t k = 0; k < n; ++k) {
@@ -669,10 +672,19 @@ void OscillatorsWorkload::print_summary(std::FILE* out) const {
   std::fprintf(out, "  %10s  %22s  %22s  %14s%s\n", "K", "r", "coupling energy / N", "spread of <v>",
                c.order == Order::second ? "   T_eff = m<v^2>" : "");
   for (std::size_t k = 0; k < c.K.size() && k < 64; ++k) {
-    std::fprintf(out, "  %10.4f  %10.6f +- %8.6f  %10.6f +- %8.6f  %14.6f", c.K[k], avg_.r[k], avg_.r_err[k],
-                 avg_.potential[k], avg_.potential_err[k], avg_.velocity_spread[k]);
+    // An error of a single record is unknown: "n/a" rather than a number.
+    auto pm = [](double err, int width, int digits) {
+      char text[32];
+      if (std::isfinite(err))
+        std::snprintf(text, sizeof text, "+- %*.*f", width, digits, err);
+      else
+        std::snprintf(text, sizeof text, "+- %*s", width, "n/a");
+      return std::string(text);
+    };
+    std::fprintf(out, "  %10.4f  %10.6f %s  %10.6f %s  %14.6f", c.K[k], avg_.r[k], pm(avg_.r_err[k], 8, 6).c_str(),
+                 avg_.potential[k], pm(avg_.potential_err[k], 8, 6).c_str(), avg_.velocity_spread[k]);
     if (c.order == Order::second)
-      std::fprintf(out, "   %8.5f +- %7.5f", avg_.temperature[k], avg_.temperature_err[k]);
+      std::fprintf(out, "   %8.5f %s", avg_.temperature[k], pm(avg_.temperature_err[k], 7, 5).c_str());
     std::fprintf(out, "\n");
   }
 }

@@ -40,6 +40,14 @@ void read_agent_settings(Deck& deck, AgentSettings& a) {
 Config parse_config(Deck& deck) {
   Config c;
   const auto& s = kSection;
+  deck.only_with(s,
+                 {"cue_validity", "reward_probability", "punishment_probability", "reward", "punishment",
+                  "reward_condition"},
+                 "task = \"tmaze\"");
+  deck.only_with(s, {"rows", "cols", "start", "goal", "goal_reward", "distance_cost"}, "task = \"grid\"");
+  deck.only_with(s, {"file"}, "task = \"hdf5\"");
+  deck.only_with(s, {"states", "controls", "observations", "model_seed", "preference_scale"},
+                 "task = \"random\"");
   const auto task = deck.get_string(s, "task", "tmaze", {"tmaze", "grid", "random", "hdf5"});
   c.task = task == "tmaze"    ? Task::tmaze
            : task == "grid"   ? Task::grid

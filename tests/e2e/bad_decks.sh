@@ -61,6 +61,11 @@ expect_error "key 'thermo.measure_every': must not exceed thermo.sweeps" --set t
 expect_error "key 'thermo.measure_every': must be in [1, 1000000000], got 0" --set thermo.measure_every=0 "$pt"
 expect_error "key 'thermo.error_blocks': must not exceed the samples, thermo.sweeps / thermo.measure_every" --set thermo.sweeps=600 --set thermo.measure_every=100 "$pt"
 expect_error "metropolis accepts more than 99% of all moves" --set thermo.J=0 --set thermo.update=metropolis "$pt"
+# A key of another setting is named as such, not as unknown.
+expect_error "key 'oscillators.winding': applies only with initial = \"twisted\"" --set oscillators.winding=2 \
+  "$SRC/tests/decks/small_oscillators.toml"
+expect_error "key 'policy.rows': applies only with task = \"grid\"" --set policy.rows=4 "$pol"
+expect_error "key 'gnn.md_steps': applies only with mode = \"md\"" --set gnn.md_steps=4 "$SRC/tests/decks/small_gnn.toml"
 # --check --restart reads the checkpoint: a thermo deck with a file that has none is refused.
 "$PRISM" --output "$WORK/done.h5" --set thermo.sweeps=100 "$pt" > /dev/null 2>&1
 expect_error "no /thermo/checkpoint to restart from" --restart "$WORK/done.h5" --output "$WORK/x.h5" "$pt"
