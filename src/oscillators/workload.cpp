@@ -120,6 +120,25 @@ HostGraph build_graph(const Config& c) {
           throw std::invalid_argument("/edges row " + std::to_string(k / 2) + " names oscillator " +
                                       std::to_string(e[k]) + ", outside 0.." + std::to_string(N - 1));
       for (double x : e) ends.push_back(std::int64_t(x));
+      // A self-loop couples nothing (sin 0) but would count in the degrees,
+      // and a pair listed twice would double its coupling: both are refused
+      // rather than read one way or the other.
+      std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
+      for (std::size_t k = 0; k < ends.size(); k += 2) {
+        if (ends[k] == ends[k + 1])
+          throw std::invalid_argument("/edges row " + std::to_string(k / 2) + " joins oscillator " +
+                                      std::to_string(ends[k]) + " to itself");
+        pairs.emplace_back(std::min(ends[k], ends[k + 1]), std::max(ends[k], ends[k + 1]));
+      }
+      std::vector<std::size_t> order(pairs.size());
+      for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+      std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return pairs[x] < pairs[y]; });
+      for (std::size_t k = 1; k < order.size(); ++k)
+        if (pairs[order[k]] == pairs[order[k - 1]])
+          throw std::invalid_argument("/edges rows " + std::to_string(std::min(order[k - 1], order[k])) + " and " +
+                                      std::to_string(std::max(order[k - 1], order[k])) + " join the same pair (" +
+                                      std::to_string(pairs[order[k]].first) + ", " +
+                                      std::to_string(pairs[order[k]].second) + "); list each edge once");
       if (in.exists("/weights")) {
         w = in.values<double>("/weights");
         if (w.size() != shape[0])

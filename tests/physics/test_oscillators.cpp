@@ -292,6 +292,8 @@ TEST(OscillatorsInput, BadGraphFilesAreRefused) {
   };
   write("range.h5", {0, 1, 1, 7}, {});
   write("nan.h5", {0, 1, 1, 2}, {1.0, NAN});
+  write("loop.h5", {0, 1, 2, 2}, {});
+  write("twice.h5", {0, 1, 1, 2, 1, 0}, {});
   if (root()) {
     H5Writer out((dir / "freq.h5").string());
     out.write("/frequencies", std::vector<double>{0.1, 0.2, 0.3});
@@ -299,7 +301,10 @@ TEST(OscillatorsInput, BadGraphFilesAreRefused) {
   }
   test::world->barrier();
   for (const auto& [file, text] : std::vector<std::pair<std::string, std::string>>{
-           {"range.h5", "names oscillator 7"}, {"nan.h5", "/weights[1] is not finite"}}) {
+           {"range.h5", "names oscillator 7"},
+           {"nan.h5", "/weights[1] is not finite"},
+           {"loop.h5", "/edges row 1 joins oscillator 2 to itself"},
+           {"twice.h5", "/edges rows 0 and 2 join the same pair (0, 1)"}}) {
     auto deck = Deck::from_string(
         "[oscillators]\noscillators = 4\ncoupling = \"file\"\nfile = \"" + (dir / file).string() + "\"\n",
         "test.toml");
