@@ -145,8 +145,9 @@ TEST(GnnModel, FloatEqualsE3nnFloat32) {
   for (const int max_tile : {0, 1}) expect_equal_to_e3nn<float>(1e-5, 1e-5, "_f32", max_tile);
 }
 
-TEST(GnnModel, ForcesAreMinusTheEnergyGradient) {
-  const Model model = read_model(kRef + "model.h5");
+// Forces against central differences of the energy, for the structures of
+// at most 8 atoms.
+void expect_forces_are_minus_the_gradient(const Model& model) {
   Potential<double> pot(model);
   for (const auto& s : reference_structures()) {
     if (s.atoms() > 8) continue;
@@ -163,6 +164,10 @@ TEST(GnnModel, ForcesAreMinusTheEnergyGradient) {
         EXPECT_NEAR(ev.forces[3 * i + a], fd, 1e-7 * fs) << "atom " << i << " axis " << a;
       }
   }
+}
+
+TEST(GnnModel, ForcesAreMinusTheEnergyGradient) {
+  expect_forces_are_minus_the_gradient(read_model(kRef + "model.h5"));
 }
 
 // A random orthogonal matrix (a rotation, or with reflect a rotation times -1).
@@ -193,8 +198,9 @@ std::vector<double> transform(const std::vector<double>& v, const std::array<dou
   return out;
 }
 
-TEST(GnnModel, EnergyInvariantForcesEquivariantUnderE3) {
-  const Model model = read_model(kRef + "model.h5");
+// Rotations, reflections and translations leave the energy unchanged and
+// rotate the forces; a permutation of the atoms permutes them.
+void expect_e3_equivariance(const Model& model) {
   Potential<double> pot(model);
   for (const auto& s : reference_structures()) {
     SCOPED_TRACE(s.name);
@@ -231,6 +237,42 @@ TEST(GnnModel, EnergyInvariantForcesEquivariantUnderE3) {
       for (int a = 0; a < 3; ++a)
         EXPECT_NEAR(ep.forces[3 * i + a], ev.forces[3 * ((i * 11 + 3) % n) + a], 1e-12 * fs);
   }
+}
+
+TEST(GnnModel, EnergyInvariantForcesEquivariantUnderE3) {
+  expect_e3_equivariance(read_model(kRef + "model.h5"));
+}
+
+// A model with l_max = 3 (the reference files stop at 2): harmonics up to
+// l = 3, features up to 3o, random weights.  Equivariance needs every
+// coupling table and harmonic of l = 3 right, and the forces every
+// gradient of them.
+TEST(GnnModel, LmaxThreeModelIsEquivariantAndConservative) {
+  const Model ref = read_model(kRef + "model.h5");
+  Model m = make_model(ref.species, ref.r_cut, ref.n_basis, ref.envelope_p, 3, "6x0e+3x1o+2x2e+2x3o", {12}, 2,
+                       ref.avg_num_neighbors);
+  ASSERT_EQ(m.sh.back().l, 3);
+  std::mt19937_64 gen(21);
+  std::normal_distribution<double> g;
+  auto fill = [&](std::vector<double>& v) {
+    for (auto& x : v) x = g(gen);
+  };
+  fill(m.embed.weight);
+  fill(m.readout.weight);
+  fill(m.shift);
+  for (auto& L : m.layers) {
+    for (auto& r : L.radial) fill(r);
+    fill(L.linear.weight);
+    fill(L.self.weight);
+    bool has_l3 = false;
+    for (const auto& p : L.tp) has_l3 = has_l3 || p.l2 == 3 || p.l3 == 3;
+    EXPECT_TRUE(has_l3);
+  }
+  m.gate_silu_cst = ref.gate_silu_cst;
+  m.gate_sigmoid_cst = ref.gate_sigmoid_cst;
+  m.radial_silu_cst = ref.radial_silu_cst;
+  expect_e3_equivariance(m);
+  expect_forces_are_minus_the_gradient(m);
 }
 
 TEST(GnnModel, SupercellHasEightTimesTheEnergyAndTheSameForces) {
