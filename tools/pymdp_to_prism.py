@@ -13,6 +13,8 @@ Layout (all float64 unless noted; pymdp's index order):
     /policies           int64 [policies][policy_len][factor]: the agent's own list
                         (default: every sequence of policy_len control tuples)
     /world_D<f>         [states] the world's initial states (default: D)
+    /world_A<m>, /world_B<f>  the world's own likelihoods and transitions, shaped as
+                        A<m> and B<f> (default: the model's)
     /success            int64 [modality, outcome] counted as task success (optional)
 
 From Python:
@@ -47,7 +49,7 @@ def from_agent(agent, batch_index=0):
 
 
 def write_model(path, A, B, C=None, D=None, E=None, A_dependencies=None, world_D=None, success=None,
-                policies=None):
+                policies=None, world_A=None, world_B=None):
     import h5py
     import numpy as np
 
@@ -67,12 +69,20 @@ def write_model(path, A, B, C=None, D=None, E=None, A_dependencies=None, world_D
             h5[f"A{m}_dependencies"] = np.asarray(deps[m], dtype=np.int64)
             if C is not None:
                 h5[f"C{m}"] = _array(C[m])
+            if world_A is not None and world_A[m] is not None:
+                if _array(world_A[m]).shape != a.shape:
+                    raise ValueError(f"world_A[{m}] has shape {_array(world_A[m]).shape}; A[{m}]'s {a.shape} is needed")
+                h5[f"world_A{m}"] = _array(world_A[m])
         for f, b in enumerate(B):
             h5[f"B{f}"] = b
             if D is not None:
                 h5[f"D{f}"] = _array(D[f])
             if world_D is not None:
                 h5[f"world_D{f}"] = _array(world_D[f])
+            if world_B is not None and world_B[f] is not None:
+                if _array(world_B[f]).shape != b.shape:
+                    raise ValueError(f"world_B[{f}] has shape {_array(world_B[f]).shape}; B[{f}]'s {b.shape} is needed")
+                h5[f"world_B{f}"] = _array(world_B[f])
         if E is not None:
             h5["E"] = _array(E)
         if success is not None:

@@ -11,7 +11,7 @@
 // ln E); the action is the first step of the most probable (or a sampled)
 // policy, or per factor the argmax (or a sample) of q(pi)'s marginal over
 // first steps.  The world is the model's own A and B (the generative
-// process), sampled with Philox keyed by (seed, agent, step), so an agent's
+// process) unless the model file gives it others, sampled with Philox keyed by (seed, agent, step), so an agent's
 // trajectory does not depend on which rank or thread runs it (draws 0-5:
 // the factors' states, 6-13: the modalities' observations, 15: the action).
 // One team per agent.  The team's threads share each phase's independent
@@ -71,6 +71,9 @@ struct Spec {
   std::int64_t b_at[kMaxFactors] = {}, d_at[kMaxFactors] = {}, s_at[kMaxFactors] = {};
   std::int64_t bt_at[kMaxFactors] = {};       // B transposed, [control][previous][next], for rollouts
   std::int64_t world_d_at[kMaxFactors] = {};  // the world's initial-state distribution
+  // The world's transitions and likelihoods: B's and A's own offsets unless
+  // the model file gives the world its own (/world_B<f>, /world_A<m>).
+  std::int64_t world_b_at[kMaxFactors] = {}, world_a_at[kMaxModalities] = {};
   std::int64_t e_at = 0, S = 0, LL = 0;       // E's offset; total states; total log-likelihood scratch
   std::int64_t max_joint = 0;                 // the largest joint of a modality
   // The policy tree: N nodes (distinct non-empty prefixes), level t (prefixes
@@ -308,10 +311,10 @@ struct AgentStep {
       return &p(sp.world_d_at[f]);
     }
     stride = std::int64_t(sp.Ns[f]) * sp.Nu[f];
-    return &p(sp.b_at[f] + std::int64_t(world(i, f)) * sp.Nu[f] + action(i, f));
+    return &p(sp.world_b_at[f] + std::int64_t(world(i, f)) * sp.Nu[f] + action(i, f));
   }
   KOKKOS_INLINE_FUNCTION const double* world_outcome_weights(int m, std::int64_t j) const {
-    return &p(sp.a_at[m] + j);
+    return &p(sp.world_a_at[m] + j);
   }
   template <class State>
   KOKKOS_INLINE_FUNCTION std::int64_t world_joint(int m, State&& state) const {

@@ -230,6 +230,20 @@ Model read_model(const Config& cfg) {
     }
   }
   if (m.No.empty()) bad("no /A0 (likelihood of the first modality)");
+  // The world's own likelihoods and transitions, each of the shape of the
+  // model's array it replaces.
+  auto world_array = [&](const std::string& name, const std::string& model_name) {
+    std::vector<double> v;
+    if (!in.exists(name)) return v;
+    if (in.shape(name) != in.shape(model_name))
+      bad(name + " is " + shape_text(in.shape(name)) + "; the shape of " + model_name + ", " +
+          shape_text(in.shape(model_name)) + ", is needed");
+    return in.values<double>(name);
+  };
+  for (std::size_t o = 0; o < m.No.size(); ++o)
+    m.world_A.push_back(world_array("/world_A" + std::to_string(o), "/A" + std::to_string(o)));
+  for (std::int64_t f = 0; f < F; ++f)
+    m.world_B.push_back(world_array("/world_B" + std::to_string(f), "/B" + std::to_string(f)));
   if (m.No.size() > 8) bad("at most 8 modalities");
   for (std::int64_t f = 0; f < F; ++f) {
     for (const char* prefix : {"/D", "/world_D"}) {
@@ -324,6 +338,10 @@ void validate(const Model& m, const std::string& file) {
   for (std::size_t f = 0; f < m.B.size(); ++f) probabilities(m.B[f], m.Ns[f], m.Ns[f] * m.Nu[f], name("B", f));
   for (std::size_t f = 0; f < m.D.size(); ++f) probabilities(m.D[f], m.Ns[f], 1, name("D", f));
   for (std::size_t f = 0; f < m.world_D.size(); ++f) probabilities(m.world_D[f], m.Ns[f], 1, name("world_D", f));
+  for (std::size_t o = 0; o < m.world_A.size(); ++o)
+    if (!m.world_A[o].empty()) probabilities(m.world_A[o], m.No[o], m.joint(o), name("world_A", o));
+  for (std::size_t f = 0; f < m.world_B.size(); ++f)
+    if (!m.world_B[f].empty()) probabilities(m.world_B[f], m.Ns[f], m.Ns[f] * m.Nu[f], name("world_B", f));
   probabilities(m.E, std::int64_t(m.E.size()), 1, file.empty() ? "E" : "/E");
   for (std::size_t o = 0; o < m.C.size(); ++o)
     for (std::size_t k = 0; k < m.C[o].size(); ++k)

@@ -18,6 +18,9 @@ struct Model {
   std::vector<std::vector<double>> A, B, C, D;
   std::vector<double> E;
   std::vector<std::vector<double>> world_D;  // the world's initial states, if not D
+  // The world's likelihoods and transitions, per modality / factor; an empty
+  // (or missing) entry: the model's own A[m] / B[f].
+  std::vector<std::vector<double>> world_A, world_B;
   std::vector<std::int64_t> policies;        // [policy][step][factor]
   std::int64_t policy_len = 1;
   std::vector<std::string> factor_names, modality_names;

@@ -377,10 +377,14 @@ Spec make_spec(const Config& cfg, const Model& m, HostTree& tr, std::vector<doub
     sp.s_at[f] = s_at;
     s_at += m.Ns[f];
   }
-  // The world starts where the model believes, unless the model says otherwise.
+  // The world starts where the model believes, and moves and emits as the
+  // model expects, unless the model file says otherwise.
   for (int f = 0; f < sp.F; ++f) {
     sp.world_d_at[f] = append(m.world_D.empty() ? m.D[f] : m.world_D[f]);
+    sp.world_b_at[f] = std::size_t(f) < m.world_B.size() && !m.world_B[f].empty() ? append(m.world_B[f]) : sp.b_at[f];
   }
+  for (int o = 0; o < sp.M; ++o)
+    sp.world_a_at[o] = std::size_t(o) < m.world_A.size() && !m.world_A[o].empty() ? append(m.world_A[o]) : sp.a_at[o];
   sp.e_at = append(m.E);
   sp.S = s_at;
   sp.LL = ll;

@@ -577,6 +577,17 @@ std::string write_model(const Model& m, const std::string& name, bool break_shap
     out.write("/success", std::vector<std::int64_t>{m.success_modality, m.success_outcome});
   if (m.given_steps > 0)
     out.write("/observations", m.given_obs, {std::uint64_t(m.given_steps), std::uint64_t(m.No.size())});
+  for (std::size_t o = 0; o < m.world_A.size(); ++o)
+    if (!m.world_A[o].empty()) {
+      std::vector<std::uint64_t> dims{std::uint64_t(m.No[o])};
+      for (auto d : m.deps[o]) dims.push_back(std::uint64_t(m.Ns[d]));
+      out.write("/world_A" + std::to_string(o), m.world_A[o], dims);
+    }
+  for (std::size_t f = 0; f < m.world_B.size(); ++f)
+    if (!m.world_B[f].empty())
+      out.write("/world_B" + std::to_string(f), m.world_B[f],
+                {std::uint64_t(m.Ns[f]), std::uint64_t(m.Ns[f]), std::uint64_t(m.Nu[f])});
+  for (std::size_t f = 0; f < m.world_D.size(); ++f) out.write("/world_D" + std::to_string(f), m.world_D[f]);
   if (m.policies != all_policies(m.Nu, m.policy_len))
     out.write("/policies", m.policies,
               {std::uint64_t(m.policy_count()), std::uint64_t(m.policy_len), std::uint64_t(m.Ns.size())});
@@ -638,6 +649,71 @@ TEST(PolicyMaths, GivenPolicyListsEqualTheDefinitions) {
   }
   std::filesystem::remove(write_model(one, "given_policies"));
   std::filesystem::remove(from.file);
+}
+
+// A world of its own (a model file's /world_A, /world_B, /world_D): the
+// world starts in state 2, moves deterministically to (s + u + 1) mod 4
+// under control u, and shows its state without noise, while the agents
+// believe the model's noisy A and B.  The traced world and observations
+// follow the world's arrays exactly, the agents' beliefs and choices follow
+// their own model (the definitions), in every evaluation, and the arrays
+// come back from a file.
+TEST(PolicyInput, AWorldOfItsOwnMovesAndEmitsByItsArrays) {
+  Config cfg;
+  cfg.task = Task::random;
+  cfg.states = {4};
+  cfg.controls = {3};
+  cfg.observations = {4};
+  cfg.policy_len = 2;
+  cfg.model_seed = 9;
+  Model m = random_model(cfg);
+  const std::int64_t N = 4, U = 3;
+  m.world_B.assign(1, std::vector<double>(N * N * U, 0.0));
+  for (std::int64_t prev = 0; prev < N; ++prev)
+    for (std::int64_t u = 0; u < U; ++u) m.world_B[0][(((prev + u + 1) % N) * N + prev) * U + u] = 1;
+  m.world_A.assign(1, std::vector<double>(N * N, 0.0));
+  for (std::int64_t s = 0; s < N; ++s) m.world_A[0][s * N + s] = 1;
+  m.world_D = {{0, 0, 1, 0}};
+  validate(m);
+  cfg.agents = cfg.trace_agents = 5;
+  cfg.steps = 6;
+  PolicyWorkload w(cfg, m);
+  test::run_workload(w, 13);
+  for (const auto evaluation :
+       {Config::Evaluation::general, Config::Evaluation::tiled, Config::Evaluation::lanes}) {
+    Config c = cfg;
+    c.evaluation = evaluation;
+    check_against_definitions(c, 1e-12, &m);
+  }
+  Config from = cfg;
+  from.task = Task::hdf5;
+  from.file = write_model(m, "own_world");
+  const Model back = read_model(from);
+  Model bad = m;
+  bad.world_B[0][0] = 0.5;  // column (previous 0, control 0) sums to 1.5
+  const auto bad_file = write_model(bad, "own_world_bad");
+  from.file = bad_file;
+  std::string refused;
+  try {
+    read_model(from);
+  } catch (const std::invalid_argument& e) {
+    refused = e.what();
+  }
+  std::filesystem::remove(write_model(m, "own_world"));
+  std::filesystem::remove(bad_file);
+  if (!test::world->root()) return;
+  EXPECT_EQ(back.world_A, m.world_A);
+  EXPECT_EQ(back.world_B, m.world_B);
+  EXPECT_EQ(back.world_D, m.world_D);
+  EXPECT_NE(refused.find("/world_B0: column 0 sums to"), std::string::npos) << refused;
+  const auto& tr = w.trace();
+  for (std::int64_t a = 0; a < cfg.agents; ++a)
+    for (std::int64_t t = 0; t < cfg.steps; ++t) {
+      const std::int64_t at = a * cfg.steps + t;
+      const std::int64_t expected = t == 0 ? 2 : (tr.world[at - 1] + tr.actions[at - 1] + 1) % N;
+      EXPECT_EQ(tr.world[at], expected) << "agent " << a << " step " << t;
+      EXPECT_EQ(tr.observations[at], tr.world[at]) << "agent " << a << " step " << t;
+    }
 }
 
 // pymdp 1.0 (JAX, float64) itself, on seeded random models given a fixed
