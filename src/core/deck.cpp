@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 namespace prism {
@@ -162,6 +163,39 @@ std::vector<double> Deck::get_numbers(const std::string& section, const std::str
   }
   record_values(section, key, out);
   return out;
+}
+
+Deck::Tensor Deck::get_tensor(const std::string& section, const std::string& key) {
+  const auto* n = node(section, key);
+  if (!n) fail(section, key, "is required here");
+  Tensor t;
+  // The shape from the first element at each depth; every other element must match it.
+  for (const toml::node* at = n; at->is_array();) {
+    const auto* arr = at->as_array();
+    if (arr->empty()) fail(section, key, "an array here may not be empty");
+    t.shape.push_back(arr->size());
+    at = arr->get(0);
+  }
+  std::function<void(const toml::node&, std::size_t, const std::string&)> walk = [&](const toml::node& x,
+                                                                                     std::size_t depth,
+                                                                                     const std::string& index) {
+    if (depth == t.shape.size()) {
+      const auto v = x.value<double>();
+      if (x.is_array() || !v || !std::isfinite(*v))
+        fail(section, key, "entry " + (index.empty() ? std::string("(the value)") : index) + " is not a finite number");
+      t.values.push_back(*v);
+      return;
+    }
+    const auto* arr = x.as_array();
+    if (!arr || arr->size() != t.shape[depth])
+      fail(section, key,
+           "must be rectangular: " + (index.empty() ? std::string("the array") : "row " + index) + " has " +
+               (arr ? std::to_string(arr->size()) + " entries" : std::string("no array")) + " where the first has " +
+               std::to_string(t.shape[depth]));
+    for (std::size_t k = 0; k < arr->size(); ++k) walk(*arr->get(k), depth + 1, index + "[" + std::to_string(k) + "]");
+  };
+  walk(*n, 0, "");
+  return t;
 }
 
 std::string Deck::location(const std::string& section, const std::string& key) const {

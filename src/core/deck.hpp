@@ -53,6 +53,14 @@ class Deck {
   // An array of finite numbers (`what` names an entry in the error); the values are recorded.
   std::vector<double> get_numbers(const std::string& section, const std::string& key,
                                   const std::string& what);
+  // A rectangular array of finite numbers nested to any depth (a scalar is
+  // shape []): its shape, outermost first, and its values row-major.  A
+  // ragged or empty array fails naming the key, the index and the rule.
+  struct Tensor {
+    std::vector<std::uint64_t> shape;
+    std::vector<double> values;
+  };
+  Tensor get_tensor(const std::string& section, const std::string& key);
   // The node itself, for keys whose type is a union (array or table).
   const toml::node* node(const std::string& section, const std::string& key);
 

@@ -2,7 +2,9 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
+#include "core/deck.hpp"
 #include "core/h5_reader.hpp"
 #include "kernels/common/philox.hpp"
 
@@ -173,9 +175,11 @@ Model random_model(const Config& cfg) {
   return m;
 }
 
-Model read_model(const Config& cfg) {
-  auto bad = [&](const std::string& what) -> void { throw std::invalid_argument(cfg.file + ": " + what); };
-  H5Reader in(cfg.file);
+namespace {
+// The model's arrays by their dataset names (/A0, /B1, ...), from a model
+// file (H5Reader) or from the deck (DeckArrays); `bad` throws with the rule.
+template <class Source, class Bad>
+Model read_arrays(Source& in, const Config& cfg, Bad bad) {
   Model m;
   m.policy_len = cfg.policy_len;
   auto shape_text = [](const std::vector<std::uint64_t>& v) {
@@ -191,7 +195,7 @@ Model read_model(const Config& cfg) {
       bad("/" + name + " is " + shape_text(sh) + "; [states][states][controls] is needed");
     m.Ns.push_back(std::int64_t(sh[0]));
     m.Nu.push_back(std::int64_t(sh[2]));
-    m.B.push_back(in.values<double>("/" + name));
+    m.B.push_back(in.template values<double>("/" + name));
     m.factor_names.push_back("factor" + std::to_string(f));
   }
   if (m.Ns.empty()) bad("no /B0 (transitions of the first hidden-state factor)");
@@ -201,7 +205,7 @@ Model read_model(const Config& cfg) {
     const std::string name = "A" + std::to_string(o);
     std::vector<std::int64_t> deps;
     if (in.exists("/" + name + "_dependencies")) {
-      deps = in.values<std::int64_t>("/" + name + "_dependencies");
+      deps = in.template values<std::int64_t>("/" + name + "_dependencies");
       for (auto d : deps)
         if (d < 0 || d >= F)
           bad("/" + name + "_dependencies names factor " + std::to_string(d) + " of " + std::to_string(F));
@@ -219,11 +223,11 @@ Model read_model(const Config& cfg) {
     }
     m.No.push_back(std::int64_t(sh[0]));
     m.deps.push_back(deps);
-    m.A.push_back(in.values<double>("/" + name));
+    m.A.push_back(in.template values<double>("/" + name));
     m.modality_names.push_back("modality" + std::to_string(o));
     const std::string c = "/C" + std::to_string(o);
     if (in.exists(c)) {
-      m.C.push_back(in.values<double>(c));
+      m.C.push_back(in.template values<double>(c));
       if (m.C.back().size() != sh[0]) bad(c + " needs " + std::to_string(sh[0]) + " entries");
     } else {
       m.C.emplace_back(sh[0], 1.0 / double(sh[0]));  // pymdp's default
@@ -238,7 +242,7 @@ Model read_model(const Config& cfg) {
     if (in.shape(name) != in.shape(model_name))
       bad(name + " is " + shape_text(in.shape(name)) + "; the shape of " + model_name + ", " +
           shape_text(in.shape(model_name)) + ", is needed");
-    return in.values<double>(name);
+    return in.template values<double>(name);
   };
   for (std::size_t o = 0; o < m.No.size(); ++o)
     m.world_A.push_back(world_array("/world_A" + std::to_string(o), "/A" + std::to_string(o)));
@@ -249,7 +253,7 @@ Model read_model(const Config& cfg) {
     for (const char* prefix : {"/D", "/world_D"}) {
       const std::string d = prefix + std::to_string(f);
       if (!in.exists(d)) continue;
-      auto v = in.values<double>(d);
+      auto v = in.template values<double>(d);
       if (std::int64_t(v.size()) != m.Ns[f]) bad(d + " needs " + std::to_string(m.Ns[f]) + " entries");
       (prefix[1] == 'D' ? m.D : m.world_D).push_back(v);
     }
@@ -264,7 +268,7 @@ Model read_model(const Config& cfg) {
       bad("/policies is " + shape_text(sh) + "; [policies][" + std::to_string(m.policy_len) + "][" +
           std::to_string(F) + "] is needed (policy_len " + std::to_string(m.policy_len) +
           " from the deck, the factors from the B arrays)");
-    m.policies = in.values<std::int64_t>("/policies");
+    m.policies = in.template values<std::int64_t>("/policies");
     for (std::size_t k = 0; k < m.policies.size(); ++k) {
       const std::int64_t f = std::int64_t(k) % F, u = m.policies[k];
       if (u < 0 || u >= m.Nu[f])
@@ -282,14 +286,14 @@ Model read_model(const Config& cfg) {
   for (auto u : m.Nu)
     if (u > 64) bad("at most 64 controls per factor");
   if (in.exists("/success")) {  // [modality, outcome]: the observation that counts as success
-    const auto v = in.values<std::int64_t>("/success");
+    const auto v = in.template values<std::int64_t>("/success");
     if (v.size() != 2 || v[0] < 0 || v[0] >= std::int64_t(m.No.size()) || v[1] < 0 || v[1] >= m.No[v[0]])
       bad("/success must be [modality, outcome] of an existing outcome");
     m.success_modality = int(v[0]);
     m.success_outcome = int(v[1]);
   }
   if (in.exists("/observations")) {  // [step][modality]
-    m.given_obs = in.values<std::int64_t>("/observations");
+    m.given_obs = in.template values<std::int64_t>("/observations");
     const std::int64_t M = std::int64_t(m.No.size());
     if (m.given_obs.empty() || std::int64_t(m.given_obs.size()) % M != 0)
       bad("/observations must be [steps][" + std::to_string(M) + "] (one outcome per modality)");
@@ -302,22 +306,75 @@ Model read_model(const Config& cfg) {
   }
   finish(m);
   if (in.exists("/E")) {
-    m.E = in.values<double>("/E");
+    m.E = in.template values<double>("/E");
     if (m.E.size() != std::size_t(policies))
       bad("/E needs one entry per policy (" + std::to_string(std::int64_t(policies)) + ")");
   }
+  return m;
+}
+
+// A model's arrays written in the deck's [policy] section, each key named as
+// its dataset in a model file (A0 for /A0), nested TOML arrays in the same
+// index order; the recorded observations' key is observation_sequence
+// (`observations` sizes a random model).
+struct DeckArrays {
+  Deck& deck;
+  static std::string key(const std::string& dataset) {
+    return dataset == "/observations" ? "observation_sequence" : dataset.substr(1);
+  }
+  bool exists(const std::string& dataset) const { return deck.has("policy", key(dataset)); }
+  std::vector<std::uint64_t> shape(const std::string& dataset) { return deck.get_tensor("policy", key(dataset)).shape; }
+  template <class T>
+  std::vector<T> values(const std::string& dataset) {
+    const auto t = deck.get_tensor("policy", key(dataset));
+    std::vector<T> out;
+    for (double v : t.values) {
+      if constexpr (std::is_integral_v<T>)
+        if (v != std::floor(v)) deck.fail("policy", key(dataset), "entries must be whole numbers");
+      out.push_back(T(v));
+    }
+    return out;
+  }
+};
+}  // namespace
+
+Model read_model(const Config& cfg) {
+  H5Reader in(cfg.file);
+  Model m = read_arrays(in, cfg, [&](const std::string& what) { throw std::invalid_argument(cfg.file + ": " + what); });
   validate(m, cfg.file);
   return m;
 }
 
-void validate(const Model& m, const std::string& file) {
+Model inline_model(Deck& deck, const Config& cfg) {
+  DeckArrays in{deck};
+  // A rule about one array is reported at that array's key, others at `task`.
+  auto fail = [&](const std::string& what) {
+    std::string key = "task";
+    if (what.size() > 1 && what[0] == '/') {
+      const auto end = what.find_first_of(" :", 1);
+      const std::string named = DeckArrays::key(what.substr(0, end));
+      if (deck.has("policy", named)) key = named;
+    }
+    deck.fail("policy", key, what);
+  };
+  Model m = read_arrays(in, cfg, fail);
+  try {
+    validate(m, "", true);
+  } catch (const std::invalid_argument& e) {
+    fail(e.what());
+  }
+  return m;
+}
+
+void validate(const Model& m, const std::string& file, bool dataset_names) {
+  dataset_names = dataset_names || !file.empty();
   auto bad = [&](const std::string& what) {
     throw std::invalid_argument(file.empty() ? what : file + ": " + what);
   };
-  // An array's name: A[0] for a built-in model, /A0 (its dataset) for a file.
+  // An array's name: A[0] for a built-in model, /A0 (its dataset) for a file or the deck's arrays.
   auto name = [&](const char* array, std::size_t k) {
-    return file.empty() ? std::string(array) + "[" + std::to_string(k) + "]"
-                        : "/" + std::string(array) + std::to_string(k);
+    return !dataset_names ? std::string(array) + "[" + std::to_string(k) + "]"
+                          : "/" + std::string(array) + std::to_string(k);
   };
   auto probabilities = [&](const std::vector<double>& v, std::int64_t rows, std::int64_t cols,
                            const std::string& name) {
@@ -342,7 +399,7 @@ void validate(const Model& m, const std::string& file) {
     if (!m.world_A[o].empty()) probabilities(m.world_A[o], m.No[o], m.joint(o), name("world_A", o));
   for (std::size_t f = 0; f < m.world_B.size(); ++f)
     if (!m.world_B[f].empty()) probabilities(m.world_B[f], m.Ns[f], m.Ns[f] * m.Nu[f], name("world_B", f));
-  probabilities(m.E, std::int64_t(m.E.size()), 1, file.empty() ? "E" : "/E");
+  probabilities(m.E, std::int64_t(m.E.size()), 1, dataset_names ? "/E" : "E");
   for (std::size_t o = 0; o < m.C.size(); ++o)
     for (std::size_t k = 0; k < m.C[o].size(); ++k)
       if (!std::isfinite(m.C[o][k])) bad(name("C", o) + ": entry " + std::to_string(k) + " is not finite");

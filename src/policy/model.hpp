@@ -10,6 +10,10 @@
 
 #include "policy/policy_config.hpp"
 
+namespace prism {
+class Deck;
+}
+
 namespace prism::policy {
 
 struct Model {
@@ -47,10 +51,17 @@ Model random_model(const Config& cfg);
 // naming the file and the dataset.
 Model read_model(const Config& cfg);
 
+// The model written in the deck's [policy] section (task = "inline"): the
+// arrays of a model file, each under the key of its dataset's name (A0, B0,
+// C0, D0, E, A0_dependencies, world_D0, policies, success, ...) as nested
+// arrays; a rule broken fails naming the deck's line and key.
+Model inline_model(Deck& deck, const Config& cfg);
+
 // Throws std::invalid_argument naming the array and index: A and B columns
-// must be probabilities summing to 1, C finite, D, the world's D and E
-// probabilities.  With a file, the message starts with its path and names
-// the arrays by their datasets (/A0, /world_D1, ...).
-void validate(const Model& m, const std::string& file = "");
+// must be probabilities summing to 1, C finite, D, the world's arrays and E
+// probabilities.  With a file, the message starts with its path; with a
+// file or dataset_names, the arrays are named by their datasets (/A0,
+// /world_D1, ...).
+void validate(const Model& m, const std::string& file = "", bool dataset_names = false);
 
 }  // namespace prism::policy

@@ -48,10 +48,25 @@ Config parse_config(Deck& deck) {
   deck.only_with(s, {"file"}, "task = \"hdf5\"");
   deck.only_with(s, {"states", "controls", "observations", "model_seed", "preference_scale"},
                  "task = \"random\"");
-  const auto task = deck.get_string(s, "task", "tmaze", {"tmaze", "grid", "random", "hdf5"});
+  // The inline model's arrays: the datasets of a model file, by name (8
+  // modalities, 6 factors at most).
+  auto inline_key = [&](const std::string& stem, int k, const std::string& tail) {
+    std::string key = stem;
+    key += std::to_string(k);
+    key += tail;
+    deck.only_with(s, {key.c_str()}, "task = \"inline\"");
+  };
+  for (int k = 0; k < 8; ++k)
+    for (const char* stem : {"A", "C", "world_A"}) inline_key(stem, k, "");
+  for (int k = 0; k < 8; ++k) inline_key("A", k, "_dependencies");
+  for (int k = 0; k < 6; ++k)
+    for (const char* stem : {"B", "D", "world_B", "world_D"}) inline_key(stem, k, "");
+  deck.only_with(s, {"E", "policies", "success", "observation_sequence"}, "task = \"inline\"");
+  const auto task = deck.get_string(s, "task", "tmaze", {"tmaze", "grid", "random", "hdf5", "inline"});
   c.task = task == "tmaze"    ? Task::tmaze
            : task == "grid"   ? Task::grid
            : task == "random" ? Task::random
+           : task == "inline" ? Task::inline_arrays
                               : Task::hdf5;
   read_agent_settings(deck, c);
   c.steps = deck.get_int(s, "steps", 3, 1, 1'000'000);
@@ -111,7 +126,7 @@ Config parse_config(Deck& deck) {
     c.preference_scale = deck.get_double(s, "preference_scale", 1.0, 0.0, 1e6);
   }
   // The policies: (prod controls)^policy_len of them (an HDF5 model is checked when read).
-  if (c.task == Task::hdf5) return c;
+  if (c.task == Task::hdf5 || c.task == Task::inline_arrays) return c;
   double policies = 1;
   const std::vector<std::int64_t> nu = c.task == Task::tmaze  ? std::vector<std::int64_t>{4, 1}
                                        : c.task == Task::grid ? std::vector<std::int64_t>{5}

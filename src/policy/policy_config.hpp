@@ -12,7 +12,7 @@ class Deck;
 
 namespace prism::policy {
 
-enum class Task { tmaze, grid, random, hdf5 };
+enum class Task { tmaze, grid, random, hdf5, inline_arrays };
 
 // The keys both forms (discrete and linear-Gaussian) read alike.
 struct AgentSettings {

@@ -731,6 +731,7 @@ void PolicyWorkload::write(H5Writer& out) const {
                 cfg_.task == Task::tmaze    ? "tmaze"
                 : cfg_.task == Task::grid   ? "grid"
                 : cfg_.task == Task::random ? "random"
+                : cfg_.task == Task::inline_arrays ? "inline"
                                             : "hdf5");
   out.attribute(g, "agents", A);
   out.attribute(g, "steps", T);
@@ -820,17 +821,20 @@ std::unique_ptr<Workload> make_workload(Deck& deck) {
   auto cfg = parse_config(deck);
   Model m;
   try {
-    m = cfg.task == Task::tmaze    ? tmaze(cfg)
-        : cfg.task == Task::grid   ? grid(cfg)
-        : cfg.task == Task::random ? random_model(cfg)
-                                   : read_model(cfg);
+    m = cfg.task == Task::tmaze           ? tmaze(cfg)
+        : cfg.task == Task::grid          ? grid(cfg)
+        : cfg.task == Task::random        ? random_model(cfg)
+        : cfg.task == Task::inline_arrays ? inline_model(deck, cfg)
+                                          : read_model(cfg);
     validate(m);
+  } catch (const DeckError&) {
+    throw;  // an inline array's rule, already at its key
   } catch (const std::exception& e) {
     deck.fail("policy", cfg.task == Task::hdf5 ? "file" : "task", e.what());
   }
   if (m.given_steps > 0 && cfg.steps > m.given_steps)
     deck.fail("policy", "steps",
-              "the model file's /observations cover " + std::to_string(m.given_steps) +
+              "the model's recorded observations cover " + std::to_string(m.given_steps) +
                   " steps, fewer than " + std::to_string(cfg.steps));
   if (cfg.evaluation == Config::Evaluation::lanes) {
     const auto why_not = lane_evaluation_unsupported(m, cfg);

@@ -716,6 +716,94 @@ TEST(PolicyInput, AWorldOfItsOwnMovesAndEmitsByItsArrays) {
     }
 }
 
+// A flat row-major array as nested TOML arrays of the given shape (17
+// significant digits, so the values come back exactly).
+std::string toml_array(const std::vector<double>& v, const std::vector<std::int64_t>& shape, std::size_t depth = 0,
+                       std::size_t at = 0) {
+  if (depth == shape.size()) {
+    char text[40];
+    std::snprintf(text, sizeof text, "%.17g", v[at]);
+    return text;
+  }
+  std::size_t inner = 1;
+  for (std::size_t d = depth + 1; d < shape.size(); ++d) inner *= std::size_t(shape[d]);
+  std::string out = "[";
+  for (std::int64_t k = 0; k < shape[depth]; ++k)
+    out += (k ? ", " : "") + toml_array(v, shape, depth + 1, at + std::size_t(k) * inner);
+  return out + "]";
+}
+
+// task = "inline": the arrays of a model file written in the deck give the
+// same model as the file (two factors, a modality on one of them, a world
+// of its own, a list of policies), and an array that breaks a rule is named
+// at its own line.
+TEST(PolicyInput, InlineArraysEqualTheModelFile) {
+  Config cfg;
+  cfg.task = Task::random;
+  cfg.states = {3, 2};
+  cfg.controls = {2, 2};
+  cfg.observations = {4, 3};
+  cfg.policy_len = 1;
+  cfg.model_seed = 4;
+  Model m = random_model(cfg);
+  m.deps[1] = {1};
+  m.A[1] = {0.7, 0.1, 0.2, 0.3, 0.1, 0.6};  // [3 outcomes][2 states of factor 1]
+  m.world_D = {{0, 1, 0}, {0.5, 0.5}};
+  m.policies = {1, 0, 0, 1, 1, 1};
+  m.E = {0.2, 0.3, 0.5};
+  validate(m);
+  std::string text = "[policy]\ntask = \"inline\"\npolicy_len = 1\n";
+  auto add = [&](const std::string& key, const std::vector<double>& v, std::vector<std::int64_t> shape) {
+    text += key + " = " + toml_array(v, shape) + "\n";
+  };
+  for (std::size_t o = 0; o < m.A.size(); ++o) {
+    std::vector<std::int64_t> shape{m.No[o]};
+    for (auto d : m.deps[o]) shape.push_back(m.Ns[d]);
+    add("A" + std::to_string(o), m.A[o], shape);
+    add("A" + std::to_string(o) + "_dependencies", std::vector<double>(m.deps[o].begin(), m.deps[o].end()),
+        {std::int64_t(m.deps[o].size())});
+    add("C" + std::to_string(o), m.C[o], {m.No[o]});
+  }
+  for (std::size_t f = 0; f < m.B.size(); ++f) {
+    add("B" + std::to_string(f), m.B[f], {m.Ns[f], m.Ns[f], m.Nu[f]});
+    add("D" + std::to_string(f), m.D[f], {m.Ns[f]});
+    add("world_D" + std::to_string(f), m.world_D[f], {m.Ns[f]});
+  }
+  add("policies", std::vector<double>(m.policies.begin(), m.policies.end()), {3, 1, 2});
+  add("E", m.E, {3});
+  auto deck = Deck::from_string(text, "inline.toml");
+  const Config c = parse_config(deck);
+  const Model in = inline_model(deck, c);
+  Config file_cfg = c;
+  file_cfg.task = Task::hdf5;
+  file_cfg.file = write_model(m, "inline_twin");
+  const Model from_file = read_model(file_cfg);
+  std::filesystem::remove(file_cfg.file);
+  for (const Model* x : {&in, &from_file}) {
+    EXPECT_EQ(x->A, m.A);
+    EXPECT_EQ(x->B, m.B);
+    EXPECT_EQ(x->C, m.C);
+    EXPECT_EQ(x->D, m.D);
+    EXPECT_EQ(x->deps, m.deps);
+    EXPECT_EQ(x->world_D, m.world_D);
+    EXPECT_EQ(x->policies, m.policies);
+  }
+  EXPECT_EQ(in.E, m.E);
+  // A column that does not sum to 1, at the array's own key and line.
+  auto broken = Deck::from_string(text + "world_B1 = [[[1.0, 0.0], [0.5, 0.0]], [[0.0, 1.0], [1.0, 1.0]]]\n",
+                                  "inline.toml");
+  const Config bc = parse_config(broken);
+  try {
+    inline_model(broken, bc);
+    ADD_FAILURE() << "a bad world_B1 was accepted";
+  } catch (const DeckError& e) {
+    const std::string line = std::to_string(std::count(text.begin(), text.end(), '\n') + 1);
+    EXPECT_NE(std::string(e.what()).find("inline.toml:" + line + ": key 'policy.world_B1': /world_B1: column 2 sums to 1.5"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 // pymdp 1.0 (JAX, float64) itself, on seeded random models given a fixed
 // observation sequence (tests/reference/policy_pymdp, written on the GPU
 // machine by bench/policy_pymdp.py --reference): posteriors, -G per policy,
