@@ -126,13 +126,14 @@ def summary(group, out):
     if t is None or "actions" not in t:
         return
     if a.get("model") == "gaussian":
-        _gaussian_traces(t, model, out)
+        _gaussian_traces(t, model, out, _first(a))
         return
     actions, obs = np.array(t["actions"]), _array(t, "observations")
     world = _array(t, "world")
     n, T = actions.shape[0], actions.shape[1]
     tmaze = _is_tmaze(a, sizes)
     shown = min(n, TRACED_SHOWN)
+    first = _first(a)
     print(f"  traced agents (first {shown} of {n}): action taken at each step, then the observation and world "
           f"state of that step" + (" (T-maze: location, reward, cue; world: location, context)" if tmaze else ""),
           file=out)
@@ -140,7 +141,7 @@ def summary(group, out):
     obs_names = TMAZE_OUTCOMES if tmaze and obs is not None and obs.shape[2] == 3 else None
     world_names = [TMAZE_LOCATIONS, TMAZE_CONTEXTS] if tmaze else None
     for i in range(shown):
-        head = f"    agent {i}"
+        head = f"    agent {first + i}"
         if tmaze and world is not None:
             head += f" (reward {TMAZE_CONTEXTS[int(world[i, 0, 1])]})" if 0 <= int(world[i, 0, 1]) < 2 else ""
         print(head + ":", file=out)
@@ -152,11 +153,16 @@ def summary(group, out):
             print(f"    {s:>6} {act:>16} {o:>22} {w:>16}", file=out)
 
 
+def _first(a):
+    """The run index of the first traced agent (0 in files from before trace_first)."""
+    return int(a.get("traced_first", 0))
+
+
 def _vec(v):
     return "(" + ",".join(f"{x:.3f}" for x in np.atleast_1d(v)) + ")"
 
 
-def _gaussian_traces(t, model, out):
+def _gaussian_traces(t, model, out, first=0):
     """Traced linear-Gaussian agents: the action taken, the observation, the
     belief (mean, standard deviations) and the world state per step."""
     actions, obs = np.array(t["actions"]), np.array(t["observations"])
@@ -167,7 +173,7 @@ def _gaussian_traces(t, model, out):
     print(f"  traced agents (first {shown} of {n}): per step the observation, the belief after it "
           "(mean +- standard deviation) and the world state, then the action taken", file=out)
     for i in range(shown):
-        print(f"    agent {i}:", file=out)
+        print(f"    agent {first + i}:", file=out)
         print(f"    {'step':>6} {'observation':>22} {'belief mean':>24} {'+-':>22} {'world':>22} {'action':>12}",
               file=out)
         for s in _steps_shown(T):
@@ -185,8 +191,9 @@ def _plot_gaussian_beliefs(ax, g):
     for i in range(min(n, TRACED_SHOWN)):
         sd = np.sqrt(cov[i, :, 0, 0])
         ax.fill_between(steps, mean[i, :, 0] - 2 * sd, mean[i, :, 0] + 2 * sd, color=f"C{i}", alpha=0.15)
-        ax.plot(steps, mean[i, :, 0], "-", color=f"C{i}", lw=1.3, label=f"agent {i}: belief mean +- 2 sd")
-        ax.plot(steps, world[i, :, 0], "o", color=f"C{i}", ms=3.5, label=f"agent {i}: world")
+        k = _first(g.attrs) + i
+        ax.plot(steps, mean[i, :, 0], "-", color=f"C{i}", lw=1.3, label=f"agent {k}: belief mean +- 2 sd")
+        ax.plot(steps, world[i, :, 0], "o", color=f"C{i}", ms=3.5, label=f"agent {k}: world")
     model = _sub(g, "model")
     if model is not None and "observation_matrix" in model and "preferred_mean" in model:
         C = np.array(model["observation_matrix"])
@@ -244,10 +251,10 @@ def _plot_beliefs(ax, g, a):
             if world is not None:
                 true = int(world[i, 0, 1])
                 ax.plot(steps, ctx[i, :, true], dashes[i], color=colours[i], **marks[i],
-                        label=f"agent {i}: q(true context = {TMAZE_CONTEXTS[true]})")
+                        label=f"agent {_first(a) + i}: q(true context = {TMAZE_CONTEXTS[true]})")
             else:
                 ax.plot(steps, ctx[i, :, 1], dashes[i], color=colours[i], **marks[i],
-                        label=f"agent {i}: q(context = right)")
+                        label=f"agent {_first(a) + i}: q(context = right)")
         ax.set_ylabel("belief")
         ax.set_title("belief in the true context (T-maze)")
     else:
@@ -258,7 +265,7 @@ def _plot_beliefs(ax, g, a):
                 q = beliefs[i, :, at[f]:at[f + 1]]
                 top = q.max(axis=1)
                 ax.plot(steps, top, styles[f % len(styles)], color=colours[i], lw=1.2,
-                        label=f"agent {i}, factor {f}")
+                        label=f"agent {_first(a) + i}, factor {f}")
                 if world is not None and world.shape[2] == len(sizes):
                     right = q.argmax(axis=1) == world[i, :, f]
                     ax.scatter(steps[right], top[right], color=colours[i], s=22, zorder=3)
@@ -311,7 +318,7 @@ def _plot_policy_G(ax, g, a):
         ax.set_xticks(range(P), labels, rotation=90, fontsize=7)
         ax.set_xlabel("policy (controls per step, steps separated by |)")
     ax.grid(alpha=0.3, axis="y")
-    ax.set_title("G per policy at step 0, traced agent 0")
+    ax.set_title(f"G per policy at step 0, agent {_first(a)}")
 
 
 def _plot_means(ax, g, a):

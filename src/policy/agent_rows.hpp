@@ -5,6 +5,7 @@
 // the traced agents' rows, and traces collected step-major turned
 // agent-major.
 #include <Kokkos_Core.hpp>
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -31,6 +32,19 @@ struct StepRows {
 // H[q(pi)], success.
 using StepSums = StepRows;
 
+// The traced agents, [first, first + count) of the run, as this rank's
+// local rows [lo, lo + n) of the agents [begin, begin + rows) it holds.
+struct TracedRows {
+  std::int64_t lo = 0, n = 0;
+  TracedRows(std::int64_t first, std::int64_t count, std::int64_t begin, std::int64_t rows) {
+    const std::int64_t from = std::clamp<std::int64_t>(first - begin, 0, rows),
+                       to = std::clamp<std::int64_t>(first + count - begin, 0, rows);
+    lo = from;
+    n = std::max<std::int64_t>(0, to - from);
+  }
+  std::pair<std::int64_t, std::int64_t> range() const { return {lo, lo + n}; }
+};
+
 // The four values a step's kernels write per agent, for a window of steps:
 // agent i's value at step s is in column slot(s) of each [agent][window]
 // view.  Every `window` steps, and after the last, after_step() turns the
@@ -46,13 +60,14 @@ class StepWindow {
   static constexpr int kQuantities = 4;
   static constexpr std::int64_t kMaxWindow = 256;
 
-  // `agents` in the run, `n` of them here, the first `traced` of them
-  // traced; at most `max_window` steps per window.
-  StepWindow(std::int64_t agents, std::int64_t n, std::int64_t traced, std::int64_t steps,
+  // `agents` in the run, `n` of them here, `traced` of them traced; at most
+  // `max_window` steps per window.
+  StepWindow(std::int64_t agents, std::int64_t n, TracedRows traced, std::int64_t steps,
              std::int64_t max_window = kMaxWindow)
       : agents_(agents),
         n_(n),
-        traced_(traced),
+        traced_(traced.n),
+        traced_lo_(traced.lo),
         steps_(steps),
         window_(window_for(agents, steps, max_window)) {
     const std::int64_t rows = std::max<std::int64_t>(n, 1);
@@ -60,7 +75,7 @@ class StepWindow {
                                        "policy::success"};
     for (int q = 0; q < kQuantities; ++q) {
       views_[q] = View(std::string(labels[q]), std::size_t(rows), std::size_t(window_));
-      rows_[q].assign(std::size_t(traced * steps), 0.0);
+      rows_[q].assign(std::size_t(traced.n * steps), 0.0);
       means_[q].assign(std::size_t(steps), 0.0);
     }
     ones_ = Kokkos::View<double*>("policy::ones", std::size_t(rows));
@@ -109,7 +124,8 @@ class StepWindow {
       if (traced_ > 0) {
         const auto h = Kokkos::create_mirror_view_and_copy(
             Kokkos::HostSpace(),
-            Kokkos::subview(views_[q], std::pair<std::int64_t, std::int64_t>(0, traced_), Kokkos::ALL));
+            Kokkos::subview(views_[q], std::pair<std::int64_t, std::int64_t>(traced_lo_, traced_lo_ + traced_),
+                            Kokkos::ALL));
         for (std::int64_t t = 0; t < traced_; ++t)
           for (std::int64_t k = 0; k < w; ++k) rows_[q][std::size_t(t * steps_ + first + k)] = h(t, k);
       }
@@ -136,7 +152,7 @@ class StepWindow {
  private:
   template <class V>
   using HostCopy = decltype(Kokkos::create_mirror_view(compat::PinnedSpace(), std::declval<V>()));
-  std::int64_t agents_, n_, traced_, steps_, window_;
+  std::int64_t agents_, n_, traced_, traced_lo_, steps_, window_;
   std::array<View, kQuantities> views_;
   std::array<std::vector<double>, kQuantities> rows_, means_;
   Kokkos::View<double*> ones_, col_max_, scales_;

@@ -140,8 +140,8 @@ void GaussianPolicyWorkload::run(RunContext& ctx) {
   sp.l0_at = append(factor(cfg_.P0, N, nullptr));
   sp.u_at = append(cfg_.actions);
 
-  const std::int64_t traced =
-      std::max<std::int64_t>(0, std::min(cfg_.trace_agents, mine.begin + n) - mine.begin);
+  const TracedRows traced_here(cfg_.trace_first, cfg_.trace_agents, mine.begin, n);
+  const std::int64_t traced = traced_here.n;
   std::vector<double> t_mean, t_cov, t_world, t_obs, t_q, t_G;
   std::vector<std::int32_t> t_actions;
   {
@@ -152,7 +152,7 @@ void GaussianPolicyWorkload::run(RunContext& ctx) {
     Kokkos::View<int**, Kokkos::LayoutRight> pol("policy::gauss_policies", P, H);
     compat::copy_from_host(pol, policies_);
     const std::int64_t rows = std::max<std::int64_t>(n, 1);
-    StepWindow window(cfg_.agents, n, traced, T);
+    StepWindow window(cfg_.agents, n, traced_here, T);
     GaussStep step{sp,
                    p,
                    pol,
@@ -184,16 +184,15 @@ void GaussianPolicyWorkload::run(RunContext& ctx) {
       window.after_step(mpi, s);
       // Traces of this rank's traced agents: their rows only.
       if (traced > 0) {
-        const auto host = [traced](const auto& v) {
-          return Kokkos::create_mirror_view_and_copy(
-              Kokkos::HostSpace(),
-              Kokkos::subview(v, std::pair<std::int64_t, std::int64_t>(0, traced), Kokkos::ALL));
+        const auto host = [&traced_here](const auto& v) {
+          return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
+                                                     Kokkos::subview(v, traced_here.range(), Kokkos::ALL));
         };
         const auto me = host(step.mean), co = host(step.cov), wo = host(step.world), ob = host(step.obs),
                    qp = host(step.q_pi), g = host(step.G);
         const auto ac = Kokkos::create_mirror_view_and_copy(
             Kokkos::HostSpace(),
-            Kokkos::subview(step.action, std::pair<std::int64_t, std::int64_t>(0, traced)));
+            Kokkos::subview(step.action, traced_here.range()));
         for (std::int64_t a = 0; a < traced; ++a) {
           for (int k = 0; k < N; ++k) t_mean.push_back(me(a, k));
           for (int k = 0; k < N * N; ++k) t_cov.push_back(co(a, k));
@@ -224,7 +223,7 @@ void GaussianPolicyWorkload::run(RunContext& ctx) {
   const auto acts = reorder(t_actions, 1);
   const auto all = mpi.gather(std::vector<std::int64_t>(acts.begin(), acts.end()));
   trace_.actions.assign(all.begin(), all.end());
-  trace_.traced = std::min(cfg_.trace_agents, cfg_.agents);
+  trace_.traced = std::clamp<std::int64_t>(cfg_.agents - cfg_.trace_first, 0, cfg_.trace_agents);
 }
 
 void GaussianPolicyWorkload::write(H5Writer& out) const {
@@ -243,6 +242,7 @@ void GaussianPolicyWorkload::write(H5Writer& out) const {
   out.attribute(g, "policy_set", cfg_.constant_policies ? "constant" : "all");
   out.attribute(g, "success_radius", cfg_.success_radius);
   out.attribute(g, "traced_agents", trace_.traced);
+  out.attribute(g, "traced_first", cfg_.trace_first);
   out.write(g + "/G_chosen_mean", means_.chosen);
   out.write(g + "/free_energy_mean", means_.free_energy);
   out.write(g + "/policy_entropy_mean", means_.policy_entropy);

@@ -35,6 +35,7 @@ void read_agent_settings(Deck& deck, AgentSettings& a) {
   a.stochastic = deck.get_string(s, "action_selection", "deterministic", {"deterministic", "stochastic"}) ==
                  "stochastic";
   a.trace_agents = deck.get_int(s, "trace_agents", 4, 0, 100'000);
+  a.trace_first = deck.get_int(s, "trace_first", 0, 0, a.agents - 1);
 }
 
 Config parse_config(Deck& deck) {

@@ -19,7 +19,8 @@ struct AgentSettings {
   std::int64_t agents = 1024;
   double gamma = 1.0, alpha = 1.0;  // policy precision, action precision (pymdp's defaults)
   bool stochastic = false;          // action_selection: "deterministic" (argmax) or "stochastic"
-  std::int64_t trace_agents = 4;    // agents whose full traces are written
+  std::int64_t trace_agents = 4;    // agents whose full traces are written,
+  std::int64_t trace_first = 0;     // from this one on
 };
 // Reads them from the [policy] section.
 void read_agent_settings(Deck& deck, AgentSettings& a);

@@ -473,8 +473,8 @@ void PolicyWorkload::run(RunContext& ctx) {
     const std::int64_t tiles = kMaxTeam / 32 * 2 * kTile * sp.Ns[host_tree.own];
     if ((tiles + ctr_scratch) * std::int64_t(sizeof(double)) > kTeamScratchBytes) ctr_scratch = 0;
   }
-  const std::int64_t traced =
-      std::max<std::int64_t>(0, std::min(cfg_.trace_agents, mine.begin + n) - mine.begin);
+  const TracedRows traced_here(cfg_.trace_first, cfg_.trace_agents, mine.begin, n);
+  const std::int64_t traced = traced_here.n;
   std::vector<double> beliefs, q_pi, neg_efe;
   std::vector<std::int32_t> actions, observations, world;
   {
@@ -513,7 +513,7 @@ void PolicyWorkload::run(RunContext& ctx) {
       tree.tile_node = tile_node;
     }
     const std::int64_t rows = std::max<std::int64_t>(n, 1);
-    StepWindow window(cfg_.agents, n, traced, T);
+    StepWindow window(cfg_.agents, n, traced_here, T);
     AgentStep step{sp,
                    p,
                    pol,
@@ -669,10 +669,9 @@ void PolicyWorkload::run(RunContext& ctx) {
       window.after_step(mpi, s);
       // Traces of this rank's traced agents: their rows only.
       if (traced > 0) {
-        const auto host = [traced](const auto& v) {
-          return Kokkos::create_mirror_view_and_copy(
-              Kokkos::HostSpace(),
-              Kokkos::subview(v, std::pair<std::int64_t, std::int64_t>(0, traced), Kokkos::ALL));
+        const auto host = [&traced_here](const auto& v) {
+          return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
+                                                     Kokkos::subview(v, traced_here.range(), Kokkos::ALL));
         };
         const auto qs = host(step.qs), qp = host(step.q_pi), ne = host(step.neg_efe);
         const auto ac = host(step.action), ob = host(step.obs), wo = host(step.world);
@@ -708,7 +707,7 @@ void PolicyWorkload::run(RunContext& ctx) {
   trace_.actions = ints(actions, sp.F);
   trace_.world = ints(world, sp.F);
   trace_.observations = ints(observations, sp.M);
-  trace_.traced = std::min(cfg_.trace_agents, cfg_.agents);
+  trace_.traced = std::clamp<std::int64_t>(cfg_.agents - cfg_.trace_first, 0, cfg_.trace_agents);
   // The marginals from the gathered q(pi), summed over the policies in
   // their order, as the device sums them for marginal sampling.
   const std::int64_t P = model_.policy_count(), F = std::int64_t(model_.Nu.size());
@@ -745,6 +744,7 @@ void PolicyWorkload::write(H5Writer& out) const {
   out.attribute(g, "evaluation", evaluation_);
   if (!lane_products_.empty()) out.attribute(g, "lane_products", lane_products_);
   out.attribute(g, "traced_agents", trace_.traced);
+  out.attribute(g, "traced_first", cfg_.trace_first);
   const auto means = step_means();
   out.write(g + "/G_chosen_mean", means.G);
   out.write(g + "/free_energy_mean", means.F);

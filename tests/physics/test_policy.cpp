@@ -886,6 +886,37 @@ TEST(PolicyMaths, EqualsPymdp) {
   }
 }
 
+// trace_first chooses the traced agents: agents 3..6 traced alone equal
+// their rows of a run that traces 0..7 (on three ranks the window starts
+// and ends inside ranks' blocks).
+TEST(PolicyInput, TraceFirstPicksTheTracedAgents) {
+  Config cfg;
+  cfg.agents = 10;
+  cfg.steps = 3;
+  cfg.trace_agents = 8;
+  const Model m = tmaze(cfg);
+  PolicyWorkload all(cfg, m);
+  test::run_workload(all, 5);
+  cfg.trace_first = 3;
+  cfg.trace_agents = 4;
+  PolicyWorkload some(cfg, m);
+  test::run_workload(some, 5);
+  if (!test::world->root()) return;
+  const auto &a = all.trace(), &b = some.trace();
+  EXPECT_EQ(b.traced, 4);
+  const std::size_t T = 3, S = 6, P = std::size_t(m.policy_count()), F = 2, M = 3;
+  auto rows = [&](const auto& v, std::size_t width) {
+    return std::vector<std::decay_t<decltype(v[0])>>(v.begin() + 3 * T * width, v.begin() + 7 * T * width);
+  };
+  EXPECT_EQ(b.beliefs, rows(a.beliefs, S));
+  EXPECT_EQ(b.q_pi, rows(a.q_pi, P));
+  EXPECT_EQ(b.neg_efe, rows(a.neg_efe, P));
+  EXPECT_EQ(b.actions, rows(a.actions, F));
+  EXPECT_EQ(b.observations, rows(a.observations, M));
+  EXPECT_EQ(b.free_energy, rows(a.free_energy, 1));
+  EXPECT_EQ(b.chosen, rows(a.chosen, 1));
+}
+
 // A T-maze read from HDF5 runs exactly as the built-in one.
 TEST(PolicyInput, ModelFromHdf5EqualsTheBuiltIn) {
   Config cfg;
@@ -1345,7 +1376,8 @@ TEST(PolicyMaths, StepWindowMeansAreExactPerStep) {
   for (const std::int64_t agents : {2, 7})
     for (const std::int64_t max_window : {1, 2, 3, 256}) {
       const std::int64_t begin = agents * rank / ranks, n = agents * (rank + 1) / ranks - begin;
-      const std::int64_t traced = std::max<std::int64_t>(0, std::min(agents, begin + n) - begin);
+      // Agents 1 .. agents - 1 traced: the window starts inside the first rank's agents.
+      const TracedRows traced(1, agents - 1, begin, n);
       StepWindow window(agents, n, traced, steps, max_window);
       ASSERT_EQ(window.window(), std::min(steps, max_window));
       std::vector<StepWindow::View::HostMirror> host;
@@ -1374,11 +1406,11 @@ TEST(PolicyMaths, StepWindowMeansAreExactPerStep) {
         }
       const StepRows rows = window.traced_rows(*test::world);
       if (!test::world->root()) continue;
-      ASSERT_EQ(rows.chosen.size(), std::size_t(agents * steps));
-      for (std::int64_t a = 0; a < agents; ++a)
+      ASSERT_EQ(rows.chosen.size(), std::size_t((agents - 1) * steps));
+      for (std::int64_t a = 0; a + 1 < agents; ++a)
         for (std::int64_t s = 0; s < steps; ++s) {
-          EXPECT_EQ(rows.chosen[a * steps + s], value(0, a, s));
-          EXPECT_EQ(rows.success[a * steps + s], value(3, a, s));
+          EXPECT_EQ(rows.chosen[a * steps + s], value(0, a + 1, s));
+          EXPECT_EQ(rows.success[a * steps + s], value(3, a + 1, s));
         }
     }
 }
