@@ -7,7 +7,9 @@ e3nn modules.  This script is the PyTorch side of it:
   * `build_model(arch)` makes the model from e3nn modules (o3.Linear,
     o3.TensorProduct, o3.spherical_harmonics, nn.FullyConnectedNet, nn.Gate);
   * `write_prism(model, path)` / `read_prism(path)` convert it to and from
-    prism's HDF5 weights file (the layout is in docs/gnn.md);
+    prism's HDF5 weights file (the layout is in docs/gnn.md); from the
+    command line, `convert ARCH.json STATE.pt OUT.h5` does the same for a
+    model trained elsewhere as build_model(arch) and saved as a state_dict;
   * `reference` writes a seeded random model, test structures (extended XYZ)
     and the model's energies, forces and virials on them in float64 and
     float32, plus e3nn's spherical harmonics and Wigner 3j tables, for
@@ -453,6 +455,27 @@ def cmd_bench(args):
             f.write(",".join(str(x) for x in r) + "\n")
 
 
+def cmd_convert(args):
+    """A trained model to prism's weights file: the architecture as JSON (the
+    keys of default_arch) and the PyTorch state_dict of build_model(arch)."""
+    import json
+    import torch
+    with open(args.arch) as f:
+        arch = default_arch(**json.load(f))
+    unknown = set(arch) - set(default_arch())
+    if unknown:
+        sys.exit(f"{args.arch}: unknown architecture keys {sorted(unknown)} (known: {sorted(default_arch())})")
+    torch.set_default_dtype(torch.float64)
+    model = build_model(arch)
+    state = torch.load(args.state, map_location="cpu")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        sys.exit(f"{args.state}: not a state_dict of this architecture (missing {missing}, unexpected {unexpected})")
+    write_prism(model, args.out)
+    print(f"wrote {args.out}: {arch['hidden']}, {arch['layers']} layers, l <= {arch['lmax']}, "
+          f"r_cut {arch['r_cut']}, species {arch['species']}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -476,8 +499,12 @@ def main():
     b.add_argument("--no-e3nn", action="store_true", help="write the files only")
     b.add_argument("--precision", nargs="+", choices=["float", "double"], default=["float", "double"],
                    help="which precisions e3nn runs in")
+    c = sub.add_parser("convert", help="a trained model (architecture JSON + state_dict) to prism's weights file")
+    c.add_argument("arch", help="JSON object with the keys of default_arch (species, r_cut, hidden, ...)")
+    c.add_argument("state", help="torch.save(model.state_dict()) of build_model(arch)")
+    c.add_argument("out", help="prism weights file to write")
     args = p.parse_args()
-    {"reference": cmd_reference, "bench": cmd_bench}[args.cmd](args)
+    {"reference": cmd_reference, "bench": cmd_bench, "convert": cmd_convert}[args.cmd](args)
 
 
 if __name__ == "__main__":
