@@ -298,6 +298,133 @@ TEST(GnnModel, SupercellHasEightTimesTheEnergyAndTheSameForces) {
   }
 }
 
+// Layer t of a model written out on the host from the definitions
+// (docs/gnn.md), for a structure without periodic images, from the layer's
+// input features h [atom][in_dim] (the embedding for t = 0): every ordered
+// pair within r_cut is an edge i <- j with d = r_j - r_i; harmonics, Bessel
+// basis and radial MLP per edge; each path's dense coupling table
+// (wigner_3j); the linears path by path; the gate.  Returns [atom][out_dim].
+std::vector<double> host_layer(const Model& m, std::size_t t, const Structure& s, std::vector<double> h) {
+  const Layer& L = m.layers[t];
+  const std::int64_t n = s.atoms();
+  const int in_dim = irreps_dim(L.in), tp_dim = irreps_dim(L.tp_out), gate_dim = irreps_dim(L.gate_in);
+  std::vector<double> msg(std::size_t(n * tp_dim), 0.0);
+  if (t == 0) {
+    const int C = m.input[0].mul;
+    h.assign(std::size_t(n * in_dim), 0.0);
+    for (std::int64_t i = 0; i < n; ++i)
+      for (int w = 0; w < C; ++w)
+        h[i * in_dim + w] = m.embed.weight[std::size_t(m.species_index(s.z[i]) * C + w)] * m.embed.paths[0].alpha;
+  }
+  auto silu = [](double x) { return x / (1 + std::exp(-x)); };
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < n; ++j) {
+      const double d[3] = {s.pos[3 * j] - s.pos[3 * i], s.pos[3 * j + 1] - s.pos[3 * i + 1],
+                           s.pos[3 * j + 2] - s.pos[3 * i + 2]};
+      const double r = std::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+      if (i == j || r >= m.r_cut) continue;
+      double Y[16];
+      spherical_harmonics<double>(m.lmax, d, Y, nullptr);
+      std::vector<double> x(std::size_t(m.n_basis));
+      for (int k = 0; k < m.n_basis; ++k) x[k] = radial_term<double>(k + 1, m.envelope_p, m.r_cut, r, nullptr);
+      for (std::size_t k = 0; k < L.radial.size(); ++k) {  // e3nn's FullyConnectedNet
+        const int nin = L.radial_widths[k], nout = L.radial_widths[k + 1];
+        std::vector<double> y(std::size_t(nout), 0.0);
+        for (int o = 0; o < nout; ++o) {
+          for (int a = 0; a < nin; ++a) y[o] += x[a] * L.radial[k][std::size_t(a * nout + o)];
+          y[o] /= std::sqrt(double(nin));
+          if (k + 1 < L.radial.size()) y[o] = m.radial_silu_cst * silu(y[o]);
+        }
+        x = y;
+      }
+      for (const auto& p : L.tp) {
+        const auto cg = wigner_3j(p.l1, p.l2, p.l3);
+        const int d1 = 2 * p.l1 + 1, d2 = 2 * p.l2 + 1, d3 = 2 * p.l3 + 1;
+        for (int u = 0; u < p.mul; ++u)
+          for (int a = 0; a < d1; ++a)
+            for (int b = 0; b < d2; ++b)
+              for (int c = 0; c < d3; ++c)
+                msg[i * tp_dim + p.out_offset + u * d3 + c] +=
+                    p.path_weight * x[std::size_t(p.w_offset + u)] * cg[std::size_t((a * d2 + b) * d3 + c)] *
+                    h[j * in_dim + p.in_offset + u * d1 + a] * Y[p.sh_offset + b] / m.avg_num_neighbors;
+      }
+    }
+  auto apply = [](const Linear& lin, const double* in, std::vector<double>& out) {
+    for (const auto& p : lin.paths)
+      for (int v = 0; v < p.mul_out; ++v)
+        for (int k = 0; k < p.dim; ++k) {
+          double sum = 0;
+          for (int u = 0; u < p.mul_in; ++u)
+            sum += in[p.in_offset + u * p.dim + k] * lin.weight[std::size_t(p.w_offset + u * p.mul_out + v)];
+          out[std::size_t(p.out_offset + v * p.dim + k)] += p.alpha * sum;
+        }
+  };
+  const int S = L.scalars, G = L.gates, out_dim = irreps_dim(L.out);
+  std::vector<double> out(std::size_t(n * out_dim));
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::vector<double> z(std::size_t(gate_dim), 0.0);
+    apply(L.linear, &msg[i * tp_dim], z);
+    apply(L.self, &h[i * in_dim], z);
+    for (int o = 0; o < S; ++o) out[i * out_dim + o] = m.gate_silu_cst * silu(z[o]);
+    int at = S, gate = 0;
+    for (std::size_t b = 1; b < L.out.size(); ++b)
+      for (int u = 0; u < L.out[b].mul; ++u, ++gate)
+        for (int k = 0; k < L.out[b].dim(); ++k, ++at)
+          out[i * out_dim + at] =
+              z[S + G + (at - S)] * m.gate_sigmoid_cst / (1 + std::exp(-z[S + gate]));
+  }
+  return out;
+}
+
+// Each tensor-product path of each layer alone (the radial weights of the
+// layer's other paths zeroed) against the host evaluation of the
+// definitions, to 1e-12: that layer's features on the open cluster, from
+// its input features (the layer before's, as computed).  With every path of
+// the layer zeroed the features change, so each path contributes.  The
+// second layer has every path of the model (inputs of l = 0, 1, 2).
+TEST(GnnModel, EachTensorProductPathEqualsTheHostDefinition) {
+  const Model model = read_model(kRef + "model.h5");
+  Structure cluster;
+  for (const auto& s : reference_structures())
+    if (!s.pbc[0]) cluster = s;
+  ASSERT_GT(cluster.atoms(), 0);
+  int tested = 0;
+  for (std::size_t t = 0; t < model.layers.size(); ++t) {
+    const Layer& L = model.layers[t];
+    const std::size_t last = L.radial.size() - 1;
+    const int rows = L.radial_widths[last], numel = int(L.tp_numel);
+    auto only = [&](int keep) {  // keep -1: no path of layer t
+      Model m = model;
+      for (int r = 0; r < rows; ++r)
+        for (int q = 0; q < numel; ++q) {
+          const auto& p = L.tp[std::size_t(keep < 0 ? 0 : keep)];
+          if (!(keep >= 0 && q >= p.w_offset && q < p.w_offset + p.mul))
+            m.layers[t].radial[last][std::size_t(r * numel + q)] = 0;
+        }
+      return m;
+    };
+    const auto none = Potential<double>(only(-1)).evaluate(cluster, false, true).features[t];
+    for (std::size_t p = 0; p < L.tp.size(); ++p, ++tested) {
+      SCOPED_TRACE("layer " + std::to_string(t) + ", path " + std::to_string(p) + ": l1 " +
+                   std::to_string(L.tp[p].l1) + " x l2 " + std::to_string(L.tp[p].l2) + " -> l3 " +
+                   std::to_string(L.tp[p].l3));
+      const Model m = only(int(p));
+      const auto ev = Potential<double>(m).evaluate(cluster, false, true);
+      const auto want = host_layer(m, t, cluster, t ? ev.features[t - 1] : std::vector<double>{});
+      const auto& got = ev.features[t];
+      ASSERT_EQ(got.size(), want.size());
+      double scale = 0, moved = 0;
+      for (std::size_t x = 0; x < got.size(); ++x) {
+        scale = std::max(scale, std::abs(want[x]));
+        moved = std::max(moved, std::abs(got[x] - none[x]));
+      }
+      for (std::size_t x = 0; x < got.size(); ++x) EXPECT_NEAR(got[x], want[x], 1e-12 * scale) << "feature " << x;
+      EXPECT_GT(moved, 1e-6 * scale) << "the path changes nothing";
+    }
+  }
+  EXPECT_GT(tested, int(model.layers[0].tp.size()));
+}
+
 // A first layer whose input is wider than the embedding's scalars (the
 // shape of a layer deep in a network, as bench_gnn's single-layer
 // comparison uses): the embedding leaves the extra blocks zero, so with the
