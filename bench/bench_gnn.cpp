@@ -50,13 +50,15 @@ void bench(const Model& model, const std::vector<Structure>& structures, int rep
     std::vector<double> both(reps);
     for (int r = 0; r < reps; ++r) both[r] = fw2[r] + bw[r];
     const double t_nb = median(nb), t_fw = median(fw), t_all = median(both);
-    csv << compat::backend_name() << "," << precision << "," << s.name << "," << s.atoms() << "," << edges << ","
-        << t_nb << "," << t_fw << "," << t_all << "," << double(edges) / t_fw << "," << double(edges) / t_all << "\n";
-    std::printf("%-8s %-6s %-12s %9lld atoms %11lld edges: neighbours %8.2f ms, energy %8.2f ms (%.1f M edges/s), "
-                "energy+forces %8.2f ms (%.1f M edges/s)\n",
-                compat::backend_name().c_str(), precision, s.name.c_str(), static_cast<long long>(s.atoms()),
-                static_cast<long long>(edges), t_nb * 1e3, t_fw * 1e3, edges / t_fw / 1e6, t_all * 1e3,
-                edges / t_all / 1e6);
+    csv << compat::backend_name() << "," << precision << "," << s.name << "," << s.atoms() << "," << edges
+        << "," << t_nb << "," << t_fw << "," << t_all << "," << double(edges) / t_fw << ","
+        << double(edges) / t_all << "\n";
+    std::printf(
+        "%-8s %-6s %-12s %9lld atoms %11lld edges: neighbours %8.2f ms, energy %8.2f ms (%.1f M edges/s), "
+        "energy+forces %8.2f ms (%.1f M edges/s)\n",
+        compat::backend_name().c_str(), precision, s.name.c_str(), static_cast<long long>(s.atoms()),
+        static_cast<long long>(edges), t_nb * 1e3, t_fw * 1e3, edges / t_fw / 1e6, t_all * 1e3,
+        edges / t_all / 1e6);
     std::fflush(stdout);
   }
 }
@@ -81,9 +83,10 @@ int main(int argc, char** argv) {
     else if (a == "--precision")
       precision = argv[i + 1];
     else {
-      std::fprintf(stderr,
-                   "usage: bench_gnn --model F --structures F [--reps 5] [--precision float|double|both] [--team N] "
-                   "[--csv F]\n");
+      std::fprintf(
+          stderr,
+          "usage: bench_gnn --model F --structures F [--reps 5] [--precision float|double|both] [--team N] "
+          "[--csv F]\n");
       return 2;
     }
   }

@@ -11,9 +11,10 @@
 // ln E); the action is the first step of the most probable (or a sampled)
 // policy, or per factor the argmax (or a sample) of q(pi)'s marginal over
 // first steps.  The world is the model's own A and B (the generative
-// process) unless the model file gives it others, sampled with Philox keyed by (seed, agent, step), so an agent's
-// trajectory does not depend on which rank or thread runs it (draws 0-5:
-// the factors' states, 6-13: the modalities' observations, 15: the action).
+// process) unless the model file gives it others, sampled with Philox keyed
+// by (seed, agent, step), so an agent's trajectory does not depend on which
+// rank or thread runs it (draws 0-5: the factors' states, 6-13: the
+// modalities' observations, 15: the action).
 // One team per agent.  The team's threads share each phase's independent
 // items (states, joint states, outcomes, policy-tree nodes), and every sum
 // is taken by one thread in a fixed order, so the bits do not depend on the
@@ -74,8 +75,8 @@ struct Spec {
   // The world's transitions and likelihoods: B's and A's own offsets unless
   // the model file gives the world its own (/world_B<f>, /world_A<m>).
   std::int64_t world_b_at[kMaxFactors] = {}, world_a_at[kMaxModalities] = {};
-  std::int64_t e_at = 0, S = 0, LL = 0;       // E's offset; total states; total log-likelihood scratch
-  std::int64_t max_joint = 0;                 // the largest joint of a modality
+  std::int64_t e_at = 0, S = 0, LL = 0;  // E's offset; total states; total log-likelihood scratch
+  std::int64_t max_joint = 0;            // the largest joint of a modality
   // The policy tree: N nodes (distinct non-empty prefixes), level t (prefixes
   // of length t + 1) at nodes [level_at[t], level_at[t + 1]); outcomes of
   // modality m at o_at[m] of a node's O outcomes; scratch row offsets.

@@ -176,24 +176,25 @@ Deck::Tensor Deck::get_tensor(const std::string& section, const std::string& key
     t.shape.push_back(arr->size());
     at = arr->get(0);
   }
-  std::function<void(const toml::node&, std::size_t, const std::string&)> walk = [&](const toml::node& x,
-                                                                                     std::size_t depth,
-                                                                                     const std::string& index) {
-    if (depth == t.shape.size()) {
-      const auto v = x.value<double>();
-      if (x.is_array() || !v || !std::isfinite(*v))
-        fail(section, key, "entry " + (index.empty() ? std::string("(the value)") : index) + " is not a finite number");
-      t.values.push_back(*v);
-      return;
-    }
-    const auto* arr = x.as_array();
-    if (!arr || arr->size() != t.shape[depth])
-      fail(section, key,
-           "must be rectangular: " + (index.empty() ? std::string("the array") : "row " + index) + " has " +
-               (arr ? std::to_string(arr->size()) + " entries" : std::string("no array")) + " where the first has " +
-               std::to_string(t.shape[depth]));
-    for (std::size_t k = 0; k < arr->size(); ++k) walk(*arr->get(k), depth + 1, index + "[" + std::to_string(k) + "]");
-  };
+  std::function<void(const toml::node&, std::size_t, const std::string&)> walk =
+      [&](const toml::node& x, std::size_t depth, const std::string& index) {
+        if (depth == t.shape.size()) {
+          const auto v = x.value<double>();
+          if (x.is_array() || !v || !std::isfinite(*v))
+            fail(section, key,
+                 "entry " + (index.empty() ? std::string("(the value)") : index) + " is not a finite number");
+          t.values.push_back(*v);
+          return;
+        }
+        const auto* arr = x.as_array();
+        if (!arr || arr->size() != t.shape[depth])
+          fail(section, key,
+               "must be rectangular: " + (index.empty() ? std::string("the array") : "row " + index) +
+                   " has " + (arr ? std::to_string(arr->size()) + " entries" : std::string("no array")) +
+                   " where the first has " + std::to_string(t.shape[depth]));
+        for (std::size_t k = 0; k < arr->size(); ++k)
+          walk(*arr->get(k), depth + 1, index + "[" + std::to_string(k) + "]");
+      };
   walk(*n, 0, "");
   return t;
 }
@@ -377,7 +378,8 @@ void Deck::check_unknown(const std::vector<std::string>& known_sections) const {
       if (used_.count(full)) continue;
       const auto why = only_with_.find(full);
       fail(section, std::string(key.str()),
-           why == only_with_.end() ? "unknown key" : "applies only with " + why->second + ", which this deck does not set");
+           why == only_with_.end() ? "unknown key"
+                                   : "applies only with " + why->second + ", which this deck does not set");
     }
   }
 }

@@ -71,7 +71,8 @@ class Deck {
   // Keys of `section` that exist only under another setting (`condition`,
   // e.g. "order = \"second\""): a deck that gives one of them while the
   // setting is otherwise is told so by check_unknown instead of "unknown key".
-  void only_with(const std::string& section, std::initializer_list<const char*> keys, const std::string& condition);
+  void only_with(const std::string& section, std::initializer_list<const char*> keys,
+                 const std::string& condition);
   std::string location(const std::string& section, const std::string& key) const;
 
   const std::string& path() const { return path_; }

@@ -132,12 +132,13 @@ HostGraph build_graph(const Config& c) {
       }
       std::vector<std::size_t> order(pairs.size());
       for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
-      std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return pairs[x] < pairs[y]; });
+      std::sort(order.begin(), order.end(),
+                [&](std::size_t x, std::size_t y) { return pairs[x] < pairs[y]; });
       for (std::size_t k = 1; k < order.size(); ++k)
         if (pairs[order[k]] == pairs[order[k - 1]])
-          throw std::invalid_argument("/edges rows " + std::to_string(std::min(order[k - 1], order[k])) + " and " +
-                                      std::to_string(std::max(order[k - 1], order[k])) + " join the same pair (" +
-                                      std::to_string(pairs[order[k]].first) + ", " +
+          throw std::invalid_argument("/edges rows " + std::to_string(std::min(order[k - 1], order[k])) +
+                                      " and " + std::to_string(std::max(order[k - 1], order[k])) +
+                                      " join the same pair (" + std::to_string(pairs[order[k]].first) + ", " +
                                       std::to_string(pairs[order[k]].second) + "); list each edge once");
       if (in.exists("/weights")) {
         w = in.values<double>("/weights");
@@ -700,8 +701,9 @@ void OscillatorsWorkload::print_summary(std::FILE* out) const {
         std::snprintf(text, sizeof text, "+- %*s", width, "n/a");
       return std::string(text);
     };
-    std::fprintf(out, "  %10.4f  %10.6f %s  %10.6f %s  %14.6f", c.K[k], avg_.r[k], pm(avg_.r_err[k], 8, 6).c_str(),
-                 avg_.potential[k], pm(avg_.potential_err[k], 8, 6).c_str(), avg_.velocity_spread[k]);
+    std::fprintf(out, "  %10.4f  %10.6f %s  %10.6f %s  %14.6f", c.K[k], avg_.r[k],
+                 pm(avg_.r_err[k], 8, 6).c_str(), avg_.potential[k], pm(avg_.potential_err[k], 8, 6).c_str(),
+                 avg_.velocity_spread[k]);
     if (c.order == Order::second)
       std::fprintf(out, "   %8.5f %s", avg_.temperature[k], pm(avg_.temperature_err[k], 7, 5).c_str());
     std::fprintf(out, "\n");

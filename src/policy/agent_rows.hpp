@@ -124,7 +124,8 @@ class StepWindow {
       if (traced_ > 0) {
         const auto h = Kokkos::create_mirror_view_and_copy(
             Kokkos::HostSpace(),
-            Kokkos::subview(views_[q], std::pair<std::int64_t, std::int64_t>(traced_lo_, traced_lo_ + traced_),
+            Kokkos::subview(views_[q],
+                            std::pair<std::int64_t, std::int64_t>(traced_lo_, traced_lo_ + traced_),
                             Kokkos::ALL));
         for (std::int64_t t = 0; t < traced_; ++t)
           for (std::int64_t k = 0; k < w; ++k) rows_[q][std::size_t(t * steps_ + first + k)] = h(t, k);

@@ -191,8 +191,7 @@ void GaussianPolicyWorkload::run(RunContext& ctx) {
         const auto me = host(step.mean), co = host(step.cov), wo = host(step.world), ob = host(step.obs),
                    qp = host(step.q_pi), g = host(step.G);
         const auto ac = Kokkos::create_mirror_view_and_copy(
-            Kokkos::HostSpace(),
-            Kokkos::subview(step.action, traced_here.range()));
+            Kokkos::HostSpace(), Kokkos::subview(step.action, traced_here.range()));
         for (std::int64_t a = 0; a < traced; ++a) {
           for (int k = 0; k < N; ++k) t_mean.push_back(me(a, k));
           for (int k = 0; k < N * N; ++k) t_cov.push_back(co(a, k));

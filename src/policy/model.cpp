@@ -273,8 +273,8 @@ Model read_arrays(Source& in, const Config& cfg, Bad bad) {
       const std::int64_t f = std::int64_t(k) % F, u = m.policies[k];
       if (u < 0 || u >= m.Nu[f])
         bad("/policies: policy " + std::to_string(std::int64_t(k) / (F * m.policy_len)) + ", step " +
-            std::to_string(std::int64_t(k) / F % m.policy_len) + ", factor " + std::to_string(f) + ": control " +
-            std::to_string(u) + " is not one of 0.." + std::to_string(m.Nu[f] - 1));
+            std::to_string(std::int64_t(k) / F % m.policy_len) + ", factor " + std::to_string(f) +
+            ": control " + std::to_string(u) + " is not one of 0.." + std::to_string(m.Nu[f] - 1));
     }
     policies = double(sh[0]);
   } else {
@@ -323,7 +323,9 @@ struct DeckArrays {
     return dataset == "/observations" ? "observation_sequence" : dataset.substr(1);
   }
   bool exists(const std::string& dataset) const { return deck.has("policy", key(dataset)); }
-  std::vector<std::uint64_t> shape(const std::string& dataset) { return deck.get_tensor("policy", key(dataset)).shape; }
+  std::vector<std::uint64_t> shape(const std::string& dataset) {
+    return deck.get_tensor("policy", key(dataset)).shape;
+  }
   template <class T>
   std::vector<T> values(const std::string& dataset) {
     const auto t = deck.get_tensor("policy", key(dataset));
@@ -340,7 +342,8 @@ struct DeckArrays {
 
 Model read_model(const Config& cfg) {
   H5Reader in(cfg.file);
-  Model m = read_arrays(in, cfg, [&](const std::string& what) { throw std::invalid_argument(cfg.file + ": " + what); });
+  Model m = read_arrays(
+      in, cfg, [&](const std::string& what) { throw std::invalid_argument(cfg.file + ": " + what); });
   validate(m, cfg.file);
   return m;
 }
@@ -392,9 +395,11 @@ void validate(const Model& m, const std::string& file, bool dataset_names) {
     }
   };
   for (std::size_t o = 0; o < m.A.size(); ++o) probabilities(m.A[o], m.No[o], m.joint(o), name("A", o));
-  for (std::size_t f = 0; f < m.B.size(); ++f) probabilities(m.B[f], m.Ns[f], m.Ns[f] * m.Nu[f], name("B", f));
+  for (std::size_t f = 0; f < m.B.size(); ++f)
+    probabilities(m.B[f], m.Ns[f], m.Ns[f] * m.Nu[f], name("B", f));
   for (std::size_t f = 0; f < m.D.size(); ++f) probabilities(m.D[f], m.Ns[f], 1, name("D", f));
-  for (std::size_t f = 0; f < m.world_D.size(); ++f) probabilities(m.world_D[f], m.Ns[f], 1, name("world_D", f));
+  for (std::size_t f = 0; f < m.world_D.size(); ++f)
+    probabilities(m.world_D[f], m.Ns[f], 1, name("world_D", f));
   for (std::size_t o = 0; o < m.world_A.size(); ++o)
     if (!m.world_A[o].empty()) probabilities(m.world_A[o], m.No[o], m.joint(o), name("world_A", o));
   for (std::size_t f = 0; f < m.world_B.size(); ++f)

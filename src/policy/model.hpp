@@ -25,7 +25,7 @@ struct Model {
   // The world's likelihoods and transitions, per modality / factor; an empty
   // (or missing) entry: the model's own A[m] / B[f].
   std::vector<std::vector<double>> world_A, world_B;
-  std::vector<std::int64_t> policies;        // [policy][step][factor]
+  std::vector<std::int64_t> policies;  // [policy][step][factor]
   std::int64_t policy_len = 1;
   std::vector<std::string> factor_names, modality_names;
   int success_modality = -1, success_outcome = 0;

@@ -3,10 +3,10 @@
 #include <KokkosBlas3_gemm.hpp>
 #include <Kokkos_Core.hpp>
 #include <algorithm>
-#include <numeric>
 #include <bit>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <stdexcept>
 
@@ -381,10 +381,12 @@ Spec make_spec(const Config& cfg, const Model& m, HostTree& tr, std::vector<doub
   // model expects, unless the model file says otherwise.
   for (int f = 0; f < sp.F; ++f) {
     sp.world_d_at[f] = append(m.world_D.empty() ? m.D[f] : m.world_D[f]);
-    sp.world_b_at[f] = std::size_t(f) < m.world_B.size() && !m.world_B[f].empty() ? append(m.world_B[f]) : sp.b_at[f];
+    sp.world_b_at[f] =
+        std::size_t(f) < m.world_B.size() && !m.world_B[f].empty() ? append(m.world_B[f]) : sp.b_at[f];
   }
   for (int o = 0; o < sp.M; ++o)
-    sp.world_a_at[o] = std::size_t(o) < m.world_A.size() && !m.world_A[o].empty() ? append(m.world_A[o]) : sp.a_at[o];
+    sp.world_a_at[o] =
+        std::size_t(o) < m.world_A.size() && !m.world_A[o].empty() ? append(m.world_A[o]) : sp.a_at[o];
   sp.e_at = append(m.E);
   sp.S = s_at;
   sp.LL = ll;
@@ -716,7 +718,8 @@ void PolicyWorkload::run(RunContext& ctx) {
   for (std::size_t row = 0; row < trace_.q_pi.size() / std::size_t(P); ++row)
     for (std::int64_t k = 0; k < P; ++k)
       for (std::int64_t f = 0, at = 0; f < F; at += model_.Nu[f], ++f)
-        trace_.action_marginals[row * std::size_t(U) + std::size_t(at + model_.policies[(k * model_.policy_len) * F + f])] +=
+        trace_.action_marginals[row * std::size_t(U) +
+                                std::size_t(at + model_.policies[(k * model_.policy_len) * F + f])] +=
             trace_.q_pi[row * std::size_t(P) + std::size_t(k)];
 }
 
@@ -727,11 +730,11 @@ void PolicyWorkload::write(H5Writer& out) const {
   out.group(g);
   out.attribute(g, "model", "discrete");
   out.attribute(g, "task",
-                cfg_.task == Task::tmaze    ? "tmaze"
-                : cfg_.task == Task::grid   ? "grid"
-                : cfg_.task == Task::random ? "random"
+                cfg_.task == Task::tmaze           ? "tmaze"
+                : cfg_.task == Task::grid          ? "grid"
+                : cfg_.task == Task::random        ? "random"
                 : cfg_.task == Task::inline_arrays ? "inline"
-                                            : "hdf5");
+                                                   : "hdf5");
   out.attribute(g, "agents", A);
   out.attribute(g, "steps", T);
   out.attribute(g, "policy_len", model_.policy_len);

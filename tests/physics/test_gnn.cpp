@@ -314,7 +314,8 @@ std::vector<double> host_layer(const Model& m, std::size_t t, const Structure& s
     h.assign(std::size_t(n * in_dim), 0.0);
     for (std::int64_t i = 0; i < n; ++i)
       for (int w = 0; w < C; ++w)
-        h[i * in_dim + w] = m.embed.weight[std::size_t(m.species_index(s.z[i]) * C + w)] * m.embed.paths[0].alpha;
+        h[i * in_dim + w] =
+            m.embed.weight[std::size_t(m.species_index(s.z[i]) * C + w)] * m.embed.paths[0].alpha;
   }
   auto silu = [](double x) { return x / (1 + std::exp(-x)); };
   for (std::int64_t i = 0; i < n; ++i)
@@ -326,7 +327,8 @@ std::vector<double> host_layer(const Model& m, std::size_t t, const Structure& s
       double Y[16];
       spherical_harmonics<double>(m.lmax, d, Y, nullptr);
       std::vector<double> x(std::size_t(m.n_basis));
-      for (int k = 0; k < m.n_basis; ++k) x[k] = radial_term<double>(k + 1, m.envelope_p, m.r_cut, r, nullptr);
+      for (int k = 0; k < m.n_basis; ++k)
+        x[k] = radial_term<double>(k + 1, m.envelope_p, m.r_cut, r, nullptr);
       for (std::size_t k = 0; k < L.radial.size(); ++k) {  // e3nn's FullyConnectedNet
         const int nin = L.radial_widths[k], nout = L.radial_widths[k + 1];
         std::vector<double> y(std::size_t(nout), 0.0);
@@ -370,8 +372,7 @@ std::vector<double> host_layer(const Model& m, std::size_t t, const Structure& s
     for (std::size_t b = 1; b < L.out.size(); ++b)
       for (int u = 0; u < L.out[b].mul; ++u, ++gate)
         for (int k = 0; k < L.out[b].dim(); ++k, ++at)
-          out[i * out_dim + at] =
-              z[S + G + (at - S)] * m.gate_sigmoid_cst / (1 + std::exp(-z[S + gate]));
+          out[i * out_dim + at] = z[S + G + (at - S)] * m.gate_sigmoid_cst / (1 + std::exp(-z[S + gate]));
   }
   return out;
 }
@@ -418,7 +419,8 @@ TEST(GnnModel, EachTensorProductPathEqualsTheHostDefinition) {
         scale = std::max(scale, std::abs(want[x]));
         moved = std::max(moved, std::abs(got[x] - none[x]));
       }
-      for (std::size_t x = 0; x < got.size(); ++x) EXPECT_NEAR(got[x], want[x], 1e-12 * scale) << "feature " << x;
+      for (std::size_t x = 0; x < got.size(); ++x)
+        EXPECT_NEAR(got[x], want[x], 1e-12 * scale) << "feature " << x;
       EXPECT_GT(moved, 1e-6 * scale) << "the path changes nothing";
     }
   }
@@ -468,7 +470,8 @@ TEST(GnnModel, WiderFirstInputOfZeroBlocksIsTheSameModel) {
     const int rows = la.radial_widths[last], na = int(la.tp_numel), nb = int(lb.tp_numel);
     for (int r = 0; r < rows; ++r)
       for (int q = 0; q < nb; ++q)
-        lb.radial[last][std::size_t(r) * nb + q] = q < na ? la.radial[last][std::size_t(r) * na + q] : any(gen);
+        lb.radial[last][std::size_t(r) * nb + q] =
+            q < na ? la.radial[last][std::size_t(r) * na + q] : any(gen);
     copy_linear(la.linear, lb.linear);
     copy_linear(la.self, lb.self);
   }

@@ -184,14 +184,16 @@ TEST(OscillatorsPhysics, BaoabVelocityBiasIsSecondOrderInTheStep) {
   // recorded without the step's last half kick happens to have the exact
   // variance, and fails here.)
   for (double dt : {0.1, 0.2, 0.4}) {
-    auto w = run("order = \"second\"\nm = 1.0\ngamma = 2.0\noscillators = 2\ncoupling = \"complete\"\n"
-                 "K = [1.0]\nT = 0.05\ndt = " +
-                 std::to_string(dt) + "\nsteps = " + std::to_string(int(std::lround(2000 / dt))) +
-                 "\ntransient = " + std::to_string(int(std::lround(50 / dt))) +
-                 "\nrecord_every = " + std::to_string(int(std::ceil(1 / dt - 1e-9))) + "\nreplicas = 200\n");
+    auto w =
+        run("order = \"second\"\nm = 1.0\ngamma = 2.0\noscillators = 2\ncoupling = \"complete\"\n"
+            "K = [1.0]\nT = 0.05\ndt = " +
+            std::to_string(dt) + "\nsteps = " + std::to_string(int(std::lround(2000 / dt))) +
+            "\ntransient = " + std::to_string(int(std::lround(50 / dt))) +
+            "\nrecord_every = " + std::to_string(int(std::ceil(1 / dt - 1e-9))) + "\nreplicas = 200\n");
     if (!root()) continue;
     const auto& a = w->averages();
-    const double bias = 1 - a.temperature[0] / 0.05, predicted = dt * dt / 4, err = a.temperature_err[0] / 0.05;
+    const double bias = 1 - a.temperature[0] / 0.05, predicted = dt * dt / 4,
+                 err = a.temperature_err[0] / 0.05;
     EXPECT_NEAR(bias, predicted, 4 * err + 0.1 * predicted) << "dt = " << dt;
   }
 }

@@ -335,7 +335,8 @@ TEST(PolicyMaths, ManySweepsSettleOnTheFixedPointOrATwoCycle) {
         for (std::int64_t x = 0; x < m.Ns[f]; ++x)
           for (std::int64_t y = 0; y < m.Ns[f]; ++y) prior[f][x] += B(m, f, x, y, u) * q_prev[f][y];
       }
-      const std::vector<std::int64_t> obs(tr.observations.begin() + at * M, tr.observations.begin() + (at + 1) * M);
+      const std::vector<std::int64_t> obs(tr.observations.begin() + at * M,
+                                          tr.observations.begin() + (at + 1) * M);
       double one = 0, two = 0;
       const auto q1 = posterior(m, prior, obs, 1, &q), q2 = posterior(m, prior, obs, 2, &q);
       for (std::int64_t f = 0; f < F; ++f)
@@ -350,7 +351,8 @@ TEST(PolicyMaths, ManySweepsSettleOnTheFixedPointOrATwoCycle) {
   EXPECT_GT(cycles, 0);
   // And the sweeps matter: two of them from uniform beliefs are not there yet.
   double apart = 0;
-  for (std::int64_t k = 0; k < S; ++k) apart = std::max(apart, std::fabs(w2.trace().beliefs[k] - tr.beliefs[k]));
+  for (std::int64_t k = 0; k < S; ++k)
+    apart = std::max(apart, std::fabs(w2.trace().beliefs[k] - tr.beliefs[k]));
   EXPECT_GT(apart, 1e-6);
 }
 
@@ -644,7 +646,9 @@ TEST(PolicyMaths, GivenPolicyListsEqualTheDefinitions) {
     read_model(from);
     ADD_FAILURE() << "a control out of range was accepted";
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("/policies: policy 0, step 1, factor 1: control 7 is not one of 0..0"), std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("/policies: policy 0, step 1, factor 1: control 7 is not one of 0..0"),
+        std::string::npos)
         << e.what();
   }
   std::filesystem::remove(write_model(one, "given_policies"));
@@ -718,8 +722,8 @@ TEST(PolicyInput, AWorldOfItsOwnMovesAndEmitsByItsArrays) {
 
 // A flat row-major array as nested TOML arrays of the given shape (17
 // significant digits, so the values come back exactly).
-std::string toml_array(const std::vector<double>& v, const std::vector<std::int64_t>& shape, std::size_t depth = 0,
-                       std::size_t at = 0) {
+std::string toml_array(const std::vector<double>& v, const std::vector<std::int64_t>& shape,
+                       std::size_t depth = 0, std::size_t at = 0) {
   if (depth == shape.size()) {
     char text[40];
     std::snprintf(text, sizeof text, "%.17g", v[at]);
@@ -798,7 +802,8 @@ TEST(PolicyInput, InlineArraysEqualTheModelFile) {
     ADD_FAILURE() << "a bad world_B1 was accepted";
   } catch (const DeckError& e) {
     const std::string line = std::to_string(std::count(text.begin(), text.end(), '\n') + 1);
-    EXPECT_NE(std::string(e.what()).find("inline.toml:" + line + ": key 'policy.world_B1': /world_B1: column 2 sums to 1.5"),
+    EXPECT_NE(std::string(e.what()).find("inline.toml:" + line +
+                                         ": key 'policy.world_B1': /world_B1: column 2 sums to 1.5"),
               std::string::npos)
         << e.what();
   }
