@@ -597,6 +597,34 @@ std::string write_model(const Model& m, const std::string& name, bool break_shap
   return path;
 }
 
+// check_against_definitions in the general, tiled and lane evaluations.
+void check_every_evaluation(const Config& cfg, const Model& m) {
+  for (const auto evaluation :
+       {Config::Evaluation::general, Config::Evaluation::tiled, Config::Evaluation::lanes}) {
+    SCOPED_TRACE(evaluation == Config::Evaluation::general ? "general"
+                 : evaluation == Config::Evaluation::tiled ? "tiled"
+                                                           : "lanes");
+    Config c = cfg;
+    c.evaluation = evaluation;
+    check_against_definitions(c, 1e-12, &m);
+  }
+}
+
+// The message read_model gives for `bad` written to a model file ("" if it
+// is accepted).
+std::string refusal(const Model& bad, Config cfg, const std::string& name) {
+  cfg.task = Task::hdf5;
+  cfg.file = write_model(bad, name);
+  std::string what;
+  try {
+    read_model(cfg);
+  } catch (const std::invalid_argument& e) {
+    what = e.what();
+  }
+  std::filesystem::remove(cfg.file);
+  return what;
+}
+
 // A model's own list of policies (pymdp's `policies` argument): every
 // sequence in reverse order with every third left out, so that the policy
 // tree is ragged and its nodes come in another order.  Against the
@@ -628,31 +656,19 @@ TEST(PolicyMaths, GivenPolicyListsEqualTheDefinitions) {
   const Model one = with_given_policies(random_model(cfg));
   ASSERT_EQ(one.policy_count(), 6);
   ASSERT_TRUE(tiled_evaluation_applies(one, cfg));
-  for (const auto evaluation :
-       {Config::Evaluation::tiled, Config::Evaluation::general, Config::Evaluation::lanes}) {
-    Config c = cfg;
-    c.evaluation = evaluation;
-    check_against_definitions(c, 1e-12, &one);
-  }
+  check_every_evaluation(cfg, one);
   // Through a model file: the list comes back; a control out of range is refused.
   Config from = cfg;
   from.task = Task::hdf5;
   from.file = write_model(one, "given_policies");
   EXPECT_EQ(read_model(from).policies, one.policies);
+  std::filesystem::remove(from.file);
   Model bad = one;
   bad.policies[3] = 7;
-  from.file = write_model(bad, "given_policies_bad");
-  try {
-    read_model(from);
-    ADD_FAILURE() << "a control out of range was accepted";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(
-        std::string(e.what()).find("/policies: policy 0, step 1, factor 1: control 7 is not one of 0..0"),
-        std::string::npos)
-        << e.what();
-  }
-  std::filesystem::remove(write_model(one, "given_policies"));
-  std::filesystem::remove(from.file);
+  const auto why = refusal(bad, cfg, "given_policies_bad");
+  EXPECT_NE(why.find("/policies: policy 0, step 1, factor 1: control 7 is not one of 0..0"),
+            std::string::npos)
+      << why;
 }
 
 // A world of its own (a model file's /world_A, /world_B, /world_D): the
@@ -683,28 +699,15 @@ TEST(PolicyInput, AWorldOfItsOwnMovesAndEmitsByItsArrays) {
   cfg.steps = 6;
   PolicyWorkload w(cfg, m);
   test::run_workload(w, 13);
-  for (const auto evaluation :
-       {Config::Evaluation::general, Config::Evaluation::tiled, Config::Evaluation::lanes}) {
-    Config c = cfg;
-    c.evaluation = evaluation;
-    check_against_definitions(c, 1e-12, &m);
-  }
+  check_every_evaluation(cfg, m);
   Config from = cfg;
   from.task = Task::hdf5;
   from.file = write_model(m, "own_world");
   const Model back = read_model(from);
+  std::filesystem::remove(from.file);
   Model bad = m;
   bad.world_B[0][0] = 0.5;  // column (previous 0, control 0) sums to 1.5
-  const auto bad_file = write_model(bad, "own_world_bad");
-  from.file = bad_file;
-  std::string refused;
-  try {
-    read_model(from);
-  } catch (const std::invalid_argument& e) {
-    refused = e.what();
-  }
-  std::filesystem::remove(write_model(m, "own_world"));
-  std::filesystem::remove(bad_file);
+  const auto refused = refusal(bad, cfg, "own_world_bad");
   if (!test::world->root()) return;
   EXPECT_EQ(back.world_A, m.world_A);
   EXPECT_EQ(back.world_B, m.world_B);
