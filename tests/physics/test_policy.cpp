@@ -99,6 +99,26 @@ std::vector<std::vector<double>> posterior(const Model& m, const std::vector<std
   return q;
 }
 
+// The prior of trace row `at` (step t): D at step 0, else B of the agent's
+// model under the last action applied to the last posterior.
+std::vector<std::vector<double>> prior_of(const Model& own, const std::vector<std::int32_t>& actions,
+                                          std::int64_t at, std::int64_t t,
+                                          const std::vector<std::vector<double>>& q_prev) {
+  const std::int64_t F = std::int64_t(own.Ns.size());
+  std::vector<std::vector<double>> prior(F);
+  for (std::int64_t f = 0; f < F; ++f) {
+    if (t == 0) {
+      prior[f] = own.D[f];
+      continue;
+    }
+    const auto u = actions[(at - 1) * F + f];
+    prior[f].assign(own.Ns[f], 0.0);
+    for (std::int64_t x = 0; x < own.Ns[f]; ++x)
+      for (std::int64_t y = 0; y < own.Ns[f]; ++y) prior[f][x] += B(own, f, x, y, u) * q_prev[f][y];
+  }
+  return prior;
+}
+
 // -G of policy k from beliefs q: per step, the predicted states by B, the
 // predicted outcomes over the joint states, entropy minus expected
 // entropy of A, plus the utility.
@@ -185,17 +205,7 @@ void check_against_definitions(Config cfg, double tol = 1e-12, const Model* mode
       for (auto& x : v) x *= cfg.prior_concentration;
     for (std::int64_t t = 0; t < T; ++t) {
       const std::int64_t at = a * T + t;
-      std::vector<std::vector<double>> prior(F);
-      for (std::int64_t f = 0; f < F; ++f) {
-        if (t == 0) {
-          prior[f] = m.D[f];
-          continue;
-        }
-        const auto u = tr.actions[(at - 1) * F + f];
-        prior[f].assign(m.Ns[f], 0.0);
-        for (std::int64_t x = 0; x < m.Ns[f]; ++x)
-          for (std::int64_t y = 0; y < m.Ns[f]; ++y) prior[f][x] += B(own, f, x, y, u) * q_prev[f][y];
-      }
+      const auto prior = prior_of(own, tr.actions, at, t, q_prev);
       std::vector<std::int64_t> obs(tr.observations.begin() + at * M, tr.observations.begin() + (at + 1) * M);
       const auto q = posterior(own, prior, obs, int(cfg.num_iter));
       std::int64_t k = 0;
@@ -264,6 +274,19 @@ void check_against_definitions(Config cfg, double tol = 1e-12, const Model* mode
   }
 }
 
+// A random model's settings: sizes per factor and modality, policy length, seed.
+Config random_task(std::vector<std::int64_t> states, std::vector<std::int64_t> controls,
+                   std::vector<std::int64_t> observations, std::int64_t policy_len, std::uint64_t seed) {
+  Config cfg;
+  cfg.task = Task::random;
+  cfg.states = std::move(states);
+  cfg.controls = std::move(controls);
+  cfg.observations = std::move(observations);
+  cfg.policy_len = policy_len;
+  cfg.model_seed = seed;
+  return cfg;
+}
+
 TEST(PolicyMaths, OneFactorEqualsBayesAndTheDefinitions) {
   Config cfg;
   cfg.states = {5};
@@ -291,13 +314,7 @@ TEST(PolicyMaths, TwoFactorsEqualTheFixedPointDefinition) {
 // end in a two-cycle, which one sweep flips.  This model has both, and
 // the test says so, so that a change of the update rule shows here.
 TEST(PolicyMaths, ManySweepsSettleOnTheFixedPointOrATwoCycle) {
-  Config cfg;
-  cfg.task = Task::random;
-  cfg.states = {3, 2, 4};
-  cfg.controls = {2, 2, 1};
-  cfg.observations = {4, 3};
-  cfg.policy_len = 1;
-  cfg.model_seed = 5;
+  Config cfg = random_task({3, 2, 4}, {2, 2, 1}, {4, 3}, 1, 5);
   cfg.num_iter = 100;
   cfg.agents = 4;
   cfg.trace_agents = 4;
@@ -323,18 +340,7 @@ TEST(PolicyMaths, ManySweepsSettleOnTheFixedPointOrATwoCycle) {
         return q;
       };
       const auto q = beliefs(at);
-      std::vector<std::vector<double>> prior(F);
-      for (std::int64_t f = 0; f < F; ++f) {
-        if (t == 0) {
-          prior[f] = m.D[f];
-          continue;
-        }
-        const auto u = tr.actions[(at - 1) * F + f];
-        const auto q_prev = beliefs(at - 1);
-        prior[f].assign(m.Ns[f], 0.0);
-        for (std::int64_t x = 0; x < m.Ns[f]; ++x)
-          for (std::int64_t y = 0; y < m.Ns[f]; ++y) prior[f][x] += B(m, f, x, y, u) * q_prev[f][y];
-      }
+      const auto prior = prior_of(m, tr.actions, at, t, t ? beliefs(at - 1) : q);
       const std::vector<std::int64_t> obs(tr.observations.begin() + at * M,
                                           tr.observations.begin() + (at + 1) * M);
       double one = 0, two = 0;
@@ -640,13 +646,7 @@ Model with_given_policies(Model m) {
 }
 
 TEST(PolicyMaths, GivenPolicyListsEqualTheDefinitions) {
-  Config cfg;
-  cfg.task = Task::random;
-  cfg.states = {3, 2};
-  cfg.controls = {2, 2};
-  cfg.observations = {4, 2};
-  cfg.policy_len = 2;
-  cfg.model_seed = 7;
+  Config cfg = random_task({3, 2}, {2, 2}, {4, 2}, 2, 7);
   const Model two = with_given_policies(random_model(cfg));
   ASSERT_EQ(two.policy_count(), 11);  // 16 less the 5 of k % 3 == 1
   check_against_definitions(cfg, 1e-12, &two);
@@ -679,13 +679,7 @@ TEST(PolicyMaths, GivenPolicyListsEqualTheDefinitions) {
 // their own model (the definitions), in every evaluation, and the arrays
 // come back from a file.
 TEST(PolicyInput, AWorldOfItsOwnMovesAndEmitsByItsArrays) {
-  Config cfg;
-  cfg.task = Task::random;
-  cfg.states = {4};
-  cfg.controls = {3};
-  cfg.observations = {4};
-  cfg.policy_len = 2;
-  cfg.model_seed = 9;
+  Config cfg = random_task({4}, {3}, {4}, 2, 9);
   Model m = random_model(cfg);
   const std::int64_t N = 4, U = 3;
   m.world_B.assign(1, std::vector<double>(N * N * U, 0.0));
@@ -745,13 +739,7 @@ std::string toml_array(const std::vector<double>& v, const std::vector<std::int6
 // of its own, a list of policies), and an array that breaks a rule is named
 // at its own line.
 TEST(PolicyInput, InlineArraysEqualTheModelFile) {
-  Config cfg;
-  cfg.task = Task::random;
-  cfg.states = {3, 2};
-  cfg.controls = {2, 2};
-  cfg.observations = {4, 3};
-  cfg.policy_len = 1;
-  cfg.model_seed = 4;
+  Config cfg = random_task({3, 2}, {2, 2}, {4, 3}, 1, 4);
   Model m = random_model(cfg);
   m.deps[1] = {1};
   m.A[1] = {0.7, 0.1, 0.2, 0.3, 0.1, 0.6};  // [3 outcomes][2 states of factor 1]
