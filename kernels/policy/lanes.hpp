@@ -516,9 +516,10 @@ struct AgentLanes {
   // the team first copies its agents' nodes to scratch with consecutive
   // threads on consecutive agents (one sector for four agents, not one
   // each), and the lanes then work on the copy.
+  // A row of act's scratch: the nodes, then the logits.
   KOKKOS_INLINE_FUNCTION std::int64_t act_width() const {
     return st.sp.N + st.sp.P;
-  }  // nodes, then logits
+  }
   KOKKOS_INLINE_FUNCTION std::size_t act_bytes() const {
     return std::size_t(team_agents()) * std::size_t(act_width()) * sizeof(double);
   }

@@ -691,16 +691,16 @@ void OscillatorsWorkload::print_summary(std::FILE* out) const {
                static_cast<long long>(c.replicas), double(c.transient) * c.dt);
   std::fprintf(out, "  %10s  %22s  %22s  %14s%s\n", "K", "r", "coupling energy / N", "spread of <v>",
                c.order == Order::second ? "   T_eff = m<v^2>" : "");
+  // An error of a single record is unknown: "n/a" rather than a number.
+  auto pm = [](double err, int width, int digits) {
+    char text[32];
+    if (std::isfinite(err))
+      std::snprintf(text, sizeof text, "+- %*.*f", width, digits, err);
+    else
+      std::snprintf(text, sizeof text, "+- %*s", width, "n/a");
+    return std::string(text);
+  };
   for (std::size_t k = 0; k < c.K.size() && k < 64; ++k) {
-    // An error of a single record is unknown: "n/a" rather than a number.
-    auto pm = [](double err, int width, int digits) {
-      char text[32];
-      if (std::isfinite(err))
-        std::snprintf(text, sizeof text, "+- %*.*f", width, digits, err);
-      else
-        std::snprintf(text, sizeof text, "+- %*s", width, "n/a");
-      return std::string(text);
-    };
     std::fprintf(out, "  %10.4f  %10.6f %s  %10.6f %s  %14.6f", c.K[k], avg_.r[k],
                  pm(avg_.r_err[k], 8, 6).c_str(), avg_.potential[k], pm(avg_.potential_err[k], 8, 6).c_str(),
                  avg_.velocity_spread[k]);

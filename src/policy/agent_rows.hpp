@@ -66,8 +66,7 @@ class StepWindow {
              std::int64_t max_window = kMaxWindow)
       : agents_(agents),
         n_(n),
-        traced_(traced.n),
-        traced_lo_(traced.lo),
+        traced_(traced),
         steps_(steps),
         window_(window_for(agents, steps, max_window)) {
     const std::int64_t rows = std::max<std::int64_t>(n, 1);
@@ -121,13 +120,10 @@ class StepWindow {
             std::isfinite(vmax[std::size_t(k)])
                 ? double(sums[std::size_t(k)]) / scales_host_(k) / double(agents_)
                 : std::numeric_limits<double>::quiet_NaN();
-      if (traced_ > 0) {
+      if (traced_.n > 0) {
         const auto h = Kokkos::create_mirror_view_and_copy(
-            Kokkos::HostSpace(),
-            Kokkos::subview(views_[q],
-                            std::pair<std::int64_t, std::int64_t>(traced_lo_, traced_lo_ + traced_),
-                            Kokkos::ALL));
-        for (std::int64_t t = 0; t < traced_; ++t)
+            Kokkos::HostSpace(), Kokkos::subview(views_[q], traced_.range(), Kokkos::ALL));
+        for (std::int64_t t = 0; t < traced_.n; ++t)
           for (std::int64_t k = 0; k < w; ++k) rows_[q][std::size_t(t * steps_ + first + k)] = h(t, k);
       }
     }
@@ -153,7 +149,9 @@ class StepWindow {
  private:
   template <class V>
   using HostCopy = decltype(Kokkos::create_mirror_view(compat::PinnedSpace(), std::declval<V>()));
-  std::int64_t agents_, n_, traced_, traced_lo_, steps_, window_;
+  std::int64_t agents_, n_;
+  TracedRows traced_;
+  std::int64_t steps_, window_;
   std::array<View, kQuantities> views_;
   std::array<std::vector<double>, kQuantities> rows_, means_;
   Kokkos::View<double*> ones_, col_max_, scales_;

@@ -222,7 +222,7 @@ void GaussianPolicyWorkload::run(RunContext& ctx) {
   const auto acts = reorder(t_actions, 1);
   const auto all = mpi.gather(std::vector<std::int64_t>(acts.begin(), acts.end()));
   trace_.actions.assign(all.begin(), all.end());
-  trace_.traced = std::clamp<std::int64_t>(cfg_.agents - cfg_.trace_first, 0, cfg_.trace_agents);
+  trace_.traced = TracedRows(cfg_.trace_first, cfg_.trace_agents, 0, cfg_.agents).n;  // over all ranks
 }
 
 void GaussianPolicyWorkload::write(H5Writer& out) const {

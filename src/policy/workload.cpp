@@ -709,7 +709,7 @@ void PolicyWorkload::run(RunContext& ctx) {
   trace_.actions = ints(actions, sp.F);
   trace_.world = ints(world, sp.F);
   trace_.observations = ints(observations, sp.M);
-  trace_.traced = std::clamp<std::int64_t>(cfg_.agents - cfg_.trace_first, 0, cfg_.trace_agents);
+  trace_.traced = TracedRows(cfg_.trace_first, cfg_.trace_agents, 0, cfg_.agents).n;  // over all ranks
   // The marginals from the gathered q(pi), summed over the policies in
   // their order, as the device sums them for marginal sampling.
   const std::int64_t P = model_.policy_count(), F = std::int64_t(model_.Nu.size());
