@@ -37,11 +37,24 @@ constexpr int team_threads() {
 // A sparse graph: row i's neighbours col[row[i] .. row[i+1]) with weights;
 // no weight array where every weight is 1 (the built-in graphs), which
 // spares each edge a load.
+//
+// Gather blocks: a row's columns are sorted by global index, and cut marks
+// where each row crosses the bounds b N / blocks (b = 1 .. blocks - 1), so
+// that a row splits into `blocks` segments, segment b naming only
+// oscillators of the b-th slice of the global index range.  A pass over
+// every row's segment b gathers from one slice of the phases, which can stay
+// in the L2 cache where the whole array cannot (gather_blocks).
 struct Graph {
   Kokkos::View<std::int64_t*> row;
   Kokkos::View<std::int32_t*> col;
   Kokkos::View<double*> weight;
+  Kokkos::View<std::int32_t*> cut;  // [b - 1][row]: segment b's first edge minus row(i)
+  int blocks = 1;
+  std::int64_t rows = 0;
   KOKKOS_INLINE_FUNCTION double w(std::int64_t e) const { return weight.extent(0) ? weight(e) : 1.0; }
+  KOKKOS_INLINE_FUNCTION std::int64_t segment(int b, std::int64_t i) const {
+    return b == 0 ? row(i) : b == blocks ? row(i + 1) : row(i) + cut((b - 1) * rows + i);
+  }
 };
 
 // Coefficients of one step (docs/oscillators.md).
@@ -93,16 +106,17 @@ KOKKOS_INLINE_FUNCTION double mean_field_sum(double theta, double zc, double zs,
   const double ca = c * d.cos_a - s * d.sin_a, sa = s * d.cos_a + c * d.sin_a;  // e^{i(theta + alpha)}
   return zs * ca - zc * sa;                                                     // Im(e^{-i(theta + alpha)} Z)
 }
-// A row's edges go kAhead at a time: their columns, then their neighbours'
-// phases are loaded before the first is used, so that a thread has several
-// of its row's gathers in flight rather than one chain at a time; the sums
-// still take the edges in order.
+// Edges e0 .. e1 of a row added to the running sums s = sum w sin(theta_j -
+// theta_i), c = sum w cos(...).  The edges go kAhead at a time: their
+// columns, then their neighbours' phases are loaded before the first is
+// used, so that a thread has several of its row's gathers in flight rather
+// than one chain at a time; the sums still take the edges in order, so a
+// row summed in segments with s and c carried between them gives the same
+// bits as one pass.
 template <class Row>
-KOKKOS_INLINE_FUNCTION double graph_sum(const Graph& g, const Row& theta, std::int64_t i, const Dynamics& d) {
+KOKKOS_INLINE_FUNCTION void edge_sums(const Graph& g, const Row& theta, double ti, std::int64_t e0,
+                                      std::int64_t e1, double& s, double& c) {
   constexpr int kAhead = 4;
-  const double ti = theta(i);
-  const std::int64_t e0 = g.row(i), e1 = g.row(i + 1);
-  double s = 0, c = 0;
   for (std::int64_t e = e0; e < e1; e += kAhead) {
     double th[kAhead], w[kAhead];
 #pragma unroll
@@ -120,7 +134,41 @@ KOKKOS_INLINE_FUNCTION double graph_sum(const Graph& g, const Row& theta, std::i
         c += w[k] * cd;
       }
   }
+}
+// sum_j w_ij sin(theta_j - theta_i - alpha) over row i; with `carried`, the
+// sums (s, c) of the row's first blocks - 1 segments (gather_segments) are
+// carried[2 i], carried[2 i + 1], and only the last segment is left.
+template <class Row>
+KOKKOS_INLINE_FUNCTION double graph_sum(const Graph& g, const Row& theta, std::int64_t i, const Dynamics& d,
+                                        const double* carried = nullptr) {
+  double s = 0, c = 0;
+  std::int64_t e0 = g.row(i);
+  if (carried) {
+    s = carried[2 * i];
+    c = carried[2 * i + 1];
+    e0 = g.segment(g.blocks - 1, i);
+  }
+  edge_sums(g, theta, theta(i), e0, g.row(i + 1), s, c);
   return s * d.cos_a - c * d.sin_a;  // sum w sin(diff - alpha)
+}
+// Segments 0 .. blocks - 2 of every row of every unit, one pass per segment
+// (the step itself adds the last): carried[(u rows + i) 2 + {0, 1}] holds
+// row i's running sums.
+template <class Exec>
+void gather_segments(Exec const& space, const Graph& g, const Phases& theta,
+                     Kokkos::View<double*> const& carried) {
+  const std::int64_t rows = g.rows, total = std::int64_t(theta.extent(0)) * rows;
+  for (int b = 0; b + 1 < g.blocks; ++b)
+    Kokkos::parallel_for(
+        "oscillators::gather_segment", Kokkos::RangePolicy<Exec>(space, 0, total),
+        KOKKOS_LAMBDA(const std::int64_t t) {
+          const std::int64_t u = t / rows, i = t - u * rows;
+          const auto row = Kokkos::subview(theta, u, Kokkos::ALL);
+          double s = b ? carried(2 * t) : 0.0, c = b ? carried(2 * t + 1) : 0.0;
+          edge_sums(g, row, row(i), g.segment(b, i), g.segment(b + 1, i), s, c);
+          carried(2 * t) = s;
+          carried(2 * t + 1) = c;
+        });
 }
 
 // The step of the oscillators of one unit (its order parameter and coupling
@@ -135,6 +183,7 @@ struct UnitStep {
   const double* omega;
   double zc, zs, K;
   std::int64_t lo;
+  const double* carried;  // the unit's sums of its rows' first segments (gather_segments), or null
   KOKKOS_INLINE_FUNCTION double operator()(std::int64_t li) const { return from[li]; }  // graph_sum's row
   // Oscillators first + 32 k, k < n <= 4 (one draw's), given their normals
   // xi; acc gets the sums of the cos and sin of their new phases (all-to-all,
@@ -152,7 +201,7 @@ struct UnitStep {
     for (int k = 0; k < 4; ++k) {
       if (k >= n) break;
       const std::int64_t li = l0 + 32 * k;
-      const double s = d.sparse ? graph_sum(g, *this, li, d) : mean_field_sum(th[k], zc, zs, d);
+      const double s = d.sparse ? graph_sum(g, *this, li, d, carried) : mean_field_sum(th[k], zc, zs, d);
       const double force = om[k] + K * s;
       double next;
       if (!d.second) {
@@ -182,9 +231,19 @@ struct Step {
   Kokkos::View<double*> omega, K;
   Kokkos::View<double**, Kokkos::LayoutRight> Z;
   std::int64_t lo;
+  Kokkos::View<double*> carried;  // gather_segments' sums, where the graph has several blocks
   KOKKOS_INLINE_FUNCTION UnitStep operator()(std::int64_t u) const {
-    return UnitStep{d,       g,       &from(u, 0), &to(u, 0), d.second ? &vel(u, 0) : nullptr, omega.data(),
-                    Z(u, 0), Z(u, 1), K(u),        lo};
+    return UnitStep{d,
+                    g,
+                    &from(u, 0),
+                    &to(u, 0),
+                    d.second ? &vel(u, 0) : nullptr,
+                    omega.data(),
+                    Z(u, 0),
+                    Z(u, 1),
+                    K(u),
+                    lo,
+                    g.blocks > 1 ? &carried(2 * u * g.rows) : nullptr};
   }
 };
 

@@ -22,6 +22,7 @@ Config parse_config(Deck& deck) {
   deck.only_with(s, {"neighbours"}, "coupling = \"ring\"");
   deck.only_with(s, {"mean_degree", "graph_seed"}, "coupling = \"random\"");
   deck.only_with(s, {"file"}, "coupling = \"file\"");
+  deck.only_with(s, {"gather_blocks"}, "a graph (coupling other than \"all\")");
   deck.only_with(s, {"frequency_file"}, "frequencies = \"file\"");
   deck.only_with(s, {"omega"}, "frequencies other than \"file\"");
   deck.only_with(s, {"spread", "frequency_seed"}, "frequencies = \"gaussian\" or \"lorentzian\"");
@@ -64,6 +65,7 @@ Config parse_config(Deck& deck) {
     c.graph_seed = std::uint64_t(deck.get_int(s, "graph_seed", 1, 0, INT64_MAX));
   }
   if (c.coupling == Coupling::file) c.file = deck.get_path(s, "file", std::nullopt);
+  if (c.sparse()) c.gather_blocks = deck.get_int(s, "gather_blocks", 1, 1, 64);
 
   if (deck.has(s, "K")) {
     const toml::node* node = deck.node(s, "K");

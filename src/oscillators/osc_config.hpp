@@ -28,6 +28,9 @@ struct Config {
   double mean_degree = 10;      // random (Erdos-Renyi)
   std::uint64_t graph_seed = 1;
   std::string file;  // coupling = "file": HDF5 /edges [E][2], optional /weights [E]
+  // Graphs: passes over the rows per step, each gathering from 1/gather_blocks
+  // of the phases (langevin.hpp, Graph); the same bits for any value.
+  std::int64_t gather_blocks = 1;
   std::vector<double> K{1.0};
   double alpha = 0;  // phase lag: sin(theta_j - theta_i - alpha)
   double T = 0;      // noise temperature (k_B = 1)

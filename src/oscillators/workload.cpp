@@ -7,6 +7,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "core/deck.hpp"
 #include "core/h5_reader.hpp"
@@ -45,6 +47,18 @@ HostGraph to_csr(std::int64_t N, const std::vector<std::int64_t>& ends, const st
     g.col[at[j]] = std::int32_t(i), g.weight[at[j]++] = w[e];
     wdeg[i] += std::fabs(w[e]);
     wdeg[j] += std::fabs(w[e]);
+  }
+  // Each row in order of column: its sums then add the neighbours in the same
+  // order on every rank, and a row splits into the contiguous segments of
+  // gather blocks (langevin.hpp).
+  std::vector<std::pair<std::int32_t, double>> entries;
+  for (std::int64_t i = 0; i < N; ++i) {
+    entries.clear();
+    for (std::int64_t e = g.row[i]; e < g.row[i + 1]; ++e) entries.emplace_back(g.col[e], g.weight[e]);
+    if (std::is_sorted(entries.begin(), entries.end())) continue;
+    std::sort(entries.begin(), entries.end());
+    for (std::int64_t e = g.row[i]; e < g.row[i + 1]; ++e)
+      std::tie(g.col[e], g.weight[e]) = entries[std::size_t(e - g.row[i])];
   }
   double total = 0;
   for (double d : wdeg) total += d, g.max_degree = std::max(g.max_degree, d);
@@ -340,6 +354,20 @@ void OscillatorsWorkload::run(RunContext& ctx) {
       }
       g.row = to_device("oscillators::row", row);
       g.col = to_device("oscillators::col", col);
+      // Gather blocks: where each row's sorted global columns cross b N / blocks.
+      g.blocks = int(std::min<std::int64_t>(c.gather_blocks, N));
+      g.rows = own;
+      if (g.blocks > 1) {
+        std::vector<std::int32_t> cut(std::size_t((g.blocks - 1) * own));
+        for (std::int64_t k = 0; k < own; ++k) {
+          const auto* r0 = graph_.col.data() + graph_.row[lo + k];
+          const auto* r1 = graph_.col.data() + graph_.row[lo + k + 1];
+          for (int b = 1; b < g.blocks; ++b)
+            cut[std::size_t((b - 1) * own + k)] =
+                std::int32_t(std::lower_bound(r0, r1, std::int64_t(b) * N / g.blocks) - r0);
+        }
+        g.cut = to_device("oscillators::cut", cut);
+      }
       const bool unit = std::all_of(graph_.weight.begin() + first, graph_.weight.begin() + first + edges,
                                     [](double w) { return w == 1.0; });
       if (!unit)  // else no array: Graph::w is 1
@@ -353,6 +381,7 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     Kokkos::View<double**, Kokkos::LayoutRight> Z("oscillators::Z", n, 2);
     Kokkos::View<std::int64_t**, Kokkos::LayoutRight> Zfixed("oscillators::Z_fixed", n, 2);
     auto Zfixed_h = Kokkos::create_mirror_view(Zfixed);
+    Kokkos::View<double*> carried("oscillators::carried", g.blocks > 1 ? std::size_t(2 * n * own) : 0);
     const std::int64_t here = c1 - c0;
     Kokkos::View<double*> partial("oscillators::partial",
                                   std::size_t(std::max<std::int64_t>(1, n * here * 5)));
@@ -468,8 +497,9 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     Phases from = a, to = b;
     for (std::int64_t k = 0; k < c.steps; ++k) {
       const std::int64_t step = k;
-      const Step unit{d, g, from, to, vel, omega, K_u, Z, lo};
+      const Step unit{d, g, from, to, vel, omega, K_u, Z, lo, carried};
       if (d.sparse) {
+        gather_segments(Exec(), g, from, carried);
         noisy_chunk_sums<0>(Exec(), n, N, c0, c1, d.seed, step, rep, unit, partial, "oscillators::step");
       } else {
         noisy_chunk_sums<2>(Exec(), n, N, c0, c1, d.seed, step, rep, unit, partial, "oscillators::step");
