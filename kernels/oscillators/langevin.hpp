@@ -117,22 +117,27 @@ template <class Row>
 KOKKOS_INLINE_FUNCTION void edge_sums(const Graph& g, const Row& theta, double ti, std::int64_t e0,
                                       std::int64_t e1, double& s, double& c) {
   constexpr int kAhead = 4;
-  for (std::int64_t e = e0; e < e1; e += kAhead) {
+  std::int64_t e = e0;
+  for (; e + kAhead <= e1; e += kAhead) {  // whole groups: no bounds test, so the arrays stay in registers
     double th[kAhead], w[kAhead];
 #pragma unroll
-    for (int k = 0; k < kAhead; ++k)
-      if (e + k < e1) {
-        th[k] = theta(g.col(e + k));
-        w[k] = g.w(e + k);
-      }
+    for (int k = 0; k < kAhead; ++k) {
+      th[k] = theta(g.col(e + k));
+      w[k] = g.w(e + k);
+    }
 #pragma unroll
-    for (int k = 0; k < kAhead; ++k)
-      if (e + k < e1) {
-        double sd, cd;
-        kmath::sincos(th[k] - ti, &sd, &cd);
-        s += w[k] * sd;
-        c += w[k] * cd;
-      }
+    for (int k = 0; k < kAhead; ++k) {
+      double sd, cd;
+      kmath::sincos(th[k] - ti, &sd, &cd);
+      s += w[k] * sd;
+      c += w[k] * cd;
+    }
+  }
+  for (; e < e1; ++e) {
+    double sd, cd;
+    kmath::sincos(theta(g.col(e)) - ti, &sd, &cd);
+    s += g.w(e) * sd;
+    c += g.w(e) * cd;
   }
 }
 // sum_j w_ij sin(theta_j - theta_i - alpha) over row i; with `carried`, the
@@ -173,7 +178,11 @@ void gather_segments(Exec const& space, const Graph& g, const Phases& theta,
 
 // The step of the oscillators of one unit (its order parameter and coupling
 // in registers): Euler-Maruyama (first order) or BAOAB (second).  `lo` is
-// the global index of local oscillator 0.
+// the global index of local oscillator 0.  Sparse is a template argument,
+// not a run-time branch: the graph's gathers need registers that would
+// otherwise lower the occupancy of the all-to-all step, which is bound by
+// memory bandwidth (docs/performance-notes.md).
+template <bool Sparse>
 struct UnitStep {
   Dynamics d;
   Graph g;
@@ -201,7 +210,11 @@ struct UnitStep {
     for (int k = 0; k < 4; ++k) {
       if (k >= n) break;
       const std::int64_t li = l0 + 32 * k;
-      const double s = d.sparse ? graph_sum(g, *this, li, d, carried) : mean_field_sum(th[k], zc, zs, d);
+      double s;
+      if constexpr (Sparse)
+        s = graph_sum(g, *this, li, d, carried);
+      else
+        s = mean_field_sum(th[k], zc, zs, d);
       const double force = om[k] + K * s;
       double next;
       if (!d.second) {
@@ -214,7 +227,7 @@ struct UnitStep {
         vel[li] = v;
       }
       to[li] = next;
-      if (!d.sparse) {
+      if constexpr (!Sparse) {
         double sn, cs;
         kmath::sincos(next, &sn, &cs);
         acc[0] += cs;
@@ -224,6 +237,7 @@ struct UnitStep {
   }
 };
 // A step of every unit: unit u's UnitStep.
+template <bool Sparse>
 struct Step {
   Dynamics d;
   Graph g;
@@ -232,18 +246,18 @@ struct Step {
   Kokkos::View<double**, Kokkos::LayoutRight> Z;
   std::int64_t lo;
   Kokkos::View<double*> carried;  // gather_segments' sums, where the graph has several blocks
-  KOKKOS_INLINE_FUNCTION UnitStep operator()(std::int64_t u) const {
-    return UnitStep{d,
-                    g,
-                    &from(u, 0),
-                    &to(u, 0),
-                    d.second ? &vel(u, 0) : nullptr,
-                    omega.data(),
-                    Z(u, 0),
-                    Z(u, 1),
-                    K(u),
-                    lo,
-                    g.blocks > 1 ? &carried(2 * u * g.rows) : nullptr};
+  KOKKOS_INLINE_FUNCTION UnitStep<Sparse> operator()(std::int64_t u) const {
+    return UnitStep<Sparse>{d,
+                            g,
+                            &from(u, 0),
+                            &to(u, 0),
+                            d.second ? &vel(u, 0) : nullptr,
+                            omega.data(),
+                            Z(u, 0),
+                            Z(u, 1),
+                            K(u),
+                            lo,
+                            g.blocks > 1 ? &carried(2 * u * g.rows) : nullptr};
   }
 };
 

@@ -65,7 +65,15 @@ Config parse_config(Deck& deck) {
     c.graph_seed = std::uint64_t(deck.get_int(s, "graph_seed", 1, 0, INT64_MAX));
   }
   if (c.coupling == Coupling::file) c.file = deck.get_path(s, "file", std::nullopt);
-  if (c.sparse()) c.gather_blocks = deck.get_int(s, "gather_blocks", 1, 1, 64);
+  if (c.sparse()) {
+    const toml::node* node = deck.node(s, "gather_blocks");  // "auto" (0) or 1 .. 64
+    if (node && !(node->value<std::string>() == "auto")) {
+      const auto v = node->value<std::int64_t>();
+      if (!node->is_integer() || !v || *v < 1 || *v > 64)
+        deck.fail(s, "gather_blocks", "must be \"auto\" or an integer from 1 to 64");
+      c.gather_blocks = *v;
+    }
+  }
 
   if (deck.has(s, "K")) {
     const toml::node* node = deck.node(s, "K");
@@ -123,6 +131,12 @@ Config parse_config(Deck& deck) {
               "leaves no record after it (steps " + std::to_string(c.steps) + ", record_every " +
                   std::to_string(c.record_every) + ")");
   return c;
+}
+
+int gather_blocks_for(const Config& c, double phases, bool gpu) {
+  if (c.gather_blocks > 0) return int(std::min<std::int64_t>(c.gather_blocks, c.N));
+  if (!gpu) return 1;
+  return int(std::clamp(std::ceil(phases * sizeof(double) / kGatherSlice), 1.0, 64.0));
 }
 
 std::string stability_violation(const Config& c, double max_over_mean) {

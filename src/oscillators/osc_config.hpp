@@ -29,8 +29,9 @@ struct Config {
   std::uint64_t graph_seed = 1;
   std::string file;  // coupling = "file": HDF5 /edges [E][2], optional /weights [E]
   // Graphs: passes over the rows per step, each gathering from 1/gather_blocks
-  // of the phases (langevin.hpp, Graph); the same bits for any value.
-  std::int64_t gather_blocks = 1;
+  // of the phases (langevin.hpp, Graph); the same bits for any value.  0:
+  // "auto" (gather_blocks_for).
+  std::int64_t gather_blocks = 0;
   std::vector<double> K{1.0};
   double alpha = 0;  // phase lag: sin(theta_j - theta_i - alpha)
   double T = 0;      // noise temperature (k_B = 1)
@@ -55,6 +56,12 @@ struct Config {
 };
 
 Config parse_config(Deck& deck);
+
+// gather_blocks = "auto": one block on host backends; on GPUs, slices of at
+// most kGatherSlice bytes of the phase array of `phases` doubles (all units),
+// which stay in the L2 cache of an H100 or H200 (docs/oscillators.md).
+inline constexpr double kGatherSlice = 28.0 * 1024 * 1024;
+int gather_blocks_for(const Config& c, double phases, bool gpu);
 
 // The stability rule the deck is checked against (docs/oscillators.md):
 // with kappa the largest coupling curvature (K for all-to-all; K x 2 x max

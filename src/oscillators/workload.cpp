@@ -355,7 +355,8 @@ void OscillatorsWorkload::run(RunContext& ctx) {
       g.row = to_device("oscillators::row", row);
       g.col = to_device("oscillators::col", col);
       // Gather blocks: where each row's sorted global columns cross b N / blocks.
-      g.blocks = int(std::min<std::int64_t>(c.gather_blocks, N));
+      g.blocks = gather_blocks_for(c, double(n) * double(L), team_threads<Exec>() > 1);
+      gather_blocks_ = g.blocks;
       g.rows = own;
       if (g.blocks > 1) {
         std::vector<std::int32_t> cut(std::size_t((g.blocks - 1) * own));
@@ -497,11 +498,13 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     Phases from = a, to = b;
     for (std::int64_t k = 0; k < c.steps; ++k) {
       const std::int64_t step = k;
-      const Step unit{d, g, from, to, vel, omega, K_u, Z, lo, carried};
       if (d.sparse) {
         gather_segments(Exec(), g, from, carried);
-        noisy_chunk_sums<0>(Exec(), n, N, c0, c1, d.seed, step, rep, unit, partial, "oscillators::step");
+        const Step<true> unit{d, g, from, to, vel, omega, K_u, Z, lo, carried};
+        noisy_chunk_sums<0>(Exec(), n, N, c0, c1, d.seed, step, rep, unit, partial,
+                            "oscillators::graph_step");
       } else {
+        const Step<false> unit{d, g, from, to, vel, omega, K_u, Z, lo, carried};
         noisy_chunk_sums<2>(Exec(), n, N, c0, c1, d.seed, step, rep, unit, partial, "oscillators::step");
         update_Z();
       }
@@ -719,6 +722,9 @@ void OscillatorsWorkload::print_summary(std::FILE* out) const {
   std::fprintf(out, "\n%lld oscillators, %s order, %lld replicas per K; averages after t = %g:\n",
                static_cast<long long>(c.N), c.order == Order::first ? "first" : "second",
                static_cast<long long>(c.replicas), double(c.transient) * c.dt);
+  if (c.sparse() && gather_blocks_ > 1)
+    std::fprintf(out, "  (each graph step in %d passes, one per gather block of the phases)\n",
+                 gather_blocks_);
   std::fprintf(out, "  %10s  %22s  %22s  %14s%s\n", "K", "r", "coupling energy / N", "spread of <v>",
                c.order == Order::second ? "   T_eff = m<v^2>" : "");
   // An error of a single record is unknown: "n/a" rather than a number.

@@ -68,6 +68,7 @@ class OscillatorsWorkload final : public Workload {
   const std::vector<double> omega_;
   Records rec_;
   Averages avg_;
+  int gather_blocks_ = 1;  // as resolved on this rank (graphs)
 };
 
 std::unique_ptr<Workload> make_workload(Deck& deck);
