@@ -64,6 +64,10 @@ expect_error "metropolis accepts more than 99% of all moves" --set thermo.J=0 --
 # A key of another setting is named as such, not as unknown.
 expect_error "key 'oscillators.winding': applies only with initial = \"twisted\"" --set oscillators.winding=2 \
   "$SRC/tests/decks/small_oscillators.toml"
+expect_error "key 'oscillators.gather_blocks': applies only with a graph" --set 'oscillators.coupling="all"' \
+  --set oscillators.gather_blocks=3 "$SRC/tests/decks/small_oscillators.toml"
+expect_error "key 'oscillators.gather_blocks': must be \"auto\" or an integer from 1 to 64" \
+  --set 'oscillators.gather_blocks="many"' "$SRC/tests/decks/small_oscillators.toml"
 expect_error "key 'policy.rows': applies only with task = \"grid\"" --set policy.rows=4 "$pol"
 expect_error "key 'gnn.md_steps': applies only with mode = \"md\"" --set gnn.md_steps=4 "$SRC/tests/decks/small_gnn.toml"
 # --check --restart reads the checkpoint: a thermo deck with a file that has none is refused.
