@@ -179,9 +179,10 @@ void gather_segments(Exec const& space, const Graph& g, const Phases& theta,
 // The step of the oscillators of one unit (its order parameter and coupling
 // in registers): Euler-Maruyama (first order) or BAOAB (second).  `lo` is
 // the global index of local oscillator 0.  Sparse is a template argument,
-// not a run-time branch: the graph's gathers need registers that would
-// otherwise lower the occupancy of the all-to-all step, which is bound by
-// memory bandwidth (docs/performance-notes.md).
+// not a run-time branch: in one kernel for both, the graph's gather made
+// the loop over a draw's oscillators too large to unroll, and its small
+// per-oscillator arrays went to local memory for the all-to-all step too
+// (docs/performance-notes.md, "oscillators: a regression").
 template <bool Sparse>
 struct UnitStep {
   Dynamics d;
