@@ -411,6 +411,9 @@ osc "all-to-all, first order, N = 1e8, one GPU" 1 "$B/src/prism"
 osc "all-to-all, second order, N = 1e8, one GPU" 1 "$B/src/prism" --set oscillators.order=second
 osc "random graph, mean degree 10, first order, N = 1e7, one GPU" 1 "$B/src/prism" --set oscillators.oscillators=10000000 \
   --set oscillators.coupling=random --set oscillators.dt=0.005
+osc "the same graph in one gather pass (gather_blocks = 1; the default is auto)" 1 "$B/src/prism" \
+  --set oscillators.oscillators=10000000 --set oscillators.coupling=random --set oscillators.dt=0.005 \
+  --set oscillators.gather_blocks=1
 for np in $(seq 2 "$NGPU"); do  # weak scaling: one 1e8 run per GPU
   osc "all-to-all, first order, N = 1e8 per GPU, $np GPUs" "$np" "$B/src/prism" \
     --set "oscillators.K=$("$PY" -c "print([3.0] * $np)")"
