@@ -5,8 +5,9 @@
 // Euler-Maruyama bias of the discretised Ornstein-Uhlenbeck process and
 // BAOAB's exact configurational sampling and second-order velocity bias,
 // the noisy Lorentzian threshold 2 (Delta + T), a complete graph against the
-// all-to-all path, gather blocks against one pass, conserved winding of twisted states, bad graphs, and the
-// step kernel's cover of the oscillators with their documented noise.
+// all-to-all path, gather blocks against one pass, conserved winding of
+// twisted states, bad graphs, and the step kernel's cover of the oscillators
+// with their documented noise.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
