@@ -57,6 +57,15 @@ struct Graph {
   }
 };
 
+// The natural frequencies: one per oscillator, or where they are all the
+// same (frequencies = "identical") no array, which spares every step a load
+// of 8 bytes per oscillator.
+struct NaturalFrequencies {
+  Kokkos::View<double*> each;  // [local oscillator], or empty
+  double all = 0;              // the frequency of every oscillator where `each` is empty
+  KOKKOS_INLINE_FUNCTION double operator()(std::int64_t li) const { return each.extent(0) ? each(li) : all; }
+};
+
 // Coefficients of one step (docs/oscillators.md).
 struct Dynamics {
   bool sparse = false, second = false;
@@ -189,25 +198,35 @@ struct UnitStep {
   Graph g;
   const double* from;
   double* to;
-  double* vel;  // second order
-  const double* omega;
-  double zc, zs, K;
+  double* vel;          // second order
+  const double* omega;  // null: every oscillator's is omega0
+  double omega0, zc, zs, K;
   std::int64_t lo;
   const double* carried;  // the unit's sums of its rows' first segments (gather_segments), or null
-  KOKKOS_INLINE_FUNCTION double operator()(std::int64_t li) const { return from[li]; }  // graph_sum's row
-  // Oscillators first + 32 k, k < n <= 4 (one draw's), given their normals
-  // xi; acc gets the sums of the cos and sin of their new phases (all-to-all,
-  // for the next Z).  All loads come before the first store, so the four are
-  // in flight together: the compiler cannot know that `to` and `from` differ.
-  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t first, int n, const float* xi, double* acc) const {
-    const std::int64_t l0 = first - lo;  // local index; the noise is keyed by the global one
+  // What a draw's oscillators read before their step: phases, frequencies,
+  // velocities (second order).
+  struct Loaded {
     double th[4], om[4], w[4];
+  };
+  KOKKOS_INLINE_FUNCTION double operator()(std::int64_t li) const { return from[li]; }  // graph_sum's row
+  // Oscillators first + 32 k, k < n <= 4 (one draw's): their state into x.
+  // All loads come before the first store of the step, so the four are in
+  // flight together: the compiler cannot know that `to` and `from` differ.
+  KOKKOS_INLINE_FUNCTION void load(std::int64_t first, int n, Loaded& x) const {
+    const std::int64_t l0 = first - lo;  // local index; the noise is keyed by the global one
     for (int k = 0; k < 4; ++k)
       if (k < n) {
-        th[k] = from[l0 + 32 * k];
-        om[k] = omega[l0 + 32 * k];
-        w[k] = d.second ? vel[l0 + 32 * k] : 0.0;
+        x.th[k] = from[l0 + 32 * k];
+        x.om[k] = omega ? omega[l0 + 32 * k] : omega0;
+        x.w[k] = d.second ? vel[l0 + 32 * k] : 0.0;
       }
+  }
+  // Their step, given their state x (load) and normals xi; acc gets the
+  // sums of the cos and sin of their new phases (all-to-all, for the next Z).
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t first, int n, const float* xi, const Loaded& x,
+                                         double* acc) const {
+    const std::int64_t l0 = first - lo;
+#pragma unroll  // x's arrays stay in registers only when indexed by constants
     for (int k = 0; k < 4; ++k) {
       if (k >= n) break;
       const std::int64_t li = l0 + 32 * k;
@@ -215,14 +234,14 @@ struct UnitStep {
       if constexpr (Sparse)
         s = graph_sum(g, *this, li, d, carried);
       else
-        s = mean_field_sum(th[k], zc, zs, d);
-      const double force = om[k] + K * s;
+        s = mean_field_sum(x.th[k], zc, zs, d);
+      const double force = x.om[k] + K * s;
       double next;
       if (!d.second) {
-        next = th[k] + d.dt * force + d.noise * double(xi[k]);
+        next = x.th[k] + d.dt * force + d.noise * double(xi[k]);
       } else {
-        double v = w[k] + d.dt * d.inv_m * force;  // last half kick of the step before, first of this
-        next = th[k] + 0.5 * d.dt * v;
+        double v = x.w[k] + d.dt * d.inv_m * force;  // last half kick of the step before, first of this
+        next = x.th[k] + 0.5 * d.dt * v;
         v = d.c1 * v + d.c2 * double(xi[k]);
         next += 0.5 * d.dt * v;
         vel[li] = v;
@@ -243,7 +262,8 @@ struct Step {
   Dynamics d;
   Graph g;
   Phases from, to, vel;
-  Kokkos::View<double*> omega, K;
+  NaturalFrequencies omega;
+  Kokkos::View<double*> K;
   Kokkos::View<double**, Kokkos::LayoutRight> Z;
   std::int64_t lo;
   Kokkos::View<double*> carried;  // gather_segments' sums, where the graph has several blocks
@@ -253,7 +273,8 @@ struct Step {
                             &from(u, 0),
                             &to(u, 0),
                             d.second ? &vel(u, 0) : nullptr,
-                            omega.data(),
+                            omega.each.extent(0) ? omega.each.data() : nullptr,
+                            omega.all,
                             Z(u, 0),
                             Z(u, 1),
                             K(u),
@@ -311,14 +332,19 @@ void chunk_sums(Exec const& space, std::int64_t units, std::int64_t N, std::int6
       });
 }
 
+// When a thread loads the state of a draw's oscillators (the results are
+// the same bits in each order): after drawing their noise, before it, or
+// one draw ahead (the next draw's loads in flight during this one's step).
+enum class Loads { after_noise, before_noise, ahead };
+
 // A step: like chunk_sums, with the thermal noise drawn here, four normals a
 // draw (noise_quad).  unit(u) runs once per team and returns the step of
-// unit u's oscillators, step(first, n, xi, acc) for the n <= 4 oscillators
-// of a draw, so what is per unit (the order parameter, the coupling) is read
-// once into registers.  Thread q of a team
+// unit u's oscillators, with load(first, n, x) and step(first, n, xi, x, acc)
+// for the n <= 4 oscillators of a draw, so what is per unit (the order
+// parameter, the coupling) is read once into registers.  Thread q of a team
 // takes the draws of quads q, q + team size, ...; quad q of a chunk holds the
 // oscillators lo + (q / 32) * 128 + q % 32 + 32 k, k = 0..3.
-template <int M, class Exec, class Replica, class U>
+template <int M, Loads L = Loads::after_noise, class Exec, class Replica, class U>
 void noisy_chunk_sums(Exec const& space, std::int64_t units, std::int64_t N, std::int64_t c0, std::int64_t c1,
                       std::uint64_t seed, std::int64_t step, Replica const& replica, U const& unit,
                       Kokkos::View<double*> const& partial, const char* label) {
@@ -335,13 +361,29 @@ void noisy_chunk_sums(Exec const& space, std::int64_t units, std::int64_t N, std
         const auto oscillator = unit(u);
         const auto r = std::uint32_t(replica(u));
         double acc[M > 0 ? M : 1] = {};
+        // Quad q's first oscillator, and how many of its four exist (0: none).
+        const auto first_of = [&](int q) { return lo + (q >> 5) * 128 + (q & 31); };
+        const auto count_of = [&](int q) {
+          const std::int64_t left = q < kChunk / 4 ? (hi - first_of(q) + 31) / 32 : 0;
+          return left <= 0 ? 0 : left < 4 ? int(left) : 4;
+        };
+        typename decltype(oscillator)::Loaded x, next;
+        if constexpr (L == Loads::ahead)
+          if (count_of(team.team_rank()) > 0) oscillator.load(first_of(team.team_rank()), count_of(team.team_rank()), x);
         for (int q = team.team_rank(); q < kChunk / 4; q += team.team_size()) {
-          const std::int64_t first = lo + (q >> 5) * 128 + (q & 31);
-          if (first >= hi) break;
+          const int n = count_of(q);
+          if (n == 0) break;
+          const std::int64_t first = first_of(q);
+          if constexpr (L == Loads::before_noise) oscillator.load(first, n, x);
+          if constexpr (L == Loads::ahead) {
+            const int n2 = count_of(q + team.team_size());
+            if (n2 > 0) oscillator.load(first_of(q + team.team_size()), n2, next);
+          }
           float xi[4];
           noise_quad(seed, noise_draw(first), step, r, xi);
-          const std::int64_t left = (hi - first + 31) / 32;
-          oscillator(first, left < 4 ? int(left) : 4, xi, acc);
+          if constexpr (L == Loads::after_noise) oscillator.load(first, n, x);
+          oscillator(first, n, xi, x, acc);
+          if constexpr (L == Loads::ahead) x = next;
         }
         team_sums<M>(team, acc, partial, (u * chunks + c) * M);
       });

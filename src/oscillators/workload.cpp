@@ -3,6 +3,7 @@
 #include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <optional>
 #include <stdexcept>
@@ -234,6 +235,21 @@ std::pair<double, double> binned(const double* x, std::int64_t from, std::int64_
   for (std::int64_t b = 0; b < nb; ++b) blocks[b] /= double(counts[b]);
   return {mean, block_standard_error(blocks, mean)};
 }
+
+// noisy_chunk_sums with the loads in the order `loads` (0, 1, 2: Loads'
+// after_noise, before_noise, ahead).
+template <int M, class Replica, class U>
+void noisy_step(int loads, std::int64_t units, std::int64_t N, std::int64_t c0, std::int64_t c1,
+                std::uint64_t seed, std::int64_t step, Replica const& replica, U const& unit,
+                Kokkos::View<double*> const& partial, const char* label) {
+  using Exec = Kokkos::DefaultExecutionSpace;
+  if (loads == 1)
+    noisy_chunk_sums<M, Loads::before_noise>(Exec(), units, N, c0, c1, seed, step, replica, unit, partial, label);
+  else if (loads == 2)
+    noisy_chunk_sums<M, Loads::ahead>(Exec(), units, N, c0, c1, seed, step, replica, unit, partial, label);
+  else
+    noisy_chunk_sums<M, Loads::after_noise>(Exec(), units, N, c0, c1, seed, step, replica, unit, partial, label);
+}
 }  // namespace
 
 std::int64_t OscillatorsWorkload::chunks() const {
@@ -307,8 +323,11 @@ void OscillatorsWorkload::run(RunContext& ctx) {
   std::vector<double> phases;
   {
     std::optional<Timers::Scope> setup(std::in_place, ctx.timers, "setup");
-    const auto omega =
-        to_device("oscillators::omega", std::vector<double>(omega_.begin() + lo, omega_.begin() + hi));
+    const NaturalFrequencies omega{
+        c.frequencies == Frequencies::identical
+            ? Kokkos::View<double*>()
+            : to_device("oscillators::omega", std::vector<double>(omega_.begin() + lo, omega_.begin() + hi)),
+        c.omega};
     const auto K_u = to_device("oscillators::coupling", coupling);
     const auto rep = to_device("oscillators::replica", replica);
     Graph g;
@@ -493,6 +512,11 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     Kokkos::fence();
     setup.reset();
 
+    // The order of a thread's loads in the step (langevin.hpp, Loads): the
+    // same bits each way; PRISM_OSCILLATORS_LOADS = 0, 1, 2 picks one for
+    // side-by-side timing on a GPU.
+    const char* loads_env = std::getenv("PRISM_OSCILLATORS_LOADS");
+    const int loads = loads_env ? std::atoi(loads_env) : 0;
     Timers::Scope steps_timer(ctx.timers, "steps");
     Progress progress("oscillators", c.steps, "steps", ctx.show_progress && mpi.root());
     Phases from = a, to = b;
@@ -501,11 +525,10 @@ void OscillatorsWorkload::run(RunContext& ctx) {
       if (d.sparse) {
         gather_segments(Exec(), g, from, carried);
         const Step<true> unit{d, g, from, to, vel, omega, K_u, Z, lo, carried};
-        noisy_chunk_sums<0>(Exec(), n, N, c0, c1, d.seed, step, rep, unit, partial,
-                            "oscillators::graph_step");
+        noisy_step<0>(loads, n, N, c0, c1, d.seed, step, rep, unit, partial, "oscillators::graph_step");
       } else {
         const Step<false> unit{d, g, from, to, vel, omega, K_u, Z, lo, carried};
-        noisy_chunk_sums<2>(Exec(), n, N, c0, c1, d.seed, step, rep, unit, partial, "oscillators::step");
+        noisy_step<2>(loads, n, N, c0, c1, d.seed, step, rep, unit, partial, "oscillators::step");
         update_Z();
       }
       std::swap(from, to);

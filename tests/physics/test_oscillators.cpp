@@ -261,7 +261,10 @@ TEST(OscillatorsPhysics, TwistedStatesKeepTheirWinding) {
 struct RecordOscillator {
   Kokkos::View<int*> count;
   Kokkos::View<double*> normal;
-  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t first, int n, const float* xi, double*) const {
+  struct Loaded {};
+  KOKKOS_INLINE_FUNCTION void load(std::int64_t, int, Loaded&) const {}
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t first, int n, const float* xi, const Loaded&,
+                                         double*) const {
     for (int k = 0; k < n; ++k) {
       Kokkos::atomic_add(&count(first + 32 * k), 1);
       normal(first + 32 * k) = xi[k];
