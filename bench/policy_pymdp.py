@@ -26,6 +26,11 @@ columns of A and B, C ~ N(0, 1), D and E uniform or Dirichlet(1)) it writes
     /action_marginal<f>  [T][Nu_f]      q(pi)'s marginal over first-step controls
     /action              [T][F] int64   the action taken (sample_action, deterministic)
     /policies            [P][policy_len][F] int64, pymdp's order
+  and for the learning runs of LEARNING (a model of MODELS with learn_A and learn_B: pA = c A,
+  pB = c B, infer_parameters from the second step on, after infer_policies, with that step's
+  observation and posterior for A and the last two posteriors and the previous action for B)
+    /pA<m>, /pB<f>       the concentrations after the last step
+    and attributes learning_rate, prior_concentration;
   and, as attributes, the settings (Agent defaults = prism's defaults):
   inference_algo fpi, num_iter 16, gamma 1, alpha 1, use_utility 1,
   use_states_info_gain 1, use_param_info_gain 0, action_selection deterministic,
@@ -65,6 +70,12 @@ MODELS = {
     "two_u1": ([4, 3], [5, 3], [3, 1], 2, None, False, False, 14),
     "two_deps": ([4, 3], [5, 3], [3, 2], 2, [[0], [0, 1]], True, False, 15),
     "bench": ([16, 8], [32, 4], [4, 1], 3, None, False, False, 16),
+}
+# Runs with Dirichlet learning of A and B (pymdp's infer_parameters from the second step on, after
+# policy inference): name: (model of MODELS, learning rate, prior concentration: pA = c A, pB = c B).
+LEARNING = {
+    "two_learn": ("two", 0.7, 3.0),
+    "two_deps_learn": ("two_deps", 1.0, 2.0),
 }
 CONCENTRATION = 0.5
 SETTINGS = dict(inference_algo="fpi", num_iter=16, gamma=1.0, alpha=1.0, use_utility=True,
@@ -156,11 +167,15 @@ def make_model(np, spec):
     return dict(A=A, B=B, C=C, D=D, E=E, A_dependencies=[list(d) for d in deps]), rng
 
 
-def make_agent(pm, model, policy_len, batch, dtype, sampling_mode):
+def make_agent(pm, model, policy_len, batch, dtype, sampling_mode, concentration=None):
+    """pymdp's Agent; with a prior concentration c, learning A and B from pA = c A, pB = c B."""
     jnp = pm.jnp
     arr = lambda xs: [jnp.asarray(x, dtype=dtype) for x in xs]  # noqa: E731
     E = None if model["E"] is None else jnp.asarray(model["E"], dtype=dtype)
     s = dict(SETTINGS, gamma=jnp.asarray(1.0, dtype), alpha=jnp.asarray(1.0, dtype))
+    if concentration is not None:
+        s.update(learn_A=True, learn_B=True, pA=[concentration * a for a in arr(model["A"])],
+                 pB=[concentration * b for b in arr(model["B"])])
     return pm.Agent(A=arr(model["A"]), B=arr(model["B"]), C=arr(model["C"]), D=arr(model["D"]), E=E,
                     A_dependencies=model["A_dependencies"], policy_len=policy_len, batch_size=batch,
                     sampling_mode=sampling_mode, **s)
@@ -197,10 +212,13 @@ def reference(pm, a):
     np, jnp = pm.np, pm.jnp
     out = Path(a.reference)
     out.mkdir(parents=True, exist_ok=True)
-    for name, spec in MODELS.items():
+    runs = [(name, spec, None) for name, spec in MODELS.items()]
+    runs += [(name, MODELS[base], (lr, conc)) for name, (base, lr, conc) in LEARNING.items()]
+    for name, spec, learning in runs:
         model, rng = make_model(np, spec)
         num_obs, num_states, num_controls, policy_len = spec[:4]
-        agent = make_agent(pm, model, policy_len, 1, jnp.float64, a.sampling_mode)
+        agent = make_agent(pm, model, policy_len, 1, jnp.float64, a.sampling_mode,
+                           concentration=learning[1] if learning else None)
         pm.write_model(str(out / f"model_{name}.h5"), **pm.from_agent(agent))
         leaves, fns = jitted(pm, agent)
         obs_seq = np.stack([rng.integers(0, no, size=a.steps) for no in num_obs], axis=1).astype(np.int64)
@@ -212,6 +230,16 @@ def reference(pm, a):
         for t in range(a.steps):
             obs = [jnp.asarray(obs_seq[t, m:m + 1]) for m in range(len(num_obs))]
             qs, vfe, q_pi, neg_efe = fns["reference"](leaves, obs, prior)
+            if learning and t > 0:
+                # A from this step's observation and posterior; B from the last two posteriors
+                # and the previous action (prism's schedule, docs/policy.md).
+                agent = agent.infer_parameters(
+                    [q[:, -1:] for q in qs], [o[:, None] for o in obs],
+                    jnp.asarray(action)[:, None, :],
+                    beliefs_B=[jnp.stack([qp[:, -1], q[:, -1]], axis=1) for qp, q in zip(qs_last, qs)],
+                    lr_pA=learning[0], lr_pB=learning[0])
+                leaves = pm.jtu.tree_flatten(agent)[0]
+            qs_last = qs
             action = agent.sample_action(q_pi)
             marginals = pm.control.get_marginals(q_pi[0], agent.policies.policy_arr, agent.num_controls)
             for f in range(len(num_states)):
@@ -231,6 +259,12 @@ def reference(pm, a):
             h5["policies"] = policies
             for k, v in rec.items():
                 h5[k] = np.asarray(v, dtype=np.int64 if k == "action" else np.float64)
+            if learning:
+                for m, pa in enumerate(agent.pA):
+                    h5[f"pA{m}"] = np.asarray(pa[0])  # the concentrations after the last step
+                for f, pb in enumerate(agent.pB):
+                    h5[f"pB{f}"] = np.asarray(pb[0])
+                h5.attrs["learning_rate"], h5.attrs["prior_concentration"] = learning
             attrs = dict(SETTINGS, sampling_mode=a.sampling_mode, policy_len=policy_len, steps=a.steps,
                          seed=spec[7], dirichlet_concentration=CONCENTRATION, model_file=f"model_{name}.h5",
                          pymdp_commit=pm.commit, jax=pm.jax.__version__, device=pm.device, dtype="float64")
@@ -239,7 +273,7 @@ def reference(pm, a):
         q = np.asarray(rec["q_pi"])
         print(f"{name:9s} P={len(policies):3d} T={a.steps} max|sum q_pi - 1|={np.abs(q.sum(1) - 1).max():.1e} "
               f"actions={np.asarray(rec['action']).tolist()}", flush=True)
-    print(f"wrote {len(MODELS)} models and references to {out}")
+    print(f"wrote {len(runs)} models and references to {out}")
 
 
 def timed(pm, fn, args, repeat):
