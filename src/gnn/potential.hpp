@@ -44,8 +44,7 @@ struct Partition {
 template <class Real>
 class Potential {
  public:
-  // team_size 0: automatic (1 on host backends; on GPUs per layer, 32 for
-  // a layer of at most 32 radial weights, else 64).  max_tile 1:
+  // team_size 0: automatic (1 on host backends, 64 on GPUs).  max_tile 1:
   // one edge per pass of a team everywhere (tests); 0: the widest tile that
   // fits the device's team memory.
   explicit Potential(const Model& model, int team_size = 0, int max_tile = 0);
