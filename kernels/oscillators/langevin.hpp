@@ -226,7 +226,6 @@ struct UnitStep {
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t first, int n, const float* xi, const Loaded& x,
                                          double* acc) const {
     const std::int64_t l0 = first - lo;
-#pragma unroll  // x's arrays stay in registers only when indexed by constants
     for (int k = 0; k < 4; ++k) {
       if (k >= n) break;
       const std::int64_t li = l0 + 32 * k;

@@ -395,15 +395,6 @@ void layer_backward(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team
       });
 }
 
-// Threads per atom of a layer on a GPU (the automatic choice): the work
-// items of its edge loops are its radial weights, one per thread; a layer
-// with at most 32 of them (a narrow one, as the single layer with 30)
-// would leave most of a larger team idle in every tile.
-template <class Real>
-int layer_team(const DevLayer<Real>& Ld) {
-  return Ld.numel <= 32 ? 32 : 64;
-}
-
 // The widest tile in {wide, 1} whose team memory fits the device (any on a
 // host backend); 0 when not even one edge fits.
 template <class Real>
@@ -481,7 +472,6 @@ struct Potential<Real>::Device {
   Kokkos::View<Real*> embed, readout,
       shift;  // embed [S][input scalars] and readout [C] with e3nn's 1/sqrt(fan-in) applied
   std::vector<int> forward_tile, backward_tile;  // edges per pass of each layer's kernels
-  std::vector<int> team;                         // threads per atom of each layer's kernels
 };
 
 template <class Real>
@@ -501,10 +491,8 @@ Potential<Real>::Potential(const Model& model, int team_size, int max_tile)
   c.silu_cst = Real(model.gate_silu_cst);
   c.sigmoid_cst = Real(model.gate_sigmoid_cst);
   c.radial_cst = Real(model.radial_silu_cst);
-  for (std::size_t t = 0; t < model.layers.size(); ++t) {
+  for (std::size_t t = 0; t < model.layers.size(); ++t)
     dev_->layers.push_back(device_layer<Real>(model.layers[t], "gnn::layer" + std::to_string(t)));
-    dev_->team.push_back(team_size > 0 || team_size_ == 1 ? team_size_ : layer_team(dev_->layers[t]));
-  }
   // Edges per pass: the widest tile whose team memory fits, one edge where
   // none does (max_tile 1 asks for one edge everywhere).
   for (std::size_t t = 0; t < dev_->layers.size(); ++t)
@@ -512,7 +500,7 @@ Potential<Real>::Potential(const Model& model, int team_size, int max_tile)
       const int wide = backward ? kBackwardTile<Real> : kForwardTile<Real>;
       std::size_t need = 0;
       const int ne =
-          tile_that_fits(c, dev_->layers[t], dev_->team[t], max_tile == 1 ? 1 : wide, backward, &need);
+          tile_that_fits(c, dev_->layers[t], team_size_, max_tile == 1 ? 1 : wide, backward, &need);
       if (ne == 0)
         throw std::invalid_argument("gnn: layer " + std::to_string(t) + " of the model needs " +
                                     std::to_string(need) + " bytes of GPU team memory per atom " +
@@ -542,7 +530,7 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
   Evaluation out;
   const std::int64_t n = s.atoms();
   const auto& c = dev_->common;
-  const int C = c.channels;
+  const int C = c.channels, team = team_size_;
   auto t0 = std::chrono::steady_clock::now();
 
   if (part && keep_features) throw std::invalid_argument("gnn: features are kept for one rank only");
@@ -683,7 +671,6 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
   const auto nbr = nl.nbr;
   for (int t = 0; t < L; ++t) {
     const auto Ld = dev_->layers[t];
-    const int team = dev_->team[t];
     h[t + 1] = Rows<Real>("gnn::h", nl_atoms, Ld.out_dim);
     z[t] = Rows<Real>("gnn::z", nl_atoms, Ld.gate_dim);
     const auto hin = h[t], hout = h[t + 1], zt = z[t];
@@ -749,7 +736,6 @@ Evaluation Potential<Real>::evaluate(const Structure& s, bool forces, bool keep_
   }
   for (int t = L - 1; t >= 0; --t) {
     const auto Ld = dev_->layers[t];
-    const int team = dev_->team[t];
     const auto hin = h[t], zt = z[t];
     const bool need_gh = t > 0;  // the embedding does not depend on positions
     Rows<Real> gm("gnn::gm", nl_atoms, Ld.tp_dim), ghin("gnn::ghin", nl_atoms, need_gh ? Ld.in_dim : 0);
