@@ -390,6 +390,11 @@ CUDA_VISIBLE_DEVICES=$ONE "$PY" "$ROOT/tools/gnn_e3nn.py" bench "$OUT/gnn/layer"
 CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_gnn" --model "$OUT/gnn/layer/bench_model.h5" \
   --structures "$OUT/gnn/layer/bench_structures.h5" --csv "$OUT/gnn/layer/bench_gnn.csv" 2>&1 |
   tee "$OUT/gnn/layer/prism.txt" || failed "bench_gnn (one layer)"
+# Teams of 32 threads beside the automatic 64: the layer has 30 radial weights, the work items of
+# its edge loops, so half of a 64-thread team idles there.
+CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_gnn" --model "$OUT/gnn/layer/bench_model.h5" --team 32 \
+  --structures "$OUT/gnn/layer/bench_structures.h5" --csv "$OUT/gnn/layer/bench_gnn_team32.csv" 2>&1 |
+  tee -a "$OUT/gnn/layer/prism.txt" || failed "bench_gnn (one layer, teams of 32)"
 # A million atoms (100^3 sites), prism only: e3nn's per-edge tensors do not fit.
 "$PY" "$ROOT/tools/gnn_e3nn.py" bench "$WORK/gnn_big" --sizes ${GNN_BIG:-100} --no-e3nn > /dev/null 2>&1
 CUDA_VISIBLE_DEVICES=$ONE "$B/bench/bench_gnn" --model "$OUT/gnn/bench_model.h5" --reps 3 --precision float \
@@ -408,6 +413,12 @@ osc() {  # LABEL NP EXE ARGS...: one prism run on the bench deck, its PERFORMANC
     grep -E '^PERFORMANCE|^[^ ].*rror|^ +[0-9.]+ +0\.' | tee -a "$OUT/oscillators.txt"
 }
 osc "all-to-all, first order, N = 1e8, one GPU" 1 "$B/src/prism"
+# The step's loads in the other two orders (same bits; langevin.hpp, Loads): before the noise
+# draw, and one draw ahead.
+for loads in 1 2; do
+  PRISM_OSCILLATORS_LOADS=$loads osc "all-to-all, first order, N = 1e8, one GPU, PRISM_OSCILLATORS_LOADS=$loads" 1 \
+    "$B/src/prism"
+done
 osc "all-to-all, second order, N = 1e8, one GPU" 1 "$B/src/prism" --set oscillators.order=second
 osc "random graph, mean degree 10, first order, N = 1e7, one GPU" 1 "$B/src/prism" --set oscillators.oscillators=10000000 \
   --set oscillators.coupling=random --set oscillators.dt=0.005
