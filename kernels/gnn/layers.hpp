@@ -217,6 +217,15 @@ KOKKOS_INLINE_FUNCTION void tile_matvec(const Real* W, int col, int stride, cons
   }
 }
 
+// Edge t's sum of tile_matvec alone, in the same order: sum over i < n of
+// x[i * NE + t] W[i * stride + col].
+template <int NE, class Real>
+KOKKOS_INLINE_FUNCTION Real tile_dot(const Real* W, int col, int stride, const Real* x, int t, int n) {
+  Real a = 0;
+  for (int i = 0; i < n; ++i) a += x[i * NE + t] * W[i * stride + col];
+  return a;
+}
+
 // Rows of v[n][width] for the tile's neighbours into s[f * NE + t] (zero
 // past ne), each row read whole: consecutive threads, consecutive slots.
 template <int NE, class Real, class Member, class Rows, class Neighbours>

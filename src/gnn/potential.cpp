@@ -355,17 +355,26 @@ void layer_backward(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team
             for (int x = 1; x < k; ++x) in_off += Ld.radial_width[x];
             out_off = k >= 1 ? in_off + Ld.radial_width[k] : 0;
             const Real* gout = k == Ld.radial_layers - 1 ? sc.gw : sc.gpre + out_off * NE;
-            Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nin), [&](int a) {
-              Real g[NE];
-              tile_matvec<NE>(WT, a, nin, gout, nout, g);
-              for (int t = 0; t < NE; ++t) {
-                if (k == 0)
-                  sc.gB[a * NE + t] = g[t];
-                else
-                  sc.gpre[(in_off + a) * NE + t] =
-                      g[t] * c.radial_cst * silu_prime(sc.pre[(in_off + a) * NE + t]);
-              }
-            });
+            const auto put = [&](int a, int t, Real g) {
+              if (k == 0)
+                sc.gB[a * NE + t] = g;
+              else
+                sc.gpre[(in_off + a) * NE + t] = g * c.radial_cst * silu_prime(sc.pre[(in_off + a) * NE + t]);
+            };
+            if (nin * NE <= 64) {
+              // A narrow layer (the radial basis): one (unit, edge) per thread, so
+              // that nin * NE threads share the work rather than nin (the same
+              // sums in the same order: the same bits either way).
+              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nin * NE), [&](int x) {
+                put(x / NE, x % NE, tile_dot<NE>(WT, x / NE, nin, gout, x % NE, nout));
+              });
+            } else {
+              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nin), [&](int a) {
+                Real g[NE];
+                tile_matvec<NE>(WT, a, nin, gout, nout, g);
+                for (int t = 0; t < NE; ++t) put(a, t, g[t]);
+              });
+            }
             m.team_barrier();
           }
           // dE/dY summed over the threads' shares, one (harmonic, edge) per thread;
@@ -376,16 +385,16 @@ void layer_backward(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team
             sc.gY[x] = gy;
           });
           m.team_barrier();
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, ne), [&](int t) {
+          // dE/dd per edge and component: three threads per edge.
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, 3 * ne), [&](int x) {
+            const int t = x / 3, a = x % 3;
             const std::int64_t e = e0 + t;
             const Real r = sc.r[t];
             Real gr = 0;
             for (int k = 0; k < c.n_basis; ++k) gr += sc.gB[k * NE + t] * sc.dB[t * c.n_basis + k];
-            Real g[3];
-            for (int a = 0; a < 3; ++a) g[a] = gr * dvec(e, a) / r;
-            for (int y = 0; y < nsh; ++y)
-              for (int a = 0; a < 3; ++a) g[a] += sc.gY[y * NE + t] * sc.dY[48 * t + 3 * y + a];
-            for (int a = 0; a < 3; ++a) gedge(e, a) += g[a];
+            Real g = gr * dvec(e, a) / r;
+            for (int y = 0; y < nsh; ++y) g += sc.gY[y * NE + t] * sc.dY[48 * t + 3 * y + a];
+            gedge(e, a) += g;
           });
           m.team_barrier();
         }

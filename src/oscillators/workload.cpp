@@ -244,11 +244,13 @@ void noisy_step(int loads, std::int64_t units, std::int64_t N, std::int64_t c0, 
                 Kokkos::View<double*> const& partial, const char* label) {
   using Exec = Kokkos::DefaultExecutionSpace;
   if (loads == 1)
-    noisy_chunk_sums<M, Loads::before_noise>(Exec(), units, N, c0, c1, seed, step, replica, unit, partial, label);
+    noisy_chunk_sums<M, Loads::before_noise>(Exec(), units, N, c0, c1, seed, step, replica, unit, partial,
+                                             label);
   else if (loads == 2)
     noisy_chunk_sums<M, Loads::ahead>(Exec(), units, N, c0, c1, seed, step, replica, unit, partial, label);
   else
-    noisy_chunk_sums<M, Loads::after_noise>(Exec(), units, N, c0, c1, seed, step, replica, unit, partial, label);
+    noisy_chunk_sums<M, Loads::after_noise>(Exec(), units, N, c0, c1, seed, step, replica, unit, partial,
+                                            label);
 }
 }  // namespace
 
