@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -238,6 +239,51 @@ TEST(OscillatorsPhysics, GatherBlocksGiveTheSameBits) {
       EXPECT_EQ(a.kinetic, b.kinetic) << order << ", " << blocks << " blocks";
     }
   }
+}
+
+TEST(OscillatorsPhysics, LoadOrdersAndIdenticalFrequenciesGiveTheSameBits) {
+  // The step's loads after the noise draw (the default), before it, or one
+  // draw ahead (PRISM_OSCILLATORS_LOADS = 0, 1, 2) change when a thread
+  // reads its oscillators, never what it computes: every record and final
+  // phase is the same bits.  N = 3001 ends in a partial block of 128 and a
+  // partial group of 32.  Identical frequencies, kept as one number, give
+  // the bits of the same frequency read from a file, one per oscillator.
+  const auto dir = std::filesystem::temp_directory_path() / ("prism_osc_loads_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = (dir / "freq.h5").string();
+  if (root()) {
+    H5Writer out(file);
+    out.write("/frequencies", std::vector<double>(3001, 0.7));
+    out.commit(true);
+  }
+  test::world->barrier();
+  auto same = [](const OscillatorsWorkload& a, const OscillatorsWorkload& b, const std::string& what) {
+    const auto &x = a.records(), &y = b.records();
+    EXPECT_EQ(x.final_phases, y.final_phases) << what;
+    EXPECT_EQ(x.r, y.r) << what;
+    EXPECT_EQ(x.potential, y.potential) << what;
+    EXPECT_EQ(x.kinetic, y.kinetic) << what;
+  };
+  for (const char* coupling : {"all", "random"})
+    for (const char* order : {"first", "second"}) {
+      const std::string common =
+          std::string("order = \"") + order + "\"\ncoupling = \"" + coupling +
+          "\"\noscillators = 3001\nK = [1.5]\nT = 0.4\n" +
+          (std::string(coupling) == "random" ? "mean_degree = 6\n" : "") +
+          "dt = 0.01\nsteps = 30\nrecord_every = 3\ntransient = 0\nfinal_phases = true\n";
+      const std::string what = std::string(coupling) + ", " + order + " order";
+      const auto identical = run(common + "omega = 0.7\n");
+      const auto from_file = run(common + "frequencies = \"file\"\nfrequency_file = \"" + file + "\"\n");
+      if (root()) same(*identical, *from_file, what + ": identical against the file's");
+      for (const char* loads : {"1", "2"}) {
+        ::setenv("PRISM_OSCILLATORS_LOADS", loads, 1);
+        const auto other = run(common + "omega = 0.7\n");
+        ::unsetenv("PRISM_OSCILLATORS_LOADS");
+        if (root()) same(*identical, *other, what + ": loads " + loads);
+      }
+    }
+  test::world->barrier();
+  if (root()) std::filesystem::remove_all(dir);
 }
 
 TEST(OscillatorsPhysics, TwistedStatesKeepTheirWinding) {
