@@ -375,15 +375,17 @@ void noisy_chunk_sums(Exec const& space, std::int64_t units, std::int64_t N, std
           if (n == 0) break;
           const std::int64_t first = first_of(q);
           if constexpr (L == Loads::before_noise) oscillator.load(first, n, x);
+          int n2 = 0;  // the next draw's oscillators (ahead)
           if constexpr (L == Loads::ahead) {
-            const int n2 = count_of(q + team.team_size());
+            n2 = count_of(q + team.team_size());
             if (n2 > 0) oscillator.load(first_of(q + team.team_size()), n2, next);
           }
           float xi[4];
           noise_quad(seed, noise_draw(first), step, r, xi);
           if constexpr (L == Loads::after_noise) oscillator.load(first, n, x);
           oscillator(first, n, xi, x, acc);
-          if constexpr (L == Loads::ahead) x = next;
+          if constexpr (L == Loads::ahead)
+            if (n2 > 0) x = next;  // else the loop ends here
         }
         team_sums<M>(team, acc, partial, (u * chunks + c) * M);
       });

@@ -518,7 +518,11 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     // same bits each way; PRISM_OSCILLATORS_LOADS = 0, 1, 2 picks one for
     // side-by-side timing on a GPU.
     const char* loads_env = std::getenv("PRISM_OSCILLATORS_LOADS");
-    const int loads = loads_env ? std::atoi(loads_env) : 0;
+    const std::string loads_text = loads_env ? loads_env : "0";
+    if (loads_text != "0" && loads_text != "1" && loads_text != "2")
+      throw std::invalid_argument("oscillators: PRISM_OSCILLATORS_LOADS is \"" + loads_text +
+                                  "\"; it must be 0, 1 or 2 (the order of the step's loads)");
+    const int loads = loads_text[0] - '0';
     Timers::Scope steps_timer(ctx.timers, "steps");
     Progress progress("oscillators", c.steps, "steps", ctx.show_progress && mpi.root());
     Phases from = a, to = b;
