@@ -367,9 +367,10 @@ void noisy_chunk_sums(Exec const& space, std::int64_t units, std::int64_t N, std
           return left <= 0 ? 0 : left < 4 ? int(left) : 4;
         };
         typename decltype(oscillator)::Loaded x, next;
-        if constexpr (L == Loads::ahead)
-          if (count_of(team.team_rank()) > 0)
-            oscillator.load(first_of(team.team_rank()), count_of(team.team_rank()), x);
+        if constexpr (L == Loads::ahead) {
+          const int n0 = count_of(team.team_rank());
+          if (n0 > 0) oscillator.load(first_of(team.team_rank()), n0, x);
+        }
         for (int q = team.team_rank(); q < kChunk / 4; q += team.team_size()) {
           const int n = count_of(q);
           if (n == 0) break;

@@ -285,10 +285,11 @@ void layer_backward(const DevCommon<Real>& c, const DevLayer<Real>& Ld, int team
           radial_hidden<NE, true>(m, c, Ld, sc);
           // Per weight q and edge: dE/dw_q, and this thread's share of dE/dY;
           // each Clebsch-Gordan entry read once for the tile.
-          for (int y = 0; y < nsh && m.team_rank() < holders; ++y) {
-            const Real zero[NE] = {};
-            store_tile<NE>(gYmine + y * NE, zero);
-          }
+          if (m.team_rank() < holders)
+            for (int y = 0; y < nsh; ++y) {
+              const Real zero[NE] = {};
+              store_tile<NE>(gYmine + y * NE, zero);
+            }
           Kokkos::parallel_for(Kokkos::TeamThreadRange(m, Ld.numel), [&](int q) {
             const int p = Ld.item_path(q);
             const int io = Ld.tp(p, 0), d1 = Ld.tp(p, 1), so = Ld.tp(p, 2), oo = Ld.tp(p, 3),

@@ -262,6 +262,15 @@ void OscillatorsWorkload::run(RunContext& ctx) {
   using Exec = Kokkos::DefaultExecutionSpace;
   const auto& mpi = ctx.mpi;
   const Config& c = cfg_;
+  // The order of a thread's loads in the step (langevin.hpp, Loads): the
+  // same bits each way; PRISM_OSCILLATORS_LOADS = 0, 1, 2 picks one for
+  // side-by-side timing on a GPU.  Checked before any setup.
+  const char* loads_env = std::getenv("PRISM_OSCILLATORS_LOADS");
+  const std::string loads_text = loads_env ? loads_env : "0";
+  if (loads_text != "0" && loads_text != "1" && loads_text != "2")
+    throw std::invalid_argument("oscillators: PRISM_OSCILLATORS_LOADS is \"" + loads_text +
+                                "\"; it must be 0, 1 or 2 (the order of the step's loads)");
+  const int loads = loads_text[0] - '0';
   const std::int64_t N = c.N, R = c.replicas, records = c.records(), C = chunks();
   // Whole runs per rank, or every run on every rank with a block of its chunks.
   const Block mine = c.spatial ? Block{0, c.units()} : block_partition(c.units(), mpi.size(), mpi.rank());
@@ -514,15 +523,6 @@ void OscillatorsWorkload::run(RunContext& ctx) {
     Kokkos::fence();
     setup.reset();
 
-    // The order of a thread's loads in the step (langevin.hpp, Loads): the
-    // same bits each way; PRISM_OSCILLATORS_LOADS = 0, 1, 2 picks one for
-    // side-by-side timing on a GPU.
-    const char* loads_env = std::getenv("PRISM_OSCILLATORS_LOADS");
-    const std::string loads_text = loads_env ? loads_env : "0";
-    if (loads_text != "0" && loads_text != "1" && loads_text != "2")
-      throw std::invalid_argument("oscillators: PRISM_OSCILLATORS_LOADS is \"" + loads_text +
-                                  "\"; it must be 0, 1 or 2 (the order of the step's loads)");
-    const int loads = loads_text[0] - '0';
     Timers::Scope steps_timer(ctx.timers, "steps");
     Progress progress("oscillators", c.steps, "steps", ctx.show_progress && mpi.root());
     Phases from = a, to = b;

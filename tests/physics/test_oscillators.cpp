@@ -5,7 +5,8 @@
 // Euler-Maruyama bias of the discretised Ornstein-Uhlenbeck process and
 // BAOAB's exact configurational sampling and second-order velocity bias,
 // the noisy Lorentzian threshold 2 (Delta + T), a complete graph against the
-// all-to-all path, gather blocks against one pass, conserved winding of
+// all-to-all path, gather blocks against one pass, the step's load orders
+// and identical frequencies against their twins, conserved winding of
 // twisted states, bad graphs, and the step kernel's cover of the oscillators
 // with their documented noise.
 #include <gtest/gtest.h>
@@ -216,6 +217,16 @@ TEST(OscillatorsPhysics, CompleteGraphEqualsAllToAll) {
   EXPECT_GT(ra.back(), 0.5);
 }
 
+// Two runs' records and final phases, bit for bit.
+void expect_same_records(const OscillatorsWorkload& a, const OscillatorsWorkload& b,
+                         const std::string& what) {
+  const auto &x = a.records(), &y = b.records();
+  EXPECT_EQ(x.final_phases, y.final_phases) << what;
+  EXPECT_EQ(x.r, y.r) << what;
+  EXPECT_EQ(x.potential, y.potential) << what;
+  EXPECT_EQ(x.kinetic, y.kinetic) << what;
+}
+
 TEST(OscillatorsPhysics, GatherBlocksGiveTheSameBits) {
   // A row summed in segments, its running sums carried between the passes,
   // adds the same terms in the same order as one pass: every record and
@@ -231,12 +242,8 @@ TEST(OscillatorsPhysics, GatherBlocksGiveTheSameBits) {
     for (int blocks : {2, 7}) {
       auto split = run(common + "gather_blocks = " + std::to_string(blocks) + "\n");
       if (!root()) continue;
-      const auto &a = one->records(), &b = split->records();
-      ASSERT_EQ(a.final_phases.size(), b.final_phases.size());
-      EXPECT_EQ(a.final_phases, b.final_phases) << order << ", " << blocks << " blocks";
-      EXPECT_EQ(a.r, b.r) << order << ", " << blocks << " blocks";
-      EXPECT_EQ(a.potential, b.potential) << order << ", " << blocks << " blocks";
-      EXPECT_EQ(a.kinetic, b.kinetic) << order << ", " << blocks << " blocks";
+      ASSERT_EQ(one->records().final_phases.size(), split->records().final_phases.size());
+      expect_same_records(*one, *split, std::string(order) + ", " + std::to_string(blocks) + " blocks");
     }
   }
 }
@@ -257,13 +264,6 @@ TEST(OscillatorsPhysics, LoadOrdersAndIdenticalFrequenciesGiveTheSameBits) {
     out.commit(true);
   }
   test::world->barrier();
-  auto same = [](const OscillatorsWorkload& a, const OscillatorsWorkload& b, const std::string& what) {
-    const auto &x = a.records(), &y = b.records();
-    EXPECT_EQ(x.final_phases, y.final_phases) << what;
-    EXPECT_EQ(x.r, y.r) << what;
-    EXPECT_EQ(x.potential, y.potential) << what;
-    EXPECT_EQ(x.kinetic, y.kinetic) << what;
-  };
   for (const char* coupling : {"all", "random"})
     for (const char* order : {"first", "second"}) {
       const std::string common =
@@ -274,12 +274,12 @@ TEST(OscillatorsPhysics, LoadOrdersAndIdenticalFrequenciesGiveTheSameBits) {
       const std::string what = std::string(coupling) + ", " + order + " order";
       const auto identical = run(common + "omega = 0.7\n");
       const auto from_file = run(common + "frequencies = \"file\"\nfrequency_file = \"" + file + "\"\n");
-      if (root()) same(*identical, *from_file, what + ": identical against the file's");
+      if (root()) expect_same_records(*identical, *from_file, what + ": identical against the file's");
       for (const char* loads : {"1", "2"}) {
         ::setenv("PRISM_OSCILLATORS_LOADS", loads, 1);
         const auto other = run(common + "omega = 0.7\n");
         ::unsetenv("PRISM_OSCILLATORS_LOADS");
-        if (root()) same(*identical, *other, what + ": loads " + loads);
+        if (root()) expect_same_records(*identical, *other, what + ": loads " + loads);
       }
     }
   test::world->barrier();
